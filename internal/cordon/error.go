@@ -1,0 +1,84 @@
+package cordon
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each is a wire code (the "error" field of a JSON error body);
+// httpapi maps each to one HTTP status. Keep the set small and stable.
+const (
+	ECodeInvalid            = "invalid_request"       // 400: malformed or missing input
+	ECodeInvalidClient      = "invalid_client_header" // 400: malformed Cordon-Client
+	ECodeUnprocessable      = "invalid_field"         // 422: well-formed, but a field's value is refused
+	ECodeWeakPassword       = "weak_password"         // 422: too short, too long, or common
+	ECodeInvalidCredentials = "invalid_credentials"   // 401: unknown user or wrong password
+	ECodeInvalidToken       = "invalid_token"         // 401: bad, expired or revoked access token
+	ECodeUnauthorized       = "unauthorized"          // 401: no credential
+	ECodeForbidden          = "forbidden"             // 403: credential lacks the scope
+	ECodeNotFound           = "not_found"             // 404
+	ECodeConflict           = "conflict"              // 409: already exists
+	ECodeTooLarge           = "payload_too_large"     // 413
+	ECodeMediaType          = "unsupported_media_type"
+	ECodeMethod             = "method_not_allowed"
+	ECodeThrottled          = "too_many_attempts" // 429 with Retry-After
+	ECodeOverloaded         = "overloaded"        // 503 with Retry-After
+	ECodeInternal           = "internal"          // 500: a bug
+)
+
+// Sentinel errors that storage backends map their driver errors to.
+var (
+	ErrNotFound      = &Error{Code: ECodeNotFound, Message: "not found"}
+	ErrAlreadyExists = &Error{Code: ECodeConflict, Message: "already exists"}
+	// ErrRefreshReused is returned when a refresh token that was already
+	// exchanged is presented again; the store has revoked its session.
+	ErrRefreshReused = &Error{Code: "invalid_grant", Message: "refresh token was already used; the session is revoked"}
+)
+
+// Error is cordon's one error type. Message is safe to show a person;
+// Err, if any, is the internal cause and is never shown.
+type Error struct {
+	Code    string
+	Message string
+	// Field names the input field at fault, when there is one.
+	Field string
+	// RetryAfter is seconds a client should wait (429 and 503).
+	RetryAfter int
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes errors.Is match any *Error of the same code, so a backend may
+// return a wrapped copy of a sentinel with more detail.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code && (t.Message == e.Message || t == ErrNotFound || t == ErrAlreadyExists)
+}
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns a 422-class error that names the field at fault.
+func FieldError(code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err, or ECodeInternal when err is not (or
+// does not wrap) an *Error.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ECodeInternal
+}

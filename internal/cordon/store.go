@@ -1,0 +1,83 @@
+package cordon
+
+import (
+	"context"
+	"time"
+)
+
+// The storage contract. Every backend (sqlite, postgres) implements these
+// interfaces, split by aggregate, and passes the conformance suite. Unless
+// a method says otherwise it returns ErrNotFound for a missing row and
+// ErrAlreadyExists for a duplicate key, possibly wrapped. All methods are
+// safe for concurrent use; each is one transaction.
+
+// AccountStore keeps accounts.
+type AccountStore interface {
+	// CreateAccount stores a new account; ErrAlreadyExists when the
+	// username (compared case-insensitively) is taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	// ImportAccounts stores many accounts in one transaction. Accounts whose
+	// username exists already are skipped, not overwritten; it returns how
+	// many were created.
+	ImportAccounts(ctx context.Context, as []*Account) (created int, err error)
+	AccountByID(ctx context.Context, id string) (*Account, error)
+	// AccountByUsername looks a username up case-insensitively.
+	AccountByUsername(ctx context.Context, username string) (*Account, error)
+	// SetPasswordHash replaces the hash. When changed is true the password
+	// itself changed (not just its hash parameters) and PasswordChangedAt
+	// moves to at.
+	SetPasswordHash(ctx context.Context, accountID, hash string, changed bool, at time.Time) error
+	CountAccounts(ctx context.Context) (int, error)
+}
+
+// SessionStore keeps sessions and their refresh-token families.
+type SessionStore interface {
+	// CreateSession stores a session and its first refresh token.
+	CreateSession(ctx context.Context, s *Session, rt *RefreshToken) error
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	// ListSessions returns the account's live sessions, newest first.
+	ListSessions(ctx context.Context, accountID string) ([]*Session, error)
+	// UpdateSessionFacts records newer client facts and the time seen.
+	UpdateSessionFacts(ctx context.Context, id string, f ClientFacts, seen time.Time) error
+	// RevokeSession revokes one session and its refresh tokens. Revoking a
+	// revoked session is a no-op that keeps the first reason.
+	RevokeSession(ctx context.Context, id, reason string, at time.Time) error
+	// RevokeAccountSessions revokes every live session of the account except
+	// exceptID (may be empty) and returns their ids.
+	RevokeAccountSessions(ctx context.Context, accountID, exceptID, reason string, at time.Time) ([]string, error)
+	// RotateRefreshToken exchanges the token with hash old for next, in one
+	// transaction where at most one concurrent caller can win:
+	//   - unknown hash: ErrNotFound;
+	//   - already used (reuse, or a lost race): the session is revoked with
+	//     RevokeRefreshReuse, and ErrRefreshReused is returned;
+	//   - expired (idle or absolute) or session revoked: ErrNotFound;
+	//   - otherwise old is marked used, next is stored (next.SessionID and
+	//     next.AbsoluteExpiresAt are set from the family) and the session
+	//     is returned.
+	RotateRefreshToken(ctx context.Context, old []byte, next *RefreshToken, now time.Time) (*Session, error)
+}
+
+// KeyStore keeps access-token signing keys and admin tokens.
+type KeyStore interface {
+	// SigningKeys returns every stored signing key, oldest first.
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+	// AddSigningKey stores k and retires every key that still signs, at
+	// k.CreatedAt, in one transaction.
+	AddSigningKey(ctx context.Context, k *SigningKey) error
+	// DeleteSigningKeysRetiredBefore prunes keys no token can need.
+	DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) error
+
+	CreateAdminToken(ctx context.Context, t *AdminToken) error
+	AdminTokenByHash(ctx context.Context, hash []byte) (*AdminToken, error)
+	CountAdminTokens(ctx context.Context) (int, error)
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	AccountStore
+	SessionStore
+	KeyStore
+	// Ping checks the backend answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
