@@ -9,6 +9,8 @@ import (
 	"encoding/base32"
 	"strings"
 	"time"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Platforms known to cordon. More may be added; an unknown platform in a
@@ -159,4 +161,11 @@ func NewID(prefix string) string {
 		panic("cordon: crypto/rand failed: " + err.Error())
 	}
 	return prefix + "-" + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
+
+// UsernameKey is the form in which usernames are unique and looked up:
+// Unicode NFKC, then lower-cased, so "Alice", "ALICE" and a full-width
+// "Ａｌｉｃｅ" are one account. Every backend stores and compares this key.
+func UsernameKey(username string) string {
+	return strings.ToLower(norm.NFKC.String(username))
 }

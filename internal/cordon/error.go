@@ -56,11 +56,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is makes errors.Is match any *Error of the same code, so a backend may
-// return a wrapped copy of a sentinel with more detail.
+// Is makes errors.Is match any *Error of the same code, so a backend or
+// service may return a copy of a sentinel with a more precise message.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code && (t.Message == e.Message || t == ErrNotFound || t == ErrAlreadyExists)
+	return ok && t.Code == e.Code
 }
 
 // Errorf returns an *Error with code and a formatted message.

@@ -1,0 +1,178 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// CreateSession stores a session and its first refresh token.
+func (db *DB) CreateSession(ctx context.Context, s *cordon.Session, rt *cordon.RefreshToken) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, account_id, platform, version, source, device, auth_time, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.AccountID, s.Facts.Platform, s.Facts.Version, s.Facts.Source, s.Facts.Device, micros(s.AuthTime), micros(s.CreatedAt), micros(s.LastSeenAt))
+		if err != nil {
+			return err
+		}
+		return insertRefreshToken(ctx, tx, rt)
+	})
+}
+
+func insertRefreshToken(ctx context.Context, tx *sql.Tx, rt *cordon.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, created_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?)`,
+		rt.Hash, rt.SessionID, micros(rt.CreatedAt), micros(rt.IdleExpiresAt), micros(rt.AbsoluteExpiresAt))
+	return err
+}
+
+const sessionCols = `id, account_id, platform, version, source, device, auth_time, created_at, last_seen_at, revoked_at, revoke_reason`
+
+func scanSession(row interface{ Scan(...any) error }) (*cordon.Session, error) {
+	var s cordon.Session
+	var auth, created, seen, revoked int64
+	if err := row.Scan(&s.ID, &s.AccountID, &s.Facts.Platform, &s.Facts.Version, &s.Facts.Source, &s.Facts.Device, &auth, &created, &seen, &revoked, &s.RevokeReason); err != nil {
+		return nil, mapErr(err)
+	}
+	s.AuthTime, s.CreatedAt, s.LastSeenAt, s.RevokedAt = fromMicros(auth), fromMicros(created), fromMicros(seen), fromMicros(revoked)
+	return &s, nil
+}
+
+// SessionByID looks a session up, live or revoked.
+func (db *DB) SessionByID(ctx context.Context, id string) (*cordon.Session, error) {
+	return scanSession(db.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
+}
+
+// ListSessions returns the account's live sessions, newest first.
+func (db *DB) ListSessions(ctx context.Context, accountID string) ([]*cordon.Session, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE account_id = ? AND revoked_at = 0 ORDER BY created_at DESC, id`, accountID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*cordon.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// UpdateSessionFacts records newer client facts on a session.
+func (db *DB) UpdateSessionFacts(ctx context.Context, id string, f cordon.ClientFacts, seen time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET platform = ?, version = ?, source = ?, device = ?, last_seen_at = ? WHERE id = ?`,
+			f.Platform, f.Version, f.Source, f.Device, micros(seen), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return cordon.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// RevokeSession revokes one session.
+func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error { return revokeSession(ctx, tx, id, reason, at) })
+}
+
+func revokeSession(ctx context.Context, tx *sql.Tx, id, reason string, at time.Time) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ?`, id).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return cordon.ErrNotFound
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at = 0`, micros(at), reason, id)
+	return err
+}
+
+// RevokeAccountSessions revokes every live session of an account but one.
+func (db *DB) RevokeAccountSessions(ctx context.Context, accountID, exceptID, reason string, at time.Time) ([]string, error) {
+	var ids []string
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		ids = ids[:0]
+		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE account_id = ? AND id != ? AND revoked_at = 0 RETURNING id`,
+			micros(at), reason, accountID, exceptID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	return ids, err
+}
+
+// RotateRefreshToken exchanges a refresh token for the next one. The
+// single writer connection serialises callers, and the conditional UPDATE
+// makes the exchange atomic on its own, so at most one caller wins.
+func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.RefreshToken, now time.Time) (*cordon.Session, error) {
+	var sess *cordon.Session
+	var reused bool
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		reused = false
+		var sid string
+		var idle, abs, used int64
+		err := tx.QueryRowContext(ctx, `SELECT session_id, idle_expires_at, absolute_expires_at, used_at FROM refresh_tokens WHERE hash = ?`, old).Scan(&sid, &idle, &abs, &used)
+		if err != nil {
+			return err
+		}
+		if used != 0 {
+			reused = true
+			return revokeSession(ctx, tx, sid, cordon.RevokeRefreshReuse, now)
+		}
+		n := micros(now)
+		if n >= idle || n >= abs {
+			return cordon.ErrNotFound
+		}
+		s, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, sid))
+		if err != nil {
+			return err
+		}
+		if !s.Live() {
+			return cordon.ErrNotFound
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`, n, old)
+		if err != nil {
+			return err
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return errors.New("refresh token changed under an immediate transaction")
+		}
+		next.SessionID = sid
+		next.AbsoluteExpiresAt = fromMicros(abs)
+		if next.IdleExpiresAt.After(next.AbsoluteExpiresAt) {
+			next.IdleExpiresAt = next.AbsoluteExpiresAt
+		}
+		if err := insertRefreshToken(ctx, tx, next); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, n, sid); err != nil {
+			return err
+		}
+		s.LastSeenAt = now
+		sess = s
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reused {
+		return nil, cordon.ErrRefreshReused
+	}
+	return sess, nil
+}
