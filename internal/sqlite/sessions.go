@@ -164,7 +164,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, n, sid); err != nil {
 			return err
 		}
-		s.LastSeenAt = now
+		s.LastSeenAt = fromMicros(n)
 		sess = s
 		return nil
 	})

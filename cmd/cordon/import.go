@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cordon-dev/cordon/internal/adminclient"
+	"github.com/schollz/progressbar/v3"
+)
+
+// importRecord mirrors authn.ImportRecord on the wire.
+type importRecord struct {
+	Username     string `json:"username"`
+	Password     string `json:"password,omitempty"`
+	PasswordHash string `json:"password_hash,omitempty"`
+}
+
+type importResult struct {
+	Created  int `json:"created"`
+	Existing int `json:"existing"`
+	Invalid  int `json:"invalid"`
+	Problems []struct {
+		Index    int    `json:"index"`
+		Username string `json:"username"`
+		Error    string `json:"error"`
+	} `json:"problems"`
+}
+
+// countingReader counts bytes read, for the progress bar.
+type countingReader struct {
+	r   io.Reader
+	bar *progressbar.ProgressBar
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.bar.Add(n)
+	return n, err
+}
+
+func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient.Client, args []string, stdout, stderr io.Writer) error {
+	format := fs.String("format", "", "jsonl or csv (default: from the file's extension)")
+	batch := fs.Int("batch", 1000, "accounts per request (at most 10000)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("user import takes one FILE (JSONL: one {\"username\",\"password\"|\"password_hash\"} per line; CSV: a header row naming username and password or password_hash)")
+	}
+	if *batch < 1 || *batch > 10000 {
+		return usageError("--batch must be between 1 and 10000")
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if *format == "" {
+		switch strings.ToLower(filepath.Ext(pos[0])) {
+		case ".csv":
+			*format = "csv"
+		case ".jsonl", ".ndjson", ".json":
+			*format = "jsonl"
+		default:
+			return usageError("cannot tell the format of %s from its extension; pass --format jsonl or --format csv", pos[0])
+		}
+	}
+	bar := progressbar.NewOptions64(st.Size(), progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription("importing"),
+		progressbar.OptionShowBytes(true), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(200_000_000),
+		progressbar.OptionClearOnFinish())
+	in := &countingReader{r: f, bar: bar}
+	var next func() (importRecord, int, error)
+	switch *format {
+	case "jsonl":
+		next = jsonlReader(in)
+	case "csv":
+		next, err = csvReader(in)
+		if err != nil {
+			return err
+		}
+	default:
+		return usageError("--format must be jsonl or csv")
+	}
+
+	c := client()
+	var total importResult
+	var problems []string
+	recs := make([]importRecord, 0, *batch)
+	lines := make([]int, 0, *batch)
+	flush := func() error {
+		if len(recs) == 0 {
+			return nil
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		for _, r := range recs {
+			enc.Encode(r)
+		}
+		var res importResult
+		if err := c.DoRaw(ctx, "POST", "/admin/v1/accounts/import", "application/x-ndjson", &buf, &res); err != nil {
+			return fmt.Errorf("batch from line %d: %w", lines[0], err)
+		}
+		total.Created += res.Created
+		total.Existing += res.Existing
+		total.Invalid += res.Invalid
+		for _, p := range res.Problems {
+			line := 0
+			if p.Index >= 0 && p.Index < len(lines) {
+				line = lines[p.Index]
+			}
+			problems = append(problems, fmt.Sprintf("line %d (%s): %s", line, p.Username, p.Error))
+		}
+		recs, lines = recs[:0], lines[:0]
+		return nil
+	}
+	for {
+		r, line, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			total.Invalid++
+			problems = append(problems, err.Error())
+			continue
+		}
+		recs = append(recs, r)
+		lines = append(lines, line)
+		if len(recs) == *batch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	bar.Finish()
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p)
+	}
+	fmt.Fprintf(stdout, "imported %d account(s); %d existed already; %d invalid\n", total.Created, total.Existing, total.Invalid)
+	if total.Invalid > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d record(s) were not imported", total.Invalid)}
+	}
+	return nil
+}
+
+// jsonlReader yields one record per non-empty line.
+func jsonlReader(r io.Reader) func() (importRecord, int, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	line := 0
+	return func() (importRecord, int, error) {
+		for sc.Scan() {
+			line++
+			b := bytes.TrimSpace(sc.Bytes())
+			if len(b) == 0 {
+				continue
+			}
+			var rec importRecord
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&rec); err != nil {
+				return rec, line, fmt.Errorf("line %d: not a JSON account record: %v", line, err)
+			}
+			return rec, line, nil
+		}
+		if err := sc.Err(); err != nil {
+			return importRecord{}, line, fmt.Errorf("line %d: %w", line+1, err)
+		}
+		return importRecord{}, line, io.EOF
+	}
+}
+
+// csvReader reads a header row naming the columns, then one record a row.
+func csvReader(r io.Reader) (func() (importRecord, int, error), error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	head, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("CSV header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range head {
+		col[strings.ToLower(strings.TrimSpace(h))] = i
+	}
+	if _, ok := col["username"]; !ok {
+		return nil, errors.New("CSV header must name a username column (and password or password_hash)")
+	}
+	get := func(row []string, name string) string {
+		if i, ok := col[name]; ok && i < len(row) {
+			return row[i]
+		}
+		return ""
+	}
+	return func() (importRecord, int, error) {
+		row, err := cr.Read()
+		line, _ := cr.FieldPos(0)
+		if errors.Is(err, io.EOF) {
+			return importRecord{}, line, io.EOF
+		}
+		if err != nil {
+			return importRecord{}, line, fmt.Errorf("line %d: %v", line, err)
+		}
+		return importRecord{Username: get(row, "username"), Password: get(row, "password"), PasswordHash: get(row, "password_hash")}, line, nil
+	}, nil
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/authn"
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/httpapi"
+	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/sqlite"
+	"github.com/cordon-dev/cordon/internal/throttle"
+	"github.com/cordon-dev/cordon/internal/token"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Config is what `cordon serve` is told.
+type Config struct {
+	Addr string // listen address; port 0 picks a free port
+	Data string // data folder, holding cordon.db
+	// AdminToken, when set and no admin token exists yet, becomes the
+	// first admin token (CORDON_ADMIN_TOKEN at first start).
+	AdminToken string
+	// MinPasswordLength overrides the password policy's minimum (8).
+	MinPasswordLength int
+	// Issuer is the iss of access tokens; default http://ADDR.
+	Issuer string
+	// Hash are the argon2id parameters; zero means password.DefaultParams.
+	Hash password.Params
+	// Clock, when set, replaces the system clock (tests).
+	Clock clock.Clock
+	Log   *slog.Logger
+	// Out receives the one-time print of a generated admin token.
+	Out io.Writer
+}
+
+// Main is one running server. Run starts it; Close stops it. End-to-end
+// tests run it in-process on port 0.
+type Main struct {
+	Config Config
+
+	ln    net.Listener
+	srv   *http.Server
+	store *sqlite.DB
+	Authn *authn.Service
+	done  chan error
+}
+
+// Run opens the store, prepares keys and the first admin token, binds the
+// listener (so a bind error surfaces at once) and starts serving in the
+// background.
+func (m *Main) Run(ctx context.Context) error {
+	c := &m.Config
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Out == nil {
+		c.Out = os.Stderr
+	}
+	if c.Hash == (password.Params{}) {
+		c.Hash = password.DefaultParams()
+	}
+	if err := os.MkdirAll(c.Data, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	m.ln = ln
+	if c.Issuer == "" {
+		c.Issuer = "http://" + ln.Addr().String()
+	}
+	dbPath := filepath.Join(c.Data, "cordon.db")
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	m.store = store
+	if err := m.bootstrapAdmin(ctx); err != nil {
+		m.closeStore()
+		ln.Close()
+		return err
+	}
+	hasher := password.NewHasher(c.Hash, password.Limits{})
+	pol := password.DefaultPolicy()
+	if c.MinPasswordLength > 0 {
+		pol.MinLength = c.MinPasswordLength
+	}
+	svc, err := authn.New(ctx, authn.Deps{Store: store, Hasher: hasher, Policy: pol,
+		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log},
+		authn.Config{Issuer: c.Issuer})
+	if err != nil {
+		m.closeStore()
+		ln.Close()
+		return err
+	}
+	m.Authn = svc
+	api := httpapi.New(httpapi.Deps{Authn: svc, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
+	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.srv.Serve(ln) }()
+	c.Log.Info("cordon serving", "addr", ln.Addr().String(), "data", dbPath)
+	return nil
+}
+
+// bootstrapAdmin makes the first admin token when there is none: the
+// operator's CORDON_ADMIN_TOKEN if given, else a generated one printed
+// once. Only its hash is stored.
+func (m *Main) bootstrapAdmin(ctx context.Context) error {
+	n, err := m.store.CountAdminTokens(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	secret := m.Config.AdminToken
+	generated := secret == ""
+	if generated {
+		secret, _ = token.NewSecret("cat_")
+	} else if len(secret) < 16 {
+		return errors.New("CORDON_ADMIN_TOKEN must be at least 16 characters")
+	}
+	t := &cordon.AdminToken{ID: cordon.NewID("t"), Name: "root", Hash: token.HashSecret(secret), Scopes: []string{cordon.ScopeAll}, CreatedAt: m.Config.Clock.Now()}
+	if err := m.store.CreateAdminToken(ctx, t); err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(m.Config.Out, "\nThe first admin token (shown once, stored only as a hash):\n\n    export CORDON_ADMIN_TOKEN=%s\n\n", secret)
+	}
+	return nil
+}
+
+// Addr is the address the server listens on.
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// URL is the server's base URL.
+func (m *Main) URL() string { return "http://" + m.Addr() }
+
+// Close shuts the server down gracefully (in-flight requests get up to 10
+// seconds), then closes the store last.
+func (m *Main) Close() error {
+	var err error
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = m.srv.Shutdown(ctx)
+		cancel()
+		if serr := <-m.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+	}
+	return errors.Join(err, m.closeStore())
+}
+
+func (m *Main) closeStore() error {
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.store = nil
+	return err
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c Config
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.Data, "data", "./cordon-data", "data folder (holds cordon.db, SQLite in WAL mode)")
+	fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
+	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens (default http://ADDR)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError("serve takes no arguments, got %q", pos)
+	}
+	if c.MinPasswordLength < 8 || c.MinPasswordLength > 64 {
+		return usageError("--min-password-length must be between 8 and 64")
+	}
+	c.AdminToken = os.Getenv("CORDON_ADMIN_TOKEN")
+	c.Out = stderr
+	c.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	m := &Main{Config: c}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		c.Log.Info("shutting down")
+	case err := <-m.done:
+		m.done <- err
+	}
+	return m.Close()
+}

@@ -1,0 +1,529 @@
+// Package authn is cordon's account and session service: account
+// creation and import, password login, refresh-token rotation, access
+// token checks, logout, session listing and revocation, password change,
+// and signing-key rotation. It holds the rules; the store keeps the state,
+// package password hashes, package token signs, package throttle slows
+// guessing, and package decision says whether a live session may proceed.
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/throttle"
+	"github.com/cordon-dev/cordon/internal/token"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Config holds the service's lifetimes and names. Zero fields take the
+// defaults of DefaultConfig.
+type Config struct {
+	Issuer   string // iss of access tokens
+	Audience string // aud of access tokens
+	ClientID string // client_id of access tokens (the first-party app)
+	// AccessTTL is the access token lifetime (15 min).
+	AccessTTL time.Duration
+	// RefreshIdle is how long a refresh token may sit unused (30 days).
+	RefreshIdle time.Duration
+	// RefreshAbsolute bounds a session's refresh family (90 days).
+	RefreshAbsolute time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Issuer:          "http://127.0.0.1:8080",
+		Audience:        "cordon",
+		ClientID:        "cordon-app",
+		AccessTTL:       15 * time.Minute,
+		RefreshIdle:     30 * 24 * time.Hour,
+		RefreshAbsolute: 90 * 24 * time.Hour,
+	}
+}
+
+// Service is the account and session service. It is safe for concurrent
+// use.
+type Service struct {
+	store    cordon.Store
+	hasher   *password.Hasher
+	policy   password.Policy
+	throttle *throttle.Throttle
+	clock    clock.Clock
+	cfg      Config
+	log      *slog.Logger
+
+	signer   *token.Signer
+	verifier *token.Verifier
+	policyV  atomic.Pointer[decision.Policy]
+}
+
+// Deps are the parts a Service is built from.
+type Deps struct {
+	Store    cordon.Store
+	Hasher   *password.Hasher
+	Policy   password.Policy
+	Throttle *throttle.Throttle
+	Clock    clock.Clock
+	Log      *slog.Logger
+}
+
+// New builds a Service and loads (or, on first start, creates) the
+// signing keys.
+func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
+	def := DefaultConfig()
+	if cfg.Issuer == "" {
+		cfg.Issuer = def.Issuer
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = def.Audience
+	}
+	if cfg.ClientID == "" {
+		cfg.ClientID = def.ClientID
+	}
+	if cfg.AccessTTL <= 0 {
+		cfg.AccessTTL = def.AccessTTL
+	}
+	if cfg.RefreshIdle <= 0 {
+		cfg.RefreshIdle = def.RefreshIdle
+	}
+	if cfg.RefreshAbsolute <= 0 {
+		cfg.RefreshAbsolute = def.RefreshAbsolute
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log}
+	s.policyV.Store(&decision.Policy{})
+	if err := s.ReloadKeys(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Config returns the service's effective configuration.
+func (s *Service) Config() Config { return s.cfg }
+
+// ReloadKeys reads the signing keys from the store, creating the first
+// one when there is none, and prunes keys no token can need any more.
+func (s *Service) ReloadKeys(ctx context.Context) error {
+	now := s.clock.Now()
+	keys, err := s.store.SigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("load signing keys: %w", err)
+	}
+	if len(keys) == 0 {
+		k, err := token.NewSigningKey(now)
+		if err != nil {
+			return err
+		}
+		if err := s.store.AddSigningKey(ctx, k); err != nil {
+			return fmt.Errorf("store first signing key: %w", err)
+		}
+		keys = []*cordon.SigningKey{k}
+		s.log.Info("created the first signing key", "kid", k.ID)
+	}
+	ks, err := token.NewKeySet(keys, s.cfg.AccessTTL, now)
+	if err != nil {
+		return err
+	}
+	if s.signer == nil {
+		s.signer = token.NewSigner(ks, s.cfg.Issuer, []string{s.cfg.Audience}, s.cfg.ClientID, s.cfg.AccessTTL)
+		// The signer holds the current key set, so verification follows
+		// every rotation.
+		s.verifier = token.NewVerifier(s.signer, s.cfg.Issuer, s.cfg.Audience)
+	} else {
+		s.signer.SetKeySet(ks)
+	}
+	// A retired key is useless once every token it signed has expired.
+	cut := now.Add(-s.cfg.AccessTTL - 2*time.Minute)
+	if err := s.store.DeleteSigningKeysRetiredBefore(ctx, cut); err != nil {
+		s.log.Warn("prune signing keys", "err", err)
+	}
+	return nil
+}
+
+// RotateKeys adds a new signing key; the old one keeps verifying until
+// its tokens expire.
+func (s *Service) RotateKeys(ctx context.Context) (kid string, err error) {
+	k, err := token.NewSigningKey(s.clock.Now())
+	if err != nil {
+		return "", err
+	}
+	if err := s.store.AddSigningKey(ctx, k); err != nil {
+		return "", err
+	}
+	if err := s.ReloadKeys(ctx); err != nil {
+		return "", err
+	}
+	return k.ID, nil
+}
+
+// JWKS returns the published public keys as a JWK Set document.
+func (s *Service) JWKS() []byte { return s.signer.KeySet().JWKS() }
+
+// Tokens is what a login or a refresh answers (RFC 6749 §5.1 plus the
+// session id).
+type Tokens struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	SessionID    string `json:"session_id"`
+}
+
+// errInvalidCredentials is the one answer to an unknown user and a wrong
+// password alike.
+var errInvalidCredentials = cordon.Errorf(cordon.ECodeInvalidCredentials, "the username or password is wrong")
+
+// LoginRequest is one password login.
+type LoginRequest struct {
+	Username string
+	Password string
+	Client   cordon.ClientFacts
+	// Address is the client's address, for throttling.
+	Address string
+}
+
+// Login checks a password and opens a session.
+func (s *Service) Login(ctx context.Context, req LoginRequest) (*Tokens, error) {
+	if req.Username == "" || req.Password == "" {
+		return nil, cordon.Errorf(cordon.ECodeInvalid, "username and password are required")
+	}
+	if len(req.Username) > maxUsernameBytes || len(req.Password) > password.MaxBytes {
+		return nil, cordon.Errorf(cordon.ECodeInvalid, "username or password is too long")
+	}
+	keys := throttle.Keys{Account: cordon.UsernameKey(req.Username), Address: req.Address, Device: req.Client.Device}
+	if err := s.throttle.Check(keys); err != nil {
+		return nil, err
+	}
+	acct, err := s.store.AccountByUsername(ctx, req.Username)
+	if errors.Is(err, cordon.ErrNotFound) {
+		if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
+			return nil, err
+		}
+		s.throttle.Fail(keys)
+		return nil, errInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, req.Password, acct.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		s.throttle.Fail(keys)
+		return nil, errInvalidCredentials
+	}
+	s.throttle.Succeed(keys)
+	if rehash {
+		s.upgradeHash(ctx, acct, req.Password)
+	}
+	return s.openSession(ctx, acct, req.Client)
+}
+
+// upgradeHash replaces an imported bcrypt hash, or an argon2id hash with
+// outdated parameters, now that the password is known. A failure is
+// logged, not returned: the login itself succeeded.
+func (s *Service) upgradeHash(ctx context.Context, acct *cordon.Account, pw string) {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, acct.ID, h, false, s.clock.Now())
+	}
+	if err != nil {
+		s.log.Warn("password hash upgrade deferred", "account", acct.ID, "err", err)
+		return
+	}
+	s.log.Info("password hash upgraded", "account", acct.ID)
+}
+
+func (s *Service) openSession(ctx context.Context, acct *cordon.Account, facts cordon.ClientFacts) (*Tokens, error) {
+	now := s.clock.Now()
+	sess := &cordon.Session{ID: cordon.NewID("s"), AccountID: acct.ID, Facts: facts, AuthTime: now, CreatedAt: now, LastSeenAt: now}
+	plain, hash := token.NewSecret("crt_")
+	rt := &cordon.RefreshToken{Hash: hash, SessionID: sess.ID, CreatedAt: now,
+		IdleExpiresAt: now.Add(s.cfg.RefreshIdle), AbsoluteExpiresAt: now.Add(s.cfg.RefreshAbsolute)}
+	if rt.IdleExpiresAt.After(rt.AbsoluteExpiresAt) {
+		rt.IdleExpiresAt = rt.AbsoluteExpiresAt
+	}
+	if err := s.store.CreateSession(ctx, sess, rt); err != nil {
+		return nil, err
+	}
+	return s.issue(sess, plain, now)
+}
+
+func (s *Service) issue(sess *cordon.Session, refresh string, now time.Time) (*Tokens, error) {
+	at, err := s.signer.Sign(token.Claims{
+		Subject: sess.AccountID, SessionID: sess.ID, IssuedAt: now, NotBefore: now,
+		Expiry: now.Add(s.cfg.AccessTTL), AuthTime: sess.AuthTime,
+		Platform: sess.Facts.Platform, Version: sess.Facts.Version, Source: sess.Facts.Source,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sign access token: %w", err)
+	}
+	return &Tokens{AccessToken: at, TokenType: "Bearer", ExpiresIn: int(s.cfg.AccessTTL / time.Second), RefreshToken: refresh, SessionID: sess.ID}, nil
+}
+
+// maxRefreshBytes bounds a presented refresh token; ours are ~47 bytes.
+const maxRefreshBytes = 512
+
+// RefreshError is a refused refresh, in RFC 6749 §5.2 terms: Code is the
+// OAuth error ("invalid_grant") and Reason says why in cordon's words.
+type RefreshError struct {
+	Reason  string
+	Message string
+}
+
+func (e *RefreshError) Error() string { return "invalid_grant: " + e.Reason }
+
+// Refresh exchanges a refresh token for a new pair. The presented token is
+// spent whatever happens; presenting a spent token again revokes the
+// whole session (RFC 9700 §4.14.2).
+func (s *Service) Refresh(ctx context.Context, refresh string, client cordon.ClientFacts) (*Tokens, error) {
+	if refresh == "" || len(refresh) > maxRefreshBytes {
+		return nil, &RefreshError{Reason: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked"}
+	}
+	now := s.clock.Now()
+	plain, hash := token.NewSecret("crt_")
+	next := &cordon.RefreshToken{Hash: hash, CreatedAt: now, IdleExpiresAt: now.Add(s.cfg.RefreshIdle)}
+	sess, err := s.store.RotateRefreshToken(ctx, token.HashSecret(refresh), next, now)
+	switch {
+	case errors.Is(err, cordon.ErrRefreshReused):
+		s.log.Warn("refresh token reused; session revoked")
+		return nil, &RefreshError{Reason: cordon.RevokeRefreshReuse, Message: "this refresh token was already used, so the session was ended; please log in again"}
+	case errors.Is(err, cordon.ErrNotFound):
+		return nil, &RefreshError{Reason: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked"}
+	case err != nil:
+		return nil, err
+	}
+	s.noteClient(ctx, sess, client, now)
+	d := decision.Decide(&decision.Input{Session: sess, Client: client, Now: now, Policy: s.policyV.Load()})
+	if d.Outcome == decision.Deny {
+		return nil, &RefreshError{Reason: d.Reason, Message: d.Message}
+	}
+	return s.issue(sess, plain, now)
+}
+
+// Principal is a request's verified caller.
+type Principal struct {
+	Claims   *token.Claims
+	Session  *cordon.Session
+	Decision decision.Decision
+}
+
+// Authenticate verifies an access token and checks its session is still
+// live in the store (a signature alone cannot tell a logged-out session).
+// It returns the decision for the request; a denied decision is an error.
+func (s *Service) Authenticate(ctx context.Context, accessToken string, client cordon.ClientFacts) (*Principal, error) {
+	now := s.clock.Now()
+	c, err := s.verifier.Verify(accessToken, now)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.store.SessionByID(ctx, c.SessionID)
+	if errors.Is(err, cordon.ErrNotFound) || (err == nil && sess.AccountID != c.Subject) {
+		return nil, cordon.Errorf(cordon.ECodeInvalidToken, "the session of this token does not exist")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.noteClient(ctx, sess, client, now)
+	d := decision.Decide(&decision.Input{Session: sess, Client: client, Now: now, Policy: s.policyV.Load()})
+	p := &Principal{Claims: c, Session: sess, Decision: d}
+	if d.Outcome == decision.Deny {
+		return p, &cordon.Error{Code: d.Reason, Message: d.Message}
+	}
+	return p, nil
+}
+
+// noteClient records an in-place app upgrade: the same install (platform
+// and device) reporting a newer version keeps its session, with the new
+// version (and install source, if it says one) as the session's facts.
+func (s *Service) noteClient(ctx context.Context, sess *cordon.Session, c cordon.ClientFacts, now time.Time) {
+	if !sess.Live() || c.Platform != sess.Facts.Platform || c.Device != sess.Facts.Device || !newerVersion(c.Version, sess.Facts.Version) {
+		return
+	}
+	f := sess.Facts
+	f.Version = c.Version
+	if c.Source != cordon.SourceUnknown {
+		f.Source = c.Source
+	}
+	if err := s.store.UpdateSessionFacts(ctx, sess.ID, f, now); err != nil {
+		s.log.Warn("record app upgrade", "session", sess.ID, "err", err)
+		return
+	}
+	sess.Facts, sess.LastSeenAt = f, now
+}
+
+// newerVersion reports whether version a is a strictly newer semantic
+// version than b. An unparsable a is never newer; any a is newer than an
+// unknown b.
+func newerVersion(a, b string) bool {
+	va, err := semver.NewVersion(a)
+	if err != nil {
+		return false
+	}
+	vb, err := semver.NewVersion(b)
+	if err != nil {
+		return true
+	}
+	return va.GreaterThan(vb)
+}
+
+// Logout ends the caller's session.
+func (s *Service) Logout(ctx context.Context, p *Principal) error {
+	return s.store.RevokeSession(ctx, p.Session.ID, cordon.RevokeLogout, s.clock.Now())
+}
+
+// Sessions lists the live sessions of an account.
+func (s *Service) Sessions(ctx context.Context, accountID string) ([]*cordon.Session, error) {
+	return s.store.ListSessions(ctx, accountID)
+}
+
+// RevokeOwnSession ends one of the caller's own sessions. Another
+// account's session id answers not found, so ids cannot be probed.
+func (s *Service) RevokeOwnSession(ctx context.Context, p *Principal, sessionID string) error {
+	sess, err := s.store.SessionByID(ctx, sessionID)
+	if errors.Is(err, cordon.ErrNotFound) || (err == nil && sess.AccountID != p.Session.AccountID) {
+		return cordon.Errorf(cordon.ECodeNotFound, "no such session")
+	}
+	if err != nil {
+		return err
+	}
+	return s.store.RevokeSession(ctx, sessionID, cordon.RevokeUser, s.clock.Now())
+}
+
+// ChangePassword sets a new password after checking the current one, and
+// ends every other session of the account.
+func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next, address string) error {
+	if current == "" || next == "" {
+		return cordon.Errorf(cordon.ECodeInvalid, "current_password and new_password are required")
+	}
+	acct, err := s.store.AccountByID(ctx, p.Session.AccountID)
+	if err != nil {
+		return err
+	}
+	keys := throttle.Keys{Account: cordon.UsernameKey(acct.Username), Address: address, Device: p.Session.Facts.Device}
+	if err := s.throttle.Check(keys); err != nil {
+		return err
+	}
+	ok, _, err := s.hasher.Verify(ctx, current, acct.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.throttle.Fail(keys)
+		return cordon.FieldError(cordon.ECodeForbidden, "current_password", "the current password is wrong")
+	}
+	if err := s.policy.Check(next, acct.Username); err != nil {
+		return err
+	}
+	h, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	if err := s.store.SetPasswordHash(ctx, acct.ID, h, true, now); err != nil {
+		return err
+	}
+	_, err = s.store.RevokeAccountSessions(ctx, acct.ID, p.Session.ID, cordon.RevokePasswordChange, now)
+	return err
+}
+
+// maxUsernameBytes bounds a username in bytes; usernames may be e-mail
+// addresses, which RFC 5321 bounds at 254.
+const maxUsernameBytes = 254
+
+// CheckUsername says whether username may name a new account: 1 to 254
+// bytes of valid UTF-8, no control or space characters at either end and
+// no control characters at all.
+func CheckUsername(username string) error {
+	if username == "" {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username is required")
+	}
+	if len(username) > maxUsernameBytes {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must be at most %d bytes", maxUsernameBytes)
+	}
+	if !utf8.ValidString(username) {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must be valid UTF-8")
+	}
+	if strings.TrimSpace(username) != username {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not start or end with a space")
+	}
+	for _, r := range username {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+			return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not contain control characters")
+		}
+	}
+	if strings.HasPrefix(username, "u-") && len(username) == 28 {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not look like an account id")
+	}
+	return nil
+}
+
+// CreateAccount creates an account with a password.
+func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cordon.Account, error) {
+	if err := CheckUsername(username); err != nil {
+		return nil, err
+	}
+	if err := s.policy.Check(pw, username); err != nil {
+		return nil, err
+	}
+	h, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	a := &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(username), PasswordHash: h, PasswordChangedAt: now, CreatedAt: now}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		if errors.Is(err, cordon.ErrAlreadyExists) {
+			return nil, cordon.FieldError(cordon.ECodeConflict, "username", "username %q is taken", username)
+		}
+		return nil, err
+	}
+	return a, nil
+}
+
+// Account looks an account up by id ("u-...") or username.
+func (s *Service) Account(ctx context.Context, ref string) (*cordon.Account, error) {
+	if strings.HasPrefix(ref, "u-") {
+		a, err := s.store.AccountByID(ctx, ref)
+		if err == nil || !errors.Is(err, cordon.ErrNotFound) {
+			return a, err
+		}
+	}
+	a, err := s.store.AccountByUsername(ctx, ref)
+	if errors.Is(err, cordon.ErrNotFound) {
+		return nil, cordon.Errorf(cordon.ECodeNotFound, "no account %q", ref)
+	}
+	return a, err
+}
+
+// RevokeSession ends any session (admin).
+func (s *Service) RevokeSession(ctx context.Context, sessionID string) error {
+	err := s.store.RevokeSession(ctx, sessionID, cordon.RevokeAdmin, s.clock.Now())
+	if errors.Is(err, cordon.ErrNotFound) {
+		return cordon.Errorf(cordon.ECodeNotFound, "no session %q", sessionID)
+	}
+	return err
+}
+
+// RevokeAccountSessions ends every session of an account (admin).
+func (s *Service) RevokeAccountSessions(ctx context.Context, accountID string) ([]string, error) {
+	return s.store.RevokeAccountSessions(ctx, accountID, "", cordon.RevokeAdmin, s.clock.Now())
+}

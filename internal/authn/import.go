@@ -1,0 +1,117 @@
+package authn
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/alexedwards/argon2id"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/text/unicode/norm"
+)
+
+// ImportRecord is one account to import from a previous system: a
+// username and either a plain password (hashed here, slowly) or an
+// existing hash (bcrypt or argon2id PHC), which is kept as it is and
+// upgraded to argon2id at the user's next successful login.
+type ImportRecord struct {
+	Username     string `json:"username"`
+	Password     string `json:"password,omitempty"`
+	PasswordHash string `json:"password_hash,omitempty"`
+}
+
+// ImportProblem names a record that was not imported and why.
+type ImportProblem struct {
+	// Index is the record's position in the batch, from 0.
+	Index    int    `json:"index"`
+	Username string `json:"username,omitempty"`
+	Error    string `json:"error"`
+}
+
+// ImportResult counts what an import did.
+type ImportResult struct {
+	Created  int             `json:"created"`
+	Existing int             `json:"existing"`
+	Invalid  int             `json:"invalid"`
+	Problems []ImportProblem `json:"problems,omitempty"`
+}
+
+// MaxImportBatch bounds one call of Import, so one transaction stays short.
+const MaxImportBatch = 10000
+
+// Import creates the valid records of one batch in one transaction.
+// Invalid records are reported, not stored; usernames that exist already
+// are counted and left untouched.
+func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult, error) {
+	var res ImportResult
+	if len(recs) > MaxImportBatch {
+		return res, cordon.Errorf(cordon.ECodeTooLarge, "at most %d accounts per import batch", MaxImportBatch)
+	}
+	now := s.clock.Now()
+	accts := make([]*cordon.Account, 0, len(recs))
+	seen := make(map[string]bool, len(recs))
+	for i, r := range recs {
+		problem := func(err error) {
+			res.Invalid++
+			res.Problems = append(res.Problems, ImportProblem{Index: i, Username: r.Username, Error: err.Error()})
+		}
+		if err := CheckUsername(r.Username); err != nil {
+			problem(err)
+			continue
+		}
+		key := cordon.UsernameKey(r.Username)
+		if seen[key] {
+			problem(fmt.Errorf("username %q appears twice in this batch", r.Username))
+			continue
+		}
+		seen[key] = true
+		var hash string
+		switch {
+		case (r.Password == "") == (r.PasswordHash == ""):
+			problem(fmt.Errorf("give exactly one of password and password_hash"))
+			continue
+		case r.PasswordHash != "":
+			if err := checkImportedHash(r.PasswordHash); err != nil {
+				problem(err)
+				continue
+			}
+			hash = r.PasswordHash
+		default:
+			if err := s.policy.Check(r.Password, r.Username); err != nil {
+				problem(err)
+				continue
+			}
+			h, err := s.hasher.Hash(ctx, r.Password)
+			if err != nil {
+				return res, err
+			}
+			hash = h
+		}
+		accts = append(accts, &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(r.Username), PasswordHash: hash, PasswordChangedAt: now, CreatedAt: now})
+	}
+	n, err := s.store.ImportAccounts(ctx, accts)
+	if err != nil {
+		return res, err
+	}
+	res.Created = n
+	res.Existing = len(accts) - n
+	return res, nil
+}
+
+// checkImportedHash accepts a bcrypt hash or an argon2id PHC string.
+func checkImportedHash(h string) error {
+	switch {
+	case strings.HasPrefix(h, "$2a$"), strings.HasPrefix(h, "$2b$"), strings.HasPrefix(h, "$2y$"):
+		if _, err := bcrypt.Cost([]byte(h)); err != nil || len(h) != 60 {
+			return fmt.Errorf("password_hash is not a well-formed bcrypt hash")
+		}
+		return nil
+	case strings.HasPrefix(h, "$argon2id$"):
+		if _, _, _, err := argon2id.DecodeHash(h); err != nil {
+			return fmt.Errorf("password_hash is not a well-formed argon2id PHC string")
+		}
+		return nil
+	}
+	return fmt.Errorf("password_hash must be bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$)")
+}

@@ -1,0 +1,189 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/authn"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/token"
+)
+
+
+// withAdmin checks the bearer admin token holds scope before calling h.
+func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, err := bearer(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		at, err := s.store.AdminTokenByHash(r.Context(), token.HashSecret(tok))
+		if errors.Is(err, cordon.ErrNotFound) {
+			writeError(w, r, cordon.Errorf(cordon.ECodeInvalidToken, "the admin token is not valid"))
+			return
+		}
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if !at.HasScope(scope) {
+			writeError(w, r, cordon.Errorf(cordon.ECodeForbidden, "the admin token %q lacks the scope %q", at.Name, scope))
+			return
+		}
+		s.logger(r).Info("admin call", "admin_token", at.ID, "scope", scope)
+		h(w, r)
+	}
+}
+
+type accountView struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+	// PasswordChangedAt is when the password was last set.
+	PasswordChangedAt time.Time `json:"password_changed_at"`
+}
+
+func viewAccount(a *cordon.Account) accountView {
+	return accountView{ID: a.ID, Username: a.Username, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}
+}
+
+func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
+	var body loginBody
+	if err := readJSON(w, r, &body, maxJSONBody); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.authn.CreateAccount(r.Context(), body.Username, body.Password)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/admin/v1/accounts/"+a.ID)
+	writeJSON(w, http.StatusCreated, viewAccount(a))
+}
+
+// maxImportBody bounds one import batch (10,000 records of bcrypt hashes
+// take about 1 MiB).
+const maxImportBody = 16 << 20
+
+// handleImport takes one batch of accounts as NDJSON
+// (application/x-ndjson) or a JSON array (application/json).
+func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var recs []authn.ImportRecord
+	body := http.MaxBytesReader(w, r.Body, maxImportBody)
+	switch mt {
+	case "application/json":
+		dec := json.NewDecoder(body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&recs); err != nil {
+			writeError(w, r, jsonError(err))
+			return
+		}
+	case "application/x-ndjson":
+		sc := bufio.NewScanner(body)
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		line := 0
+		for sc.Scan() {
+			line++
+			b := bytes.TrimSpace(sc.Bytes())
+			if len(b) == 0 {
+				continue
+			}
+			var rec authn.ImportRecord
+			dec := json.NewDecoder(bytes.NewReader(b))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&rec); err != nil {
+				e := jsonError(err).(*cordon.Error)
+				writeError(w, r, cordon.Errorf(e.Code, "line %d: %s", line, e.Message))
+				return
+			}
+			recs = append(recs, rec)
+		}
+		if err := sc.Err(); err != nil {
+			var mb *http.MaxBytesError
+			if errors.As(err, &mb) {
+				writeError(w, r, jsonError(err))
+				return
+			}
+			writeError(w, r, cordon.Errorf(cordon.ECodeInvalid, "line %d: %v", line+1, err))
+			return
+		}
+	default:
+		writeError(w, r, cordon.Errorf(cordon.ECodeMediaType, "Content-Type must be application/x-ndjson or application/json"))
+		return
+	}
+	res, err := s.authn.Import(r.Context(), recs)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
+	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewAccount(a))
+}
+
+func (s *Server) handleAdminSessions(w http.ResponseWriter, r *http.Request) {
+	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	list, err := s.authn.Sessions(r.Context(), a.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]sessionView, 0, len(list))
+	for _, x := range list {
+		out = append(out, viewSession(x))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": viewAccount(a), "sessions": out})
+}
+
+func (s *Server) handleAdminRevokeAll(w http.ResponseWriter, r *http.Request) {
+	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ids, err := s.authn.RevokeAccountSessions(r.Context(), a.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if ids == nil {
+		ids = []string{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revoked": ids})
+}
+
+func (s *Server) handleAdminRevoke(w http.ResponseWriter, r *http.Request) {
+	if err := s.authn.RevokeSession(r.Context(), r.PathValue("id")); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) handleRotateKeys(w http.ResponseWriter, r *http.Request) {
+	kid, err := s.authn.RotateKeys(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"kid": kid})
+}

@@ -1,0 +1,209 @@
+// Package httpapi serves cordon over HTTP: the client API (/v1, /oauth2),
+// the admin API (/admin/v1), JWKS, health and metrics. It translates
+// between the wire contract of SPEC.md and the authn service; it holds no
+// rules of its own beyond input validation.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/authn"
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Server is the HTTP face of cordon.
+type Server struct {
+	authn   *authn.Service
+	store   cordon.Store
+	hasher  *password.Hasher
+	log     *slog.Logger
+	clock   clock.Clock
+	reg     *prometheus.Registry
+	handler http.Handler
+
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	logins   *prometheus.CounterVec
+	refresh  *prometheus.CounterVec
+}
+
+// Deps are what a Server is built from.
+type Deps struct {
+	Authn  *authn.Service
+	Store  cordon.Store
+	Hasher *password.Hasher
+	Log    *slog.Logger
+	Clock  clock.Clock
+	// Registry receives the server's metrics; /metrics serves it.
+	Registry *prometheus.Registry
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Clock == nil {
+		d.Clock = clock.Real{}
+	}
+	if d.Registry == nil {
+		d.Registry = prometheus.NewRegistry()
+	}
+	s := &Server{authn: d.Authn, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
+	s.logins = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_logins_total", Help: "Password logins by outcome (ok or the error code)."}, []string{"outcome"})
+	s.refresh = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_refreshes_total", Help: "Refresh-token exchanges by outcome (ok or the reason)."}, []string{"outcome"})
+	d.Registry.MustRegister(s.requests, s.latency, s.logins, s.refresh,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.Hasher != nil {
+		d.Registry.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_password_hashes_in_flight", Help: "Password hashes computing now."}, func() float64 { return float64(d.Hasher.InFlight()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_password_hashes_waiting", Help: "Password hashes queued for a slot."}, func() float64 { return float64(d.Hasher.Waiting()) }),
+		)
+	}
+	mux := http.NewServeMux()
+	s.routes(mux)
+	s.handler = s.middleware(mux)
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes(mux *http.ServeMux) {
+	// Client API.
+	mux.HandleFunc("POST /v1/login", s.handleLogin)
+	mux.HandleFunc("POST /oauth2/token", s.handleToken)
+	mux.HandleFunc("GET /v1/session", s.withUser(s.handleSession))
+	mux.HandleFunc("GET /v1/sessions", s.withUser(s.handleSessions))
+	mux.HandleFunc("DELETE /v1/sessions/{id}", s.withUser(s.handleRevokeOwn))
+	mux.HandleFunc("POST /v1/logout", s.withUser(s.handleLogout))
+	mux.HandleFunc("POST /v1/password", s.withUser(s.handlePassword))
+	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+
+	// Admin API.
+	mux.HandleFunc("POST /admin/v1/accounts", s.withAdmin(cordon.ScopeAccounts, s.handleCreateAccount))
+	mux.HandleFunc("POST /admin/v1/accounts/import", s.withAdmin(cordon.ScopeAccounts, s.handleImport))
+	mux.HandleFunc("GET /admin/v1/accounts/{ref}", s.withAdmin(cordon.ScopeAccounts, s.handleGetAccount))
+	mux.HandleFunc("GET /admin/v1/accounts/{ref}/sessions", s.withAdmin(cordon.ScopeSessions, s.handleAdminSessions))
+	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}/sessions", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevokeAll))
+	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevoke))
+	mux.HandleFunc("POST /admin/v1/keys/rotate", s.withAdmin(cordon.ScopeKeys, s.handleRotateKeys))
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, cordon.Errorf(cordon.ECodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger(r).Warn("not ready: store", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "store_unavailable", "message": "the store does not answer"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type ctxKey int
+
+const (
+	keyLogger ctxKey = iota
+	keyRoute
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware gives every request an id, a logger, a panic guard (a panic
+// is a bug: 500 with a JSON body, never a dropped connection), a log line
+// and metrics.
+func (s *Server) middleware(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
+		log := s.log.With("request_id", id)
+		r = r.WithContext(context.WithValue(r.Context(), keyLogger, log))
+		sw := &statusWriter{ResponseWriter: w}
+		_, route := mux.Handler(r)
+		if route == "" || route == "/" {
+			route = "other"
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic", "panic", v, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeError(sw, r, cordon.Errorf(cordon.ECodeInternal, "internal error; the request id is %s", id))
+				}
+			}
+			d := time.Since(start)
+			s.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+			s.latency.WithLabelValues(route).Observe(d.Seconds())
+			level := slog.LevelInfo
+			if sw.status >= 500 {
+				level = slog.LevelError
+			}
+			log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
+				"duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
+		}()
+		mux.ServeHTTP(sw, r)
+	})
+}
+
+func (s *Server) logger(r *http.Request) *slog.Logger {
+	if l, ok := r.Context().Value(keyLogger).(*slog.Logger); ok {
+		return l
+	}
+	return s.log
+}

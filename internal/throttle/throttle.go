@@ -1,0 +1,380 @@
+// Package throttle slows down password guessing at login without letting an
+// attacker lock the real user out.
+//
+// Failed logins are counted per source address (an IPv4 address, or the
+// /64 an IPv6 client sits in) and per account. Past a free budget every
+// further failure doubles the wait before the next attempt, up to a cap;
+// an account that has failed 100 times in a row gets one attempt per five
+// minutes until a success, the ceiling NIST SP 800-63B sets. Counts are
+// forgotten after a quiet period.
+//
+// Lockout is avoided the way OWASP suggests: an (account, device) or
+// (account, address) pair that logged in successfully in the last 30 days
+// is known, and attempts from a known pair skip the account's wait. They
+// count instead against a small budget of the pair's own. So credential
+// stuffing against one account from many addresses slows every stranger
+// while the owner's phone and home network still get in.
+//
+// State is in memory and per process: a restart forgets it, and each
+// process of a fleet throttles on its own, so an attacker spread over n
+// processes gets up to n times the budget. Memory is bounded by
+// Config.MaxEntries per table.
+package throttle
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// Policy is how one kind of key is slowed down. The wait after n
+// consecutive failures is nothing while n <= Free, then Delay, doubling with
+// each further failure up to MaxDelay; from HardLimit failures on it is at
+// least HardDelay.
+type Policy struct {
+	// Free is how many failures in a row cost nothing, so that typos and a
+	// forgotten password are never slowed down.
+	Free int
+	// Delay is the wait after the first failure beyond Free.
+	Delay time.Duration
+	// MaxDelay caps the doubling, so a user who keeps trying is never
+	// told to come back tomorrow.
+	MaxDelay time.Duration
+	// HardLimit, if not zero, is the number of consecutive failures from
+	// which the wait is at least HardDelay, however far MaxDelay is.
+	HardLimit int
+	// HardDelay is the wait from HardLimit failures on.
+	HardDelay time.Duration
+	// Forget is how long after its last failure a key is forgotten, so a
+	// user who failed last week starts afresh.
+	Forget time.Duration
+}
+
+// Config sets the policies. A Policy, KnownFor or MaxEntries left zero
+// takes its value from DefaultConfig, so a zero Config never means "no
+// throttling".
+type Config struct {
+	// Address slows down each source address, whatever accounts it tries:
+	// it is what stops password spraying. A success does not reset it,
+	// since an attacker could log into an account of their own to do so.
+	Address Policy
+	// Account slows down attempts on one account from strangers, i.e.
+	// from pairs that are not known. A success resets it.
+	Account Policy
+	// Known slows down attempts from one known pair; a success resets it.
+	// It has a hard limit too, so that no way into an account escapes the
+	// 100-failure ceiling.
+	Known Policy
+	// KnownFor is how long after its last success a pair stays known.
+	KnownFor time.Duration
+	// MaxEntries bounds each of the three tables (addresses, accounts,
+	// known pairs). At roughly 150 bytes an entry, the default allows
+	// some 450 MB in all when every table is full.
+	MaxEntries int
+}
+
+// DefaultConfig returns the policies cordon runs with.
+func DefaultConfig() Config {
+	return Config{
+		Address: Policy{Free: 20, Delay: time.Second, MaxDelay: 15 * time.Minute, Forget: time.Hour},
+		Account: Policy{Free: 5, Delay: time.Second, MaxDelay: time.Minute,
+			HardLimit: 100, HardDelay: 5 * time.Minute, Forget: 24 * time.Hour},
+		Known: Policy{Free: 10, Delay: time.Second, MaxDelay: time.Minute,
+			HardLimit: 100, HardDelay: 5 * time.Minute, Forget: 24 * time.Hour},
+		KnownFor:   30 * 24 * time.Hour,
+		MaxEntries: 1_000_000,
+	}
+}
+
+// Keys name what one login attempt counts against.
+type Keys struct {
+	// Account is the username, normalised as the account store compares
+	// it; it is lower-cased again here so that case variants of one name
+	// share one budget. Use it for unknown usernames too.
+	Account string
+	// Address is the client's address as AddressKey returns it; a raw
+	// host:port or a bare IP is reduced the same way. Behind a reverse
+	// proxy it must be the address the proxy reports, not the proxy's.
+	Address string
+	// Device is the device id from the Cordon-Client header, or "".
+	Device string
+}
+
+// Throttle counts failed logins. Call Check before verifying a password,
+// then Fail or Succeed with the same Keys. It is safe for concurrent use.
+//
+// A Check that lets an attempt through while a key is past its free budget
+// reserves that key's next slot, so many concurrent requests cannot all
+// slip through the moment a wait ends.
+type Throttle struct {
+	cfg Config
+	clk clock.Clock
+
+	// One mutex: a Check or Fail is a few map operations, far below the
+	// cost of the password hash that follows, and one lock lets a Check
+	// consult and reserve several tables at once.
+	mu        sync.Mutex
+	addresses *table[string]
+	accounts  *table[string]
+	pairs     *table[pairKey]
+}
+
+// pairKey names a known pair: an account with a device, or with an address.
+type pairKey struct {
+	account string
+	device  bool // whether other is a device id rather than an address key
+	other   string
+}
+
+// New returns a Throttle that reads the time from clk.
+func New(cfg Config, clk clock.Clock) *Throttle {
+	def := DefaultConfig()
+	if cfg.Address == (Policy{}) {
+		cfg.Address = def.Address
+	}
+	if cfg.Account == (Policy{}) {
+		cfg.Account = def.Account
+	}
+	if cfg.Known == (Policy{}) {
+		cfg.Known = def.Known
+	}
+	if cfg.KnownFor <= 0 {
+		cfg.KnownFor = def.KnownFor
+	}
+	if cfg.MaxEntries <= 0 {
+		cfg.MaxEntries = def.MaxEntries
+	}
+	return &Throttle{
+		cfg:       cfg,
+		clk:       clk,
+		addresses: newTable[string](cfg.Address.Forget, cfg.MaxEntries),
+		accounts:  newTable[string](cfg.Account.Forget, cfg.MaxEntries),
+		pairs:     newTable[pairKey](cfg.KnownFor, cfg.MaxEntries),
+	}
+}
+
+// Check reports whether a login attempt with k may go ahead: nil, or a
+// *cordon.Error with code cordon.ECodeThrottled and RetryAfter set to the
+// whole seconds to wait. The attempt must wait for its address and, unless
+// it comes from a known pair, for the account; from a known pair it waits
+// only if every known pair it matches must.
+func (t *Throttle) Check(k Keys) error {
+	k = normalize(k)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.clk.Now().UnixNano() // under the lock, so stamps reach the tables in order
+
+	addr := t.addresses.get(k.Address, now)
+	wait := addr.wait(now, &t.cfg.Address)
+
+	known := t.knownPairs(k, now)
+	var acct *entry[string]
+	if known[0] == nil && known[1] == nil {
+		acct = t.accounts.get(k.Account, now)
+		wait = max(wait, acct.wait(now, &t.cfg.Account))
+	} else {
+		wait = max(wait, knownWait(known, now, &t.cfg.Known))
+	}
+	if wait > 0 {
+		return throttled(wait)
+	}
+
+	addr.reserve(now, &t.cfg.Address)
+	acct.reserve(now, &t.cfg.Account)
+	for _, p := range known {
+		if p.wait(now, &t.cfg.Known) == 0 { // a waiting pair is not what let it through
+			p.reserve(now, &t.cfg.Known)
+		}
+	}
+	return nil
+}
+
+// Fail records a failed attempt with k: a wrong password, or a username
+// that does not exist, so that an attacker cannot tell the two apart by
+// how they are slowed down. It counts against the address and against
+// either the account or, for an attempt from known pairs, those pairs.
+func (t *Throttle) Fail(k Keys) {
+	k = normalize(k)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.clk.Now().UnixNano() // under the lock, so stamps reach the tables in order
+
+	t.addresses.touch(k.Address, now).fail(now, &t.cfg.Address)
+	known := t.knownPairs(k, now)
+	if known[0] == nil && known[1] == nil {
+		t.accounts.touch(k.Account, now).fail(now, &t.cfg.Account)
+		return
+	}
+	for _, p := range known {
+		p.fail(now, &t.cfg.Known)
+	}
+}
+
+// Succeed records a successful login with k: it resets the account and
+// the pairs of k, and makes them known for Config.KnownFor. The address
+// keeps its count.
+func (t *Throttle) Succeed(k Keys) {
+	k = normalize(k)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.clk.Now().UnixNano() // under the lock, so stamps reach the tables in order
+
+	if e := t.accounts.get(k.Account, now); e != nil {
+		t.accounts.remove(e)
+	}
+	for _, pk := range pairsOf(k) {
+		if pk != (pairKey{}) {
+			t.pairs.touch(pk, now).c = counter{}
+		}
+	}
+}
+
+// knownPairs returns the pairs of k that are known now, with any failures
+// older than Known.Forget forgotten; absent pairs are nil.
+func (t *Throttle) knownPairs(k Keys, now int64) [2]*entry[pairKey] {
+	var known [2]*entry[pairKey]
+	for i, pk := range pairsOf(k) {
+		if pk == (pairKey{}) {
+			continue
+		}
+		if e := t.pairs.get(pk, now); e != nil {
+			if now-e.c.last >= int64(t.cfg.Known.Forget) {
+				e.c = counter{}
+			}
+			known[i] = e
+		}
+	}
+	return known
+}
+
+// pairsOf returns the device pair and the address pair of k; a zero key
+// stands for a pair that k does not have.
+func pairsOf(k Keys) [2]pairKey {
+	var ps [2]pairKey
+	if k.Device != "" {
+		ps[0] = pairKey{account: k.Account, device: true, other: k.Device}
+	}
+	if k.Address != "" {
+		ps[1] = pairKey{account: k.Account, other: k.Address}
+	}
+	return ps
+}
+
+// knownWait is the wait of the least throttled known pair: the owner on a
+// known device and a known network gets in if either is clear, so an
+// attacker who learnt the device id cannot shut out the owner at home.
+func knownWait(known [2]*entry[pairKey], now int64, p *Policy) time.Duration {
+	wait := time.Duration(-1)
+	for _, e := range known {
+		if e == nil {
+			continue
+		}
+		if w := e.wait(now, p); wait < 0 || w < wait {
+			wait = w
+		}
+	}
+	return max(wait, 0)
+}
+
+// counter is the failure state of one key.
+type counter struct {
+	fails int
+	last  int64 // unix nanoseconds of the last failure
+	next  int64 // unix nanoseconds before which no attempt goes through
+}
+
+// wait returns how long an attempt against e must wait; nil waits not.
+func (e *entry[K]) wait(now int64, p *Policy) time.Duration {
+	if e == nil || now >= e.c.next {
+		return 0
+	}
+	// Bounded so that a wall clock stepped backwards cannot hold a user
+	// off for longer than the policy ever would.
+	return min(time.Duration(e.c.next-now), max(p.MaxDelay, p.HardDelay))
+}
+
+// reserve takes the next slot of a key that is past its free budget for
+// the attempt now let through; a failure then extends it, a success of the
+// account removes it.
+func (e *entry[K]) reserve(now int64, p *Policy) {
+	if e == nil {
+		return
+	}
+	if d := p.delay(e.c.fails); d > 0 {
+		e.c.next = now + int64(d)
+	}
+}
+
+func (e *entry[K]) fail(now int64, p *Policy) {
+	if e == nil {
+		return
+	}
+	e.c.fails++
+	e.c.last = now
+	e.c.next = now + int64(p.delay(e.c.fails))
+}
+
+// delay returns the wait after fails consecutive failures.
+func (p *Policy) delay(fails int) time.Duration {
+	var d time.Duration
+	if fails > p.Free {
+		d = p.Delay
+		for i := p.Free + 1; i < fails && d > 0 && d < p.MaxDelay; i++ {
+			d *= 2
+		}
+		d = min(d, p.MaxDelay)
+	}
+	if p.HardLimit > 0 && fails >= p.HardLimit {
+		d = max(d, p.HardDelay)
+	}
+	return d
+}
+
+func throttled(wait time.Duration) error {
+	secs := int((wait + time.Second - 1) / time.Second)
+	when := fmt.Sprintf("%d s", secs)
+	if secs >= 120 {
+		when = fmt.Sprintf("%d min", (secs+59)/60)
+	}
+	return &cordon.Error{
+		Code:       cordon.ECodeThrottled,
+		Message:    "too many failed logins; try again in " + when,
+		RetryAfter: secs,
+	}
+}
+
+func normalize(k Keys) Keys {
+	k.Account = strings.ToLower(k.Account)
+	k.Address = AddressKey(k.Address)
+	return k
+}
+
+// AddressKey returns the key that counts failures of the client at
+// remoteAddr, an http.Request.RemoteAddr ("host:port") or a bare IP: an
+// IPv4 address as it is, an IPv6 address reduced to its /64, since one
+// subscriber or host is usually given a whole /64 and could otherwise
+// rotate through 2^64 addresses. IPv4-mapped IPv6 counts as IPv4 and zones
+// are dropped. A key it returned is returned unchanged; anything it
+// cannot parse is returned as given, so all such clients share one key.
+func AddressKey(remoteAddr string) string {
+	var a netip.Addr
+	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
+		a = ap.Addr()
+	} else if a, err = netip.ParseAddr(remoteAddr); err != nil {
+		p, err := netip.ParsePrefix(remoteAddr)
+		if err != nil || !p.Addr().Is6() {
+			return remoteAddr
+		}
+		a = p.Addr()
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
