@@ -144,6 +144,9 @@ func mapErr(err error) error {
 		switch se.Code() {
 		case sqlite3lib.SQLITE_CONSTRAINT_UNIQUE, sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w: %v", cordon.ErrAlreadyExists, err)
+		case sqlite3lib.SQLITE_CONSTRAINT_FOREIGNKEY:
+			// A row that names a missing parent (a session of no account).
+			return fmt.Errorf("%w: %v", cordon.ErrNotFound, err)
 		}
 	}
 	return err
