@@ -1,0 +1,164 @@
+package cordon
+
+import (
+	"context"
+	"time"
+)
+
+// Campaign kinds.
+const (
+	KindReauth        = "reauth"
+	KindPasswordReset = "password_reset"
+	KindUpgrade       = "upgrade"
+	KindOfflineRekey  = "offline_rekey"
+)
+
+// Upgrade modes, after Play In-App Updates.
+const (
+	UpgradeImmediate = "immediate"
+	UpgradeFlexible  = "flexible"
+)
+
+// Campaign states: draft → active ⇄ paused → completed | cancelled.
+const (
+	StateDraft     = "draft"
+	StateActive    = "active"
+	StatePaused    = "paused"
+	StateCompleted = "completed"
+	StateCancelled = "cancelled"
+)
+
+// Campaign is a targeted, staged demand on a cohort of sessions: log in
+// again, set a new password, upgrade the app, or download offline content
+// again. The document fields are as SPEC.md gives them.
+type Campaign struct {
+	ID      string           `json:"id"`
+	Kind    string           `json:"kind"`
+	Name    string           `json:"name"`
+	Cohort  Cohort           `json:"cohort"`
+	Ramp    *Ramp            `json:"ramp,omitempty"`
+	Upgrade *UpgradeSpec     `json:"upgrade,omitempty"`
+	Message string           `json:"message,omitempty"`
+	State   string           `json:"state"`
+	Created time.Time        `json:"created_at"`
+	Updated time.Time        `json:"updated_at"`
+	// Activated is when the campaign was first activated; a campaign with
+	// no ramp admits everyone then.
+	Activated time.Time `json:"activated_at,omitzero"`
+	// Ended is when it was completed or cancelled.
+	Ended time.Time `json:"ended_at,omitzero"`
+	// UserIDs are the account ids of Cohort.Users (given as ids or
+	// usernames) and of Cohort.UsersFromReport, resolved at creation.
+	UserIDs []string `json:"-"`
+}
+
+// Cohort selects sessions. Every field is optional; absent means any.
+type Cohort struct {
+	Platforms []string `json:"platforms,omitempty"`
+	// Versions is a semantic-version constraint on the app version, e.g.
+	// "< 8.5.0".
+	Versions            string     `json:"versions,omitempty"`
+	Sources             []string   `json:"sources,omitempty"`
+	AuthenticatedBefore *time.Time `json:"authenticated_before,omitempty"`
+	// Users are account ids or usernames.
+	Users           []string `json:"users,omitempty"`
+	UsersFromReport string   `json:"users_from_report,omitempty"`
+}
+
+// Ramp admits the cohort's users over Duration from Start: each user at a
+// stable time Start + Duration × h(campaign, user), h uniform in [0, 1).
+type Ramp struct {
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"`
+}
+
+// UpgradeSpec is what an upgrade campaign demands.
+type UpgradeSpec struct {
+	MinVersion string `json:"min_version"`
+	Mode       string `json:"mode"`
+	// URLs maps install sources to their store page; "official" is the
+	// service's own download page, used for unknown and unofficial sources.
+	URLs map[string]string `json:"urls"`
+}
+
+// TrailEntry records one admin action on a campaign.
+type TrailEntry struct {
+	CampaignID string    `json:"campaign_id"`
+	Action     string    `json:"action"` // create, activate, pause, resume, cancel, complete
+	Actor      string    `json:"actor"`  // admin token id
+	At         time.Time `json:"at"`
+	Document   []byte    `json:"document,omitempty"`
+}
+
+// CampaignStore keeps campaigns, the policy version, the admin trail and
+// the counters of progress.
+type CampaignStore interface {
+	// CreateCampaign stores a draft and its trail entry in one transaction.
+	CreateCampaign(ctx context.Context, c *Campaign, t *TrailEntry) error
+	Campaign(ctx context.Context, id string) (*Campaign, error)
+	// Campaigns lists campaigns, newest first.
+	Campaigns(ctx context.Context) ([]*Campaign, error)
+	// TransitionCampaign moves a campaign from one of the states in from to
+	// the state to, writes the trail entry and bumps the policy version, in
+	// one transaction, and returns the updated campaign and the new policy
+	// version. It writes O(1) rows whatever the number of sessions. A
+	// campaign not in any state of from: ErrConflict-coded error.
+	TransitionCampaign(ctx context.Context, id string, from []string, to string, t *TrailEntry) (*Campaign, uint64, error)
+	// ActiveCampaigns returns the campaigns in state active or paused and
+	// the policy version they make up, read in one transaction.
+	ActiveCampaigns(ctx context.Context) ([]*Campaign, uint64, error)
+	// PolicyVersion returns the current policy version.
+	PolicyVersion(ctx context.Context) (uint64, error)
+	Trail(ctx context.Context, campaignID string) ([]*TrailEntry, error)
+}
+
+// Bucket counts the live sessions that share one combination of client
+// facts and day of authentication. The store keeps buckets current on every
+// session write, so a preview sums buckets instead of scanning sessions.
+type Bucket struct {
+	Platform string
+	Version  string
+	Source   string
+	// AuthDay is the UTC day (midnight) of the sessions' auth_time.
+	AuthDay time.Time
+	// Sessions is the number of live sessions in the bucket.
+	Sessions int64
+	// Users is the number of accounts with at least one live session in
+	// the bucket. Summed over several buckets it is an upper bound, since
+	// one account may have sessions in more than one.
+	Users int64
+}
+
+// Progress is what a campaign has done so far, counted as it happens.
+type Progress struct {
+	// BlockedSessions is the number of distinct sessions denied at least
+	// once by the campaign.
+	BlockedSessions int64 `json:"blocked_sessions"`
+	// BlockedUsers is the number of distinct accounts among them.
+	BlockedUsers int64 `json:"blocked_users"`
+	// SatisfiedUsers is the number of accounts that did what the campaign
+	// asked (logged in again, set a new password, upgraded, re-downloaded).
+	SatisfiedUsers int64 `json:"satisfied_users"`
+}
+
+// FleetStore keeps the aggregates that make previews instant and the
+// counters that make progress O(1).
+type FleetStore interface {
+	// Buckets returns every non-empty bucket.
+	Buckets(ctx context.Context) ([]Bucket, error)
+	// LiveSessionCount is the number of live sessions (sum of buckets).
+	LiveSessionCount(ctx context.Context) (int64, error)
+	// SessionsOf returns the live sessions of the given accounts, for
+	// explicit-user cohorts and exact previews of small stores.
+	SessionsOf(ctx context.Context, accountIDs []string) ([]*Session, error)
+	// LiveSessions calls fn for every live session; only for stores small
+	// enough to scan (exact previews), never on a request path.
+	LiveSessions(ctx context.Context, fn func(*Session) error) error
+	// RecordBlocked notes that the campaign denied the session; counting
+	// each (campaign, session) once. It reports whether this was the first.
+	RecordBlocked(ctx context.Context, campaignID, sessionID, accountID string, at time.Time) (bool, error)
+	// RecordSatisfied notes that the account satisfied the campaign, once.
+	RecordSatisfied(ctx context.Context, campaignID, accountID string, at time.Time) (bool, error)
+	// Progress returns the campaign's counters.
+	Progress(ctx context.Context, campaignID string) (Progress, error)
+}
