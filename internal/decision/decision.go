@@ -1,12 +1,25 @@
 // Package decision is cordon's decision engine: a pure function from a
 // session's facts, the request's client facts, the time and the compiled
 // policy to a decision. It does no I/O and reads no clock (time is an
-// argument), so enforcement points (the server, the gate middleware, the
-// gate proxy) all decide the same way, in microseconds, and its tests are
-// golden tables.
+// argument), so every enforcement point (the server, the gate middleware,
+// the gate proxy) decides the same way, in well under a microsecond, and
+// its tests are golden tables.
 //
-// This first cut knows one rule: a session must be live. Campaigns extend
-// Policy and Decide.
+// The semantics, which ARCHITECTURE.md repeats:
+//   - A campaign admits each user of its cohort at a stable time:
+//     ramp start + duration × h(campaign, user), h uniform in [0, 1);
+//     without a ramp, at activation. Once in, always in.
+//   - reauth and password_reset deny a session whose auth_time is before
+//     its user's admission time; logging in again satisfies them.
+//   - upgrade denies (immediate) or prompts (flexible) a session whose app
+//     version is below min_version; the version is the one the request
+//     reports, else the session's last known.
+//   - offline_rekey revokes offline grants issued before the admission.
+//   - Several campaigns compose: the strictest decision wins (revoked >
+//     password_reset > reauth > immediate upgrade > flexible upgrade >
+//     allow); among equals the latest cut-off, or the highest min_version,
+//     then the smallest campaign id, so the order of campaigns never matters.
+//   - Paused, completed and cancelled campaigns enforce nothing.
 package decision
 
 import (
@@ -19,7 +32,7 @@ import (
 type Outcome uint8
 
 const (
-	// Allow lets the request through.
+	// Allow lets the request through (possibly with an upgrade prompt).
 	Allow Outcome = iota
 	// Deny refuses it; Decision.Reason says why.
 	Deny
@@ -40,8 +53,22 @@ func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil 
 
 // Reasons a request is denied; each is also the wire error code.
 const (
-	ReasonSessionRevoked = "session_revoked"
+	ReasonSessionRevoked        = "session_revoked"
+	ReasonPasswordResetRequired = "password_reset_required"
+	ReasonReauthRequired        = "reauth_required"
+	ReasonUpgradeRequired       = "upgrade_required"
+	ReasonOfflineGrantRevoked   = "offline_grant_revoked"
 )
+
+// Upgrade tells a client which version to reach and where to get it.
+type Upgrade struct {
+	MinVersion string `json:"min_version"`
+	Mode       string `json:"mode"`
+	URL        string `json:"update_url"`
+	// Sideloaded is true when the install source is unknown or not an
+	// official store: the URL is then the official site, never elsewhere.
+	Sideloaded bool `json:"sideloaded,omitempty"`
+}
 
 // Decision is the engine's answer.
 type Decision struct {
@@ -50,12 +77,12 @@ type Decision struct {
 	Reason string `json:"reason,omitempty"`
 	// Message is for a person.
 	Message string `json:"message,omitempty"`
-}
-
-// Policy is the compiled, immutable policy an enforcement point holds.
-// Version grows with every change so points can tell which one they hold.
-type Policy struct {
-	Version uint64
+	// Campaign is the id of the campaign that decided, if one did.
+	Campaign string `json:"campaign,omitempty"`
+	// Upgrade is set for an upgrade denial (immediate) and for an allowed
+	// request that should prompt an upgrade (flexible). It points into the
+	// policy and must not be modified.
+	Upgrade *Upgrade `json:"upgrade,omitempty"`
 }
 
 // Input is everything a decision depends on.
@@ -67,10 +94,150 @@ type Input struct {
 	Policy *Policy
 }
 
-// Decide returns the decision for in. It never allocates on the allow path.
+// severity orders decisions; the larger wins.
+const (
+	sevAllow = iota
+	sevFlexible
+	sevImmediate
+	sevReauth
+	sevPasswordReset
+)
+
+// Decide returns the decision for in. It does not allocate.
 func Decide(in *Input) Decision {
-	if in.Session == nil || !in.Session.Live() {
+	s := in.Session
+	if s == nil || !s.Live() {
 		return Decision{Outcome: Deny, Reason: ReasonSessionRevoked, Message: "this session has ended; please log in again"}
 	}
-	return Decision{Outcome: Allow}
+	p := in.Policy
+	if p == nil || len(p.campaigns) == 0 {
+		return Decision{Outcome: Allow}
+	}
+	f := effectiveFacts(s, in.Client)
+	now := in.Now.UnixNano()
+	auth := s.AuthTime.UnixNano()
+	authMicro := s.AuthTime.UnixMicro()
+	pl := platformIndex(f.Platform)
+	src := sourceIndex(f.Source)
+	ver := p.version(f.Version)
+
+	uh := AccountHash(s.AccountID)
+
+	best, bestSev := -1, sevAllow
+	var bestKey int64 // cut-off (ns) for reauth kinds; unused for upgrades
+	for _, i := range p.byPlatform[pl] {
+		c := &p.campaigns[i]
+		if kindSeverity[c.kind] < bestSev {
+			break // the list is strictest first: nothing after can win
+		}
+		// Cheap, kind-specific exits before the cohort and the ramp hash.
+		switch c.kind {
+		case kindOffline:
+			continue
+		case kindReauth, kindPasswordReset:
+			if auth >= c.latest() {
+				continue
+			}
+		case kindUpgrade:
+			if ver.v != nil && !ver.v.LessThan(c.minVersion) {
+				continue
+			}
+		}
+		if !c.matches(i, src, ver, authMicro, s.AccountID) {
+			continue
+		}
+		adm := c.admission(uh)
+		if now < adm {
+			continue
+		}
+		var sev int
+		var key int64
+		switch c.kind {
+		case kindReauth, kindPasswordReset:
+			if auth >= adm {
+				continue
+			}
+			sev, key = sevReauth, adm
+			if c.kind == kindPasswordReset {
+				sev = sevPasswordReset
+			}
+		case kindUpgrade:
+			sev = sevFlexible
+			if c.immediate {
+				sev = sevImmediate
+			}
+		}
+		if sev > bestSev || (sev == bestSev && best >= 0 && c.beats(&p.campaigns[best], key, bestKey)) {
+			best, bestSev, bestKey = i, sev, key
+		}
+	}
+	if best < 0 {
+		return Decision{Outcome: Allow}
+	}
+	c := &p.campaigns[best]
+	switch bestSev {
+	case sevPasswordReset:
+		return Decision{Outcome: Deny, Reason: ReasonPasswordResetRequired, Message: c.message, Campaign: c.id}
+	case sevReauth:
+		return Decision{Outcome: Deny, Reason: ReasonReauthRequired, Message: c.message, Campaign: c.id}
+	case sevImmediate:
+		return Decision{Outcome: Deny, Reason: ReasonUpgradeRequired, Message: c.message, Campaign: c.id, Upgrade: &c.upgrades[src]}
+	default:
+		return Decision{Outcome: Allow, Campaign: c.id, Upgrade: &c.upgrades[src]}
+	}
+}
+
+// OfflineInput is an offline grant presented at check-in.
+type OfflineInput struct {
+	AccountID string
+	// Facts are the client facts the grant was issued to.
+	Facts cordon.ClientFacts
+	// AuthTime is the auth_time of the grant's session.
+	AuthTime time.Time
+	Issued   time.Time
+	Now      time.Time
+	Policy   *Policy
+}
+
+// DecideOffline says whether an offline grant still holds: an
+// offline_rekey campaign revokes grants issued before its user's admission.
+func DecideOffline(in *OfflineInput) Decision {
+	p := in.Policy
+	if p == nil {
+		return Decision{Outcome: Allow}
+	}
+	pl := platformIndex(in.Facts.Platform)
+	src := sourceIndex(in.Facts.Source)
+	ver := p.version(in.Facts.Version)
+	now, issued := in.Now.UnixNano(), in.Issued.UnixNano()
+	best := -1
+	var bestKey int64
+	for _, i := range p.byPlatform[pl] {
+		c := &p.campaigns[i]
+		if c.kind != kindOffline || !c.matches(i, src, ver, in.AuthTime.UnixMicro(), in.AccountID) {
+			continue
+		}
+		adm := c.admission(AccountHash(in.AccountID))
+		if now < adm || issued >= adm {
+			continue
+		}
+		if best < 0 || c.beats(&p.campaigns[best], adm, bestKey) {
+			best, bestKey = i, adm
+		}
+	}
+	if best < 0 {
+		return Decision{Outcome: Allow}
+	}
+	c := &p.campaigns[best]
+	return Decision{Outcome: Deny, Reason: ReasonOfflineGrantRevoked, Message: c.message, Campaign: c.id}
+}
+
+// effectiveFacts are the session's facts with the version the request
+// reports, when the request comes from the same platform and says one.
+func effectiveFacts(s *cordon.Session, c cordon.ClientFacts) cordon.ClientFacts {
+	f := s.Facts
+	if c.Version != "" && c.Platform == f.Platform {
+		f.Version = c.Version
+	}
+	return f
 }

@@ -3,10 +3,11 @@
 //
 // Failed logins are counted per source address (an IPv4 address, or the
 // /64 an IPv6 client sits in) and per account. Past a free budget every
-// further failure doubles the wait before the next attempt, up to a cap;
-// an account that has failed 100 times in a row gets one attempt per five
-// minutes until a success, the ceiling NIST SP 800-63B sets. Counts are
-// forgotten after a quiet period.
+// further failure doubles the wait before the next attempt, up to a cap.
+// NIST SP 800-63B allows no more than 100 consecutive failures on an
+// account; from the 100th on, an account gets one attempt per five minutes
+// until a success, slowed to a crawl rather than locked, since a lock is
+// itself an attack on the owner. Counts are forgotten after a quiet period.
 //
 // Lockout is avoided the way OWASP suggests: an (account, device) or
 // (account, address) pair that logged in successfully in the last 30 days
@@ -55,9 +56,8 @@ type Policy struct {
 	Forget time.Duration
 }
 
-// Config sets the policies. A Policy, KnownFor or MaxEntries left zero
-// takes its value from DefaultConfig, so a zero Config never means "no
-// throttling".
+// Config sets the policies. A Policy or a number left zero takes its value
+// from DefaultConfig, so a zero Config never means "no throttling".
 type Config struct {
 	// Address slows down each source address, whatever accounts it tries:
 	// it is what stops password spraying. A success does not reset it,
@@ -72,9 +72,15 @@ type Config struct {
 	Known Policy
 	// KnownFor is how long after its last success a pair stays known.
 	KnownFor time.Duration
-	// MaxEntries bounds each of the three tables (addresses, accounts,
-	// known pairs). At roughly 150 bytes an entry, the default allows
-	// some 450 MB in all when every table is full.
+	// KnownPerAccount bounds the known pairs of one account; a new one
+	// replaces the one that succeeded longest ago. The bound keeps one
+	// account logging in with ever new device ids from growing memory.
+	KnownPerAccount int
+	// MaxEntries bounds each of the three tables: addresses, accounts,
+	// and accounts with known pairs. Measured: an address or account
+	// entry takes some 140 bytes, so the default bounds each of those
+	// tables near 140 MB; an account with a known device and address
+	// some 300 bytes, more with more pairs, up to KnownPerAccount.
 	MaxEntries int
 }
 
@@ -86,8 +92,9 @@ func DefaultConfig() Config {
 			HardLimit: 100, HardDelay: 5 * time.Minute, Forget: 24 * time.Hour},
 		Known: Policy{Free: 10, Delay: time.Second, MaxDelay: time.Minute,
 			HardLimit: 100, HardDelay: 5 * time.Minute, Forget: 24 * time.Hour},
-		KnownFor:   30 * 24 * time.Hour,
-		MaxEntries: 1_000_000,
+		KnownFor:        30 * 24 * time.Hour,
+		KnownPerAccount: 16,
+		MaxEntries:      1_000_000,
 	}
 }
 
@@ -101,7 +108,10 @@ type Keys struct {
 	// host:port or a bare IP is reduced the same way. Behind a reverse
 	// proxy it must be the address the proxy reports, not the proxy's.
 	Address string
-	// Device is the device id from the Cordon-Client header, or "".
+	// Device is the device id from the Cordon-Client header, or "". The
+	// client asserts it and it is no secret: an attacker who learns a
+	// known device id gets that pair's budget, which is no larger than
+	// the account's.
 	Device string
 }
 
@@ -119,16 +129,12 @@ type Throttle struct {
 	// cost of the password hash that follows, and one lock lets a Check
 	// consult and reserve several tables at once.
 	mu        sync.Mutex
-	addresses *table[string]
-	accounts  *table[string]
-	pairs     *table[pairKey]
-}
-
-// pairKey names a known pair: an account with a device, or with an address.
-type pairKey struct {
-	account string
-	device  bool // whether other is a device id rather than an address key
-	other   string
+	addresses *table[string, counter]
+	accounts  *table[string, counter]
+	// known is keyed by account, so that logging into one account from
+	// ever new device ids churns only that account's pairs and cannot
+	// push other accounts' pairs out.
+	known *table[string, knownSet]
 }
 
 // New returns a Throttle that reads the time from clk.
@@ -146,22 +152,25 @@ func New(cfg Config, clk clock.Clock) *Throttle {
 	if cfg.KnownFor <= 0 {
 		cfg.KnownFor = def.KnownFor
 	}
+	if cfg.KnownPerAccount <= 0 {
+		cfg.KnownPerAccount = def.KnownPerAccount
+	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = def.MaxEntries
 	}
 	return &Throttle{
 		cfg:       cfg,
 		clk:       clk,
-		addresses: newTable[string](cfg.Address.Forget, cfg.MaxEntries),
-		accounts:  newTable[string](cfg.Account.Forget, cfg.MaxEntries),
-		pairs:     newTable[pairKey](cfg.KnownFor, cfg.MaxEntries),
+		addresses: newTable[string, counter](cfg.Address.Forget, cfg.MaxEntries),
+		accounts:  newTable[string, counter](cfg.Account.Forget, cfg.MaxEntries),
+		known:     newTable[string, knownSet](cfg.KnownFor, cfg.MaxEntries),
 	}
 }
 
 // Check reports whether a login attempt with k may go ahead: nil, or a
 // *cordon.Error with code cordon.ECodeThrottled and RetryAfter set to the
 // whole seconds to wait. The attempt must wait for its address and, unless
-// it comes from a known pair, for the account; from a known pair it waits
+// it comes from a known pair, for the account; from known pairs it waits
 // only if every known pair it matches must.
 func (t *Throttle) Check(k Keys) error {
 	k = normalize(k)
@@ -171,9 +180,8 @@ func (t *Throttle) Check(k Keys) error {
 
 	addr := t.addresses.get(k.Address, now)
 	wait := addr.wait(now, &t.cfg.Address)
-
 	known := t.knownPairs(k, now)
-	var acct *entry[string]
+	var acct *counter
 	if known[0] == nil && known[1] == nil {
 		acct = t.accounts.get(k.Account, now)
 		wait = max(wait, acct.wait(now, &t.cfg.Account))
@@ -186,9 +194,9 @@ func (t *Throttle) Check(k Keys) error {
 
 	addr.reserve(now, &t.cfg.Address)
 	acct.reserve(now, &t.cfg.Account)
-	for _, p := range known {
-		if p.wait(now, &t.cfg.Known) == 0 { // a waiting pair is not what let it through
-			p.reserve(now, &t.cfg.Known)
+	for _, c := range known {
+		if c.wait(now, &t.cfg.Known) == 0 { // a waiting pair is not what let it through
+			c.reserve(now, &t.cfg.Known)
 		}
 	}
 	return nil
@@ -202,7 +210,7 @@ func (t *Throttle) Fail(k Keys) {
 	k = normalize(k)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.clk.Now().UnixNano() // under the lock, so stamps reach the tables in order
+	now := t.clk.Now().UnixNano()
 
 	t.addresses.touch(k.Address, now).fail(now, &t.cfg.Address)
 	known := t.knownPairs(k, now)
@@ -210,113 +218,169 @@ func (t *Throttle) Fail(k Keys) {
 		t.accounts.touch(k.Account, now).fail(now, &t.cfg.Account)
 		return
 	}
-	for _, p := range known {
-		p.fail(now, &t.cfg.Known)
+	for _, c := range known {
+		c.fail(now, &t.cfg.Known)
 	}
 }
 
 // Succeed records a successful login with k: it resets the account and
-// the pairs of k, and makes them known for Config.KnownFor. The address
-// keeps its count.
+// the pairs of k, and makes the pairs known for Config.KnownFor. The
+// address keeps its count.
 func (t *Throttle) Succeed(k Keys) {
 	k = normalize(k)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := t.clk.Now().UnixNano() // under the lock, so stamps reach the tables in order
+	now := t.clk.Now().UnixNano()
 
-	if e := t.accounts.get(k.Account, now); e != nil {
-		t.accounts.remove(e)
+	t.accounts.delete(k.Account)
+	pairs := pairsOf(k)
+	if pairs == [2]pair{} {
+		return
 	}
-	for _, pk := range pairsOf(k) {
-		if pk != (pairKey{}) {
-			t.pairs.touch(pk, now).c = counter{}
+	set := t.known.touch(k.Account, now)
+	for _, p := range pairs {
+		if p != (pair{}) {
+			set.succeed(p, now, t.cfg.KnownPerAccount)
 		}
 	}
 }
 
-// knownPairs returns the pairs of k that are known now, with any failures
-// older than Known.Forget forgotten; absent pairs are nil.
-func (t *Throttle) knownPairs(k Keys, now int64) [2]*entry[pairKey] {
-	var known [2]*entry[pairKey]
-	for i, pk := range pairsOf(k) {
-		if pk == (pairKey{}) {
+// knownPairs returns the counters of the device pair and the address pair
+// of k if they are known now, with failures older than Known.Forget
+// forgotten; a pair that is not known is nil. The pointers are valid until
+// the lock is released.
+func (t *Throttle) knownPairs(k Keys, now int64) [2]*counter {
+	var known [2]*counter
+	set := t.known.get(k.Account, now)
+	if set == nil {
+		return known
+	}
+	for i, p := range pairsOf(k) {
+		if p == (pair{}) {
 			continue
 		}
-		if e := t.pairs.get(pk, now); e != nil {
-			if now-e.c.last >= int64(t.cfg.Known.Forget) {
-				e.c = counter{}
+		if kp := set.find(p); kp != nil && now-kp.since < int64(t.cfg.KnownFor) {
+			if now-kp.c.last >= int64(t.cfg.Known.Forget) {
+				kp.c = counter{}
 			}
-			known[i] = e
+			known[i] = &kp.c
 		}
 	}
 	return known
 }
 
-// pairsOf returns the device pair and the address pair of k; a zero key
-// stands for a pair that k does not have.
-func pairsOf(k Keys) [2]pairKey {
-	var ps [2]pairKey
-	if k.Device != "" {
-		ps[0] = pairKey{account: k.Account, device: true, other: k.Device}
-	}
-	if k.Address != "" {
-		ps[1] = pairKey{account: k.Account, other: k.Address}
-	}
-	return ps
-}
-
 // knownWait is the wait of the least throttled known pair: the owner on a
 // known device and a known network gets in if either is clear, so an
 // attacker who learnt the device id cannot shut out the owner at home.
-func knownWait(known [2]*entry[pairKey], now int64, p *Policy) time.Duration {
+func knownWait(known [2]*counter, now int64, p *Policy) time.Duration {
 	wait := time.Duration(-1)
-	for _, e := range known {
-		if e == nil {
+	for _, c := range known {
+		if c == nil {
 			continue
 		}
-		if w := e.wait(now, p); wait < 0 || w < wait {
+		if w := c.wait(now, p); wait < 0 || w < wait {
 			wait = w
 		}
 	}
 	return max(wait, 0)
 }
 
-// counter is the failure state of one key.
+// pair is an account's device id or address key; the zero pair is none.
+type pair struct {
+	device bool // whether other is a device id rather than an address key
+	other  string
+}
+
+// pairsOf returns the device pair and the address pair of k.
+func pairsOf(k Keys) [2]pair {
+	var ps [2]pair
+	if k.Device != "" {
+		ps[0] = pair{device: true, other: k.Device}
+	}
+	if k.Address != "" {
+		ps[1] = pair{other: k.Address}
+	}
+	return ps
+}
+
+// knownSet is the pairs of one account that logged in successfully.
+type knownSet struct {
+	pairs []knownPair
+}
+
+type knownPair struct {
+	pair
+	since int64 // unix nanoseconds of the last success
+	c     counter
+}
+
+func (s *knownSet) find(p pair) *knownPair {
+	for i := range s.pairs {
+		if s.pairs[i].pair == p {
+			return &s.pairs[i]
+		}
+	}
+	return nil
+}
+
+// succeed makes p known as of now, resetting its failures. A full set
+// gives up its pair that succeeded longest ago (an expired one, if any).
+func (s *knownSet) succeed(p pair, now int64, limit int) {
+	if kp := s.find(p); kp != nil {
+		kp.since, kp.c = now, counter{}
+		return
+	}
+	kp := knownPair{pair: p, since: now}
+	if len(s.pairs) < limit {
+		s.pairs = append(s.pairs, kp)
+		return
+	}
+	oldest := 0
+	for i := range s.pairs {
+		if s.pairs[i].since < s.pairs[oldest].since {
+			oldest = i
+		}
+	}
+	s.pairs[oldest] = kp
+}
+
+// counter is the failure state of one key. Its methods treat a nil
+// counter as a key with no failures.
 type counter struct {
 	fails int
 	last  int64 // unix nanoseconds of the last failure
 	next  int64 // unix nanoseconds before which no attempt goes through
 }
 
-// wait returns how long an attempt against e must wait; nil waits not.
-func (e *entry[K]) wait(now int64, p *Policy) time.Duration {
-	if e == nil || now >= e.c.next {
+// wait returns how long an attempt must wait for c.
+func (c *counter) wait(now int64, p *Policy) time.Duration {
+	if c == nil || now >= c.next {
 		return 0
 	}
 	// Bounded so that a wall clock stepped backwards cannot hold a user
 	// off for longer than the policy ever would.
-	return min(time.Duration(e.c.next-now), max(p.MaxDelay, p.HardDelay))
+	return min(time.Duration(c.next-now), max(p.MaxDelay, p.HardDelay))
 }
 
 // reserve takes the next slot of a key that is past its free budget for
-// the attempt now let through; a failure then extends it, a success of the
-// account removes it.
-func (e *entry[K]) reserve(now int64, p *Policy) {
-	if e == nil {
+// the attempt now let through; a failure then extends the wait, a success
+// of the account removes it.
+func (c *counter) reserve(now int64, p *Policy) {
+	if c == nil {
 		return
 	}
-	if d := p.delay(e.c.fails); d > 0 {
-		e.c.next = now + int64(d)
+	if d := p.delay(c.fails); d > 0 {
+		c.next = now + int64(d)
 	}
 }
 
-func (e *entry[K]) fail(now int64, p *Policy) {
-	if e == nil {
+func (c *counter) fail(now int64, p *Policy) {
+	if c == nil {
 		return
 	}
-	e.c.fails++
-	e.c.last = now
-	e.c.next = now + int64(p.delay(e.c.fails))
+	c.fails++
+	c.last = now
+	c.next = now + int64(p.delay(c.fails))
 }
 
 // delay returns the wait after fails consecutive failures.
@@ -359,8 +423,9 @@ func normalize(k Keys) Keys {
 // IPv4 address as it is, an IPv6 address reduced to its /64, since one
 // subscriber or host is usually given a whole /64 and could otherwise
 // rotate through 2^64 addresses. IPv4-mapped IPv6 counts as IPv4 and zones
-// are dropped. A key it returned is returned unchanged; anything it
-// cannot parse is returned as given, so all such clients share one key.
+// are dropped. A key it returned is returned unchanged. Anything else is
+// returned as given, so that an empty RemoteAddr (a Unix socket, say) is
+// still a key, shared by every such client.
 func AddressKey(remoteAddr string) string {
 	var a netip.Addr
 	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {

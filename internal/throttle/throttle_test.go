@@ -154,8 +154,8 @@ func TestSuccessResetsAccountNotAddress(t *testing.T) {
 	if got := retryAfter(t, th, stranger("alice", 1)); got != 0 {
 		t.Errorf("account after a success: RetryAfter = %d, want 0", got)
 	}
-	if e := th.accounts.get("alice", clk.Now().UnixNano()); e != nil {
-		t.Errorf("account after a success: %d failures kept, want the entry gone", e.c.fails)
+	if c := th.accounts.get("alice", clk.Now().UnixNano()); c != nil {
+		t.Errorf("account after a success: %d failures kept, want the entry gone", c.fails)
 	}
 	mallory := Keys{Account: "mallory", Address: "192.0.2.7:2"}
 	th.Fail(mallory)
@@ -256,8 +256,8 @@ func TestKnownPairLeastThrottledWins(t *testing.T) {
 	if got := retryAfter(t, th, owner); got != 0 {
 		t.Errorf("after 31 days: RetryAfter = %d, want 0", got)
 	}
-	if n := th.pairs.len(); n != 0 {
-		t.Errorf("after 31 days: %d known pairs, want 0", n)
+	if n := th.known.len(); n != 0 {
+		t.Errorf("after 31 days: %d accounts with known pairs, want 0", n)
 	}
 }
 
@@ -271,6 +271,32 @@ func TestKnownPairExpires(t *testing.T) {
 	}
 	if got := retryAfter(t, th, owner); got != 16 {
 		t.Errorf("owner 30 days after the last success: RetryAfter = %d, want 16 (a stranger again)", got)
+	}
+}
+
+func TestKnownPairsPerAccountBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxEntries = 10
+	th, clk := newThrottle(t, cfg)
+	owner := Keys{Account: "alice", Address: "198.51.100.1:1", Device: "d-1"}
+	th.Succeed(owner)
+	// One account of the attacker's own, logged into from ever new devices.
+	for i := range 1000 {
+		clk.Advance(time.Second)
+		th.Succeed(Keys{Account: "mallory", Address: "203.0.113.9:1", Device: fmt.Sprintf("d-%d", i)})
+	}
+	now := clk.Now().UnixNano()
+	if got := len(th.known.get("mallory", now).pairs); got != cfg.KnownPerAccount {
+		t.Errorf("mallory: %d known pairs, want %d", got, cfg.KnownPerAccount)
+	}
+	if kp := th.known.get("mallory", now).find(pair{device: true, other: "d-999"}); kp == nil {
+		t.Errorf("mallory: newest device not known, want it known")
+	}
+	if kp := th.known.get("mallory", now).find(pair{other: "203.0.113.9"}); kp == nil {
+		t.Errorf("mallory: address not known, want it known")
+	}
+	if th.known.get("alice", now) == nil {
+		t.Errorf("alice: known pairs pushed out by another account's logins, want them kept")
 	}
 }
 
@@ -352,7 +378,7 @@ func TestEviction(t *testing.T) {
 		th.Fail(k)
 		th.Succeed(k)
 	}
-	for name, n := range map[string]int{"addresses": th.addresses.len(), "accounts": th.accounts.len(), "pairs": th.pairs.len()} {
+	for name, n := range map[string]int{"addresses": th.addresses.len(), "accounts": th.accounts.len(), "known": th.known.len()} {
 		if n > cfg.MaxEntries {
 			t.Errorf("%s: %d entries, want at most %d", name, n, cfg.MaxEntries)
 		}
@@ -365,7 +391,7 @@ func TestEviction(t *testing.T) {
 		t.Errorf("oldest address kept, want it evicted")
 	}
 	checkRing(t, th.addresses)
-	checkRing(t, th.pairs)
+	checkRing(t, th.known)
 
 	// Expired entries go before live ones.
 	clk.Advance(time.Hour)
@@ -379,7 +405,7 @@ func TestEviction(t *testing.T) {
 }
 
 // checkRing checks the ring and the map agree and the ring is in stamp order.
-func checkRing[K comparable](t *testing.T, tb *table[K]) {
+func checkRing[K comparable, V any](t *testing.T, tb *table[K, V]) {
 	t.Helper()
 	n := 0
 	last := int64(-1 << 63)
@@ -432,8 +458,8 @@ func TestConcurrentUse(t *testing.T) {
 	defer th.mu.Unlock()
 	checkRing(t, th.addresses)
 	checkRing(t, th.accounts)
-	checkRing(t, th.pairs)
-	for name, n := range map[string]int{"addresses": th.addresses.len(), "accounts": th.accounts.len(), "pairs": th.pairs.len()} {
+	checkRing(t, th.known)
+	for name, n := range map[string]int{"addresses": th.addresses.len(), "accounts": th.accounts.len(), "known": th.known.len()} {
 		if n > cfg.MaxEntries {
 			t.Errorf("%s: %d entries, want at most %d", name, n, cfg.MaxEntries)
 		}

@@ -1,0 +1,388 @@
+package decision
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// Policy is the compiled, immutable policy an enforcement point holds.
+// Version grows with every change so points can tell which one they hold.
+// Build one with Compile; the zero Policy allows every live session.
+type Policy struct {
+	Version uint64
+	// Compiled is when it was compiled.
+	Compiled time.Time
+
+	campaigns []compiled
+	// byPlatform lists, per platform index, the campaigns that may apply
+	// to a session on that platform, so a decision skips the others.
+	byPlatform [numPlatforms][]int
+
+	// versions memoises parsed app versions: a fleet has a few hundred
+	// distinct ones, and parsing allocates. Bounded; past the bound a
+	// version is parsed each time.
+	versions sync.Map
+	nvers    atomic.Int32
+}
+
+const maxCachedVersions = 4096
+
+// verInfo is a parsed app version and, per campaign, whether it satisfies
+// the campaign's version constraint. Checking a constraint allocates when
+// it fails, so each distinct version is checked once per policy.
+type verInfo struct {
+	v     *semver.Version // nil when absent or unparsable
+	match []uint64        // bit i: campaign i's constraint holds (or it has none)
+}
+
+// Campaigns is the number of enforcing campaigns in the policy.
+func (p *Policy) Campaigns() int { return len(p.campaigns) }
+
+func (p *Policy) version(s string) *verInfo {
+	if v, ok := p.versions.Load(s); ok {
+		return v.(*verInfo)
+	}
+	vi := p.newVerInfo(s)
+	if p.nvers.Load() < maxCachedVersions {
+		if _, loaded := p.versions.LoadOrStore(s, vi); !loaded {
+			p.nvers.Add(1)
+		}
+	}
+	return vi
+}
+
+func (p *Policy) newVerInfo(s string) *verInfo {
+	vi := &verInfo{match: make([]uint64, (len(p.campaigns)+63)/64)}
+	if s != "" {
+		if v, err := semver.NewVersion(s); err == nil {
+			vi.v = v
+		}
+	}
+	for i := range p.campaigns {
+		c := p.campaigns[i].versions
+		if c == nil || (vi.v != nil && c.Check(vi.v)) {
+			vi.match[i/64] |= 1 << (i % 64)
+		}
+	}
+	return vi
+}
+
+const (
+	kindReauth uint8 = iota
+	kindPasswordReset
+	kindUpgrade
+	kindOffline
+)
+
+// kindSeverity is the most severe decision a kind can give.
+var kindSeverity = [...]int{kindReauth: sevReauth, kindPasswordReset: sevPasswordReset, kindUpgrade: sevImmediate, kindOffline: sevAllow}
+
+// compiled is one campaign in the form a decision reads fastest.
+type compiled struct {
+	id      string
+	kind    uint8
+	message string
+
+	platforms uint16 // bit per platform index; 0 means any
+	sources   uint16 // bit per source index; 0 means any
+	versions  *semver.Constraints
+	// authBefore is cohort.authenticated_before in Unix microseconds; 0 none.
+	authBefore int64
+	users      map[string]struct{} // nil means any
+
+	hasRamp   bool
+	rampStart int64 // ns
+	rampDur   int64 // ns
+	activated int64 // ns
+	seed      uint64
+
+	minVersion *semver.Version
+	immediate  bool
+	upgrades   [numSources]Upgrade
+}
+
+// matches reports whether a session with these facts is in the cohort
+// of campaign i (c).
+func (c *compiled) matches(i int, src int, ver *verInfo, authMicro int64, account string) bool {
+	if c.sources != 0 && c.sources&(1<<src) == 0 {
+		return false
+	}
+	if c.authBefore != 0 && authMicro >= c.authBefore {
+		return false
+	}
+	if ver.match[i/64]&(1<<(i%64)) == 0 {
+		return false
+	}
+	if c.users != nil {
+		if _, ok := c.users[account]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// admission is when the account (whose AccountHash is uh) enters the
+// campaign, in Unix ns.
+func (c *compiled) admission(uh uint64) int64 {
+	if !c.hasRamp {
+		return c.activated
+	}
+	return c.rampStart + int64(share(c.seed, uh)*float64(c.rampDur))
+}
+
+// latest is the latest admission time of any user: a session that
+// authenticated after it is never denied by this campaign.
+func (c *compiled) latest() int64 {
+	if !c.hasRamp {
+		return c.activated
+	}
+	return c.rampStart + c.rampDur
+}
+
+// beats breaks a tie between campaigns of equal severity: the later
+// cut-off, then the higher min_version, then the smaller id.
+func (c *compiled) beats(o *compiled, key, okey int64) bool {
+	if key != okey {
+		return key > okey
+	}
+	if c.minVersion != nil && o.minVersion != nil && !c.minVersion.Equal(o.minVersion) {
+		return c.minVersion.GreaterThan(o.minVersion)
+	}
+	return c.id < o.id
+}
+
+// Seed is the campaign's half of the ramp hash: FNV-1a 64 of its id.
+func Seed(campaignID string) uint64 { return fnv(campaignID) }
+
+// AccountHash is the user's half of the ramp hash: FNV-1a 64 of the
+// account id, computed once per decision whatever the number of campaigns.
+func AccountHash(account string) uint64 { return fnv(account) }
+
+func fnv(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+// Share is h(campaign, user) in [0, 1): the splitmix64 finaliser over the
+// two FNV-1a halves, so every output bit depends on every input bit. It is
+// stable across processes, machines and versions of cordon: changing it
+// would move users in and out of running ramps.
+func Share(seed, accountHash uint64) float64 { return share(seed, accountHash) }
+
+func share(seed, uh uint64) float64 {
+	h := seed ^ (uh * 0x9e3779b97f4a7c15)
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	h ^= h >> 31
+	return float64(h>>11) / (1 << 53)
+}
+
+// Admission is the time the campaign admits the account, for callers
+// outside the engine (progress, previews, offline grants).
+func (p *Policy) Admission(campaignID, account string) (time.Time, bool) {
+	for i := range p.campaigns {
+		if p.campaigns[i].id == campaignID {
+			return time.Unix(0, p.campaigns[i].admission(AccountHash(account))), true
+		}
+	}
+	return time.Time{}, false
+}
+
+const (
+	numPlatforms = 7 // cordon.Platforms plus unknown (index 0)
+	numSources   = 7
+)
+
+var platformIdx = func() map[string]int {
+	m := map[string]int{cordon.PlatformUnknown: 0}
+	for i, p := range cordon.Platforms {
+		m[p] = i + 1
+	}
+	return m
+}()
+
+var sourceIdx = func() map[string]int {
+	m := map[string]int{}
+	for i, s := range cordon.Sources {
+		m[s] = i
+	}
+	return m
+}()
+
+func platformIndex(p string) int {
+	// A switch, not the map: the hot path reads it on every decision.
+	switch p {
+	case cordon.PlatformAndroid:
+		return 1
+	case cordon.PlatformIOS:
+		return 2
+	case cordon.PlatformDesktop:
+		return 3
+	case cordon.PlatformWeb:
+		return 4
+	case cordon.PlatformWinPhone:
+		return 5
+	case cordon.PlatformTV:
+		return 6
+	}
+	return 0
+}
+
+func sourceIndex(s string) int {
+	switch s {
+	case cordon.SourcePlay:
+		return 0
+	case cordon.SourceAmazon:
+		return 1
+	case cordon.SourceAppStore:
+		return 2
+	case cordon.SourceMicrosoft:
+		return 3
+	case cordon.SourceOfficial:
+		return 4
+	case cordon.SourceWeb:
+		return 5
+	}
+	return 6 // unknown
+}
+
+// officialStores are the sources whose own store page an upgrade may send
+// a client to; every other source is treated as side-loaded.
+var officialStores = map[string]bool{cordon.SourcePlay: true, cordon.SourceAmazon: true, cordon.SourceAppStore: true, cordon.SourceMicrosoft: true, cordon.SourceOfficial: true}
+
+// Compile builds the policy from the campaigns that enforce (state
+// active); the others are left out. It fails only on a campaign that could
+// not have passed validation.
+func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Policy, error) {
+	p := &Policy{Version: version, Compiled: now}
+	cs := append([]*cordon.Campaign(nil), campaigns...)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
+	for _, c := range cs {
+		if c.State != cordon.StateActive {
+			continue
+		}
+		cc, err := compile(c)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: %w", c.ID, err)
+		}
+		p.campaigns = append(p.campaigns, cc)
+	}
+	// Strictest kinds first, so a decision can stop once nothing left in
+	// the list could beat what it has.
+	order := make([]int, len(p.campaigns))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return kindSeverity[p.campaigns[order[a]].kind] > kindSeverity[p.campaigns[order[b]].kind]
+	})
+	for _, i := range order {
+		mask := p.campaigns[i].platforms
+		for pl := range numPlatforms {
+			if mask == 0 || mask&(1<<pl) != 0 {
+				p.byPlatform[pl] = append(p.byPlatform[pl], i)
+			}
+		}
+	}
+	return p, nil
+}
+
+func compile(c *cordon.Campaign) (compiled, error) {
+	cc := compiled{id: c.ID, message: c.Message, seed: Seed(c.ID), activated: c.Activated.UnixNano()}
+	switch c.Kind {
+	case cordon.KindReauth:
+		cc.kind = kindReauth
+	case cordon.KindPasswordReset:
+		cc.kind = kindPasswordReset
+	case cordon.KindUpgrade:
+		cc.kind = kindUpgrade
+	case cordon.KindOfflineRekey:
+		cc.kind = kindOffline
+	default:
+		return cc, fmt.Errorf("unknown kind %q", c.Kind)
+	}
+	if cc.message == "" {
+		cc.message = defaultMessages[c.Kind]
+	}
+	for _, pl := range c.Cohort.Platforms {
+		i, ok := platformIdx[pl]
+		if !ok || i == 0 {
+			return cc, fmt.Errorf("unknown platform %q", pl)
+		}
+		cc.platforms |= 1 << i
+	}
+	for _, s := range c.Cohort.Sources {
+		i, ok := sourceIdx[s]
+		if !ok {
+			return cc, fmt.Errorf("unknown source %q", s)
+		}
+		cc.sources |= 1 << i
+	}
+	if c.Cohort.Versions != "" {
+		v, err := semver.NewConstraint(c.Cohort.Versions)
+		if err != nil {
+			return cc, fmt.Errorf("versions: %w", err)
+		}
+		cc.versions = v
+	}
+	if t := c.Cohort.AuthenticatedBefore; t != nil {
+		cc.authBefore = t.UnixMicro()
+	}
+	if len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "" || len(c.UserIDs) > 0 {
+		// An explicit user set, even an empty one after resolution, selects
+		// only those users: an unresolvable set must never mean "everyone".
+		cc.users = make(map[string]struct{}, len(c.UserIDs))
+		for _, u := range c.UserIDs {
+			cc.users[u] = struct{}{}
+		}
+	}
+	if c.Ramp != nil {
+		if c.Ramp.Duration <= 0 || c.Ramp.Duration > time.Duration(math.MaxInt64/2) {
+			return cc, fmt.Errorf("ramp duration %v", c.Ramp.Duration)
+		}
+		cc.hasRamp, cc.rampStart, cc.rampDur = true, c.Ramp.Start.UnixNano(), int64(c.Ramp.Duration)
+	}
+	if cc.kind == kindUpgrade {
+		u := c.Upgrade
+		if u == nil {
+			return cc, fmt.Errorf("upgrade campaign without upgrade")
+		}
+		mv, err := semver.NewVersion(u.MinVersion)
+		if err != nil {
+			return cc, fmt.Errorf("min_version: %w", err)
+		}
+		cc.minVersion, cc.immediate = mv, u.Mode != cordon.UpgradeFlexible
+		official := u.URLs[cordon.SourceOfficial]
+		for i, s := range cordon.Sources {
+			up := Upgrade{MinVersion: u.MinVersion, Mode: u.Mode, URL: official, Sideloaded: true}
+			if officialStores[s] {
+				up.Sideloaded = false
+				if url := u.URLs[s]; url != "" {
+					up.URL = url
+				}
+			}
+			cc.upgrades[i] = up
+		}
+	}
+	return cc, nil
+}
+
+var defaultMessages = map[string]string{
+	cordon.KindReauth:        "For your security, please log in again.",
+	cordon.KindPasswordReset: "For your security, please set a new password.",
+	cordon.KindUpgrade:       "Please update the app to keep using it.",
+	cordon.KindOfflineRekey:  "Please download your offline content again.",
+}
