@@ -210,13 +210,15 @@ func csvReader(r io.Reader) (func() (importRecord, int, error), error) {
 	}
 	return func() (importRecord, int, error) {
 		row, err := cr.Read()
-		line, _ := cr.FieldPos(0)
 		if errors.Is(err, io.EOF) {
-			return importRecord{}, line, io.EOF
+			return importRecord{}, 0, io.EOF
 		}
 		if err != nil {
-			return importRecord{}, line, fmt.Errorf("line %d: %v", line, err)
+			// csv.ParseError names the line; FieldPos is only valid after a
+			// successful Read.
+			return importRecord{}, 0, err
 		}
+		line, _ := cr.FieldPos(0)
 		return importRecord{Username: get(row, "username"), Password: get(row, "password"), PasswordHash: get(row, "password_hash")}, line, nil
 	}, nil
 }

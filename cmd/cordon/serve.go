@@ -112,7 +112,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Authn = svc
 	api := httpapi.New(httpapi.Deps{Authn: svc, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(ln) }()

@@ -32,16 +32,16 @@ const (
 // again, set a new password, upgrade the app, or download offline content
 // again. The document fields are as SPEC.md gives them.
 type Campaign struct {
-	ID      string           `json:"id"`
-	Kind    string           `json:"kind"`
-	Name    string           `json:"name"`
-	Cohort  Cohort           `json:"cohort"`
-	Ramp    *Ramp            `json:"ramp,omitempty"`
-	Upgrade *UpgradeSpec     `json:"upgrade,omitempty"`
-	Message string           `json:"message,omitempty"`
-	State   string           `json:"state"`
-	Created time.Time        `json:"created_at"`
-	Updated time.Time        `json:"updated_at"`
+	ID      string       `json:"id"`
+	Kind    string       `json:"kind"`
+	Name    string       `json:"name"`
+	Cohort  Cohort       `json:"cohort"`
+	Ramp    *Ramp        `json:"ramp,omitempty"`
+	Upgrade *UpgradeSpec `json:"upgrade,omitempty"`
+	Message string       `json:"message,omitempty"`
+	State   string       `json:"state"`
+	Created time.Time    `json:"created_at"`
+	Updated time.Time    `json:"updated_at"`
 	// Activated is when the campaign was first activated; a campaign with
 	// no ramp admits everyone then.
 	Activated time.Time `json:"activated_at,omitzero"`

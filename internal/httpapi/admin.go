@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"mime"
 	"net/http"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/token"
 )
-
 
 // withAdmin checks the bearer admin token holds scope before calling h.
 func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
@@ -86,6 +86,10 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, jsonError(err))
 			return
 		}
+		if _, err := dec.Token(); err != io.EOF {
+			writeError(w, r, cordon.Errorf(cordon.ECodeInvalid, "the body must hold exactly one JSON array"))
+			return
+		}
 	case "application/x-ndjson":
 		sc := bufio.NewScanner(body)
 		sc.Buffer(make([]byte, 64<<10), 64<<10)
@@ -102,6 +106,10 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 			if err := dec.Decode(&rec); err != nil {
 				e := jsonError(err).(*cordon.Error)
 				writeError(w, r, cordon.Errorf(e.Code, "line %d: %s", line, e.Message))
+				return
+			}
+			if _, err := dec.Token(); err != io.EOF {
+				writeError(w, r, cordon.Errorf(cordon.ECodeInvalid, "line %d: one JSON object per line", line))
 				return
 			}
 			recs = append(recs, rec)

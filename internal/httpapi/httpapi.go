@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
@@ -106,12 +107,34 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/v1/keys/rotate", s.withAdmin(cordon.ScopeKeys, s.handleRotateKeys))
 
 	// Operations.
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 
+	// The catch-all answers JSON for unknown paths, and 405 with Allow for
+	// a known path with the wrong method (a "/" pattern would otherwise
+	// swallow the mux's own 405).
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, cordon.Errorf(cordon.ECodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			r2 := r.Clone(r.Context())
+			r2.Method = m
+			if _, pat := mux.Handler(r2); pat != "/" && pat != "" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, r, cordon.Errorf(cordon.ECodeMethod, "%s is not allowed here; use %s", r.Method, strings.Join(allow, " or ")))
+			return
+		}
+		path := r.URL.Path
+		if len(path) > 100 {
+			path = path[:100] + "…"
+		}
+		writeError(w, r, cordon.Errorf(cordon.ECodeNotFound, "no such endpoint: %s %s", r.Method, path))
 	})
 }
 

@@ -335,3 +335,15 @@ func randomBytes(n uint32) []byte {
 	}
 	return b
 }
+
+// CheckEncoded says whether Verify could check a password against encoded:
+// a bcrypt hash in modular crypt form (cost ≤ 16) or an argon2id PHC
+// string within the decoder's bounds. Imports call it, so a hash that
+// would fail at every login is refused at the door instead.
+func CheckEncoded(encoded string) error {
+	if isBcrypt(encoded) {
+		return checkBcrypt(encoded)
+	}
+	_, err := decodePHC(encoded)
+	return err
+}
