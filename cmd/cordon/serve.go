@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
+	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/httpapi"
@@ -49,11 +50,13 @@ type Config struct {
 type Main struct {
 	Config Config
 
-	ln    net.Listener
-	srv   *http.Server
-	store *sqlite.DB
-	Authn *authn.Service
-	done  chan error
+	ln        net.Listener
+	srv       *http.Server
+	store     *sqlite.DB
+	Authn     *authn.Service
+	Campaigns *campaign.Service
+	stopWatch context.CancelFunc
+	done      chan error
 }
 
 // Run opens the store, prepares keys and the first admin token, binds the
@@ -96,13 +99,25 @@ func (m *Main) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	camps, err := campaign.New(ctx, store, c.Clock, c.Log)
+	if err != nil {
+		m.closeStore()
+		ln.Close()
+		return err
+	}
+	m.Campaigns = camps
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	m.stopWatch = stopWatch
+	// Another node on the same store may change campaigns; a cheap version
+	// read each second keeps this node's policy within a second of it.
+	go camps.Watch(watchCtx, time.Second)
 	hasher := password.NewHasher(c.Hash, password.Limits{})
 	pol := password.DefaultPolicy()
 	if c.MinPasswordLength > 0 {
 		pol.MinLength = c.MinPasswordLength
 	}
 	svc, err := authn.New(ctx, authn.Deps{Store: store, Hasher: hasher, Policy: pol,
-		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log},
+		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log, Campaigns: camps},
 		authn.Config{Issuer: c.Issuer})
 	if err != nil {
 		m.closeStore()
@@ -110,7 +125,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Authn = svc
-	api := httpapi.New(httpapi.Deps{Authn: svc, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
+	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -167,6 +182,9 @@ func (m *Main) Close() error {
 }
 
 func (m *Main) closeStore() error {
+	if m.stopWatch != nil {
+		m.stopWatch()
+	}
 	if m.store == nil {
 		return nil
 	}

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -64,10 +63,32 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 
-	signer   *token.Signer
-	verifier *token.Verifier
-	policyV  atomic.Pointer[decision.Policy]
+	signer    *token.Signer
+	verifier  *token.Verifier
+	campaigns Campaigns
 }
+
+// Campaigns is what the service needs of the campaign engine: the current
+// compiled policy and a place to report what it enforced.
+type Campaigns interface {
+	// Policy returns the current policy; never nil.
+	Policy() *decision.Policy
+	// Blocked records a denial a campaign caused.
+	Blocked(ctx context.Context, d decision.Decision, s *cordon.Session)
+	// LoggedIn records a fresh login (it satisfies reauth campaigns that
+	// blocked the account).
+	LoggedIn(ctx context.Context, s *cordon.Session)
+	// Upgraded records an in-place app upgrade of a session.
+	Upgraded(ctx context.Context, s *cordon.Session)
+}
+
+// noCampaigns is the policy of a service built without campaigns.
+type noCampaigns struct{}
+
+func (noCampaigns) Policy() *decision.Policy                                    { return &decision.Policy{} }
+func (noCampaigns) Blocked(context.Context, decision.Decision, *cordon.Session) {}
+func (noCampaigns) LoggedIn(context.Context, *cordon.Session)                   {}
+func (noCampaigns) Upgraded(context.Context, *cordon.Session)                   {}
 
 // Deps are the parts a Service is built from.
 type Deps struct {
@@ -77,6 +98,8 @@ type Deps struct {
 	Throttle *throttle.Throttle
 	Clock    clock.Clock
 	Log      *slog.Logger
+	// Campaigns supplies the policy; nil means no campaigns.
+	Campaigns Campaigns
 }
 
 // New builds a Service and loads (or, on first start, creates) the
@@ -107,8 +130,10 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if d.Clock == nil {
 		d.Clock = clock.Real{}
 	}
-	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log}
-	s.policyV.Store(&decision.Policy{})
+	if d.Campaigns == nil {
+		d.Campaigns = noCampaigns{}
+	}
+	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -264,6 +289,7 @@ func (s *Service) openSession(ctx context.Context, acct *cordon.Account, facts c
 	if err := s.store.CreateSession(ctx, sess, rt); err != nil {
 		return nil, err
 	}
+	s.campaigns.LoggedIn(ctx, sess)
 	return s.issue(sess, plain, now)
 }
 
@@ -287,6 +313,8 @@ const maxRefreshBytes = 512
 type RefreshError struct {
 	Reason  string
 	Message string
+	// Decision is the campaign decision that refused it, if one did.
+	Decision decision.Decision
 }
 
 func (e *RefreshError) Error() string { return "invalid_grant: " + e.Reason }
@@ -312,9 +340,9 @@ func (s *Service) Refresh(ctx context.Context, refresh string, client cordon.Cli
 		return nil, err
 	}
 	s.noteClient(ctx, sess, client, now)
-	d := decision.Decide(&decision.Input{Session: sess, Client: client, Now: now, Policy: s.policyV.Load()})
+	d := s.decide(ctx, sess, client, now)
 	if d.Outcome == decision.Deny {
-		return nil, &RefreshError{Reason: d.Reason, Message: d.Message}
+		return nil, &RefreshError{Reason: d.Reason, Message: d.Message, Decision: d}
 	}
 	return s.issue(sess, plain, now)
 }
@@ -343,12 +371,38 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string, client c
 		return nil, err
 	}
 	s.noteClient(ctx, sess, client, now)
-	d := decision.Decide(&decision.Input{Session: sess, Client: client, Now: now, Policy: s.policyV.Load()})
+	d := s.decide(ctx, sess, client, now)
 	p := &Principal{Claims: c, Session: sess, Decision: d}
 	if d.Outcome == decision.Deny {
-		return p, &cordon.Error{Code: d.Reason, Message: d.Message}
+		return p, &DeniedError{Decision: d}
 	}
 	return p, nil
+}
+
+// DeniedError is a request the decision engine refused.
+type DeniedError struct{ Decision decision.Decision }
+
+func (e *DeniedError) Error() string { return e.Decision.Reason + ": " + e.Decision.Message }
+
+// decide runs the decision engine on the current policy and reports a
+// campaign's denial to the campaign engine.
+func (s *Service) decide(ctx context.Context, sess *cordon.Session, client cordon.ClientFacts, now time.Time) decision.Decision {
+	d := decision.Decide(&decision.Input{Session: sess, Client: client, Now: now, Policy: s.campaigns.Policy()})
+	if d.Outcome == decision.Deny && d.Campaign != "" {
+		s.campaigns.Blocked(ctx, d, sess)
+	}
+	return d
+}
+
+// Decide is the decision API: it authenticates an access token like
+// Authenticate but answers every decision, denials included, as a value.
+func (s *Service) Decide(ctx context.Context, accessToken string, client cordon.ClientFacts) (*Principal, error) {
+	p, err := s.Authenticate(ctx, accessToken, client)
+	var de *DeniedError
+	if errors.As(err, &de) {
+		return p, nil
+	}
+	return p, err
 }
 
 // noteClient records an in-place app upgrade: the same install (platform
@@ -368,6 +422,7 @@ func (s *Service) noteClient(ctx context.Context, sess *cordon.Session, c cordon
 		return
 	}
 	sess.Facts, sess.LastSeenAt = f, now
+	s.campaigns.Upgraded(ctx, sess)
 }
 
 // newerVersion reports whether version a is a strictly newer semantic
@@ -430,6 +485,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		s.throttle.Fail(keys)
 		return cordon.FieldError(cordon.ECodeForbidden, "current_password", "the current password is wrong")
 	}
+	s.throttle.Succeed(keys)
 	if err := s.policy.Check(next, acct.Username); err != nil {
 		return err
 	}

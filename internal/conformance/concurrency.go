@@ -18,11 +18,11 @@ import (
 // succeed (a backend's locking never leaks out as an error).
 func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 	t.Helper()
-	run(t, newStore, []subtest{
+	run(t, newStore, append([]subtest{
 		{"RotateOneTokenRace", testRotateRace},
 		{"CreateOneUsernameRace", testCreateAccountRace},
 		{"ManyAccountsAtOnce", testManyWriters},
-	})
+	}, fleetConcurrencyTests()...))
 }
 
 // race runs f(0) … f(n-1) in n goroutines released together, and returns

@@ -41,6 +41,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"SigningKeys", signingKeyTests()},
 		{"AdminTokens", adminTokenTests()},
 		{"Times", timeTests()},
+		{"Campaigns", campaignTests()},
+		{"Fleet", fleetTests()},
 		{"Ping", []subtest{{"Answers", testPing}}},
 	}
 	for _, g := range groups {

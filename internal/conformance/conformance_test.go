@@ -2,6 +2,7 @@ package conformance_test
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -20,6 +21,11 @@ func newMemStore(t *testing.T) cordon.Store { return &memStore{} }
 
 func TestMemStore(t *testing.T) { conformance.RunTests(t, newMemStore) }
 
+var (
+	_ cordon.CampaignStore = (*memStore)(nil)
+	_ cordon.FleetStore    = (*memStore)(nil)
+)
+
 func TestMemStoreConcurrency(t *testing.T) { conformance.RunConcurrencyTests(t, newMemStore) }
 
 // memStore keeps everything in maps behind one mutex. It stores copies
@@ -32,6 +38,14 @@ type memStore struct {
 	tokens   map[string]cordon.RefreshToken // by hash
 	keys     []cordon.SigningKey
 	admins   []cordon.AdminToken
+
+	campaigns    map[string]cordon.Campaign
+	trail        map[string][]cordon.TrailEntry
+	version      uint64
+	blocked      map[[2]string]bool // campaign, session
+	blockedUsers map[[2]string]bool // campaign, account
+	satisfied    map[[2]string]bool // campaign, account
+	progress     map[string]cordon.Progress
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -40,6 +54,8 @@ func (m *memStore) init() {
 	if m.accounts == nil {
 		m.accounts, m.byKey = map[string]cordon.Account{}, map[string]string{}
 		m.sessions, m.tokens = map[string]cordon.Session{}, map[string]cordon.RefreshToken{}
+		m.campaigns, m.trail, m.progress = map[string]cordon.Campaign{}, map[string][]cordon.TrailEntry{}, map[string]cordon.Progress{}
+		m.blocked, m.blockedUsers, m.satisfied = map[[2]string]bool{}, map[[2]string]bool{}, map[[2]string]bool{}
 	}
 }
 
@@ -302,4 +318,246 @@ func (m *memStore) AdminTokenByHash(_ context.Context, hash []byte) (*cordon.Adm
 func (m *memStore) CountAdminTokens(context.Context) (int, error) {
 	defer m.lock()()
 	return len(m.admins), nil
+}
+
+// cloneCampaign deep-copies c with its times in UTC, to the microsecond.
+func cloneCampaign(c cordon.Campaign) *cordon.Campaign {
+	c.Cohort.Platforms = slices.Clone(c.Cohort.Platforms)
+	c.Cohort.Sources = slices.Clone(c.Cohort.Sources)
+	c.Cohort.Users = slices.Clone(c.Cohort.Users)
+	if b := c.Cohort.AuthenticatedBefore; b != nil {
+		t := norm(*b)
+		c.Cohort.AuthenticatedBefore = &t
+	}
+	if c.Ramp != nil {
+		r := *c.Ramp
+		r.Start = norm(r.Start)
+		c.Ramp = &r
+	}
+	if c.Upgrade != nil {
+		u := *c.Upgrade
+		u.URLs = maps.Clone(u.URLs)
+		c.Upgrade = &u
+	}
+	c.UserIDs = slices.Clone(c.UserIDs)
+	c.Created, c.Updated, c.Activated, c.Ended = norm(c.Created), norm(c.Updated), norm(c.Activated), norm(c.Ended)
+	return &c
+}
+
+var errNoTrail = cordon.Errorf(cordon.ECodeInvalid, "a campaign change needs its trail entry")
+
+func (m *memStore) CreateCampaign(_ context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
+	defer m.lock()()
+	if t == nil {
+		return errNoTrail
+	}
+	if _, ok := m.campaigns[c.ID]; ok {
+		return cordon.ErrAlreadyExists
+	}
+	d := cloneCampaign(*c)
+	d.State, d.Activated, d.Ended = cordon.StateDraft, time.Time{}, time.Time{}
+	if d.Updated.IsZero() {
+		d.Updated = d.Created
+	}
+	m.campaigns[c.ID] = *d
+	m.appendTrail(c.ID, t)
+	return nil
+}
+
+func (m *memStore) appendTrail(id string, t *cordon.TrailEntry) {
+	e := *t
+	e.CampaignID, e.At, e.Document = id, norm(e.At), slices.Clone(e.Document)
+	m.trail[id] = append(m.trail[id], e)
+}
+
+func (m *memStore) Campaign(_ context.Context, id string) (*cordon.Campaign, error) {
+	defer m.lock()()
+	c, ok := m.campaigns[id]
+	if !ok {
+		return nil, cordon.ErrNotFound
+	}
+	return cloneCampaign(c), nil
+}
+
+func (m *memStore) Campaigns(context.Context) ([]*cordon.Campaign, error) {
+	defer m.lock()()
+	var out []*cordon.Campaign
+	for _, c := range m.campaigns {
+		out = append(out, cloneCampaign(c))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.After(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func (m *memStore) TransitionCampaign(_ context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+	defer m.lock()()
+	if t == nil {
+		return nil, 0, errNoTrail
+	}
+	c, ok := m.campaigns[id]
+	if !ok {
+		return nil, 0, cordon.ErrNotFound
+	}
+	if !slices.Contains(from, c.State) {
+		return nil, 0, cordon.Errorf(cordon.ECodeConflict, "campaign is %s; cannot %s", c.State, t.Action)
+	}
+	when := norm(t.At)
+	c.State, c.Updated = to, when
+	if to == cordon.StateActive && c.Activated.IsZero() {
+		c.Activated = when
+	}
+	c.Ended = time.Time{}
+	if to == cordon.StateCompleted || to == cordon.StateCancelled {
+		c.Ended = when
+	}
+	m.campaigns[id] = c
+	m.appendTrail(id, t)
+	m.version++
+	return cloneCampaign(c), m.version, nil
+}
+
+func (m *memStore) ActiveCampaigns(context.Context) ([]*cordon.Campaign, uint64, error) {
+	defer m.lock()()
+	var out []*cordon.Campaign
+	for _, c := range m.campaigns {
+		if c.State == cordon.StateActive || c.State == cordon.StatePaused {
+			out = append(out, cloneCampaign(c))
+		}
+	}
+	return out, m.version, nil
+}
+
+func (m *memStore) PolicyVersion(context.Context) (uint64, error) {
+	defer m.lock()()
+	return m.version, nil
+}
+
+func (m *memStore) Trail(_ context.Context, campaignID string) ([]*cordon.TrailEntry, error) {
+	defer m.lock()()
+	var out []*cordon.TrailEntry
+	for _, e := range m.trail[campaignID] {
+		e.Document = slices.Clone(e.Document)
+		out = append(out, &e)
+	}
+	return out, nil
+}
+
+// Buckets counts the live sessions afresh on every call: the plainest
+// thing that keeps the contract.
+func (m *memStore) Buckets(context.Context) ([]cordon.Bucket, error) {
+	defer m.lock()()
+	type key struct {
+		platform, version, source string
+		day                       time.Time
+	}
+	idx := map[key]int{}
+	users := map[key]map[string]bool{}
+	var out []cordon.Bucket
+	for _, s := range m.sessions {
+		if !s.Live() {
+			continue
+		}
+		u := s.AuthTime.UTC()
+		k := key{s.Facts.Platform, s.Facts.Version, s.Facts.Source, time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC)}
+		i, ok := idx[k]
+		if !ok {
+			i, idx[k], users[k] = len(out), len(out), map[string]bool{}
+			out = append(out, cordon.Bucket{Platform: k.platform, Version: k.version, Source: k.source, AuthDay: k.day})
+		}
+		out[i].Sessions++
+		if !users[k][s.AccountID] {
+			users[k][s.AccountID] = true
+			out[i].Users++
+		}
+	}
+	return out, nil
+}
+
+func (m *memStore) LiveSessionCount(context.Context) (int64, error) {
+	defer m.lock()()
+	var n int64
+	for _, s := range m.sessions {
+		if s.Live() {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *memStore) SessionsOf(_ context.Context, accountIDs []string) ([]*cordon.Session, error) {
+	defer m.lock()()
+	var out []*cordon.Session
+	for _, s := range m.sessions {
+		if s.Live() && slices.Contains(accountIDs, s.AccountID) {
+			out = append(out, &s)
+		}
+	}
+	return out, nil
+}
+
+// LiveSessions copies the live sessions under the lock and calls fn
+// without it, so fn may call the store.
+func (m *memStore) LiveSessions(_ context.Context, fn func(*cordon.Session) error) error {
+	m.mu.Lock()
+	m.init()
+	var live []cordon.Session
+	for _, s := range m.sessions {
+		if s.Live() {
+			live = append(live, s)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range live {
+		if err := fn(&s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memStore) RecordBlocked(_ context.Context, campaignID, sessionID, accountID string, _ time.Time) (bool, error) {
+	defer m.lock()()
+	if _, ok := m.campaigns[campaignID]; !ok {
+		return false, cordon.ErrNotFound
+	}
+	if m.blocked[[2]string{campaignID, sessionID}] {
+		return false, nil
+	}
+	m.blocked[[2]string{campaignID, sessionID}] = true
+	p := m.progress[campaignID]
+	p.BlockedSessions++
+	if !m.blockedUsers[[2]string{campaignID, accountID}] {
+		m.blockedUsers[[2]string{campaignID, accountID}] = true
+		p.BlockedUsers++
+	}
+	m.progress[campaignID] = p
+	return true, nil
+}
+
+func (m *memStore) RecordSatisfied(_ context.Context, campaignID, accountID string, _ time.Time) (bool, error) {
+	defer m.lock()()
+	if _, ok := m.campaigns[campaignID]; !ok {
+		return false, cordon.ErrNotFound
+	}
+	if m.satisfied[[2]string{campaignID, accountID}] {
+		return false, nil
+	}
+	m.satisfied[[2]string{campaignID, accountID}] = true
+	p := m.progress[campaignID]
+	p.SatisfiedUsers++
+	m.progress[campaignID] = p
+	return true, nil
+}
+
+func (m *memStore) Progress(_ context.Context, campaignID string) (cordon.Progress, error) {
+	defer m.lock()()
+	if _, ok := m.campaigns[campaignID]; !ok {
+		return cordon.Progress{}, cordon.ErrNotFound
+	}
+	return m.progress[campaignID], nil
 }

@@ -386,3 +386,82 @@ var defaultMessages = map[string]string{
 	cordon.KindUpgrade:       "Please update the app to keep using it.",
 	cordon.KindOfflineRekey:  "Please download your offline content again.",
 }
+
+// Matcher says whether a session is in a campaign's cohort and, for its
+// kind, still owes something (a session from before now, an app below
+// min_version). Previews use it on campaigns of any state.
+type Matcher struct {
+	c compiled
+}
+
+// NewMatcher compiles one campaign's cohort.
+func NewMatcher(c *cordon.Campaign) (*Matcher, error) {
+	cc, err := compile(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Matcher{c: cc}, nil
+}
+
+// Match reports whether the session would be hit by the campaign at
+// activation now.
+func (m *Matcher) Match(s *cordon.Session, now time.Time) bool {
+	c := &m.c
+	if c.platforms != 0 && c.platforms&(1<<platformIndex(s.Facts.Platform)) == 0 {
+		return false
+	}
+	var v *semver.Version
+	if s.Facts.Version != "" {
+		v, _ = semver.NewVersion(s.Facts.Version)
+	}
+	if c.versions != nil && (v == nil || !c.versions.Check(v)) {
+		return false
+	}
+	vi := &verInfo{v: v, match: []uint64{1}}
+	if !c.matches(0, sourceIndex(s.Facts.Source), vi, s.AuthTime.UnixMicro(), s.AccountID) {
+		return false
+	}
+	switch c.kind {
+	case kindReauth, kindPasswordReset:
+		return s.AuthTime.Before(now)
+	case kindUpgrade:
+		return v == nil || v.LessThan(c.minVersion)
+	}
+	return true
+}
+
+// MatchBucket is Match for a bucket of sessions; buckets carry the day of
+// authentication, so authenticated_before is judged to the day.
+func (m *Matcher) MatchBucket(b *cordon.Bucket, now time.Time) bool {
+	s := cordon.Session{Facts: cordon.ClientFacts{Platform: b.Platform, Version: b.Version, Source: b.Source}, AuthTime: b.AuthDay}
+	c := &m.c
+	if c.users != nil {
+		return false // explicit users are counted from their sessions, not buckets
+	}
+	return m.Match(&s, now)
+}
+
+// Share is the expected share of the cohort admitted at now, in [0, 1].
+func (m *Matcher) Share(now time.Time) float64 {
+	c := &m.c
+	if !c.hasRamp {
+		return 1
+	}
+	f := float64(now.UnixNano()-c.rampStart) / float64(c.rampDur)
+	return math.Max(0, math.Min(1, f))
+}
+
+var kindCodes = map[string]uint8{cordon.KindReauth: kindReauth, cordon.KindPasswordReset: kindPasswordReset, cordon.KindUpgrade: kindUpgrade, cordon.KindOfflineRekey: kindOffline}
+
+// CampaignIDs lists the enforcing campaigns of the given kinds.
+func (p *Policy) CampaignIDs(kinds ...string) []string {
+	var ids []string
+	for i := range p.campaigns {
+		for _, k := range kinds {
+			if kc, ok := kindCodes[k]; ok && p.campaigns[i].kind == kc {
+				ids = append(ids, p.campaigns[i].id)
+			}
+		}
+	}
+	return ids
+}

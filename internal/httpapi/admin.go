@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -37,7 +38,7 @@ func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		s.logger(r).Info("admin call", "admin_token", at.ID, "scope", scope)
-		h(w, r)
+		h(w, r.WithContext(context.WithValue(r.Context(), keyActor, at.ID)))
 	}
 }
 

@@ -105,7 +105,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &re):
 		s.refresh.WithLabelValues(re.Reason).Inc()
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", re.Reason, re.Message)
+		w.Header().Set("Cache-Control", "no-store")
+		body := struct {
+			oauthError
+			Campaign   string `json:"campaign,omitempty"`
+			MinVersion string `json:"min_version,omitempty"`
+			UpdateURL  string `json:"update_url,omitempty"`
+			Sideloaded bool   `json:"sideloaded,omitempty"`
+		}{oauthError: oauthError{Error: "invalid_grant", Description: re.Message, Message: re.Message, Reason: re.Reason}, Campaign: re.Decision.Campaign}
+		if u := re.Decision.Upgrade; u != nil {
+			body.MinVersion, body.UpdateURL, body.Sideloaded = u.MinVersion, u.URL, u.Sideloaded
+		}
+		writeJSON(w, http.StatusBadRequest, body)
 		return
 	case err != nil:
 		s.refresh.WithLabelValues(cordon.ErrorCode(err)).Inc()
@@ -135,6 +146,9 @@ func (s *Server) withUser(h func(http.ResponseWriter, *http.Request, *authn.Prin
 		if err != nil {
 			writeError(w, r, err)
 			return
+		}
+		if u := p.Decision.Upgrade; u != nil && p.Decision.Outcome == decision.Allow {
+			w.Header().Set("Cordon-Upgrade", upgradeHeader(u))
 		}
 		h(w, r, p)
 	}
@@ -242,4 +256,31 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jwk-set+json")
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	w.Write(s.authn.JWKS())
+}
+
+// handleDecide is the decision API for backends that are neither Go nor
+// behind the gate: the caller forwards the app's Authorization and
+// Cordon-Client headers and gets the decision as JSON, 200 whatever it is
+// (a bad token is still a 401).
+func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
+	tok, err := bearer(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	facts, err := clientfacts.FromHeader(r.Header)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.authn.Decide(r.Context(), tok, facts)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		AccountID string            `json:"account_id"`
+		SessionID string            `json:"session_id"`
+		Decision  decision.Decision `json:"decision"`
+	}{p.Session.AccountID, p.Session.ID, p.Decision})
 }

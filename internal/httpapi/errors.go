@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
 )
@@ -49,6 +50,11 @@ type errorBody struct {
 // writeError answers err as the wire contract's JSON error. Internal
 // errors are logged with their cause and shown only as "internal".
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var de *authn.DeniedError
+	if errors.As(err, &de) {
+		writeDenied(w, de.Decision)
+		return
+	}
 	var e *cordon.Error
 	if !errors.As(err, &e) {
 		if l, ok := r.Context().Value(keyLogger).(interface {
@@ -143,4 +149,35 @@ func jsonError(err error) error {
 		return cordon.FieldError(cordon.ECodeInvalid, f, "unknown field %q", f)
 	}
 	return cordon.Errorf(cordon.ECodeInvalid, "the body is not valid JSON")
+}
+
+// deniedBody is the wire form of a decision-engine denial.
+type deniedBody struct {
+	Error      string `json:"error"`
+	Message    string `json:"message"`
+	Campaign   string `json:"campaign,omitempty"`
+	MinVersion string `json:"min_version,omitempty"`
+	UpdateURL  string `json:"update_url,omitempty"`
+	Sideloaded bool   `json:"sideloaded,omitempty"`
+}
+
+// writeDenied answers a denial per SPEC: 401 with WWW-Authenticate for
+// reauth_required, password_reset_required and session_revoked; 426 with
+// the store to upgrade from for upgrade_required.
+func writeDenied(w http.ResponseWriter, d decision.Decision) {
+	b := deniedBody{Error: d.Reason, Message: d.Message, Campaign: d.Campaign}
+	status := http.StatusUnauthorized
+	if d.Reason == decision.ReasonUpgradeRequired && d.Upgrade != nil {
+		status = http.StatusUpgradeRequired
+		b.MinVersion, b.UpdateURL, b.Sideloaded = d.Upgrade.MinVersion, d.Upgrade.URL, d.Upgrade.Sideloaded
+	} else {
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="cordon", error="invalid_token", error_description=%q`, d.Message))
+	}
+	writeJSON(w, status, b)
+}
+
+// upgradeHeader is the Cordon-Upgrade response header of a flexible
+// upgrade prompt (an RFC 8941 dictionary).
+func upgradeHeader(u *decision.Upgrade) string {
+	return fmt.Sprintf("mode=%s, min=%q, url=%q", u.Mode, u.MinVersion, u.URL)
 }

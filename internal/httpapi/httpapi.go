@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
+	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
@@ -27,13 +28,14 @@ import (
 
 // Server is the HTTP face of cordon.
 type Server struct {
-	authn   *authn.Service
-	store   cordon.Store
-	hasher  *password.Hasher
-	log     *slog.Logger
-	clock   clock.Clock
-	reg     *prometheus.Registry
-	handler http.Handler
+	authn     *authn.Service
+	campaigns *campaign.Service
+	store     cordon.Store
+	hasher    *password.Hasher
+	log       *slog.Logger
+	clock     clock.Clock
+	reg       *prometheus.Registry
+	handler   http.Handler
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -43,11 +45,13 @@ type Server struct {
 
 // Deps are what a Server is built from.
 type Deps struct {
-	Authn  *authn.Service
-	Store  cordon.Store
-	Hasher *password.Hasher
-	Log    *slog.Logger
-	Clock  clock.Clock
+	Authn *authn.Service
+	// Campaigns runs campaigns; nil leaves the campaign API out.
+	Campaigns *campaign.Service
+	Store     cordon.Store
+	Hasher    *password.Hasher
+	Log       *slog.Logger
+	Clock     clock.Clock
 	// Registry receives the server's metrics; /metrics serves it.
 	Registry *prometheus.Registry
 }
@@ -63,7 +67,7 @@ func New(d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{authn: d.Authn, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -96,6 +100,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/logout", s.withUser(s.handleLogout))
 	mux.HandleFunc("POST /v1/password", s.withUser(s.handlePassword))
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("POST /v1/decide", s.handleDecide)
 
 	// Admin API.
 	mux.HandleFunc("POST /admin/v1/accounts", s.withAdmin(cordon.ScopeAccounts, s.handleCreateAccount))
@@ -105,6 +110,14 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}/sessions", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevokeAll))
 	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevoke))
 	mux.HandleFunc("POST /admin/v1/keys/rotate", s.withAdmin(cordon.ScopeKeys, s.handleRotateKeys))
+	if s.campaigns != nil {
+		mux.HandleFunc("POST /admin/v1/campaigns", s.withAdmin(cordon.ScopeCampaigns, s.handleCreateCampaign))
+		mux.HandleFunc("GET /admin/v1/campaigns", s.withAdmin(cordon.ScopeCampaigns, s.handleListCampaigns))
+		mux.HandleFunc("GET /admin/v1/campaigns/{id}", s.withAdmin(cordon.ScopeCampaigns, s.handleGetCampaign))
+		mux.HandleFunc("GET /admin/v1/campaigns/{id}/preview", s.withAdmin(cordon.ScopeCampaigns, s.handlePreview))
+		mux.HandleFunc("GET /admin/v1/campaigns/{id}/trail", s.withAdmin(cordon.ScopeCampaigns, s.handleTrail))
+		mux.HandleFunc("POST /admin/v1/campaigns/{id}/{action}", s.withAdmin(cordon.ScopeCampaigns, s.handleTransition))
+	}
 
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -153,7 +166,7 @@ type ctxKey int
 
 const (
 	keyLogger ctxKey = iota
-	keyRoute
+	keyActor
 )
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -17,7 +17,10 @@ func (db *DB) CreateSession(ctx context.Context, s *cordon.Session, rt *cordon.R
 		if err != nil {
 			return err
 		}
-		return insertRefreshToken(ctx, tx, rt)
+		if err := insertRefreshToken(ctx, tx, rt); err != nil {
+			return err
+		}
+		return enterBucket(ctx, tx, s)
 	})
 }
 
@@ -62,18 +65,27 @@ func (db *DB) ListSessions(ctx context.Context, accountID string) ([]*cordon.Ses
 	return out, mapErr(rows.Err())
 }
 
-// UpdateSessionFacts records newer client facts on a session.
+// UpdateSessionFacts records newer client facts on a session; a live
+// session whose bucket key changes moves to its new bucket.
 func (db *DB) UpdateSessionFacts(ctx context.Context, id string, f cordon.ClientFacts, seen time.Time) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET platform = ?, version = ?, source = ?, device = ?, last_seen_at = ? WHERE id = ?`,
-			f.Platform, f.Version, f.Source, f.Device, micros(seen), id)
+		old, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return cordon.ErrNotFound
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET platform = ?, version = ?, source = ?, device = ?, last_seen_at = ? WHERE id = ?`,
+			f.Platform, f.Version, f.Source, f.Device, micros(seen), id); err != nil {
+			return err
 		}
-		return nil
+		next := *old
+		next.Facts = f
+		if !old.Live() || keyOf(old) == keyOf(&next) {
+			return nil
+		}
+		if err := leaveBucket(ctx, tx, old); err != nil {
+			return err
+		}
+		return enterBucket(ctx, tx, &next)
 	})
 }
 
@@ -82,16 +94,25 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, at time.Time
 	return db.write(ctx, func(tx *sql.Tx) error { return revokeSession(ctx, tx, id, reason, at) })
 }
 
+// revokeSession revokes a live session and takes it out of its bucket; a
+// revoked one it leaves as it is.
 func revokeSession(ctx context.Context, tx *sql.Tx, id, reason string, at time.Time) error {
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ?`, id).Scan(&n); err != nil {
+	s, err := scanSession(tx.QueryRowContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at = 0 RETURNING `+sessionCols,
+		micros(at), reason, id))
+	if errors.Is(err, cordon.ErrNotFound) {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id = ?`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return cordon.ErrNotFound
+		}
+		return nil
+	}
+	if err != nil || s.Live() { // a zero at revokes nothing
 		return err
 	}
-	if n == 0 {
-		return cordon.ErrNotFound
-	}
-	_, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id = ? AND revoked_at = 0`, micros(at), reason, id)
-	return err
+	return leaveBucket(ctx, tx, s)
 }
 
 // RevokeAccountSessions revokes every live session of an account but one.
@@ -99,22 +120,42 @@ func (db *DB) RevokeAccountSessions(ctx context.Context, accountID, exceptID, re
 	var ids []string
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		ids = ids[:0]
-		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE account_id = ? AND id != ? AND revoked_at = 0 RETURNING id`,
+		revoked, err := revokeWhere(ctx, tx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE account_id = ? AND id != ? AND revoked_at = 0 RETURNING `+sessionCols,
 			micros(at), reason, accountID, exceptID)
 		if err != nil {
 			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+		for _, s := range revoked {
+			ids = append(ids, s.ID)
+			if s.Live() { // a zero at revokes nothing
+				continue
+			}
+			if err := leaveBucket(ctx, tx, s); err != nil {
 				return err
 			}
-			ids = append(ids, id)
 		}
-		return rows.Err()
+		return nil
 	})
 	return ids, err
+}
+
+// revokeWhere runs an UPDATE … RETURNING sessionCols and reads every
+// session it returns before the caller writes again.
+func revokeWhere(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]*cordon.Session, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*cordon.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // RotateRefreshToken exchanges a refresh token for the next one. The

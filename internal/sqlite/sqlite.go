@@ -29,13 +29,18 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DB is the SQLite store. It implements cordon.Store.
+// DB is the SQLite store. It implements cordon.Store, cordon.CampaignStore
+// and cordon.FleetStore.
 type DB struct {
 	w *sql.DB // exactly one connection: the only writer
 	r *sql.DB // readers
 }
 
-var _ cordon.Store = (*DB)(nil)
+var (
+	_ cordon.Store         = (*DB)(nil)
+	_ cordon.CampaignStore = (*DB)(nil)
+	_ cordon.FleetStore    = (*DB)(nil)
+)
 
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.

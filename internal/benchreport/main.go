@@ -1,0 +1,531 @@
+// Command benchreport turns the output of `go test -bench` into
+// BENCHMARKS.md: the machine the run came from, the median of each
+// benchmark's runs in a table per package, and the ratio of each benchmark
+// to its declared baseline (the pairs table below). scripts/bench runs it;
+// nothing else should write BENCHMARKS.md.
+//
+//	go run ./internal/benchreport -in bench.txt -out BENCHMARKS.md -cmd 'go test ...' -bench .
+//
+// Absolute figures from a noisy shared machine drift from run to run;
+// a ratio of two benchmarks measured in the same run mostly does not, which
+// is why the report leads the reader to the ratios.
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/perf/benchfmt"
+)
+
+// pair is a benchmark and the baseline it is judged against: the cost of
+// the bare operation it wraps, or its own serial form.
+type pair struct {
+	Pkg      string // package path relative to the module, e.g. "internal/token"
+	Bench    string // e.g. "BenchmarkVerify" or "BenchmarkCheckFail/parallel"
+	Baseline string
+	What     string // what the ratio tells, for a person
+}
+
+// pairs are the ratios the report shows, in this order. Benchmarks with no
+// fair baseline (token Sign, clientfacts Parse and Format) only appear in
+// their package's table. TestPairsNameRealBenchmarks checks that each name
+// here exists, so a renamed benchmark cannot silently drop out.
+var pairs = []pair{
+	{"internal/password", "BenchmarkHash", "BenchmarkRawArgon2id",
+		"password hashing through the bounded Hasher vs raw argon2id (≈1× means the pool, salt, NFKC and PHC encoding cost nothing)"},
+	{"internal/password", "BenchmarkVerify", "BenchmarkRawArgon2id",
+		"password verification (PHC decode, NFKC, constant-time compare) vs raw argon2id"},
+	{"internal/password", "BenchmarkVerifyParallel", "BenchmarkVerify",
+		"verifications from GOMAXPROCS goroutines vs one at a time, per op (1/GOMAXPROCS would be perfect scaling)"},
+	{"internal/token", "BenchmarkVerify", "BenchmarkEd25519Verify",
+		"access-token verification vs bare Ed25519 verify"},
+	{"internal/decision", "BenchmarkDecide/campaigns=0", "BenchmarkMapLookup",
+		"a decision with no campaigns vs a map lookup"},
+	{"internal/decision", "BenchmarkDecide/campaigns=1000", "BenchmarkMapLookup",
+		"a decision against 1,000 active campaigns vs a map lookup"},
+	{"internal/decision", "BenchmarkDecide/campaigns=1000", "BenchmarkDecide/campaigns=0",
+		"what 1,000 active campaigns add to a decision"},
+	{"internal/sqlite", "BenchmarkRotateRefreshTokenParallel", "BenchmarkRotateRefreshToken",
+		"refresh rotations from GOMAXPROCS goroutines vs one at a time, per op (≈1×: the one writer connection queues them)"},
+	{"internal/sqlite", "BenchmarkRotateRefreshToken", "BenchmarkCreateSession",
+		"a refresh rotation vs a login's session insert (each one write transaction)"},
+	{"internal/throttle", "BenchmarkCheckFail/parallel", "BenchmarkCheckFail/serial",
+		"throttle check and fail from GOMAXPROCS goroutines vs one, per op (lock contention)"},
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	in := fs.String("in", "-", "go test -bench output to read (- for stdin)")
+	out := fs.String("out", "-", "Markdown file to write (- for stdout); replaced whole, never half-written")
+	cmd := fs.String("cmd", "", "the command that produced the input, for the header")
+	bench := fs.String("bench", ".", "the -bench regexp of the run; anything but . marks the report partial")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	r, name := stdin, "stdin"
+	if *in != "-" {
+		f, err := os.Open(*in)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		r, name = f, *in
+	}
+	res, err := parse(r, name, stderr)
+	if err != nil {
+		return err
+	}
+	res.trimModule(modulePath())
+	meta := Meta{Date: time.Now().UTC(), NProc: runtime.NumCPU(), GoVersion: runtime.Version(), Command: *cmd, Bench: *bench}
+
+	if *out == "-" {
+		return write(stdout, res, meta, pairs)
+	}
+	return writeFileAtomic(*out, func(w io.Writer) error { return write(w, res, meta, pairs) })
+}
+
+// Meta is what the header says about the run beyond what go test printed.
+type Meta struct {
+	Date      time.Time
+	NProc     int
+	GoVersion string
+	Command   string
+	Bench     string // the -bench regexp; "" or "." is the whole set
+}
+
+// Results are the parsed runs, grouped by package in the order go test
+// printed them.
+type Results struct {
+	GOOS, GOARCH, CPU string
+	// Procs is the GOMAXPROCS most runs had; names keep a -N suffix only
+	// when theirs differs.
+	Procs    int
+	Packages []*Package
+}
+
+// Package holds one package's benchmarks in the order they ran.
+type Package struct {
+	Path    string
+	Benches []*Bench
+}
+
+// Bench is every run of one benchmark.
+type Bench struct {
+	Name  string // without "Benchmark", e.g. "CheckFail/serial"
+	Runs  int
+	Units []string             // in the order go test printed them
+	Vals  map[string][]float64 // by unit as go test printed it (ns/op, B/op, decisions/s)
+}
+
+// Median is the median of the runs' values in unit, and whether any run
+// reported it.
+func (b *Bench) Median(unit string) (float64, bool) {
+	v := b.Vals[unit]
+	if len(v) == 0 {
+		return 0, false
+	}
+	return median(v), true
+}
+
+// Spread is the largest distance of a run from the median, relative to it.
+func (b *Bench) Spread(unit string) (float64, bool) {
+	m, ok := b.Median(unit)
+	if !ok || m == 0 {
+		return 0, false
+	}
+	d := 0.0
+	for _, x := range b.Vals[unit] {
+		d = max(d, math.Abs(x-m))
+	}
+	return d / m, true
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// parse reads go test -bench output. Lines it cannot read are reported on
+// warn and skipped: a benchmark that prints its own text must not cost the
+// whole report.
+func parse(r io.Reader, name string, warn io.Writer) (*Results, error) {
+	type raw struct {
+		pkg, name string
+		procs     int
+		vals      []benchfmt.Value
+	}
+	var runs []raw
+	res := &Results{}
+	br := benchfmt.NewReader(r, name)
+	for br.Scan() {
+		switch rec := br.Result().(type) {
+		case *benchfmt.SyntaxError:
+			fmt.Fprintln(warn, "benchreport: skipped:", rec)
+		case *benchfmt.Result:
+			if res.GOOS == "" {
+				res.GOOS, res.GOARCH = rec.GetConfig("goos"), rec.GetConfig("goarch")
+			}
+			if res.CPU == "" {
+				res.CPU = rec.GetConfig("cpu")
+			}
+			base, procs := splitProcs(string(rec.Name))
+			runs = append(runs, raw{pkg: rec.GetConfig("pkg"), name: base, procs: procs, vals: slices.Clone(rec.Values)})
+		}
+	}
+	if err := br.Err(); err != nil {
+		return nil, err
+	}
+	if len(runs) == 0 {
+		return nil, fmt.Errorf("no benchmark results in %s", name)
+	}
+
+	count := map[int]int{}
+	for _, x := range runs {
+		count[x.procs]++
+	}
+	for p, n := range count {
+		if n > count[res.Procs] || n == count[res.Procs] && p > res.Procs {
+			res.Procs = p
+		}
+	}
+	pkgs := map[string]*Package{}
+	benches := map[[2]string]*Bench{}
+	for _, x := range runs {
+		p := pkgs[x.pkg]
+		if p == nil {
+			p = &Package{Path: x.pkg}
+			pkgs[x.pkg] = p
+			res.Packages = append(res.Packages, p)
+		}
+		n := x.name
+		if x.procs != res.Procs {
+			n += "-" + strconv.Itoa(x.procs)
+		}
+		b := benches[[2]string{x.pkg, n}]
+		if b == nil {
+			b = &Bench{Name: n, Vals: map[string][]float64{}}
+			benches[[2]string{x.pkg, n}] = b
+			p.Benches = append(p.Benches, b)
+		}
+		b.Runs++
+		for _, v := range x.vals {
+			// benchfmt tidies ns/op into sec/op; the report keeps go test's units.
+			unit, val := v.Unit, v.Value
+			if v.OrigUnit != "" {
+				unit, val = v.OrigUnit, v.OrigValue
+			}
+			if _, seen := b.Vals[unit]; !seen {
+				b.Units = append(b.Units, unit)
+			}
+			b.Vals[unit] = append(b.Vals[unit], val)
+		}
+	}
+	return res, nil
+}
+
+// splitProcs splits "Decide-2" into "Decide" and 2. go test adds no suffix
+// when GOMAXPROCS is 1, so a "-1" ending belongs to the name ("n=-1").
+func splitProcs(name string) (string, int) {
+	i := strings.LastIndexByte(name, '-')
+	if i < 0 {
+		return name, 1
+	}
+	n, err := strconv.Atoi(name[i+1:])
+	if err != nil || n < 2 || strings.HasPrefix(name[i+1:], "+") {
+		return name, 1
+	}
+	return name[:i], n
+}
+
+// trimModule shortens package paths to their path inside module.
+func (r *Results) trimModule(module string) {
+	if module == "" {
+		return
+	}
+	for _, p := range r.Packages {
+		if rest, ok := strings.CutPrefix(p.Path, module+"/"); ok {
+			p.Path = rest
+		}
+	}
+}
+
+// modulePath is the path of the module around the working folder, read
+// from the nearest go.mod up the tree, or "" outside any module.
+func modulePath() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
+			for line := range strings.Lines(string(b)) {
+				if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+					return strings.Trim(strings.TrimSpace(rest), `"`)
+				}
+			}
+			return ""
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
+}
+
+func (r *Results) find(pkg, bench string) *Bench {
+	name := strings.TrimPrefix(bench, "Benchmark")
+	for _, p := range r.Packages {
+		if p.Path != pkg && !strings.HasSuffix(p.Path, "/"+pkg) {
+			continue
+		}
+		for _, b := range p.Benches {
+			if b.Name == name {
+				return b
+			}
+		}
+	}
+	return nil
+}
+
+// Standard units get their own columns in this order; any other unit a
+// benchmark reports (decisions/s, MB/s) gets a column after them.
+var stdUnits = []string{"ns/op", "B/op", "allocs/op"}
+
+func write(w io.Writer, r *Results, m Meta, pairs []pair) error {
+	bw := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
+
+	p("# Benchmarks\n\n")
+	p("Written by `bash scripts/bench`, which runs every benchmark and rewrites this file; do not edit it by hand.\n\n")
+	p("| | |\n|---|---|\n")
+	p("| date | %s |\n", m.Date.Format("2006-01-02 15:04 MST"))
+	p("| goos/goarch | %s/%s |\n", cell(r.GOOS), cell(r.GOARCH))
+	p("| cpu | %s |\n", cell(orDash(r.CPU)))
+	p("| nproc | %d |\n", m.NProc)
+	p("| GOMAXPROCS | %d (a benchmark run with another shows it as a -N suffix) |\n", r.Procs)
+	p("| Go | %s |\n", cell(m.GoVersion))
+	p("| command | %s |\n\n", code(orDash(m.Command)))
+	p("These figures come from one run on a noisy %d-core machine shared with other work. "+
+		"Absolute times drift between runs; compare only ratios of benchmarks measured in the same run "+
+		"(the Ratios section), never figures from different runs or machines. "+
+		"Each figure is the median of the runs shown; ± is the largest distance of a run from that median.\n\n", m.NProc)
+	if m.Bench != "" && m.Bench != "." {
+		p("**Partial run:** only benchmarks matching %s ran, so this is not the full set. "+
+			"Run `bash scripts/bench` with no BENCH for the complete report.\n\n", code(m.Bench))
+	}
+
+	for _, pkg := range r.Packages {
+		var extra []string
+		for _, b := range pkg.Benches {
+			for _, u := range b.Units {
+				if !slices.Contains(stdUnits, u) && !slices.Contains(extra, u) {
+					extra = append(extra, u)
+				}
+			}
+		}
+		p("## %s\n\n", cell(pkg.Path))
+		p("| benchmark | runs | time/op | ± | B/op | allocs/op |")
+		for _, u := range extra {
+			p(" %s |", cell(u))
+		}
+		p("\n|---|--:|--:|--:|--:|--:|%s\n", strings.Repeat("--:|", len(extra)))
+		for _, b := range pkg.Benches {
+			p("| %s | %d | %s | %s | %s | %s |", cell(b.Name), b.Runs,
+				fmtMedian(b, "ns/op", fmtTime), fmtSpread(b, "ns/op"), fmtMedian(b, "B/op", fmtBytes), fmtMedian(b, "allocs/op", fmtCount))
+			for _, u := range extra {
+				p(" %s |", fmtMedian(b, u, fmtSI))
+			}
+			p("\n")
+		}
+		p("\n")
+	}
+
+	p("## Ratios\n\n")
+	p("Median time/op of a benchmark over the median time/op of its baseline, both from this run. " +
+		"The pairs are declared in `internal/benchreport/main.go`.\n\n")
+	p("| package | benchmark | baseline | ratio | what it shows |\n|---|---|---|--:|---|\n")
+	for _, pr := range pairs {
+		p("| %s | %s | %s | %s | %s |\n", cell(pr.Pkg), cell(strings.TrimPrefix(pr.Bench, "Benchmark")),
+			cell(strings.TrimPrefix(pr.Baseline, "Benchmark")), ratio(r, pr), cell(pr.What))
+	}
+	return bw.Flush()
+}
+
+// ratio is the pair's ratio of median times, or says what was not measured.
+func ratio(r *Results, pr pair) string {
+	var missing []string
+	times := [2]float64{}
+	for i, name := range []string{pr.Bench, pr.Baseline} {
+		b := r.find(pr.Pkg, name)
+		t, ok := 0.0, false
+		if b != nil {
+			t, ok = b.Median("ns/op")
+		}
+		if !ok || t <= 0 {
+			missing = append(missing, strings.TrimPrefix(name, "Benchmark"))
+			continue
+		}
+		times[i] = t
+	}
+	if len(missing) > 0 {
+		return "not measured in this run (no " + cell(strings.Join(missing, ", no ")) + ")"
+	}
+	return fmtRatio(times[0] / times[1])
+}
+
+func fmtRatio(x float64) string {
+	switch {
+	case x >= 100:
+		return strconv.FormatFloat(x, 'f', 0, 64) + "×"
+	case x >= 10:
+		return strconv.FormatFloat(x, 'f', 1, 64) + "×"
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64) + "×"
+}
+
+func fmtMedian(b *Bench, unit string, f func(float64) string) string {
+	m, ok := b.Median(unit)
+	if !ok {
+		return "–"
+	}
+	return f(m)
+}
+
+func fmtSpread(b *Bench, unit string) string {
+	s, ok := b.Spread(unit)
+	if !ok || b.Runs < 2 {
+		return "–"
+	}
+	return strconv.FormatFloat(s*100, 'f', 0, 64) + "%"
+}
+
+// sig formats x with three significant digits.
+func sig(x float64) string {
+	if x == 0 {
+		return "0"
+	}
+	d := 2 - int(math.Floor(math.Log10(math.Abs(x))))
+	if d < 0 {
+		d = 0
+	}
+	return strconv.FormatFloat(x, 'f', d, 64)
+}
+
+func fmtTime(ns float64) string {
+	switch {
+	case ns >= 1e9:
+		return sig(ns/1e9) + " s"
+	case ns >= 1e6:
+		return sig(ns/1e6) + " ms"
+	case ns >= 1e3:
+		return sig(ns/1e3) + " µs"
+	}
+	return sig(ns) + " ns"
+}
+
+func fmtBytes(b float64) string {
+	switch {
+	case b >= 1<<30:
+		return sig(b/(1<<30)) + " GiB"
+	case b >= 1<<20:
+		return sig(b/(1<<20)) + " MiB"
+	case b >= 1<<10:
+		return sig(b/(1<<10)) + " KiB"
+	}
+	return fmtCount(b) + " B"
+}
+
+func fmtCount(n float64) string {
+	if n == math.Trunc(n) {
+		return strconv.FormatFloat(n, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(n, 'f', 1, 64)
+}
+
+func fmtSI(x float64) string {
+	a := math.Abs(x)
+	switch {
+	case a >= 1e9:
+		return sig(x/1e9) + " G"
+	case a >= 1e6:
+		return sig(x/1e6) + " M"
+	case a >= 1e3:
+		return sig(x/1e3) + " k"
+	}
+	return sig(x)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// cell makes s safe inside a Markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// code shows s as inline code in a table cell, with a fence longer than
+// any run of backticks inside it.
+func code(s string) string {
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	pad := ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		pad = " "
+	}
+	return fence + pad + cell(s) + pad + fence
+}
+
+// writeFileAtomic writes path through a temporary file in the same folder,
+// so a failed run leaves the previous report whole.
+func writeFileAtomic(path string, fill func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	err = fill(f)
+	err = errors.Join(err, f.Chmod(0o644), f.Close())
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}

@@ -1,0 +1,248 @@
+// Package campaign runs campaigns: it creates them from documents, moves
+// them through their lifecycle (draft → active ⇄ paused → completed |
+// cancelled), keeps the compiled policy every local decision reads, answers
+// previews from the store's aggregates, and counts progress as enforcement
+// points report blocks and satisfactions.
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/campaigndoc"
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/decision"
+)
+
+// Store is what the service needs of a backend.
+type Store interface {
+	cordon.CampaignStore
+	cordon.FleetStore
+	cordon.AccountStore
+}
+
+// Service runs campaigns. It is safe for concurrent use.
+type Service struct {
+	store Store
+	clock clock.Clock
+	log   *slog.Logger
+
+	policy   atomic.Pointer[decision.Policy]
+	reloadMu sync.Mutex
+	// blocked remembers (campaign, session) pairs already recorded, so a
+	// blocked client retrying does not write on every request.
+	blocked sync.Map
+	// OnPolicy, when set, is called with every newly installed policy
+	// (enforcement points beyond this process subscribe through it).
+	OnPolicy func(*decision.Policy)
+}
+
+// New builds the service and loads the current policy.
+func New(ctx context.Context, store Store, clk clock.Clock, log *slog.Logger) (*Service, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{store: store, clock: clk, log: log}
+	s.policy.Store(&decision.Policy{})
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Policy is the current compiled policy; never nil.
+func (s *Service) Policy() *decision.Policy { return s.policy.Load() }
+
+// Reload reads the enforcing campaigns and installs their compiled policy
+// when its version is newer than the one held.
+func (s *Service) Reload(ctx context.Context) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	// One cheap read tells whether anything changed.
+	if v, err := s.store.PolicyVersion(ctx); err == nil && v == s.policy.Load().Version && v != 0 {
+		return nil
+	}
+	cs, v, err := s.store.ActiveCampaigns(ctx)
+	if err != nil {
+		return fmt.Errorf("load campaigns: %w", err)
+	}
+	if cur := s.policy.Load(); cur.Version >= v && cur.Version != 0 {
+		return nil
+	}
+	p, err := decision.Compile(cs, v, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	s.policy.Store(p)
+	if s.OnPolicy != nil {
+		s.OnPolicy(p)
+	}
+	s.log.Info("policy installed", "version", v, "campaigns", p.Campaigns())
+	return nil
+}
+
+// Watch reloads the policy every interval until ctx ends, so changes made
+// by another node on the same store arrive here too.
+func (s *Service) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Reload(ctx); err != nil {
+				s.log.Warn("policy reload", "err", err)
+			}
+		}
+	}
+}
+
+// Create validates a campaign document and stores it as a draft.
+func (s *Service) Create(ctx context.Context, doc []byte, format, actor string) (*cordon.Campaign, error) {
+	c, err := campaigndoc.Parse(doc, format)
+	if err != nil {
+		return nil, err
+	}
+	if c.Cohort.UsersFromReport != "" {
+		return nil, cordon.FieldError(cordon.ECodeUnprocessable, "cohort.users_from_report", "report %q does not exist (audit reports are not yet kept by this server)", c.Cohort.UsersFromReport)
+	}
+	ids, err := s.resolveUsers(ctx, c.Cohort.Users)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	c.ID, c.State, c.Created, c.Updated, c.UserIDs = cordon.NewID("c"), cordon.StateDraft, now, now, ids
+	if _, err := decision.NewMatcher(c); err != nil {
+		return nil, cordon.Errorf(cordon.ECodeUnprocessable, "campaign does not compile: %v", err)
+	}
+	if err := s.store.CreateCampaign(ctx, c, &cordon.TrailEntry{CampaignID: c.ID, Action: "create", Actor: actor, At: now, Document: doc}); err != nil {
+		return nil, err
+	}
+	s.log.Info("campaign created", "campaign", c.ID, "kind", c.Kind, "actor", actor)
+	return c, nil
+}
+
+// resolveUsers turns account ids or usernames into account ids; any that
+// names no account is an error naming it, so a typo never shrinks a cohort
+// silently.
+func (s *Service) resolveUsers(ctx context.Context, refs []string) ([]string, error) {
+	var ids []string
+	seen := map[string]bool{}
+	for _, r := range refs {
+		a, err := s.store.AccountByID(ctx, r)
+		if errors.Is(err, cordon.ErrNotFound) {
+			a, err = s.store.AccountByUsername(ctx, r)
+		}
+		if errors.Is(err, cordon.ErrNotFound) {
+			return nil, cordon.FieldError(cordon.ECodeUnprocessable, "cohort.users", "no account %q", r)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !seen[a.ID] {
+			seen[a.ID] = true
+			ids = append(ids, a.ID)
+		}
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// transitions maps each action to the states it leaves and the state it
+// reaches.
+var transitions = map[string]struct {
+	from []string
+	to   string
+}{
+	"activate": {[]string{cordon.StateDraft}, cordon.StateActive},
+	"pause":    {[]string{cordon.StateActive}, cordon.StatePaused},
+	"resume":   {[]string{cordon.StatePaused}, cordon.StateActive},
+	"cancel":   {[]string{cordon.StateDraft, cordon.StateActive, cordon.StatePaused}, cordon.StateCancelled},
+	"complete": {[]string{cordon.StateActive, cordon.StatePaused}, cordon.StateCompleted},
+}
+
+// Transition applies a lifecycle action and installs the new policy at
+// once, so cancel restores access with the next request.
+func (s *Service) Transition(ctx context.Context, id, action, actor string) (*cordon.Campaign, error) {
+	tr, ok := transitions[action]
+	if !ok {
+		return nil, cordon.Errorf(cordon.ECodeNotFound, "no campaign action %q", action)
+	}
+	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	c, _, err := s.store.TransitionCampaign(ctx, id, tr.from, tr.to, &cordon.TrailEntry{CampaignID: id, Action: action, Actor: actor, At: now})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("campaign "+action, "campaign", id, "actor", actor)
+	if err := s.Reload(ctx); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Get returns a campaign.
+func (s *Service) Get(ctx context.Context, id string) (*cordon.Campaign, error) {
+	return s.store.Campaign(ctx, id)
+}
+
+// List returns every campaign, newest first.
+func (s *Service) List(ctx context.Context) ([]*cordon.Campaign, error) {
+	return s.store.Campaigns(ctx)
+}
+
+// Trail returns the campaign's admin trail.
+func (s *Service) Trail(ctx context.Context, id string) ([]*cordon.TrailEntry, error) {
+	return s.store.Trail(ctx, id)
+}
+
+// Blocked records that a decision denied (or prompted) a session, once per
+// (campaign, session).
+func (s *Service) Blocked(ctx context.Context, d decision.Decision, sess *cordon.Session) {
+	if d.Campaign == "" {
+		return
+	}
+	key := d.Campaign + "\x00" + sess.ID
+	if _, seen := s.blocked.LoadOrStore(key, struct{}{}); seen {
+		return
+	}
+	if _, err := s.store.RecordBlocked(ctx, d.Campaign, sess.ID, sess.AccountID, s.clock.Now()); err != nil {
+		s.blocked.Delete(key)
+		s.log.Warn("record blocked", "campaign", d.Campaign, "err", err)
+	}
+}
+
+// Satisfied records that an account did what a campaign asked.
+func (s *Service) Satisfied(ctx context.Context, campaignID, accountID string) {
+	if _, err := s.store.RecordSatisfied(ctx, campaignID, accountID, s.clock.Now()); err != nil {
+		s.log.Warn("record satisfied", "campaign", campaignID, "err", err)
+	}
+}
+
+// LoggedIn counts a fresh login as satisfying every enforcing reauth or
+// password_reset campaign that blocked the account (the store counts an
+// account only if the campaign blocked it).
+func (s *Service) LoggedIn(ctx context.Context, sess *cordon.Session) {
+	for _, id := range s.Policy().CampaignIDs(cordon.KindReauth, cordon.KindPasswordReset) {
+		s.Satisfied(ctx, id, sess.AccountID)
+	}
+}
+
+// Upgraded counts an in-place upgrade as satisfying the upgrade campaigns
+// that blocked the account, once the session no longer owes an upgrade.
+func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session) {
+	d := decision.Decide(&decision.Input{Session: sess, Now: s.clock.Now(), Policy: s.Policy()})
+	if d.Reason == decision.ReasonUpgradeRequired || d.Upgrade != nil {
+		return
+	}
+	for _, id := range s.Policy().CampaignIDs(cordon.KindUpgrade) {
+		s.Satisfied(ctx, id, sess.AccountID)
+	}
+}

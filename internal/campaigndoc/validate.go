@@ -1,0 +1,388 @@
+package campaigndoc
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/Masterminds/semver/v3"
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// Limits of the document's fields. They are generous for any real
+// campaign and keep a single field from dominating what is stored, logged
+// and sent to every gate.
+const (
+	maxNameLen       = 200 // characters
+	maxMessageLen    = 2000
+	maxConstraintLen = 200 // bytes
+	maxVersionLen    = 64  // bytes, as clientfacts allows an app version
+	maxUserLen       = 254 // bytes: the longest e-mail address
+	maxUsers         = 100_000
+	maxReportIDLen   = 64
+	maxURLLen        = 2048
+)
+
+// Times must lie in this range: the decision engine computes ramps in Unix
+// nanoseconds, whose range ends in 2262, and a time before 1970 is always
+// a mistake for a service whose sessions are all younger.
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+var kinds = []string{cordon.KindReauth, cordon.KindPasswordReset, cordon.KindUpgrade, cordon.KindOfflineRekey}
+
+// urlSources are the install sources an upgrade may name a store page for.
+// "web" has no store and "unknown" installs always go to "official": the
+// SPEC sends side-loaded apps nowhere else.
+var urlSources = []string{cordon.SourcePlay, cordon.SourceAmazon, cordon.SourceAppStore, cordon.SourceMicrosoft, cordon.SourceOfficial}
+
+var reportID = regexp.MustCompile(`^r-[A-Za-z0-9_-]+$`)
+
+func refuse(field, format string, args ...any) *cordon.Error {
+	return cordon.FieldError(cordon.ECodeUnprocessable, field, format, args...)
+}
+
+// campaign validates the document and returns it as a draft campaign. It
+// returns the first problem in document order, so an operator fixing them
+// one by one works top to bottom.
+func (d *document) campaign() (*cordon.Campaign, error) {
+	c := &cordon.Campaign{Kind: d.Kind, Name: d.Name, Message: d.Message, State: cordon.StateDraft}
+	switch {
+	case d.Kind == "":
+		return nil, refuse("kind", "kind is required: one of %s", strings.Join(kinds, ", "))
+	case !slices.Contains(kinds, d.Kind):
+		return nil, refuse("kind", "kind %q is not one of %s%s", d.Kind, strings.Join(kinds, ", "), lowerHint(kinds, d.Kind))
+	}
+	if err := checkName(d.Name); err != nil {
+		return nil, err
+	}
+	if d.Cohort != nil {
+		co, err := d.Cohort.cohort()
+		if err != nil {
+			return nil, err
+		}
+		c.Cohort = co
+	}
+	if d.Ramp != nil {
+		r, err := d.Ramp.ramp()
+		if err != nil {
+			return nil, err
+		}
+		c.Ramp = r
+	}
+	switch {
+	case d.Kind == cordon.KindUpgrade && d.Upgrade == nil:
+		return nil, refuse("upgrade", "an upgrade campaign needs an upgrade block with min_version, mode and urls")
+	case d.Kind != cordon.KindUpgrade && d.Upgrade != nil:
+		return nil, refuse("upgrade", "only an upgrade campaign has an upgrade block; this one is %s", d.Kind)
+	case d.Upgrade != nil:
+		u, err := d.Upgrade.upgrade()
+		if err != nil {
+			return nil, err
+		}
+		if err := checkReachable(c.Cohort.Versions, u.MinVersion); err != nil {
+			return nil, err
+		}
+		c.Upgrade = u
+	}
+	if n := utf8.RuneCountInString(d.Message); n > maxMessageLen {
+		return nil, refuse("message", "message is %d characters; the limit is %d", n, maxMessageLen)
+	}
+	// Messages reach headers and logs; a newline is allowed because YAML
+	// block scalars end with one, and net/http folds it in headers.
+	if i := strings.IndexFunc(d.Message, func(r rune) bool { return r != '\n' && unicode.IsControl(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(d.Message[i:])
+		return nil, refuse("message", "message holds a control character (%U); only line breaks are allowed", r)
+	}
+	return c, nil
+}
+
+func checkName(name string) error {
+	n := utf8.RuneCountInString(name)
+	switch {
+	case strings.TrimSpace(name) == "":
+		return refuse("name", "name is required: a few words that say what the campaign is for")
+	case n > maxNameLen:
+		return refuse("name", "name is %d characters; the limit is %d", n, maxNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return refuse("name", "name holds a control character such as a tab or line break")
+	}
+	return nil
+}
+
+func (d *docCohort) cohort() (cordon.Cohort, error) {
+	var c cordon.Cohort
+	var err error
+	if c.Platforms, err = oneOf("cohort.platforms", "platform", d.Platforms, cordon.Platforms); err != nil {
+		return c, err
+	}
+	if d.Versions != nil {
+		v := *d.Versions
+		switch {
+		case strings.TrimSpace(v) == "":
+			return c, refuse("cohort.versions", "versions is empty; leave it out to mean any version, or give a constraint such as \"< 8.5.0\"")
+		case len(v) > maxConstraintLen:
+			return c, refuse("cohort.versions", "versions is %d characters; the limit is %d", len(v), maxConstraintLen)
+		}
+		if _, err := semver.NewConstraint(v); err != nil {
+			return c, refuse("cohort.versions", "versions %q is not a version constraint; write e.g. \"< 8.5.0\" or \">= 8.0, < 8.5.0\"", v)
+		}
+		c.Versions = v
+	}
+	if c.Sources, err = oneOf("cohort.sources", "source", d.Sources, cordon.Sources); err != nil {
+		return c, err
+	}
+	if d.AuthenticatedBefore != nil {
+		t, err := parseTime("cohort.authenticated_before", *d.AuthenticatedBefore)
+		if err != nil {
+			return c, err
+		}
+		c.AuthenticatedBefore = &t
+	}
+	if c.Users, err = users(d.Users); err != nil {
+		return c, err
+	}
+	if d.UsersFromReport != nil {
+		r := *d.UsersFromReport
+		if len(r) > maxReportIDLen || !reportID.MatchString(r) {
+			return c, refuse("cohort.users_from_report", "users_from_report %q is not a report id such as \"r-42\"", r)
+		}
+		c.UsersFromReport = r
+	}
+	return c, nil
+}
+
+// oneOf checks a list of names against the allowed ones. An empty list is
+// refused: read as "any" it would widen the cohort, read as "none" it
+// would make a campaign that does nothing, and neither is what was meant.
+func oneOf(field, what string, list, allowed []string) ([]string, error) {
+	if list == nil {
+		return nil, nil
+	}
+	if len(list) == 0 {
+		return nil, refuse(field, "%s is an empty list; leave it out to mean any %s", field, what)
+	}
+	for i, v := range list {
+		if !slices.Contains(allowed, v) {
+			return nil, refuse(field, "%s %q is not one of %s%s", what, v, strings.Join(allowed, ", "), lowerHint(allowed, v))
+		}
+		if slices.Contains(list[:i], v) {
+			return nil, refuse(field, "%s %q is listed twice", what, v)
+		}
+	}
+	return list, nil
+}
+
+func lowerHint(allowed []string, v string) string {
+	if slices.Contains(allowed, strings.ToLower(v)) {
+		return " (values are lower-case)"
+	}
+	return ""
+}
+
+func users(list []string) ([]string, error) {
+	const field = "cohort.users"
+	switch {
+	case list == nil:
+		return nil, nil
+	case len(list) == 0:
+		return nil, refuse(field, "users is an empty list; leave it out to mean any user")
+	case len(list) > maxUsers:
+		return nil, refuse(field, "users lists %d entries; the limit is %d", len(list), maxUsers)
+	}
+	seen := make(map[string]bool, len(list))
+	out := make([]string, 0, len(list))
+	for i, u := range list {
+		switch {
+		case u == "":
+			return nil, refuse(field, "users entry %d is empty", i+1)
+		case len(u) > maxUserLen:
+			return nil, refuse(field, "users entry %d is %d bytes; the limit is %d", i+1, len(u), maxUserLen)
+		case strings.IndexFunc(u, unicode.IsControl) >= 0:
+			return nil, refuse(field, "users entry %d holds a control character", i+1)
+		}
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, refuse(field, "%s %q is not an RFC 3339 time such as \"2014-05-27T08:00:00Z\"", field, s)
+	}
+	if t.Before(minTime) || !t.Before(maxTime) {
+		return time.Time{}, refuse(field, "%s %q is out of range: times lie between 1970 and 2200", field, s)
+	}
+	return t.UTC(), nil
+}
+
+func (d *docRamp) ramp() (*cordon.Ramp, error) {
+	if d.Start == nil {
+		return nil, refuse("ramp.start", "a ramp needs a start time, e.g. \"start\": \"2014-05-27T08:00:00Z\"; leave the ramp out to admit everyone at once")
+	}
+	start, err := parseTime("ramp.start", *d.Start)
+	if err != nil {
+		return nil, err
+	}
+	dur, err := parseDuration(d.Duration)
+	if err != nil {
+		return nil, err
+	}
+	return &cordon.Ramp{Start: start, Duration: dur}, nil
+}
+
+func (d *docUpgrade) upgrade() (*cordon.UpgradeSpec, error) {
+	if d.MinVersion == nil || *d.MinVersion == "" {
+		return nil, refuse("upgrade.min_version", "min_version is required: the oldest app version that is let through, e.g. \"8.5.0\"")
+	}
+	mv := *d.MinVersion
+	if err := checkVersion(mv); err != nil {
+		return nil, err
+	}
+	if d.Mode == nil || *d.Mode == "" {
+		// No default: "immediate" blocks users and "flexible" only asks,
+		// so the operator says which.
+		return nil, refuse("upgrade.mode", "mode is required: %q blocks until the app is upgraded, %q only prompts", cordon.UpgradeImmediate, cordon.UpgradeFlexible)
+	}
+	mode := *d.Mode
+	if mode != cordon.UpgradeImmediate && mode != cordon.UpgradeFlexible {
+		return nil, refuse("upgrade.mode", "mode %q is not %q or %q", mode, cordon.UpgradeImmediate, cordon.UpgradeFlexible)
+	}
+	if d.URLs == nil {
+		return nil, refuse("upgrade.urls", "urls is required, with at least the \"official\" download page")
+	}
+	urls := make(map[string]string, len(d.URLs))
+	for _, src := range urlSources {
+		v, ok := d.URLs[src]
+		if !ok {
+			continue
+		}
+		if err := checkURL("upgrade.urls."+src, v); err != nil {
+			return nil, err
+		}
+		urls[src] = v
+	}
+	if len(urls) != len(d.URLs) {
+		for k := range d.URLs {
+			if !slices.Contains(urlSources, k) {
+				return nil, refuse("upgrade.urls."+k, "urls has no place for %q: the sources with a store page are %s; side-loaded and unknown installs are sent to \"official\"", k, strings.Join(urlSources, ", "))
+			}
+		}
+	}
+	if _, ok := urls[cordon.SourceOfficial]; !ok {
+		return nil, refuse("upgrade.urls.official", "urls needs \"official\", the service's own download page: side-loaded and unknown installs are sent there and nowhere else")
+	}
+	return &cordon.UpgradeSpec{MinVersion: mv, Mode: mode, URLs: urls}, nil
+}
+
+// checkVersion holds min_version to what clientfacts accepts as an app
+// version, since it is compared with those and echoed to apps in the
+// upgrade_required body and the Cordon-Upgrade header.
+func checkVersion(v string) error {
+	const field = "upgrade.min_version"
+	if len(v) > maxVersionLen {
+		return refuse(field, "min_version is %d characters; the limit is %d", len(v), maxVersionLen)
+	}
+	if v[0] < '0' || v[0] > '9' {
+		return refuse(field, "min_version %q must start with a digit, e.g. \"8.5.0\"", v)
+	}
+	if _, err := semver.NewVersion(v); err != nil {
+		return refuse(field, "min_version %q is not a version such as \"8.5.0\"", v)
+	}
+	return nil
+}
+
+// checkURL admits store and download pages. They are shown to users as
+// the place to get a genuine app, so only https will do (http only to a
+// loopback host, for tests), never credentials in the URL, and only
+// printable ASCII, since the URL travels in the Cordon-Upgrade header.
+func checkURL(field, s string) error {
+	if len(s) > maxURLLen {
+		return refuse(field, "the URL is %d characters; the limit is %d", len(s), maxURLLen)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return refuse(field, "the URL holds a space, control or non-ASCII character; percent-encode it")
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Opaque != "" || u.Host == "" {
+		return refuse(field, "%q is not an absolute URL such as \"https://m.example.com/download\"", s)
+	}
+	if u.User != nil {
+		return refuse(field, "the URL must not hold a user name or password")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if h := u.Hostname(); h != "localhost" && h != "127.0.0.1" && h != "::1" {
+			return refuse(field, "the URL must be https; http is allowed only for localhost")
+		}
+	default:
+		return refuse(field, "the URL must be https, not %s", u.Scheme)
+	}
+	return nil
+}
+
+// lowerBound matches one term of a Masterminds constraint: an operator and
+// a version. Only the operators that set a lower bound matter below.
+var lowerBound = regexp.MustCompile(`(!=|>=|=>|<=|=<|~>|>|<|=|~|\^|)\s*(v?[0-9xX*]+(?:\.[0-9xX*]+)?(?:\.[0-9xX*]+)?(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)`)
+
+// checkReachable refuses an upgrade campaign whose cohort admits only
+// versions at or above min_version: the engine would never block anyone,
+// and an operator who typed ">= 9" for "< 9" should hear so before
+// activating. It only refuses what it can prove: every alternative (||)
+// holds a term that bounds the version from below by min_version or more.
+func checkReachable(constraint, minVersion string) error {
+	if constraint == "" {
+		return nil
+	}
+	mv, err := semver.NewVersion(minVersion)
+	if err != nil {
+		return nil
+	}
+	for _, alt := range strings.Split(constraint, "||") {
+		if !boundedAbove(alt, mv) {
+			return nil
+		}
+	}
+	return refuse("cohort.versions", "versions %q admits no version below min_version %s, so this campaign would match nobody; did you mean \"< %s\"?", constraint, minVersion, minVersion)
+}
+
+// boundedAbove reports whether every version satisfying the conjunction
+// alt is at least mv.
+func boundedAbove(alt string, mv *semver.Version) bool {
+	// A hyphen range "1.2 - 1.4" reads as two bare versions here; leave it.
+	if strings.Contains(alt, " - ") {
+		return false
+	}
+	for _, m := range lowerBound.FindAllStringSubmatch(alt, -1) {
+		op, ver := m[1], m[2]
+		switch op {
+		case "", "=", ">", ">=", "=>", "~", "~>", "^":
+		default:
+			continue
+		}
+		if strings.ContainsAny(ver, "xX*") {
+			continue
+		}
+		v, err := semver.NewVersion(ver)
+		if err != nil {
+			continue
+		}
+		if v.Compare(mv) >= 0 {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,135 @@
+package httpapi
+
+import (
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/cordon-dev/cordon/internal/campaign"
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+func actor(r *http.Request) string {
+	a, _ := r.Context().Value(keyActor).(string)
+	return a
+}
+
+// maxCampaignBody bounds a campaign document (explicit user lists can be
+// long: 100,000 ids take about 3 MiB).
+const maxCampaignBody = 4 << 20
+
+func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	format := ""
+	switch mt {
+	case "application/json":
+		format = "json"
+	case "application/yaml", "application/x-yaml", "text/yaml":
+		format = "yaml"
+	default:
+		writeError(w, r, cordon.Errorf(cordon.ECodeMediaType, "Content-Type must be application/json or application/yaml"))
+		return
+	}
+	doc, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCampaignBody))
+	if err != nil {
+		writeError(w, r, jsonError(err))
+		return
+	}
+	c, err := s.campaigns.Create(r.Context(), doc, format, actor(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/admin/v1/campaigns/"+c.ID)
+	writeJSON(w, http.StatusCreated, c)
+}
+
+func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.campaigns.List(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if cs == nil {
+		cs = []*cordon.Campaign{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"campaigns": cs})
+}
+
+type campaignView struct {
+	*cordon.Campaign
+	Progress *campaign.ProgressView `json:"progress"`
+	// PolicyVersion is the version of the policy this server enforces.
+	PolicyVersion uint64 `json:"policy_version"`
+}
+
+func (s *Server) campaign(w http.ResponseWriter, r *http.Request) (*cordon.Campaign, bool) {
+	c, err := s.campaigns.Get(r.Context(), r.PathValue("id"))
+	if err != nil {
+		if cordon.ErrorCode(err) == cordon.ECodeNotFound {
+			err = cordon.Errorf(cordon.ECodeNotFound, "no campaign %q", short(r.PathValue("id")))
+		}
+		writeError(w, r, err)
+		return nil, false
+	}
+	return c, true
+}
+
+func short(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.campaign(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.campaigns.Progress(r.Context(), c)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, campaignView{Campaign: c, Progress: p, PolicyVersion: s.campaigns.Policy().Version})
+}
+
+func (s *Server) handlePreview(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.campaign(w, r); !ok {
+		return
+	}
+	p, err := s.campaigns.Preview(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) handleTrail(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.campaign(w, r); !ok {
+		return
+	}
+	t, err := s.campaigns.Trail(r.Context(), r.PathValue("id"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if t == nil {
+		t = []*cordon.TrailEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"trail": t})
+}
+
+func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.campaign(w, r); !ok {
+		return
+	}
+	c, err := s.campaigns.Transition(r.Context(), r.PathValue("id"), r.PathValue("action"), actor(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
