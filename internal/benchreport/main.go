@@ -371,20 +371,28 @@ func write(w io.Writer, r *Results, m Meta, pairs []pair) error {
 	}
 
 	p("## Ratios\n\n")
-	p("Median time/op of a benchmark over the median time/op of its baseline, both from this run. " +
-		"The pairs are declared in `internal/benchreport/main.go`.\n\n")
-	p("| package | benchmark | baseline | ratio | what it shows |\n|---|---|---|--:|---|\n")
+	p("Median time/op of a benchmark over the median time/op of its baseline, both from this run. "+
+		"± is the larger spread of the two; a ratio marked noisy (± above %.0f%%) says more about the machine "+
+		"than about the code, so run the script again before drawing a conclusion from it. "+
+		"The pairs are declared in `internal/benchreport/main.go`.\n\n", noisy*100)
+	p("| package | benchmark | baseline | ratio | ± | what it shows |\n|---|---|---|--:|--:|---|\n")
 	for _, pr := range pairs {
-		p("| %s | %s | %s | %s | %s |\n", cell(pr.Pkg), cell(strings.TrimPrefix(pr.Bench, "Benchmark")),
-			cell(strings.TrimPrefix(pr.Baseline, "Benchmark")), ratio(r, pr), cell(pr.What))
+		x, spread := ratio(r, pr)
+		p("| %s | %s | %s | %s | %s | %s |\n", cell(pr.Pkg), cell(strings.TrimPrefix(pr.Bench, "Benchmark")),
+			cell(strings.TrimPrefix(pr.Baseline, "Benchmark")), x, spread, cell(pr.What))
 	}
 	return bw.Flush()
 }
 
-// ratio is the pair's ratio of median times, or says what was not measured.
-func ratio(r *Results, pr pair) string {
+// noisy is the spread above which a ratio is marked as not to be trusted.
+const noisy = 0.20
+
+// ratio is the pair's ratio of median times and the larger spread of the
+// two, or says what was not measured.
+func ratio(r *Results, pr pair) (x, spread string) {
 	var missing []string
 	times := [2]float64{}
+	worst, known := 0.0, true
 	for i, name := range []string{pr.Bench, pr.Baseline} {
 		b := r.find(pr.Pkg, name)
 		t, ok := 0.0, false
@@ -396,11 +404,23 @@ func ratio(r *Results, pr pair) string {
 			continue
 		}
 		times[i] = t
+		if s, ok := b.Spread("ns/op"); ok && b.Runs > 1 {
+			worst = max(worst, s)
+		} else {
+			known = false
+		}
 	}
 	if len(missing) > 0 {
-		return "not measured in this run (no " + cell(strings.Join(missing, ", no ")) + ")"
+		return "not measured in this run (no " + cell(strings.Join(missing, ", no ")) + ")", "–"
 	}
-	return fmtRatio(times[0] / times[1])
+	spread = "–"
+	if known {
+		spread = strconv.FormatFloat(worst*100, 'f', 0, 64) + "%"
+		if worst > noisy {
+			spread += " noisy"
+		}
+	}
+	return fmtRatio(times[0] / times[1]), spread
 }
 
 func fmtRatio(x float64) string {

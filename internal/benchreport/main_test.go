@@ -94,22 +94,22 @@ func TestReportFigures(t *testing.T) {
 		t.Errorf("Decide spread = %v, want 0.25 (30 is 6 from the median 24)", s)
 	}
 	ratios := []struct {
-		p    pair
-		want string
+		p            pair
+		want, spread string
 	}{
-		{pair{Pkg: "internal/decision", Bench: "BenchmarkDecide/campaigns=0", Baseline: "BenchmarkMapLookup"}, "4.80×"},
-		{pair{Pkg: "internal/decision", Bench: "BenchmarkDecide/campaigns=1000", Baseline: "BenchmarkMapLookup"}, "150×"},
-		{pair{Pkg: "internal/decision", Bench: "BenchmarkDecide", Baseline: "BenchmarkMapLookup"}, "not measured in this run (no Decide)"},
-		{pair{Pkg: "internal/token", Bench: "BenchmarkVerify", Baseline: "BenchmarkEd25519Verify"}, "1.29×"},
-		{pair{Pkg: "internal/throttle", Bench: "BenchmarkCheckFail/parallel", Baseline: "BenchmarkCheckFail/serial"}, "1.60×"},
-		{pair{Pkg: "internal/password", Bench: "BenchmarkHash", Baseline: "BenchmarkRawArgon2id"}, "not measured in this run (no Hash, no RawArgon2id)"},
-		{pair{Pkg: "internal/decision", Bench: "BenchmarkMapLookup", Baseline: "BenchmarkGone"}, "not measured in this run (no Gone)"},
+		{pair{Pkg: "internal/decision", Bench: "BenchmarkDecide/campaigns=0", Baseline: "BenchmarkMapLookup"}, "4.80×", "25% noisy"},
+		{pair{Pkg: "internal/decision", Bench: "BenchmarkDecide/campaigns=1000", Baseline: "BenchmarkMapLookup"}, "150×", "20%"},
+		{pair{Pkg: "internal/decision", Bench: "BenchmarkDecide", Baseline: "BenchmarkMapLookup"}, "not measured in this run (no Decide)", "–"},
+		{pair{Pkg: "internal/token", Bench: "BenchmarkVerify", Baseline: "BenchmarkEd25519Verify"}, "1.29×", "5%"},
+		{pair{Pkg: "internal/throttle", Bench: "BenchmarkCheckFail/parallel", Baseline: "BenchmarkCheckFail/serial"}, "1.60×", "–"}, // one run each: no spread
+		{pair{Pkg: "internal/password", Bench: "BenchmarkHash", Baseline: "BenchmarkRawArgon2id"}, "not measured in this run (no Hash, no RawArgon2id)", "–"},
+		{pair{Pkg: "internal/decision", Bench: "BenchmarkMapLookup", Baseline: "BenchmarkGone"}, "not measured in this run (no Gone)", "–"},
 		// Same name, other package: never matched across packages.
-		{pair{Pkg: "internal/password", Bench: "BenchmarkVerify", Baseline: "BenchmarkRawArgon2id"}, "not measured in this run (no Verify, no RawArgon2id)"},
+		{pair{Pkg: "internal/password", Bench: "BenchmarkVerify", Baseline: "BenchmarkRawArgon2id"}, "not measured in this run (no Verify, no RawArgon2id)", "–"},
 	}
 	for _, tt := range ratios {
-		if got := ratio(res, tt.p); got != tt.want {
-			t.Errorf("ratio(%s %s / %s) = %q, want %q", tt.p.Pkg, tt.p.Bench, tt.p.Baseline, got, tt.want)
+		if got, spread := ratio(res, tt.p); got != tt.want || spread != tt.spread {
+			t.Errorf("ratio(%s %s / %s) = %q, %q, want %q, %q", tt.p.Pkg, tt.p.Bench, tt.p.Baseline, got, spread, tt.want, tt.spread)
 		}
 	}
 }

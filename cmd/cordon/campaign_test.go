@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/password"
+)
+
+// fakeServer is testServer on a fake clock.
+func fakeServer(t *testing.T, clk *clock.Fake) *Main {
+	t.Helper()
+	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: t.TempDir(), AdminToken: testAdminToken, Clock: clk,
+		Hash: password.Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Log:  slog.New(slog.DiscardHandler), Out: io.Discard}}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+type install struct {
+	user, platform, version, source string
+	access, refresh                 string
+}
+
+func (i *install) header() string {
+	return fmt.Sprintf(`platform=%s, version=%q, source=%s, device="d-%s"`, i.platform, i.version, i.source, i.user)
+}
+
+func (i *install) login(t *testing.T, m *Main) {
+	t.Helper()
+	code, tok := login(t, m, i.user, "a long enough password", i.header())
+	if code != 200 {
+		t.Fatalf("login %s: %d %v", i.user, code, tok)
+	}
+	i.access, i.refresh = tok["access_token"].(string), tok["refresh_token"].(string)
+}
+
+func (i *install) renew(t *testing.T, m *Main) {
+	t.Helper()
+	code, tok := refresh(t, m, i.refresh)
+	if code != 200 {
+		t.Fatalf("refresh %s: %d %v", i.user, code, tok)
+	}
+	i.access, i.refresh = tok["access_token"].(string), tok["refresh_token"].(string)
+}
+
+func (i *install) session(t *testing.T, m *Main) (int, http.Header, map[string]any) {
+	t.Helper()
+	h := bearerH(i.access)
+	h["Cordon-Client"] = i.header()
+	return call(t, "GET", m.URL()+"/v1/session", h, "")
+}
+
+func campaignCall(t *testing.T, m *Main, method, path, body string) map[string]any {
+	t.Helper()
+	code, _, out := call(t, method, m.URL()+"/admin/v1/campaigns"+path, admin(), body)
+	if code >= 300 {
+		t.Fatalf("%s campaigns%s: %d %v", method, path, code, out)
+	}
+	return out
+}
+
+// TestIncident plays the core of SPEC.md's incident through the HTTP API:
+// a fleet on four platforms, a reauth campaign for desktop, iOS and
+// Windows Phone ramped from 36 h ago over 72 h, an immediate Android
+// upgrade routed by install source, re-login, an in-place upgrade, and
+// cancel restoring access at once.
+func TestIncident(t *testing.T) {
+	clk := clock.NewFake(time.Date(2014, 5, 20, 8, 0, 0, 0, time.UTC))
+	m := fakeServer(t, clk)
+	platforms := []struct{ platform, source string }{{"desktop", "official"}, {"ios", "appstore"}, {"winphone", "microsoft"},
+		{"android", "play"}, {"android", "amazon"}, {"android", "unknown"}}
+	var fleet []*install
+	var imports []byte
+	for i := range 300 {
+		p := platforms[i%len(platforms)]
+		in := &install{user: fmt.Sprintf("user%03d", i), platform: p.platform, version: []string{"8.4.1", "8.3.0"}[i%2], source: p.source}
+		fleet = append(fleet, in)
+		b, _ := json.Marshal(map[string]string{"username": in.user, "password_hash": testHash(t)})
+		imports = append(append(imports, b...), '\n')
+	}
+	code, _, res := call(t, "POST", m.URL()+"/admin/v1/accounts/import",
+		map[string]string{"Content-Type": "application/x-ndjson", "Authorization": "Bearer " + testAdminToken}, string(imports))
+	if code != 200 || res["created"].(float64) != 300 {
+		t.Fatalf("import: %d %v", code, res)
+	}
+	for _, in := range fleet {
+		in.login(t, m)
+	}
+	clk.Advance(7 * 24 * time.Hour) // the breach is found a week later
+	for _, in := range fleet {
+		in.renew(t, m) // apps refresh; auth_time stays a week old
+	}
+
+	start := clk.Now().Add(-36 * time.Hour).Format(time.RFC3339)
+	reauth := campaignCall(t, m, "POST", "", fmt.Sprintf(`{"kind":"reauth","name":"May incident","cohort":{"platforms":["desktop","ios","winphone"]},
+		"ramp":{"start":%q,"duration":"72h"},"message":"For your security, please log in again."}`, start))
+	if reauth["state"] != "draft" {
+		t.Fatalf("created campaign state %v, want draft", reauth["state"])
+	}
+	id := reauth["id"].(string)
+	pv := campaignCall(t, m, "GET", "/"+id+"/preview", "")
+	if pv["sessions"].(float64) != 150 || pv["users"].(float64) != 150 {
+		t.Errorf("preview = %v sessions, %v users; want 150 and 150", pv["sessions"], pv["users"])
+	}
+	// A draft enforces nothing.
+	if code, _, _ := fleet[0].session(t, m); code != 200 {
+		t.Fatalf("draft campaign blocked a session: %d", code)
+	}
+	campaignCall(t, m, "POST", "/"+id+"/activate", "")
+
+	blocked := map[string]bool{}
+	for _, in := range fleet {
+		code, hdr, body := in.session(t, m)
+		switch {
+		case code == 401:
+			if in.platform == "android" || body["error"] != "reauth_required" || body["campaign"] != id || hdr.Get("WWW-Authenticate") == "" {
+				t.Fatalf("%s on %s: 401 %v", in.user, in.platform, body)
+			}
+			blocked[in.user] = true
+		case code != 200:
+			t.Fatalf("%s: %d %v", in.user, code, body)
+		}
+	}
+	if n := len(blocked); n < 50 || n > 100 {
+		t.Errorf("%d of 150 cohort sessions blocked half-way through the ramp, want close to half", n)
+	}
+	// Refresh is refused the same way.
+	for _, in := range fleet {
+		if !blocked[in.user] {
+			continue
+		}
+		if code, out := refresh(t, m, in.refresh); code != 400 || out["reason"] != "reauth_required" {
+			t.Fatalf("refresh of a blocked session: %d %v", code, out)
+		}
+		break
+	}
+	// Logging in again satisfies the campaign.
+	satisfied := 0
+	for _, in := range fleet {
+		if blocked[in.user] && satisfied < 10 {
+			in.login(t, m)
+			if code, _, body := in.session(t, m); code != 200 {
+				t.Fatalf("after re-login %s: %d %v", in.user, code, body)
+			}
+			satisfied++
+		}
+	}
+	got := campaignCall(t, m, "GET", "/"+id, "")
+	prog := got["progress"].(map[string]any)
+	if prog["blocked_sessions"].(float64) != float64(len(blocked)) || prog["blocked_users"].(float64) != float64(len(blocked)) || prog["satisfied_users"].(float64) != float64(satisfied) {
+		t.Errorf("progress = %v; want %d blocked, %d satisfied", prog, len(blocked), satisfied)
+	}
+
+	// An immediate Android upgrade sends each source to its store.
+	up := campaignCall(t, m, "POST", "", `{"kind":"upgrade","name":"Android 8.5","cohort":{"platforms":["android"]},
+		"upgrade":{"min_version":"8.5.0","mode":"immediate","urls":{"play":"https://play.example/app","amazon":"https://amazon.example/app","official":"https://example.com/download"}}}`)
+	campaignCall(t, m, "POST", "/"+up["id"].(string)+"/activate", "")
+	wantURL := map[string]string{"play": "https://play.example/app", "amazon": "https://amazon.example/app", "unknown": "https://example.com/download"}
+	for _, in := range fleet[3:6] {
+		code, _, body := in.session(t, m)
+		if code != 426 || body["error"] != "upgrade_required" || body["update_url"] != wantURL[in.source] || body["min_version"] != "8.5.0" ||
+			(body["sideloaded"] == true) != (in.source == "unknown") {
+			t.Errorf("%s from %s: %d %v", in.platform, in.source, code, body)
+		}
+	}
+	// An upgrade in place passes and keeps the session.
+	fleet[3].version = "8.5.0"
+	if code, _, body := fleet[3].session(t, m); code != 200 {
+		t.Errorf("after upgrading in place: %d %v", code, body)
+	}
+
+	// Cancel restores access at once.
+	campaignCall(t, m, "POST", "/"+id+"/cancel", "")
+	for _, in := range fleet {
+		if blocked[in.user] {
+			if code, _, body := in.session(t, m); code != 200 {
+				t.Fatalf("after cancel %s: %d %v", in.user, code, body)
+			}
+		}
+	}
+	// A cancelled campaign cannot be resumed.
+	if code, _, body := call(t, "POST", m.URL()+"/admin/v1/campaigns/"+id+"/resume", admin(), ""); code != 409 {
+		t.Errorf("resume after cancel: %d %v, want 409", code, body)
+	}
+}
+
+var testHashCache string
+
+// testHash is one argon2id hash at the test server's cheap parameters of
+// "a long enough password", made once.
+func testHash(t *testing.T) string {
+	t.Helper()
+	if testHashCache == "" {
+		h := password.NewHasher(password.Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltLen: 16, KeyLen: 32}, password.Limits{})
+		s, err := h.Hash(context.Background(), "a long enough password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		testHashCache = s
+	}
+	return testHashCache
+}
