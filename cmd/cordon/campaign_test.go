@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,4 +212,49 @@ func testHash(t *testing.T) string {
 		testHashCache = s
 	}
 	return testHashCache
+}
+
+func TestCampaignCLI(t *testing.T) {
+	m := testServer(t)
+	addUser(t, m, "erin", "a long enough password")
+	login(t, m, "erin", "a long enough password", `platform=ios, version="8.4.1", source=appstore`)
+	t.Setenv("CORDON_ADMIN_TOKEN", testAdminToken)
+	doc := t.TempDir() + "/c.yaml"
+	if err := os.WriteFile(doc, []byte("kind: reauth\nname: cli test\ncohort:\n  platforms: [ios]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	run1 := func(args ...string) error {
+		out.Reset()
+		return run(context.Background(), append(args, "--server", m.URL()), strings.NewReader(""), &out, io.Discard)
+	}
+	if err := run1("campaign", "create", "-f", doc); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Fields(out.String())[3]
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"campaign", "preview", id}, "would hit 1 session(s) of 1 user(s) (exact)"},
+		{[]string{"campaign", "activate", id}, "is active"},
+		{[]string{"campaign", "list"}, id},
+		{[]string{"campaign", "show", id}, "reauth  active"},
+		{[]string{"campaign", "pause", id}, "is paused"},
+		{[]string{"campaign", "resume", id}, "is active"},
+		{[]string{"campaign", "complete", id}, "is completed"},
+	} {
+		if err := run1(step.args...); err != nil || !strings.Contains(out.String(), step.want) {
+			t.Errorf("%v: err %v, output %q, want it to contain %q", step.args, err, out.String(), step.want)
+		}
+	}
+	if err := run1("campaign", "activate", id); err == nil || exitCode(err) != 1 {
+		t.Errorf("activate a completed campaign: %v, want an error", err)
+	}
+	if err := run1("campaign", "create"); exitCode(err) != 2 {
+		t.Errorf("create without -f: %v, want a usage error", err)
+	}
+	if err := run1("campaign", "show"); exitCode(err) != 2 {
+		t.Errorf("show without an id: %v, want a usage error", err)
+	}
 }

@@ -28,6 +28,10 @@ Usage:
   cordon user revoke-sessions USER
   cordon session revoke SESSION_ID
   cordon keys rotate
+  cordon campaign create -f FILE      (JSON or YAML campaign document)
+  cordon campaign preview|activate|pause|resume|cancel|complete ID
+  cordon campaign list
+  cordon campaign show ID [--watch]
 
 Admin verbs take --server URL (or CORDON_SERVER; default http://127.0.0.1:8080)
 and read the admin token from CORDON_ADMIN_TOKEN.
@@ -84,6 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSession(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
+	case "campaign":
+		return runCampaign(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
