@@ -74,8 +74,10 @@ func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient
 		switch strings.ToLower(filepath.Ext(pos[0])) {
 		case ".csv":
 			*format = "csv"
-		case ".jsonl", ".ndjson", ".json":
+		case ".jsonl", ".ndjson":
 			*format = "jsonl"
+		case ".json":
+			*format = "json"
 		default:
 			return usageError("cannot tell the format of %s from its extension; pass --format jsonl or --format csv", pos[0])
 		}
@@ -88,13 +90,15 @@ func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient
 	switch *format {
 	case "jsonl":
 		next = jsonlReader(in)
+	case "json":
+		next = jsonArrayReader(in)
 	case "csv":
 		next, err = csvReader(in)
 		if err != nil {
 			return err
 		}
 	default:
-		return usageError("--format must be jsonl or csv")
+		return usageError("--format must be jsonl, json (an array) or csv")
 	}
 
 	c := client()
@@ -132,6 +136,10 @@ func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient
 		r, line, err := next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		var fatal *fatalReadError
+		if errors.As(err, &fatal) {
+			return fatal.err
 		}
 		if err != nil {
 			total.Invalid++
@@ -181,7 +189,8 @@ func jsonlReader(r io.Reader) func() (importRecord, int, error) {
 			return rec, line, nil
 		}
 		if err := sc.Err(); err != nil {
-			return importRecord{}, line, fmt.Errorf("line %d: %w", line+1, err)
+			// A scanner that failed stays failed: stop the import here.
+			return importRecord{}, line, &fatalReadError{fmt.Errorf("line %d: %w (a line may hold at most 64 KiB)", line+1, err)}
 		}
 		return importRecord{}, line, io.EOF
 	}
@@ -197,6 +206,9 @@ func csvReader(r io.Reader) (func() (importRecord, int, error), error) {
 	}
 	col := map[string]int{}
 	for i, h := range head {
+		if i == 0 {
+			h = strings.TrimPrefix(h, "\ufeff") // the byte-order mark spreadsheets write
+		}
 		col[strings.ToLower(strings.TrimSpace(h))] = i
 	}
 	if _, ok := col["username"]; !ok {
@@ -221,4 +233,32 @@ func csvReader(r io.Reader) (func() (importRecord, int, error), error) {
 		line, _ := cr.FieldPos(0)
 		return importRecord{Username: get(row, "username"), Password: get(row, "password"), PasswordHash: get(row, "password_hash")}, line, nil
 	}, nil
+}
+
+// fatalReadError ends an import: the input cannot be read further.
+type fatalReadError struct{ err error }
+
+func (e *fatalReadError) Error() string { return e.err.Error() }
+
+// jsonArrayReader yields the records of one JSON array, streaming.
+func jsonArrayReader(r io.Reader) func() (importRecord, int, error) {
+	dec := json.NewDecoder(r)
+	i, started := 0, false
+	return func() (importRecord, int, error) {
+		if !started {
+			started = true
+			if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+				return importRecord{}, 0, &fatalReadError{errors.New("a .json file must hold one JSON array of account records (or use .jsonl)")}
+			}
+		}
+		if !dec.More() {
+			return importRecord{}, i, io.EOF
+		}
+		i++
+		var rec importRecord
+		if err := dec.Decode(&rec); err != nil {
+			return rec, i, &fatalReadError{fmt.Errorf("record %d: %v", i, err)}
+		}
+		return rec, i, nil
+	}
 }
