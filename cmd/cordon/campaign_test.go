@@ -99,6 +99,15 @@ func TestIncident(t *testing.T) {
 	for _, in := range fleet {
 		in.login(t, m)
 	}
+	// Android installs download content for offline play.
+	grants := map[string]string{}
+	for _, in := range fleet[3:6] {
+		code, _, g := call(t, "POST", m.URL()+"/v1/offline/grants", bearerH(in.access), "")
+		if code != 201 || g["grant"] == nil || g["expires_at"] == nil {
+			t.Fatalf("offline grant: %d %v", code, g)
+		}
+		grants[in.user] = g["grant"].(string)
+	}
 	clk.Advance(7 * 24 * time.Hour) // the breach is found a week later
 	for _, in := range fleet {
 		in.renew(t, m) // apps refresh; auth_time stays a week old
@@ -180,6 +189,40 @@ func TestIncident(t *testing.T) {
 	fleet[3].version = "8.5.0"
 	if code, _, body := fleet[3].session(t, m); code != 200 {
 		t.Errorf("after upgrading in place: %d %v", code, body)
+	}
+
+	// Offline grants issued before a re-key are refused; new ones pass.
+	rekey := campaignCall(t, m, "POST", "", `{"kind":"offline_rekey","name":"re-key offline content","cohort":{"platforms":["android"]}}`)
+	campaignCall(t, m, "POST", "/"+rekey["id"].(string)+"/activate", "")
+	check := func(in *install, grant string) (int, map[string]any) {
+		h := map[string]string{"Content-Type": "application/json", "Cordon-Client": in.header()}
+		b, _ := json.Marshal(map[string]string{"grant": grant})
+		code, _, out := call(t, "POST", m.URL()+"/v1/offline/grants/check", h, string(b))
+		return code, out
+	}
+	for _, in := range fleet[3:6] {
+		if code, out := check(in, grants[in.user]); code != 403 || out["error"] != "offline_grant_revoked" || out["campaign"] != rekey["id"] {
+			t.Errorf("old grant of %s after re-key: %d %v", in.source, code, out)
+		}
+	}
+	code, _, g := call(t, "POST", m.URL()+"/v1/offline/grants", bearerH(fleet[3].access), "")
+	if code != 201 {
+		t.Fatalf("new grant after re-key: %d %v", code, g)
+	}
+	if code, out := check(fleet[3], g["grant"].(string)); code != 200 || out["valid"] != true {
+		t.Errorf("new grant after re-key: %d %v", code, out)
+	}
+	other := *fleet[3]
+	other.user = "someone-else"
+	if code, out := check(&other, g["grant"].(string)); code != 403 || out["error"] != "offline_grant_revoked" {
+		t.Errorf("grant presented from another device: %d %v", code, out)
+	}
+	if code, out := check(fleet[3], "cog_forged"); code != 404 {
+		t.Errorf("forged grant: %d %v, want 404", code, out)
+	}
+	rp := campaignCall(t, m, "GET", "/"+rekey["id"].(string), "")["progress"].(map[string]any)
+	if rp["blocked_users"].(float64) != 3 || rp["satisfied_users"].(float64) != 1 {
+		t.Errorf("re-key progress = %v, want 3 blocked users and 1 satisfied", rp)
 	}
 
 	// Cancel restores access at once.

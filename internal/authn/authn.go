@@ -80,6 +80,9 @@ type Campaigns interface {
 	LoggedIn(ctx context.Context, s *cordon.Session)
 	// Upgraded records an in-place app upgrade of a session.
 	Upgraded(ctx context.Context, s *cordon.Session)
+	// OfflineRenewed records a new offline grant (it satisfies offline_rekey
+	// campaigns that revoked the account's grants).
+	OfflineRenewed(ctx context.Context, s *cordon.Session)
 }
 
 // noCampaigns is the policy of a service built without campaigns.
@@ -89,6 +92,7 @@ func (noCampaigns) Policy() *decision.Policy                                    
 func (noCampaigns) Blocked(context.Context, decision.Decision, *cordon.Session) {}
 func (noCampaigns) LoggedIn(context.Context, *cordon.Session)                   {}
 func (noCampaigns) Upgraded(context.Context, *cordon.Session)                   {}
+func (noCampaigns) OfflineRenewed(context.Context, *cordon.Session)             {}
 
 // Deps are the parts a Service is built from.
 type Deps struct {

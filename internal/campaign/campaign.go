@@ -246,3 +246,11 @@ func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session) {
 		s.Satisfied(ctx, id, sess.AccountID)
 	}
 }
+
+// OfflineRenewed counts a new offline grant as satisfying the
+// offline_rekey campaigns that revoked the account's grants.
+func (s *Service) OfflineRenewed(ctx context.Context, sess *cordon.Session) {
+	for _, id := range s.Policy().CampaignIDs(cordon.KindOfflineRekey) {
+		s.Satisfied(ctx, id, sess.AccountID)
+	}
+}

@@ -162,6 +162,14 @@ func TestParseValid(t *testing.T) {
 					t.Errorf("message = %q, want %q", c.Message, want)
 				}
 			}},
+		{name: "yaml text with & and *", format: YAML, doc: "kind: reauth\nname: Terms & conditions *v2*\nmessage: \"&a *a\"\n",
+			check: func(t *testing.T, c *cordon.Campaign) {
+				if c.Name != "Terms & conditions *v2*" || c.Message != "&a *a" {
+					t.Errorf("name %q, message %q", c.Name, c.Message)
+				}
+			}},
+		{name: "yaml with a leading ---", format: YAML, doc: "---\nkind: reauth\nname: r\n",
+			want: &cordon.Campaign{Kind: "reauth", Name: "r", State: "draft"}},
 		{name: "null blocks are absent", format: JSON, doc: `{"kind":"reauth","name":"r","cohort":null,"ramp":null,"upgrade":null}`,
 			want: &cordon.Campaign{Kind: "reauth", Name: "r", State: "draft"}},
 	}
@@ -348,6 +356,7 @@ func TestParseInvalid(t *testing.T) {
 		{"truncated", JSON, `{"kind":"reauth","name":`, bad, ""},
 		{"syntax error", JSON, `{"kind":"reauth",,}`, bad, ""},
 		{"name as a number", JSON, `{"kind":"reauth","name":7}`, bad, "name"},
+		{"deeply nested", JSON, `{"message":` + strings.Repeat("[", MaxSize-20) + strings.Repeat("]", 8) + "}", bad, ""},
 		{"2 MiB document", JSON, `{"kind":"reauth","name":"r","message":"` + strings.Repeat("x", 2<<20) + `"}`, cordon.ECodeTooLarge, ""},
 		{"non-UTF-8 json", JSON, "{\"kind\":\"reauth\",\"name\":\"caf\xe9\"}", bad, ""},
 		{"non-UTF-8 yaml", YAML, "kind: reauth\nname: caf\xe9\n", bad, ""},
@@ -361,6 +370,8 @@ func TestParseInvalid(t *testing.T) {
 		{"yaml merge key", YAML, "base: &b {kind: reauth}\n<<: *b\nname: r\n", bad, ""},
 		{"yaml billion laughs", YAML, billionLaughs(), bad, ""},
 		{"yaml scalar bomb", YAML, scalarBomb(), bad, ""},
+		{"yaml too many values", YAML, "kind: reauth\nname: r\ncohort:\n  users: [" + strings.Repeat("a,", maxYAMLNodes) + "a]\n", bad, ""},
+		{"yaml deeply nested", YAML, "kind: reauth\nname: r\nmessage: " + strings.Repeat("[", 100000), bad, ""},
 		{"yaml list at top", YAML, "- kind: reauth\n", bad, ""},
 		{"yaml syntax error", YAML, "kind: [reauth\n", bad, ""},
 		{"empty yaml", YAML, "", bad, ""},

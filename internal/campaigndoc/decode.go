@@ -84,6 +84,11 @@ func decode(data []byte, fromYAML bool) (*document, error) {
 	return &doc, nil
 }
 
+// maxDepth bounds the nesting of a document. The deepest a valid one goes
+// is 3 (upgrade.urls.play); without a bound, a megabyte of "[" would cost
+// a frame and a path per level.
+const maxDepth = 8
+
 // checkStructure verifies that data is exactly one JSON object, that no
 // object repeats a key, and that the objects of the schema hold only its
 // keys, spelt exactly.
@@ -142,6 +147,9 @@ func checkStructure(data []byte) error {
 			}
 			f.key, f.keyDue = k, false
 			continue
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '{' || d == '[') && len(stack) == maxDepth {
+			return invalid("", "the campaign document is nested too deeply")
 		}
 		switch tok {
 		case json.Delim('{'):
@@ -265,6 +273,10 @@ func position(data []byte, offset int64) (line, col int) {
 	return line, col
 }
 
+// maxYAMLNodes is the most nodes a YAML document may have: room for every
+// field and the longest list of users.
+const maxYAMLNodes = maxUsers + 1000
+
 // yamlToJSON converts a YAML document to JSON for the strict JSON path.
 //
 // sigs.k8s.io/yaml expands aliases while converting, and go-yaml's guard
@@ -291,9 +303,15 @@ func yamlToJSON(data []byte) ([]byte, error) {
 		}
 		return nil, invalid("", "a campaign document is one YAML document; remove everything after the second ---")
 	}
+	// The walk also counts nodes: converting is the costly half, and no
+	// valid document holds many more values than its list of users.
+	nodes := 0
 	for stack := []*yamlv3.Node{&root}; len(stack) > 0; {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
+		if nodes++; nodes > maxYAMLNodes {
+			return nil, invalid("", "the campaign document holds more than %d values; a campaign lists at most %d users", maxYAMLNodes, maxUsers)
+		}
 		if n.Kind == yamlv3.AliasNode || n.Anchor != "" {
 			return nil, invalid("", "YAML anchors and aliases (&name, *name, <<) are not allowed in a campaign document (line %d)", n.Line)
 		}

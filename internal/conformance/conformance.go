@@ -43,6 +43,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Times", timeTests()},
 		{"Campaigns", campaignTests()},
 		{"Fleet", fleetTests()},
+		{"OfflineGrants", offlineTests()},
 		{"Ping", []subtest{{"Answers", testPing}}},
 	}
 	for _, g := range groups {

@@ -46,6 +46,7 @@ type memStore struct {
 	blockedUsers map[[2]string]bool // campaign, account
 	satisfied    map[[2]string]bool // campaign, account
 	progress     map[string]cordon.Progress
+	grants       map[string]cordon.OfflineGrant // by hash
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -544,7 +545,7 @@ func (m *memStore) RecordSatisfied(_ context.Context, campaignID, accountID stri
 	if _, ok := m.campaigns[campaignID]; !ok {
 		return false, cordon.ErrNotFound
 	}
-	if m.satisfied[[2]string{campaignID, accountID}] {
+	if m.satisfied[[2]string{campaignID, accountID}] || !m.blockedUsers[[2]string{campaignID, accountID}] {
 		return false, nil
 	}
 	m.satisfied[[2]string{campaignID, accountID}] = true
@@ -560,4 +561,31 @@ func (m *memStore) Progress(_ context.Context, campaignID string) (cordon.Progre
 		return cordon.Progress{}, cordon.ErrNotFound
 	}
 	return m.progress[campaignID], nil
+}
+
+func (m *memStore) CreateOfflineGrant(_ context.Context, g *cordon.OfflineGrant) error {
+	defer m.lock()()
+	if m.grants == nil {
+		m.grants = map[string]cordon.OfflineGrant{}
+	}
+	if _, ok := m.grants[string(g.Hash)]; ok {
+		return cordon.ErrAlreadyExists
+	}
+	if _, ok := m.sessions[g.SessionID]; !ok {
+		return cordon.ErrNotFound
+	}
+	c := *g
+	c.Hash = append([]byte(nil), g.Hash...)
+	c.AuthTime, c.IssuedAt, c.ExpiresAt = norm(g.AuthTime), norm(g.IssuedAt), norm(g.ExpiresAt)
+	m.grants[string(g.Hash)] = c
+	return nil
+}
+
+func (m *memStore) OfflineGrantByHash(_ context.Context, hash []byte) (*cordon.OfflineGrant, error) {
+	defer m.lock()()
+	g, ok := m.grants[string(hash)]
+	if !ok {
+		return nil, cordon.ErrNotFound
+	}
+	return &g, nil
 }

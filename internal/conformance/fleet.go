@@ -451,39 +451,50 @@ func testRecordBlocked(t *testing.T, s cordon.Store) {
 	}
 }
 
+// An account counts as satisfied once per campaign, and only once the
+// campaign has blocked it: SatisfiedUsers never exceeds BlockedUsers.
 func testRecordSatisfied(t *testing.T, s cordon.Store) {
 	ctx := t.Context()
 	cs, fs := campaigns(t, s), fleet(t, s)
 	c1 := mustCreateCampaign(t, cs, newCampaign("one", at(0)))
 	c2 := mustCreateCampaign(t, cs, newCampaign("two", at(0)))
 	alice, bob := cordon.NewID("u"), cordon.NewID("u")
-	if _, err := fs.RecordBlocked(ctx, c1.ID, cordon.NewID("s"), alice, at(0)); err != nil {
-		t.Fatalf("RecordBlocked: %v", err)
-	}
 	calls := []struct {
 		name      string
+		block     bool // RecordBlocked a new session of the account, else RecordSatisfied
 		campaign  string
 		account   string
 		wantFirst bool
 	}{
-		{"first time", c1.ID, alice, true},
-		{"again", c1.ID, alice, false},
-		{"another account", c1.ID, bob, true},
-		{"another campaign", c2.ID, alice, true},
-		{"again in the other campaign", c2.ID, alice, false},
+		{"never blocked", false, c1.ID, alice, false},
+		{"block", true, c1.ID, alice, true},
+		{"first time", false, c1.ID, alice, true},
+		{"again", false, c1.ID, alice, false},
+		{"blocked by another campaign only", false, c2.ID, alice, false},
+		{"block in the other campaign", true, c2.ID, alice, true},
+		{"in the other campaign", false, c2.ID, alice, true},
+		{"block another account", true, c1.ID, bob, true},
+		{"another account", false, c1.ID, bob, true},
+		{"again in the other campaign", false, c2.ID, alice, false},
 	}
 	for i, c := range calls {
-		first, err := fs.RecordSatisfied(ctx, c.campaign, c.account, at(time.Duration(i)*time.Minute))
+		var first bool
+		var err error
+		if c.block {
+			first, err = fs.RecordBlocked(ctx, c.campaign, cordon.NewID("s"), c.account, at(time.Duration(i)*time.Minute))
+		} else {
+			first, err = fs.RecordSatisfied(ctx, c.campaign, c.account, at(time.Duration(i)*time.Minute))
+		}
 		if err != nil || first != c.wantFirst {
-			t.Errorf("RecordSatisfied, %s: got %t, %v; want %t, nil", c.name, first, err, c.wantFirst)
+			t.Errorf("step %d, %s: got %t, %v; want %t, nil", i, c.name, first, err, c.wantFirst)
 		}
 	}
 	tests := []struct {
 		campaign string
 		want     cordon.Progress
 	}{
-		{c1.ID, cordon.Progress{BlockedSessions: 1, BlockedUsers: 1, SatisfiedUsers: 2}},
-		{c2.ID, cordon.Progress{SatisfiedUsers: 1}},
+		{c1.ID, cordon.Progress{BlockedSessions: 2, BlockedUsers: 2, SatisfiedUsers: 2}},
+		{c2.ID, cordon.Progress{BlockedSessions: 1, BlockedUsers: 1, SatisfiedUsers: 1}},
 	}
 	for _, tt := range tests {
 		if got := mustProgress(t, fs, tt.campaign); got != tt.want {

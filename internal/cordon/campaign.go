@@ -157,7 +157,10 @@ type FleetStore interface {
 	// RecordBlocked notes that the campaign denied the session; counting
 	// each (campaign, session) once. It reports whether this was the first.
 	RecordBlocked(ctx context.Context, campaignID, sessionID, accountID string, at time.Time) (bool, error)
-	// RecordSatisfied notes that the account satisfied the campaign, once.
+	// RecordSatisfied notes that the account satisfied the campaign, once,
+	// and only if the campaign blocked the account before (a login of an
+	// account the campaign never asked anything of satisfies nothing). It
+	// reports whether it counted.
 	RecordSatisfied(ctx context.Context, campaignID, accountID string, at time.Time) (bool, error)
 	// Progress returns the campaign's counters.
 	Progress(ctx context.Context, campaignID string) (Progress, error)

@@ -77,6 +77,9 @@ type Store interface {
 	AccountStore
 	SessionStore
 	KeyStore
+	CampaignStore
+	FleetStore
+	OfflineStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

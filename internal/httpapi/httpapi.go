@@ -101,6 +101,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/password", s.withUser(s.handlePassword))
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("POST /v1/decide", s.handleDecide)
+	mux.HandleFunc("POST /v1/offline/grants", s.withUser(s.handleIssueGrant))
+	mux.HandleFunc("POST /v1/offline/grants/check", s.handleCheckGrant)
 
 	// Admin API.
 	mux.HandleFunc("POST /admin/v1/accounts", s.withAdmin(cordon.ScopeAccounts, s.handleCreateAccount))

@@ -220,10 +220,26 @@ func (db *DB) RecordBlocked(ctx context.Context, campaignID, sessionID, accountI
 }
 
 // RecordSatisfied counts the account as having satisfied the campaign,
-// once. An unknown campaign: ErrNotFound.
+// once, and only if the campaign blocked it: progress is a funnel, and an
+// account that was never blocked (outside the cohort, or not yet reached)
+// has nothing to satisfy. It reports false for such an account. An
+// unknown campaign: ErrNotFound.
 func (db *DB) RecordSatisfied(ctx context.Context, campaignID, accountID string, at time.Time) (bool, error) {
-	if ok, err := db.exists(ctx, `SELECT 1 FROM campaign_satisfied WHERE campaign_id = ? AND account_id = ?`, campaignID, accountID); ok || err != nil {
-		return false, err
+	// Every login asks this of every enforcing campaign: answer the
+	// accounts already counted, or never blocked, from a reader. Blocks are
+	// never undone, so a block seen here stays true in the write below.
+	var satisfied, blocked, known bool
+	if err := db.r.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM campaign_satisfied WHERE campaign_id = ?1 AND account_id = ?2),
+		EXISTS (SELECT 1 FROM campaign_blocked_users WHERE campaign_id = ?1 AND account_id = ?2),
+		EXISTS (SELECT 1 FROM campaigns WHERE id = ?1)`, campaignID, accountID).Scan(&satisfied, &blocked, &known); err != nil {
+		return false, mapErr(err)
+	}
+	switch {
+	case !known:
+		return false, cordon.ErrNotFound
+	case satisfied || !blocked:
+		return false, nil
 	}
 	var first bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
