@@ -301,3 +301,70 @@ func TestCampaignCLI(t *testing.T) {
 		t.Errorf("show without an id: %v, want a usage error", err)
 	}
 }
+
+func TestPasswordResetCampaign(t *testing.T) {
+	clk := clock.NewFake(time.Date(2014, 5, 20, 8, 0, 0, 0, time.UTC))
+	m := fakeServer(t, clk)
+	const oldPW, newPW = "a long enough password", "a brand new passphrase"
+	id := addUser(t, m, "frank", oldPW)
+	addUser(t, m, "grace", oldPW)
+	in := &install{user: "frank", platform: "ios", version: "8.4.1", source: "appstore"}
+	in.login(t, m)
+	clk.Advance(time.Hour)
+	in.renew(t, m)
+	c := campaignCall(t, m, "POST", "", fmt.Sprintf(`{"kind":"password_reset","name":"reset frank","cohort":{"users":[%q]}}`, id))
+	cid := c["id"].(string)
+	campaignCall(t, m, "POST", "/"+cid+"/activate", "")
+	clk.Advance(time.Minute)
+
+	if code, hdr, body := in.session(t, m); code != 401 || body["error"] != "password_reset_required" || body["campaign"] != cid || hdr.Get("WWW-Authenticate") == "" {
+		t.Fatalf("old session: %d %v", code, body)
+	}
+	code, body := login(t, m, "frank", oldPW, in.header())
+	if code != 401 || body["error"] != "password_reset_required" || body["reset_token"] == nil || body["campaign"] != cid {
+		t.Fatalf("login with the old password: %d %v", code, body)
+	}
+	rt := body["reset_token"].(string)
+	reset := func(token, pw string) (int, map[string]any) {
+		b, _ := json.Marshal(map[string]string{"reset_token": token, "new_password": pw})
+		code, _, out := call(t, "POST", m.URL()+"/v1/password/reset", map[string]string{"Content-Type": "application/json", "Cordon-Client": in.header()}, string(b))
+		return code, out
+	}
+	// A weak password is refused before the token is spent.
+	if code, out := reset(rt, "password123"); code != 422 || out["error"] != "weak_password" {
+		t.Fatalf("weak new password: %d %v", code, out)
+	}
+	// The old password again is refused, with a fresh token to retry.
+	code, out := reset(rt, oldPW)
+	if code != 401 || out["error"] != "password_reset_required" || out["problem"] == nil || out["reset_token"] == nil || out["reset_token"] == rt {
+		t.Fatalf("same password again: %d %v", code, out)
+	}
+	if code, out := reset(rt, newPW); code != 401 || out["error"] != "invalid_token" {
+		t.Errorf("spent reset token: %d %v, want 401 invalid_token", code, out)
+	}
+	code, tok := reset(out["reset_token"].(string), newPW)
+	if code != 200 || tok["access_token"] == nil {
+		t.Fatalf("reset: %d %v", code, tok)
+	}
+	if code, _, body := in.session(t, m); code != 401 || body["error"] != "session_revoked" {
+		t.Errorf("session from before the reset: %d %v, want session_revoked", code, body)
+	}
+	in.access = tok["access_token"].(string)
+	if code, _, body := in.session(t, m); code != 200 {
+		t.Errorf("session after the reset: %d %v", code, body)
+	}
+	if code, body := login(t, m, "frank", newPW, in.header()); code != 200 {
+		t.Errorf("login with the new password: %d %v", code, body)
+	}
+	if code, body := login(t, m, "frank", oldPW, in.header()); code != 401 || body["error"] != "invalid_credentials" {
+		t.Errorf("login with the old password: %d %v", code, body)
+	}
+	// Someone outside the cohort is never asked.
+	if code, body := login(t, m, "grace", oldPW, ""); code != 200 {
+		t.Errorf("login of a user outside the cohort: %d %v", code, body)
+	}
+	prog := campaignCall(t, m, "GET", "/"+cid, "")["progress"].(map[string]any)
+	if prog["blocked_users"].(float64) != 1 || prog["satisfied_users"].(float64) != 1 {
+		t.Errorf("progress = %v, want 1 blocked user and 1 satisfied", prog)
+	}
+}

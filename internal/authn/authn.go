@@ -263,6 +263,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Tokens, error) 
 	if rehash {
 		s.upgradeHash(ctx, acct, req.Password)
 	}
+	if d := decision.ResetRequired(&decision.ResetInput{AccountID: acct.ID, Client: req.Client, PasswordChangedAt: acct.PasswordChangedAt,
+		Now: s.clock.Now(), Policy: s.campaigns.Policy()}); d.Outcome == decision.Deny {
+		return nil, s.requireReset(ctx, acct, d, nil)
+	}
 	return s.openSession(ctx, acct, req.Client)
 }
 

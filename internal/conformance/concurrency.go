@@ -22,6 +22,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"RotateOneTokenRace", testRotateRace},
 		{"CreateOneUsernameRace", testCreateAccountRace},
 		{"ManyAccountsAtOnce", testManyWriters},
+		{"ConsumeOneResetRace", testResetRace},
 	}, fleetConcurrencyTests()...))
 }
 

@@ -44,6 +44,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Campaigns", campaignTests()},
 		{"Fleet", fleetTests()},
 		{"OfflineGrants", offlineTests()},
+		{"PasswordResets", resetTests()},
 		{"Ping", []subtest{{"Answers", testPing}}},
 	}
 	for _, g := range groups {

@@ -47,6 +47,7 @@ type memStore struct {
 	satisfied    map[[2]string]bool // campaign, account
 	progress     map[string]cordon.Progress
 	grants       map[string]cordon.OfflineGrant // by hash
+	resets       map[string]cordon.PasswordReset
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -588,4 +589,32 @@ func (m *memStore) OfflineGrantByHash(_ context.Context, hash []byte) (*cordon.O
 		return nil, cordon.ErrNotFound
 	}
 	return &g, nil
+}
+
+func (m *memStore) CreatePasswordReset(_ context.Context, r *cordon.PasswordReset) error {
+	defer m.lock()()
+	if m.resets == nil {
+		m.resets = map[string]cordon.PasswordReset{}
+	}
+	if _, ok := m.resets[string(r.Hash)]; ok {
+		return cordon.ErrAlreadyExists
+	}
+	if _, ok := m.accounts[r.AccountID]; !ok {
+		return cordon.ErrNotFound
+	}
+	c := *r
+	c.CreatedAt, c.ExpiresAt = norm(r.CreatedAt), norm(r.ExpiresAt)
+	m.resets[string(r.Hash)] = c
+	return nil
+}
+
+func (m *memStore) ConsumePasswordReset(_ context.Context, hash []byte, now time.Time) (*cordon.PasswordReset, error) {
+	defer m.lock()()
+	r, ok := m.resets[string(hash)]
+	if !ok || !r.UsedAt.IsZero() || !norm(now).Before(r.ExpiresAt) {
+		return nil, cordon.ErrNotFound
+	}
+	r.UsedAt = norm(now)
+	m.resets[string(hash)] = r
+	return &r, nil
 }

@@ -28,3 +28,24 @@ type OfflineStore interface {
 	// OfflineGrantByHash looks a grant up; ErrNotFound when unknown.
 	OfflineGrantByHash(ctx context.Context, hash []byte) (*OfflineGrant, error)
 }
+
+// PasswordReset is a single-use permission to set a new password, given
+// at login to an account that a password_reset campaign has admitted. Only
+// the hash of its secret is stored.
+type PasswordReset struct {
+	Hash       []byte
+	AccountID  string
+	CampaignID string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     time.Time
+}
+
+// ResetStore keeps password-reset permissions.
+type ResetStore interface {
+	CreatePasswordReset(ctx context.Context, r *PasswordReset) error
+	// ConsumePasswordReset marks the permission used and returns it, in one
+	// transaction where at most one concurrent caller wins; a used, expired
+	// or unknown permission is ErrNotFound.
+	ConsumePasswordReset(ctx context.Context, hash []byte, now time.Time) (*PasswordReset, error)
+}

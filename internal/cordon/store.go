@@ -80,6 +80,7 @@ type Store interface {
 	CampaignStore
 	FleetStore
 	OfflineStore
+	ResetStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -241,3 +241,50 @@ func effectiveFacts(s *cordon.Session, c cordon.ClientFacts) cordon.ClientFacts 
 	}
 	return f
 }
+
+// ResetInput is a login whose password was right.
+type ResetInput struct {
+	AccountID string
+	// Client is the login's client facts.
+	Client cordon.ClientFacts
+	// PasswordChangedAt is when the account's password was last set.
+	PasswordChangedAt time.Time
+	Now               time.Time
+	Policy            *Policy
+}
+
+// ResetRequired says whether a login must set a new password before it
+// opens a session: a password_reset campaign has admitted the account (its
+// cohort matched on the login's client facts, with authenticated_before
+// judged against when the password was last set) and the password predates
+// the admission. The latest such admission decides.
+func ResetRequired(in *ResetInput) Decision {
+	p := in.Policy
+	if p == nil {
+		return Decision{Outcome: Allow}
+	}
+	src := sourceIndex(in.Client.Source)
+	ver := p.version(in.Client.Version)
+	uh := AccountHash(in.AccountID)
+	now, changed := in.Now.UnixNano(), in.PasswordChangedAt.UnixNano()
+	best := -1
+	var bestKey int64
+	for _, i := range p.byPlatform[platformIndex(in.Client.Platform)] {
+		c := &p.campaigns[i]
+		if c.kind != kindPasswordReset || !c.matches(i, src, ver, in.PasswordChangedAt.UnixMicro(), in.AccountID) {
+			continue
+		}
+		adm := c.admission(uh)
+		if now < adm || changed >= adm {
+			continue
+		}
+		if best < 0 || c.beats(&p.campaigns[best], adm, bestKey) {
+			best, bestKey = i, adm
+		}
+	}
+	if best < 0 {
+		return Decision{Outcome: Allow}
+	}
+	c := &p.campaigns[best]
+	return Decision{Outcome: Deny, Reason: ReasonPasswordResetRequired, Message: c.message, Campaign: c.id}
+}

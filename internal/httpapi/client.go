@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -28,6 +29,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var tok *authn.Tokens
 	if err == nil {
 		tok, err = s.authn.Login(r.Context(), authn.LoginRequest{Username: body.Username, Password: body.Password, Client: facts, Address: throttle.AddressKey(r.RemoteAddr)})
+	}
+	var rr *authn.ResetRequiredError
+	if errors.As(err, &rr) {
+		s.logins.WithLabelValues(rr.Decision.Reason).Inc()
+		writeResetRequired(w, rr)
+		return
 	}
 	if err != nil {
 		s.logins.WithLabelValues(cordon.ErrorCode(err)).Inc()
@@ -283,4 +290,62 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 		SessionID string            `json:"session_id"`
 		Decision  decision.Decision `json:"decision"`
 	}{p.Session.AccountID, p.Session.ID, p.Decision})
+}
+
+// writeResetRequired answers a login that must set a new password first:
+// 401 password_reset_required with a single-use reset token.
+func writeResetRequired(w http.ResponseWriter, rr *authn.ResetRequiredError) {
+	d := rr.Decision
+	msg := d.Message
+	body := struct {
+		Error      string `json:"error"`
+		Message    string `json:"message"`
+		Campaign   string `json:"campaign"`
+		ResetToken string `json:"reset_token"`
+		ExpiresIn  int    `json:"reset_expires_in"`
+		Problem    string `json:"problem,omitempty"`
+		Field      string `json:"field,omitempty"`
+	}{Error: d.Reason, Message: msg, Campaign: d.Campaign, ResetToken: rr.ResetToken, ExpiresIn: rr.ExpiresIn}
+	if rr.Problem != nil {
+		var e *cordon.Error
+		if errors.As(rr.Problem, &e) {
+			body.Problem, body.Field = e.Message, e.Field
+		} else {
+			body.Problem = rr.Problem.Error()
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="cordon", error="invalid_token", error_description=%q`, msg))
+	writeJSON(w, http.StatusUnauthorized, body)
+}
+
+type resetBody struct {
+	ResetToken  string `json:"reset_token"`
+	NewPassword string `json:"new_password"`
+}
+
+// handleReset sets a new password with the reset token a login answered
+// password_reset_required with, and logs in.
+func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
+	var body resetBody
+	err := readJSON(w, r, &body, maxJSONBody)
+	var facts cordon.ClientFacts
+	if err == nil {
+		facts, err = clientfacts.FromHeader(r.Header)
+	}
+	var tok *authn.Tokens
+	if err == nil {
+		tok, err = s.authn.ResetPassword(r.Context(), body.ResetToken, body.NewPassword, facts)
+	}
+	var rr *authn.ResetRequiredError
+	if errors.As(err, &rr) {
+		writeResetRequired(w, rr)
+		return
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, tok)
 }

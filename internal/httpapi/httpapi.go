@@ -99,6 +99,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /v1/sessions/{id}", s.withUser(s.handleRevokeOwn))
 	mux.HandleFunc("POST /v1/logout", s.withUser(s.handleLogout))
 	mux.HandleFunc("POST /v1/password", s.withUser(s.handlePassword))
+	mux.HandleFunc("POST /v1/password/reset", s.handleReset)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("POST /v1/decide", s.handleDecide)
 	mux.HandleFunc("POST /v1/offline/grants", s.withUser(s.handleIssueGrant))
