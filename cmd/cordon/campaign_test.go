@@ -225,6 +225,19 @@ func TestIncident(t *testing.T) {
 		t.Errorf("re-key progress = %v, want 3 blocked users and 1 satisfied", rp)
 	}
 
+	// Progress is exported as metrics too.
+	mcode, _, _ := call(t, "GET", m.URL()+"/metrics", nil, "")
+	resp, err := http.Get(m.URL() + "/metrics")
+	if err != nil || mcode != 200 {
+		t.Fatalf("metrics: %d %v", mcode, err)
+	}
+	mb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := fmt.Sprintf(`cordon_campaign_satisfied_users{campaign=%q,kind="reauth",state="active"} %d`, id, satisfied)
+	if !strings.Contains(string(mb), want) || !strings.Contains(string(mb), "cordon_policy_version") {
+		t.Errorf("metrics lack %s", want)
+	}
+
 	// Cancel restores access at once.
 	campaignCall(t, m, "POST", "/"+id+"/cancel", "")
 	for _, in := range fleet {

@@ -75,6 +75,9 @@ func New(d Deps) *Server {
 	s.refresh = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_refreshes_total", Help: "Refresh-token exchanges by outcome (ok or the reason)."}, []string{"outcome"})
 	d.Registry.MustRegister(s.requests, s.latency, s.logins, s.refresh,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if d.Campaigns != nil {
+		d.Registry.MustRegister(d.Campaigns.Collector())
+	}
 	if d.Hasher != nil {
 		d.Registry.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_password_hashes_in_flight", Help: "Password hashes computing now."}, func() float64 { return float64(d.Hasher.InFlight()) }),
