@@ -32,6 +32,7 @@ Usage:
   cordon campaign preview|activate|pause|resume|cancel|complete ID
   cordon campaign list
   cordon campaign show ID [--watch]
+  cordon token create NAME --scope SCOPE...   (prints a new admin token once)
 
 Admin verbs take --server URL (or CORDON_SERVER; default http://127.0.0.1:8080)
 and read the admin token from CORDON_ADMIN_TOKEN.
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "campaign":
 		return runCampaign(ctx, args[1:], stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

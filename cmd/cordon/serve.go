@@ -17,6 +17,8 @@ import (
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/sqlite"
@@ -55,6 +57,7 @@ type Main struct {
 	store     *sqlite.DB
 	Authn     *authn.Service
 	Campaigns *campaign.Service
+	Feed      *feed.Hub
 	stopWatch context.CancelFunc
 	done      chan error
 }
@@ -111,21 +114,34 @@ func (m *Main) Run(ctx context.Context) error {
 	// Another node on the same store may change campaigns; a cheap version
 	// read each second keeps this node's policy within a second of it.
 	go camps.Watch(watchCtx, time.Second)
+	// The policy feed: every policy version, revocation and key set, to
+	// enforcement points (cordon gate, the gate middleware).
+	var svc *authn.Service
+	hub := feed.NewHub(func(ctx context.Context) (feed.Event, error) { return m.snapshot(ctx) }, 0)
+	m.Feed = hub
+	camps.OnPolicy = func(_ *decision.Policy, cs []*cordon.Campaign) {
+		hub.Publish(feed.Event{Kind: feed.KindPolicy, Policy: feed.WirePolicy(camps.Policy().Version, cs)})
+	}
 	hasher := password.NewHasher(c.Hash, password.Limits{})
 	pol := password.DefaultPolicy()
 	if c.MinPasswordLength > 0 {
 		pol.MinLength = c.MinPasswordLength
 	}
-	svc, err := authn.New(ctx, authn.Deps{Store: store, Hasher: hasher, Policy: pol,
-		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log, Campaigns: camps},
-		authn.Config{Issuer: c.Issuer})
+	svc, err = authn.New(ctx, authn.Deps{Store: store, Hasher: hasher, Policy: pol,
+		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log, Campaigns: camps,
+		OnRevoke: func(ids []string, at time.Time) {
+			hub.Publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
+		},
+		OnKeys: func(jwks []byte) { hub.Publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
+	}, authn.Config{Issuer: c.Issuer})
 	if err != nil {
 		m.closeStore()
 		ln.Close()
 		return err
 	}
 	m.Authn = svc
-	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
+	go sweep(watchCtx, svc, c.Log)
+	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Feed: feed.Handler(hub, c.Log), Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -223,4 +239,55 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		m.done <- err
 	}
 	return m.Close()
+}
+
+// snapshot is the whole state an enforcement point needs: the enforcing
+// campaigns, the revocations whose tokens may still be valid, the keys.
+func (m *Main) snapshot(ctx context.Context) (feed.Event, error) {
+	cs, v, err := m.Campaigns.Enforcing(ctx)
+	if err != nil {
+		return feed.Event{}, err
+	}
+	ttl := m.Authn.Config().AccessTTL
+	rs, err := m.store.RevokedSince(ctx, m.Config.Clock.Now().Add(-ttl-tokenLeeway))
+	if err != nil {
+		return feed.Event{}, err
+	}
+	e := feed.Event{Kind: feed.KindSnapshot, Policy: feed.WirePolicy(v, cs), JWKS: m.Authn.JWKS()}
+	for _, r := range rs {
+		e.Revoked = append(e.Revoked, feed.Revocation{SessionID: r.SessionID, Until: r.RevokedAt.Add(ttl + tokenLeeway)})
+	}
+	return e, nil
+}
+
+// tokenLeeway is the clock skew verifiers allow past exp.
+const tokenLeeway = time.Minute
+
+// revocations are sessions revoked at at, to be refused until every
+// access token they hold has expired.
+func revocations(ids []string, at time.Time, ttl time.Duration) []feed.Revocation {
+	out := make([]feed.Revocation, len(ids))
+	for i, id := range ids {
+		out[i] = feed.Revocation{SessionID: id, Until: at.Add(ttl + tokenLeeway)}
+	}
+	return out
+}
+
+// sweep revokes expired sessions every minute, so previews and the
+// fleet's aggregates count only sessions that can still act.
+func sweep(ctx context.Context, svc *authn.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := svc.SweepExpired(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("sweep expired sessions", "err", err)
+		} else if n > 0 {
+			log.Info("swept expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

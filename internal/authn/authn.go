@@ -66,6 +66,15 @@ type Service struct {
 	signer    *token.Signer
 	verifier  *token.Verifier
 	campaigns Campaigns
+	onRevoke  func([]string, time.Time)
+	onKeys    func([]byte)
+}
+
+// revoked tells enforcement points about revoked sessions.
+func (s *Service) revoked(at time.Time, ids ...string) {
+	if s.onRevoke != nil && len(ids) > 0 {
+		s.onRevoke(ids, at)
+	}
 }
 
 // Campaigns is what the service needs of the campaign engine: the current
@@ -104,6 +113,11 @@ type Deps struct {
 	Log      *slog.Logger
 	// Campaigns supplies the policy; nil means no campaigns.
 	Campaigns Campaigns
+	// OnRevoke, when set, hears of every session revocation, so enforcement
+	// points that verify access tokens on their own can refuse them too.
+	OnRevoke func(sessionIDs []string, at time.Time)
+	// OnKeys, when set, hears of every new published key set (JWKS).
+	OnKeys func(jwks []byte)
 }
 
 // New builds a Service and loads (or, on first start, creates) the
@@ -137,7 +151,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if d.Campaigns == nil {
 		d.Campaigns = noCampaigns{}
 	}
-	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns}
+	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns, onRevoke: d.OnRevoke, onKeys: d.OnKeys}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -198,6 +212,9 @@ func (s *Service) RotateKeys(ctx context.Context) (kid string, err error) {
 	}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return "", err
+	}
+	if s.onKeys != nil {
+		s.onKeys(s.JWKS())
 	}
 	return k.ID, nil
 }
@@ -335,12 +352,28 @@ func (s *Service) Refresh(ctx context.Context, refresh string, client cordon.Cli
 		return nil, &RefreshError{Reason: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked"}
 	}
 	now := s.clock.Now()
+	old := token.HashSecret(refresh)
+	// Decide before spending the token: a refresh a campaign refuses must
+	// leave it usable, or the retry once the campaign is paused (or the app
+	// upgraded) would look like reuse and end the session.
+	if cur, err := s.store.PeekRefreshToken(ctx, old, now); err == nil {
+		noted := *cur
+		s.noteClient(ctx, &noted, client, now)
+		if d := s.decide(ctx, &noted, client, now); d.Outcome == decision.Deny {
+			return nil, &RefreshError{Reason: d.Reason, Message: d.Message, Decision: d}
+		}
+	} else if !errors.Is(err, cordon.ErrNotFound) {
+		return nil, err
+	}
 	plain, hash := token.NewSecret("crt_")
 	next := &cordon.RefreshToken{Hash: hash, CreatedAt: now, IdleExpiresAt: now.Add(s.cfg.RefreshIdle)}
-	sess, err := s.store.RotateRefreshToken(ctx, token.HashSecret(refresh), next, now)
+	sess, err := s.store.RotateRefreshToken(ctx, old, next, now)
 	switch {
 	case errors.Is(err, cordon.ErrRefreshReused):
 		s.log.Warn("refresh token reused; session revoked")
+		if sess != nil {
+			s.revoked(now, sess.ID)
+		}
 		return nil, &RefreshError{Reason: cordon.RevokeRefreshReuse, Message: "this refresh token was already used, so the session was ended; please log in again"}
 	case errors.Is(err, cordon.ErrNotFound):
 		return nil, &RefreshError{Reason: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked"}
@@ -448,9 +481,28 @@ func newerVersion(a, b string) bool {
 	return va.GreaterThan(vb)
 }
 
+// SweepExpired revokes sessions whose refresh family has expired, in
+// batches, so previews and aggregates count only sessions that can still
+// act. It returns how many it revoked.
+func (s *Service) SweepExpired(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		n, err := s.store.ExpireSessions(ctx, s.clock.Now(), 1000)
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
+}
+
 // Logout ends the caller's session.
 func (s *Service) Logout(ctx context.Context, p *Principal) error {
-	return s.store.RevokeSession(ctx, p.Session.ID, cordon.RevokeLogout, s.clock.Now())
+	now := s.clock.Now()
+	if err := s.store.RevokeSession(ctx, p.Session.ID, cordon.RevokeLogout, now); err != nil {
+		return err
+	}
+	s.revoked(now, p.Session.ID)
+	return nil
 }
 
 // Sessions lists the live sessions of an account.
@@ -468,7 +520,12 @@ func (s *Service) RevokeOwnSession(ctx context.Context, p *Principal, sessionID 
 	if err != nil {
 		return err
 	}
-	return s.store.RevokeSession(ctx, sessionID, cordon.RevokeUser, s.clock.Now())
+	now := s.clock.Now()
+	if err := s.store.RevokeSession(ctx, sessionID, cordon.RevokeUser, now); err != nil {
+		return err
+	}
+	s.revoked(now, sessionID)
+	return nil
 }
 
 // ChangePassword sets a new password after checking the current one, and
@@ -505,7 +562,8 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err := s.store.SetPasswordHash(ctx, acct.ID, h, true, now); err != nil {
 		return err
 	}
-	_, err = s.store.RevokeAccountSessions(ctx, acct.ID, p.Session.ID, cordon.RevokePasswordChange, now)
+	ids, err := s.store.RevokeAccountSessions(ctx, acct.ID, p.Session.ID, cordon.RevokePasswordChange, now)
+	s.revoked(now, ids...)
 	return err
 }
 
@@ -580,14 +638,21 @@ func (s *Service) Account(ctx context.Context, ref string) (*cordon.Account, err
 
 // RevokeSession ends any session (admin).
 func (s *Service) RevokeSession(ctx context.Context, sessionID string) error {
-	err := s.store.RevokeSession(ctx, sessionID, cordon.RevokeAdmin, s.clock.Now())
+	now := s.clock.Now()
+	err := s.store.RevokeSession(ctx, sessionID, cordon.RevokeAdmin, now)
 	if errors.Is(err, cordon.ErrNotFound) {
 		return cordon.Errorf(cordon.ECodeNotFound, "no session %q", sessionID)
+	}
+	if err == nil {
+		s.revoked(now, sessionID)
 	}
 	return err
 }
 
 // RevokeAccountSessions ends every session of an account (admin).
 func (s *Service) RevokeAccountSessions(ctx context.Context, accountID string) ([]string, error) {
-	return s.store.RevokeAccountSessions(ctx, accountID, "", cordon.RevokeAdmin, s.clock.Now())
+	now := s.clock.Now()
+	ids, err := s.store.RevokeAccountSessions(ctx, accountID, "", cordon.RevokeAdmin, now)
+	s.revoked(now, ids...)
+	return ids, err
 }

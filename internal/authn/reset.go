@@ -82,8 +82,10 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 	if err := s.store.SetPasswordHash(ctx, acct.ID, h, true, now); err != nil {
 		return nil, err
 	}
-	if _, err := s.store.RevokeAccountSessions(ctx, acct.ID, "", cordon.RevokePasswordChange, now); err != nil {
+	ids, err := s.store.RevokeAccountSessions(ctx, acct.ID, "", cordon.RevokePasswordChange, now)
+	if err != nil {
 		return nil, err
 	}
+	s.revoked(now, ids...)
 	return s.openSession(ctx, acct, client)
 }

@@ -102,6 +102,8 @@ func TestReportFigures(t *testing.T) {
 		{pair{Pkg: "internal/decision", Bench: "BenchmarkDecide", Baseline: "BenchmarkMapLookup"}, "not measured in this run (no Decide)", "–"},
 		{pair{Pkg: "internal/token", Bench: "BenchmarkVerify", Baseline: "BenchmarkEd25519Verify"}, "1.29×", "5%"},
 		{pair{Pkg: "internal/throttle", Bench: "BenchmarkCheckFail/parallel", Baseline: "BenchmarkCheckFail/serial"}, "1.60×", "–"}, // one run each: no spread
+		// Times multiplies the benchmark's time: 1,000 map lookups (5 ns) over one decision (24 ns).
+		{pair{Pkg: "internal/decision", Bench: "BenchmarkMapLookup", Times: 1000, Baseline: "BenchmarkDecide/campaigns=0"}, "208×", "25% noisy"},
 		{pair{Pkg: "internal/password", Bench: "BenchmarkHash", Baseline: "BenchmarkRawArgon2id"}, "not measured in this run (no Hash, no RawArgon2id)", "–"},
 		{pair{Pkg: "internal/decision", Bench: "BenchmarkMapLookup", Baseline: "BenchmarkGone"}, "not measured in this run (no Gone)", "–"},
 		// Same name, other package: never matched across packages.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ type Store interface {
 	cordon.CampaignStore
 	cordon.FleetStore
 	cordon.AccountStore
+	ExpireSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
 // Service runs campaigns. It is safe for concurrent use.
@@ -34,14 +36,18 @@ type Service struct {
 	clock clock.Clock
 	log   *slog.Logger
 
-	policy   atomic.Pointer[decision.Policy]
-	reloadMu sync.Mutex
+	policy atomic.Pointer[decision.Policy]
+	// enforcing is the active and paused campaigns, which a login or an
+	// upgrade may satisfy (a paused campaign still counts its progress).
+	enforcing atomic.Pointer[[]*cordon.Campaign]
+	reloadMu  sync.Mutex
 	// blocked remembers (campaign, session) pairs already recorded, so a
 	// blocked client retrying does not write on every request.
 	blocked sync.Map
-	// OnPolicy, when set, is called with every newly installed policy
-	// (enforcement points beyond this process subscribe through it).
-	OnPolicy func(*decision.Policy)
+	// OnPolicy, when set, is called with every newly installed policy and
+	// the campaigns (active and paused) it was compiled from, so enforcement
+	// points beyond this process can follow.
+	OnPolicy func(p *decision.Policy, campaigns []*cordon.Campaign)
 }
 
 // New builds the service and loads the current policy.
@@ -55,6 +61,12 @@ func New(ctx context.Context, store Store, clk clock.Clock, log *slog.Logger) (*
 		return nil, err
 	}
 	return s, nil
+}
+
+// Enforcing returns the campaigns the policy is made of (active and
+// paused) and its version, for a snapshot of the policy feed.
+func (s *Service) Enforcing(ctx context.Context) ([]*cordon.Campaign, uint64, error) {
+	return s.store.ActiveCampaigns(ctx)
 }
 
 // Policy is the current compiled policy; never nil.
@@ -81,8 +93,9 @@ func (s *Service) Reload(ctx context.Context) error {
 		return err
 	}
 	s.policy.Store(p)
+	s.enforcing.Store(&cs)
 	if s.OnPolicy != nil {
-		s.OnPolicy(p)
+		s.OnPolicy(p, cs)
 	}
 	s.log.Info("policy installed", "version", v, "campaigns", p.Campaigns())
 	return nil
@@ -230,7 +243,7 @@ func (s *Service) Satisfied(ctx context.Context, campaignID, accountID string) {
 // password_reset campaign that blocked the account (the store counts an
 // account only if the campaign blocked it).
 func (s *Service) LoggedIn(ctx context.Context, sess *cordon.Session) {
-	for _, id := range s.Policy().CampaignIDs(cordon.KindReauth, cordon.KindPasswordReset) {
+	for _, id := range s.campaignIDs(cordon.KindReauth, cordon.KindPasswordReset) {
 		s.Satisfied(ctx, id, sess.AccountID)
 	}
 }
@@ -242,7 +255,7 @@ func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session) {
 	if d.Reason == decision.ReasonUpgradeRequired || d.Upgrade != nil {
 		return
 	}
-	for _, id := range s.Policy().CampaignIDs(cordon.KindUpgrade) {
+	for _, id := range s.campaignIDs(cordon.KindUpgrade) {
 		s.Satisfied(ctx, id, sess.AccountID)
 	}
 }
@@ -250,7 +263,22 @@ func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session) {
 // OfflineRenewed counts a new offline grant as satisfying the
 // offline_rekey campaigns that revoked the account's grants.
 func (s *Service) OfflineRenewed(ctx context.Context, sess *cordon.Session) {
-	for _, id := range s.Policy().CampaignIDs(cordon.KindOfflineRekey) {
+	for _, id := range s.campaignIDs(cordon.KindOfflineRekey) {
 		s.Satisfied(ctx, id, sess.AccountID)
 	}
+}
+
+// campaignIDs lists the active and paused campaigns of the given kinds.
+func (s *Service) campaignIDs(kinds ...string) []string {
+	cs := s.enforcing.Load()
+	if cs == nil {
+		return nil
+	}
+	var ids []string
+	for _, c := range *cs {
+		if slices.Contains(kinds, c.Kind) {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
 }

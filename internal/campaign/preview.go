@@ -50,6 +50,17 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return nil, err
 	}
 	now := s.clock.Now()
+	// Sessions whose refresh family expired cannot be hit: sweep them out of
+	// the live set first (the server also sweeps every minute).
+	for {
+		n, err := s.store.ExpireSessions(ctx, now, 10000)
+		if err != nil {
+			return nil, err
+		}
+		if n < 10000 {
+			break
+		}
+	}
 	total, err := s.store.LiveSessionCount(ctx)
 	if err != nil {
 		return nil, err

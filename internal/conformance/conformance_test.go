@@ -235,7 +235,8 @@ func (m *memStore) RotateRefreshToken(_ context.Context, old []byte, next *cordo
 	}
 	if !rt.UsedAt.IsZero() {
 		m.revoke(rt.SessionID, cordon.RevokeRefreshReuse, now)
-		return nil, cordon.ErrRefreshReused
+		s := m.sessions[rt.SessionID]
+		return &s, cordon.ErrRefreshReused
 	}
 	now = norm(now)
 	s := m.sessions[rt.SessionID]
@@ -617,4 +618,73 @@ func (m *memStore) ConsumePasswordReset(_ context.Context, hash []byte, now time
 	r.UsedAt = norm(now)
 	m.resets[string(hash)] = r
 	return &r, nil
+}
+
+func (m *memStore) RevokedSince(_ context.Context, t time.Time) ([]cordon.Revoked, error) {
+	defer m.lock()()
+	var out []cordon.Revoked
+	for _, s := range m.sessions {
+		if !s.Live() && !s.RevokedAt.Before(norm(t)) {
+			out = append(out, cordon.Revoked{SessionID: s.ID, RevokedAt: s.RevokedAt})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].RevokedAt.Equal(out[j].RevokedAt) {
+			return out[i].RevokedAt.Before(out[j].RevokedAt)
+		}
+		return out[i].SessionID < out[j].SessionID
+	})
+	return out, nil
+}
+
+// familyEnd is when the session's newest usable refresh token stops
+// working; zero when it has none.
+func (m *memStore) familyEnd(sid string) time.Time {
+	var end time.Time
+	for _, rt := range m.tokens {
+		if rt.SessionID != sid || !rt.UsedAt.IsZero() {
+			continue
+		}
+		e := rt.IdleExpiresAt
+		if rt.AbsoluteExpiresAt.Before(e) {
+			e = rt.AbsoluteExpiresAt
+		}
+		if e.After(end) {
+			end = e
+		}
+	}
+	return end
+}
+
+func (m *memStore) PeekRefreshToken(_ context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
+	defer m.lock()()
+	now = norm(now)
+	rt, ok := m.tokens[string(hash)]
+	if !ok || !rt.UsedAt.IsZero() || !now.Before(rt.IdleExpiresAt) || !now.Before(rt.AbsoluteExpiresAt) {
+		return nil, cordon.ErrNotFound
+	}
+	s := m.sessions[rt.SessionID]
+	if !s.Live() {
+		return nil, cordon.ErrNotFound
+	}
+	return &s, nil
+}
+
+func (m *memStore) ExpireSessions(_ context.Context, now time.Time, limit int) (int, error) {
+	defer m.lock()()
+	now = norm(now)
+	ids := make([]string, 0)
+	for id, s := range m.sessions {
+		if end := m.familyEnd(id); s.Live() && !end.IsZero() && !now.Before(end) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	for _, id := range ids {
+		m.revoke(id, cordon.RevokeExpired, now)
+	}
+	return len(ids), nil
 }

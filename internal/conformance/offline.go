@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,9 @@ import (
 func offlineTests() []subtest {
 	return []subtest{
 		{"CreateAndByHash", testGrantRoundTrip},
+		{"RevokedSince", testRevokedSince},
+		{"PeekRefreshToken", testPeek},
+		{"ExpireSessions", testExpireSessions},
 		{"UnknownHash", func(t *testing.T, s cordon.Store) {
 			if _, err := s.OfflineGrantByHash(context.Background(), newHash()); !errors.Is(err, cordon.ErrNotFound) {
 				t.Errorf("unknown grant: got %v, want ErrNotFound", err)
@@ -125,5 +129,100 @@ func testResetRace(t *testing.T, s cordon.Store) {
 	wg.Wait()
 	if wins.Load() != 1 {
 		t.Errorf("%d concurrent consumes of one permission won, want exactly 1", wins.Load())
+	}
+}
+
+func testRevokedSince(t *testing.T, s cordon.Store) {
+	ctx := context.Background()
+	a := mustCreateAccount(t, s, "revokee")
+	var ids []string
+	for i := range 3 {
+		sess, _ := mustCreateSession(t, s, a.ID, at(time.Duration(i)*time.Minute))
+		ids = append(ids, sess.ID)
+	}
+	for i, id := range ids[:2] {
+		if err := s.RevokeSession(ctx, id, cordon.RevokeLogout, at(time.Duration(10+i)*time.Minute).In(elsewhere())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+		want  []string
+	}{
+		{"all", at(0), ids[:2]},
+		{"at the second", at(11 * time.Minute), ids[1:2]},
+		{"after both", at(12 * time.Minute), nil},
+	} {
+		got, err := s.RevokedSince(ctx, tc.since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []string
+		for _, r := range got {
+			gotIDs = append(gotIDs, r.SessionID)
+			if r.RevokedAt.Location() != time.UTC {
+				t.Errorf("%s: RevokedAt in %v, want UTC", tc.name, r.RevokedAt.Location())
+			}
+		}
+		if fmt.Sprint(gotIDs) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: RevokedSince = %v, want %v", tc.name, gotIDs, tc.want)
+		}
+	}
+}
+
+func testPeek(t *testing.T, s cordon.Store) {
+	ctx := context.Background()
+	a := mustCreateAccount(t, s, "peeker")
+	sess, rt := mustCreateSession(t, s, a.ID, at(0))
+	got, err := s.PeekRefreshToken(ctx, rt.Hash, at(time.Minute))
+	if err != nil || got.ID != sess.ID {
+		t.Fatalf("peek: %+v, %v", got, err)
+	}
+	// Peeking spends nothing: the token still rotates.
+	next := &cordon.RefreshToken{Hash: newHash(), CreatedAt: at(2 * time.Minute), IdleExpiresAt: at(time.Hour)}
+	if _, err := s.RotateRefreshToken(ctx, rt.Hash, next, at(2*time.Minute)); err != nil {
+		t.Fatalf("rotate after peek: %v", err)
+	}
+	if _, err := s.PeekRefreshToken(ctx, rt.Hash, at(3*time.Minute)); !errors.Is(err, cordon.ErrNotFound) {
+		t.Errorf("peek of a spent token: %v, want ErrNotFound", err)
+	}
+	if _, err := s.PeekRefreshToken(ctx, next.Hash, at(2*time.Hour)); !errors.Is(err, cordon.ErrNotFound) {
+		t.Errorf("peek of an expired token: %v, want ErrNotFound", err)
+	}
+	if _, err := s.PeekRefreshToken(ctx, newHash(), at(0)); !errors.Is(err, cordon.ErrNotFound) {
+		t.Errorf("peek of an unknown token: %v, want ErrNotFound", err)
+	}
+}
+
+func testExpireSessions(t *testing.T, s cordon.Store) {
+	ctx := context.Background()
+	a := mustCreateAccount(t, s, "expirer")
+	short, srt := mustCreateSession(t, s, a.ID, at(0))
+	long, lrt := mustCreateSession(t, s, a.ID, at(0))
+	// Keep the long one alive by rotating it far into the future.
+	next := &cordon.RefreshToken{Hash: newHash(), CreatedAt: at(time.Minute), IdleExpiresAt: at(1000 * time.Hour)}
+	if _, err := s.RotateRefreshToken(ctx, lrt.Hash, next, at(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	end := srt.IdleExpiresAt
+	if srt.AbsoluteExpiresAt.Before(end) {
+		end = srt.AbsoluteExpiresAt
+	}
+	if n, err := s.ExpireSessions(ctx, end.Add(-time.Microsecond), 100); err != nil || n != 0 {
+		t.Fatalf("sweep before expiry: %d, %v; want 0", n, err)
+	}
+	if n, err := s.ExpireSessions(ctx, end, 100); err != nil || n != 1 {
+		t.Fatalf("sweep at expiry: %d, %v; want 1", n, err)
+	}
+	got, _ := s.SessionByID(ctx, short.ID)
+	if got.Live() || got.RevokeReason != cordon.RevokeExpired {
+		t.Errorf("swept session: live %v reason %q, want revoked as %q", got.Live(), got.RevokeReason, cordon.RevokeExpired)
+	}
+	if got, _ := s.SessionByID(ctx, long.ID); !got.Live() {
+		t.Errorf("a rotated session was swept")
+	}
+	if n, err := s.LiveSessionCount(ctx); err != nil || n != 1 {
+		t.Errorf("live sessions after the sweep: %d, %v; want 1", n, err)
 	}
 }

@@ -91,6 +91,7 @@ const (
 	RevokeAdmin          = "admin_revoked"
 	RevokePasswordChange = "password_changed"
 	RevokeRefreshReuse   = "refresh_token_reused"
+	RevokeExpired        = "expired"
 )
 
 // RefreshToken is the stored form of an opaque refresh token: only its
@@ -138,7 +139,14 @@ const (
 	ScopeCampaigns  = "campaigns"
 	ScopeAuditWrite = "audit:write"
 	ScopeAuditRead  = "audit:read"
+	// ScopeGate lets an enforcement point read the policy feed.
+	ScopeGate = "gate"
+	// ScopeTokens lets a token mint admin tokens with scopes it holds.
+	ScopeTokens = "tokens"
 )
+
+// Scopes lists every scope but ScopeAll.
+var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens}
 
 // HasScope reports whether the token grants scope.
 func (t *AdminToken) HasScope(scope string) bool {

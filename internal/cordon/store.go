@@ -45,16 +45,36 @@ type SessionStore interface {
 	// RevokeAccountSessions revokes every live session of the account except
 	// exceptID (may be empty) and returns their ids.
 	RevokeAccountSessions(ctx context.Context, accountID, exceptID, reason string, at time.Time) ([]string, error)
+	// RevokedSince returns the sessions revoked at or after t, oldest
+	// first: the revocations enforcement points must still hold.
+	RevokedSince(ctx context.Context, t time.Time) ([]Revoked, error)
 	// RotateRefreshToken exchanges the token with hash old for next, in one
 	// transaction where at most one concurrent caller can win:
 	//   - unknown hash: ErrNotFound;
 	//   - already used (reuse, or a lost race): the session is revoked with
-	//     RevokeRefreshReuse, and ErrRefreshReused is returned;
+	//     RevokeRefreshReuse, and the revoked session is returned with
+	//     ErrRefreshReused (so the caller can tell enforcement points);
 	//   - expired (idle or absolute) or session revoked: ErrNotFound;
 	//   - otherwise old is marked used, next is stored (next.SessionID and
 	//     next.AbsoluteExpiresAt are set from the family) and the session
 	//     is returned.
 	RotateRefreshToken(ctx context.Context, old []byte, next *RefreshToken, now time.Time) (*Session, error)
+	// PeekRefreshToken returns the session of a refresh token that could be
+	// exchanged now (unused, unexpired, session live) without spending it;
+	// ErrNotFound otherwise. A refresh a campaign refuses must not spend the
+	// token, or the retry after the campaign ends would look like reuse.
+	PeekRefreshToken(ctx context.Context, hash []byte, now time.Time) (*Session, error)
+	// ExpireSessions revokes, with reason RevokeExpired, up to limit live
+	// sessions whose refresh family can no longer be used at now (idle or
+	// absolute expiry passed), and returns how many it revoked. Their access
+	// tokens expired long before, so nobody needs telling.
+	ExpireSessions(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// Revoked is a session revocation.
+type Revoked struct {
+	SessionID string
+	RevokedAt time.Time
 }
 
 // KeyStore keeps access-token signing keys and admin tokens.

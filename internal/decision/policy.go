@@ -450,18 +450,3 @@ func (m *Matcher) Share(now time.Time) float64 {
 	f := float64(now.UnixNano()-c.rampStart) / float64(c.rampDur)
 	return math.Max(0, math.Min(1, f))
 }
-
-var kindCodes = map[string]uint8{cordon.KindReauth: kindReauth, cordon.KindPasswordReset: kindPasswordReset, cordon.KindUpgrade: kindUpgrade, cordon.KindOfflineRekey: kindOffline}
-
-// CampaignIDs lists the enforcing campaigns of the given kinds.
-func (p *Policy) CampaignIDs(kinds ...string) []string {
-	var ids []string
-	for i := range p.campaigns {
-		for _, k := range kinds {
-			if kc, ok := kindCodes[k]; ok && p.campaigns[i].kind == kc {
-				ids = append(ids, p.campaigns[i].id)
-			}
-		}
-	}
-	return ids
-}

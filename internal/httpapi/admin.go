@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
@@ -38,7 +39,8 @@ func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		s.logger(r).Info("admin call", "admin_token", at.ID, "scope", scope)
-		h(w, r.WithContext(context.WithValue(r.Context(), keyActor, at.ID)))
+		ctx := context.WithValue(r.Context(), keyActor, at.ID)
+		h(w, r.WithContext(context.WithValue(ctx, keyAdmin, at)))
 	}
 }
 
@@ -195,4 +197,47 @@ func (s *Server) handleRotateKeys(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"kid": kid})
+}
+
+type tokenBody struct {
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes"`
+}
+
+// handleCreateToken mints an admin token with scopes the caller holds
+// itself; the secret is shown once and stored only as a hash.
+func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
+	var body tokenBody
+	if err := readJSON(w, r, &body, maxJSONBody); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if body.Name == "" || len(body.Name) > 100 {
+		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "name", "name is required, at most 100 bytes"))
+		return
+	}
+	if len(body.Scopes) == 0 {
+		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "give at least one scope of %v", cordon.Scopes))
+		return
+	}
+	caller, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
+	for _, sc := range body.Scopes {
+		if !slices.Contains(cordon.Scopes, sc) && sc != cordon.ScopeAll {
+			writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "unknown scope %q; scopes are %v", sc, cordon.Scopes))
+			return
+		}
+		if caller == nil || !caller.HasScope(sc) || (sc == cordon.ScopeAll && !caller.HasScope(cordon.ScopeAll)) {
+			writeError(w, r, cordon.FieldError(cordon.ECodeForbidden, "scopes", "a token can only grant scopes it holds; it lacks %q", sc))
+			return
+		}
+	}
+	plain, hash := token.NewSecret("cat_")
+	at := &cordon.AdminToken{ID: cordon.NewID("t"), Name: body.Name, Hash: hash, Scopes: body.Scopes, CreatedAt: s.clock.Now().UTC()}
+	if err := s.store.CreateAdminToken(r.Context(), at); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.logger(r).Info("admin token created", "token", at.ID, "scopes", at.Scopes, "by", actor(r))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{"id": at.ID, "name": at.Name, "scopes": at.Scopes, "token": plain, "created_at": at.CreatedAt})
 }

@@ -30,6 +30,7 @@ import (
 type Server struct {
 	authn     *authn.Service
 	campaigns *campaign.Service
+	feed      http.Handler
 	store     cordon.Store
 	hasher    *password.Hasher
 	log       *slog.Logger
@@ -48,10 +49,12 @@ type Deps struct {
 	Authn *authn.Service
 	// Campaigns runs campaigns; nil leaves the campaign API out.
 	Campaigns *campaign.Service
-	Store     cordon.Store
-	Hasher    *password.Hasher
-	Log       *slog.Logger
-	Clock     clock.Clock
+	// Feed serves the policy feed to enforcement points (scope gate).
+	Feed   http.Handler
+	Store  cordon.Store
+	Hasher *password.Hasher
+	Log    *slog.Logger
+	Clock  clock.Clock
 	// Registry receives the server's metrics; /metrics serves it.
 	Registry *prometheus.Registry
 }
@@ -67,7 +70,7 @@ func New(d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, feed: d.Feed, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -116,6 +119,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}/sessions", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevokeAll))
 	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevoke))
 	mux.HandleFunc("POST /admin/v1/keys/rotate", s.withAdmin(cordon.ScopeKeys, s.handleRotateKeys))
+	mux.HandleFunc("POST /admin/v1/tokens", s.withAdmin(cordon.ScopeTokens, s.handleCreateToken))
+	if s.feed != nil {
+		mux.HandleFunc("GET /v1/gate/feed", s.withAdmin(cordon.ScopeGate, func(w http.ResponseWriter, r *http.Request) {
+			// A feed is a stream that lives for hours: lift the server's
+			// write timeout for it alone.
+			http.NewResponseController(w).SetWriteDeadline(time.Time{})
+			s.feed.ServeHTTP(w, r)
+		}))
+	}
 	if s.campaigns != nil {
 		mux.HandleFunc("POST /admin/v1/campaigns", s.withAdmin(cordon.ScopeCampaigns, s.handleCreateCampaign))
 		mux.HandleFunc("GET /admin/v1/campaigns", s.withAdmin(cordon.ScopeCampaigns, s.handleListCampaigns))
@@ -173,6 +185,7 @@ type ctxKey int
 const (
 	keyLogger ctxKey = iota
 	keyActor
+	keyAdmin
 )
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -198,6 +211,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush lets streaming handlers (the policy feed) flush through.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
 
 // middleware gives every request an id, a logger, a panic guard (a panic
 // is a bug: 500 with a JSON body, never a dropped connection), a log line

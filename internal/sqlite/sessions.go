@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -12,8 +13,8 @@ import (
 // CreateSession stores a session and its first refresh token.
 func (db *DB) CreateSession(ctx context.Context, s *cordon.Session, rt *cordon.RefreshToken) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, account_id, platform, version, source, device, auth_time, created_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.AccountID, s.Facts.Platform, s.Facts.Version, s.Facts.Source, s.Facts.Device, micros(s.AuthTime), micros(s.CreatedAt), micros(s.LastSeenAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, account_id, platform, version, source, device, auth_time, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			s.ID, s.AccountID, s.Facts.Platform, s.Facts.Version, s.Facts.Source, s.Facts.Device, micros(s.AuthTime), micros(s.CreatedAt), micros(s.LastSeenAt), micros(familyEnd(rt)))
 		if err != nil {
 			return err
 		}
@@ -174,7 +175,11 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 		}
 		if used != 0 {
 			reused = true
-			return revokeSession(ctx, tx, sid, cordon.RevokeRefreshReuse, now)
+			if err := revokeSession(ctx, tx, sid, cordon.RevokeRefreshReuse, now); err != nil {
+				return err
+			}
+			sess, err = scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, sid))
+			return err
 		}
 		n := micros(now)
 		if n >= idle || n >= abs {
@@ -202,7 +207,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 		if err := insertRefreshToken(ctx, tx, next); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE id = ?`, n, sid); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, n, micros(familyEnd(next)), sid); err != nil {
 			return err
 		}
 		s.LastSeenAt = fromMicros(n)
@@ -213,7 +218,72 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 		return nil, err
 	}
 	if reused {
-		return nil, cordon.ErrRefreshReused
+		return sess, cordon.ErrRefreshReused
 	}
 	return sess, nil
+}
+
+// RevokedSince returns the sessions revoked at or after t.
+func (db *DB) RevokedSince(ctx context.Context, t time.Time) ([]cordon.Revoked, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, revoked_at FROM sessions WHERE revoked_at != 0 AND revoked_at >= ? ORDER BY revoked_at, id`, max(micros(t), 1))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []cordon.Revoked
+	for rows.Next() {
+		var r cordon.Revoked
+		var at int64
+		if err := rows.Scan(&r.SessionID, &at); err != nil {
+			return nil, mapErr(err)
+		}
+		r.RevokedAt = fromMicros(at)
+		out = append(out, r)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// familyEnd is when the refresh token, and so its session, stops working.
+func familyEnd(rt *cordon.RefreshToken) time.Time {
+	if rt.AbsoluteExpiresAt.Before(rt.IdleExpiresAt) {
+		return rt.AbsoluteExpiresAt
+	}
+	return rt.IdleExpiresAt
+}
+
+// PeekRefreshToken returns the session of an exchangeable refresh token.
+func (db *DB) PeekRefreshToken(ctx context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
+	n := micros(now)
+	return scanSession(db.r.QueryRowContext(ctx, `SELECT `+prefixed("s.", sessionCols)+` FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+		WHERE t.hash = ? AND t.used_at = 0 AND t.idle_expires_at > ? AND t.absolute_expires_at > ? AND s.revoked_at = 0`, hash, n, n))
+}
+
+// prefixed qualifies each column of a column list.
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = p + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ExpireSessions sweeps sessions whose refresh family has expired.
+func (db *DB) ExpireSessions(ctx context.Context, now time.Time, limit int) (int, error) {
+	var n int
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		revoked, err := revokeWhere(ctx, tx, `UPDATE sessions SET revoked_at = ?, revoke_reason = ? WHERE id IN (
+			SELECT id FROM sessions WHERE revoked_at = 0 AND expires_at != 0 AND expires_at <= ? LIMIT ?) RETURNING `+sessionCols,
+			micros(now), cordon.RevokeExpired, micros(now), limit)
+		if err != nil {
+			return err
+		}
+		n = len(revoked)
+		for _, s := range revoked {
+			if err := leaveBucket(ctx, tx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return n, err
 }

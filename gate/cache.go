@@ -1,0 +1,147 @@
+package gate
+
+import (
+	"crypto"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"math/bits"
+	"strings"
+	"sync/atomic"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/token"
+)
+
+// entry is a verified token as the hot path needs it. It is immutable
+// once published, so readers need no lock.
+type entry struct {
+	key [32]byte // SHA-256 of the token
+	// from and until bound, in Unix ns, when the verifier would accept the
+	// token (iat/nbf and exp, each with token.Leeway): a hit outside them
+	// is a miss, so the cache never answers what Verify would refuse.
+	from, until int64
+	// keys is the key set the token was verified under; kid and pub name
+	// the key, so that after a key event a hit still needs that key
+	// published.
+	keys    *token.PublicKeys
+	kid     string
+	pub     crypto.PublicKey
+	session cordon.Session
+	expiry  int64 // exp, Unix ns, for Identity
+	// client is the Cordon-Client value facts were parsed from. An install
+	// sends the same header with every request, so a hit with the same
+	// value skips the parse too.
+	client string
+	facts  cordon.ClientFacts
+}
+
+// valid reports whether the entry may answer at now under the key set
+// cur.
+func (e *entry) valid(now int64, cur *token.PublicKeys) bool {
+	if now < e.from || now > e.until {
+		return false
+	}
+	if e.keys == cur {
+		return true
+	}
+	k, ok := cur.PublicKey(e.kid)
+	if !ok {
+		return false
+	}
+	eq, ok := k.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && eq.Equal(e.pub)
+}
+
+// tokenCache is a bounded set-associative cache of verified tokens: a
+// token's hash picks one set of `ways` slots, a lookup reads at most that
+// many atomic pointers, and an insert replaces an empty or unusable slot,
+// else the entry of the set that expires first (the least worth keeping).
+// Lookups and inserts are O(1) and take no lock; hits write nothing, so
+// cores that read the same entries do not fight over cache lines. Two
+// inserts racing for a slot may lose one entry, which costs a later
+// verification and nothing else.
+type tokenCache struct {
+	sets  uint64
+	slots []atomic.Pointer[entry]
+}
+
+const ways = 8
+
+// newTokenCache returns a cache of at least size entries (rounded up to a
+// multiple of ways), or nil for size ≤ 0.
+func newTokenCache(size int) *tokenCache {
+	if size <= 0 {
+		return nil
+	}
+	sets := (size + ways - 1) / ways
+	return &tokenCache{sets: uint64(sets), slots: make([]atomic.Pointer[entry], sets*ways)}
+}
+
+func (c *tokenCache) set(key *[32]byte) []atomic.Pointer[entry] {
+	// The key is a SHA-256 digest, so any 8 bytes of it are uniform; the
+	// high word of a 64×64 product maps them onto [0, sets) without a
+	// division.
+	i, _ := bits.Mul64(binary.LittleEndian.Uint64(key[:8]), c.sets)
+	return c.slots[i*ways : i*ways+ways]
+}
+
+func (c *tokenCache) get(key *[32]byte) *entry {
+	s := c.set(key)
+	for i := range s {
+		if e := s[i].Load(); e != nil && e.key == *key {
+			return e
+		}
+	}
+	return nil
+}
+
+// put stores e, replacing an entry of the same key, an empty slot, an
+// entry no longer valid at now, or else the one that expires first.
+func (c *tokenCache) put(e *entry, now int64) {
+	s := c.set(&e.key)
+	victim := 0
+	var soonest int64
+	for i := range s {
+		o := s[i].Load()
+		if o == nil || o.key == e.key || now > o.until {
+			victim = i
+			break
+		}
+		if i == 0 || o.until < soonest {
+			victim, soonest = i, o.until
+		}
+	}
+	s[victim].Store(e)
+}
+
+// len counts the entries held (for tests).
+func (c *tokenCache) len() int {
+	n := 0
+	for i := range c.slots {
+		if c.slots[i].Load() != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// headerKID returns the kid of a compact JWS that the verifier has
+// accepted. go-jose refuses duplicate and reads case-sensitive keys, so
+// an exact lookup in a map sees the kid it saw.
+func headerKID(tok string) string {
+	seg, _, _ := strings.Cut(tok, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return ""
+	}
+	var h map[string]json.RawMessage
+	if json.Unmarshal(raw, &h) != nil {
+		return ""
+	}
+	var kid string
+	if json.Unmarshal(h["kid"], &kid) != nil {
+		return ""
+	}
+	return kid
+}

@@ -1,0 +1,364 @@
+// Package gate is cordon's enforcement point for Go backends: HTTP
+// middleware that verifies each request's access token locally and asks
+// the decision engine, against the policy the control plane last sent,
+// whether the request may pass. It answers denials exactly as cordon
+// serve does (SPEC.md's wire contract), so an app cannot tell which of
+// them refused it:
+//
+//   - no token: 401 unauthorized; a bad, expired or foreign one: 401
+//     invalid_token; a revoked session: 401 session_revoked;
+//   - reauth_required and password_reset_required: 401 with
+//     WWW-Authenticate and the campaign;
+//   - an immediate upgrade: 426 upgrade_required with min_version,
+//     update_url, campaign and, for a side-loaded install, sideloaded;
+//   - a flexible upgrade passes with a Cordon-Upgrade response header;
+//   - before the first policy and keys: 503 not_ready with Retry-After.
+//
+// A State holds the policy, the keys and the revoked sessions, and is
+// kept current by the feed (internal/feed) through State.Apply; a Gate
+// reads it without locks. When the control plane is unreachable the
+// State simply stops changing: the gate fails static, enforcing the last
+// policy it saw. Verified tokens are cached by their SHA-256, so a
+// token's signature is checked once, not on every request; the
+// revocation set and the policy are consulted on every request.
+//
+// Wiring, in outline:
+//
+//	st := gate.NewState("https://id.example.com", "api")
+//	// a feed subscriber calls st.Apply(event) for each event it receives
+//	g := gate.New(st, gate.Options{Log: logger})
+//	http.ListenAndServe(addr, g.Handler(api))
+//
+// and in a handler behind it:
+//
+//	id, _ := gate.FromContext(r.Context())
+//	fmt.Fprintf(w, "hello %s", id.AccountID)
+//
+// Toward the handler it wraps, the gate owns the Cordon- and X-Cordon-
+// request headers: it removes those a client sent (Cordon-Client
+// excepted), so a handler, or an upstream behind a reverse proxy, can
+// trust any it finds.
+package gate
+
+import (
+	"context"
+	"crypto/sha256"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/cordon-dev/cordon/internal/clientfacts"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/token"
+)
+
+// Decision is the decision engine's answer, named here so that code
+// outside this module can use it.
+type Decision = decision.Decision
+
+// Upgrade is the upgrade advice of a Decision.
+type Upgrade = decision.Upgrade
+
+// Outcome is whether a Decision lets the request through.
+type Outcome = decision.Outcome
+
+// Outcomes of a Decision.
+const (
+	Allow = decision.Allow
+	Deny  = decision.Deny
+)
+
+// Error is the error Decide returns: Code is the wire code, Message is
+// fit to show the person holding the token, RetryAfter is set for
+// not_ready.
+type Error = cordon.Error
+
+// Codes of the errors Decide returns. Denials by the policy (and a
+// revoked session) are Decisions, not errors.
+const (
+	CodeUnauthorized  = cordon.ECodeUnauthorized  // no Authorization header: 401
+	CodeInvalidToken  = cordon.ECodeInvalidToken  // bad, expired or foreign token: 401
+	CodeInvalidClient = cordon.ECodeInvalidClient // malformed Cordon-Client: 400
+	CodeNotReady      = "not_ready"               // no policy or keys yet: 503
+)
+
+// DefaultCacheSize is the number of verified tokens a Gate keeps unless
+// Options says otherwise: with 15-minute tokens, enough for the active
+// sessions of a large backend instance, at a few hundred bytes each.
+const DefaultCacheSize = 100_000
+
+// sweepEvery is how often a Gate drops expired revocations.
+const sweepEvery = time.Minute
+
+// Options configure a Gate. The zero value is usable.
+type Options struct {
+	// Clock tells the time; time.Now when nil.
+	Clock func() time.Time
+	// CacheSize bounds the verified-token cache: 0 means
+	// DefaultCacheSize, a negative size turns the cache off.
+	CacheSize int
+	// Log receives debug lines about refused requests; nothing when nil.
+	Log *slog.Logger
+	// OnDecision, if set, is called with every decision (allowed and
+	// denied; not with errors such as a bad token), for metrics. It runs
+	// on the request path and must be quick and safe for concurrent use.
+	OnDecision func(Decision)
+}
+
+// Gate decides requests against a State. It is safe for concurrent use.
+type Gate struct {
+	st         *State
+	verifier   *token.Verifier
+	cache      *tokenCache // nil when off
+	clock      func() time.Time
+	log        *slog.Logger
+	onDecision func(Decision)
+	nextSweep  atomic.Int64 // Unix ns
+}
+
+// New returns a Gate that decides against st.
+func New(st *State, opts Options) *Gate {
+	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision}
+	if g.clock == nil {
+		g.clock = time.Now
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	size := opts.CacheSize
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	g.cache = newTokenCache(size)
+	g.verifier = token.NewVerifier(token.KeysFunc(st.currentKeys), st.issuer, st.audience)
+	return g
+}
+
+// currentKeys is the key source of a Gate's verifier: whatever the State
+// holds at the moment of the lookup.
+func (s *State) currentKeys() token.Keys {
+	if k := s.keys.Load(); k != nil {
+		return k
+	}
+	return nil
+}
+
+// Identity is who a request comes from, as its token and Cordon-Client
+// header say. Handler puts it in the request's context.
+type Identity struct {
+	AccountID string
+	SessionID string
+	// Platform and Source are the session's; Version is the one the
+	// request reports when it comes from the session's platform (an
+	// in-place upgrade), else the session's.
+	Platform string
+	Version  string
+	Source   string
+	// Device is the device id the request reports; tokens carry none.
+	Device   string
+	AuthTime time.Time
+	// Expiry is when the access token expires.
+	Expiry time.Time
+	// Decision is what the gate decided. An allowed request may still
+	// carry upgrade advice (a flexible upgrade).
+	Decision Decision
+}
+
+type identityKey struct{}
+
+// FromContext returns the identity Handler put in a request's context.
+func FromContext(ctx context.Context) (*Identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(*Identity)
+	return id, ok && id != nil
+}
+
+// Handler returns middleware that lets through only requests the policy
+// allows, with their Identity in the context, and answers the rest as
+// cordon serve would.
+func (g *Gate) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, d, err := g.Decide(r)
+		if err != nil {
+			writeError(w, g.log, err)
+			return
+		}
+		if d.Outcome == Deny {
+			writeDenied(w, d)
+			return
+		}
+		if u := d.Upgrade; u != nil {
+			w.Header().Set("Cordon-Upgrade", upgradeHeader(u))
+		}
+		r2 := r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+		if ownedHeaders(r.Header) {
+			r2.Header = r.Header.Clone()
+			for k := range r2.Header {
+				if owned(k) {
+					delete(r2.Header, k)
+				}
+			}
+		}
+		next.ServeHTTP(w, r2)
+	})
+}
+
+// owned reports whether a request header is in the namespaces the gate
+// owns toward what it protects: Cordon- and X-Cordon-, but Cordon-Client,
+// which the app sends.
+func owned(k string) bool {
+	return (hasPrefixFold(k, "Cordon-") || hasPrefixFold(k, "X-Cordon-")) && !strings.EqualFold(k, clientfacts.Header)
+}
+
+func ownedHeaders(h http.Header) bool {
+	for k := range h {
+		if owned(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// Decide is what Handler does short of answering: it authenticates the
+// request and decides it. A request that reaches the decision engine
+// gets its Identity and the Decision (which is &Identity.Decision, and
+// may be a denial, session_revoked included) and a nil error; one that
+// does not (no token, a bad token, a malformed Cordon-Client header, a
+// State not yet ready) gets a *Error and nothing else.
+func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
+	now := g.clock()
+	ns := now.UnixNano()
+	tok, err := bearer(r.Header)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys := g.st.keys.Load()
+	var (
+		key [32]byte
+		e   *entry
+	)
+	if g.cache != nil {
+		// Hash the token without copying it: Sum256 neither keeps nor
+		// changes its input.
+		key = sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok)))
+		if e = g.cache.get(&key); e != nil && !e.valid(ns, keys) {
+			e = nil
+		}
+	}
+
+	client, facts, err := g.facts(r.Header, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol := g.st.policy.Load()
+	if pol == nil || keys == nil {
+		g.log.Debug("gate not ready", "policy", pol != nil, "keys", keys != nil)
+		return nil, nil, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
+	}
+	if e == nil {
+		if e, err = g.verify(tok, &key, keys, now, client, facts); err != nil {
+			g.log.Debug("token refused", "err", err)
+			return nil, nil, err
+		}
+	}
+
+	sess := &e.session
+	if g.st.revoked.has(sess.ID, ns) {
+		revoked := *sess
+		revoked.RevokedAt = now
+		sess = &revoked
+	}
+	id := &Identity{
+		AccountID: sess.AccountID,
+		SessionID: sess.ID,
+		Platform:  sess.Facts.Platform,
+		Version:   sess.Facts.Version,
+		Source:    sess.Facts.Source,
+		Device:    facts.Device,
+		AuthTime:  sess.AuthTime,
+		Expiry:    time.Unix(0, e.expiry),
+		Decision:  decision.Decide(&decision.Input{Session: sess, Client: facts, Now: now, Policy: pol}),
+	}
+	if facts.Version != "" && facts.Platform == id.Platform {
+		id.Version = facts.Version
+	}
+	if g.onDecision != nil {
+		g.onDecision(id.Decision)
+	}
+	if id.Decision.Outcome == Deny && g.log.Enabled(r.Context(), slog.LevelDebug) {
+		g.log.Debug("request denied", "reason", id.Decision.Reason, "campaign", id.Decision.Campaign, "session", id.SessionID)
+	}
+	if next := g.nextSweep.Load(); ns > next && g.nextSweep.CompareAndSwap(next, ns+int64(sweepEvery)) {
+		go g.st.Sweep(now)
+	}
+	return id, &id.Decision, nil
+}
+
+// facts reads the request's Cordon-Client header, reusing what the cache
+// entry parsed when the header is the same. client is the header's value
+// when it has one line (what an entry can memoise).
+func (g *Gate) facts(h http.Header, e *entry) (client string, f cordon.ClientFacts, err error) {
+	lines := h[clientfacts.Header]
+	if len(lines) > 1 {
+		f, err = clientfacts.FromHeader(h)
+		return "", f, err
+	}
+	if len(lines) == 1 {
+		client = lines[0]
+	}
+	if e != nil && e.client == client {
+		return client, e.facts, nil
+	}
+	f, err = clientfacts.Parse(client)
+	return client, f, err
+}
+
+// verify checks a token the cache could not answer and caches it.
+func (g *Gate) verify(tok string, key *[32]byte, keys *token.PublicKeys, now time.Time, client string, facts cordon.ClientFacts) (*entry, error) {
+	c, err := g.verifier.Verify(tok, now)
+	if err != nil {
+		return nil, err
+	}
+	e := &entry{session: session(c), expiry: c.Expiry.UnixNano()}
+	if g.cache != nil {
+		from := c.IssuedAt
+		if c.NotBefore.After(from) {
+			from = c.NotBefore
+		}
+		e.key, e.keys, e.client, e.facts = *key, keys, client, facts
+		e.from = from.Add(-token.Leeway).UnixNano()
+		e.until = c.Expiry.Add(token.Leeway).UnixNano()
+		e.kid = headerKID(tok)
+		e.pub, _ = keys.PublicKey(e.kid)
+		g.cache.put(e, now.UnixNano())
+	}
+	return e, nil
+}
+
+// maxBearer bounds the Authorization header before any parsing or
+// hashing, as cordon serve does.
+const maxBearer = token.MaxTokenSize
+
+// bearer reads the access token of an Authorization: Bearer header, with
+// cordon serve's rules and messages.
+func bearer(h http.Header) (string, error) {
+	v := h.Get("Authorization")
+	if v == "" {
+		return "", cordon.Errorf(cordon.ECodeUnauthorized, "an Authorization: Bearer access token is required")
+	}
+	if len(v) > maxBearer {
+		return "", cordon.Errorf(cordon.ECodeInvalidToken, "the access token is too long")
+	}
+	scheme, tok, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return "", cordon.Errorf(cordon.ECodeInvalidToken, "the Authorization header must be: Bearer <access token>")
+	}
+	return strings.TrimSpace(tok), nil
+}

@@ -1,0 +1,161 @@
+package gate
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/feed"
+	"github.com/cordon-dev/cordon/internal/token"
+)
+
+// TestRevocationsExpire checks a revocation holds until its Until and
+// then goes, whether a lookup or a Sweep finds it first.
+func TestRevocationsExpire(t *testing.T) {
+	st := NewState(issuer, audience)
+	revoke := func(rs ...feed.Revocation) {
+		t.Helper()
+		if err := st.Apply(feed.Event{Kind: feed.KindRevoke, Revoked: rs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	revoke(
+		feed.Revocation{SessionID: "s-1", Until: base.Add(time.Minute)},
+		feed.Revocation{SessionID: "s-2", Until: base.Add(2 * time.Minute)},
+		feed.Revocation{SessionID: "s-3", Until: base.Add(10 * time.Minute)},
+		feed.Revocation{SessionID: "s-forever"}, // no Until: kept until a snapshot
+		feed.Revocation{SessionID: ""},          // ignored
+	)
+	// A later revocation of the same session extends it; an earlier one does not shorten it.
+	revoke(feed.Revocation{SessionID: "s-2", Until: base.Add(3 * time.Minute)}, feed.Revocation{SessionID: "s-3", Until: base})
+
+	steps := []struct {
+		at   time.Duration
+		sid  string
+		want bool
+	}{
+		{0, "s-1", true},
+		{0, "s-other", false},
+		{time.Minute - 1, "s-1", true},
+		{time.Minute, "s-1", false}, // refused until Until, not at it
+		{2 * time.Minute, "s-2", true},
+		{3 * time.Minute, "s-2", false},
+		{9 * time.Minute, "s-3", true},
+		{1000 * time.Hour, "s-forever", true},
+	}
+	for _, s := range steps {
+		if got := st.Revoked(s.sid, base.Add(s.at)); got != s.want {
+			t.Errorf("Revoked(%s) at +%v = %v, want %v", s.sid, s.at, got, s.want)
+		}
+	}
+	// s-1 and s-2 were dropped by the lookups that found them ended.
+	if n := st.revoked.n.Load(); n != 2 {
+		t.Errorf("%d entries after lazy drops, want 2", n)
+	}
+	if n := st.Sweep(base.Add(11 * time.Minute)); n != 1 {
+		t.Errorf("Sweep dropped %d, want 1 (s-3)", n)
+	}
+	if n := st.revoked.n.Load(); n != 1 {
+		t.Errorf("%d entries after Sweep, want 1", n)
+	}
+
+	// A snapshot replaces the set.
+	_, keys, _ := newSigner(t, base)
+	if err := st.Apply(snapshot(1, nil, []feed.Revocation{{SessionID: "s-9", Until: base.Add(time.Hour)}}, keys.JWKS())); err != nil {
+		t.Fatal(err)
+	}
+	if st.Revoked("s-forever", base) || !st.Revoked("s-9", base) {
+		t.Errorf("the snapshot did not replace the revocations")
+	}
+	if n := st.revoked.n.Load(); n != 1 {
+		t.Errorf("%d entries after the snapshot, want 1", n)
+	}
+}
+
+// TestStateReadiness checks Ready, PolicyVersion and Updated.
+func TestStateReadiness(t *testing.T) {
+	st := NewState(issuer, audience)
+	if st.Ready() || st.PolicyVersion() != 0 || !st.Updated().IsZero() {
+		t.Fatalf("a new state: ready %v, version %d, updated %v", st.Ready(), st.PolicyVersion(), st.Updated())
+	}
+	_, keys, _ := newSigner(t, base)
+	before := time.Now()
+	if err := st.Apply(snapshot(7, nil, nil, keys.JWKS())); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Ready() || st.PolicyVersion() != 7 || st.Updated().Before(before) {
+		t.Errorf("after a snapshot: ready %v, version %d, updated %v", st.Ready(), st.PolicyVersion(), st.Updated())
+	}
+	for _, bad := range [][2]string{{"", audience}, {issuer, ""}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewState(%q, %q) did not panic", bad[0], bad[1])
+				}
+			}()
+			NewState(bad[0], bad[1])
+		}()
+	}
+}
+
+// TestConcurrentDecisions decides from many goroutines while the feed
+// applies policy, revoke and keys events and sweeps run; run it with
+// -race. Every answer must be one the wire contract allows, and once the
+// feed settles every request must pass again.
+func TestConcurrentDecisions(t *testing.T) {
+	f := newFixture(t, Options{CacheSize: 256})
+	toks := make([]string, 300) // more than the cache holds: evictions too
+	for i := range toks {
+		toks[i] = bearerOf(f.token(claims(func(c *token.Claims) { c.SessionID = fmt.Sprintf("s-%d", i) })))
+	}
+	jwks := f.keys.JWKS()
+
+	const workers, requests = 8, 400
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			h := f.g.Handler(ok())
+			for range requests {
+				rec := newRecorderWith(h, toks[r.IntN(len(toks))], androidPlay)
+				switch rec.Code {
+				case http.StatusOK, http.StatusUnauthorized, http.StatusUpgradeRequired:
+				default:
+					errs <- fmt.Errorf("status %d: %s", rec.Code, rec.Body)
+					return
+				}
+			}
+		})
+	}
+	for v := uint64(2); v < 60; v++ {
+		var cs []*cordon.Campaign
+		switch v % 3 {
+		case 0:
+			cs = append(cs, reauthAndroid())
+		case 1:
+			cs = append(cs, campaign("c-up", cordon.KindUpgrade, cordon.Cohort{}, upgrade("8.5.0", cordon.UpgradeImmediate)))
+		}
+		f.apply(policyEvent(v, cs...))
+		f.apply(feed.Event{Kind: feed.KindRevoke, Revoked: []feed.Revocation{{SessionID: fmt.Sprintf("s-%d", v), Until: base.Add(time.Second)}}})
+		f.apply(feed.Event{Kind: feed.KindKeys, JWKS: jwks})
+		f.st.Sweep(base)
+	}
+	f.apply(policyEvent(100))
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	f.advance(2 * time.Second) // past every revocation
+	for i, tok := range toks {
+		if rec := newRecorder(f.g, tok, androidPlay); rec.Code != http.StatusOK {
+			t.Fatalf("token %d after the feed settled: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+}
