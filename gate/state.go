@@ -92,9 +92,7 @@ func (s *State) Apply(e feed.Event) error {
 			s.policy.Store(p)
 		}
 	case feed.KindRevoke:
-		for _, r := range e.Revoked {
-			s.revoked.add(r.SessionID, until(r.Until))
-		}
+		s.revoked.add(e.Revoked)
 	case feed.KindKeys:
 		keys, err := token.ParseJWKS(e.JWKS)
 		if err != nil {
@@ -158,9 +156,13 @@ func (s *State) Revoked(sid string, now time.Time) bool {
 // lookup finds them expired.
 func (s *State) Sweep(now time.Time) int { return s.revoked.sweep(now.UnixNano()) }
 
-// revocations is the set of revoked sessions, sharded so that lookups on
-// different sessions rarely meet on a lock. It stays small: an entry
-// lives only as long as the session's last token could.
+// revocations is the set of revoked sessions. It is read on every
+// request and written by the feed a few times a minute, so each of its
+// shards is an immutable map behind an atomic pointer, copied on write: a
+// lookup is a pointer load and a map read, with nothing written that
+// another core would have to fetch back. A write copies one shard (1/32
+// of a set that stays small: an entry lives only as long as the session's
+// last token could).
 type revocations struct {
 	n      atomic.Int64 // entries in all shards; lookups skip the set when 0
 	shards [revShards]revShard
@@ -169,97 +171,131 @@ type revocations struct {
 const revShards = 32
 
 type revShard struct {
-	mu sync.RWMutex
-	m  map[string]int64 // session id → Unix ns until which it is refused
-	_  [32]byte         // keeps neighbouring shards' locks off one cache line
+	mu sync.Mutex // serialises writers
+	m  atomic.Pointer[map[string]int64]
 }
 
 func (r *revocations) init() {
 	for i := range r.shards {
-		r.shards[i].m = map[string]int64{}
+		r.shards[i].m.Store(&map[string]int64{})
 	}
 }
 
-func (r *revocations) shard(sid string) *revShard {
-	return &r.shards[decision.AccountHash(sid)%revShards]
-}
+func revShardOf(sid string) uint64 { return decision.AccountHash(sid) % revShards }
 
 func (r *revocations) has(sid string, now int64) bool {
 	if r.n.Load() == 0 {
 		return false
 	}
-	sh := r.shard(sid)
-	sh.mu.RLock()
-	u, ok := sh.m[sid]
-	sh.mu.RUnlock()
+	sh := &r.shards[revShardOf(sid)]
+	u, ok := (*sh.m.Load())[sid]
 	if !ok {
 		return false
 	}
 	if now < u {
 		return true
 	}
-	sh.mu.Lock()
-	if u2, ok := sh.m[sid]; ok && now >= u2 {
-		delete(sh.m, sid)
-		r.n.Add(-1)
-	}
-	sh.mu.Unlock()
+	sh.rewrite(&r.n, func(m map[string]int64) bool {
+		u, ok := m[sid]
+		return ok && now >= u
+	}, func(m map[string]int64) { delete(m, sid) })
 	return false
 }
 
-func (r *revocations) add(sid string, u int64) {
-	if sid == "" {
-		return
-	}
-	sh := r.shard(sid)
+// rewrite replaces the shard's map by a copy that change has modified, if
+// need says the current map needs it. It returns the change in size.
+// n, the number of entries in all shards, never drops below the true
+// count, so a lookup that finds n zero may skip the set.
+func (sh *revShard) rewrite(n *atomic.Int64, need func(map[string]int64) bool, change func(map[string]int64)) int {
 	sh.mu.Lock()
-	old, ok := sh.m[sid]
-	if !ok {
-		r.n.Add(1)
+	defer sh.mu.Unlock()
+	old := *sh.m.Load()
+	if need != nil && !need(old) {
+		return 0
 	}
-	if !ok || u > old {
-		sh.m[sid] = u
+	m := make(map[string]int64, len(old))
+	for k, v := range old {
+		m[k] = v
 	}
-	sh.mu.Unlock()
+	change(m)
+	sh.swap(n, old, m)
+	return len(m) - len(old)
 }
 
-func (r *revocations) replace(list []feed.Revocation) {
-	var next [revShards]map[string]int64
-	for i := range next {
-		next[i] = map[string]int64{}
+// swap publishes m in place of old (the shard's lock held).
+func (sh *revShard) swap(n *atomic.Int64, old, m map[string]int64) {
+	d := int64(len(m) - len(old))
+	if d > 0 {
+		n.Add(d)
 	}
-	for _, rv := range list {
-		if rv.SessionID == "" {
+	sh.m.Store(&m)
+	if d < 0 {
+		n.Add(d)
+	}
+}
+
+// add revokes the sessions of list until their Until.
+func (r *revocations) add(list []feed.Revocation) {
+	for i, rs := range byShard(list) {
+		if len(rs) == 0 {
 			continue
 		}
-		m := next[decision.AccountHash(rv.SessionID)%revShards]
-		if u := until(rv.Until); u > m[rv.SessionID] {
-			m[rv.SessionID] = u
-		}
+		r.shards[i].rewrite(&r.n, nil, func(m map[string]int64) { merge(m, rs) })
 	}
-	for i := range r.shards {
+}
+
+// replace makes list the whole set. Each shard changes at once, so a
+// session revoked before and after is refused throughout.
+func (r *revocations) replace(list []feed.Revocation) {
+	for i, rs := range byShard(list) {
+		m := make(map[string]int64, len(rs))
+		merge(m, rs)
 		sh := &r.shards[i]
 		sh.mu.Lock()
-		r.n.Add(int64(len(next[i]) - len(sh.m)))
-		sh.m = next[i]
+		sh.swap(&r.n, *sh.m.Load(), m)
 		sh.mu.Unlock()
 	}
+}
+
+// merge adds rs to m, keeping the later end of a session listed twice.
+func merge(m map[string]int64, rs []feed.Revocation) {
+	for _, rv := range rs {
+		if u, ok := m[rv.SessionID]; !ok || until(rv.Until) > u {
+			m[rv.SessionID] = until(rv.Until)
+		}
+	}
+}
+
+func byShard(list []feed.Revocation) [revShards][]feed.Revocation {
+	var out [revShards][]feed.Revocation
+	for _, rv := range list {
+		if rv.SessionID != "" {
+			i := revShardOf(rv.SessionID)
+			out[i] = append(out[i], rv)
+		}
+	}
+	return out
 }
 
 func (r *revocations) sweep(now int64) int {
-	dropped := 0
-	for i := range r.shards {
-		sh := &r.shards[i]
-		sh.mu.Lock()
-		for sid, u := range sh.m {
+	expired := func(m map[string]int64) bool {
+		for _, u := range m {
 			if now >= u {
-				delete(sh.m, sid)
-				dropped++
+				return true
 			}
 		}
-		sh.mu.Unlock()
+		return false
 	}
-	r.n.Add(-int64(dropped))
+	dropped := 0
+	for i := range r.shards {
+		dropped -= r.shards[i].rewrite(&r.n, expired, func(m map[string]int64) {
+			for sid, u := range m {
+				if now >= u {
+					delete(m, sid)
+				}
+			}
+		})
+	}
 	return dropped
 }
 

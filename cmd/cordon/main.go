@@ -21,6 +21,8 @@ const usage = `cordon — breach response for consumer apps
 
 Usage:
   cordon serve [--addr 127.0.0.1:8080] [--data ./cordon-data]
+  cordon gate --upstream URL [--control URL] [--addr 127.0.0.1:8081]
+                                      (token with scope gate in CORDON_GATE_TOKEN)
   cordon user add USERNAME            (password from stdin, never argv)
   cordon user import FILE             (JSONL or CSV; bcrypt hashes accepted)
   cordon user show USER               (USER is an account id or a username)
@@ -93,6 +95,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCampaign(ctx, args[1:], stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], stdout, stderr)
+	case "gate":
+		return runGate(ctx, args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

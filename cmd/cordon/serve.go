@@ -141,7 +141,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Authn = svc
 	go sweep(watchCtx, svc, c.Log)
-	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Feed: feed.Handler(hub, c.Log), Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
+	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Feed: feed.Handler(hub, c.Log), Closing: watchCtx, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -186,6 +186,9 @@ func (m *Main) URL() string { return "http://" + m.Addr() }
 // seconds), then closes the store last.
 func (m *Main) Close() error {
 	var err error
+	if m.stopWatch != nil {
+		m.stopWatch() // ends background work and feed streams first
+	}
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err = m.srv.Shutdown(ctx)

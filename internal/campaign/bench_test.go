@@ -261,7 +261,8 @@ GROUP BY 1, 2, 3, 4;`
 //
 // The mix: six platforms, each with its usual install sources (seven in
 // all); forty app versions, newer ones more common (web reports none);
-// auth times over the last 90 days, recent ones more common; one to four
+// auth times over the last 89 days, recent ones more common, and expiries
+// at least a day away, so none is swept during a run; one to four
 // sessions per account, 1.6 on average. Ids and device ids have the length
 // of real ones, so rows have their real size; they ascend, so every index
 // is written in order.
@@ -285,7 +286,7 @@ func loadFleet(ctx context.Context, path string, n int, now time.Time) (*buildSt
 		return nil, err
 	}
 	defer accounts.close()
-	sessions, err := newBatchInsert(ctx, tx, `INSERT INTO sessions (id, account_id, platform, version, source, device, auth_time, created_at, last_seen_at) VALUES `, 9, 500)
+	sessions, err := newBatchInsert(ctx, tx, `INSERT INTO sessions (id, account_id, platform, version, source, device, auth_time, created_at, last_seen_at, expires_at) VALUES `, 10, 500)
 	if err != nil {
 		return nil, err
 	}
@@ -305,13 +306,19 @@ func loadFleet(ctx context.Context, path string, n int, now time.Time) (*buildSt
 		}
 		for k := mix.sessionsPerAccount(rng); k > 0 && i < n; k-- {
 			p := mix.platform(rng)
+			// A refresh family lives 90 days and idles out after 30, so a
+			// live session was authenticated within 90 days and refreshed
+			// within 30. A day of margin keeps every one live while the
+			// benchmarks run: Preview sweeps expired sessions first.
 			u := rng.Float64()
-			auth := nowMicros - int64(90*u*u*float64(day))
-			seen := auth + rng.Int64N(nowMicros-auth+1)
+			auth := nowMicros - int64(89*u*u*float64(day))
+			seen := max(auth, nowMicros-29*day)
+			seen += rng.Int64N(nowMicros - seen + 1)
+			expires := min(seen+30*day, auth+90*day)
 			for j := range device {
 				device[j] = byte(rng.Uint32())
 			}
-			if err := sessions.add(fmt.Sprintf("s-%026d", i), acct, p.name, mix.version(rng, p), p.source(rng), hex.EncodeToString(device[:]), auth, auth, seen); err != nil {
+			if err := sessions.add(fmt.Sprintf("s-%026d", i), acct, p.name, mix.version(rng, p), p.source(rng), hex.EncodeToString(device[:]), auth, auth, seen, expires); err != nil {
 				return nil, fmt.Errorf("insert sessions: %w", err)
 			}
 			i++

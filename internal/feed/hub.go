@@ -51,10 +51,10 @@ type Hub struct {
 	snap *Event // the last snapshot built, reused while the log can resume it
 }
 
-// NewHub returns a hub with a fresh random epoch. snapshot builds the whole
-// current state (Policy, Revoked, JWKS) for a subscriber that cannot resume;
-// the hub sets its Epoch, Seq and Kind. logCap is how many recent events are
-// kept for resuming (DefaultLogCap when not positive).
+// NewHub returns a hub with a fresh random epoch. snapshot (required) builds
+// the whole current state (Policy, Revoked, JWKS) for a subscriber that
+// cannot resume; the hub sets its Epoch, Seq and Kind. logCap is how many
+// recent events are kept for resuming (DefaultLogCap when not positive).
 func NewHub(snapshot func(ctx context.Context) (Event, error), logCap int) *Hub {
 	if logCap <= 0 {
 		logCap = DefaultLogCap

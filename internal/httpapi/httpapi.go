@@ -31,6 +31,7 @@ type Server struct {
 	authn     *authn.Service
 	campaigns *campaign.Service
 	feed      http.Handler
+	closing   context.Context
 	store     cordon.Store
 	hasher    *password.Hasher
 	log       *slog.Logger
@@ -50,11 +51,14 @@ type Deps struct {
 	// Campaigns runs campaigns; nil leaves the campaign API out.
 	Campaigns *campaign.Service
 	// Feed serves the policy feed to enforcement points (scope gate).
-	Feed   http.Handler
-	Store  cordon.Store
-	Hasher *password.Hasher
-	Log    *slog.Logger
-	Clock  clock.Clock
+	Feed http.Handler
+	// Closing ends when the server shuts down; it ends feed streams, which
+	// would otherwise hold a graceful shutdown for its whole timeout.
+	Closing context.Context
+	Store   cordon.Store
+	Hasher  *password.Hasher
+	Log     *slog.Logger
+	Clock   clock.Clock
 	// Registry receives the server's metrics; /metrics serves it.
 	Registry *prometheus.Registry
 }
@@ -70,7 +74,10 @@ func New(d Deps) *Server {
 	if d.Registry == nil {
 		d.Registry = prometheus.NewRegistry()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, feed: d.Feed, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
+	if d.Closing == nil {
+		d.Closing = context.Background()
+	}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -125,7 +132,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 			// A feed is a stream that lives for hours: lift the server's
 			// write timeout for it alone.
 			http.NewResponseController(w).SetWriteDeadline(time.Time{})
-			s.feed.ServeHTTP(w, r)
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(s.closing, cancel)()
+			s.feed.ServeHTTP(w, r.WithContext(ctx))
 		}))
 	}
 	if s.campaigns != nil {

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/gate"
+	"github.com/cordon-dev/cordon/internal/feed"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// GateConfig is what `cordon gate` is told.
+type GateConfig struct {
+	Addr     string // listen address
+	Upstream string // the backend behind the gate
+	Control  string // the cordon server whose feed it follows
+	Token    string // admin token with scope gate
+	Issuer   string // iss of access tokens; default the control URL
+	Audience string
+	Log      *slog.Logger
+}
+
+// GateMain is one running gate: a reverse proxy that decides every request
+// locally on the policy it follows from the control plane.
+type GateMain struct {
+	Config GateConfig
+	State  *gate.State
+	Feed   *feed.Client
+
+	ln     net.Listener
+	srv    *http.Server
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Identity headers the gate sets toward its upstream. The gate owns the
+// Cordon- and X-Cordon- namespaces: whatever a client sent under them
+// (but Cordon-Client) is removed first, so an upstream can trust these.
+const (
+	HeaderAccount  = "X-Cordon-Account"
+	HeaderSession  = "X-Cordon-Session"
+	HeaderPlatform = "X-Cordon-Platform"
+	HeaderVersion  = "X-Cordon-Version"
+	HeaderSource   = "X-Cordon-Source"
+	HeaderDevice   = "X-Cordon-Device"
+	HeaderAuthTime = "X-Cordon-Auth-Time"
+)
+
+// Run binds the listener, starts following the feed and serving.
+func (g *GateMain) Run(ctx context.Context) error {
+	c := &g.Config
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	up, err := url.Parse(c.Upstream)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
+		return fmt.Errorf("--upstream must be an http(s) URL, got %q", c.Upstream)
+	}
+	ctl, err := url.Parse(c.Control)
+	if err != nil || (ctl.Scheme != "http" && ctl.Scheme != "https") || ctl.Host == "" {
+		return fmt.Errorf("--control must be an http(s) URL, got %q", c.Control)
+	}
+	if c.Issuer == "" {
+		c.Issuer = strings.TrimRight(c.Control, "/")
+	}
+	if c.Audience == "" {
+		c.Audience = "cordon"
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	g.ln = ln
+	g.State = gate.NewState(c.Issuer, c.Audience)
+	reg := prometheus.NewRegistry()
+	decisions := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_gate_decisions_total", Help: "Decisions by outcome and reason."}, []string{"outcome", "reason"})
+	reg.MustRegister(decisions, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_policy_version", Help: "Version of the policy the gate enforces."},
+			func() float64 { return float64(g.State.PolicyVersion()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_policy_age_seconds", Help: "Seconds since the gate last heard from the control plane (an event or a ping)."},
+			func() float64 { return g.age().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_feed_connected", Help: "1 while the feed stream is open."},
+			func() float64 {
+				if g.Feed.Connected() {
+					return 1
+				}
+				return 0
+			}))
+	gt := gate.New(g.State, gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
+		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
+	}})
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up)
+			pr.SetXForwarded()
+			for k := range pr.Out.Header {
+				lk := strings.ToLower(k)
+				if (strings.HasPrefix(lk, "cordon-") || strings.HasPrefix(lk, "x-cordon-")) && lk != "cordon-client" {
+					pr.Out.Header.Del(k)
+				}
+			}
+			if id, ok := gate.FromContext(pr.In.Context()); ok {
+				h := pr.Out.Header
+				h.Set(HeaderAccount, id.AccountID)
+				h.Set(HeaderSession, id.SessionID)
+				h.Set(HeaderPlatform, id.Platform)
+				h.Set(HeaderVersion, id.Version)
+				h.Set(HeaderSource, id.Source)
+				h.Set(HeaderDevice, id.Device)
+				h.Set(HeaderAuthTime, strconv.FormatInt(id.AuthTime.Unix(), 10))
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			c.Log.Warn("upstream", "err", err)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, `{"error":"upstream_unavailable","message":"the service behind the gate did not answer"}`+"\n")
+		},
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if !g.State.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":"not_ready","message":"the gate holds no policy and keys yet"}`+"\n")
+			return
+		}
+		fmt.Fprintf(w, `{"status":"ready","policy_version":%d,"policy_age_seconds":%.3f,"feed_connected":%t}`+"\n",
+			g.State.PolicyVersion(), g.age().Seconds(), g.Feed.Connected())
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/", gt.Handler(proxy))
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	g.Feed = &feed.Client{URL: strings.TrimRight(c.Control, "/") + "/v1/gate/feed", Token: c.Token, Log: c.Log}
+	go g.Feed.Run(runCtx, func(e feed.Event) {
+		if err := g.State.Apply(e); err != nil {
+			c.Log.Error("apply feed event", "kind", e.Kind, "seq", e.Seq, "err", err)
+			return
+		}
+		c.Log.Debug("feed event", "kind", e.Kind, "seq", e.Seq, "policy_version", g.State.PolicyVersion())
+	})
+	g.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
+	g.done = make(chan error, 1)
+	go func() { g.done <- g.srv.Serve(ln) }()
+	c.Log.Info("cordon gate serving", "addr", ln.Addr().String(), "upstream", c.Upstream, "control", c.Control)
+	return nil
+}
+
+// age is how long since the gate last heard from the control plane.
+func (g *GateMain) age() time.Duration {
+	t := g.Feed.LastEventAt()
+	if t.IsZero() {
+		return 0
+	}
+	return time.Since(t)
+}
+
+// Addr is the address the gate listens on.
+func (g *GateMain) Addr() string { return g.ln.Addr().String() }
+
+// Close stops the gate: in-flight requests get up to 10 s.
+func (g *GateMain) Close() error {
+	if g.cancel != nil {
+		g.cancel()
+	}
+	if g.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := g.srv.Shutdown(ctx)
+	if serr := <-g.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+func runGate(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c GateConfig
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8081", "listen address")
+	fs.StringVar(&c.Upstream, "upstream", "", "URL of the backend to protect (required)")
+	fs.StringVar(&c.Control, "control", "", "URL of the cordon server to follow (default $CORDON_SERVER or http://127.0.0.1:8080)")
+	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, as cordon serve --issuer (default the control URL)")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError("gate takes no arguments, got %q", pos)
+	}
+	if c.Upstream == "" {
+		return usageError("gate needs --upstream URL")
+	}
+	if c.Control == "" {
+		c.Control = os.Getenv("CORDON_SERVER")
+	}
+	if c.Control == "" {
+		c.Control = "http://127.0.0.1:8080"
+	}
+	c.Token = os.Getenv("CORDON_GATE_TOKEN")
+	if c.Token == "" {
+		c.Token = os.Getenv("CORDON_ADMIN_TOKEN")
+	}
+	if c.Token == "" {
+		return usageError("gate needs a token with scope gate in CORDON_GATE_TOKEN (cordon token create NAME --scope gate)")
+	}
+	c.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	g := &GateMain{Config: c}
+	if err := g.Run(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		c.Log.Info("shutting down")
+	case err := <-g.done:
+		g.done <- err
+	}
+	return g.Close()
+}
