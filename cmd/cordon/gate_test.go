@@ -177,3 +177,48 @@ func TestGateFailsStaticAndCatchesUp(t *testing.T) {
 		t.Errorf("the earlier campaign after catching up: %d, want 401", code)
 	}
 }
+
+// TestGatePassesWebSocketUpgrades: an Upgrade request of an allowed
+// session reaches the upstream and the connection is spliced both ways.
+func TestGatePassesWebSocketUpgrades(t *testing.T) {
+	m := testServer(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" || r.Header.Get("X-Cordon-Account") == "" {
+			http.Error(w, "want an upgrade with identity", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, _ := rw.ReadString('\n')
+		rw.WriteString("echo: " + line)
+		rw.Flush()
+	}))
+	t.Cleanup(up.Close)
+	g := startGate(t, m.URL(), up.URL)
+	addUser(t, m, "lena", "a long enough password")
+	_, tok := login(t, m, "lena", "a long enough password", `platform=web, version="1.0.0", source=web`)
+
+	conn, err := net.Dial("tcp", g.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer "+tok["access_token"].(string)+"\r\n"+
+		"Cordon-Client: platform=web, version=\"1.0.0\", source=web\r\n\r\n")
+	buf := make([]byte, 4096)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 101") {
+		t.Fatalf("upgrade answer: %q, %v", buf[:n], err)
+	}
+	io.WriteString(conn, "hello\n")
+	n, err = conn.Read(buf)
+	if err != nil || string(buf[:n]) != "echo: hello\n" {
+		t.Errorf("spliced connection: %q, %v", buf[:n], err)
+	}
+}
