@@ -29,10 +29,11 @@ type entry struct {
 	pub     crypto.PublicKey
 	session cordon.Session
 	expiry  int64 // exp, Unix ns, for Identity
-	// client is the Cordon-Client value facts were parsed from. An install
-	// sends the same header with every request, so a hit with the same
-	// value skips the parse too.
+	// client is the Cordon-Client value facts were parsed from, when memo
+	// (the header had at most one line). An install sends the same header
+	// with every request, so a hit with the same value skips the parse.
 	client string
+	memo   bool
 	facts  cordon.ClientFacts
 }
 

@@ -183,3 +183,32 @@ func TestCacheEviction(t *testing.T) {
 		t.Errorf("a cache of 100,000 has %d slots", len(c.slots))
 	}
 }
+
+// TestCacheMemoisesOneLineClients checks the Cordon-Client memo of a
+// cache entry: a header sent in two lines is parsed (joined) each time
+// and never answers for a request with another header, or none.
+func TestCacheMemoisesOneLineClients(t *testing.T) {
+	f := newFixture(t, Options{})
+	tok := bearerOf(f.token(claims()))
+	steps := []struct {
+		name    string
+		client  string
+		extra   []string
+		version string
+	}{
+		{"two lines first", "", []string{"Cordon-Client", "platform=android", "Cordon-Client", `version="8.7.0"`}, "8.7.0"},
+		{"then none", "", nil, "8.4.1"},
+		{"then one line", `platform=android, version="8.8.0"`, nil, "8.8.0"},
+		{"then none again", "", nil, "8.4.1"},
+		{"then a bad one", "platform=amiga", nil, ""},
+	}
+	for _, s := range steps {
+		got := f.do(tok, s.client, s.extra...)
+		switch {
+		case s.version == "" && got.code != 400:
+			t.Errorf("%s: %d %s", s.name, got.code, got.body)
+		case s.version != "" && (got.id == nil || got.id.Version != s.version):
+			t.Errorf("%s: %d %s, identity %+v, want version %s", s.name, got.code, got.body, got.id, s.version)
+		}
+	}
+}

@@ -253,7 +253,7 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 		}
 	}
 
-	client, facts, err := g.facts(r.Header, e)
+	client, memo, facts, err := g.facts(r.Header, e)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,9 +263,13 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 		return nil, nil, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
 	}
 	if e == nil {
-		if e, err = g.verify(tok, &key, keys, now, client, facts); err != nil {
+		if e, err = g.verify(tok, &key, keys, now); err != nil {
 			g.log.Debug("token refused", "err", err)
 			return nil, nil, err
+		}
+		if g.cache != nil {
+			e.client, e.memo, e.facts = client, memo, facts
+			g.cache.put(e, ns)
 		}
 	}
 
@@ -302,26 +306,27 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 }
 
 // facts reads the request's Cordon-Client header, reusing what the cache
-// entry parsed when the header is the same. client is the header's value
-// when it has one line (what an entry can memoise).
-func (g *Gate) facts(h http.Header, e *entry) (client string, f cordon.ClientFacts, err error) {
+// entry parsed when the header is the same. A header of one line (or
+// none) can be memoised: client is its value and memo is true.
+func (g *Gate) facts(h http.Header, e *entry) (client string, memo bool, f cordon.ClientFacts, err error) {
 	lines := h[clientfacts.Header]
 	if len(lines) > 1 {
 		f, err = clientfacts.FromHeader(h)
-		return "", f, err
+		return "", false, f, err
 	}
 	if len(lines) == 1 {
 		client = lines[0]
 	}
-	if e != nil && e.client == client {
-		return client, e.facts, nil
+	if e != nil && e.memo && e.client == client {
+		return client, true, e.facts, nil
 	}
 	f, err = clientfacts.Parse(client)
-	return client, f, err
+	return client, true, f, err
 }
 
-// verify checks a token the cache could not answer and caches it.
-func (g *Gate) verify(tok string, key *[32]byte, keys *token.PublicKeys, now time.Time, client string, facts cordon.ClientFacts) (*entry, error) {
+// verify checks a token the cache could not answer and returns the
+// entry that would cache it.
+func (g *Gate) verify(tok string, key *[32]byte, keys *token.PublicKeys, now time.Time) (*entry, error) {
 	c, err := g.verifier.Verify(tok, now)
 	if err != nil {
 		return nil, err
@@ -332,12 +337,11 @@ func (g *Gate) verify(tok string, key *[32]byte, keys *token.PublicKeys, now tim
 		if c.NotBefore.After(from) {
 			from = c.NotBefore
 		}
-		e.key, e.keys, e.client, e.facts = *key, keys, client, facts
+		e.key, e.keys = *key, keys
 		e.from = from.Add(-token.Leeway).UnixNano()
 		e.until = c.Expiry.Add(token.Leeway).UnixNano()
 		e.kid = headerKID(tok)
 		e.pub, _ = keys.PublicKey(e.kid)
-		g.cache.put(e, now.UnixNano())
 	}
 	return e, nil
 }

@@ -132,18 +132,21 @@ func TestAllowSetsIdentity(t *testing.T) {
 	tok := f.token(claims())
 	tests := []struct {
 		name, client string
+		extra        []string
 		want         Identity
 	}{
-		{"same facts", androidPlay, Identity{Platform: "android", Version: "8.4.1", Source: "play", Device: "d-1"}},
-		{"an in-place upgrade reports its version", `platform=android, version="8.6.0", source=play, device="d-2"`,
+		{"same facts", androidPlay, nil, Identity{Platform: "android", Version: "8.4.1", Source: "play", Device: "d-1"}},
+		{"an in-place upgrade reports its version", `platform=android, version="8.6.0", source=play, device="d-2"`, nil,
 			Identity{Platform: "android", Version: "8.6.0", Source: "play", Device: "d-2"}},
-		{"another platform cannot vouch for a version", `platform=ios, version="9.0.0", source=appstore`,
+		{"another platform cannot vouch for a version", `platform=ios, version="9.0.0", source=appstore`, nil,
 			Identity{Platform: "android", Version: "8.4.1", Source: "play"}},
-		{"no Cordon-Client header", "", Identity{Platform: "android", Version: "8.4.1", Source: "play"}},
+		{"a header in two lines", "", []string{"Cordon-Client", "platform=android", "Cordon-Client", `version="8.7.0"`},
+			Identity{Platform: "android", Version: "8.7.0", Source: "play"}},
+		{"no Cordon-Client header", "", nil, Identity{Platform: "android", Version: "8.4.1", Source: "play"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := f.do(bearerOf(tok), tt.client)
+			got := f.do(bearerOf(tok), tt.client, tt.extra...)
 			if got.code != 200 || got.id == nil {
 				t.Fatalf("status %d, identity %v: %s", got.code, got.id, got.body)
 			}

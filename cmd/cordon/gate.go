@@ -103,7 +103,13 @@ func (g *GateMain) Run(ctx context.Context) error {
 	gt := gate.New(g.State, gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
 		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
 	}})
+	// The default transport keeps 2 idle connections per host: under
+	// concurrency the gate would open and close an upstream connection per
+	// request. Keep as many as the gate may have in flight.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
 	proxy := &httputil.ReverseProxy{
+		Transport: tr,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(up)
 			pr.SetXForwarded()

@@ -32,14 +32,18 @@ type server struct {
 	conns chan string
 }
 
-func newServer(t *testing.T, h http.Handler) *server {
+func newServer(t *testing.T, h http.Handler, configure ...func(*http.Server)) *server {
 	t.Helper()
 	s := &server{conns: make(chan string, 100)}
 	s.next.Store(&h)
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.conns <- r.Header.Get("Last-Event-ID")
 		(*s.next.Load()).ServeHTTP(w, r)
 	}))
+	for _, f := range configure {
+		f(s.Config)
+	}
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }
@@ -191,8 +195,11 @@ func (w *pingWriter) Write(b []byte) (int, error) {
 
 func (w *pingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// TestPingKeepsIdleConnectionAlive also runs the server with read and
+// write timeouts far shorter than the stream, as a server that also serves
+// ordinary requests has (cordon serve: 60 s).
 func TestPingKeepsIdleConnectionAlive(t *testing.T) {
-	h, _ := newTestHub(t, 0)
+	h, st := newTestHub(t, 0)
 	const (
 		ping = 10 * time.Millisecond
 		idle = 300 * time.Millisecond
@@ -201,7 +208,7 @@ func TestPingKeepsIdleConnectionAlive(t *testing.T) {
 	pings := make(chan struct{}, 1)
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		feed.ServeHTTP(&pingWriter{ResponseWriter: w, pings: pings}, r)
-	}))
+	}), func(s *http.Server) { s.WriteTimeout, s.ReadTimeout = ping, 50*time.Millisecond })
 	c := &Client{URL: srv.URL, Log: testLogger(t), IdleTimeout: idle}
 	events, _ := runClient(t, c)
 	srv.conn(t)
@@ -229,6 +236,8 @@ func TestPingKeepsIdleConnectionAlive(t *testing.T) {
 	if !c.LastEventAt().After(afterSnapshot) {
 		t.Errorf("LastEventAt() = %v, not moved by pings since %v", c.LastEventAt(), afterSnapshot)
 	}
+	st.change(h)
+	expect(t, events, 1)
 }
 
 func TestSilentConnectionDetected(t *testing.T) {

@@ -81,6 +81,10 @@ func (hd *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer sub.Close()
 
 	rc := http.NewResponseController(w)
+	// The per-write deadlines below also lift the server's WriteTimeout,
+	// which a stream would outlive; clear them for whatever request uses
+	// the connection next.
+	defer rc.SetWriteDeadline(time.Time{})
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
