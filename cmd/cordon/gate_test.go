@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	gatepkg "github.com/cordon-dev/cordon/gate"
 	"github.com/cordon-dev/cordon/internal/password"
 )
 
@@ -220,5 +221,40 @@ func TestGatePassesWebSocketUpgrades(t *testing.T) {
 	n, err = conn.Read(buf)
 	if err != nil || string(buf[:n]) != "echo: hello\n" {
 		t.Errorf("spliced connection: %q, %v", buf[:n], err)
+	}
+}
+
+// TestGateMiddlewareFollows uses the public gate package as a Go backend
+// would: Follow the server, wrap a handler, read the Identity.
+func TestGateMiddlewareFollows(t *testing.T) {
+	m := testServer(t)
+	st := gatepkg.NewState(m.URL(), "cordon")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gatepkg.Follow(ctx, st, m.URL(), testAdminToken, nil) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, 5*time.Second, "middleware ready", st.Ready)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := gatepkg.FromContext(r.Context())
+		if !ok {
+			http.Error(w, "no identity", 500)
+			return
+		}
+		io.WriteString(w, id.AccountID)
+	})
+	srv := httptest.NewServer(gatepkg.New(st, gatepkg.Options{}).Handler(app))
+	t.Cleanup(srv.Close)
+	id := addUser(t, m, "mona", "a long enough password")
+	_, tok := login(t, m, "mona", "a long enough password", `platform=ios, version="8.4.1", source=appstore`)
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != id {
+		t.Errorf("through the middleware: %d %q, want 200 %q", resp.StatusCode, body, id)
 	}
 }
