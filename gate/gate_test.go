@@ -281,7 +281,8 @@ func TestRevokedSession(t *testing.T) {
 	if got := f.do(revoked, androidPlay); got.code != 200 {
 		t.Fatalf("before the revocation: %d %s", got.code, got.body)
 	}
-	f.apply(feed.Event{Kind: feed.KindRevoke, Revoked: []feed.Revocation{{SessionID: "s-1", Until: base.Add(ttl + time.Minute)}}})
+	// Until is when the session's last token expires.
+	f.apply(feed.Event{Kind: feed.KindRevoke, Revoked: []feed.Revocation{{SessionID: "s-1", Until: base.Add(ttl)}}})
 
 	got := f.do(revoked, androidPlay)
 	if got.code != 401 || got.err.Error != "session_revoked" {
@@ -296,6 +297,17 @@ func TestRevokedSession(t *testing.T) {
 	id, d, err := f.g.Decide(request(revoked, androidPlay))
 	if err != nil || d.Outcome != Deny || d.Reason != "session_revoked" || id.SessionID != "s-1" {
 		t.Errorf("Decide: %v %+v %v", id, d, err)
+	}
+
+	// Past its exp the token still verifies for token.Leeway; the
+	// revocation holds as long.
+	f.now.Store(base.Add(ttl + token.Leeway).UnixNano())
+	if got := f.do(revoked, androidPlay); got.code != 401 || got.err.Error != "session_revoked" {
+		t.Errorf("within the leeway: %d %s", got.code, got.body)
+	}
+	f.advance(time.Second)
+	if got := f.do(revoked, androidPlay); got.code != 401 || got.err.Error != CodeInvalidToken {
+		t.Errorf("after the leeway: %d %s", got.code, got.body)
 	}
 }
 

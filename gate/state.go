@@ -52,7 +52,8 @@ func NewState(issuer, audience string) *State {
 //     the keys and the revocation set;
 //   - policy compiles and swaps in the new policy if its version is newer
 //     than the one held, and is ignored otherwise (a replay or a reorder);
-//   - revoke adds the sessions, each refused until its Until;
+//   - revoke adds the sessions, each refused until its Until (plus
+//     token.Leeway, see Revoked);
 //   - keys swaps the public key set.
 //
 // Only active campaigns enforce (decision.Compile drops the others), so a
@@ -115,13 +116,16 @@ func compile(p *feed.Policy, now time.Time) (*decision.Policy, error) {
 	return cp, nil
 }
 
-// until is a revocation's end in Unix ns. A revocation without one is
-// kept until the next snapshot: refusing too long is the safe side.
+// until is the last instant a revocation is enforced, in Unix ns: its
+// Until plus token.Leeway, because the verifier accepts a token through
+// that long past its exp, and a revoked session's last token must not
+// slip through in that minute. A revocation without an Until is kept
+// until the next snapshot: refusing too long is the safe side.
 func until(t time.Time) int64 {
 	if t.IsZero() {
 		return math.MaxInt64
 	}
-	return t.UnixNano()
+	return t.Add(token.Leeway).UnixNano()
 }
 
 // Ready reports whether the State holds a policy and keys; until then a
@@ -145,15 +149,17 @@ func (s *State) Updated() time.Time {
 	return time.Time{}
 }
 
-// Revoked reports whether the session's tokens are refused at now. An
-// entry past its Until is dropped as it is found.
+// Revoked reports whether the session's tokens are refused at now: from
+// the revoke event through its Until plus token.Leeway (the clock skew
+// the verifier allows an expired token). An entry past that is dropped
+// as it is found.
 func (s *State) Revoked(sid string, now time.Time) bool {
 	return s.revoked.has(sid, now.UnixNano())
 }
 
-// Sweep drops the revocations that ended by now and returns how many. A
-// Gate calls it about once a minute; entries are also dropped when a
-// lookup finds them expired.
+// Sweep drops the revocations that ended before now and returns how
+// many. A Gate calls it about once a minute; entries are also dropped
+// when a lookup finds them expired.
 func (s *State) Sweep(now time.Time) int { return s.revoked.sweep(now.UnixNano()) }
 
 // revocations is the set of revoked sessions. It is read on every
@@ -192,12 +198,12 @@ func (r *revocations) has(sid string, now int64) bool {
 	if !ok {
 		return false
 	}
-	if now < u {
+	if now <= u {
 		return true
 	}
 	sh.rewrite(&r.n, func(m map[string]int64) bool {
 		u, ok := m[sid]
-		return ok && now >= u
+		return ok && now > u
 	}, func(m map[string]int64) { delete(m, sid) })
 	return false
 }
@@ -280,7 +286,7 @@ func byShard(list []feed.Revocation) [revShards][]feed.Revocation {
 func (r *revocations) sweep(now int64) int {
 	expired := func(m map[string]int64) bool {
 		for _, u := range m {
-			if now >= u {
+			if now > u {
 				return true
 			}
 		}
@@ -290,7 +296,7 @@ func (r *revocations) sweep(now int64) int {
 	for i := range r.shards {
 		dropped -= r.shards[i].rewrite(&r.n, expired, func(m map[string]int64) {
 			for sid, u := range m {
-				if now >= u {
+				if now > u {
 					delete(m, sid)
 				}
 			}
