@@ -35,6 +35,10 @@ Usage:
   cordon campaign list
   cordon campaign show ID [--watch]
   cordon token create NAME --scope SCOPE...   (prints a new admin token once)
+  cordon simulate --gate URL [--installs 500] [--duration 60s] [--concurrency 32]
+                  [--password-file FILE | --users-prefix sim-] [--seed N] [--speed X]
+                                      (a fleet of app installs reacting to campaigns)
+  cordon demo [--speed X]             (the whole incident, in-process, in about a minute)
 
 Admin verbs take --server URL (or CORDON_SERVER; default http://127.0.0.1:8080)
 and read the admin token from CORDON_ADMIN_TOKEN.
@@ -97,6 +101,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runToken(ctx, args[1:], stdout, stderr)
 	case "gate":
 		return runGate(ctx, args[1:], stderr)
+	case "simulate":
+		return runSimulate(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return runDemo(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,0 +1,266 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/jackc/pgx/v5"
+)
+
+// errNoTrail refuses a campaign write without its trail entry: a state
+// change and its audit record commit together or not at all.
+var errNoTrail = cordon.Errorf(cordon.ECodeInvalid, "a campaign change needs its trail entry")
+
+// CreateCampaign stores c as a draft (whatever c.State says, with no
+// activation or end time) and its trail entry, in one transaction. Updated
+// defaults to Created. A taken id: ErrAlreadyExists.
+func (db *DB) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
+	if t == nil {
+		return errNoTrail
+	}
+	doc, users, err := encodeCampaign(c)
+	if err != nil {
+		return err
+	}
+	updated := c.Updated
+	if updated.IsZero() {
+		updated = c.Created
+	}
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO campaigns (id, kind, name, document, user_ids, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			c.ID, c.Kind, c.Name, string(doc), string(users), cordon.StateDraft, micros(c.Created), micros(updated))
+		if err != nil {
+			return err
+		}
+		return appendTrail(ctx, tx, c.ID, t)
+	})
+}
+
+// encodeCampaign returns the document and the user-id list stored for c.
+// Times inside the document are stored in UTC to the microsecond, as every
+// column time is; the lifecycle is left to its columns.
+func encodeCampaign(c *cordon.Campaign) (doc, users []byte, err error) {
+	d := *c
+	d.State, d.Created, d.Updated, d.Activated, d.Ended = cordon.StateDraft, utcMicro(c.Created), utcMicro(c.Updated), time.Time{}, time.Time{}
+	if c.Cohort.AuthenticatedBefore != nil {
+		t := utcMicro(*c.Cohort.AuthenticatedBefore)
+		d.Cohort.AuthenticatedBefore = &t
+	}
+	if c.Ramp != nil {
+		r := *c.Ramp
+		r.Start = utcMicro(r.Start)
+		d.Ramp = &r
+	}
+	if doc, err = json.Marshal(&d); err != nil {
+		return nil, nil, fmt.Errorf("encode campaign %s: %w", c.ID, err)
+	}
+	ids := c.UserIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	if users, err = json.Marshal(ids); err != nil {
+		return nil, nil, fmt.Errorf("encode campaign %s: %w", c.ID, err)
+	}
+	return doc, users, nil
+}
+
+func utcMicro(t time.Time) time.Time { return fromMicros(micros(t)) }
+
+const campaignCols = `id, document, user_ids, state, created_at, updated_at, activated_at, ended_at`
+
+func scanCampaign(row rowScanner) (*cordon.Campaign, error) {
+	var id, doc, users, state string
+	var created, updated, activated, ended int64
+	if err := row.Scan(&id, &doc, &users, &state, &created, &updated, &activated, &ended); err != nil {
+		return nil, mapErr(err)
+	}
+	var c cordon.Campaign
+	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+		return nil, fmt.Errorf("decode campaign %s: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(users), &c.UserIDs); err != nil {
+		return nil, fmt.Errorf("decode user ids of campaign %s: %w", id, err)
+	}
+	if len(c.UserIDs) == 0 {
+		c.UserIDs = nil
+	}
+	if c.Cohort.AuthenticatedBefore != nil {
+		t := c.Cohort.AuthenticatedBefore.UTC()
+		c.Cohort.AuthenticatedBefore = &t
+	}
+	if c.Ramp != nil {
+		c.Ramp.Start = c.Ramp.Start.UTC()
+	}
+	c.ID, c.State = id, state
+	c.Created, c.Updated, c.Activated, c.Ended = fromMicros(created), fromMicros(updated), fromMicros(activated), fromMicros(ended)
+	return &c, nil
+}
+
+// Campaign looks a campaign up by id.
+func (db *DB) Campaign(ctx context.Context, id string) (*cordon.Campaign, error) {
+	return scanCampaign(db.pool.QueryRow(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1`, id))
+}
+
+// Campaigns lists every campaign, newest first.
+func (db *DB) Campaigns(ctx context.Context) ([]*cordon.Campaign, error) {
+	return queryCampaigns(ctx, db.pool, `SELECT `+campaignCols+` FROM campaigns ORDER BY created_at DESC, id`)
+}
+
+func queryCampaigns(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, query string, args ...any) ([]*cordon.Campaign, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*cordon.Campaign
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// TransitionCampaign moves a campaign from one of the states in from to
+// the state to, appends the trail entry and bumps the policy version, in
+// one transaction of three row writes whatever the number of sessions.
+// The campaign's row is locked before its state is read, and the policy
+// version's row after it, always in that order: concurrent transitions of
+// one campaign run one after another, and the later ones see the state the
+// earlier left. The campaign's updated time becomes t.At; so does its
+// activation time the first time it becomes active (a resume keeps it),
+// and its end time when it is completed or cancelled. A campaign in no
+// state of from: an ECodeConflict error that names its state.
+func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+	if t == nil {
+		return nil, 0, errNoTrail
+	}
+	var c *cordon.Campaign
+	var version uint64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		c = nil
+		cur, err := scanCampaign(tx.QueryRow(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(from, cur.State) {
+			verb := t.Action
+			if verb == "" {
+				verb = verbOf(to)
+			}
+			return cordon.Errorf(cordon.ECodeConflict, "campaign is %s; cannot %s", cur.State, verb)
+		}
+		when := utcMicro(t.At)
+		cur.State, cur.Updated = to, when
+		if to == cordon.StateActive && cur.Activated.IsZero() {
+			cur.Activated = when
+		}
+		if to == cordon.StateCompleted || to == cordon.StateCancelled {
+			cur.Ended = when
+		} else {
+			cur.Ended = time.Time{}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET state = $1, updated_at = $2, activated_at = $3, ended_at = $4 WHERE id = $5`,
+			cur.State, micros(cur.Updated), micros(cur.Activated), micros(cur.Ended), id); err != nil {
+			return err
+		}
+		if err := appendTrail(ctx, tx, id, t); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `UPDATE policy_version SET version = version + 1 WHERE id = 1 RETURNING version`).Scan(&version); err != nil {
+			return err
+		}
+		c = cur
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return c, version, nil
+}
+
+// verbOf names the action that leads to state, for error messages.
+func verbOf(state string) string {
+	switch state {
+	case cordon.StateActive:
+		return "activate"
+	case cordon.StatePaused:
+		return "pause"
+	case cordon.StateCompleted:
+		return "complete"
+	case cordon.StateCancelled:
+		return "cancel"
+	}
+	return "move to " + state
+}
+
+// appendTrail adds t as the campaign's next trail entry. Its callers hold
+// the campaign's row (inserted or locked), so no other entry of the
+// campaign takes the same number meanwhile.
+func appendTrail(ctx context.Context, tx pgx.Tx, campaignID string, t *cordon.TrailEntry) error {
+	_, err := tx.Exec(ctx, `INSERT INTO campaign_trail (campaign_id, seq, action, actor, at, document)
+		SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5 FROM campaign_trail WHERE campaign_id = $1`,
+		campaignID, t.Action, t.Actor, micros(t.At), t.Document)
+	return err
+}
+
+// ActiveCampaigns returns the active and paused campaigns, oldest first,
+// and the policy version, from one snapshot: a transition commits its
+// state and its version bump together, so the pair always matches.
+func (db *DB) ActiveCampaigns(ctx context.Context) ([]*cordon.Campaign, uint64, error) {
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	defer tx.Rollback(ctx)
+	var version uint64
+	if err := tx.QueryRow(ctx, `SELECT version FROM policy_version WHERE id = 1`).Scan(&version); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	cs, err := queryCampaigns(ctx, tx, `SELECT `+campaignCols+` FROM campaigns WHERE state IN ($1, $2) ORDER BY created_at, id`,
+		cordon.StateActive, cordon.StatePaused)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	return cs, version, nil
+}
+
+// PolicyVersion returns the current policy version; 0 before the first
+// transition.
+func (db *DB) PolicyVersion(ctx context.Context) (uint64, error) {
+	var v uint64
+	err := db.pool.QueryRow(ctx, `SELECT version FROM policy_version WHERE id = 1`).Scan(&v)
+	return v, mapErr(err)
+}
+
+// Trail returns the campaign's trail, oldest first; none for an unknown
+// campaign.
+func (db *DB) Trail(ctx context.Context, campaignID string) ([]*cordon.TrailEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT campaign_id, action, actor, at, document FROM campaign_trail WHERE campaign_id = $1 ORDER BY seq`, campaignID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*cordon.TrailEntry
+	for rows.Next() {
+		var e cordon.TrailEntry
+		var when int64
+		if err := rows.Scan(&e.CampaignID, &e.Action, &e.Actor, &when, &e.Document); err != nil {
+			return nil, mapErr(err)
+		}
+		e.At = fromMicros(when)
+		out = append(out, &e)
+	}
+	return out, mapErr(rows.Err())
+}

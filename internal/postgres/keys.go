@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/jackc/pgx/v5"
+)
+
+// SigningKeys returns every signing key, oldest first.
+func (db *DB) SigningKeys(ctx context.Context) ([]*cordon.SigningKey, error) {
+	rows, err := db.pool.Query(ctx, `SELECT id, algorithm, private_key, created_at, retired_at FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*cordon.SigningKey
+	for rows.Next() {
+		var k cordon.SigningKey
+		var created, retired int64
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.PrivateKey, &created, &retired); err != nil {
+			return nil, mapErr(err)
+		}
+		k.CreatedAt, k.RetiredAt = fromMicros(created), fromMicros(retired)
+		out = append(out, &k)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// AddSigningKey stores k and retires the keys that signed until now, in
+// one transaction: a taken id retires nothing.
+func (db *DB) AddSigningKey(ctx context.Context, k *cordon.SigningKey) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1 WHERE retired_at = 0`, micros(k.CreatedAt)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, private_key, created_at) VALUES ($1, $2, $3, $4)`,
+			k.ID, k.Algorithm, k.PrivateKey, micros(k.CreatedAt))
+		return err
+	})
+}
+
+// DeleteSigningKeysRetiredBefore prunes old retired keys.
+func (db *DB) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM signing_keys WHERE retired_at != 0 AND retired_at < $1`, micros(t))
+		return err
+	})
+}
+
+// CreateAdminToken stores an admin token; its scopes are kept
+// space-separated.
+func (db *DB) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO admin_tokens (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)`,
+			t.ID, t.Name, t.Hash, strings.Join(t.Scopes, " "), micros(t.CreatedAt))
+		return err
+	})
+}
+
+// AdminTokenByHash looks an admin token up by the hash of its secret.
+func (db *DB) AdminTokenByHash(ctx context.Context, hash []byte) (*cordon.AdminToken, error) {
+	var t cordon.AdminToken
+	var scopes string
+	var created int64
+	err := db.pool.QueryRow(ctx, `SELECT id, name, hash, scopes, created_at FROM admin_tokens WHERE hash = $1`, hash).Scan(&t.ID, &t.Name, &t.Hash, &scopes, &created)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	t.Scopes = strings.Fields(scopes)
+	t.CreatedAt = fromMicros(created)
+	return &t, nil
+}
+
+// CountAdminTokens counts admin tokens.
+func (db *DB) CountAdminTokens(ctx context.Context) (int, error) {
+	var n int
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM admin_tokens`).Scan(&n)
+	return n, mapErr(err)
+}
