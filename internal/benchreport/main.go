@@ -74,6 +74,14 @@ var pairs = []pair{
 		What: "password login (store + session + token) vs raw argon2id"},
 	{Pkg: "internal/campaign", Bench: "BenchmarkPreview10M/sessions=10M", Baseline: "BenchmarkPreviewCountScan10M/sessions=10M",
 		What: "preview from buckets vs an exact COUNT(*) scan"},
+	{Pkg: "gate", Bench: "BenchmarkGateColdPath/mix=allowed", Baseline: "BenchmarkGateCacheHit/mix=allowed",
+		What: "a gate decision that verifies the token's signature vs one from the verified-token cache (how much the cache saves)"},
+	{Pkg: "gate", Bench: "BenchmarkGateColdPath/mix=allowed", Baseline: "BenchmarkBareEd25519Verify",
+		What: "the gate's cold path (parse, verify, decide) vs a bare Ed25519 verify"},
+	{Pkg: "cmd/cordon", Bench: "BenchmarkProxyGate", Baseline: "BenchmarkProxyDirect",
+		What: "a request through cordon gate vs straight to the upstream, sequential keep-alive (see the p50-µs columns for the added latency)"},
+	{Pkg: "cmd/cordon", Bench: "BenchmarkProxyGateParallel", Baseline: "BenchmarkProxyDirectParallel",
+		What: "throughput cost of the gate with concurrent clients, per request (client, gate and upstream share the 2 cores)"},
 }
 
 func main() {
