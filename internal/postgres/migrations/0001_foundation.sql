@@ -1,12 +1,13 @@
 -- Times are BIGINT microseconds since the Unix epoch, 0 meaning "never",
 -- exactly as the SQLite backend keeps them: sortable, zone-free, and the
--- same on PostgreSQL and CockroachDB. Identifiers and the columns that
--- order results sort in byte order (COLLATE "C"), as SQLite compares them.
+-- same on PostgreSQL and CockroachDB. Text columns keep the database's
+-- collation: ids only break ties in orderings, and a COLLATE clause would
+-- not port to CockroachDB.
 CREATE TABLE accounts (
-	id                  TEXT COLLATE "C" PRIMARY KEY,
+	id                  TEXT PRIMARY KEY,
 	username            TEXT NOT NULL,
 	-- cordon.UsernameKey(username): unique, and the form looked up.
-	username_key        TEXT COLLATE "C" NOT NULL UNIQUE,
+	username_key        TEXT NOT NULL UNIQUE,
 	password_hash       TEXT NOT NULL,
 	password_changed_at BIGINT NOT NULL,
 	created_at          BIGINT NOT NULL
@@ -15,11 +16,11 @@ CREATE TABLE accounts (
 -- expires_at is when the session's refresh family can no longer be used
 -- (0: unknown), so expired sessions can be swept out of the live set.
 CREATE TABLE sessions (
-	id            TEXT COLLATE "C" PRIMARY KEY,
-	account_id    TEXT COLLATE "C" NOT NULL REFERENCES accounts (id),
-	platform      TEXT COLLATE "C" NOT NULL,
-	version       TEXT COLLATE "C" NOT NULL,
-	source        TEXT COLLATE "C" NOT NULL,
+	id            TEXT PRIMARY KEY,
+	account_id    TEXT NOT NULL REFERENCES accounts (id),
+	platform      TEXT NOT NULL,
+	version       TEXT NOT NULL,
+	source        TEXT NOT NULL,
 	device        TEXT NOT NULL,
 	auth_time     BIGINT NOT NULL,
 	created_at    BIGINT NOT NULL,
@@ -36,7 +37,7 @@ CREATE INDEX sessions_expiry ON sessions (expires_at) WHERE revoked_at = 0;
 
 CREATE TABLE refresh_tokens (
 	hash                BYTEA PRIMARY KEY,
-	session_id          TEXT COLLATE "C" NOT NULL REFERENCES sessions (id),
+	session_id          TEXT NOT NULL REFERENCES sessions (id),
 	created_at          BIGINT NOT NULL,
 	idle_expires_at     BIGINT NOT NULL,
 	absolute_expires_at BIGINT NOT NULL,
@@ -45,7 +46,7 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_session ON refresh_tokens (session_id);
 
 CREATE TABLE signing_keys (
-	id          TEXT COLLATE "C" PRIMARY KEY,
+	id          TEXT PRIMARY KEY,
 	algorithm   TEXT NOT NULL,
 	private_key BYTEA NOT NULL,
 	created_at  BIGINT NOT NULL,
@@ -54,7 +55,7 @@ CREATE TABLE signing_keys (
 
 -- scopes are space-separated, as the SQLite backend keeps them.
 CREATE TABLE admin_tokens (
-	id         TEXT COLLATE "C" PRIMARY KEY,
+	id         TEXT PRIMARY KEY,
 	name       TEXT NOT NULL,
 	hash       BYTEA NOT NULL UNIQUE,
 	scopes     TEXT NOT NULL,

@@ -5,7 +5,7 @@
 -- lifecycle columns (state and the times after it) are the truth: a
 -- transition writes them, never the document, so it costs one row.
 CREATE TABLE campaigns (
-	id           TEXT COLLATE "C" PRIMARY KEY,
+	id           TEXT PRIMARY KEY,
 	kind         TEXT NOT NULL,
 	name         TEXT NOT NULL,
 	document     TEXT NOT NULL,
@@ -20,7 +20,7 @@ CREATE INDEX campaigns_created ON campaigns (created_at);
 CREATE INDEX campaigns_state ON campaigns (state);
 
 CREATE TABLE campaign_trail (
-	campaign_id TEXT COLLATE "C" NOT NULL REFERENCES campaigns (id),
+	campaign_id TEXT NOT NULL REFERENCES campaigns (id),
 	seq         BIGINT NOT NULL,
 	action      TEXT NOT NULL,
 	actor       TEXT NOT NULL,
@@ -41,9 +41,9 @@ INSERT INTO policy_version (id, version) VALUES (1, 0);
 -- in microseconds). users counts the accounts with a row in account_buckets
 -- for the same key. Rows that reach zero are deleted.
 CREATE TABLE session_buckets (
-	platform TEXT COLLATE "C" NOT NULL,
-	version  TEXT COLLATE "C" NOT NULL,
-	source   TEXT COLLATE "C" NOT NULL,
+	platform TEXT NOT NULL,
+	version  TEXT NOT NULL,
+	source   TEXT NOT NULL,
 	auth_day BIGINT NOT NULL,
 	sessions BIGINT NOT NULL,
 	users    BIGINT NOT NULL,
@@ -51,32 +51,32 @@ CREATE TABLE session_buckets (
 );
 
 CREATE TABLE account_buckets (
-	account_id TEXT COLLATE "C" NOT NULL,
-	platform   TEXT COLLATE "C" NOT NULL,
-	version    TEXT COLLATE "C" NOT NULL,
-	source     TEXT COLLATE "C" NOT NULL,
+	account_id TEXT NOT NULL,
+	platform   TEXT NOT NULL,
+	version    TEXT NOT NULL,
+	source     TEXT NOT NULL,
 	auth_day   BIGINT NOT NULL,
 	sessions   BIGINT NOT NULL,
 	PRIMARY KEY (account_id, platform, version, source, auth_day)
 );
 
 CREATE TABLE campaign_blocked (
-	campaign_id TEXT COLLATE "C" NOT NULL REFERENCES campaigns (id),
-	session_id  TEXT COLLATE "C" NOT NULL,
-	account_id  TEXT COLLATE "C" NOT NULL,
+	campaign_id TEXT NOT NULL REFERENCES campaigns (id),
+	session_id  TEXT NOT NULL,
+	account_id  TEXT NOT NULL,
 	at          BIGINT NOT NULL,
 	PRIMARY KEY (campaign_id, session_id)
 );
 
 CREATE TABLE campaign_blocked_users (
-	campaign_id TEXT COLLATE "C" NOT NULL REFERENCES campaigns (id),
-	account_id  TEXT COLLATE "C" NOT NULL,
+	campaign_id TEXT NOT NULL REFERENCES campaigns (id),
+	account_id  TEXT NOT NULL,
 	PRIMARY KEY (campaign_id, account_id)
 );
 
 CREATE TABLE campaign_satisfied (
-	campaign_id TEXT COLLATE "C" NOT NULL REFERENCES campaigns (id),
-	account_id  TEXT COLLATE "C" NOT NULL,
+	campaign_id TEXT NOT NULL REFERENCES campaigns (id),
+	account_id  TEXT NOT NULL,
 	at          BIGINT NOT NULL,
 	PRIMARY KEY (campaign_id, account_id)
 );
@@ -84,7 +84,7 @@ CREATE TABLE campaign_satisfied (
 -- The counters of progress, moved in the transaction that inserts the row
 -- they count, so reading progress is one row, never a count(*).
 CREATE TABLE campaign_progress (
-	campaign_id      TEXT COLLATE "C" PRIMARY KEY REFERENCES campaigns (id),
+	campaign_id      TEXT PRIMARY KEY REFERENCES campaigns (id),
 	blocked_sessions BIGINT NOT NULL DEFAULT 0,
 	blocked_users    BIGINT NOT NULL DEFAULT 0,
 	satisfied_users  BIGINT NOT NULL DEFAULT 0

@@ -1,8 +1,8 @@
 -- Offline grants and password-reset permissions: secrets kept as hashes.
 CREATE TABLE offline_grants (
 	hash       BYTEA PRIMARY KEY,
-	account_id TEXT COLLATE "C" NOT NULL REFERENCES accounts (id),
-	session_id TEXT COLLATE "C" NOT NULL REFERENCES sessions (id),
+	account_id TEXT NOT NULL REFERENCES accounts (id),
+	session_id TEXT NOT NULL REFERENCES sessions (id),
 	platform   TEXT NOT NULL,
 	version    TEXT NOT NULL,
 	source     TEXT NOT NULL,
@@ -17,7 +17,7 @@ CREATE INDEX offline_grants_session ON offline_grants (session_id);
 -- foreign key, as in the SQLite backend.
 CREATE TABLE password_resets (
 	hash        BYTEA PRIMARY KEY,
-	account_id  TEXT COLLATE "C" NOT NULL REFERENCES accounts (id),
+	account_id  TEXT NOT NULL REFERENCES accounts (id),
 	campaign_id TEXT NOT NULL,
 	created_at  BIGINT NOT NULL,
 	expires_at  BIGINT NOT NULL,
