@@ -199,6 +199,7 @@ func (g *GateMain) Close() error {
 	if serr := <-g.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
+	g.srv = nil // a second Close is a no-op
 	return err
 }
 

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
@@ -21,6 +23,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
@@ -31,6 +34,9 @@ import (
 type Config struct {
 	Addr string // listen address; port 0 picks a free port
 	Data string // data folder, holding cordon.db
+	// Store, when set, is a postgres:// URL of the state store; empty means
+	// the embedded SQLite file in Data.
+	Store string
 	// AdminToken, when set and no admin token exists yet, becomes the
 	// first admin token (CORDON_ADMIN_TOKEN at first start).
 	AdminToken string
@@ -54,7 +60,7 @@ type Main struct {
 
 	ln        net.Listener
 	srv       *http.Server
-	store     *sqlite.DB
+	store     cordon.Store
 	Authn     *authn.Service
 	Campaigns *campaign.Service
 	Feed      *feed.Hub
@@ -90,12 +96,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.Issuer == "" {
 		c.Issuer = "http://" + ln.Addr().String()
 	}
-	dbPath := filepath.Join(c.Data, "cordon.db")
-	store, err := sqlite.Open(ctx, dbPath)
+	store, where, err := openStore(ctx, c.Store, c.Data)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	dbPath := where
 	m.store = store
 	if err := m.bootstrapAdmin(ctx); err != nil {
 		m.closeStore()
@@ -141,6 +147,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Authn = svc
 	go sweep(watchCtx, svc, c.Log)
+	go reloadKeys(watchCtx, svc, c.Log)
 	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Feed: feed.Handler(hub, c.Log), Closing: watchCtx, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
@@ -196,6 +203,7 @@ func (m *Main) Close() error {
 		if serr := <-m.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
+		m.srv = nil // a second Close is a no-op
 	}
 	return errors.Join(err, m.closeStore())
 }
@@ -218,6 +226,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	var c Config
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.Data, "data", "./cordon-data", "data folder (holds cordon.db, SQLite in WAL mode)")
+	fs.StringVar(&c.Store, "store", "", "state store: postgres://... for PostgreSQL (default: SQLite in --data)")
 	fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens (default http://ADDR)")
 	if pos, err := parse(fs, args); err != nil {
@@ -279,18 +288,67 @@ func revocations(ids []string, at time.Time, ttl time.Duration) []feed.Revocatio
 // sweep revokes expired sessions every minute, so previews and the
 // fleet's aggregates count only sessions that can still act.
 func sweep(ctx context.Context, svc *authn.Service, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
+	every(ctx, time.Minute, func() {
 		if n, err := svc.SweepExpired(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("sweep expired sessions", "err", err)
 		} else if n > 0 {
 			log.Info("swept expired sessions", "count", n)
 		}
+	})
+}
+
+// reloadKeys rereads the signing keys every 10 s, so a rotation made on
+// another node reaches this node's signer and verifier long before the
+// retired key stops being published.
+func reloadKeys(ctx context.Context, svc *authn.Service, log *slog.Logger) {
+	every(ctx, 10*time.Second, func() {
+		if err := svc.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("reload signing keys", "err", err)
+		}
+	})
+}
+
+// every runs fn now and then every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		fn()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// openStore opens the store a URL names: postgres:// or postgresql:// for
+// PostgreSQL, sqlite:PATH or nothing for the SQLite file in data.
+func openStore(ctx context.Context, url, data string) (cordon.Store, string, error) {
+	switch {
+	case url == "":
+		path := filepath.Join(data, "cordon.db")
+		db, err := sqlite.Open(ctx, path)
+		return db, path, err
+	case strings.HasPrefix(url, "sqlite:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
+		db, err := sqlite.Open(ctx, path)
+		return db, path, err
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		db, err := postgres.Open(ctx, url)
+		if err != nil {
+			return nil, "", fmt.Errorf("open PostgreSQL store: %w", err)
+		}
+		return db, redactURL(url), nil
+	}
+	return nil, "", fmt.Errorf("--store must be postgres://…, postgresql://… or sqlite:PATH, got %q", redactURL(url))
+}
+
+// redactURL hides a password in a store URL before it reaches a log.
+func redactURL(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/pgtest"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/jackc/pgx/v5"
 )
@@ -80,7 +81,7 @@ func loadSessions(tb testing.TB, url string, n int) {
 // openLoaded returns a store in a new schema holding n live sessions.
 func openLoaded(tb testing.TB, n int) *postgres.DB {
 	tb.Helper()
-	u := schemaURL(tb, newSchema(tb))
+	u := pgtest.URL(tb)
 	db := openURL(tb, u) // migrates
 	start := time.Now()
 	loadSessions(tb, u, n)

@@ -3,98 +3,24 @@ package postgres_test
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/conformance"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/pgtest"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/jackc/pgx/v5"
 )
-
-// defaultURL is the server the tests use unless CORDON_TEST_POSTGRES names
-// another: the one CI starts.
-const defaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// serverURL returns the URL of the test server.
-func serverURL() string {
-	if u := os.Getenv("CORDON_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return defaultURL
-}
-
-// connect opens a connection of its own to the test server. When the
-// server does not answer, the test is skipped, except in CI (CI=true),
-// which must never skip, and when CORDON_TEST_POSTGRES asked for a server
-// explicitly.
-func connect(tb testing.TB) *pgx.Conn {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, serverURL())
-	switch {
-	case err == nil:
-		return conn
-	case os.Getenv("CI") == "true" || os.Getenv("CORDON_TEST_POSTGRES") != "":
-		tb.Fatalf("connect to PostgreSQL: %v", err)
-	default:
-		tb.Skip("PostgreSQL not reachable at 127.0.0.1:5432 (set CORDON_TEST_POSTGRES to another URL); skipping")
-	}
-	return nil
-}
-
-// newSchema creates a schema of its own for the test, dropped with
-// everything in it when the test ends, and returns its name.
-func newSchema(tb testing.TB) string {
-	tb.Helper()
-	conn := connect(tb)
-	defer conn.Close(context.Background())
-	b := make([]byte, 8)
-	rand.Read(b) // crypto/rand crashes the program rather than fail
-	schema := "cordon_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		tb.Fatalf("CREATE SCHEMA %s: %v", schema, err)
-	}
-	tb.Cleanup(func() {
-		conn := connect(tb)
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			tb.Errorf("DROP SCHEMA %s: %v", schema, err)
-		}
-	})
-	return schema
-}
-
-// schemaURL is the server's URL with the schema as search_path.
-func schemaURL(tb testing.TB, schema string) string {
-	tb.Helper()
-	raw := serverURL()
-	if !strings.HasPrefix(raw, "postgres://") && !strings.HasPrefix(raw, "postgresql://") {
-		return raw + " search_path=" + schema // a key=value string
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		tb.Fatalf("parse %q: %v", raw, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // open opens a store in a new schema and closes it, then drops the
 // schema, when the test ends.
 func open(tb testing.TB) *postgres.DB {
 	tb.Helper()
-	return openURL(tb, schemaURL(tb, newSchema(tb)))
+	return openURL(tb, pgtest.URL(tb))
 }
 
 func openURL(tb testing.TB, url string) *postgres.DB {
@@ -121,7 +47,7 @@ func TestConcurrency(t *testing.T) { conformance.RunConcurrencyTests(t, newStore
 // succeeds.
 func TestOpenRace(t *testing.T) {
 	const n = 8
-	u := schemaURL(t, newSchema(t))
+	u := pgtest.URL(t)
 	dbs := make([]*postgres.DB, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -152,7 +78,7 @@ func TestOpenRace(t *testing.T) {
 // twice.
 func TestReopen(t *testing.T) {
 	ctx := t.Context()
-	u := schemaURL(t, newSchema(t))
+	u := pgtest.URL(t)
 	now := fixedNow()
 
 	db, err := postgres.Open(ctx, u)
@@ -191,8 +117,8 @@ func TestReopen(t *testing.T) {
 // TestOpenMissingSchema refuses a search_path that names no schema,
 // rather than create cordon's tables somewhere unexpected.
 func TestOpenMissingSchema(t *testing.T) {
-	connect(t).Close(context.Background()) // skip when there is no server
-	db, err := postgres.Open(t.Context(), schemaURL(t, "cordon_test_missing"))
+	pgtest.Connect(t).Close(context.Background()) // skip when there is no server
+	db, err := postgres.Open(t.Context(), pgtest.SchemaURL(t, "cordon_test_missing"))
 	if err == nil {
 		db.Close()
 		t.Fatalf("Open with a search_path of no schema: got nil error, want one")
