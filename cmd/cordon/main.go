@@ -35,10 +35,13 @@ Usage:
   cordon campaign list
   cordon campaign show ID [--watch]
   cordon token create NAME --scope SCOPE...   (prints a new admin token once)
-  cordon simulate --gate URL [--installs 500] [--duration 60s] [--concurrency 32]
-                  [--password-file FILE | --users-prefix sim-] [--seed N] [--speed X]
-                                      (a fleet of app installs reacting to campaigns)
-  cordon demo [--speed X]             (the whole incident, in-process, in about a minute)
+  cordon simulate [--server URL] [--gate http://127.0.0.1:8081] [--installs 500]
+                  [--duration 60s] [--concurrency 32] [--seed N] [--speed X]
+                  [--password-file FILE | --users-prefix sim-]
+                                      (app installs reacting to campaigns, through a gate;
+                                       creating accounts needs CORDON_ADMIN_TOKEN)
+  cordon demo [--speed X] [--installs 300]
+                                      (the whole incident, in-process, in about a minute)
 
 Admin verbs take --server URL (or CORDON_SERVER; default http://127.0.0.1:8080)
 and read the admin token from CORDON_ADMIN_TOKEN.

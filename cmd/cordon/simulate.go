@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -52,6 +53,9 @@ type SimConfig struct {
 	// UpgradeDelay is the range of the time a person takes to install an
 	// update the app asks for, before Speed; 2–10 s when zero.
 	UpgradeDelay [2]time.Duration
+	// LoginDelay is the range of the time a person takes to type the
+	// password again when the app asks, before Speed; 1–5 s when zero.
+	LoginDelay [2]time.Duration
 	// Accounts are existing accounts the installs log in as, in turn.
 	// When empty, Installs accounts named UsersPrefix+tag+number are
 	// created through the admin API's bulk import.
@@ -259,6 +263,9 @@ func (s *Simulator) Run(ctx context.Context) (Summary, error) {
 	if c.UpgradeDelay == [2]time.Duration{} {
 		c.UpgradeDelay = [2]time.Duration{2 * time.Second, 10 * time.Second}
 	}
+	if c.LoginDelay == [2]time.Duration{} {
+		c.LoginDelay = [2]time.Duration{time.Second, 5 * time.Second}
+	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 5 * time.Second
 	}
@@ -296,7 +303,7 @@ func (s *Simulator) Run(ctx context.Context) (Summary, error) {
 		if s.admin == nil {
 			return Summary{}, errors.New("simulate needs accounts: --password-file, or CORDON_ADMIN_TOKEN to create them")
 		}
-		if accts, err = s.createAccounts(ctx, rng); err != nil {
+		if accts, err = s.createAccounts(ctx); err != nil {
 			return Summary{}, err
 		}
 	}
@@ -310,6 +317,14 @@ func (s *Simulator) Run(ctx context.Context) (Summary, error) {
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return s.Stats(), err
+	}
+	if !slices.ContainsFunc(s.fleet, func(in *simInstall) bool { return in.access != "" }) {
+		sum := s.Stats()
+		why := "no answer"
+		if len(sum.Problems) > 0 {
+			why = sum.Problems[0]
+		}
+		return sum, fmt.Errorf("no install could log in at %s: %s", s.server, why)
 	}
 	s.started.Store(time.Now().UnixNano())
 	close(s.ready)
@@ -337,11 +352,13 @@ func baseURL(flagName, raw string) (string, error) {
 
 // createAccounts makes one account per install through the bulk import,
 // under a name tagged for this run so that a second run against the same
-// server does not meet the first one's accounts (whose passwords it does
-// not know).
-func (s *Simulator) createAccounts(ctx context.Context, rng *mrand.Rand) ([]*simAcct, error) {
+// server (even with the same seed) does not meet the first one's accounts,
+// whose passwords it does not know.
+func (s *Simulator) createAccounts(ctx context.Context) ([]*simAcct, error) {
 	n := s.Config.Installs
-	tag := strconv.FormatUint(rng.Uint64()%(36*36*36*36), 36)
+	var b [4]byte
+	rand.Read(b[:])
+	tag := strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))[:5]
 	width := len(strconv.Itoa(n))
 	accts := make([]*simAcct, n)
 	for i := range accts {
@@ -465,6 +482,12 @@ func (in *simInstall) header() string {
 	return clientfacts.Format(cordon.ClientFacts{Platform: in.platform, Version: in.version, Source: in.source, Device: in.device})
 }
 
+// between is a person's delay, uniform in the range r, scaled by Speed.
+func (in *simInstall) between(r [2]time.Duration) time.Duration {
+	lo, hi := r[0], max(r[0], r[1])
+	return in.s.scaled(lo + time.Duration(in.rng.Int64N(int64(hi-lo)+1)))
+}
+
 // think is the pause before the install's next request: exponential
 // around the mean, clipped so no install sleeps through the run.
 func (in *simInstall) think() time.Duration {
@@ -507,7 +530,7 @@ func (in *simInstall) step(ctx context.Context) {
 	}
 	if in.flexMin != "" && now.After(in.flexAt) {
 		in.st.flexUpgrades.Add(1)
-		in.install(ctx, in.flexMin)
+		in.install(in.flexMin)
 		in.flexMin = ""
 		in.afterUpdate(ctx)
 		return
@@ -553,8 +576,8 @@ type answer struct {
 }
 
 // send makes one request, holding a slot of the concurrency bound. A
-// transport error or an answer that is no JSON is an error; an error
-// status is an answer.
+// transport error or a malformed JSON answer is an error; an error status
+// is an answer.
 func (in *simInstall) send(ctx context.Context, method, u, ctype string, body []byte, bearer string) (answer, error) {
 	s := in.s
 	select {
@@ -596,7 +619,8 @@ func (in *simInstall) send(ctx context.Context, method, u, ctype string, body []
 	if resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "") {
 		s.counters.shed.Add(1)
 	}
-	if len(bytes.TrimSpace(data)) > 0 {
+	// cordon answers JSON; an upstream behind the gate may answer anything.
+	if strings.Contains(resp.Header.Get("Content-Type"), "json") && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, &a.body); err != nil {
 			return a, fmt.Errorf("%s %s answered %d with no JSON: %.100q", method, u, resp.StatusCode, data)
 		}
@@ -716,6 +740,9 @@ func (in *simInstall) refused(ctx context.Context, reason string, b wireBody, at
 
 // reauthenticate is the login screen: the person types the password again.
 func (in *simInstall) reauthenticate(ctx context.Context) {
+	if !pause(ctx, in.between(in.s.Config.LoginDelay)) {
+		return
+	}
 	if in.login(ctx) {
 		in.st.relogins.Add(1)
 	}
@@ -823,12 +850,10 @@ func (in *simInstall) refreshToken(ctx context.Context) (bool, wireBody) {
 // the app was sent to, takes a while, and comes back on the new version.
 func (in *simInstall) upgradeNow(ctx context.Context, b wireBody) {
 	for range 3 {
-		d := in.s.Config.UpgradeDelay
-		wait := d[0] + time.Duration(in.rng.Int64N(int64(d[1]-d[0])+1))
-		if !pause(ctx, in.s.scaled(wait)) {
+		if !pause(ctx, in.between(in.s.Config.UpgradeDelay)) {
 			return
 		}
-		in.install(ctx, b.MinVersion)
+		in.install(b.MinVersion)
 		ok, rb := in.refreshToken(ctx)
 		switch {
 		case ok:
@@ -847,7 +872,7 @@ func (in *simInstall) upgradeNow(ctx context.Context, b wireBody) {
 
 // install replaces the app with version v from the store it was sent to:
 // a side-loaded build is replaced by the official one.
-func (in *simInstall) install(ctx context.Context, v string) {
+func (in *simInstall) install(v string) {
 	if nv, err := semver.NewVersion(v); err == nil {
 		if cur, err := semver.NewVersion(in.version); err != nil || nv.GreaterThan(cur) {
 			in.version = v
@@ -888,9 +913,8 @@ func (in *simInstall) prompted(h string) {
 	}
 	in.flexSeen[minV] = true
 	if in.rng.IntN(4) == 0 {
-		d := in.s.Config.UpgradeDelay
-		wait := 2*d[0] + time.Duration(in.rng.Int64N(2*int64(d[1]-d[0])+1))
-		in.flexMin, in.flexAt = minV, time.Now().Add(in.s.scaled(wait))
+		// Later, and less often, than when the app insists.
+		in.flexMin, in.flexAt = minV, time.Now().Add(2*in.between(in.s.Config.UpgradeDelay))
 	}
 }
 

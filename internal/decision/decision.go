@@ -115,7 +115,11 @@ func Decide(in *Input) Decision {
 	}
 	f := effectiveFacts(s, in.Client)
 	now := in.Now.UnixNano()
-	auth := s.AuthTime.UnixNano()
+	// auth_time travels in access tokens in whole seconds (RFC 7519
+	// NumericDate), so a gate knows it only to the second. Judging it to the
+	// second everywhere keeps the server and every gate in agreement: a
+	// re-login in the very second of the user's admission satisfies it.
+	auth := s.AuthTime.Unix()
 	authMicro := s.AuthTime.UnixMicro()
 	pl := platformIndex(f.Platform)
 	src := sourceIndex(f.Source)
@@ -135,7 +139,7 @@ func Decide(in *Input) Decision {
 		case kindOffline:
 			continue
 		case kindReauth, kindPasswordReset:
-			if auth >= c.latest() {
+			if auth >= floorSec(c.latest()) {
 				continue
 			}
 		case kindUpgrade:
@@ -154,7 +158,7 @@ func Decide(in *Input) Decision {
 		var key int64
 		switch c.kind {
 		case kindReauth, kindPasswordReset:
-			if auth >= adm {
+			if auth >= floorSec(adm) {
 				continue
 			}
 			sev, key = sevReauth, adm
@@ -287,4 +291,12 @@ func ResetRequired(in *ResetInput) Decision {
 	}
 	c := &p.campaigns[best]
 	return Decision{Outcome: Deny, Reason: ReasonPasswordResetRequired, Message: c.message, Campaign: c.id}
+}
+
+// floorSec is a Unix-ns time in whole seconds, rounded down.
+func floorSec(ns int64) int64 {
+	if ns < 0 && ns%1e9 != 0 {
+		return ns/1e9 - 1
+	}
+	return ns / 1e9
 }

@@ -224,3 +224,27 @@ func BenchmarkMapLookup(b *testing.B) {
 	}
 	_ = n
 }
+
+// TestAuthTimeToTheSecond: tokens carry auth_time in whole seconds, so
+// the engine judges it to the second — a login in the very second of the
+// admission satisfies the campaign on the server and at every gate alike.
+func TestAuthTimeToTheSecond(t *testing.T) {
+	act := base.Add(-time.Hour).Truncate(time.Second).Add(700 * time.Millisecond)
+	c := active("c-s", cordon.KindReauth, cordon.Cohort{}, func(c *cordon.Campaign) { c.Activated = act })
+	p := policy(t, c)
+	for _, tc := range []struct {
+		name string
+		auth time.Time
+		want Outcome
+	}{
+		{"same second, earlier in it", act.Add(-400 * time.Millisecond), Allow},
+		{"same second, as the token says it", act.Truncate(time.Second), Allow},
+		{"the second before", act.Truncate(time.Second).Add(-time.Nanosecond), Deny},
+		{"after", act.Add(time.Second), Allow},
+	} {
+		s := session("ios", "8.4.1", "appstore", tc.auth)
+		if got := Decide(&Input{Session: s, Now: base, Policy: p}); got.Outcome != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got.Outcome, tc.want)
+		}
+	}
+}
