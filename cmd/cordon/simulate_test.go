@@ -71,6 +71,9 @@ func TestSimulatorIncident(t *testing.T) {
 	if st := sim.Stats(); st.Installs != 40 || st.Errors != 0 {
 		t.Fatalf("after logging in: %d installs, %d errors: %v", st.Installs, st.Errors, st.Problems)
 	}
+	// auth_time is judged to the second: activate in a later second than
+	// the fleet's logins, or a campaign would take them for re-logins.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 	ids := map[string]string{}
 	for kind, doc := range map[string]string{
 		"reauth":         `{"kind":"reauth","name":"sim re-login","cohort":{"platforms":["desktop","ios"]}}`,

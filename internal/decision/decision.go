@@ -117,8 +117,10 @@ func Decide(in *Input) Decision {
 	now := in.Now.UnixNano()
 	// auth_time travels in access tokens in whole seconds (RFC 7519
 	// NumericDate), so a gate knows it only to the second. Judging it to the
-	// second everywhere keeps the server and every gate in agreement: a
-	// re-login in the very second of the user's admission satisfies it.
+	// second everywhere keeps the server and every gate in agreement, and
+	// rounding the admission up fails closed: every session authenticated
+	// before its admission is denied; a re-login in the very second of the
+	// admission is denied too, and the next one passes.
 	auth := s.AuthTime.Unix()
 	authMicro := s.AuthTime.UnixMicro()
 	pl := platformIndex(f.Platform)
@@ -139,7 +141,7 @@ func Decide(in *Input) Decision {
 		case kindOffline:
 			continue
 		case kindReauth, kindPasswordReset:
-			if auth >= floorSec(c.latest()) {
+			if auth >= ceilSec(c.latest()) {
 				continue
 			}
 		case kindUpgrade:
@@ -158,7 +160,7 @@ func Decide(in *Input) Decision {
 		var key int64
 		switch c.kind {
 		case kindReauth, kindPasswordReset:
-			if auth >= floorSec(adm) {
+			if auth >= ceilSec(adm) {
 				continue
 			}
 			sev, key = sevReauth, adm
@@ -293,10 +295,10 @@ func ResetRequired(in *ResetInput) Decision {
 	return Decision{Outcome: Deny, Reason: ReasonPasswordResetRequired, Message: c.message, Campaign: c.id}
 }
 
-// floorSec is a Unix-ns time in whole seconds, rounded down.
-func floorSec(ns int64) int64 {
-	if ns < 0 && ns%1e9 != 0 {
-		return ns/1e9 - 1
+// ceilSec is a Unix-ns time in whole seconds, rounded up.
+func ceilSec(ns int64) int64 {
+	if ns > 0 && ns%1e9 != 0 {
+		return ns/1e9 + 1
 	}
 	return ns / 1e9
 }

@@ -226,8 +226,8 @@ func BenchmarkMapLookup(b *testing.B) {
 }
 
 // TestAuthTimeToTheSecond: tokens carry auth_time in whole seconds, so
-// the engine judges it to the second — a login in the very second of the
-// admission satisfies the campaign on the server and at every gate alike.
+// the engine judges it to the second, failing closed — a login in the very
+// second of the admission is denied on the server and at every gate alike.
 func TestAuthTimeToTheSecond(t *testing.T) {
 	act := base.Add(-time.Hour).Truncate(time.Second).Add(700 * time.Millisecond)
 	c := active("c-s", cordon.KindReauth, cordon.Cohort{}, func(c *cordon.Campaign) { c.Activated = act })
@@ -237,10 +237,11 @@ func TestAuthTimeToTheSecond(t *testing.T) {
 		auth time.Time
 		want Outcome
 	}{
-		{"same second, earlier in it", act.Add(-400 * time.Millisecond), Allow},
-		{"same second, as the token says it", act.Truncate(time.Second), Allow},
+		{"same second, before the admission", act.Add(-400 * time.Millisecond), Deny},
+		{"same second, after the admission", act.Add(200 * time.Millisecond), Deny},
+		{"same second, as the token says it", act.Truncate(time.Second), Deny},
 		{"the second before", act.Truncate(time.Second).Add(-time.Nanosecond), Deny},
-		{"after", act.Add(time.Second), Allow},
+		{"the next second", act.Truncate(time.Second).Add(time.Second), Allow},
 	} {
 		s := session("ios", "8.4.1", "appstore", tc.auth)
 		if got := Decide(&Input{Session: s, Now: base, Policy: p}); got.Outcome != tc.want {

@@ -1,0 +1,247 @@
+package natsbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/cordon-dev/cordon/internal/feed"
+)
+
+// catchUpPoll is how often Follow asks the server whether a stream's
+// catch-up is over when no delivered message has said so: when the last
+// retained revocations expire during the catch-up, no message arrives
+// that is the last one pending.
+const catchUpPoll = 250 * time.Millisecond
+
+// Follow hands apply every event of the feed until ctx ends, and returns
+// ctx's error (ErrClosed when the Bus is closed first). It first delivers
+// the catch-up — the latest policy, the latest keys and every revocation
+// still retained — then live events as they are published; CaughtUp is
+// closed once the catch-up is delivered. Events of one kind arrive in the
+// order they were stored; every revocation arrives, while a policy or key
+// set that a newer one replaced before this follower read it is skipped.
+// Calls to apply are serialised, and none is made after Follow returns.
+// origin is the publisher's Options.Origin ("" if it had none).
+//
+// While NATS is unreachable nothing is delivered; once it is back, Follow
+// resumes after the last event it delivered. An event published twice (a
+// retried Publish) is delivered twice; gate.State.Apply takes that in its
+// stride. An event that cannot be decoded is logged and skipped. Follow
+// returns an error at once if it cannot create its consumers (NATS
+// unreachable at that moment); the caller retries.
+func (b *Bus) Follow(ctx context.Context, apply func(e feed.Event, origin string)) error {
+	if b.closed() {
+		return ErrClosed
+	}
+	f := &follower{bus: b, apply: apply}
+	srcs := []*source{
+		{f: f, stream: b.names.latest, kinds: map[string]string{
+			b.names.policy: feed.KindPolicy,
+			b.names.keys:   feed.KindKeys,
+		}},
+		{f: f, stream: b.names.revoke, kinds: map[string]string{
+			b.names.revoked: feed.KindRevoke,
+		}},
+	}
+	f.pending = len(srcs)
+	defer f.stop(srcs)
+
+	ended := make(chan *source, len(srcs))
+	for _, s := range srcs {
+		if err := s.start(ctx); err != nil {
+			return b.wrap("follow "+s.stream, err)
+		}
+		go func() {
+			<-s.cc.Closed()
+			ended <- s
+		}()
+	}
+	go f.pollCatchUp(ctx, srcs)
+
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-b.done:
+		return ErrClosed
+	case s := <-ended:
+		if b.closed() {
+			return ErrClosed
+		}
+		return fmt.Errorf("natsbus: follow %s: the consumer stopped (connection closed)", s.stream)
+	}
+}
+
+// follower is one Follow call.
+type follower struct {
+	bus   *Bus
+	apply func(feed.Event, string)
+
+	mu      sync.Mutex // serialises apply; guards the fields below and each source's
+	stopped bool
+	pending int // sources not yet caught up
+}
+
+// source is one stream that a follower reads.
+type source struct {
+	f      *follower
+	stream string
+	kinds  map[string]string // subject → the event kind it carries
+	cons   jetstream.Consumer
+	cc     jetstream.ConsumeContext
+
+	caught  bool
+	lastSeq uint64 // stream sequence of the last message handled
+}
+
+func (s *source) start(ctx context.Context) error {
+	b := s.f.bus
+	cons, err := b.js.OrderedConsumer(ctx, s.stream, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return err
+	}
+	s.cons = cons
+	if cons.CachedInfo().NumPending == 0 {
+		s.f.mu.Lock()
+		s.f.caughtUpLocked(s)
+		s.f.mu.Unlock()
+	}
+	s.cc, err = cons.Consume(s.handle, jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+		if !b.closed() {
+			b.log.Warn("natsbus: follow", "stream", s.stream, "err", err)
+		}
+	}))
+	return err
+}
+
+func (s *source) handle(msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		s.f.bus.log.Error("natsbus: follow: message without metadata", "stream", s.stream, "err", err)
+		return
+	}
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		return
+	}
+	s.lastSeq = md.Sequence.Stream
+	if e, ok := s.decode(msg, md.Sequence.Stream); ok {
+		f.apply(e, msg.Headers().Get(OriginHeader))
+	}
+	if md.NumPending == 0 {
+		f.caughtUpLocked(s)
+	}
+}
+
+func (s *source) decode(msg jetstream.Msg, seq uint64) (feed.Event, bool) {
+	log := s.f.bus.log
+	kind, ok := s.kinds[msg.Subject()]
+	if !ok {
+		log.Error("natsbus: follow: message on an unexpected subject", "stream", s.stream, "seq", seq, "subject", msg.Subject())
+		return feed.Event{}, false
+	}
+	var e feed.Event
+	if err := json.Unmarshal(msg.Data(), &e); err != nil {
+		log.Error("natsbus: follow: undecodable event", "stream", s.stream, "seq", seq, "err", err)
+		return feed.Event{}, false
+	}
+	if e.Kind != kind {
+		log.Error("natsbus: follow: event of the wrong kind for its subject", "stream", s.stream, "seq", seq,
+			"subject", msg.Subject(), "kind", e.Kind)
+		return feed.Event{}, false
+	}
+	return e, true
+}
+
+func (f *follower) caughtUpLocked(s *source) {
+	if s.caught {
+		return
+	}
+	s.caught = true
+	f.pending--
+	if f.pending == 0 {
+		f.bus.catchOnce.Do(func() { close(f.bus.caughtUp) })
+	}
+}
+
+// pollCatchUp covers what the messages cannot say: a source is caught up
+// when the server has nothing pending for its consumer and every message
+// the consumer was sent has been handled.
+func (f *follower) pollCatchUp(ctx context.Context, srcs []*source) {
+	t := time.NewTicker(catchUpPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.bus.done:
+			return
+		case <-t.C:
+		}
+		waiting := 0
+		for _, s := range srcs {
+			f.mu.Lock()
+			caught, stopped := s.caught, f.stopped
+			f.mu.Unlock()
+			if stopped {
+				return
+			}
+			if caught {
+				continue
+			}
+			waiting++
+			info, err := s.cons.Info(ctx)
+			if err != nil || info.NumPending != 0 {
+				continue
+			}
+			f.mu.Lock()
+			if info.Delivered.Consumer == 0 || info.Delivered.Stream <= s.lastSeq {
+				f.caughtUpLocked(s)
+				waiting--
+			}
+			f.mu.Unlock()
+		}
+		if waiting == 0 {
+			return
+		}
+	}
+}
+
+// stop ends the consumers and waits for a running apply; none starts
+// after. The server-side consumers are deleted while the connection is
+// up; otherwise the server drops them after their inactivity threshold.
+func (f *follower) stop(srcs []*source) {
+	for _, s := range srcs {
+		if s.cc != nil {
+			s.cc.Stop()
+		}
+	}
+	f.mu.Lock()
+	f.stopped = true
+	f.mu.Unlock()
+	if f.bus.closed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for _, s := range srcs {
+		if s.cons == nil {
+			continue
+		}
+		if info := s.cons.CachedInfo(); info != nil {
+			err := f.bus.js.DeleteConsumer(ctx, s.stream, info.Name)
+			if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+				f.bus.log.Debug("natsbus: follow: delete consumer", "stream", s.stream, "err", err)
+			}
+		}
+	}
+}
