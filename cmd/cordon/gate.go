@@ -14,10 +14,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/gate"
+	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/feed"
+	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -28,6 +31,7 @@ type GateConfig struct {
 	Addr     string // listen address
 	Upstream string // the backend behind the gate
 	Control  string // the cordon server whose feed it follows
+	Bus      string // or a nats:// URL of the feed on NATS JetStream
 	Token    string // admin token with scope gate
 	Issuer   string // iss of access tokens; default the control URL
 	Audience string
@@ -39,7 +43,10 @@ type GateConfig struct {
 type GateMain struct {
 	Config GateConfig
 	State  *gate.State
-	Feed   *feed.Client
+	Feed   *feed.Client // the SSE feed, when following a server
+	bus    *natsbus.Bus // the NATS feed, when following a bus
+
+	lastEvent atomic.Int64 // Unix ns of the last bus event
 
 	ln     net.Listener
 	srv    *http.Server
@@ -70,9 +77,13 @@ func (g *GateMain) Run(ctx context.Context) error {
 	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
 		return fmt.Errorf("--upstream must be an http(s) URL, got %q", c.Upstream)
 	}
-	ctl, err := url.Parse(c.Control)
-	if err != nil || (ctl.Scheme != "http" && ctl.Scheme != "https") || ctl.Host == "" {
-		return fmt.Errorf("--control must be an http(s) URL, got %q", c.Control)
+	if c.Bus == "" {
+		ctl, err := url.Parse(c.Control)
+		if err != nil || (ctl.Scheme != "http" && ctl.Scheme != "https") || ctl.Host == "" {
+			return fmt.Errorf("--control must be an http(s) URL, got %q", c.Control)
+		}
+	} else if c.Issuer == "" {
+		return errors.New("a gate on --bus needs --issuer: the iss of cordon serve's tokens")
 	}
 	if c.Issuer == "" {
 		c.Issuer = strings.TrimRight(c.Control, "/")
@@ -95,7 +106,7 @@ func (g *GateMain) Run(ctx context.Context) error {
 			func() float64 { return g.age().Seconds() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_feed_connected", Help: "1 while the feed stream is open."},
 			func() float64 {
-				if g.Feed.Connected() {
+				if g.connected() {
 					return 1
 				}
 				return 0
@@ -150,21 +161,36 @@ func (g *GateMain) Run(ctx context.Context) error {
 			return
 		}
 		fmt.Fprintf(w, `{"status":"ready","policy_version":%d,"policy_age_seconds":%.3f,"feed_connected":%t}`+"\n",
-			g.State.PolicyVersion(), g.age().Seconds(), g.Feed.Connected())
+			g.State.PolicyVersion(), g.age().Seconds(), g.connected())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", gt.Handler(proxy))
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
-	g.Feed = &feed.Client{URL: strings.TrimRight(c.Control, "/") + "/v1/gate/feed", Token: c.Token, Log: c.Log}
-	go g.Feed.Run(runCtx, func(e feed.Event) {
+	apply := func(e feed.Event) {
 		if err := g.State.Apply(e); err != nil {
 			c.Log.Error("apply feed event", "kind", e.Kind, "seq", e.Seq, "err", err)
 			return
 		}
 		c.Log.Debug("feed event", "kind", e.Kind, "seq", e.Seq, "policy_version", g.State.PolicyVersion())
-	})
+	}
+	if c.Bus != "" {
+		bus, err := natsbus.Open(ctx, c.Bus, natsbus.Options{RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log, Origin: "gate"})
+		if err != nil {
+			cancel()
+			ln.Close()
+			return fmt.Errorf("--bus: %w", err)
+		}
+		g.bus = bus
+		go bus.Follow(runCtx, func(e feed.Event, _ string) {
+			g.lastEvent.Store(time.Now().UnixNano())
+			apply(e)
+		})
+	} else {
+		g.Feed = &feed.Client{URL: strings.TrimRight(c.Control, "/") + "/v1/gate/feed", Token: c.Token, Log: c.Log}
+		go g.Feed.Run(runCtx, apply)
+	}
 	g.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
 	g.done = make(chan error, 1)
@@ -173,13 +199,27 @@ func (g *GateMain) Run(ctx context.Context) error {
 	return nil
 }
 
-// age is how long since the gate last heard from the control plane.
+// age is how long since the gate last heard from the control plane (on a
+// bus: since the last event, as a bus carries no pings).
 func (g *GateMain) age() time.Duration {
-	t := g.Feed.LastEventAt()
+	var t time.Time
+	if g.Feed != nil {
+		t = g.Feed.LastEventAt()
+	} else if ns := g.lastEvent.Load(); ns != 0 {
+		t = time.Unix(0, ns)
+	}
 	if t.IsZero() {
 		return 0
 	}
 	return time.Since(t)
+}
+
+// connected reports whether the feed (SSE or bus) is connected.
+func (g *GateMain) connected() bool {
+	if g.Feed != nil {
+		return g.Feed.Connected()
+	}
+	return g.bus != nil && g.bus.Connected()
 }
 
 // Addr is the address the gate listens on.
@@ -189,6 +229,10 @@ func (g *GateMain) Addr() string { return g.ln.Addr().String() }
 func (g *GateMain) Close() error {
 	if g.cancel != nil {
 		g.cancel()
+	}
+	if g.bus != nil {
+		g.bus.Close()
+		g.bus = nil
 	}
 	if g.srv == nil {
 		return nil
@@ -210,6 +254,7 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8081", "listen address")
 	fs.StringVar(&c.Upstream, "upstream", "", "URL of the backend to protect (required)")
 	fs.StringVar(&c.Control, "control", "", "URL of the cordon server to follow (default $CORDON_SERVER or http://127.0.0.1:8080)")
+	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222: follow the feed on NATS JetStream instead of a server (needs --issuer)")
 	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, as cordon serve --issuer (default the control URL)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
@@ -229,7 +274,7 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 	if c.Token == "" {
 		c.Token = os.Getenv("CORDON_ADMIN_TOKEN")
 	}
-	if c.Token == "" {
+	if c.Token == "" && c.Bus == "" {
 		return usageError("gate needs a token with scope gate in CORDON_GATE_TOKEN (cordon token create NAME --scope gate)")
 	}
 	c.Log = slog.New(slog.NewJSONHandler(stderr, nil))

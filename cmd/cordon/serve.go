@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
+	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
@@ -37,6 +38,9 @@ type Config struct {
 	// Store, when set, is a postgres:// URL of the state store; empty means
 	// the embedded SQLite file in Data.
 	Store string
+	// Bus, when set, is a nats:// URL: the policy feed is also published to
+	// NATS JetStream, for gates that follow it there and for other nodes.
+	Bus string
 	// AdminToken, when set and no admin token exists yet, becomes the
 	// first admin token (CORDON_ADMIN_TOKEN at first start).
 	AdminToken string
@@ -64,6 +68,8 @@ type Main struct {
 	Authn     *authn.Service
 	Campaigns *campaign.Service
 	Feed      *feed.Hub
+	bus       *natsbus.Bus
+	node      string // this node's id on the bus
 	stopWatch context.CancelFunc
 	done      chan error
 }
@@ -82,6 +88,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.Out == nil {
 		c.Out = os.Stderr
 	}
+	m.node = cordon.NewID("n")
 	if c.Hash == (password.Params{}) {
 		c.Hash = password.DefaultParams()
 	}
@@ -125,8 +132,17 @@ func (m *Main) Run(ctx context.Context) error {
 	var svc *authn.Service
 	hub := feed.NewHub(func(ctx context.Context) (feed.Event, error) { return m.snapshot(ctx) }, 0)
 	m.Feed = hub
+	if c.Bus != "" {
+		bus, err := natsbus.Open(ctx, c.Bus, natsbus.Options{RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log, Origin: m.node})
+		if err != nil {
+			m.closeStore()
+			ln.Close()
+			return fmt.Errorf("--bus: %w", err)
+		}
+		m.bus = bus
+	}
 	camps.OnPolicy = func(_ *decision.Policy, cs []*cordon.Campaign) {
-		hub.Publish(feed.Event{Kind: feed.KindPolicy, Policy: feed.WirePolicy(camps.Policy().Version, cs)})
+		m.publish(feed.Event{Kind: feed.KindPolicy, Policy: feed.WirePolicy(camps.Policy().Version, cs)})
 	}
 	hasher := password.NewHasher(c.Hash, password.Limits{})
 	pol := password.DefaultPolicy()
@@ -136,9 +152,9 @@ func (m *Main) Run(ctx context.Context) error {
 	svc, err = authn.New(ctx, authn.Deps{Store: store, Hasher: hasher, Policy: pol,
 		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log, Campaigns: camps,
 		OnRevoke: func(ids []string, at time.Time) {
-			hub.Publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
+			m.publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
 		},
-		OnKeys: func(jwks []byte) { hub.Publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
+		OnKeys: func(jwks []byte) { m.publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
 	}, authn.Config{Issuer: c.Issuer})
 	if err != nil {
 		m.closeStore()
@@ -146,6 +162,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Authn = svc
+	if m.bus != nil {
+		go m.followBus(watchCtx)
+	}
 	go sweep(watchCtx, svc, c.Log)
 	go reloadKeys(watchCtx, svc, c.Log)
 	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Feed: feed.Handler(hub, c.Log), Closing: watchCtx, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
@@ -212,6 +231,10 @@ func (m *Main) closeStore() error {
 	if m.stopWatch != nil {
 		m.stopWatch()
 	}
+	if m.bus != nil {
+		m.bus.Close()
+		m.bus = nil
+	}
 	if m.store == nil {
 		return nil
 	}
@@ -227,6 +250,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&c.Data, "data", "./cordon-data", "data folder (holds cordon.db, SQLite in WAL mode)")
 	fs.StringVar(&c.Store, "store", "", "state store: postgres://... for PostgreSQL (default: SQLite in --data)")
+	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 	fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens (default http://ADDR)")
 	if pos, err := parse(fs, args); err != nil {
@@ -351,4 +375,54 @@ func redactURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// publish sends an event to the gates following this node (SSE) and, with
+// a bus, to NATS, after the change it describes is committed.
+func (m *Main) publish(e feed.Event) {
+	m.Feed.Publish(e)
+	if m.bus == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := m.bus.Publish(ctx, e); err != nil {
+		// Gates on the bus catch up from the next policy or key event and
+		// from their own TTL; the store and SSE gates have it already.
+		m.Config.Log.Error("publish to the bus", "kind", e.Kind, "err", err)
+	}
+}
+
+// followBus makes this node hear other nodes' changes at once: a policy
+// event reloads the campaigns (instead of waiting for the next poll), a
+// key event the keys, and revocations reach this node's SSE gates.
+func (m *Main) followBus(ctx context.Context) {
+	// Start with this node's state, so a bus that is new (or was wiped)
+	// holds a policy and keys for the first gate.
+	if snap, err := m.snapshot(ctx); err == nil {
+		if err := m.bus.Publish(ctx, snap); err != nil {
+			m.Config.Log.Warn("publish the initial state to the bus", "err", err)
+		}
+	}
+	err := m.bus.Follow(ctx, func(e feed.Event, origin string) {
+		if origin == m.node {
+			return
+		}
+		switch e.Kind {
+		case feed.KindPolicy:
+			if err := m.Campaigns.Reload(ctx); err != nil {
+				m.Config.Log.Warn("reload after a bus policy event", "err", err)
+			}
+		case feed.KindKeys:
+			if err := m.Authn.ReloadKeys(ctx); err != nil {
+				m.Config.Log.Warn("reload keys after a bus event", "err", err)
+			}
+			m.Feed.Publish(feed.Event{Kind: feed.KindKeys, JWKS: m.Authn.JWKS()})
+		case feed.KindRevoke:
+			m.Feed.Publish(e)
+		}
+	})
+	if err != nil && ctx.Err() == nil {
+		m.Config.Log.Error("follow the bus", "err", err)
+	}
 }

@@ -455,3 +455,6 @@ func (b *Bus) wrap(what string, err error) error {
 		return fmt.Errorf("natsbus: %s: %w", what, err)
 	}
 }
+
+// Connected reports whether the connection to NATS is up right now.
+func (b *Bus) Connected() bool { return b.nc.IsConnected() }
