@@ -10,6 +10,8 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/pgtest"
+	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"golang.org/x/crypto/argon2"
@@ -28,11 +30,27 @@ var benchClient = cordon.ClientFacts{Platform: cordon.PlatformIOS, Version: "8.4
 // the benchmark, so plain go test pays nothing for this file.
 func newBenchService(b *testing.B) *Service {
 	b.Helper()
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "cordon.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "cordon.db"))
 	if err != nil {
 		b.Fatalf("sqlite.Open: %v", err)
 	}
+	return newBenchServiceOn(b, db)
+}
+
+// newPostgresBenchService is newBenchService on PostgreSQL, in a schema of
+// the benchmark's own.
+func newPostgresBenchService(b *testing.B) *Service {
+	b.Helper()
+	db, err := postgres.Open(context.Background(), pgtest.URL(b))
+	if err != nil {
+		b.Fatalf("postgres.Open: %v", err)
+	}
+	return newBenchServiceOn(b, db)
+}
+
+func newBenchServiceOn(b *testing.B, db cordon.Store) *Service {
+	b.Helper()
+	ctx := context.Background()
 	b.Cleanup(func() {
 		if err := db.Close(); err != nil {
 			b.Errorf("Close: %v", err)
@@ -64,8 +82,12 @@ func benchAddress(i uint64) string {
 // account read, argon2id verify, the session and refresh-token write, and
 // the signed access token. Its baseline is BenchmarkLoginRawArgon2id; the
 // difference is what a login costs beyond the hash.
-func BenchmarkLogin(b *testing.B) {
-	s := newBenchService(b)
+func BenchmarkLogin(b *testing.B) { benchLogin(b, newBenchService(b)) }
+
+// BenchmarkLoginPostgres is BenchmarkLogin on PostgreSQL.
+func BenchmarkLoginPostgres(b *testing.B) { benchLogin(b, newPostgresBenchService(b)) }
+
+func benchLogin(b *testing.B, s *Service) {
 	ctx := b.Context()
 	var i uint64
 	b.ReportAllocs()
@@ -92,8 +114,12 @@ func BenchmarkLoginRawArgon2id(b *testing.B) {
 // BenchmarkLoginParallel logs in from GOMAXPROCS goroutines. The hasher
 // admits twice that many at once, so nothing is refused as overloaded;
 // the session writes queue on the one writer connection.
-func BenchmarkLoginParallel(b *testing.B) {
-	s := newBenchService(b)
+func BenchmarkLoginParallel(b *testing.B) { benchLoginParallel(b, newBenchService(b)) }
+
+// BenchmarkLoginParallelPostgres is BenchmarkLoginParallel on PostgreSQL.
+func BenchmarkLoginParallelPostgres(b *testing.B) { benchLoginParallel(b, newPostgresBenchService(b)) }
+
+func benchLoginParallel(b *testing.B, s *Service) {
 	ctx := b.Context()
 	var n atomic.Uint64
 	b.ReportAllocs()
@@ -111,8 +137,12 @@ func BenchmarkLoginParallel(b *testing.B) {
 // BenchmarkRefresh rotates one session's refresh token again and again,
 // each op presenting the token the previous one returned, as a client
 // does: the rotation transaction, the decision and a signed access token.
-func BenchmarkRefresh(b *testing.B) {
-	s := newBenchService(b)
+func BenchmarkRefresh(b *testing.B) { benchRefresh(b, newBenchService(b)) }
+
+// BenchmarkRefreshPostgres is BenchmarkRefresh on PostgreSQL.
+func BenchmarkRefreshPostgres(b *testing.B) { benchRefresh(b, newPostgresBenchService(b)) }
+
+func benchRefresh(b *testing.B, s *Service) {
 	ctx := b.Context()
 	t, err := s.Login(ctx, LoginRequest{Username: benchUser, Password: benchPassword, Client: benchClient, Address: benchAddress(0)})
 	if err != nil {
