@@ -138,6 +138,27 @@ func TestProcessesServeAndGates(t *testing.T) {
 		t.Logf("campaign reached %s in %v", g, took)
 	}
 
+	// A logout reaches both gates within a second, though the token is
+	// still valid: gates learn revocations from the feed.
+	code, _, other := call(t, "POST", base+"/v1/login", map[string]string{"Content-Type": "application/json", "Cordon-Client": `platform=android, version="9.0.0", source=play`},
+		`{"username":"kate","password":"a long enough password"}`)
+	if code != 200 {
+		t.Fatalf("second login: %d %v", code, other)
+	}
+	ho := map[string]string{"Authorization": "Bearer " + other["access_token"].(string), "Cordon-Client": `platform=android, version="9.0.0", source=play`}
+	for _, g := range gates {
+		if code, _, body := call(t, "GET", g+"/api/x", ho, ""); code != 200 {
+			t.Fatalf("second session through %s: %d %v", g, code, body)
+		}
+	}
+	if code, _, _ := call(t, "POST", base+"/v1/logout", map[string]string{"Authorization": ho["Authorization"]}, ""); code != 204 {
+		t.Fatalf("logout: %d", code)
+	}
+	for _, g := range gates {
+		took := waitFor(t, time.Second, "logout at "+g, func() bool { code, _, _ := call(t, "GET", g+"/api/x", ho, ""); return code == 401 })
+		t.Logf("logout reached %s in %v", g, took)
+	}
+
 	// kill -9 the control plane: the gates keep enforcing.
 	serve.kill()
 	for _, g := range gates {
