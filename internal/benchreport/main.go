@@ -80,6 +80,8 @@ var pairs = []pair{
 		What: "parallel logins on PostgreSQL vs on SQLite, per op"},
 	{Pkg: "internal/campaign", Bench: "BenchmarkPreview10M/sessions=10M", Baseline: "BenchmarkPreviewCountScan10M/sessions=10M",
 		What: "preview from buckets vs an exact COUNT(*) scan"},
+	{Pkg: "internal/campaign", Bench: "BenchmarkPreview10MPostgres/sessions=10M", Baseline: "BenchmarkPreviewCountScan10MPostgres/sessions=10M",
+		What: "preview from buckets vs an exact COUNT(*) scan, on PostgreSQL"},
 	{Pkg: "gate", Bench: "BenchmarkGateColdPath/mix=allowed", Baseline: "BenchmarkGateCacheHit/mix=allowed",
 		What: "a gate decision that verifies the token's signature vs one from the verified-token cache (how much the cache saves)"},
 	{Pkg: "gate", Bench: "BenchmarkGateColdPath/mix=allowed", Baseline: "BenchmarkBareEd25519Verify",
