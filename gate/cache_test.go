@@ -2,7 +2,6 @@ package gate
 
 import (
 	"crypto"
-	"crypto/sha256"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -57,7 +56,7 @@ func TestCacheHitSkipsVerify(t *testing.T) {
 			if n := verifies.n.Load(); n != tt.want {
 				t.Errorf("%d verifications, want %d", n, tt.want)
 			}
-			if f.g.cache != nil && f.g.cache.get(new(sha256.Sum256([]byte(tok)))) == nil {
+			if f.g.cache != nil && f.g.cache.get(f.g.cache.hash(tok), tok) == nil {
 				t.Errorf("the token is not cached under its SHA-256")
 			}
 		})
@@ -127,7 +126,7 @@ func TestCacheBounded(t *testing.T) {
 func TestCacheEviction(t *testing.T) {
 	mk := func(i int, until int64) *entry {
 		e := &entry{until: until}
-		e.key = sha256.Sum256([]byte{byte(i)})
+		e.h, e.tok = uint64(i)*0x9e3779b97f4a7c15, fmt.Sprint("token-", i)
 		return e
 	}
 	full := []int64{500, 400, 100, 800, 700, 600, 300, 200}
@@ -156,14 +155,14 @@ func TestCacheEviction(t *testing.T) {
 			}
 			in := mk(100, 1000)
 			if tt.replacing >= 0 {
-				in.key = es[tt.replacing].key
+				in.h, in.tok = es[tt.replacing].h, es[tt.replacing].tok
 			}
 			c.put(in, tt.now)
 			if n := c.len(); n != ways {
 				t.Errorf("%d entries, want %d", n, ways)
 			}
 			for i, e := range es {
-				got := c.get(&e.key)
+				got := c.get(e.h, e.tok)
 				switch {
 				case i == tt.wantGone && got == e:
 					t.Errorf("entry %d (until %d) was kept", i, e.until)
@@ -171,7 +170,7 @@ func TestCacheEviction(t *testing.T) {
 					t.Errorf("entry %d (until %d) was evicted", i, e.until)
 				}
 			}
-			if c.get(&in.key) != in {
+			if c.get(in.h, in.tok) != in {
 				t.Errorf("the new entry is not found")
 			}
 		})

@@ -42,13 +42,11 @@ package gate
 
 import (
 	"context"
-	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/cordon-dev/cordon/internal/clientfacts"
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -242,14 +240,12 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 	}
 	keys := g.st.keys.Load()
 	var (
-		key [32]byte
-		e   *entry
+		h uint64
+		e *entry
 	)
 	if g.cache != nil {
-		// Hash the token without copying it: Sum256 neither keeps nor
-		// changes its input.
-		key = sha256.Sum256(unsafe.Slice(unsafe.StringData(tok), len(tok)))
-		if e = g.cache.get(&key); e != nil && !e.valid(ns, keys) {
+		h = g.cache.hash(tok)
+		if e = g.cache.get(h, tok); e != nil && !e.valid(ns, keys) {
 			e = nil
 		}
 	}
@@ -264,7 +260,7 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 		return nil, nil, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
 	}
 	if e == nil {
-		if e, err = g.verify(tok, &key, keys, now); err != nil {
+		if e, err = g.verify(tok, h, keys, now); err != nil {
 			g.log.Debug("token refused", "err", err)
 			return nil, nil, err
 		}
@@ -327,7 +323,7 @@ func (g *Gate) facts(h http.Header, e *entry) (client string, memo bool, f cordo
 
 // verify checks a token the cache could not answer and returns the
 // entry that would cache it.
-func (g *Gate) verify(tok string, key *[32]byte, keys *token.PublicKeys, now time.Time) (*entry, error) {
+func (g *Gate) verify(tok string, h uint64, keys *token.PublicKeys, now time.Time) (*entry, error) {
 	c, err := g.verifier.Verify(tok, now)
 	if err != nil {
 		return nil, err
@@ -338,7 +334,8 @@ func (g *Gate) verify(tok string, key *[32]byte, keys *token.PublicKeys, now tim
 		if c.NotBefore.After(from) {
 			from = c.NotBefore
 		}
-		e.key, e.keys = *key, keys
+		// A copy, so the cache does not pin the request's header memory.
+		e.h, e.tok, e.keys = h, strings.Clone(tok), keys
 		e.from = from.Add(-token.Leeway).UnixNano()
 		e.until = c.Expiry.Add(token.Leeway).UnixNano()
 		e.kid = headerKID(tok)
