@@ -42,8 +42,10 @@ type Service struct {
 	enforcing atomic.Pointer[[]*cordon.Campaign]
 	reloadMu  sync.Mutex
 	// blocked remembers (campaign, session) pairs already recorded, so a
-	// blocked client retrying does not write on every request.
-	blocked sync.Map
+	// blocked client retrying does not write on every request. Bounded: past
+	// maxBlockedMemo pairs the store's own once-only check takes over.
+	blocked  sync.Map
+	nblocked atomic.Int64
 	// OnPolicy, when set, is called with every newly installed policy and
 	// the campaigns (active and paused) it was compiled from, so enforcement
 	// points beyond this process can follow.
@@ -216,19 +218,29 @@ func (s *Service) Trail(ctx context.Context, id string) ([]*cordon.TrailEntry, e
 	return s.store.Trail(ctx, id)
 }
 
-// Blocked records that a decision denied (or prompted) a session, once per
+// maxBlockedMemo bounds the in-memory set of recorded blocks (about 100 MB
+// at the bound); a cohort larger than that costs one indexed read per
+// repeated denial instead.
+const maxBlockedMemo = 1 << 20
+
+// Blocked records that a decision denied a session, once per
 // (campaign, session).
 func (s *Service) Blocked(ctx context.Context, d decision.Decision, sess *cordon.Session) {
 	if d.Campaign == "" {
 		return
 	}
 	key := d.Campaign + "\x00" + sess.ID
-	if _, seen := s.blocked.LoadOrStore(key, struct{}{}); seen {
+	if _, seen := s.blocked.Load(key); seen {
 		return
 	}
 	if _, err := s.store.RecordBlocked(ctx, d.Campaign, sess.ID, sess.AccountID, s.clock.Now()); err != nil {
-		s.blocked.Delete(key)
 		s.log.Warn("record blocked", "campaign", d.Campaign, "err", err)
+		return
+	}
+	if s.nblocked.Load() < maxBlockedMemo {
+		if _, loaded := s.blocked.LoadOrStore(key, struct{}{}); !loaded {
+			s.nblocked.Add(1)
+		}
 	}
 }
 
