@@ -52,6 +52,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/token"
+	"github.com/cordon-dev/cordon/internal/wire"
 )
 
 // Decision is the decision engine's answer, named here so that code
@@ -186,11 +187,11 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			return
 		}
 		if d.Outcome == Deny {
-			writeDenied(w, d)
+			wire.WriteDenied(w, d)
 			return
 		}
 		if u := d.Upgrade; u != nil {
-			w.Header().Set("Cordon-Upgrade", upgradeHeader(u))
+			w.Header().Set("Cordon-Upgrade", wire.UpgradeHeader(u))
 		}
 		r2 := r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
 		if ownedHeaders(r.Header) {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/throttle"
+	"github.com/cordon-dev/cordon/internal/wire"
 )
 
 type loginBody struct {
@@ -155,7 +155,7 @@ func (s *Server) withUser(h func(http.ResponseWriter, *http.Request, *authn.Prin
 			return
 		}
 		if u := p.Decision.Upgrade; u != nil && p.Decision.Outcome == decision.Allow {
-			w.Header().Set("Cordon-Upgrade", upgradeHeader(u))
+			w.Header().Set("Cordon-Upgrade", wire.UpgradeHeader(u))
 		}
 		h(w, r, p)
 	}
@@ -315,7 +315,7 @@ func writeResetRequired(w http.ResponseWriter, rr *authn.ResetRequiredError) {
 		}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="cordon", error="invalid_token", error_description=%q`, msg))
+	wire.Challenge(w, http.StatusUnauthorized, d.Reason, "", msg)
 	writeJSON(w, http.StatusUnauthorized, body)
 }
 

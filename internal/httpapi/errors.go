@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -13,6 +12,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/wire"
 )
 
 // statuses maps each error code to its one HTTP status. A code not here
@@ -52,7 +52,7 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var de *authn.DeniedError
 	if errors.As(err, &de) {
-		writeDenied(w, de.Decision)
+		wire.WriteDenied(w, &de.Decision)
 		return
 	}
 	var e *cordon.Error
@@ -71,24 +71,15 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	// RFC 6750 §3: a bearer-protected resource says how to authenticate.
-	switch {
-	case e.Code == cordon.ECodeUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="cordon"`)
-	case status == http.StatusUnauthorized && e.Code != cordon.ECodeInvalidCredentials:
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="cordon", error="invalid_token", error_description=%q`, e.Message))
+	// A wrong password is not a bearer failure: no challenge for it.
+	if e.Code != cordon.ECodeInvalidCredentials {
+		wire.Challenge(w, status, e.Code, cordon.ECodeUnauthorized, e.Message)
 	}
 	writeJSON(w, status, errorBody{Error: e.Code, Message: e.Message, Field: e.Field})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
+// writeJSON is wire.WriteJSON, the one JSON writer of server and gate.
+var writeJSON = wire.WriteJSON
 
 // maxJSONBody bounds every JSON request body but imports.
 const maxJSONBody = 64 << 10
@@ -149,35 +140,4 @@ func jsonError(err error) error {
 		return cordon.FieldError(cordon.ECodeInvalid, f, "unknown field %q", f)
 	}
 	return cordon.Errorf(cordon.ECodeInvalid, "the body is not valid JSON")
-}
-
-// deniedBody is the wire form of a decision-engine denial.
-type deniedBody struct {
-	Error      string `json:"error"`
-	Message    string `json:"message"`
-	Campaign   string `json:"campaign,omitempty"`
-	MinVersion string `json:"min_version,omitempty"`
-	UpdateURL  string `json:"update_url,omitempty"`
-	Sideloaded bool   `json:"sideloaded,omitempty"`
-}
-
-// writeDenied answers a denial per SPEC: 401 with WWW-Authenticate for
-// reauth_required, password_reset_required and session_revoked; 426 with
-// the store to upgrade from for upgrade_required.
-func writeDenied(w http.ResponseWriter, d decision.Decision) {
-	b := deniedBody{Error: d.Reason, Message: d.Message, Campaign: d.Campaign}
-	status := http.StatusUnauthorized
-	if d.Reason == decision.ReasonUpgradeRequired && d.Upgrade != nil {
-		status = http.StatusUpgradeRequired
-		b.MinVersion, b.UpdateURL, b.Sideloaded = d.Upgrade.MinVersion, d.Upgrade.URL, d.Upgrade.Sideloaded
-	} else {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="cordon", error="invalid_token", error_description=%q`, d.Message))
-	}
-	writeJSON(w, status, b)
-}
-
-// upgradeHeader is the Cordon-Upgrade response header of a flexible
-// upgrade prompt (an RFC 8941 dictionary).
-func upgradeHeader(u *decision.Upgrade) string {
-	return fmt.Sprintf("mode=%s, min=%q, url=%q", u.Mode, u.MinVersion, u.URL)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/clientfacts"
 	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/wire"
 )
 
 func (s *Server) handleIssueGrant(w http.ResponseWriter, r *http.Request, p *authn.Principal) {
@@ -46,7 +47,7 @@ func (s *Server) handleCheckGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d := res.Decision; d.Outcome == decision.Deny {
-		writeJSON(w, http.StatusForbidden, deniedBody{Error: d.Reason, Message: d.Message, Campaign: d.Campaign})
+		writeJSON(w, http.StatusForbidden, wire.DeniedBody{Error: d.Reason, Message: d.Message, Campaign: d.Campaign})
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
