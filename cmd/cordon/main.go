@@ -24,7 +24,7 @@ Usage:
   cordon gate --upstream URL [--control URL] [--addr 127.0.0.1:8081]
                                       (token with scope gate in CORDON_GATE_TOKEN)
   cordon user add USERNAME            (password from stdin, never argv)
-  cordon user import FILE             (JSONL or CSV; bcrypt hashes accepted)
+  cordon user import FILE             (JSONL, JSON array or CSV; bcrypt hashes accepted)
   cordon user show USER               (USER is an account id or a username)
   cordon user sessions USER
   cordon user revoke-sessions USER
