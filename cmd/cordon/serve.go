@@ -108,7 +108,6 @@ func (m *Main) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
-	dbPath := where
 	m.store = store
 	if err := m.bootstrapAdmin(ctx); err != nil {
 		m.closeStore()
@@ -173,7 +172,7 @@ func (m *Main) Run(ctx context.Context) error {
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(ln) }()
-	c.Log.Info("cordon serving", "addr", ln.Addr().String(), "data", dbPath)
+	c.Log.Info("cordon serving", "addr", ln.Addr().String(), "store", where)
 	return nil
 }
 
@@ -193,7 +192,9 @@ func (m *Main) bootstrapAdmin(ctx context.Context) error {
 		return errors.New("CORDON_ADMIN_TOKEN must be at least 16 characters")
 	}
 	t := &cordon.AdminToken{ID: cordon.NewID("t"), Name: "root", Hash: token.HashSecret(secret), Scopes: []string{cordon.ScopeAll}, CreatedAt: m.Config.Clock.Now()}
-	if err := m.store.CreateAdminToken(ctx, t); err != nil {
+	if err := m.store.CreateAdminToken(ctx, t); errors.Is(err, cordon.ErrAlreadyExists) {
+		return nil // another node starting at the same moment made it
+	} else if err != nil {
 		return err
 	}
 	if generated {
