@@ -1,0 +1,120 @@
+package audit
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// ErrNoCheckpoint is returned by Verify for a non-empty log with no
+// checkpoint: nothing about it can be proven.
+var ErrNoCheckpoint = errors.New("audit: no checkpoint to verify against")
+
+// Report is what Verify established.
+type Report struct {
+	Entries     uint64 // entries read
+	Root        []byte // root recomputed over the entries read
+	Checkpoints int    // checkpoints whose signature and origin were good
+	// Proven is how many leading entries a matching signed checkpoint covers;
+	// entries from Proven on were appended after the last checkpoint (or, on
+	// failure, are where the trouble lies).
+	Proven uint64
+}
+
+// TamperError names where a log stops agreeing with a signed checkpoint.
+// Entries before Index are proven intact; the first bad entry is at an index
+// in [Index, End). The two are equal-but-one, naming a single entry, when
+// checkpoints were signed after every append; otherwise the checkpoint grain
+// bounds the precision, since a root cannot say which of its leaves changed.
+type TamperError struct {
+	Index, End uint64
+	Checkpoint int    // index into Verify's checkpoints argument
+	Reason     string // e.g. "root mismatch", "log truncated"
+}
+
+func (e *TamperError) Error() string {
+	if e.End == e.Index+1 {
+		return fmt.Sprintf("audit: entry %d: %s (checkpoint %d)", e.Index, e.Reason, e.Checkpoint)
+	}
+	return fmt.Sprintf("audit: first bad entry within %d..%d: %s (checkpoint %d)", e.Index, e.End-1, e.Reason, e.Checkpoint)
+}
+
+type opened struct {
+	i    int
+	size uint64
+	root []byte
+}
+
+// Verify recomputes the tree over leaves(0) … leaves(n-1) (leaf encodings, as
+// from Leaf), checks every checkpoint's signature and origin, and that its
+// root equals the recomputed root at its size. Since all checkpoints are
+// checked against one recomputed leaf sequence, they are also proven
+// consistent with each other.
+//
+// A bad checkpoint signature or origin fails at once. An edited, deleted or
+// reordered entry makes the root differ at every checkpoint size past it,
+// and a truncated log lacks entries a checkpoint covers (then the error names
+// the first missing entry, n). Either way the error is a *TamperError, found
+// in one O(n) pass that stops at the first mismatching checkpoint: roots
+// differ at every size past the first bad entry, so the first mismatch is the
+// earliest. Entries past the last checkpoint are read too, so Report.Root
+// describes the whole log, but they prove nothing. Report is filled as far
+// as Verify got.
+func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Checkpoint, verifiers note.Verifiers) (Report, error) {
+	var rep Report
+	cps := make([]opened, 0, len(checkpoints))
+	for i, c := range checkpoints {
+		size, root, err := OpenCheckpoint(c.Note, verifiers, c.Origin)
+		if err != nil {
+			return rep, fmt.Errorf("checkpoint %d: %w", i, err)
+		}
+		cps = append(cps, opened{i: i, size: size, root: root})
+	}
+	rep.Checkpoints = len(cps)
+	if len(cps) == 0 && n > 0 {
+		return rep, ErrNoCheckpoint
+	}
+	slices.SortStableFunc(cps, func(a, b opened) int { return cmp.Compare(a.size, b.size) })
+
+	t := NewTree()
+	next := 0
+	// check compares every checkpoint at the tree's current size.
+	check := func() error {
+		size := t.Size()
+		for ; next < len(cps) && cps[next].size == size; next++ {
+			if !bytes.Equal(cps[next].root, t.Root()) {
+				return &TamperError{Index: rep.Proven, End: size, Checkpoint: cps[next].i, Reason: "root mismatch"}
+			}
+			rep.Proven = size
+		}
+		return nil
+	}
+	fail := func(err error) (Report, error) {
+		rep.Entries = t.Size()
+		rep.Root = t.Root()
+		return rep, err
+	}
+	for i := range n {
+		if err := check(); err != nil {
+			return fail(err)
+		}
+		b, err := leaves(i)
+		if err != nil {
+			return fail(fmt.Errorf("audit: reading entry %d: %w", i, err))
+		}
+		t.Append(LeafHash(b))
+	}
+	if err := check(); err != nil {
+		return fail(err)
+	}
+	if next < len(cps) {
+		c := cps[next]
+		return fail(&TamperError{Index: n, End: c.size, Checkpoint: c.i,
+			Reason: fmt.Sprintf("log truncated: checkpoint covers %d entries, log has %d", c.size, n)})
+	}
+	return fail(nil)
+}
