@@ -24,6 +24,9 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"ManyAccountsAtOnce", testManyWriters},
 		{"ConsumeOneResetRace", testResetRace},
 	}, fleetConcurrencyTests()...))
+	t.Run("Audit", func(t *testing.T) {
+		RunAuditConcurrencyTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })
+	})
 }
 
 // race runs f(0) … f(n-1) in n goroutines released together, and returns

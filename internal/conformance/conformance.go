@@ -50,6 +50,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })
 	}
+	t.Run("Audit", func(t *testing.T) {
+		RunAuditTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })
+	})
 }
 
 // subtest is one behaviour, checked on a fresh store.

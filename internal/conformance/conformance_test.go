@@ -28,6 +28,8 @@ var (
 
 func TestMemStoreConcurrency(t *testing.T) { conformance.RunConcurrencyTests(t, newMemStore) }
 
+func newMemAuditStore(t *testing.T) cordon.AuditStore { return &memStore{} }
+
 // memStore keeps everything in maps behind one mutex. It stores copies
 // with times in UTC, to the microsecond, as a real backend does.
 type memStore struct {
@@ -48,6 +50,9 @@ type memStore struct {
 	progress     map[string]cordon.Progress
 	grants       map[string]cordon.OfflineGrant // by hash
 	resets       map[string]cordon.PasswordReset
+
+	audit       []cordon.AuditEntry
+	checkpoints map[uint64]cordon.AuditCheckpoint
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -687,4 +692,99 @@ func (m *memStore) ExpireSessions(_ context.Context, now time.Time, limit int) (
 		m.revoke(id, cordon.RevokeExpired, now)
 	}
 	return len(ids), nil
+}
+
+func (m *memStore) AppendAudit(_ context.Context, entries []*cordon.AuditEntry) (uint64, error) {
+	defer m.lock()()
+	for _, e := range entries {
+		if e == nil || len(e.Leaf) == 0 || len(e.LeafHash) == 0 {
+			return 0, cordon.Errorf(cordon.ECodeInvalid, "audit entry lacks its leaf")
+		}
+	}
+	for _, e := range entries {
+		e.Index = uint64(len(m.audit))
+		c := *e
+		c.Leaf, c.LeafHash = slices.Clone(e.Leaf), slices.Clone(e.LeafHash)
+		c.Categories = slices.Sorted(slices.Values(e.Categories))
+		c.Time = norm(e.Time)
+		m.audit = append(m.audit, c)
+	}
+	return uint64(len(m.audit)), nil
+}
+
+func (m *memStore) AuditSize(context.Context) (uint64, error) {
+	defer m.lock()()
+	return uint64(len(m.audit)), nil
+}
+
+func (m *memStore) AuditEntries(_ context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
+	m.mu.Lock()
+	to = min(to, uint64(len(m.audit)))
+	var es []cordon.AuditEntry
+	if from < to {
+		es = slices.Clone(m.audit[from:to])
+	}
+	m.mu.Unlock()
+	for i := range es {
+		if err := fn(&es[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memStore) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoint) error {
+	defer m.lock()()
+	if m.checkpoints == nil {
+		m.checkpoints = map[uint64]cordon.AuditCheckpoint{}
+	}
+	if _, ok := m.checkpoints[c.Size]; ok {
+		return cordon.ErrAlreadyExists
+	}
+	cp := *c
+	cp.Root, cp.Note, cp.Created = slices.Clone(c.Root), slices.Clone(c.Note), norm(c.Created)
+	m.checkpoints[c.Size] = cp
+	return nil
+}
+
+func (m *memStore) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint, error) {
+	defer m.lock()()
+	var out []*cordon.AuditCheckpoint
+	for _, size := range slices.Sorted(maps.Keys(m.checkpoints)) {
+		c := m.checkpoints[size]
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+func (m *memStore) AuditReport(_ context.Context, principals []string, from, to time.Time) ([]cordon.AuditAccess, error) {
+	defer m.lock()()
+	from, to = norm(from), norm(to)
+	rows := map[string]*cordon.AuditAccess{}
+	for _, e := range m.audit {
+		if !slices.Contains(principals, e.Principal) || e.Time.Before(from) || !e.Time.Before(to) {
+			continue
+		}
+		a := rows[e.Subject]
+		if a == nil {
+			a = &cordon.AuditAccess{Subject: e.Subject, First: e.Time, Last: e.Time}
+			rows[e.Subject] = a
+		}
+		a.Count++
+		a.Categories = append(a.Categories, e.Categories...)
+		if e.Time.Before(a.First) {
+			a.First = e.Time
+		}
+		if e.Time.After(a.Last) {
+			a.Last = e.Time
+		}
+	}
+	var out []cordon.AuditAccess
+	for _, subject := range slices.Sorted(maps.Keys(rows)) {
+		a := rows[subject]
+		slices.Sort(a.Categories)
+		a.Categories = slices.Compact(a.Categories)
+		out = append(out, *a)
+	}
+	return out, nil
 }

@@ -101,6 +101,7 @@ type Store interface {
 	FleetStore
 	OfflineStore
 	ResetStore
+	AuditStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

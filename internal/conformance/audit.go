@@ -1,0 +1,483 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// RunAuditTests runs one subtest per behaviour of cordon.AuditStore, each
+// on its own store from newStore, which must return an empty store and
+// close it with t.Cleanup.
+func RunAuditTests(t *testing.T, newStore func(t *testing.T) cordon.AuditStore) {
+	t.Helper()
+	runAudit(t, newStore, []auditSubtest{
+		{"AppendAndRead", testAuditAppendAndRead},
+		{"EmptyBatch", testAuditEmptyBatch},
+		{"InvalidEntryStoresNothing", testAuditInvalidBatch},
+		{"Size", testAuditSize},
+		{"EntriesRanges", testAuditRanges},
+		{"EntriesStopOnError", testAuditStop},
+		{"EntriesLongLog", testAuditLongLog},
+		{"Checkpoints", testAuditCheckpoints},
+		{"Report", testAuditReport},
+		{"ReportNoPrincipals", testAuditReportNoPrincipals},
+	})
+}
+
+// RunAuditConcurrencyTests checks that concurrent appends are serialised:
+// indexes never repeat and never skip, and each batch's are contiguous.
+func RunAuditConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.AuditStore) {
+	t.Helper()
+	runAudit(t, newStore, []auditSubtest{
+		{"ManyAppendsAtOnce", testAuditAppendRace},
+	})
+}
+
+type auditSubtest struct {
+	name string
+	run  func(t *testing.T, s cordon.AuditStore)
+}
+
+func runAudit(t *testing.T, newStore func(t *testing.T) cordon.AuditStore, tests []auditSubtest) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
+	}
+}
+
+// newAuditEntry returns an entry with a leaf unique to tag, its time given
+// in a zone away from UTC.
+func newAuditEntry(tag string, when time.Time, principal, subject string, categories ...string) *cordon.AuditEntry {
+	if len(categories) == 0 {
+		categories = []string{"email", "profile"}
+	}
+	return &cordon.AuditEntry{
+		Leaf:       []byte(`{"tag":"` + tag + `"}`),
+		LeafHash:   newHash(),
+		Time:       when.In(elsewhere()),
+		Principal:  principal,
+		Action:     "read",
+		Subject:    subject,
+		Categories: categories,
+	}
+}
+
+// newAuditBatch returns n entries tagged prefix-0 … prefix-(n-1).
+func newAuditBatch(prefix string, n int) []*cordon.AuditEntry {
+	es := make([]*cordon.AuditEntry, n)
+	for i := range es {
+		es[i] = newAuditEntry(fmt.Sprintf("%s-%d", prefix, i), at(time.Duration(i)*time.Second), "svc-"+prefix, fmt.Sprintf("user-%d", i%7))
+	}
+	return es
+}
+
+// clone copies what the caller handed the store, so a comparison does not
+// see the store's own changes to the caller's values (Index).
+func cloneEntries(es []*cordon.AuditEntry) []cordon.AuditEntry {
+	out := make([]cordon.AuditEntry, len(es))
+	for i, e := range es {
+		out[i] = *e
+		out[i].Leaf = slices.Clone(e.Leaf)
+		out[i].LeafHash = slices.Clone(e.LeafHash)
+		out[i].Categories = slices.Clone(e.Categories)
+	}
+	return out
+}
+
+func mustAppend(t *testing.T, s cordon.AuditStore, es []*cordon.AuditEntry, wantSize uint64) {
+	t.Helper()
+	size, err := s.AppendAudit(t.Context(), es)
+	if err != nil {
+		t.Fatalf("AppendAudit(%d entries): %v", len(es), err)
+	}
+	if size != wantSize {
+		t.Fatalf("AppendAudit(%d entries): got size %d, want %d", len(es), size, wantSize)
+	}
+}
+
+// readAudit returns entries [from, to).
+func readAudit(t *testing.T, s cordon.AuditStore, from, to uint64) []*cordon.AuditEntry {
+	t.Helper()
+	var got []*cordon.AuditEntry
+	if err := s.AuditEntries(t.Context(), from, to, func(e *cordon.AuditEntry) error {
+		got = append(got, e)
+		return nil
+	}); err != nil {
+		t.Fatalf("AuditEntries(%d, %d): %v", from, to, err)
+	}
+	return got
+}
+
+func checkSize(t *testing.T, s cordon.AuditStore, want uint64) {
+	t.Helper()
+	if got, err := s.AuditSize(t.Context()); err != nil || got != want {
+		t.Errorf("AuditSize: got %d, %v; want %d, nil", got, err, want)
+	}
+}
+
+func auditEntryDiff(got *cordon.AuditEntry, want cordon.AuditEntry) string {
+	var d diff
+	if got.Index != want.Index {
+		d = append(d, fmt.Sprintf("Index: got %d, want %d", got.Index, want.Index))
+	}
+	d.bytes("Leaf", got.Leaf, want.Leaf)
+	d.bytes("LeafHash", got.LeafHash, want.LeafHash)
+	d.time("Time", got.Time, want.Time)
+	d.str("Principal", got.Principal, want.Principal)
+	d.str("Action", got.Action, want.Action)
+	d.str("Subject", got.Subject, want.Subject)
+	d.strings("Categories", got.Categories, want.Categories)
+	return d.String()
+}
+
+func testAuditAppendAndRead(t *testing.T, s cordon.AuditStore) {
+	first := []*cordon.AuditEntry{
+		newAuditEntry("a", at(0), "svc-billing", "alice", "email", "payment"),
+		newAuditEntry("b", at(time.Second), "svc-billing", "bob", "address"),
+		newAuditEntry("c", at(2*time.Second), "admin:carol", "alice", "devices", "location", "profile"),
+	}
+	second := []*cordon.AuditEntry{
+		newAuditEntry("d", at(time.Minute), "svc-support", "dave", "phone"),
+		newAuditEntry("e", at(time.Hour), "svc-support", "erin", "email", "listening_history"),
+	}
+	var want []cordon.AuditEntry
+	want = append(want, cloneEntries(first)...)
+	want = append(want, cloneEntries(second)...)
+	for i := range want {
+		want[i].Index = uint64(i)
+	}
+
+	mustAppend(t, s, first, 3)
+	mustAppend(t, s, second, 5)
+	for i, e := range append(slices.Clone(first), second...) {
+		if e.Index != uint64(i) {
+			t.Errorf("entry %d after AppendAudit: got Index %d, want %d", i, e.Index, i)
+		}
+	}
+
+	got := readAudit(t, s, 0, 5)
+	if len(got) != len(want) {
+		t.Fatalf("AuditEntries(0, 5): got %d entries, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if d := auditEntryDiff(got[i], want[i]); d != "" {
+			t.Errorf("entry %d: %s", i, d)
+		}
+	}
+}
+
+func testAuditEmptyBatch(t *testing.T, s cordon.AuditStore) {
+	for _, es := range [][]*cordon.AuditEntry{nil, {}} {
+		if size, err := s.AppendAudit(t.Context(), es); err != nil || size != 0 {
+			t.Errorf("AppendAudit(%#v) on an empty log: got %d, %v; want 0, nil", es, size, err)
+		}
+	}
+	mustAppend(t, s, newAuditBatch("x", 2), 2)
+	if size, err := s.AppendAudit(t.Context(), nil); err != nil || size != 2 {
+		t.Errorf("AppendAudit(nil) on a log of 2: got %d, %v; want 2, nil", size, err)
+	}
+	checkSize(t, s, 2)
+	if got := readAudit(t, s, 0, 10); len(got) != 2 {
+		t.Errorf("AuditEntries(0, 10): got %d entries, want 2", len(got))
+	}
+}
+
+func testAuditInvalidBatch(t *testing.T, s cordon.AuditStore) {
+	mustAppend(t, s, newAuditBatch("ok", 2), 2)
+	invalid := []struct {
+		name  string
+		spoil func(*cordon.AuditEntry)
+	}{
+		{"nil leaf", func(e *cordon.AuditEntry) { e.Leaf = nil }},
+		{"empty leaf", func(e *cordon.AuditEntry) { e.Leaf = []byte{} }},
+		{"nil leaf hash", func(e *cordon.AuditEntry) { e.LeafHash = nil }},
+	}
+	for _, tc := range invalid {
+		batch := newAuditBatch("bad", 3)
+		// Last, so a store that inserts as it goes has rows to undo.
+		tc.spoil(batch[2])
+		if size, err := s.AppendAudit(t.Context(), batch); err == nil {
+			t.Errorf("AppendAudit with a %s: got size %d, nil; want an error", tc.name, size)
+		}
+		checkSize(t, s, 2)
+	}
+	if got := readAudit(t, s, 0, 10); len(got) != 2 {
+		t.Errorf("AuditEntries(0, 10) after refused batches: got %d entries, want 2", len(got))
+	}
+	// The refused batches took no indexes.
+	next := newAuditBatch("next", 1)
+	mustAppend(t, s, next, 3)
+	if next[0].Index != 2 {
+		t.Errorf("entry after refused batches: got Index %d, want 2", next[0].Index)
+	}
+}
+
+func testAuditSize(t *testing.T, s cordon.AuditStore) {
+	checkSize(t, s, 0)
+	mustAppend(t, s, newAuditBatch("a", 1), 1)
+	checkSize(t, s, 1)
+	mustAppend(t, s, newAuditBatch("b", 4), 5)
+	checkSize(t, s, 5)
+}
+
+func testAuditRanges(t *testing.T, s cordon.AuditStore) {
+	const n = 10
+	mustAppend(t, s, newAuditBatch("r", n), n)
+	tests := []struct {
+		name     string
+		from, to uint64
+		want     []uint64 // first and one past the last index; equal for none
+	}{
+		{"all", 0, n, []uint64{0, n}},
+		{"middle", 3, 7, []uint64{3, 7}},
+		{"one", 9, 10, []uint64{9, 10}},
+		{"empty range", 5, 5, []uint64{5, 5}},
+		{"from after to", 7, 3, []uint64{0, 0}},
+		{"to beyond size", 8, 100, []uint64{8, n}},
+		{"to at the largest index", 8, ^uint64(0), []uint64{8, n}},
+		{"from beyond size", 20, 30, []uint64{0, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := readAudit(t, s, tc.from, tc.to)
+			var idx []uint64
+			for _, e := range got {
+				idx = append(idx, e.Index)
+			}
+			var want []uint64
+			for i := tc.want[0]; i < tc.want[1]; i++ {
+				want = append(want, i)
+			}
+			if !slices.Equal(idx, want) {
+				t.Errorf("AuditEntries(%d, %d): got indexes %v, want %v", tc.from, tc.to, idx, want)
+			}
+			for _, e := range got {
+				if tag := fmt.Sprintf(`{"tag":"r-%d"}`, e.Index); string(e.Leaf) != tag {
+					t.Errorf("entry %d: got leaf %s, want %s", e.Index, e.Leaf, tag)
+				}
+			}
+		})
+	}
+}
+
+func testAuditStop(t *testing.T, s cordon.AuditStore) {
+	mustAppend(t, s, newAuditBatch("s", 5), 5)
+	stop := errors.New("stop")
+	calls := 0
+	err := s.AuditEntries(t.Context(), 0, 5, func(*cordon.AuditEntry) error {
+		calls++
+		if calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		t.Errorf("AuditEntries with fn failing: got error %v, want fn's", err)
+	}
+	if calls != 2 {
+		t.Errorf("AuditEntries with fn failing on the 2nd entry: fn called %d times, want 2", calls)
+	}
+}
+
+// testAuditLongLog reads a log longer than a backend is likely to read in
+// one batch: every index once, in order.
+func testAuditLongLog(t *testing.T, s cordon.AuditStore) {
+	const batches, per = 5, 5_001
+	for b := range batches {
+		mustAppend(t, s, newAuditBatch(fmt.Sprint(b), per), uint64((b+1)*per))
+	}
+	var next uint64
+	if err := s.AuditEntries(t.Context(), 0, batches*per, func(e *cordon.AuditEntry) error {
+		if e.Index != next {
+			return fmt.Errorf("got index %d, want %d", e.Index, next)
+		}
+		if tag := fmt.Sprintf(`{"tag":"%d-%d"}`, next/per, next%per); string(e.Leaf) != tag {
+			return fmt.Errorf("entry %d: got leaf %s, want %s", next, e.Leaf, tag)
+		}
+		next++
+		return nil
+	}); err != nil {
+		t.Fatalf("AuditEntries: %v", err)
+	}
+	if next != batches*per {
+		t.Errorf("AuditEntries(0, %d): got %d entries, want %d", batches*per, next, batches*per)
+	}
+}
+
+func testAuditCheckpoints(t *testing.T, s cordon.AuditStore) {
+	ctx := t.Context()
+	if got, err := s.AuditCheckpoints(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("AuditCheckpoints on an empty store: got %d, %v; want none, nil", len(got), err)
+	}
+	checkpoint := func(size uint64, created time.Time) *cordon.AuditCheckpoint {
+		return &cordon.AuditCheckpoint{
+			Size:    size,
+			Root:    newHash(),
+			Note:    fmt.Appendf(nil, "cordon.example/audit\n%d\nroot\n\n— cordon sig\n", size),
+			Created: created.In(elsewhere()),
+		}
+	}
+	// Added out of order, listed by size.
+	cps := []*cordon.AuditCheckpoint{
+		checkpoint(5, at(time.Minute)),
+		checkpoint(2, at(0)),
+		checkpoint(900, at(time.Hour)),
+	}
+	for _, c := range cps {
+		if err := s.AddAuditCheckpoint(ctx, c); err != nil {
+			t.Fatalf("AddAuditCheckpoint(size %d): %v", c.Size, err)
+		}
+	}
+	dup := checkpoint(5, at(2*time.Hour))
+	checkErr(t, "AddAuditCheckpoint of a size already checkpointed", s.AddAuditCheckpoint(ctx, dup), cordon.ErrAlreadyExists)
+
+	got, err := s.AuditCheckpoints(ctx)
+	if err != nil {
+		t.Fatalf("AuditCheckpoints: %v", err)
+	}
+	want := []*cordon.AuditCheckpoint{cps[1], cps[0], cps[2]}
+	if len(got) != len(want) {
+		t.Fatalf("AuditCheckpoints: got %d, want %d", len(got), len(want))
+	}
+	for i := range got {
+		var d diff
+		if got[i].Size != want[i].Size {
+			d = append(d, fmt.Sprintf("Size: got %d, want %d", got[i].Size, want[i].Size))
+		}
+		d.bytes("Root", got[i].Root, want[i].Root)
+		d.bytes("Note", got[i].Note, want[i].Note)
+		d.time("Created", got[i].Created, want[i].Created)
+		if len(d) > 0 {
+			t.Errorf("checkpoint %d: %s", i, d)
+		}
+	}
+}
+
+func testAuditReport(t *testing.T, s cordon.AuditStore) {
+	from, to := at(time.Hour), at(2*time.Hour)
+	mustAppend(t, s, []*cordon.AuditEntry{
+		// Before the window, and at its end: not counted.
+		newAuditEntry("early", from.Add(-time.Microsecond), "svc-billing", "alice", "password_hash"),
+		newAuditEntry("end", to, "svc-billing", "alice", "password_hash"),
+		// At its start: counted.
+		newAuditEntry("start", from, "svc-billing", "alice", "payment", "email"),
+		newAuditEntry("a2", from.Add(30*time.Minute), "svc-support", "alice", "phone"),
+		newAuditEntry("a3", to.Add(-time.Microsecond), "svc-billing", "alice", "email"),
+		// Another principal: not counted.
+		newAuditEntry("other", from.Add(time.Minute), "svc-other", "alice", "location"),
+		newAuditEntry("other2", from.Add(time.Minute), "svc-other", "zed", "location"),
+	}, 7)
+	mustAppend(t, s, []*cordon.AuditEntry{
+		newAuditEntry("b1", from.Add(10*time.Minute), "svc-support", "bob", "address", "devices"),
+		newAuditEntry("B1", from.Add(5*time.Minute), "svc-support", "Bob", "profile"),
+		newAuditEntry("c1", from.Add(20*time.Minute), "svc-billing", "carol", "profile"),
+		newAuditEntry("b2", from.Add(15*time.Minute), "svc-billing", "bob", "devices"),
+	}, 11)
+
+	got, err := s.AuditReport(t.Context(), []string{"svc-billing", "svc-support", "svc-absent"}, from.In(elsewhere()), to.In(elsewhere()))
+	if err != nil {
+		t.Fatalf("AuditReport: %v", err)
+	}
+	// By subject in byte order: "Bob" before "alice".
+	want := []cordon.AuditAccess{
+		{Subject: "Bob", Categories: []string{"profile"}, Count: 1, First: from.Add(5 * time.Minute), Last: from.Add(5 * time.Minute)},
+		{Subject: "alice", Categories: []string{"email", "payment", "phone"}, Count: 3, First: from, Last: to.Add(-time.Microsecond)},
+		{Subject: "bob", Categories: []string{"address", "devices"}, Count: 2, First: from.Add(10 * time.Minute), Last: from.Add(15 * time.Minute)},
+		{Subject: "carol", Categories: []string{"profile"}, Count: 1, First: from.Add(20 * time.Minute), Last: from.Add(20 * time.Minute)},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("AuditReport: got %d rows %+v, want %d", len(got), got, len(want))
+	}
+	for i := range got {
+		var d diff
+		d.str("Subject", got[i].Subject, want[i].Subject)
+		d.strings("Categories", got[i].Categories, want[i].Categories)
+		if got[i].Count != want[i].Count {
+			d = append(d, fmt.Sprintf("Count: got %d, want %d", got[i].Count, want[i].Count))
+		}
+		d.time("First", got[i].First, want[i].First)
+		d.time("Last", got[i].Last, want[i].Last)
+		if len(d) > 0 {
+			t.Errorf("row %d: %s", i, d)
+		}
+	}
+
+	// One principal alone.
+	got, err = s.AuditReport(t.Context(), []string{"svc-other"}, from, to)
+	if err != nil {
+		t.Fatalf("AuditReport(svc-other): %v", err)
+	}
+	if len(got) != 2 || got[0].Subject != "alice" || got[1].Subject != "zed" || got[0].Count != 1 {
+		t.Errorf("AuditReport(svc-other): got %+v, want alice and zed, once each", got)
+	}
+
+	// An empty window.
+	if got, err := s.AuditReport(t.Context(), []string{"svc-billing"}, from, from); err != nil || len(got) != 0 {
+		t.Errorf("AuditReport over [from, from): got %+v, %v; want no rows, nil", got, err)
+	}
+}
+
+func testAuditReportNoPrincipals(t *testing.T, s cordon.AuditStore) {
+	mustAppend(t, s, newAuditBatch("p", 3), 3)
+	got, err := s.AuditReport(t.Context(), nil, at(-time.Hour), at(time.Hour))
+	if err != nil || len(got) != 0 {
+		t.Errorf("AuditReport with no principals: got %+v, %v; want no rows, nil", got, err)
+	}
+}
+
+func testAuditAppendRace(t *testing.T, s cordon.AuditStore) {
+	const n, per = 16, 50
+	ctx := t.Context()
+	batches := make([][]*cordon.AuditEntry, n)
+	for i := range batches {
+		batches[i] = newAuditBatch(fmt.Sprintf("w%02d", i), per)
+	}
+	errs := race(n, func(i int) error {
+		size, err := s.AppendAudit(ctx, batches[i])
+		if err == nil && (size < per || size > n*per) {
+			return fmt.Errorf("got size %d, want between %d and %d", size, per, n*per)
+		}
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("AppendAudit %d: %v", i, err)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	checkSize(t, s, n*per)
+
+	// Each batch's indexes are contiguous, and the store holds each entry
+	// at the index it was given.
+	want := map[uint64][]byte{}
+	for i, b := range batches {
+		for j, e := range b {
+			if e.Index != b[0].Index+uint64(j) {
+				t.Errorf("batch %d entry %d: got Index %d, want %d", i, j, e.Index, b[0].Index+uint64(j))
+			}
+			if _, dup := want[e.Index]; dup {
+				t.Errorf("batch %d entry %d: Index %d given twice", i, j, e.Index)
+			}
+			want[e.Index] = e.Leaf
+		}
+	}
+	got := readAudit(t, s, 0, n*per)
+	if len(got) != n*per {
+		t.Fatalf("AuditEntries(0, %d): got %d entries, want %d", n*per, len(got), n*per)
+	}
+	for i, e := range got {
+		if e.Index != uint64(i) {
+			t.Fatalf("entry %d: got Index %d", i, e.Index)
+		}
+		if string(e.Leaf) != string(want[e.Index]) {
+			t.Errorf("entry %d: got leaf %s, want %s", i, e.Leaf, want[e.Index])
+		}
+	}
+}

@@ -1,0 +1,247 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/jackc/pgx/v5"
+)
+
+var _ cordon.AuditStore = (*DB)(nil)
+
+// auditBatch is how many entries AuditEntries reads at a time, so a scan
+// of a long log never holds the whole log in memory.
+const auditBatch = 10_000
+
+// auditInsertRows is how many entries one INSERT carries: 8 parameters
+// each, well under PostgreSQL's 65535 per statement.
+const auditInsertRows = 1000
+
+// categorySep joins an entry's categories in its one column; checkEntry
+// refuses a category that contains it.
+const categorySep = " "
+
+const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories`
+
+// AppendAudit stores entries in one transaction. It first moves the
+// one-row audit_size counter by the batch's length: that UPDATE takes the
+// row's lock, so a concurrent append waits for this one to commit or roll
+// back and then, PostgreSQL re-reading the row, continues from the size it
+// left. A counter row rather than LOCK TABLE because it is the pattern the
+// rest of this backend uses, it works on CockroachDB (which has no LOCK
+// TABLE), and it reserves the indexes in the same round trip.
+func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (uint64, error) {
+	for _, e := range entries {
+		if err := checkEntry(e); err != nil {
+			return 0, err
+		}
+	}
+	if len(entries) == 0 {
+		return db.AuditSize(ctx)
+	}
+	var size int64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `UPDATE audit_size SET size = size + $1 RETURNING size`, len(entries)).Scan(&size); err != nil {
+			return err
+		}
+		next := size - int64(len(entries))
+		for chunk := range slices.Chunk(entries, auditInsertRows) {
+			var q strings.Builder
+			q.WriteString(`INSERT INTO audit_entries (` + auditCols + `) VALUES `)
+			args := make([]any, 0, 8*len(chunk))
+			for i, e := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				n := len(args)
+				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+				args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, joinCategories(e.Categories))
+				next++
+			}
+			if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	// Only a committed batch has indexes.
+	first := uint64(size) - uint64(len(entries))
+	for i, e := range entries {
+		e.Index = first + uint64(i)
+	}
+	return uint64(size), nil
+}
+
+// AuditSize returns the number of entries.
+func (db *DB) AuditSize(ctx context.Context) (uint64, error) {
+	var n int64
+	if err := db.pool.QueryRow(ctx, `SELECT size FROM audit_size`).Scan(&n); err != nil {
+		return 0, mapErr(err)
+	}
+	return uint64(n), nil
+}
+
+// AuditEntries calls fn for entries [from, to) in index order, reading
+// auditBatch at a time. Entries never change once written, so batches
+// read in separate snapshots still join into one consistent range.
+func (db *DB) AuditEntries(ctx context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
+	to = min(to, math.MaxInt64)
+	for from < to {
+		batch, err := db.auditEntries(ctx, from, to)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(batch) < auditBatch {
+			return nil
+		}
+		from = batch[len(batch)-1].Index + 1
+	}
+	return nil
+}
+
+func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.AuditEntry, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`,
+		int64(from), int64(to), auditBatch)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var batch []*cordon.AuditEntry
+	for rows.Next() {
+		var (
+			e          cordon.AuditEntry
+			idx, at    int64
+			categories string
+		)
+		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories); err != nil {
+			return nil, err
+		}
+		e.Index, e.Time, e.Categories = uint64(idx), fromMicros(at), splitCategories(categories)
+		batch = append(batch, &e)
+	}
+	return batch, mapErr(rows.Err())
+}
+
+// AddAuditCheckpoint stores a checkpoint; ErrAlreadyExists for a size
+// already checkpointed.
+func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint) error {
+	if c.Size > math.MaxInt64 {
+		return cordon.Errorf(cordon.ECodeInvalid, "checkpoint size %d is out of range", c.Size)
+	}
+	_, err := db.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)`,
+		int64(c.Size), nonNil(c.Root), nonNil(c.Note), micros(c.Created))
+	return mapErr(err)
+}
+
+// AuditCheckpoints returns every checkpoint, smallest size first.
+func (db *DB) AuditCheckpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
+	rows, err := db.pool.Query(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var cs []*cordon.AuditCheckpoint
+	for rows.Next() {
+		var (
+			c             cordon.AuditCheckpoint
+			size, created int64
+		)
+		if err := rows.Scan(&size, &c.Root, &c.Note, &created); err != nil {
+			return nil, err
+		}
+		c.Size, c.Created = uint64(size), fromMicros(created)
+		cs = append(cs, &c)
+	}
+	return cs, mapErr(rows.Err())
+}
+
+// AuditReport groups the entries of principals in [from, to) by subject,
+// reading them through the (principal, at) index. SQL counts and finds
+// the span; the union of categories is computed here, from the
+// concatenated category lists. Rows are sorted here too, in byte order,
+// as the SQLite backend's are, whatever the database's collation.
+func (db *DB) AuditReport(ctx context.Context, principals []string, from, to time.Time) ([]cordon.AuditAccess, error) {
+	if len(principals) == 0 {
+		return nil, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT subject, string_agg(categories, ' '), count(*), min(at), max(at)
+		FROM audit_entries WHERE principal = ANY($1) AND at >= $2 AND at < $3
+		GROUP BY subject`, principals, micros(from), micros(to))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var report []cordon.AuditAccess
+	for rows.Next() {
+		var (
+			a           cordon.AuditAccess
+			categories  string
+			first, last int64
+		)
+		if err := rows.Scan(&a.Subject, &categories, &a.Count, &first, &last); err != nil {
+			return nil, err
+		}
+		a.Categories = slices.Compact(splitCategories(categories))
+		a.First, a.Last = fromMicros(first), fromMicros(last)
+		report = append(report, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	slices.SortFunc(report, func(a, b cordon.AuditAccess) int { return strings.Compare(a.Subject, b.Subject) })
+	return report, nil
+}
+
+// checkEntry refuses an entry the log cannot keep as given.
+func checkEntry(e *cordon.AuditEntry) error {
+	if e == nil {
+		return cordon.Errorf(cordon.ECodeInvalid, "audit entry is missing")
+	}
+	if len(e.Leaf) == 0 {
+		return cordon.Errorf(cordon.ECodeInvalid, "audit entry has no leaf")
+	}
+	if len(e.LeafHash) == 0 {
+		return cordon.Errorf(cordon.ECodeInvalid, "audit entry has no leaf hash")
+	}
+	for _, c := range e.Categories {
+		if c == "" || strings.Contains(c, categorySep) {
+			return cordon.Errorf(cordon.ECodeInvalid, "audit category %q is empty or contains a space", c)
+		}
+	}
+	return nil
+}
+
+func joinCategories(cs []string) string {
+	cs = slices.Clone(cs)
+	slices.Sort(cs)
+	return strings.Join(slices.Compact(cs), categorySep)
+}
+
+// splitCategories splits a joined list, or several joined lists joined
+// again, and sorts the result; duplicates remain.
+func splitCategories(s string) []string {
+	cs := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' })
+	slices.Sort(cs)
+	return cs
+}
+
+// nonNil keeps a NOT NULL column's empty value empty rather than NULL.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
