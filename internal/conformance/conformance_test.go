@@ -28,8 +28,6 @@ var (
 
 func TestMemStoreConcurrency(t *testing.T) { conformance.RunConcurrencyTests(t, newMemStore) }
 
-func newMemAuditStore(t *testing.T) cordon.AuditStore { return &memStore{} }
-
 // memStore keeps everything in maps behind one mutex. It stores copies
 // with times in UTC, to the microsecond, as a real backend does.
 type memStore struct {
