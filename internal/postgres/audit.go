@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -22,10 +23,6 @@ const auditBatch = 10_000
 // each, well under PostgreSQL's 65535 per statement.
 const auditInsertRows = 1000
 
-// categorySep joins an entry's categories in its one column; checkEntry
-// refuses a category that contains it.
-const categorySep = " "
-
 const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories`
 
 // AppendAudit stores entries in one transaction. It first moves the
@@ -37,7 +34,7 @@ const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categor
 // TABLE), and it reserves the indexes in the same round trip.
 func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (uint64, error) {
 	for _, e := range entries {
-		if err := checkEntry(e); err != nil {
+		if err := stored.CheckAuditEntry(e); err != nil {
 			return 0, err
 		}
 	}
@@ -60,7 +57,7 @@ func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (ui
 				}
 				n := len(args)
 				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-				args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, joinCategories(e.Categories))
+				args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories))
 				next++
 			}
 			if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
@@ -129,7 +126,7 @@ func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.Audi
 		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories); err != nil {
 			return nil, err
 		}
-		e.Index, e.Time, e.Categories = uint64(idx), fromMicros(at), splitCategories(categories)
+		e.Index, e.Time, e.Categories = uint64(idx), fromMicros(at), stored.SplitCategories(categories)
 		batch = append(batch, &e)
 	}
 	return batch, mapErr(rows.Err())
@@ -142,7 +139,7 @@ func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint)
 		return cordon.Errorf(cordon.ECodeInvalid, "checkpoint size %d is out of range", c.Size)
 	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)`,
-		int64(c.Size), nonNil(c.Root), nonNil(c.Note), micros(c.Created))
+		int64(c.Size), stored.NonNil(c.Root), stored.NonNil(c.Note), micros(c.Created))
 	return mapErr(err)
 }
 
@@ -194,7 +191,7 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 		if err := rows.Scan(&a.Subject, &categories, &a.Count, &first, &last); err != nil {
 			return nil, err
 		}
-		a.Categories = slices.Compact(splitCategories(categories))
+		a.Categories = slices.Compact(stored.SplitCategories(categories))
 		a.First, a.Last = fromMicros(first), fromMicros(last)
 		report = append(report, a)
 	}
@@ -203,45 +200,4 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 	}
 	slices.SortFunc(report, func(a, b cordon.AuditAccess) int { return strings.Compare(a.Subject, b.Subject) })
 	return report, nil
-}
-
-// checkEntry refuses an entry the log cannot keep as given.
-func checkEntry(e *cordon.AuditEntry) error {
-	if e == nil {
-		return cordon.Errorf(cordon.ECodeInvalid, "audit entry is missing")
-	}
-	if len(e.Leaf) == 0 {
-		return cordon.Errorf(cordon.ECodeInvalid, "audit entry has no leaf")
-	}
-	if len(e.LeafHash) == 0 {
-		return cordon.Errorf(cordon.ECodeInvalid, "audit entry has no leaf hash")
-	}
-	for _, c := range e.Categories {
-		if c == "" || strings.Contains(c, categorySep) {
-			return cordon.Errorf(cordon.ECodeInvalid, "audit category %q is empty or contains a space", c)
-		}
-	}
-	return nil
-}
-
-func joinCategories(cs []string) string {
-	cs = slices.Clone(cs)
-	slices.Sort(cs)
-	return strings.Join(slices.Compact(cs), categorySep)
-}
-
-// splitCategories splits a joined list, or several joined lists joined
-// again, and sorts the result; duplicates remain.
-func splitCategories(s string) []string {
-	cs := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' })
-	slices.Sort(cs)
-	return cs
-}
-
-// nonNil keeps a NOT NULL column's empty value empty rather than NULL.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

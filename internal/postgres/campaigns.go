@@ -2,12 +2,11 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -22,7 +21,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.
 	if t == nil {
 		return errNoTrail
 	}
-	doc, users, err := encodeCampaign(c)
+	doc, users, err := stored.EncodeCampaign(c)
 	if err != nil {
 		return err
 	}
@@ -40,64 +39,14 @@ func (db *DB) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.
 	})
 }
 
-// encodeCampaign returns the document and the user-id list stored for c.
-// Times inside the document are stored in UTC to the microsecond, as every
-// column time is; the lifecycle is left to its columns.
-func encodeCampaign(c *cordon.Campaign) (doc, users []byte, err error) {
-	d := *c
-	d.State, d.Created, d.Updated, d.Activated, d.Ended = cordon.StateDraft, utcMicro(c.Created), utcMicro(c.Updated), time.Time{}, time.Time{}
-	if c.Cohort.AuthenticatedBefore != nil {
-		t := utcMicro(*c.Cohort.AuthenticatedBefore)
-		d.Cohort.AuthenticatedBefore = &t
-	}
-	if c.Ramp != nil {
-		r := *c.Ramp
-		r.Start = utcMicro(r.Start)
-		d.Ramp = &r
-	}
-	if doc, err = json.Marshal(&d); err != nil {
-		return nil, nil, fmt.Errorf("encode campaign %s: %w", c.ID, err)
-	}
-	ids := c.UserIDs
-	if ids == nil {
-		ids = []string{}
-	}
-	if users, err = json.Marshal(ids); err != nil {
-		return nil, nil, fmt.Errorf("encode campaign %s: %w", c.ID, err)
-	}
-	return doc, users, nil
-}
-
-func utcMicro(t time.Time) time.Time { return fromMicros(micros(t)) }
-
 const campaignCols = `id, document, user_ids, state, created_at, updated_at, activated_at, ended_at`
 
 func scanCampaign(row rowScanner) (*cordon.Campaign, error) {
-	var id, doc, users, state string
-	var created, updated, activated, ended int64
-	if err := row.Scan(&id, &doc, &users, &state, &created, &updated, &activated, &ended); err != nil {
+	var r stored.CampaignRow
+	if err := row.Scan(&r.ID, &r.Document, &r.UserIDs, &r.State, &r.Created, &r.Updated, &r.Activated, &r.Ended); err != nil {
 		return nil, mapErr(err)
 	}
-	var c cordon.Campaign
-	if err := json.Unmarshal([]byte(doc), &c); err != nil {
-		return nil, fmt.Errorf("decode campaign %s: %w", id, err)
-	}
-	if err := json.Unmarshal([]byte(users), &c.UserIDs); err != nil {
-		return nil, fmt.Errorf("decode user ids of campaign %s: %w", id, err)
-	}
-	if len(c.UserIDs) == 0 {
-		c.UserIDs = nil
-	}
-	if c.Cohort.AuthenticatedBefore != nil {
-		t := c.Cohort.AuthenticatedBefore.UTC()
-		c.Cohort.AuthenticatedBefore = &t
-	}
-	if c.Ramp != nil {
-		c.Ramp.Start = c.Ramp.Start.UTC()
-	}
-	c.ID, c.State = id, state
-	c.Created, c.Updated, c.Activated, c.Ended = fromMicros(created), fromMicros(updated), fromMicros(activated), fromMicros(ended)
-	return &c, nil
+	return stored.DecodeCampaign(&r)
 }
 
 // Campaign looks a campaign up by id.
@@ -158,7 +107,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, 
 			}
 			return cordon.Errorf(cordon.ECodeConflict, "campaign is %s; cannot %s", cur.State, verb)
 		}
-		when := utcMicro(t.At)
+		when := fromMicros(micros(t.At))
 		cur.State, cur.Updated = to, when
 		if to == cordon.StateActive && cur.Activated.IsZero() {
 			cur.Activated = when

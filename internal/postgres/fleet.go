@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -27,15 +28,8 @@ import (
 // writers moving several buckets, like a facts update or a mass
 // revocation, cannot deadlock one another.
 
-// dayMicros is one day in microseconds.
-const dayMicros = 24 * 60 * 60 * 1_000_000
-
-// authDay is the UTC midnight, in microseconds, of the day of t; 0 for a
-// zero t. It floors, so a time before 1970 falls on its own day.
-func authDay(t time.Time) int64 {
-	m := micros(t)
-	return m - (m%dayMicros+dayMicros)%dayMicros
-}
+// authDay is the bucket day of t (stored.AuthDay).
+func authDay(t time.Time) int64 { return stored.AuthDay(t) }
 
 // bucketKey is what puts a session in a bucket.
 type bucketKey struct {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -230,16 +231,7 @@ func mapErr(err error) error {
 // rowScanner is a pgx.Row or pgx.Rows.
 type rowScanner interface{ Scan(...any) error }
 
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
+// micros and fromMicros are the shared stored form of times.
+func micros(t time.Time) int64 { return stored.Micros(t) }
 
-func fromMicros(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
+func fromMicros(v int64) time.Time { return stored.Time(v) }

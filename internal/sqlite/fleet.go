@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
 )
 
 // The fleet aggregates: every live session is counted in one row of
@@ -18,15 +19,8 @@ import (
 // enterBucket and leaveBucket, so a preview sums a few hundred buckets
 // instead of scanning the sessions.
 
-// dayMicros is one day in microseconds.
-const dayMicros = 24 * 60 * 60 * 1_000_000
-
-// authDay is the UTC midnight, in microseconds, of the day of t; 0 for a
-// zero t. It floors, so it agrees with the migration's SQL for any time.
-func authDay(t time.Time) int64 {
-	m := micros(t)
-	return m - (m%dayMicros+dayMicros)%dayMicros
-}
+// authDay is the bucket day of t (stored.AuthDay).
+func authDay(t time.Time) int64 { return stored.AuthDay(t) }
 
 // bucketKey is what puts a session in a bucket.
 type bucketKey struct {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 )
@@ -157,16 +158,7 @@ func mapErr(err error) error {
 	return err
 }
 
-func micros(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
+// micros and fromMicros are the shared stored form of times.
+func micros(t time.Time) int64 { return stored.Micros(t) }
 
-func fromMicros(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
+func fromMicros(v int64) time.Time { return stored.Time(v) }

@@ -1,0 +1,151 @@
+// Package stored is the stored form of domain values that every storage
+// backend shares: times as integer microseconds (0 meaning never), the
+// campaign document and its resolved user ids, the audit entry checks and
+// its category column. Backends differ in their drivers and SQL, never in
+// what they store, so the conformance suite holds them to one behaviour.
+package stored
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// Micros is t in microseconds since the Unix epoch, 0 for the zero time.
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// Time is the UTC time of v microseconds, the zero time for 0.
+func Time(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// utcMicro is t as it comes back from a store.
+func utcMicro(t time.Time) time.Time { return Time(Micros(t)) }
+
+// EncodeCampaign returns the document and the user-id list stored for c.
+// Times inside the document are stored in UTC to the microsecond, as every
+// column time is; the lifecycle is left to its columns.
+func EncodeCampaign(c *cordon.Campaign) (doc, users []byte, err error) {
+	d := *c
+	d.State, d.Created, d.Updated, d.Activated, d.Ended = cordon.StateDraft, utcMicro(c.Created), utcMicro(c.Updated), time.Time{}, time.Time{}
+	if c.Cohort.AuthenticatedBefore != nil {
+		t := utcMicro(*c.Cohort.AuthenticatedBefore)
+		d.Cohort.AuthenticatedBefore = &t
+	}
+	if c.Ramp != nil {
+		r := *c.Ramp
+		r.Start = utcMicro(r.Start)
+		d.Ramp = &r
+	}
+	if doc, err = json.Marshal(&d); err != nil {
+		return nil, nil, fmt.Errorf("encode campaign %s: %w", c.ID, err)
+	}
+	ids := c.UserIDs
+	if ids == nil {
+		ids = []string{}
+	}
+	if users, err = json.Marshal(ids); err != nil {
+		return nil, nil, fmt.Errorf("encode campaign %s: %w", c.ID, err)
+	}
+	return doc, users, nil
+}
+
+// CampaignRow is a campaign's row as both backends store it.
+type CampaignRow struct {
+	ID, Document, UserIDs, State       string
+	Created, Updated, Activated, Ended int64
+}
+
+// DecodeCampaign rebuilds a campaign from its row.
+func DecodeCampaign(r *CampaignRow) (*cordon.Campaign, error) {
+	var c cordon.Campaign
+	if err := json.Unmarshal([]byte(r.Document), &c); err != nil {
+		return nil, fmt.Errorf("decode campaign %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.UserIDs), &c.UserIDs); err != nil {
+		return nil, fmt.Errorf("decode user ids of campaign %s: %w", r.ID, err)
+	}
+	if len(c.UserIDs) == 0 {
+		c.UserIDs = nil
+	}
+	if c.Cohort.AuthenticatedBefore != nil {
+		t := c.Cohort.AuthenticatedBefore.UTC()
+		c.Cohort.AuthenticatedBefore = &t
+	}
+	if c.Ramp != nil {
+		c.Ramp.Start = c.Ramp.Start.UTC()
+	}
+	c.ID, c.State = r.ID, r.State
+	c.Created, c.Updated, c.Activated, c.Ended = Time(r.Created), Time(r.Updated), Time(r.Activated), Time(r.Ended)
+	return &c, nil
+}
+
+// CategorySep joins an audit entry's categories in its one column;
+// CheckAuditEntry refuses categories that contain it.
+const CategorySep = " "
+
+// CheckAuditEntry refuses an entry the log cannot keep as given.
+func CheckAuditEntry(e *cordon.AuditEntry) error {
+	if e == nil {
+		return cordon.Errorf(cordon.ECodeInvalid, "audit entry is missing")
+	}
+	if len(e.Leaf) == 0 {
+		return cordon.Errorf(cordon.ECodeInvalid, "audit entry has no leaf")
+	}
+	if len(e.LeafHash) == 0 {
+		return cordon.Errorf(cordon.ECodeInvalid, "audit entry has no leaf hash")
+	}
+	for _, c := range e.Categories {
+		if c == "" || strings.Contains(c, CategorySep) {
+			return cordon.Errorf(cordon.ECodeInvalid, "audit category %q is empty or contains a space", c)
+		}
+	}
+	return nil
+}
+
+// JoinCategories is the column value of a category list: sorted, without
+// duplicates.
+func JoinCategories(cs []string) string {
+	cs = slices.Clone(cs)
+	slices.Sort(cs)
+	return strings.Join(slices.Compact(cs), CategorySep)
+}
+
+// SplitCategories splits a joined list, or several joined lists joined
+// again, and sorts the result; duplicates remain.
+func SplitCategories(s string) []string {
+	cs := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' })
+	slices.Sort(cs)
+	return cs
+}
+
+// NonNil keeps a NOT NULL column's empty value empty rather than NULL.
+func NonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// dayMicros is one day in microseconds.
+const dayMicros = 24 * 60 * 60 * 1_000_000
+
+// AuthDay is the UTC midnight, in microseconds, of the day of t, the day
+// a session's bucket is keyed by; 0 for a zero t. It floors, so a time
+// before 1970 falls on its own day.
+func AuthDay(t time.Time) int64 {
+	m := Micros(t)
+	return m - (m%dayMicros+dayMicros)%dayMicros
+}
