@@ -2,14 +2,11 @@ package natsbus
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -19,79 +16,22 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cordon-dev/cordon/internal/feed"
+	"github.com/cordon-dev/cordon/internal/natstest"
 )
-
-// defaultNATS is the server the tests use unless CORDON_TEST_NATS names
-// another: the one the machine and CI start.
-const defaultNATS = "nats://127.0.0.1:4222"
 
 // wait bounds every wait for an event; far above what any takes.
 const wait = 15 * time.Second
 
-func serverURL() string {
-	if u := os.Getenv("CORDON_TEST_NATS"); u != "" {
-		return u
-	}
-	return defaultNATS
-}
+func serverURL() string { return natstest.ServerURL() }
 
-// reachable skips the test when the NATS server does not answer, except
-// in CI (CI=true), which must never skip, and when CORDON_TEST_NATS asked
-// for a server explicitly.
-func reachable(tb testing.TB) {
-	tb.Helper()
-	nc, err := nats.Connect(serverURL(), nats.Timeout(2*time.Second))
-	switch {
-	case err == nil:
-		nc.Close()
-	case os.Getenv("CI") == "true" || os.Getenv("CORDON_TEST_NATS") != "":
-		tb.Fatalf("connect to NATS at %s: %v", serverURL(), err)
-	default:
-		tb.Skip("NATS not reachable at 127.0.0.1:4222; skipping")
-	}
-}
-
-// testBus opens a Bus on a feed of the test's own — a stream name and a
-// subject prefix no other test uses — and returns it with the URL that
-// opens more Buses on the same feed. The streams are deleted when the
-// test ends. opts.RevocationTTL defaults to a minute.
+// testBus opens a Bus on a feed of the test's own (natstest.URL: a stream
+// and subject prefix no other test uses, deleted when the test ends) and
+// returns it with the URL that opens more Buses on the same feed.
+// opts.RevocationTTL defaults to a minute.
 func testBus(tb testing.TB, opts Options) (*Bus, string) {
 	tb.Helper()
-	reachable(tb)
-	id := make([]byte, 6)
-	rand.Read(id)
-	name := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, tb.Name())
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	stream := "TEST_" + name + "_" + hex.EncodeToString(id)
-	url := serverURL() + "?stream=" + stream + "&prefix=test." + hex.EncodeToString(id)
-	tb.Cleanup(func() { deleteStreams(tb, stream) }) // runs after the Buses close
+	url := natstest.URL(tb)
 	return openBus(tb, url, opts), url
-}
-
-func deleteStreams(tb testing.TB, stream string) {
-	nc, err := nats.Connect(serverURL())
-	if err != nil {
-		tb.Errorf("delete test streams: %v", err)
-		return
-	}
-	defer nc.Close()
-	js, err := nc.JetStream()
-	if err != nil {
-		tb.Errorf("delete test streams: %v", err)
-		return
-	}
-	for _, s := range []string{stream + "_LATEST", stream + "_REVOKE"} {
-		if err := js.DeleteStream(s); err != nil && !errors.Is(err, nats.ErrStreamNotFound) {
-			tb.Errorf("delete stream %s: %v", s, err)
-		}
-	}
 }
 
 // openBus opens one more Bus on url, closed when the test ends.
