@@ -1,9 +1,11 @@
 package conformance
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,9 @@ func RunAuditTests(t *testing.T, newStore func(t *testing.T) cordon.AuditStore) 
 		{"Checkpoints", testAuditCheckpoints},
 		{"Report", testAuditReport},
 		{"ReportNoPrincipals", testAuditReportNoPrincipals},
+		{"Nodes", testAuditNodes},
+		{"Key", testAuditKey},
+		{"SavedReports", testAuditSavedReports},
 	})
 }
 
@@ -329,12 +334,12 @@ func testAuditCheckpoints(t *testing.T, s cordon.AuditStore) {
 		checkpoint(900, at(time.Hour)),
 	}
 	for _, c := range cps {
-		if err := s.AddAuditCheckpoint(ctx, c); err != nil {
+		if err := s.AddAuditCheckpoint(ctx, c, nil); err != nil {
 			t.Fatalf("AddAuditCheckpoint(size %d): %v", c.Size, err)
 		}
 	}
 	dup := checkpoint(5, at(2*time.Hour))
-	checkErr(t, "AddAuditCheckpoint of a size already checkpointed", s.AddAuditCheckpoint(ctx, dup), cordon.ErrAlreadyExists)
+	checkErr(t, "AddAuditCheckpoint of a size already checkpointed", s.AddAuditCheckpoint(ctx, dup, nil), cordon.ErrAlreadyExists)
 
 	got, err := s.AuditCheckpoints(ctx)
 	if err != nil {
@@ -479,5 +484,158 @@ func testAuditAppendRace(t *testing.T, s cordon.AuditStore) {
 		if string(e.Leaf) != string(want[e.Index]) {
 			t.Errorf("entry %d: got leaf %s, want %s", i, e.Leaf, want[e.Index])
 		}
+	}
+}
+
+func testAuditNodes(t *testing.T, s cordon.AuditStore) {
+	ctx := t.Context()
+	if _, err := s.AuditNodeHash(ctx, 8, 0); !errors.Is(err, cordon.ErrNotFound) {
+		t.Fatalf("AuditNodeHash of a node never stored: got %v, want ErrNotFound", err)
+	}
+	a, b, c := newHash(), newHash(), newHash()
+	cp := func(size uint64) *cordon.AuditCheckpoint {
+		return &cordon.AuditCheckpoint{Size: size, Root: newHash(), Note: []byte("note"), Created: at(0)}
+	}
+	if err := s.AddAuditCheckpoint(ctx, cp(512), []cordon.AuditNode{{Level: 8, Index: 0, Hash: a}, {Level: 9, Index: 0, Hash: b}}); err != nil {
+		t.Fatalf("AddAuditCheckpoint with nodes: %v", err)
+	}
+	// A later checkpoint may name a node again; the first hash stays.
+	if err := s.AddAuditCheckpoint(ctx, cp(768), []cordon.AuditNode{{Level: 8, Index: 0, Hash: c}, {Level: 8, Index: 2, Hash: c}}); err != nil {
+		t.Fatalf("AddAuditCheckpoint naming a stored node: %v", err)
+	}
+	for _, tc := range []struct {
+		level uint
+		index uint64
+		want  []byte
+	}{{8, 0, a}, {9, 0, b}, {8, 2, c}} {
+		got, err := s.AuditNodeHash(ctx, tc.level, tc.index)
+		if err != nil || !bytes.Equal(got, tc.want) {
+			t.Errorf("AuditNodeHash(%d, %d): got %x, %v; want %x", tc.level, tc.index, got, err, tc.want)
+		}
+	}
+	// A bad node fails the whole checkpoint.
+	err := s.AddAuditCheckpoint(ctx, cp(1024), []cordon.AuditNode{{Level: 8, Index: 3, Hash: a}, {Level: 8, Index: 1, Hash: []byte("short")}})
+	if err == nil {
+		t.Fatal("AddAuditCheckpoint with a short node hash: got nil error")
+	}
+	if _, err := s.AuditNodeHash(ctx, 8, 3); !errors.Is(err, cordon.ErrNotFound) {
+		t.Errorf("node of a refused checkpoint: got %v, want ErrNotFound", err)
+	}
+	cps, err := s.AuditCheckpoints(ctx)
+	if err != nil || len(cps) != 2 {
+		t.Errorf("checkpoints after a refused one: got %d, %v; want 2", len(cps), err)
+	}
+}
+
+func testAuditKey(t *testing.T, s cordon.AuditStore) {
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	got := make([]*cordon.AuditKey, 8)
+	errs := make([]error, 8)
+	for i := range got {
+		wg.Go(func() {
+			got[i], errs[i] = s.AuditKey(ctx, &cordon.AuditKey{Signer: fmt.Sprintf("secret-%d", i), Verifier: fmt.Sprintf("public-%d", i), Created: at(0)})
+		})
+	}
+	wg.Wait()
+	for i := range got {
+		if errs[i] != nil {
+			t.Fatalf("AuditKey #%d: %v", i, errs[i])
+		}
+		if *got[i] != *got[0] {
+			t.Fatalf("concurrent first AuditKey calls disagree: %+v vs %+v", got[i], got[0])
+		}
+	}
+	again, err := s.AuditKey(ctx, &cordon.AuditKey{Signer: "other", Verifier: "other", Created: at(time.Hour)})
+	if err != nil || again.Signer != got[0].Signer || again.Verifier != got[0].Verifier || !again.Created.Equal(at(0)) {
+		t.Errorf("AuditKey after the first: got %+v, %v; want the first key", again, err)
+	}
+	read, err := s.AuditKey(ctx, nil)
+	if err != nil || read.Signer != got[0].Signer {
+		t.Errorf("AuditKey(nil): got %+v, %v; want the stored key", read, err)
+	}
+}
+
+func testAuditSavedReports(t *testing.T, s cordon.AuditStore) {
+	ctx := t.Context()
+	if _, err := s.SavedAuditReport(ctx, "r-none"); !errors.Is(err, cordon.ErrNotFound) {
+		t.Fatalf("SavedAuditReport of an unknown id: got %v, want ErrNotFound", err)
+	}
+	r := &cordon.SavedAuditReport{ID: "r-1", Principals: []string{"svc-a", "ada@corp"}, From: at(0).In(elsewhere()), To: at(time.Hour),
+		Created: at(2 * time.Hour), CreatedBy: "admin:ops", Subjects: []string{"alice", "bob", "zoë"}}
+	if err := s.SaveAuditReport(ctx, r); err != nil {
+		t.Fatalf("SaveAuditReport: %v", err)
+	}
+	checkErr(t, "SaveAuditReport of a taken id", s.SaveAuditReport(ctx, r), cordon.ErrAlreadyExists)
+	empty := &cordon.SavedAuditReport{ID: "r-2", Principals: []string{"x"}, From: at(0), To: at(time.Second), Created: at(0), CreatedBy: "admin:ops"}
+	if err := s.SaveAuditReport(ctx, empty); err != nil {
+		t.Fatalf("SaveAuditReport of a report with no subjects: %v", err)
+	}
+	got, err := s.SavedAuditReport(ctx, "r-1")
+	if err != nil {
+		t.Fatalf("SavedAuditReport: %v", err)
+	}
+	if !slices.Equal(got.Principals, r.Principals) || !slices.Equal(got.Subjects, r.Subjects) || !got.From.Equal(r.From) ||
+		!got.To.Equal(r.To) || !got.Created.Equal(r.Created) || got.CreatedBy != r.CreatedBy || got.From.Location() != time.UTC {
+		t.Errorf("SavedAuditReport: got %+v, want %+v (times in UTC)", got, r)
+	}
+	got, err = s.SavedAuditReport(ctx, "r-2")
+	if err != nil || len(got.Subjects) != 0 {
+		t.Errorf("SavedAuditReport of an empty report: got %+v, %v; want no subjects", got, err)
+	}
+}
+
+// testAuditWithChange checks that a write made with cordon.WithAudit
+// appends the entries in its own transaction: both or neither.
+func testAuditWithChange(t *testing.T, s cordon.Store) {
+	ctx := t.Context()
+	a := newAccount("audited")
+	e := newAuditEntry("create-audited", at(0), "admin:ops", "audited", "profile")
+	actx := cordon.WithAudit(ctx, e)
+	if err := s.CreateAccount(actx, a); err != nil {
+		t.Fatalf("CreateAccount with an audit entry: %v", err)
+	}
+	if size, err := s.AuditSize(ctx); err != nil || size != 1 || e.Index != 0 {
+		t.Fatalf("after an audited write: size %d, %v, entry index %d; want 1, nil, 0", size, err, e.Index)
+	}
+	// The context's entries go with its first write only.
+	if err := s.CreateAccount(actx, newAccount("second")); err != nil {
+		t.Fatalf("second CreateAccount with the same context: %v", err)
+	}
+	if size, _ := s.AuditSize(ctx); size != 1 {
+		t.Fatalf("a second write with the same context appended again: size %d, want 1", size)
+	}
+	// A change that fails leaves no record.
+	dup := newAuditEntry("create-dup", at(time.Second), "admin:ops", "audited", "profile")
+	checkErr(t, "CreateAccount of a taken name with an audit entry", s.CreateAccount(cordon.WithAudit(ctx, dup), newAccount("audited")), cordon.ErrAlreadyExists)
+	if size, _ := s.AuditSize(ctx); size != 1 {
+		t.Fatalf("a failed write appended its audit entry: size %d, want 1", size)
+	}
+	// A bad entry fails the change.
+	bad := &cordon.AuditEntry{Principal: "admin:ops"}
+	if err := s.CreateAccount(cordon.WithAudit(ctx, bad), newAccount("third")); err == nil {
+		t.Fatal("CreateAccount with an audit entry lacking its leaf: got nil error")
+	}
+	if _, err := s.AccountByUsername(ctx, "third"); !errors.Is(err, cordon.ErrNotFound) {
+		t.Errorf("an account whose audit entry was refused was stored: %v", err)
+	}
+	// Revoking a session carries its record too.
+	sess := newSession(a.ID, at(0))
+	if err := s.CreateSession(ctx, sess, newRefreshToken(sess.ID, at(0))); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	rev := newAuditEntry("revoke", at(time.Minute), "admin:ops", "audited", "sessions")
+	if err := s.RevokeSession(cordon.WithAudit(ctx, rev), sess.ID, cordon.RevokeAdmin, at(time.Minute)); err != nil {
+		t.Fatalf("RevokeSession with an audit entry: %v", err)
+	}
+	if rev.Index != 1 {
+		t.Errorf("revocation's entry index: got %d, want 1", rev.Index)
+	}
+	var leaves []string
+	if err := s.AuditEntries(ctx, 0, 10, func(e *cordon.AuditEntry) error { leaves = append(leaves, string(e.Leaf)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{string(e.Leaf), string(rev.Leaf)}; !slices.Equal(leaves, want) {
+		t.Errorf("log after audited writes: got %q, want %q", leaves, want)
 	}
 }

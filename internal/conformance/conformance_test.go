@@ -51,6 +51,9 @@ type memStore struct {
 
 	audit       []cordon.AuditEntry
 	checkpoints map[uint64]cordon.AuditCheckpoint
+	nodes       map[[2]uint64][]byte // level, index
+	auditKey    *cordon.AuditKey
+	reports     map[string]cordon.SavedAuditReport
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -73,8 +76,15 @@ func (m *memStore) lock() func() {
 func (m *memStore) Ping(context.Context) error { return nil }
 func (m *memStore) Close() error               { return nil }
 
-func (m *memStore) CreateAccount(_ context.Context, a *cordon.Account) error {
+func (m *memStore) CreateAccount(ctx context.Context, a *cordon.Account) error {
 	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
+	return m.audited(ctx, m.createAccountLocked(ctx, a))
+}
+
+func (m *memStore) createAccountLocked(ctx context.Context, a *cordon.Account) error {
 	return m.insertAccount(a)
 }
 
@@ -201,8 +211,15 @@ func (m *memStore) UpdateSessionFacts(_ context.Context, id string, f cordon.Cli
 	return nil
 }
 
-func (m *memStore) RevokeSession(_ context.Context, id, reason string, at time.Time) error {
+func (m *memStore) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
 	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
+	return m.audited(ctx, m.revokeSessionLocked(ctx, id, reason, at))
+}
+
+func (m *memStore) revokeSessionLocked(ctx context.Context, id, reason string, at time.Time) error {
 	return m.revoke(id, reason, at)
 }
 
@@ -271,8 +288,15 @@ func (m *memStore) SigningKeys(context.Context) ([]*cordon.SigningKey, error) {
 	return out, nil
 }
 
-func (m *memStore) AddSigningKey(_ context.Context, k *cordon.SigningKey) error {
+func (m *memStore) AddSigningKey(ctx context.Context, k *cordon.SigningKey) error {
 	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
+	return m.audited(ctx, m.addSigningKeyLocked(ctx, k))
+}
+
+func (m *memStore) addSigningKeyLocked(ctx context.Context, k *cordon.SigningKey) error {
 	for _, have := range m.keys {
 		if have.ID == k.ID {
 			return cordon.ErrAlreadyExists
@@ -297,8 +321,15 @@ func (m *memStore) DeleteSigningKeysRetiredBefore(_ context.Context, t time.Time
 	return nil
 }
 
-func (m *memStore) CreateAdminToken(_ context.Context, t *cordon.AdminToken) error {
+func (m *memStore) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) error {
 	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
+	return m.audited(ctx, m.createAdminTokenLocked(ctx, t))
+}
+
+func (m *memStore) createAdminTokenLocked(ctx context.Context, t *cordon.AdminToken) error {
 	for _, have := range m.admins {
 		if have.ID == t.ID || string(have.Hash) == string(t.Hash) {
 			return cordon.ErrAlreadyExists
@@ -352,8 +383,15 @@ func cloneCampaign(c cordon.Campaign) *cordon.Campaign {
 
 var errNoTrail = cordon.Errorf(cordon.ECodeInvalid, "a campaign change needs its trail entry")
 
-func (m *memStore) CreateCampaign(_ context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
+func (m *memStore) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
 	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
+	return m.audited(ctx, m.createCampaignLocked(ctx, c, t))
+}
+
+func (m *memStore) createCampaignLocked(ctx context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
 	if t == nil {
 		return errNoTrail
 	}
@@ -699,6 +737,11 @@ func (m *memStore) AppendAudit(_ context.Context, entries []*cordon.AuditEntry) 
 			return 0, cordon.Errorf(cordon.ECodeInvalid, "audit entry lacks its leaf")
 		}
 	}
+	m.appendAudit(entries)
+	return uint64(len(m.audit)), nil
+}
+
+func (m *memStore) appendAudit(entries []*cordon.AuditEntry) {
 	for _, e := range entries {
 		e.Index = uint64(len(m.audit))
 		c := *e
@@ -707,7 +750,6 @@ func (m *memStore) AppendAudit(_ context.Context, entries []*cordon.AuditEntry) 
 		c.Time = norm(e.Time)
 		m.audit = append(m.audit, c)
 	}
-	return uint64(len(m.audit)), nil
 }
 
 func (m *memStore) AuditSize(context.Context) (uint64, error) {
@@ -731,7 +773,77 @@ func (m *memStore) AuditEntries(_ context.Context, from, to uint64, fn func(*cor
 	return nil
 }
 
-func (m *memStore) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoint) error {
+// audited appends the context's pending audit entries when err is nil,
+// as a store's transaction would; m.mu is held.
+func (m *memStore) audited(ctx context.Context, err error) error {
+	pending := cordon.PendingAudit(ctx)
+	if err != nil || pending == nil {
+		return err
+	}
+	m.appendAudit(pending)
+	cordon.AuditCommitted(ctx, uint64(len(m.audit)))
+	return nil
+}
+
+// checkPending refuses a write whose audit entries a store could not keep.
+func checkPending(ctx context.Context) error {
+	for _, e := range cordon.PendingAudit(ctx) {
+		if e == nil || len(e.Leaf) == 0 || len(e.LeafHash) == 0 {
+			return cordon.Errorf(cordon.ECodeInvalid, "audit entry lacks its leaf")
+		}
+	}
+	return nil
+}
+
+func (m *memStore) AuditNodeHash(_ context.Context, level uint, index uint64) ([]byte, error) {
+	defer m.lock()()
+	h, ok := m.nodes[[2]uint64{uint64(level), index}]
+	if !ok {
+		return nil, cordon.ErrNotFound
+	}
+	return slices.Clone(h), nil
+}
+
+func (m *memStore) AuditKey(_ context.Context, k *cordon.AuditKey) (*cordon.AuditKey, error) {
+	defer m.lock()()
+	if m.auditKey == nil && k != nil && k.Signer != "" {
+		c := *k
+		c.Created = norm(k.Created)
+		m.auditKey = &c
+	}
+	if m.auditKey == nil {
+		return nil, cordon.ErrNotFound
+	}
+	c := *m.auditKey
+	return &c, nil
+}
+
+func (m *memStore) SaveAuditReport(_ context.Context, r *cordon.SavedAuditReport) error {
+	defer m.lock()()
+	if m.reports == nil {
+		m.reports = map[string]cordon.SavedAuditReport{}
+	}
+	if _, ok := m.reports[r.ID]; ok {
+		return cordon.ErrAlreadyExists
+	}
+	c := *r
+	c.Principals, c.Subjects = slices.Clone(r.Principals), slices.Clone(r.Subjects)
+	c.From, c.To, c.Created = norm(r.From), norm(r.To), norm(r.Created)
+	m.reports[r.ID] = c
+	return nil
+}
+
+func (m *memStore) SavedAuditReport(_ context.Context, id string) (*cordon.SavedAuditReport, error) {
+	defer m.lock()()
+	r, ok := m.reports[id]
+	if !ok {
+		return nil, cordon.ErrNotFound
+	}
+	r.Principals, r.Subjects = slices.Clone(r.Principals), slices.Clone(r.Subjects)
+	return &r, nil
+}
+
+func (m *memStore) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoint, nodes []cordon.AuditNode) error {
 	defer m.lock()()
 	if m.checkpoints == nil {
 		m.checkpoints = map[uint64]cordon.AuditCheckpoint{}
@@ -739,9 +851,23 @@ func (m *memStore) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoi
 	if _, ok := m.checkpoints[c.Size]; ok {
 		return cordon.ErrAlreadyExists
 	}
+	for _, n := range nodes {
+		if len(n.Hash) != 32 || n.Level > 63 {
+			return cordon.Errorf(cordon.ECodeInvalid, "bad audit node")
+		}
+	}
 	cp := *c
 	cp.Root, cp.Note, cp.Created = slices.Clone(c.Root), slices.Clone(c.Note), norm(c.Created)
 	m.checkpoints[c.Size] = cp
+	if m.nodes == nil {
+		m.nodes = map[[2]uint64][]byte{}
+	}
+	for _, n := range nodes {
+		k := [2]uint64{uint64(n.Level), n.Index}
+		if _, ok := m.nodes[k]; !ok {
+			m.nodes[k] = slices.Clone(n.Hash)
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,8 @@ package cordon
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -54,13 +56,111 @@ type AuditStore interface {
 	AuditSize(ctx context.Context) (uint64, error)
 	// AuditEntries calls fn for entries [from, to) in index order.
 	AuditEntries(ctx context.Context, from, to uint64, fn func(*AuditEntry) error) error
-	// AddAuditCheckpoint stores a checkpoint; ErrAlreadyExists for a size
-	// already checkpointed.
-	AddAuditCheckpoint(ctx context.Context, c *AuditCheckpoint) error
+	// AddAuditCheckpoint stores a checkpoint and, in the same transaction,
+	// the tree nodes computed on the way to it (a node already stored is
+	// kept as it is); ErrAlreadyExists for a size already checkpointed.
+	AddAuditCheckpoint(ctx context.Context, c *AuditCheckpoint, nodes []AuditNode) error
+	// AuditNodeHash returns a stored node's hash; ErrNotFound when it was
+	// never stored.
+	AuditNodeHash(ctx context.Context, level uint, index uint64) ([]byte, error)
+	// AuditKey returns the log's checkpoint key. The first call stores k
+	// (concurrent first calls agree on one key); later calls ignore k.
+	AuditKey(ctx context.Context, k *AuditKey) (*AuditKey, error)
+	// SaveAuditReport stores a report's definition and subjects.
+	SaveAuditReport(ctx context.Context, r *SavedAuditReport) error
+	// SavedAuditReport returns a saved report by id.
+	SavedAuditReport(ctx context.Context, id string) (*SavedAuditReport, error)
 	// AuditCheckpoints returns every checkpoint, smallest size first.
 	AuditCheckpoints(ctx context.Context) ([]*AuditCheckpoint, error)
 	// AuditReport returns, for entries by any of principals with time in
 	// [from, to), one row per subject: the union of categories, the count,
 	// first and last time. Ordered by subject.
 	AuditReport(ctx context.Context, principals []string, from, to time.Time) ([]AuditAccess, error)
+}
+
+// AuditNode is the hash of a perfect subtree of the log's Merkle tree:
+// leaves [Index<<Level, (Index+1)<<Level). Stored nodes let a proof be
+// built from a few lookups instead of rehashing the log; they are not
+// trusted, since a proof is checked against a signed root.
+type AuditNode struct {
+	Level uint
+	Index uint64
+	Hash  []byte
+}
+
+// AuditKey is the log's checkpoint signing key, a signed-note key pair.
+type AuditKey struct {
+	Signer   string // secret: the note signer key
+	Verifier string // public: what a second party verifies checkpoints with
+	Created  time.Time
+}
+
+// LogValue keeps the secret half out of logs.
+func (k AuditKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("verifier", k.Verifier))
+}
+
+// SavedAuditReport is a blast-radius report kept under an id, so a campaign
+// can name its subjects as a cohort ("users_from_report").
+type SavedAuditReport struct {
+	ID         string
+	Principals []string
+	From, To   time.Time
+	Created    time.Time
+	CreatedBy  string
+	// Subjects are the distinct users the report found, sorted.
+	Subjects []string
+}
+
+// pendingAudit carries audit entries a store must append in the
+// transaction of the next write made with the context.
+type pendingAudit struct {
+	mu      sync.Mutex
+	entries []*AuditEntry
+	done    bool
+}
+
+type pendingAuditKey struct{}
+
+// WithAudit returns a context whose next committed store write also
+// appends entries to the audit log, in the same transaction: a change
+// made by an admin and its record commit together or not at all. Only
+// the first write made with the context carries them.
+func WithAudit(ctx context.Context, entries ...*AuditEntry) context.Context {
+	return context.WithValue(ctx, pendingAuditKey{}, &pendingAudit{entries: entries})
+}
+
+// PendingAudit returns the entries a write made with ctx must append, or
+// nil. A store calls it inside its transaction and, once the transaction
+// commits, AuditCommitted.
+func PendingAudit(ctx context.Context) []*AuditEntry {
+	p, _ := ctx.Value(pendingAuditKey{}).(*pendingAudit)
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return nil
+	}
+	return p.entries
+}
+
+// AuditCommitted marks ctx's pending entries appended, with the log's size
+// after them, and sets their indexes.
+func AuditCommitted(ctx context.Context, size uint64) {
+	p, _ := ctx.Value(pendingAuditKey{}).(*pendingAudit)
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return
+	}
+	p.done = true
+	first := size - uint64(len(p.entries))
+	for i, e := range p.entries {
+		e.Index = first + uint64(i)
+	}
 }

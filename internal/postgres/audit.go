@@ -33,46 +33,53 @@ const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categor
 // rest of this backend uses, it works on CockroachDB (which has no LOCK
 // TABLE), and it reserves the indexes in the same round trip.
 func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (uint64, error) {
-	for _, e := range entries {
-		if err := stored.CheckAuditEntry(e); err != nil {
-			return 0, err
-		}
+	if err := stored.CheckAuditEntries(entries); err != nil {
+		return 0, err
 	}
 	if len(entries) == 0 {
 		return db.AuditSize(ctx)
 	}
-	var size int64
+	var size uint64
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `UPDATE audit_size SET size = size + $1 RETURNING size`, len(entries)).Scan(&size); err != nil {
-			return err
-		}
-		next := size - int64(len(entries))
-		for chunk := range slices.Chunk(entries, auditInsertRows) {
-			var q strings.Builder
-			q.WriteString(`INSERT INTO audit_entries (` + auditCols + `) VALUES `)
-			args := make([]any, 0, 8*len(chunk))
-			for i, e := range chunk {
-				if i > 0 {
-					q.WriteString(", ")
-				}
-				n := len(args)
-				fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-				args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories))
-				next++
-			}
-			if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		size, err = appendAuditTx(ctx, tx, entries)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	// Only a committed batch has indexes.
-	first := uint64(size) - uint64(len(entries))
+	first := size - uint64(len(entries))
 	for i, e := range entries {
 		e.Index = first + uint64(i)
+	}
+	return size, nil
+}
+
+// appendAuditTx appends entries inside tx and returns the log's new size.
+// It first moves the counter row, whose lock serialises appends.
+func appendAuditTx(ctx context.Context, tx pgx.Tx, entries []*cordon.AuditEntry) (uint64, error) {
+	var size int64
+	if err := tx.QueryRow(ctx, `UPDATE audit_size SET size = size + $1 RETURNING size`, len(entries)).Scan(&size); err != nil {
+		return 0, err
+	}
+	next := size - int64(len(entries))
+	for chunk := range slices.Chunk(entries, auditInsertRows) {
+		var q strings.Builder
+		q.WriteString(`INSERT INTO audit_entries (` + auditCols + `) VALUES `)
+		args := make([]any, 0, 8*len(chunk))
+		for i, e := range chunk {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+			args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories))
+			next++
+		}
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return 0, err
+		}
 	}
 	return uint64(size), nil
 }
@@ -134,13 +141,86 @@ func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.Audi
 
 // AddAuditCheckpoint stores a checkpoint; ErrAlreadyExists for a size
 // already checkpointed.
-func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint) error {
+func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint, nodes []cordon.AuditNode) error {
 	if c.Size > math.MaxInt64 {
 		return cordon.Errorf(cordon.ECodeInvalid, "checkpoint size %d is out of range", c.Size)
 	}
-	_, err := db.pool.Exec(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)`,
-		int64(c.Size), stored.NonNil(c.Root), stored.NonNil(c.Note), micros(c.Created))
+	if err := stored.CheckAuditNodes(nodes); err != nil {
+		return err
+	}
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES ($1, $2, $3, $4)`,
+			int64(c.Size), stored.NonNil(c.Root), stored.NonNil(c.Note), micros(c.Created)); err != nil {
+			return err
+		}
+		if len(nodes) == 0 {
+			return nil
+		}
+		levels := make([]int32, len(nodes))
+		idxs := make([]int64, len(nodes))
+		hashes := make([][]byte, len(nodes))
+		for i, n := range nodes {
+			levels[i], idxs[i], hashes[i] = int32(n.Level), int64(n.Index), n.Hash
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO audit_nodes (level, idx, hash)
+			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING`, levels, idxs, hashes)
+		return err
+	})
+}
+
+// AuditNodeHash returns a stored node's hash.
+func (db *DB) AuditNodeHash(ctx context.Context, level uint, index uint64) ([]byte, error) {
+	if level > 63 || index > math.MaxInt64 {
+		return nil, cordon.ErrNotFound
+	}
+	var h []byte
+	err := db.pool.QueryRow(ctx, `SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2`, int32(level), int64(index)).Scan(&h)
+	return h, mapErr(err)
+}
+
+// AuditKey stores k unless a key exists, then returns the stored key.
+func (db *DB) AuditKey(ctx context.Context, k *cordon.AuditKey) (*cordon.AuditKey, error) {
+	var got cordon.AuditKey
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		if k != nil && k.Signer != "" {
+			if _, err := tx.Exec(ctx, `INSERT INTO audit_key (one, signer, verifier, created_at) VALUES (TRUE, $1, $2, $3) ON CONFLICT DO NOTHING`,
+				k.Signer, k.Verifier, micros(k.Created)); err != nil {
+				return err
+			}
+		}
+		var created int64
+		if err := tx.QueryRow(ctx, `SELECT signer, verifier, created_at FROM audit_key`).Scan(&got.Signer, &got.Verifier, &created); err != nil {
+			return err
+		}
+		got.Created = fromMicros(created)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &got, nil
+}
+
+// SaveAuditReport stores a report.
+func (db *DB) SaveAuditReport(ctx context.Context, r *cordon.SavedAuditReport) error {
+	_, err := db.pool.Exec(ctx, `INSERT INTO audit_reports (id, principals, from_at, to_at, created_at, created_by, subjects) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		r.ID, stored.NonNilStrings(r.Principals), micros(r.From), micros(r.To), micros(r.Created), r.CreatedBy, stored.NonNilStrings(r.Subjects))
 	return mapErr(err)
+}
+
+// SavedAuditReport returns a saved report.
+func (db *DB) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error) {
+	var (
+		r                 cordon.SavedAuditReport
+		from, to, created int64
+	)
+	err := db.pool.QueryRow(ctx, `SELECT id, principals, from_at, to_at, created_at, created_by, subjects FROM audit_reports WHERE id = $1`, id).
+		Scan(&r.ID, &r.Principals, &from, &to, &created, &r.CreatedBy, &r.Subjects)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	r.From, r.To, r.Created = fromMicros(from), fromMicros(to), fromMicros(created)
+	return &r, nil
 }
 
 // AuditCheckpoints returns every checkpoint, smallest size first.

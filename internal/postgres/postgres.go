@@ -186,7 +186,24 @@ func (db *DB) try(ctx context.Context, fn func(pgx.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	// An admin change and its audit record commit together.
+	pending := cordon.PendingAudit(ctx)
+	var size uint64
+	if pending != nil {
+		if err := stored.CheckAuditEntries(pending); err != nil {
+			return err
+		}
+		if size, err = appendAuditTx(ctx, tx, pending); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if pending != nil {
+		cordon.AuditCommitted(ctx, size)
+	}
+	return nil
 }
 
 // SQLSTATE codes the store acts on.

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -25,34 +27,14 @@ const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categor
 // connection and BEGIN IMMEDIATE serialise appends, so the size read
 // first is still the size when the batch commits.
 func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (uint64, error) {
-	for _, e := range entries {
-		if err := stored.CheckAuditEntry(e); err != nil {
-			return 0, err
-		}
+	if err := stored.CheckAuditEntries(entries); err != nil {
+		return 0, err
 	}
 	var size uint64
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		var next int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM audit_entries`).Scan(&next); err != nil {
-			return err
-		}
-		size = uint64(next)
-		if len(entries) == 0 {
-			return nil
-		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for i, e := range entries {
-			if _, err := stmt.ExecContext(ctx, next+int64(i), e.Leaf, e.LeafHash, micros(e.Time),
-				e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories)); err != nil {
-				return err
-			}
-		}
-		size += uint64(len(entries))
-		return nil
+		var err error
+		size, err = appendAuditTx(ctx, tx, entries)
+		return err
 	})
 	if err != nil {
 		return 0, err
@@ -63,6 +45,31 @@ func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (ui
 		e.Index = first + uint64(i)
 	}
 	return size, nil
+}
+
+// appendAuditTx appends entries inside tx and returns the log's new size.
+// Callers hold the writer, so the size read first is still the size when
+// tx commits.
+func appendAuditTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntry) (uint64, error) {
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM audit_entries`).Scan(&next); err != nil {
+		return 0, err
+	}
+	if len(entries) == 0 {
+		return uint64(next), nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return 0, err
+	}
+	defer stmt.Close()
+	for i, e := range entries {
+		if _, err := stmt.ExecContext(ctx, next+int64(i), e.Leaf, e.LeafHash, micros(e.Time),
+			e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories)); err != nil {
+			return 0, err
+		}
+	}
+	return uint64(next) + uint64(len(entries)), nil
 }
 
 // AuditSize returns the number of entries.
@@ -122,15 +129,105 @@ func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.Audi
 
 // AddAuditCheckpoint stores a checkpoint; ErrAlreadyExists for a size
 // already checkpointed.
-func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint) error {
+func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint, nodes []cordon.AuditNode) error {
 	if c.Size > math.MaxInt64 {
 		return cordon.Errorf(cordon.ECodeInvalid, "checkpoint size %d is out of range", c.Size)
 	}
+	if err := stored.CheckAuditNodes(nodes); err != nil {
+		return err
+	}
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)`,
-			int64(c.Size), stored.NonNil(c.Root), stored.NonNil(c.Note), micros(c.Created))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)`,
+			int64(c.Size), stored.NonNil(c.Root), stored.NonNil(c.Note), micros(c.Created)); err != nil {
+			return err
+		}
+		if len(nodes) == 0 {
+			return nil
+		}
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, n := range nodes {
+			if _, err := stmt.ExecContext(ctx, int64(n.Level), int64(n.Index), n.Hash); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// AuditNodeHash returns a stored node's hash.
+func (db *DB) AuditNodeHash(ctx context.Context, level uint, index uint64) ([]byte, error) {
+	if level > 63 || index > math.MaxInt64 {
+		return nil, cordon.ErrNotFound
+	}
+	var h []byte
+	err := db.r.QueryRowContext(ctx, `SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?`, int64(level), int64(index)).Scan(&h)
+	return h, mapErr(err)
+}
+
+// AuditKey stores k unless a key exists, then returns the stored key.
+func (db *DB) AuditKey(ctx context.Context, k *cordon.AuditKey) (*cordon.AuditKey, error) {
+	var got cordon.AuditKey
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		if k != nil && k.Signer != "" {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_key (one, signer, verifier, created_at) VALUES (1, ?, ?, ?) ON CONFLICT DO NOTHING`,
+				k.Signer, k.Verifier, micros(k.Created)); err != nil {
+				return err
+			}
+		}
+		var created int64
+		if err := tx.QueryRowContext(ctx, `SELECT signer, verifier, created_at FROM audit_key`).Scan(&got.Signer, &got.Verifier, &created); err != nil {
+			return err
+		}
+		got.Created = fromMicros(created)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &got, nil
+}
+
+// SaveAuditReport stores a report.
+func (db *DB) SaveAuditReport(ctx context.Context, r *cordon.SavedAuditReport) error {
+	principals, err := json.Marshal(stored.NonNilStrings(r.Principals))
+	if err != nil {
+		return err
+	}
+	subjects, err := json.Marshal(stored.NonNilStrings(r.Subjects))
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit_reports (id, principals, from_at, to_at, created_at, created_by, subjects) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, string(principals), micros(r.From), micros(r.To), micros(r.Created), r.CreatedBy, string(subjects))
 		return err
 	})
+}
+
+// SavedAuditReport returns a saved report.
+func (db *DB) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error) {
+	var (
+		r                    cordon.SavedAuditReport
+		principals, subjects string
+		from, to, created    int64
+	)
+	err := db.r.QueryRowContext(ctx, `SELECT id, principals, from_at, to_at, created_at, created_by, subjects FROM audit_reports WHERE id = ?`, id).
+		Scan(&r.ID, &principals, &from, &to, &created, &r.CreatedBy, &subjects)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if err := json.Unmarshal([]byte(principals), &r.Principals); err != nil {
+		return nil, fmt.Errorf("sqlite: report %s principals: %w", id, err)
+	}
+	if err := json.Unmarshal([]byte(subjects), &r.Subjects); err != nil {
+		return nil, fmt.Errorf("sqlite: report %s subjects: %w", id, err)
+	}
+	r.From, r.To, r.Created = fromMicros(from), fromMicros(to), fromMicros(created)
+	return &r, nil
 }
 
 // AuditCheckpoints returns every checkpoint, smallest size first.

@@ -134,7 +134,24 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return mapErr(err)
 	}
-	return mapErr(tx.Commit())
+	// An admin change and its audit record commit together.
+	pending := cordon.PendingAudit(ctx)
+	var size uint64
+	if pending != nil {
+		if err := stored.CheckAuditEntries(pending); err != nil {
+			return err
+		}
+		if size, err = appendAuditTx(ctx, tx, pending); err != nil {
+			return mapErr(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(err)
+	}
+	if pending != nil {
+		cordon.AuditCommitted(ctx, size)
+	}
+	return nil
 }
 
 // mapErr turns driver errors into the contract's sentinels.

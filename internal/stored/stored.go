@@ -8,6 +8,7 @@ package stored
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -113,6 +114,36 @@ func CheckAuditEntry(e *cordon.AuditEntry) error {
 		}
 	}
 	return nil
+}
+
+// CheckAuditEntries checks every entry with CheckAuditEntry.
+func CheckAuditEntries(es []*cordon.AuditEntry) error {
+	for _, e := range es {
+		if err := CheckAuditEntry(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckAuditNodes refuses nodes a store cannot keep: a level past the
+// 64-bit tree, an index past int64, a hash of the wrong size.
+func CheckAuditNodes(ns []cordon.AuditNode) error {
+	for _, n := range ns {
+		if n.Level > 63 || n.Index > math.MaxInt64>>n.Level || len(n.Hash) != 32 {
+			return cordon.Errorf(cordon.ECodeInvalid, "audit node %d/%d is out of range or has a %d-byte hash", n.Level, n.Index, len(n.Hash))
+		}
+	}
+	return nil
+}
+
+// NonNilStrings returns ss, or an empty slice for nil, so a list is stored
+// as [] rather than null.
+func NonNilStrings(ss []string) []string {
+	if ss == nil {
+		return []string{}
+	}
+	return ss
 }
 
 // JoinCategories is the column value of a category list: sorted, without
