@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
@@ -48,6 +50,13 @@ type Config struct {
 	MinPasswordLength int
 	// Issuer is the iss of access tokens; default http://ADDR.
 	Issuer string
+	// AuditCategories are accepted in audit events besides the defaults.
+	AuditCategories []string
+	// AuditEvery and AuditInterval: a checkpoint is signed once this many
+	// audit entries are unsigned, or this long after the last when any are
+	// (zero: auditlog's defaults).
+	AuditEvery    uint64
+	AuditInterval time.Duration
 	// Hash are the argon2id parameters; zero means password.DefaultParams.
 	Hash password.Params
 	// Clock, when set, replaces the system clock (tests).
@@ -67,6 +76,7 @@ type Main struct {
 	store     cordon.Store
 	Authn     *authn.Service
 	Campaigns *campaign.Service
+	Audit     *auditlog.Service
 	Feed      *feed.Hub
 	bus       *natsbus.Bus
 	node      string // this node's id on the bus
@@ -121,11 +131,20 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Campaigns = camps
+	auditLog, err := auditlog.New(ctx, auditlog.Config{Store: store, Clock: c.Clock, Log: c.Log, Origin: auditOrigin(c.Issuer),
+		Categories: c.AuditCategories, Every: c.AuditEvery, Interval: c.AuditInterval})
+	if err != nil {
+		m.closeStore()
+		ln.Close()
+		return err
+	}
+	m.Audit = auditLog
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	m.stopWatch = stopWatch
 	// Another node on the same store may change campaigns; a cheap version
 	// read each second keeps this node's policy within a second of it.
 	go camps.Watch(watchCtx, time.Second)
+	go auditLog.Run(watchCtx)
 	// The policy feed: every policy version, revocation and key set, to
 	// enforcement points (cordon gate, the gate middleware).
 	var svc *authn.Service
@@ -166,7 +185,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	go sweep(watchCtx, svc, c.Log)
 	go reloadKeys(watchCtx, svc, c.Log)
-	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Feed: feed.Handler(hub, c.Log), Closing: watchCtx, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
+	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(hub, c.Log), Closing: watchCtx, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -254,6 +273,10 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 	fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens (default http://ADDR)")
+	var categories string
+	fs.StringVar(&categories, "audit-categories", "", "comma-separated audit field categories accepted besides the defaults ("+strings.Join(audit.DefaultCategories(), ",")+")")
+	fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
+	fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -261,6 +284,18 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if c.MinPasswordLength < 8 || c.MinPasswordLength > 64 {
 		return usageError("--min-password-length must be between 8 and 64")
+	}
+	for _, cat := range strings.Split(categories, ",") {
+		if cat = strings.TrimSpace(cat); cat == "" {
+			continue
+		}
+		if !validCategory(cat) {
+			return usageError("--audit-categories: %q is not a category name (lowercase letters, digits and _ only)", cat)
+		}
+		c.AuditCategories = append(c.AuditCategories, cat)
+	}
+	if c.AuditEvery == 0 || c.AuditInterval <= 0 {
+		return usageError("--audit-checkpoint-every and --audit-checkpoint-interval must be positive")
 	}
 	c.AdminToken = os.Getenv("CORDON_ADMIN_TOKEN")
 	c.Out = stderr
@@ -426,4 +461,25 @@ func (m *Main) followBus(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		m.Config.Log.Error("follow the bus", "err", err)
 	}
+}
+
+// auditOrigin names a new audit log after the issuer's host: the origin
+// line of its checkpoints and the name of its key.
+func auditOrigin(issuer string) string {
+	if u, err := neturl.Parse(issuer); err == nil && u.Host != "" {
+		return u.Host + "/audit"
+	}
+	return "cordon/audit"
+}
+
+func validCategory(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

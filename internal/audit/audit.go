@@ -216,3 +216,18 @@ func ParseLeaf(b []byte) (Event, error) {
 	}
 	return e, nil
 }
+
+// Entry returns the stored form of a valid event: its canonical leaf, the
+// leaf hash and the fields reports index. The store gives it its index.
+func Entry(e Event) *cordon.AuditEntry {
+	l := Leaf(e)
+	return &cordon.AuditEntry{
+		Leaf:       l,
+		LeafHash:   LeafHash(l),
+		Time:       e.Time.UTC(),
+		Principal:  e.Principal,
+		Action:     e.Action,
+		Subject:    e.Subject,
+		Categories: slices.Clone(e.Categories),
+	}
+}

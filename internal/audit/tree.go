@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
@@ -37,13 +38,120 @@ func NewTree() *Tree {
 
 // Append adds a leaf hash (from LeafHash) as the next leaf. It panics when
 // leafHash is not HashSize bytes, which is a programming error.
-func (t *Tree) Append(leafHash []byte) {
+func (t *Tree) Append(leafHash []byte) { t.AppendVisit(leafHash, nil) }
+
+// AppendVisit is Append that also calls visit for every perfect subtree
+// the leaf completes (the leaf itself at level 0, then its parents), so a
+// caller can keep interior nodes for proofs. visit may be nil.
+func (t *Tree) AppendVisit(leafHash []byte, visit func(level uint, index uint64, hash []byte)) {
 	if len(leafHash) != HashSize {
 		panic(fmt.Sprintf("audit: leaf hash of %d bytes", len(leafHash)))
 	}
-	if err := t.r.Append(leafHash, nil); err != nil {
+	var v compact.VisitFn
+	if visit != nil {
+		v = func(id compact.NodeID, hash []byte) { visit(id.Level, id.Index, hash) }
+	}
+	if err := t.r.Append(leafHash, v); err != nil {
 		panic("audit: appending to compact range: " + err.Error())
 	}
+}
+
+// NodeFunc returns the hash of the perfect subtree over leaves
+// [index<<level, (index+1)<<level).
+type NodeFunc func(level uint, index uint64) ([]byte, error)
+
+// TreeAt rebuilds the tree of the given size from the hashes of the
+// perfect subtrees it decomposes into (at most 64), so a log can resume
+// appending without rereading its leaves.
+func TreeAt(size uint64, node NodeFunc) (*Tree, error) {
+	ids := compact.RangeNodes(0, size, nil)
+	hs := make([][]byte, len(ids))
+	for i, id := range ids {
+		h, err := node(id.Level, id.Index)
+		if err != nil {
+			return nil, fmt.Errorf("audit: node %d/%d: %w", id.Level, id.Index, err)
+		}
+		if len(h) != HashSize {
+			return nil, fmt.Errorf("audit: node %d/%d: hash of %d bytes", id.Level, id.Index, len(h))
+		}
+		hs[i] = h
+	}
+	r, err := rangeFactory.NewRange(0, size, hs)
+	if err != nil {
+		return nil, fmt.Errorf("audit: rebuilding tree: %w", err)
+	}
+	return &Tree{r: r}, nil
+}
+
+// HashChildren is RFC 6962's interior node hash.
+func HashChildren(left, right []byte) []byte { return hasher.HashChildren(left, right) }
+
+// SubtreeRoot returns the root of a perfect subtree from its leaf hashes,
+// whose number must be a power of two.
+func SubtreeRoot(leafHashes [][]byte) ([]byte, error) {
+	n := uint64(len(leafHashes))
+	if n == 0 || n&(n-1) != 0 {
+		return nil, fmt.Errorf("audit: %d leaves is not a perfect subtree", n)
+	}
+	r := rangeFactory.NewEmptyRange(0)
+	for i, h := range leafHashes {
+		if len(h) != HashSize {
+			return nil, fmt.Errorf("audit: leaf %d: hash of %d bytes", i, len(h))
+		}
+		if err := r.Append(h, nil); err != nil {
+			return nil, err
+		}
+	}
+	return r.Hashes()[0], nil
+}
+
+// InclusionProofFrom is InclusionProof with node hashes from node, which
+// is asked only for perfect subtrees inside the tree of the given size.
+func InclusionProofFrom(node NodeFunc, index, size uint64) ([][]byte, error) {
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, fmt.Errorf("audit: inclusion proof: %w", err)
+	}
+	return rehashFrom(node, nodes)
+}
+
+// ConsistencyProofFrom is ConsistencyProof with node hashes from node.
+func ConsistencyProofFrom(node NodeFunc, size1, size2 uint64) ([][]byte, error) {
+	nodes, err := proof.Consistency(size1, size2)
+	if err != nil {
+		return nil, fmt.Errorf("audit: consistency proof: %w", err)
+	}
+	return rehashFrom(node, nodes)
+}
+
+func rehashFrom(node NodeFunc, nodes proof.Nodes) ([][]byte, error) {
+	hs := make([][]byte, len(nodes.IDs))
+	for i, id := range nodes.IDs {
+		h, err := node(id.Level, id.Index)
+		if err != nil {
+			return nil, fmt.Errorf("audit: node %d/%d: %w", id.Level, id.Index, err)
+		}
+		hs[i] = h
+	}
+	p, err := nodes.Rehash(hs, hasher.HashChildren)
+	if err != nil {
+		return nil, fmt.Errorf("audit: building proof: %w", err)
+	}
+	return p, nil
+}
+
+// Clone returns an independent copy of t.
+func (t *Tree) Clone() *Tree {
+	hs := t.r.Hashes()
+	cp := make([][]byte, len(hs))
+	for i, h := range hs {
+		cp[i] = slices.Clone(h)
+	}
+	r, err := rangeFactory.NewRange(t.r.Begin(), t.r.End(), cp)
+	if err != nil {
+		panic("audit: cloning compact range: " + err.Error())
+	}
+	return &Tree{r: r}
 }
 
 // Size returns the number of leaves.
@@ -63,60 +171,30 @@ func (t *Tree) Root() []byte {
 
 // InclusionProof returns the RFC 6962 proof that leaf index is in the tree of
 // the given size. hashes(i) must return the hash of leaf i for every i < size;
-// the proof package names the nodes needed and each is recomputed from the
-// leaves under it, so the cost is O(size) hashes.
+// every node is recomputed from the leaves under it, so the cost is O(size)
+// hashes. InclusionProofFrom takes stored nodes instead.
 func InclusionProof(hashes func(i uint64) []byte, index, size uint64) ([][]byte, error) {
-	nodes, err := proof.Inclusion(index, size)
-	if err != nil {
-		return nil, fmt.Errorf("audit: inclusion proof: %w", err)
-	}
-	return rehash(hashes, nodes)
+	return InclusionProofFrom(LeafNodes(hashes), index, size)
 }
 
 // ConsistencyProof returns the RFC 6962 proof that the tree of size1 is a
 // prefix of the tree of size2, with hashes as for InclusionProof (i < size2).
 func ConsistencyProof(hashes func(i uint64) []byte, size1, size2 uint64) ([][]byte, error) {
-	nodes, err := proof.Consistency(size1, size2)
-	if err != nil {
-		return nil, fmt.Errorf("audit: consistency proof: %w", err)
-	}
-	return rehash(hashes, nodes)
+	return ConsistencyProofFrom(LeafNodes(hashes), size1, size2)
 }
 
-func rehash(hashes func(i uint64) []byte, nodes proof.Nodes) ([][]byte, error) {
-	hs := make([][]byte, len(nodes.IDs))
-	for i, id := range nodes.IDs {
-		h, err := nodeHash(hashes, id)
-		if err != nil {
-			return nil, err
+// LeafNodes returns a NodeFunc that computes each node from the leaf
+// hashes under it.
+func LeafNodes(hashes func(i uint64) []byte) NodeFunc {
+	return func(level uint, index uint64) ([]byte, error) {
+		id := compact.NewNodeID(level, index)
+		begin, end := id.Coverage()
+		hs := make([][]byte, 0, end-begin)
+		for i := begin; i < end; i++ {
+			hs = append(hs, hashes(i))
 		}
-		hs[i] = h
+		return SubtreeRoot(hs)
 	}
-	p, err := nodes.Rehash(hs, hasher.HashChildren)
-	if err != nil {
-		return nil, fmt.Errorf("audit: building proof: %w", err)
-	}
-	return p, nil
-}
-
-// nodeHash computes the hash of a perfect subtree from the leaves it covers.
-func nodeHash(hashes func(i uint64) []byte, id compact.NodeID) ([]byte, error) {
-	begin, end := id.Coverage()
-	r := rangeFactory.NewEmptyRange(begin)
-	for i := begin; i < end; i++ {
-		h := hashes(i)
-		if len(h) != HashSize {
-			return nil, fmt.Errorf("audit: leaf %d: hash of %d bytes", i, len(h))
-		}
-		if err := r.Append(h, nil); err != nil {
-			return nil, fmt.Errorf("audit: node %d/%d: %w", id.Level, id.Index, err)
-		}
-	}
-	hs := r.Hashes()
-	if len(hs) != 1 {
-		return nil, fmt.Errorf("audit: node %d/%d is not a perfect subtree", id.Level, id.Index)
-	}
-	return hs[0], nil
 }
 
 // VerifyInclusion checks an inclusion proof of leafHash at index against the

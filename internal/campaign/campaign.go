@@ -27,6 +27,7 @@ type Store interface {
 	cordon.CampaignStore
 	cordon.FleetStore
 	cordon.AccountStore
+	SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error)
 	ExpireSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
 
@@ -126,12 +127,16 @@ func (s *Service) Create(ctx context.Context, doc []byte, format, actor string) 
 	if err != nil {
 		return nil, err
 	}
-	if c.Cohort.UsersFromReport != "" {
-		return nil, cordon.FieldError(cordon.ECodeUnprocessable, "cohort.users_from_report", "report %q does not exist (audit reports are not yet kept by this server)", c.Cohort.UsersFromReport)
-	}
 	ids, err := s.resolveUsers(ctx, c.Cohort.Users)
 	if err != nil {
 		return nil, err
+	}
+	if c.Cohort.UsersFromReport != "" {
+		more, err := s.reportUsers(ctx, c.Cohort.UsersFromReport)
+		if err != nil {
+			return nil, err
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, more...))))
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	c.ID, c.State, c.Created, c.Updated, c.UserIDs = cordon.NewID("c"), cordon.StateDraft, now, now, ids
@@ -143,6 +148,36 @@ func (s *Service) Create(ctx context.Context, doc []byte, format, actor string) 
 	}
 	s.log.Info("campaign created", "campaign", c.ID, "kind", c.Kind, "actor", actor)
 	return c, nil
+}
+
+// reportUsers returns the account ids of a saved audit report's users.
+// Users the report names that are no longer accounts (or never were: a
+// reporter may name users another way) are left out; a report with no
+// account at all is refused, since its campaign would reach nobody.
+func (s *Service) reportUsers(ctx context.Context, id string) ([]string, error) {
+	r, err := s.store.SavedAuditReport(ctx, id)
+	if errors.Is(err, cordon.ErrNotFound) {
+		return nil, cordon.FieldError(cordon.ECodeUnprocessable, "cohort.users_from_report", "no saved audit report %q; save one with cordon audit report --save", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, u := range r.Subjects {
+		a, err := s.store.AccountByUsername(ctx, u)
+		if errors.Is(err, cordon.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, a.ID)
+	}
+	if len(ids) == 0 {
+		return nil, cordon.FieldError(cordon.ECodeUnprocessable, "cohort.users_from_report", "report %q names no existing account (%d users)", id, len(r.Subjects))
+	}
+	s.log.Info("campaign cohort from audit report", "report", id, "users", len(r.Subjects), "accounts", len(ids))
+	return ids, nil
 }
 
 // resolveUsers turns account ids or usernames into account ids; any that

@@ -77,7 +77,7 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return nil
 	}
 	switch {
-	case len(c.UserIDs) > 0 || len(c.Cohort.Users) > 0:
+	case len(c.UserIDs) > 0 || len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "":
 		sessions, err := s.store.SessionsOf(ctx, c.UserIDs)
 		if err != nil {
 			return nil, err

@@ -6,12 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/token"
@@ -62,7 +65,12 @@ func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	a, err := s.authn.CreateAccount(r.Context(), body.Username, body.Password)
+	ctx, err := s.audited(r, audit.ActionWrite, body.Username, "account created", "profile", "password_hash")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a, err := s.authn.CreateAccount(ctx, body.Username, body.Password)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -130,7 +138,12 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, cordon.Errorf(cordon.ECodeMediaType, "Content-Type must be application/x-ndjson or application/json"))
 		return
 	}
-	res, err := s.authn.Import(r.Context(), recs)
+	ctx, err := s.audited(r, audit.ActionWrite, "cordon:accounts", fmt.Sprintf("import of %d account records", len(recs)), "profile", "password_hash")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	res, err := s.authn.Import(ctx, recs)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -171,7 +184,12 @@ func (s *Server) handleAdminRevokeAll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	ids, err := s.authn.RevokeAccountSessions(r.Context(), a.ID)
+	ctx, err := s.audited(r, audit.ActionWrite, a.Username, "all sessions revoked", "sessions")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ids, err := s.authn.RevokeAccountSessions(ctx, a.ID)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -183,7 +201,19 @@ func (s *Server) handleAdminRevokeAll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleAdminRevoke(w http.ResponseWriter, r *http.Request) {
-	if err := s.authn.RevokeSession(r.Context(), r.PathValue("id")); err != nil {
+	id := r.PathValue("id")
+	subject := "session:" + short(id)
+	if sess, err := s.store.SessionByID(r.Context(), id); err == nil {
+		if a, err := s.store.AccountByID(r.Context(), sess.AccountID); err == nil {
+			subject = a.Username
+		}
+	}
+	ctx, err := s.audited(r, audit.ActionWrite, subject, "session "+short(id)+" revoked", "sessions")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.authn.RevokeSession(ctx, id); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -191,7 +221,12 @@ func (s *Server) handleAdminRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRotateKeys(w http.ResponseWriter, r *http.Request) {
-	kid, err := s.authn.RotateKeys(r.Context())
+	ctx, err := s.audited(r, audit.ActionWrite, "cordon:signing-keys", "signing keys rotated", "signing_keys")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	kid, err := s.authn.RotateKeys(ctx)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -233,7 +268,12 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 	}
 	plain, hash := token.NewSecret("cat_")
 	at := &cordon.AdminToken{ID: cordon.NewID("t"), Name: body.Name, Hash: hash, Scopes: body.Scopes, CreatedAt: s.clock.Now().UTC()}
-	if err := s.store.CreateAdminToken(r.Context(), at); err != nil {
+	ctx, err := s.audited(r, audit.ActionWrite, "cordon:admin-tokens", fmt.Sprintf("admin token %s (%s) created with scopes %s", at.ID, short(at.Name), strings.Join(at.Scopes, " ")), "admin_tokens")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.store.CreateAdminToken(ctx, at); err != nil {
 		writeError(w, r, err)
 		return
 	}

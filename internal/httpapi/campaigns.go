@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
@@ -35,7 +36,12 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, jsonError(err))
 		return
 	}
-	c, err := s.campaigns.Create(r.Context(), doc, format, actor(r))
+	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaigns", "campaign draft created", "campaigns")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := s.campaigns.Create(ctx, doc, format, actor(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -126,7 +132,12 @@ func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.campaign(w, r); !ok {
 		return
 	}
-	c, err := s.campaigns.Transition(r.Context(), r.PathValue("id"), r.PathValue("action"), actor(r))
+	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaign/"+short(r.PathValue("id")), "campaign "+short(r.PathValue("action")), "campaigns")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	c, err := s.campaigns.Transition(ctx, r.PathValue("id"), r.PathValue("action"), actor(r))
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
@@ -30,6 +31,7 @@ import (
 type Server struct {
 	authn     *authn.Service
 	campaigns *campaign.Service
+	audit     *auditlog.Service
 	feed      http.Handler
 	closing   context.Context
 	store     cordon.Store
@@ -50,6 +52,9 @@ type Deps struct {
 	Authn *authn.Service
 	// Campaigns runs campaigns; nil leaves the campaign API out.
 	Campaigns *campaign.Service
+	// Audit is the data-access audit log; nil leaves the audit API out and
+	// admin actions unrecorded.
+	Audit *auditlog.Service
 	// Feed serves the policy feed to enforcement points (scope gate).
 	Feed http.Handler
 	// Closing ends when the server shuts down; it ends feed streams, which
@@ -77,7 +82,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -148,6 +153,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 	}
 
 	// Operations.
+	if s.audit != nil {
+		mux.HandleFunc("POST /audit/v1/events", s.withAdmin(cordon.ScopeAuditWrite, s.handleIngest))
+		mux.HandleFunc("GET /audit/v1/checkpoints", s.withAdmin(cordon.ScopeAuditRead, s.handleCheckpoints))
+		mux.HandleFunc("GET /audit/v1/entries", s.withAdmin(cordon.ScopeAuditRead, s.handleEntries))
+		mux.HandleFunc("GET /audit/v1/proof/inclusion", s.withAdmin(cordon.ScopeAuditRead, s.handleInclusion))
+		mux.HandleFunc("GET /audit/v1/proof/consistency", s.withAdmin(cordon.ScopeAuditRead, s.handleConsistency))
+		mux.HandleFunc("GET /admin/v1/audit/report", s.withAdmin(cordon.ScopeAuditRead, s.handleReport))
+		mux.HandleFunc("POST /admin/v1/audit/reports", s.withAdmin(cordon.ScopeAuditRead, s.handleSaveReport))
+		mux.HandleFunc("GET /admin/v1/audit/reports/{id}", s.withAdmin(cordon.ScopeAuditRead, s.handleSavedReport))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

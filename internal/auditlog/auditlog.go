@@ -1,0 +1,372 @@
+// Package auditlog runs cordon's data-access audit log: it validates and
+// appends ingested events, signs checkpoints every N entries or T seconds,
+// serves inclusion and consistency proofs from stored tree nodes, and
+// builds blast-radius reports. The Merkle tree, the leaf encoding and the
+// checkpoint format are package audit's; storage is cordon.AuditStore.
+package auditlog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Defaults for Config.
+const (
+	DefaultEvery    = 1000
+	DefaultInterval = 2 * time.Second
+	// MaxBatch is the most events one Ingest call takes.
+	MaxBatch = 10_000
+	// nodeLevel is the lowest tree level whose nodes are stored: a proof
+	// then rehashes at most 2^nodeLevel leaves per node below it, and the
+	// store keeps about one node per 2^nodeLevel entries.
+	nodeLevel = 8
+)
+
+// CordonCategories are the categories cordon's own admin actions use; they
+// are always accepted.
+func CordonCategories() []string {
+	return []string{"sessions", "campaigns", "signing_keys", "admin_tokens"}
+}
+
+// Config is what a Service is built from.
+type Config struct {
+	Store cordon.AuditStore
+	Clock clock.Clock
+	Log   *slog.Logger
+	// Origin names the log in its checkpoints, e.g. "cordon.example/audit".
+	// It is used when the log's key is first made, and named in it; later
+	// starts keep the stored key's name.
+	Origin string
+	// Categories are accepted besides audit.DefaultCategories and
+	// CordonCategories.
+	Categories []string
+	// Every and Interval: a checkpoint is signed once Every entries are
+	// unsigned, or Interval after the last when any are.
+	Every    uint64
+	Interval time.Duration
+}
+
+// Service is the audit log. It is safe for concurrent use.
+type Service struct {
+	store      cordon.AuditStore
+	clock      clock.Clock
+	log        *slog.Logger
+	origin     string
+	categories []string
+	every      uint64
+	interval   time.Duration
+	signer     note.Signer
+	verifiers  note.Verifiers
+	vkey       string
+	kick       chan struct{}
+
+	mu      sync.Mutex // the checkpointer's state
+	tree   *audit.Tree
+	broken error // set when the stored log disagrees with a signed root
+}
+
+// New opens the log: it loads the store's checkpoint key, making one on
+// first use, and resumes the tree from the last checkpoint.
+func New(ctx context.Context, c Config) (*Service, error) {
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Every == 0 {
+		c.Every = DefaultEvery
+	}
+	if c.Interval <= 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Origin == "" {
+		return nil, errors.New("auditlog: no origin")
+	}
+	cats := append(audit.DefaultCategories(), CordonCategories()...)
+	for _, cat := range c.Categories {
+		if !slices.Contains(cats, cat) {
+			cats = append(cats, cat)
+		}
+	}
+	s := &Service{store: c.Store, clock: c.Clock, log: c.Log, origin: c.Origin, categories: cats,
+		every: c.Every, interval: c.Interval, kick: make(chan struct{}, 1)}
+	skey, vkey, err := audit.NewCheckpointKey(keyName(c.Origin))
+	if err != nil {
+		return nil, err
+	}
+	k, err := c.Store.AuditKey(ctx, &cordon.AuditKey{Signer: skey, Verifier: vkey, Created: c.Clock.Now()})
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: checkpoint key: %w", err)
+	}
+	if s.signer, err = note.NewSigner(k.Signer); err != nil {
+		return nil, fmt.Errorf("auditlog: stored checkpoint key: %w", err)
+	}
+	v, err := note.NewVerifier(k.Verifier)
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: stored checkpoint verifier: %w", err)
+	}
+	// The origin is fixed when the key is made: the key is named for it,
+	// so the log keeps one origin whatever address a later start has.
+	s.origin, s.vkey, s.verifiers = v.Name(), k.Verifier, note.VerifierList(v)
+	if err := s.resume(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// keyName makes a note key name from the origin: names may not hold
+// spaces or '+'.
+func keyName(origin string) string {
+	b := []byte(origin)
+	for i, c := range b {
+		if c == ' ' || c == '+' || c < 0x21 || c > 0x7e {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// Origin is the log's checkpoint origin line.
+func (s *Service) Origin() string { return s.origin }
+
+// VerifierKey is the public key checkpoints verify with, in the note
+// verifier-key form ("name+hash+base64").
+func (s *Service) VerifierKey() string { return s.vkey }
+
+// Categories returns the accepted categories.
+func (s *Service) Categories() []string { return slices.Clone(s.categories) }
+
+// resume rebuilds the tree at the last checkpoint from stored nodes and
+// checks it still has the signed root.
+func (s *Service) resume(ctx context.Context) error {
+	cps, err := s.store.AuditCheckpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("auditlog: reading checkpoints: %w", err)
+	}
+	if len(cps) == 0 {
+		s.tree = audit.NewTree()
+		return nil
+	}
+	last := cps[len(cps)-1]
+	t, err := audit.TreeAt(last.Size, s.nodeFunc(ctx))
+	if err != nil {
+		return fmt.Errorf("auditlog: resuming at checkpoint %d: %w", last.Size, err)
+	}
+	if !bytes.Equal(t.Root(), last.Root) {
+		s.broken = fmt.Errorf("the stored log no longer has the root signed at size %d; run cordon audit verify", last.Size)
+		s.log.Error("audit log disagrees with its last checkpoint; no more checkpoints will be signed", "size", last.Size)
+	}
+	s.tree = t
+	return nil
+}
+
+// Entry validates one event and returns its stored form; i names it in
+// the error (events[i].field).
+func (s *Service) Entry(e audit.Event, now time.Time, i int) (*cordon.AuditEntry, error) {
+	if err := e.Validate(now, s.categories); err != nil {
+		var ce *cordon.Error
+		if errors.As(err, &ce) && i >= 0 {
+			c := *ce
+			c.Field = "events[" + strconv.Itoa(i) + "]." + ce.Field
+			c.Message = "event " + strconv.Itoa(i) + ": " + ce.Message
+			return nil, &c
+		}
+		return nil, err
+	}
+	return audit.Entry(e), nil
+}
+
+// Ingest validates every event and appends them all in one transaction,
+// or none when any is refused (the error names the first bad one). On
+// return without error the entries are committed, their Index fields set,
+// and size is the log's size after them.
+func (s *Service) Ingest(ctx context.Context, events []audit.Event) (entries []*cordon.AuditEntry, size uint64, err error) {
+	if len(events) == 0 {
+		return nil, 0, cordon.Errorf(cordon.ECodeInvalid, "the batch holds no events")
+	}
+	if len(events) > MaxBatch {
+		return nil, 0, cordon.Errorf(cordon.ECodeTooLarge, "the batch holds %d events; send at most %d per request", len(events), MaxBatch)
+	}
+	now := s.clock.Now()
+	entries = make([]*cordon.AuditEntry, len(events))
+	for i, e := range events {
+		if entries[i], err = s.Entry(e, now, i); err != nil {
+			return nil, 0, err
+		}
+	}
+	size, err = s.store.AppendAudit(ctx, entries)
+	if err != nil {
+		return nil, 0, err
+	}
+	s.Appended(size)
+	return entries, size, nil
+}
+
+// Appended tells the checkpointer the log has grown to size, so it signs
+// early once Every entries are waiting.
+func (s *Service) Appended(size uint64) {
+	s.mu.Lock()
+	due := s.tree != nil && size >= s.tree.Size()+s.every
+	s.mu.Unlock()
+	if due {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run signs checkpoints until ctx ends: every Interval when entries are
+// unsigned, and at once when Every are.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		if _, err := s.Checkpoint(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("audit checkpoint", "err", err)
+		}
+	}
+}
+
+// Checkpoint signs and stores a checkpoint of the log's current size, if
+// it has grown since the last one, and returns it (nil when there was
+// nothing new). Before signing it rehashes every new entry's leaf and
+// refuses to sign over one whose stored hash does not match.
+func (s *Service) Checkpoint(ctx context.Context) (*cordon.AuditCheckpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken != nil {
+		return nil, s.broken
+	}
+	size, err := s.store.AuditSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	from := s.tree.Size()
+	if size <= from {
+		return nil, nil
+	}
+	// Work on a copy: on any failure the next attempt starts over from
+	// the last stored checkpoint.
+	work := s.tree.Clone()
+	var nodes []cordon.AuditNode
+	next := from
+	err = s.store.AuditEntries(ctx, from, size, func(e *cordon.AuditEntry) error {
+		if e.Index != next {
+			return fmt.Errorf("entry %d is missing", next)
+		}
+		h := audit.LeafHash(e.Leaf)
+		if !bytes.Equal(h, e.LeafHash) {
+			return fmt.Errorf("entry %d: stored leaf hash does not match its leaf", e.Index)
+		}
+		work.AppendVisit(h, func(level uint, index uint64, hash []byte) {
+			if level >= nodeLevel {
+				nodes = append(nodes, cordon.AuditNode{Level: level, Index: index, Hash: hash})
+			}
+		})
+		next++
+		return nil
+	})
+	if err == nil && next != size {
+		err = fmt.Errorf("entry %d is missing", next)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: reading entries %d..%d: %w", from, size, err)
+	}
+	root := work.Root()
+	signed, err := audit.SignCheckpoint(s.origin, size, root, s.signer)
+	if err != nil {
+		return nil, err
+	}
+	c := &cordon.AuditCheckpoint{Size: size, Root: root, Note: signed, Created: s.clock.Now()}
+	err = s.store.AddAuditCheckpoint(ctx, c, nodes)
+	if errors.Is(err, cordon.ErrAlreadyExists) {
+		// Another node signed this size first; its nodes are stored, and
+		// its root must be ours.
+		if other, oerr := s.checkpointAt(ctx, size); oerr == nil && !bytes.Equal(other.Root, root) {
+			s.broken = fmt.Errorf("checkpoint %d was signed with another root", size)
+			return nil, s.broken
+		}
+		s.tree = work
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: storing checkpoint %d: %w", size, err)
+	}
+	s.tree = work
+	return c, nil
+}
+
+func (s *Service) checkpointAt(ctx context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
+	cps, err := s.store.AuditCheckpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cps {
+		if c.Size == size {
+			return c, nil
+		}
+	}
+	return nil, cordon.ErrNotFound
+}
+
+// nodeFunc returns tree nodes for proofs and resumption: stored ones when
+// the checkpointer kept them, otherwise computed from the leaves beneath.
+func (s *Service) nodeFunc(ctx context.Context) audit.NodeFunc {
+	var node audit.NodeFunc
+	node = func(level uint, index uint64) ([]byte, error) {
+		if level >= nodeLevel {
+			h, err := s.store.AuditNodeHash(ctx, level, index)
+			if err == nil {
+				return h, nil
+			}
+			if !errors.Is(err, cordon.ErrNotFound) {
+				return nil, err
+			}
+		}
+		if level <= nodeLevel {
+			begin, end := index<<level, (index+1)<<level
+			hs := make([][]byte, 0, end-begin)
+			err := s.store.AuditEntries(ctx, begin, end, func(e *cordon.AuditEntry) error {
+				hs = append(hs, audit.LeafHash(e.Leaf))
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if uint64(len(hs)) != end-begin {
+				return nil, fmt.Errorf("entries %d..%d: %d of %d found", begin, end-1, len(hs), end-begin)
+			}
+			return audit.SubtreeRoot(hs)
+		}
+		l, err := node(level-1, 2*index)
+		if err != nil {
+			return nil, err
+		}
+		r, err := node(level-1, 2*index+1)
+		if err != nil {
+			return nil, err
+		}
+		return audit.HashChildren(l, r), nil
+	}
+	return node
+}

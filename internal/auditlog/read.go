@@ -1,0 +1,265 @@
+package auditlog
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// InclusionProof is the proof that an entry is in the tree of Size
+// entries, with the checkpoint signed at that size.
+type InclusionProof struct {
+	Index      uint64
+	Size       uint64
+	LeafHash   []byte
+	Hashes     [][]byte
+	Checkpoint []byte
+}
+
+// ConsistencyProof is the proof that the tree of From entries is a prefix
+// of the tree of To, with both checkpoints.
+type ConsistencyProof struct {
+	From, To                   uint64
+	Hashes                     [][]byte
+	FromCheckpoint, Checkpoint []byte
+}
+
+// latest returns the last checkpoint; ErrNotFound when none was signed.
+func (s *Service) checkpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
+	return s.store.AuditCheckpoints(ctx)
+}
+
+func find(cps []*cordon.AuditCheckpoint, size uint64) *cordon.AuditCheckpoint {
+	i, ok := slices.BinarySearchFunc(cps, size, func(c *cordon.AuditCheckpoint, size uint64) int {
+		switch {
+		case c.Size < size:
+			return -1
+		case c.Size > size:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil
+	}
+	return cps[i]
+}
+
+// Inclusion proves entry index against the checkpoint of the given size;
+// size 0 means the latest checkpoint. Proofs are only given against signed
+// sizes: a proof against an unsigned root proves nothing.
+func (s *Service) Inclusion(ctx context.Context, index, size uint64) (*InclusionProof, error) {
+	cps, err := s.checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(cps) == 0 {
+		return nil, cordon.Errorf(cordon.ECodeNotFound, "no checkpoint has been signed yet")
+	}
+	if size == 0 {
+		size = cps[len(cps)-1].Size
+	}
+	c := find(cps, size)
+	if c == nil {
+		return nil, cordon.FieldError(cordon.ECodeNotFound, "size", "no checkpoint was signed at size %d", size)
+	}
+	if index >= size {
+		return nil, cordon.FieldError(cordon.ECodeNotFound, "index", "entry %d is not in the tree of size %d", index, size)
+	}
+	var leafHash []byte
+	err = s.store.AuditEntries(ctx, index, index+1, func(e *cordon.AuditEntry) error {
+		leafHash = audit.LeafHash(e.Leaf)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if leafHash == nil {
+		return nil, fmt.Errorf("auditlog: entry %d is missing from the store", index)
+	}
+	hs, err := audit.InclusionProofFrom(s.nodeFunc(ctx), index, size)
+	if err != nil {
+		return nil, err
+	}
+	return &InclusionProof{Index: index, Size: size, LeafHash: leafHash, Hashes: hs, Checkpoint: c.Note}, nil
+}
+
+// Consistency proves the checkpoint at from a prefix of the one at to; to
+// 0 means the latest.
+func (s *Service) Consistency(ctx context.Context, from, to uint64) (*ConsistencyProof, error) {
+	cps, err := s.checkpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(cps) == 0 {
+		return nil, cordon.Errorf(cordon.ECodeNotFound, "no checkpoint has been signed yet")
+	}
+	if to == 0 {
+		to = cps[len(cps)-1].Size
+	}
+	ct := find(cps, to)
+	if ct == nil {
+		return nil, cordon.FieldError(cordon.ECodeNotFound, "to", "no checkpoint was signed at size %d", to)
+	}
+	cf := find(cps, from)
+	if cf == nil {
+		return nil, cordon.FieldError(cordon.ECodeNotFound, "from", "no checkpoint was signed at size %d", from)
+	}
+	if from > to {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "from", "from (%d) is past to (%d)", from, to)
+	}
+	hs, err := audit.ConsistencyProofFrom(s.nodeFunc(ctx), from, to)
+	if err != nil {
+		return nil, err
+	}
+	return &ConsistencyProof{From: from, To: to, Hashes: hs, FromCheckpoint: cf.Note, Checkpoint: ct.Note}, nil
+}
+
+// Checkpoints returns every signed checkpoint, smallest first.
+func (s *Service) Checkpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
+	return s.checkpoints(ctx)
+}
+
+// Size returns the number of entries.
+func (s *Service) Size(ctx context.Context) (uint64, error) { return s.store.AuditSize(ctx) }
+
+// Entries calls fn for entries [from, to) in index order.
+func (s *Service) Entries(ctx context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
+	return s.store.AuditEntries(ctx, from, to, fn)
+}
+
+// Report is a blast-radius report: which users' data the principals
+// touched over [From, To), and which categories they did and did not.
+type Report struct {
+	ID         string               `json:"id,omitempty"`
+	Principals []string             `json:"principals"`
+	From       time.Time            `json:"from"`
+	To         time.Time            `json:"to"`
+	Users      int                  `json:"users"`
+	Events     int64                `json:"events"`
+	First      *time.Time           `json:"first,omitempty"`
+	Last       *time.Time           `json:"last,omitempty"`
+	Touched    []string             `json:"categories_touched"`
+	Untouched  []string             `json:"categories_not_touched"`
+	Accesses   []cordon.AuditAccess `json:"-"`
+	Summary    string               `json:"summary"`
+	Created    *time.Time           `json:"created,omitempty"`
+	CreatedBy  string               `json:"created_by,omitempty"`
+	SavedUsers []string             `json:"-"`
+}
+
+// MaxPrincipals is the most principals one report names.
+const MaxPrincipals = 100
+
+// Report builds the blast-radius report of principals over [from, to).
+func (s *Service) Report(ctx context.Context, principals []string, from, to time.Time) (*Report, error) {
+	if len(principals) == 0 {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at least one principal")
+	}
+	if len(principals) > MaxPrincipals {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at most %d principals", MaxPrincipals)
+	}
+	for _, p := range principals {
+		if p == "" || len(p) > audit.MaxPrincipal {
+			return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "a principal is empty or longer than %d bytes", audit.MaxPrincipal)
+		}
+	}
+	if !from.Before(to) {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "to", "the window is empty: from must be before to")
+	}
+	principals = slices.Compact(slices.Sorted(slices.Values(principals)))
+	rows, err := s.store.AuditReport(ctx, principals, from, to)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Principals: principals, From: from.UTC(), To: to.UTC(), Accesses: rows, Users: len(rows)}
+	touched := map[string]bool{}
+	for _, a := range rows {
+		r.Events += a.Count
+		for _, c := range a.Categories {
+			touched[c] = true
+		}
+		if r.First == nil || a.First.Before(*r.First) {
+			f := a.First
+			r.First = &f
+		}
+		if r.Last == nil || a.Last.After(*r.Last) {
+			l := a.Last
+			r.Last = &l
+		}
+	}
+	for _, c := range s.categories {
+		if touched[c] {
+			r.Touched = append(r.Touched, c)
+		} else {
+			r.Untouched = append(r.Untouched, c)
+		}
+	}
+	// A stored entry may carry a category no longer configured.
+	for c := range touched {
+		if !slices.Contains(r.Touched, c) {
+			r.Touched = append(r.Touched, c)
+		}
+	}
+	r.Summary = summary(r)
+	return r, nil
+}
+
+// summary is the report in one line: "1 user; profile, email; no
+// password_hash, no payment".
+func summary(r *Report) string {
+	var b strings.Builder
+	if r.Users == 1 {
+		b.WriteString("1 user")
+	} else {
+		b.WriteString(strconv.Itoa(r.Users) + " users")
+	}
+	if len(r.Touched) > 0 {
+		b.WriteString("; " + strings.Join(r.Touched, ", "))
+	}
+	if len(r.Untouched) > 0 {
+		b.WriteString("; no " + strings.Join(r.Untouched, ", no "))
+	}
+	return b.String()
+}
+
+// SaveReport builds a report and keeps it under a new id, with its users,
+// so a campaign can take them as its cohort.
+func (s *Service) SaveReport(ctx context.Context, principals []string, from, to time.Time, actor string) (*Report, error) {
+	r, err := s.Report(ctx, principals, from, to)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	saved := &cordon.SavedAuditReport{ID: cordon.NewID("r"), Principals: r.Principals, From: r.From, To: r.To,
+		Created: now, CreatedBy: actor}
+	for _, a := range r.Accesses {
+		saved.Subjects = append(saved.Subjects, a.Subject)
+	}
+	if err := s.store.SaveAuditReport(ctx, saved); err != nil {
+		return nil, err
+	}
+	r.ID, r.Created, r.CreatedBy, r.SavedUsers = saved.ID, &now, actor, saved.Subjects
+	return r, nil
+}
+
+// SavedReport reruns a saved report's query, so the answer shows the
+// accesses as the log holds them now, and returns it with the users saved.
+func (s *Service) SavedReport(ctx context.Context, id string) (*Report, error) {
+	saved, err := s.store.SavedAuditReport(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.Report(ctx, saved.Principals, saved.From, saved.To)
+	if err != nil {
+		return nil, err
+	}
+	r.ID, r.Created, r.CreatedBy, r.SavedUsers = saved.ID, &saved.Created, saved.CreatedBy, saved.Subjects
+	return r, nil
+}

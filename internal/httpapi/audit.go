@@ -1,0 +1,507 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/auditlog"
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// MaxAuditBody bounds one ingest request: 10,000 events of about 400
+// bytes fit well inside; a reporter with more sends several batches.
+const MaxAuditBody = 8 << 20
+
+// eventBody is an event on the wire. Unknown fields are refused, so a
+// misspelt field is an error rather than a silently empty one.
+type eventBody struct {
+	Time       *time.Time `json:"time"`
+	Principal  string     `json:"principal"`
+	Action     string     `json:"action"`
+	Subject    string     `json:"subject"`
+	Categories []string   `json:"categories"`
+	Purpose    string     `json:"purpose"`
+	Source     string     `json:"source"`
+}
+
+func (b eventBody) event() audit.Event {
+	e := audit.Event{Principal: b.Principal, Action: b.Action, Subject: b.Subject, Categories: b.Categories, Purpose: b.Purpose, Source: b.Source}
+	if b.Time != nil {
+		e.Time = *b.Time
+	}
+	return e
+}
+
+// handleIngest takes a batch of events as a JSON array
+// (application/json) or one event per line (application/x-ndjson) and
+// appends all of them in one transaction, or none. The answer is sent only
+// after the commit: a 200 means every event of the batch is durable, at the
+// indexes it names.
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	body := http.MaxBytesReader(w, r.Body, MaxAuditBody)
+	var (
+		events []audit.Event
+		err    error
+	)
+	switch mt {
+	case "application/json":
+		events, err = decodeEventArray(body)
+	case "application/x-ndjson":
+		events, err = decodeEventLines(body)
+	default:
+		err = cordon.Errorf(cordon.ECodeMediaType, "Content-Type must be application/json (an array of events) or application/x-ndjson (one event per line)")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	entries, size, err := s.audit.Ingest(r.Context(), events)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"accepted":    len(entries),
+		"first_index": entries[0].Index,
+		"last_index":  entries[len(entries)-1].Index,
+		"log_size":    size,
+	})
+}
+
+// eventError names the event a decoding error is in.
+func eventError(i int, err error) error {
+	var ce *cordon.Error
+	if errors.As(jsonError(err), &ce) && ce.Code == cordon.ECodeTooLarge {
+		return ce
+	}
+	msg := jsonError(err).Error()
+	if errors.As(jsonError(err), &ce) {
+		msg = ce.Message
+	}
+	return cordon.FieldError(cordon.ECodeInvalid, "events["+strconv.Itoa(i)+"]", "event %d: %s", i, msg)
+}
+
+func decodeEvent(dec *json.Decoder, i int) (audit.Event, error) {
+	var b eventBody
+	if err := dec.Decode(&b); err != nil {
+		return audit.Event{}, eventError(i, err)
+	}
+	return b.event(), nil
+}
+
+func decodeEventArray(body io.Reader) ([]audit.Event, error) {
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, jsonError(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, cordon.Errorf(cordon.ECodeInvalid, "the body must be a JSON array of events")
+	}
+	var events []audit.Event
+	for dec.More() {
+		if len(events) == auditlog.MaxBatch {
+			return nil, cordon.Errorf(cordon.ECodeTooLarge, "the batch holds more than %d events; send several", auditlog.MaxBatch)
+		}
+		e, err := decodeEvent(dec, len(events))
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, e)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, jsonError(err)
+		}
+		return nil, cordon.Errorf(cordon.ECodeInvalid, "the body must hold exactly one JSON array")
+	}
+	return events, nil
+}
+
+func decodeEventLines(body io.Reader) ([]audit.Event, error) {
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	var events []audit.Event
+	for line := 0; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		if len(events) == auditlog.MaxBatch {
+			return nil, cordon.Errorf(cordon.ECodeTooLarge, "the batch holds more than %d events; send several", auditlog.MaxBatch)
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		e, err := decodeEvent(dec, len(events))
+		if err != nil {
+			return nil, err
+		}
+		if dec.More() {
+			return nil, cordon.FieldError(cordon.ECodeInvalid, "events["+strconv.Itoa(len(events))+"]", "line %d holds more than one JSON value", line+1)
+		}
+		events = append(events, e)
+	}
+	if err := sc.Err(); err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			return nil, jsonError(err)
+		}
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, cordon.FieldError(cordon.ECodeTooLarge, "events["+strconv.Itoa(len(events))+"]", "event %d is longer than 64 KiB", len(events))
+		}
+		return nil, err
+	}
+	return events, nil
+}
+
+// queryUint reads an optional unsigned query parameter.
+func queryUint(r *http.Request, name string) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 63)
+	if err != nil {
+		return 0, cordon.FieldError(cordon.ECodeInvalid, name, "%s must be a whole number, not %q", name, short(v))
+	}
+	return n, nil
+}
+
+func b64(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = base64.StdEncoding.EncodeToString(b)
+	}
+	return out
+}
+
+func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
+	index, err := queryUint(r, "index")
+	if err == nil && r.URL.Query().Get("index") == "" {
+		err = cordon.FieldError(cordon.ECodeInvalid, "index", "index is required")
+	}
+	var size uint64
+	if err == nil {
+		size, err = queryUint(r, "size")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.audit.Inclusion(r.Context(), index, size)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"index": p.Index, "size": p.Size, "leaf_hash": base64.StdEncoding.EncodeToString(p.LeafHash),
+		"hashes": b64(p.Hashes), "checkpoint": string(p.Checkpoint),
+	})
+}
+
+func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
+	from, err := queryUint(r, "from")
+	if err == nil && r.URL.Query().Get("from") == "" {
+		err = cordon.FieldError(cordon.ECodeInvalid, "from", "from is required")
+	}
+	var to uint64
+	if err == nil {
+		to, err = queryUint(r, "to")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	p, err := s.audit.Consistency(r.Context(), from, to)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"from": p.From, "to": p.To, "hashes": b64(p.Hashes),
+		"from_checkpoint": string(p.FromCheckpoint), "checkpoint": string(p.Checkpoint),
+	})
+}
+
+// CheckpointView is a checkpoint as served and exported.
+type CheckpointView struct {
+	Size uint64 `json:"size"`
+	Note string `json:"note"`
+}
+
+func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
+	cps, err := s.audit.Checkpoints(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]CheckpointView, len(cps))
+	for i, c := range cps {
+		out[i] = CheckpointView{Size: c.Size, Note: string(c.Note)}
+	}
+	size, err := s.audit.Size(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"origin": s.audit.Origin(), "verifier_key": s.audit.VerifierKey(), "log_size": size, "checkpoints": out,
+	})
+}
+
+// EntryView is one line of the entries export: the stored leaf bytes,
+// base64, so a verifier hashes exactly what the store holds.
+type EntryView struct {
+	Index    uint64 `json:"index"`
+	Leaf     string `json:"leaf"`
+	LeafHash string `json:"leaf_hash"`
+}
+
+// handleEntries streams entries [from, to) as NDJSON; to defaults to the
+// log's size. The stream ends early, without a closing error, only when
+// the client goes away.
+func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
+	from, err := queryUint(r, "from")
+	var to uint64
+	if err == nil {
+		to, err = queryUint(r, "to")
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	size, err := s.audit.Size(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if to == 0 || to > size {
+		to = size
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("Cordon-Audit-Log-Size", strconv.FormatUint(size, 10))
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	err = s.audit.Entries(r.Context(), from, to, func(e *cordon.AuditEntry) error {
+		return enc.Encode(EntryView{Index: e.Index, Leaf: base64.StdEncoding.EncodeToString(e.Leaf), LeafHash: base64.StdEncoding.EncodeToString(e.LeafHash)})
+	})
+	if err != nil {
+		s.logger(r).Warn("audit entries export ended early", "err", err)
+		return
+	}
+	bw.Flush()
+}
+
+// parseWindow reads from/to (RFC 3339; to defaults to now, from to 30
+// days before to) and the principals.
+func (s *Server) reportQuery(r *http.Request) (principals []string, from, to time.Time, err error) {
+	q := r.URL.Query()
+	principals = q["principal"]
+	to = s.clock.Now()
+	if v := q.Get("to"); v != "" {
+		if to, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return nil, from, to, cordon.FieldError(cordon.ECodeInvalid, "to", "to must be an RFC 3339 time such as 2026-11-29T00:00:00Z, not %q", short(v))
+		}
+	}
+	from = to.AddDate(0, 0, -30)
+	if v := q.Get("from"); v != "" {
+		if from, err = time.Parse(time.RFC3339Nano, v); err != nil {
+			return nil, from, to, cordon.FieldError(cordon.ECodeInvalid, "from", "from must be an RFC 3339 time such as 2026-11-01T00:00:00Z, not %q", short(v))
+		}
+	}
+	return principals, from, to, nil
+}
+
+func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
+	principals, from, to, err := s.reportQuery(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rep, err := s.audit.Report(r.Context(), principals, from, to)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeReport(w, r, rep)
+}
+
+type saveReportBody struct {
+	Principals []string  `json:"principals"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+}
+
+func (s *Server) handleSaveReport(w http.ResponseWriter, r *http.Request) {
+	var body saveReportBody
+	if err := readJSON(w, r, &body, maxJSONBody); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	rep, err := s.audit.SaveReport(r.Context(), body.Principals, body.From, body.To, actor(r))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/admin/v1/audit/reports/"+rep.ID)
+	writeReportStatus(w, r, rep, http.StatusCreated)
+}
+
+func (s *Server) handleSavedReport(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.audit.SavedReport(r.Context(), r.PathValue("id"))
+	if errors.Is(err, cordon.ErrNotFound) {
+		err = cordon.Errorf(cordon.ECodeNotFound, "no saved report %q", short(r.PathValue("id")))
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeReport(w, r, rep)
+}
+
+func writeReport(w http.ResponseWriter, r *http.Request, rep *auditlog.Report) {
+	writeReportStatus(w, r, rep, http.StatusOK)
+}
+
+// accessView is one user's row of a report.
+type accessView struct {
+	User       string    `json:"user"`
+	Events     int64     `json:"events"`
+	Categories []string  `json:"categories"`
+	First      time.Time `json:"first"`
+	Last       time.Time `json:"last"`
+}
+
+// writeReportStatus answers in the format the format parameter or the
+// Accept header asks for: json (default), csv or text.
+func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Report, status int) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		switch accept := r.Header.Get("Accept"); {
+		case strings.Contains(accept, "text/csv"):
+			format = "csv"
+		case strings.Contains(accept, "text/plain"):
+			format = "text"
+		default:
+			format = "json"
+		}
+	}
+	switch format {
+	case "json":
+		users := make([]accessView, len(rep.Accesses))
+		for i, a := range rep.Accesses {
+			users[i] = accessView{User: a.Subject, Events: a.Count, Categories: a.Categories, First: a.First, Last: a.Last}
+		}
+		v := map[string]any{"report": rep, "accesses": users}
+		if rep.ID != "" {
+			saved := rep.SavedUsers
+			if saved == nil {
+				saved = []string{}
+			}
+			v["saved_users"] = saved
+		}
+		writeJSON(w, status, v)
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.WriteHeader(status)
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"user", "events", "categories", "first", "last"})
+		for _, a := range rep.Accesses {
+			cw.Write([]string{csvSafe(a.Subject), strconv.FormatInt(a.Count, 10), strings.Join(a.Categories, " "),
+				a.First.UTC().Format(time.RFC3339Nano), a.Last.UTC().Format(time.RFC3339Nano)})
+		}
+		cw.Flush()
+	case "text":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(status)
+		io.WriteString(w, ReportText(rep))
+	default:
+		writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, "format", "format must be json, csv or text, not %q", short(format)))
+	}
+}
+
+// csvSafe defuses a cell a spreadsheet would run as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// ReportText is the human form of a report.
+func ReportText(rep *auditlog.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", rep.Summary)
+	fmt.Fprintf(&b, "principals: %s\nwindow: %s to %s\n", strings.Join(rep.Principals, ", "),
+		rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
+	if rep.ID != "" {
+		fmt.Fprintf(&b, "saved as %s (%d users)\n", rep.ID, len(rep.SavedUsers))
+	}
+	fmt.Fprintf(&b, "events: %d\n", rep.Events)
+	if rep.First != nil {
+		fmt.Fprintf(&b, "first access: %s\nlast access: %s\n", rep.First.Format(time.RFC3339), rep.Last.Format(time.RFC3339))
+	}
+	const shown = 50
+	for i, a := range rep.Accesses {
+		if i == shown {
+			fmt.Fprintf(&b, "  … and %d more users\n", len(rep.Accesses)-shown)
+			break
+		}
+		fmt.Fprintf(&b, "  %s: %d events; %s; %s to %s\n", a.Subject, a.Count, strings.Join(a.Categories, ", "),
+			a.First.Format(time.RFC3339), a.Last.Format(time.RFC3339))
+	}
+	return b.String()
+}
+
+// audited returns a context whose next store write also records an admin
+// action in the audit log, in the same transaction. The principal is the
+// admin token ("admin:NAME"), the source the client's address.
+func (s *Server) audited(r *http.Request, action, subject, purpose string, categories ...string) (context.Context, error) {
+	if s.audit == nil {
+		return r.Context(), nil
+	}
+	at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
+	principal := "admin"
+	if at != nil {
+		principal = "admin:" + at.Name
+	}
+	source, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		source = r.RemoteAddr
+	}
+	if subject == "" {
+		subject = "-"
+	}
+	ev := audit.Event{Time: s.clock.Now(), Principal: principal, Action: action, Subject: subject,
+		Categories: categories, Purpose: purpose, Source: source}
+	e, err := s.audit.Entry(ev, s.clock.Now(), -1)
+	if err != nil {
+		// A name the log refuses (a control character, say) is refused by
+		// the change too; record the attempt under a placeholder.
+		ev.Subject = "-"
+		if e, err = s.audit.Entry(ev, s.clock.Now(), -1); err != nil {
+			return nil, err
+		}
+	}
+	return cordon.WithAudit(r.Context(), e), nil
+}
