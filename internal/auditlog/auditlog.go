@@ -72,7 +72,7 @@ type Service struct {
 	vkey       string
 	kick       chan struct{}
 
-	mu      sync.Mutex // the checkpointer's state
+	mu     sync.Mutex // the checkpointer's state
 	tree   *audit.Tree
 	broken error // set when the stored log disagrees with a signed root
 }
