@@ -35,6 +35,12 @@ Usage:
   cordon campaign list
   cordon campaign show ID [--watch]
   cordon token create NAME --scope SCOPE...   (prints a new admin token once)
+  cordon audit send [-f FILE]         (NDJSON events into the audit log; scope audit:write)
+  cordon audit report --principal P... [--from T] [--to T] [--format text|json|csv] [--save]
+  cordon audit verify [--key VKEY] [--checkpoints FILE]
+                                      (recompute the log, check every signed checkpoint)
+  cordon audit checkpoints [-o FILE]  (export the signed checkpoints for a second party)
+  cordon audit prove INDEX [--key VKEY]
   cordon simulate [--server URL] [--gate http://127.0.0.1:8081] [--installs 500]
                   [--duration 60s] [--concurrency 32] [--seed N] [--speed X]
                   [--password-file FILE | --users-prefix sim-]
@@ -102,6 +108,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runCampaign(ctx, args[1:], stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], stdout, stderr)
+	case "audit":
+		return runAudit(ctx, args[1:], stdin, stdout, stderr)
 	case "gate":
 		return runGate(ctx, args[1:], stderr)
 	case "simulate":

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"golang.org/x/mod/sumdb/note"
@@ -32,11 +33,14 @@ type Report struct {
 // bounds the precision, since a root cannot say which of its leaves changed.
 type TamperError struct {
 	Index, End uint64
-	Checkpoint int    // index into Verify's checkpoints argument
+	Checkpoint int    // index into Verify's checkpoints argument; -1 when the entry itself shows the damage
 	Reason     string // e.g. "root mismatch", "log truncated"
 }
 
 func (e *TamperError) Error() string {
+	if e.Checkpoint < 0 {
+		return fmt.Sprintf("audit: entry %d: %s", e.Index, e.Reason)
+	}
 	if e.End == e.Index+1 {
 		return fmt.Sprintf("audit: entry %d: %s (checkpoint %d)", e.Index, e.Reason, e.Checkpoint)
 	}
@@ -104,6 +108,10 @@ func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Check
 		}
 		b, err := leaves(i)
 		if err != nil {
+			var te *TamperError
+			if errors.As(err, &te) {
+				return fail(err)
+			}
 			return fail(fmt.Errorf("audit: reading entry %d: %w", i, err))
 		}
 		t.Append(LeafHash(b))
@@ -117,4 +125,54 @@ func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Check
 			Reason: fmt.Sprintf("log truncated: checkpoint covers %d entries, log has %d", c.size, n)})
 	}
 	return fail(nil)
+}
+
+// StoredEntry is an entry as a store or an export holds it.
+type StoredEntry struct {
+	Index    uint64
+	Leaf     []byte
+	LeafHash []byte // the stored hash, checked against Leaf; may be nil
+}
+
+// VerifyLog is Verify over entries read in index order by next, which
+// returns io.EOF after the last. Beyond Verify's checks it names a single
+// entry exactly when the damage shows in the entry itself: a missing
+// index (a deleted row), an index out of order, a leaf that is not in
+// canonical form, or a stored leaf hash that does not match the leaf (an
+// edit that forgot the hash). progress, when not nil, is called with the
+// number of entries read so far, every 65,536 entries and at the end.
+func VerifyLog(next func() (StoredEntry, error), n uint64, checkpoints []Checkpoint, verifiers note.Verifiers, progress func(done uint64)) (Report, error) {
+	leaves := func(i uint64) ([]byte, error) {
+		e, err := next()
+		if errors.Is(err, io.EOF) {
+			return nil, &TamperError{Index: i, End: n, Checkpoint: -1,
+				Reason: fmt.Sprintf("log truncated: %d entries announced, %d found", n, i)}
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case e.Index > i:
+			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1,
+				Reason: fmt.Sprintf("entry missing (the next stored entry is %d)", e.Index)}
+		case e.Index < i:
+			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1,
+				Reason: fmt.Sprintf("entry out of order (entry %d found again)", e.Index)}
+		}
+		if e.LeafHash != nil && !bytes.Equal(LeafHash(e.Leaf), e.LeafHash) {
+			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "stored leaf hash does not match the entry"}
+		}
+		if _, err := ParseLeaf(e.Leaf); err != nil {
+			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "entry is not a canonical event: " + err.Error()}
+		}
+		if progress != nil && (i+1)%65536 == 0 {
+			progress(i + 1)
+		}
+		return e.Leaf, nil
+	}
+	rep, err := Verify(leaves, n, checkpoints, verifiers)
+	if progress != nil {
+		progress(rep.Entries)
+	}
+	return rep, err
 }

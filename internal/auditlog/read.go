@@ -194,10 +194,15 @@ func (s *Service) Report(ctx context.Context, principals []string, from, to time
 			r.Last = &l
 		}
 	}
+	// Untouched lists the data categories only: cordon's own (sessions,
+	// campaigns …) describe admin actions, and saying "no campaigns" of a
+	// support tool's reads would be noise.
+	own := CordonCategories()
 	for _, c := range s.categories {
-		if touched[c] {
+		switch {
+		case touched[c]:
 			r.Touched = append(r.Touched, c)
-		} else {
+		case !slices.Contains(own, c):
 			r.Untouched = append(r.Untouched, c)
 		}
 	}

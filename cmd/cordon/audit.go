@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/adminclient"
+	"github.com/cordon-dev/cordon/internal/audit"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// checkpointFile is the export of a log's checkpoints: what a second party
+// keeps, and what cordon audit verify --checkpoints reads back.
+type checkpointFile struct {
+	Origin      string `json:"origin"`
+	VerifierKey string `json:"verifier_key"`
+	LogSize     uint64 `json:"log_size"`
+	Checkpoints []struct {
+		Size uint64 `json:"size"`
+		Note string `json:"note"`
+	} `json:"checkpoints"`
+}
+
+func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("audit needs a verb: verify, report, checkpoints, prove, send")
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	client := adminFlags(fs)
+	switch verb {
+	case "verify":
+		key := fs.String("key", "", "verifier key of the log's checkpoints (name+hash+base64), from a source you trust; default: the server's, with a warning")
+		held := fs.String("checkpoints", "", "a checkpoint file exported earlier (cordon audit checkpoints -o FILE); its checkpoints must still hold")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return usageError("audit verify takes no arguments, got %q", pos)
+		}
+		return auditVerify(ctx, client(), *key, *held, stdout, stderr)
+	case "checkpoints":
+		out := fs.String("o", "", "write the export to this file instead of standard output")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return usageError("audit checkpoints takes no arguments, got %q", pos)
+		}
+		return auditCheckpoints(ctx, client(), *out, stdout)
+	case "report":
+		var principals multiFlag
+		fs.Var(&principals, "principal", "whose accesses (repeat for several)")
+		from := fs.String("from", "", "window start, RFC 3339 (default: 30 days before --to)")
+		to := fs.String("to", "", "window end, RFC 3339 (default: now)")
+		format := fs.String("format", "text", "text, json or csv")
+		save := fs.Bool("save", false, "keep the report; its id can be a campaign cohort (users_from_report)")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		principals = append(principals, pos...)
+		if len(principals) == 0 {
+			return usageError("audit report needs --principal NAME")
+		}
+		return auditReport(ctx, client(), principals, *from, *to, *format, *save, stdout)
+	case "prove":
+		key := fs.String("key", "", "verifier key (default: the server's, with a warning)")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usageError("audit prove takes one entry index")
+		}
+		index, err := strconv.ParseUint(pos[0], 10, 63)
+		if err != nil {
+			return usageError("audit prove: %q is not an entry index", pos[0])
+		}
+		return auditProve(ctx, client(), index, *key, stdout, stderr)
+	case "send":
+		file := fs.String("f", "-", "events, one JSON object per line (NDJSON); - for standard input")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 {
+			return usageError("audit send takes -f FILE, got %q", pos)
+		}
+		return auditSend(ctx, client(), *file, stdin, stdout)
+	}
+	return usageError("unknown audit verb %q", verb)
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// get performs an authenticated GET and returns the open body; the caller
+// closes it.
+func get(ctx context.Context, c *adminclient.Client, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.Server+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach cordon at %s (set --server or CORDON_SERVER): %w", c.Server, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		e := &adminclient.APIError{Status: resp.StatusCode}
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(e)
+		if resp.StatusCode == http.StatusUnauthorized && c.Token == "" {
+			e.Message = "no admin token: set CORDON_ADMIN_TOKEN"
+		}
+		return nil, e
+	}
+	return resp, nil
+}
+
+func fetchCheckpoints(ctx context.Context, c *adminclient.Client) (*checkpointFile, error) {
+	var f checkpointFile
+	if err := c.Do(ctx, "GET", "/audit/v1/checkpoints", nil, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func auditCheckpoints(ctx context.Context, c *adminclient.Client, out string, stdout io.Writer) error {
+	f, err := fetchCheckpoints(ctx, c)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if out == "" {
+		_, err = stdout.Write(b)
+		return err
+	}
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d checkpoints of %s (up to %d entries) to %s\n", len(f.Checkpoints), f.Origin, lastSize(f), out)
+	return nil
+}
+
+func lastSize(f *checkpointFile) uint64 {
+	if len(f.Checkpoints) == 0 {
+		return 0
+	}
+	return f.Checkpoints[len(f.Checkpoints)-1].Size
+}
+
+// verifiers returns the key to check checkpoints with: the one given, or
+// the server's (which proves only that the log agrees with itself).
+func verifiers(key string, served *checkpointFile, stderr io.Writer) (note.Verifiers, string, error) {
+	if key == "" {
+		fmt.Fprintf(stderr, "warning: no --key given; trusting the server's own key %s\n", served.VerifierKey)
+		key = served.VerifierKey
+	}
+	v, err := note.NewVerifier(key)
+	if err != nil {
+		return nil, "", usageError("--key %q is not a note verifier key: %v", key, err)
+	}
+	return note.VerifierList(v), v.Name(), nil
+}
+
+func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile string, stdout, stderr io.Writer) error {
+	served, err := fetchCheckpoints(ctx, c)
+	if err != nil {
+		return err
+	}
+	vs, origin, err := verifiers(key, served, stderr)
+	if err != nil {
+		return err
+	}
+	var cps []audit.Checkpoint
+	for _, cp := range served.Checkpoints {
+		cps = append(cps, audit.Checkpoint{Origin: origin, Note: []byte(cp.Note)})
+	}
+	held := 0
+	if heldFile != "" {
+		b, err := os.ReadFile(heldFile)
+		if err != nil {
+			return err
+		}
+		var f checkpointFile
+		if err := json.Unmarshal(b, &f); err != nil {
+			return fmt.Errorf("%s is not a checkpoint file: %w", heldFile, err)
+		}
+		for _, cp := range f.Checkpoints {
+			cps = append(cps, audit.Checkpoint{Origin: origin, Note: []byte(cp.Note)})
+		}
+		held = len(f.Checkpoints)
+	}
+	resp, err := get(ctx, c, "/audit/v1/entries?to="+strconv.FormatUint(served.LogSize, 10))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	n, err := strconv.ParseUint(resp.Header.Get("Cordon-Audit-Log-Size"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("the server sent no log size with its entries")
+	}
+	n = min(n, served.LogSize)
+	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 1<<20))
+	next := func() (audit.StoredEntry, error) {
+		var v struct {
+			Index    uint64 `json:"index"`
+			Leaf     string `json:"leaf"`
+			LeafHash string `json:"leaf_hash"`
+		}
+		if err := dec.Decode(&v); err != nil {
+			return audit.StoredEntry{}, err
+		}
+		leaf, err := base64.StdEncoding.DecodeString(v.Leaf)
+		if err != nil {
+			return audit.StoredEntry{}, fmt.Errorf("entry %d: leaf is not base64", v.Index)
+		}
+		h, err := base64.StdEncoding.DecodeString(v.LeafHash)
+		if err != nil {
+			return audit.StoredEntry{}, fmt.Errorf("entry %d: leaf hash is not base64", v.Index)
+		}
+		return audit.StoredEntry{Index: v.Index, Leaf: leaf, LeafHash: h}, nil
+	}
+	start := time.Now()
+	last := start
+	progress := func(done uint64) {
+		if now := time.Now(); now.Sub(last) >= time.Second || done == n {
+			last = now
+			pct := 100.0
+			if n > 0 {
+				pct = 100 * float64(done) / float64(n)
+			}
+			fmt.Fprintf(stderr, "verified %d of %d entries (%.0f%%), %s\n", done, n, pct, now.Sub(start).Round(time.Millisecond))
+		}
+	}
+	rep, err := audit.VerifyLog(next, n, cps, vs, progress)
+	var te *audit.TamperError
+	if errors.As(err, &te) {
+		where := fmt.Sprintf("entry %d", te.Index)
+		if te.Checkpoint >= 0 && te.End > te.Index+1 {
+			where = fmt.Sprintf("entries %d..%d (checkpoints are signed every few entries, so the first bad one is in this span)", te.Index, te.End-1)
+		}
+		if te.Checkpoint >= len(served.Checkpoints) {
+			where += "; the checkpoint that caught it is from " + heldFile
+		}
+		return &exitError{code: 1, err: fmt.Errorf("TAMPERED: first bad entry: %s: %s; the %d entries before it are intact", where, te.Reason, te.Index)}
+	}
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("verification failed: %w", err)}
+	}
+	fmt.Fprintf(stdout, "ok: %s holds %d entries; root %s\n", origin, rep.Entries, base64.StdEncoding.EncodeToString(rep.Root))
+	fmt.Fprintf(stdout, "%d checkpoints (%d held from a file) verified and consistent; entries 0..%d proven\n", rep.Checkpoints, held, int64(rep.Proven)-1)
+	if rep.Entries > rep.Proven {
+		fmt.Fprintf(stdout, "%d newer entries are not yet covered by a checkpoint\n", rep.Entries-rep.Proven)
+	}
+	return nil
+}
+
+func auditReport(ctx context.Context, c *adminclient.Client, principals []string, from, to, format string, save bool, stdout io.Writer) error {
+	switch format {
+	case "text", "json", "csv":
+	default:
+		return usageError("--format must be text, json or csv")
+	}
+	var path string
+	var body io.Reader
+	method := "GET"
+	if save {
+		req := map[string]any{"principals": principals}
+		now := time.Now().UTC()
+		tt, ft := now, now.AddDate(0, 0, -30)
+		var err error
+		if to != "" {
+			if tt, err = time.Parse(time.RFC3339Nano, to); err != nil {
+				return usageError("--to must be an RFC 3339 time such as 2026-11-29T00:00:00Z")
+			}
+			ft = tt.AddDate(0, 0, -30)
+		}
+		if from != "" {
+			if ft, err = time.Parse(time.RFC3339Nano, from); err != nil {
+				return usageError("--from must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
+			}
+		}
+		req["from"], req["to"] = ft, tt
+		b, _ := json.Marshal(req)
+		method, path, body = "POST", "/admin/v1/audit/reports?format="+format, strings.NewReader(string(b))
+	} else {
+		q := url.Values{"principal": principals, "format": {format}}
+		if from != "" {
+			q.Set("from", from)
+		}
+		if to != "" {
+			q.Set("to", to)
+		}
+		path = "/admin/v1/audit/report?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach cordon at %s (set --server or CORDON_SERVER): %w", c.Server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		e := &adminclient.APIError{Status: resp.StatusCode}
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(e)
+		return e
+	}
+	_, err = io.Copy(stdout, resp.Body)
+	return err
+}
+
+func auditProve(ctx context.Context, c *adminclient.Client, index uint64, key string, stdout, stderr io.Writer) error {
+	served, err := fetchCheckpoints(ctx, c)
+	if err != nil {
+		return err
+	}
+	vs, origin, err := verifiers(key, served, stderr)
+	if err != nil {
+		return err
+	}
+	var p struct {
+		Index      uint64   `json:"index"`
+		Size       uint64   `json:"size"`
+		LeafHash   string   `json:"leaf_hash"`
+		Hashes     []string `json:"hashes"`
+		Checkpoint string   `json:"checkpoint"`
+	}
+	if err := c.Do(ctx, "GET", "/audit/v1/proof/inclusion?index="+strconv.FormatUint(index, 10), nil, &p); err != nil {
+		return err
+	}
+	size, root, err := audit.OpenCheckpoint([]byte(p.Checkpoint), vs, origin)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("the proof's checkpoint does not verify: %w", err)}
+	}
+	leafHash, err := base64.StdEncoding.DecodeString(p.LeafHash)
+	if err != nil {
+		return fmt.Errorf("the server sent a malformed leaf hash")
+	}
+	hs := make([][]byte, len(p.Hashes))
+	for i, h := range p.Hashes {
+		if hs[i], err = base64.StdEncoding.DecodeString(h); err != nil {
+			return fmt.Errorf("the server sent a malformed proof hash")
+		}
+	}
+	if size != p.Size {
+		return &exitError{code: 1, err: fmt.Errorf("the proof is for size %d but its checkpoint signs size %d", p.Size, size)}
+	}
+	if err := audit.VerifyInclusion(leafHash, index, size, hs, root); err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("entry %d is NOT proven in the signed tree of %d entries: %w", index, size, err)}
+	}
+	fmt.Fprintf(stdout, "entry %d is in the signed tree of %d entries (%d-hash proof, %d bytes)\n", index, size, len(hs), len(hs)*audit.HashSize)
+	return nil
+}
+
+// auditSend posts NDJSON events in batches of 1,000; each batch is stored
+// whole or not at all, and a refused batch stops the command, naming the
+// event by its line.
+func auditSend(ctx context.Context, c *adminclient.Client, file string, stdin io.Reader, stdout io.Writer) error {
+	in := stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	var (
+		batch  strings.Builder
+		lineOf []int // the input line of each event in the batch
+		lines  int
+		sent   int
+	)
+	flush := func() error {
+		if len(lineOf) == 0 {
+			return nil
+		}
+		var out struct {
+			Accepted   int    `json:"accepted"`
+			FirstIndex uint64 `json:"first_index"`
+			LastIndex  uint64 `json:"last_index"`
+		}
+		err := c.DoRaw(ctx, "POST", "/audit/v1/events", "application/x-ndjson", strings.NewReader(batch.String()), &out)
+		if err != nil {
+			span := fmt.Sprintf("none of lines %d..%d stored; %d events stored before them", lineOf[0], lineOf[len(lineOf)-1], sent)
+			var ae *adminclient.APIError
+			if errors.As(err, &ae) {
+				if k, ok := eventIndex(ae.Field); ok && k < len(lineOf) {
+					return fmt.Errorf("line %d: %w (%s)", lineOf[k], err, span)
+				}
+			}
+			return fmt.Errorf("%w (%s)", err, span)
+		}
+		sent += out.Accepted
+		fmt.Fprintf(stdout, "stored %d events at %d..%d\n", out.Accepted, out.FirstIndex, out.LastIndex)
+		batch.Reset()
+		lineOf = lineOf[:0]
+		return nil
+	}
+	for sc.Scan() {
+		lines++
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		batch.WriteString(line)
+		batch.WriteByte('\n')
+		lineOf = append(lineOf, lines)
+		if len(lineOf) == 1000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("line %d: %w", lines+1, err)
+	}
+	return flush()
+}
+
+// eventIndex reads k from an error field such as "events[k].categories[0]".
+func eventIndex(field string) (int, bool) {
+	rest, ok := strings.CutPrefix(field, "events[")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return 0, false
+	}
+	k, err := strconv.Atoi(num)
+	return k, err == nil
+}
