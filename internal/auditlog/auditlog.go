@@ -203,6 +203,10 @@ func (s *Service) Ingest(ctx context.Context, events []audit.Event) (entries []*
 	now := s.clock.Now()
 	entries = make([]*cordon.AuditEntry, len(events))
 	for i, e := range events {
+		if !IsUser(e.Subject) {
+			return nil, 0, cordon.FieldError(cordon.ECodeUnprocessable, "events["+strconv.Itoa(i)+"].subject",
+				"event %d: subjects beginning %q are reserved for cordon's own records", i, ObjectPrefix)
+		}
 		if entries[i], err = s.Entry(e, now, i); err != nil {
 			return nil, 0, err
 		}

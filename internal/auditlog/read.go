@@ -142,6 +142,7 @@ type Report struct {
 	From       time.Time            `json:"from"`
 	To         time.Time            `json:"to"`
 	Users      int                  `json:"users"`
+	Objects    int                  `json:"cordon_objects,omitempty"` // subjects that are cordon's own (ObjectPrefix)
 	Events     int64                `json:"events"`
 	First      *time.Time           `json:"first,omitempty"`
 	Last       *time.Time           `json:"last,omitempty"`
@@ -178,9 +179,14 @@ func (s *Service) Report(ctx context.Context, principals []string, from, to time
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Principals: principals, From: from.UTC(), To: to.UTC(), Accesses: rows, Users: len(rows)}
+	r := &Report{Principals: principals, From: from.UTC(), To: to.UTC(), Accesses: rows}
 	touched := map[string]bool{}
 	for _, a := range rows {
+		if IsUser(a.Subject) {
+			r.Users++
+		} else {
+			r.Objects++
+		}
 		r.Events += a.Count
 		for _, c := range a.Categories {
 			touched[c] = true
@@ -225,6 +231,9 @@ func summary(r *Report) string {
 	} else {
 		b.WriteString(strconv.Itoa(r.Users) + " users")
 	}
+	if r.Objects > 0 {
+		b.WriteString(", " + strconv.Itoa(r.Objects) + " cordon objects")
+	}
 	if len(r.Touched) > 0 {
 		b.WriteString("; " + strings.Join(r.Touched, ", "))
 	}
@@ -245,7 +254,9 @@ func (s *Service) SaveReport(ctx context.Context, principals []string, from, to 
 	saved := &cordon.SavedAuditReport{ID: cordon.NewID("r"), Principals: r.Principals, From: r.From, To: r.To,
 		Created: now, CreatedBy: actor}
 	for _, a := range r.Accesses {
-		saved.Subjects = append(saved.Subjects, a.Subject)
+		if IsUser(a.Subject) {
+			saved.Subjects = append(saved.Subjects, a.Subject)
+		}
 	}
 	if err := s.store.SaveAuditReport(ctx, saved); err != nil {
 		return nil, err
@@ -268,3 +279,11 @@ func (s *Service) SavedReport(ctx context.Context, id string) (*Report, error) {
 	r.ID, r.Created, r.CreatedBy, r.SavedUsers = saved.ID, &saved.Created, saved.CreatedBy, saved.Subjects
 	return r, nil
 }
+
+// ObjectPrefix begins the subjects of cordon's own admin records that are
+// not users: "cordon:campaign/c-…", "cordon:signing-keys". Reporters may
+// not use it, so a report tells users and cordon objects apart.
+const ObjectPrefix = "cordon:"
+
+// IsUser reports whether a subject names a user rather than a cordon object.
+func IsUser(subject string) bool { return !strings.HasPrefix(subject, ObjectPrefix) }

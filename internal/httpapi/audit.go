@@ -157,7 +157,7 @@ func decodeEventLines(body io.Reader) ([]audit.Event, error) {
 			return nil, err
 		}
 		if dec.More() {
-			return nil, cordon.FieldError(cordon.ECodeInvalid, "events["+strconv.Itoa(len(events))+"]", "line %d holds more than one JSON value", line+1)
+			return nil, cordon.FieldError(cordon.ECodeInvalid, "events["+strconv.Itoa(len(events))+"]", "event %d (line %d) holds more than one JSON value", len(events), line+1)
 		}
 		events = append(events, e)
 	}
@@ -312,12 +312,14 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 	bw.Flush()
 }
 
-// parseWindow reads from/to (RFC 3339; to defaults to now, from to 30
-// days before to) and the principals.
+// reportQuery reads from/to (RFC 3339; to defaults to now plus the
+// allowed clock skew, from to 30 days before to) and the principals.
 func (s *Server) reportQuery(r *http.Request) (principals []string, from, to time.Time, err error) {
 	q := r.URL.Query()
 	principals = q["principal"]
-	to = s.clock.Now()
+	// By default the window reaches as far ahead as an event may be dated,
+	// so what was just reported is in it.
+	to = s.clock.Now().Add(audit.MaxFutureSkew)
 	if v := q.Get("to"); v != "" {
 		if to, err = time.Parse(time.RFC3339Nano, v); err != nil {
 			return nil, from, to, cordon.FieldError(cordon.ECodeInvalid, "to", "to must be an RFC 3339 time such as 2026-11-29T00:00:00Z, not %q", short(v))
