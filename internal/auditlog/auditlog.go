@@ -152,15 +152,14 @@ func (s *Service) Categories() []string { return slices.Clone(s.categories) }
 // resume rebuilds the tree at the last checkpoint from stored nodes and
 // checks it still has the signed root.
 func (s *Service) resume(ctx context.Context) error {
-	cps, err := s.store.AuditCheckpoints(ctx)
-	if err != nil {
-		return fmt.Errorf("auditlog: reading checkpoints: %w", err)
-	}
-	if len(cps) == 0 {
+	last, err := s.store.AuditCheckpoint(ctx, 0)
+	if errors.Is(err, cordon.ErrNotFound) {
 		s.tree = audit.NewTree()
 		return nil
 	}
-	last := cps[len(cps)-1]
+	if err != nil {
+		return fmt.Errorf("auditlog: reading the last checkpoint: %w", err)
+	}
 	t, err := audit.TreeAt(last.Size, s.nodeFunc(ctx))
 	if err != nil {
 		return fmt.Errorf("auditlog: resuming at checkpoint %d: %w", last.Size, err)
@@ -306,7 +305,7 @@ func (s *Service) Checkpoint(ctx context.Context) (*cordon.AuditCheckpoint, erro
 	if errors.Is(err, cordon.ErrAlreadyExists) {
 		// Another node signed this size first; its nodes are stored, and
 		// its root must be ours.
-		if other, oerr := s.checkpointAt(ctx, size); oerr == nil && !bytes.Equal(other.Root, root) {
+		if other, oerr := s.store.AuditCheckpoint(ctx, size); oerr == nil && !bytes.Equal(other.Root, root) {
 			s.broken = fmt.Errorf("checkpoint %d was signed with another root", size)
 			return nil, s.broken
 		}
@@ -318,19 +317,6 @@ func (s *Service) Checkpoint(ctx context.Context) (*cordon.AuditCheckpoint, erro
 	}
 	s.tree = work
 	return c, nil
-}
-
-func (s *Service) checkpointAt(ctx context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
-	cps, err := s.store.AuditCheckpoints(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cps {
-		if c.Size == size {
-			return c, nil
-		}
-	}
-	return nil, cordon.ErrNotFound
 }
 
 // nodeFunc returns tree nodes for proofs and resumption: stored ones when

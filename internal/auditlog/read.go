@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -30,45 +31,28 @@ type ConsistencyProof struct {
 	FromCheckpoint, Checkpoint []byte
 }
 
-// latest returns the last checkpoint; ErrNotFound when none was signed.
-func (s *Service) checkpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
-	return s.store.AuditCheckpoints(ctx)
-}
-
-func find(cps []*cordon.AuditCheckpoint, size uint64) *cordon.AuditCheckpoint {
-	i, ok := slices.BinarySearchFunc(cps, size, func(c *cordon.AuditCheckpoint, size uint64) int {
-		switch {
-		case c.Size < size:
-			return -1
-		case c.Size > size:
-			return 1
-		}
-		return 0
-	})
-	if !ok {
-		return nil
+// checkpoint returns the checkpoint signed at size (0: the latest) as a
+// client error naming field when there is none.
+func (s *Service) checkpoint(ctx context.Context, size uint64, field string) (*cordon.AuditCheckpoint, error) {
+	c, err := s.store.AuditCheckpoint(ctx, size)
+	switch {
+	case errors.Is(err, cordon.ErrNotFound) && size == 0:
+		return nil, cordon.Errorf(cordon.ECodeNotFound, "no checkpoint has been signed yet")
+	case errors.Is(err, cordon.ErrNotFound):
+		return nil, cordon.FieldError(cordon.ECodeNotFound, field, "no checkpoint was signed at size %d", size)
 	}
-	return cps[i]
+	return c, err
 }
 
 // Inclusion proves entry index against the checkpoint of the given size;
 // size 0 means the latest checkpoint. Proofs are only given against signed
 // sizes: a proof against an unsigned root proves nothing.
 func (s *Service) Inclusion(ctx context.Context, index, size uint64) (*InclusionProof, error) {
-	cps, err := s.checkpoints(ctx)
+	c, err := s.checkpoint(ctx, size, "size")
 	if err != nil {
 		return nil, err
 	}
-	if len(cps) == 0 {
-		return nil, cordon.Errorf(cordon.ECodeNotFound, "no checkpoint has been signed yet")
-	}
-	if size == 0 {
-		size = cps[len(cps)-1].Size
-	}
-	c := find(cps, size)
-	if c == nil {
-		return nil, cordon.FieldError(cordon.ECodeNotFound, "size", "no checkpoint was signed at size %d", size)
-	}
+	size = c.Size
 	if index >= size {
 		return nil, cordon.FieldError(cordon.ECodeNotFound, "index", "entry %d is not in the tree of size %d", index, size)
 	}
@@ -93,23 +77,17 @@ func (s *Service) Inclusion(ctx context.Context, index, size uint64) (*Inclusion
 // Consistency proves the checkpoint at from a prefix of the one at to; to
 // 0 means the latest.
 func (s *Service) Consistency(ctx context.Context, from, to uint64) (*ConsistencyProof, error) {
-	cps, err := s.checkpoints(ctx)
+	ct, err := s.checkpoint(ctx, to, "to")
 	if err != nil {
 		return nil, err
 	}
-	if len(cps) == 0 {
-		return nil, cordon.Errorf(cordon.ECodeNotFound, "no checkpoint has been signed yet")
+	to = ct.Size
+	if from == 0 {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "from", "from must be the size of a signed checkpoint, not 0")
 	}
-	if to == 0 {
-		to = cps[len(cps)-1].Size
-	}
-	ct := find(cps, to)
-	if ct == nil {
-		return nil, cordon.FieldError(cordon.ECodeNotFound, "to", "no checkpoint was signed at size %d", to)
-	}
-	cf := find(cps, from)
-	if cf == nil {
-		return nil, cordon.FieldError(cordon.ECodeNotFound, "from", "no checkpoint was signed at size %d", from)
+	cf, err := s.checkpoint(ctx, from, "from")
+	if err != nil {
+		return nil, err
 	}
 	if from > to {
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "from", "from (%d) is past to (%d)", from, to)
@@ -123,7 +101,7 @@ func (s *Service) Consistency(ctx context.Context, from, to uint64) (*Consistenc
 
 // Checkpoints returns every signed checkpoint, smallest first.
 func (s *Service) Checkpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
-	return s.checkpoints(ctx)
+	return s.store.AuditCheckpoints(ctx)
 }
 
 // Size returns the number of entries.

@@ -319,6 +319,9 @@ func testAuditCheckpoints(t *testing.T, s cordon.AuditStore) {
 	if got, err := s.AuditCheckpoints(ctx); err != nil || len(got) != 0 {
 		t.Fatalf("AuditCheckpoints on an empty store: got %d, %v; want none, nil", len(got), err)
 	}
+	if _, err := s.AuditCheckpoint(ctx, 0); !errors.Is(err, cordon.ErrNotFound) {
+		t.Fatalf("latest AuditCheckpoint on an empty store: got %v, want ErrNotFound", err)
+	}
 	checkpoint := func(size uint64, created time.Time) *cordon.AuditCheckpoint {
 		return &cordon.AuditCheckpoint{
 			Size:    size,
@@ -337,6 +340,15 @@ func testAuditCheckpoints(t *testing.T, s cordon.AuditStore) {
 		if err := s.AddAuditCheckpoint(ctx, c, nil); err != nil {
 			t.Fatalf("AddAuditCheckpoint(size %d): %v", c.Size, err)
 		}
+	}
+	for _, tc := range []struct{ ask, want uint64 }{{0, 900}, {2, 2}, {5, 5}, {900, 900}} {
+		c, err := s.AuditCheckpoint(ctx, tc.ask)
+		if err != nil || c.Size != tc.want || !bytes.Equal(c.Note, checkpoint(tc.want, at(0)).Note) {
+			t.Errorf("AuditCheckpoint(%d): got %+v, %v; want size %d", tc.ask, c, err, tc.want)
+		}
+	}
+	if _, err := s.AuditCheckpoint(ctx, 3); !errors.Is(err, cordon.ErrNotFound) {
+		t.Errorf("AuditCheckpoint of an unsigned size: got %v, want ErrNotFound", err)
 	}
 	dup := checkpoint(5, at(2*time.Hour))
 	checkErr(t, "AddAuditCheckpoint of a size already checkpointed", s.AddAuditCheckpoint(ctx, dup, nil), cordon.ErrAlreadyExists)

@@ -871,6 +871,20 @@ func (m *memStore) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoi
 	return nil
 }
 
+func (m *memStore) AuditCheckpoint(_ context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
+	defer m.lock()()
+	if size == 0 {
+		for s := range m.checkpoints {
+			size = max(size, s)
+		}
+	}
+	c, ok := m.checkpoints[size]
+	if !ok {
+		return nil, cordon.ErrNotFound
+	}
+	return &c, nil
+}
+
 func (m *memStore) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint, error) {
 	defer m.lock()()
 	var out []*cordon.AuditCheckpoint

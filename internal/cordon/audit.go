@@ -72,6 +72,9 @@ type AuditStore interface {
 	SavedAuditReport(ctx context.Context, id string) (*SavedAuditReport, error)
 	// AuditCheckpoints returns every checkpoint, smallest size first.
 	AuditCheckpoints(ctx context.Context) ([]*AuditCheckpoint, error)
+	// AuditCheckpoint returns the checkpoint of the given size, or with
+	// size 0 the latest; ErrNotFound when there is none.
+	AuditCheckpoint(ctx context.Context, size uint64) (*AuditCheckpoint, error)
 	// AuditReport returns, for entries by any of principals with time in
 	// [from, to), one row per subject: the union of categories, the count,
 	// first and last time. Ordered by subject.

@@ -252,6 +252,27 @@ func (db *DB) AuditCheckpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, 
 	return cs, mapErr(rows.Err())
 }
 
+// AuditCheckpoint returns the checkpoint of a size, or the latest for 0.
+func (db *DB) AuditCheckpoint(ctx context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
+	if size > math.MaxInt64 {
+		return nil, cordon.ErrNotFound
+	}
+	q := `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size = ?`
+	args := []any{int64(size)}
+	if size == 0 {
+		q, args = `SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1`, nil
+	}
+	var (
+		c       cordon.AuditCheckpoint
+		n, when int64
+	)
+	if err := db.r.QueryRowContext(ctx, q, args...).Scan(&n, &c.Root, &c.Note, &when); err != nil {
+		return nil, mapErr(err)
+	}
+	c.Size, c.Created = uint64(n), fromMicros(when)
+	return &c, nil
+}
+
 // AuditReport groups the entries of principals in [from, to) by subject,
 // reading them through the (principal, at) index. SQL counts and finds
 // the span; the union of categories is computed here, from the
