@@ -31,7 +31,7 @@ func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (ui
 		return 0, err
 	}
 	var size uint64
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.writeTx(ctx, true, func(tx *sql.Tx) error {
 		var err error
 		size, err = appendAuditTx(ctx, tx, entries)
 		return err

@@ -126,7 +126,47 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // write runs fn in one write transaction and commits it.
 func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+	pending := cordon.PendingAudit(ctx)
+	var size uint64
+	err := db.writeTx(ctx, pending != nil, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		// An admin change and its audit record commit together.
+		if pending == nil {
+			return nil
+		}
+		if err := stored.CheckAuditEntries(pending); err != nil {
+			return err
+		}
+		var err error
+		size, err = appendAuditTx(ctx, tx, pending)
+		return err
+	})
+	if err == nil && pending != nil {
+		cordon.AuditCommitted(ctx, size)
+	}
+	return err
+}
+
+// writeTx runs fn in one write transaction on the single writer
+// connection. durable transactions commit with synchronous=FULL, so the
+// commit survives a power loss and not only a crash of the process (WAL
+// with synchronous=NORMAL, the default here, may lose the last commits to
+// a power cut): the audit log promises that an acknowledged event is kept.
+func (db *DB) writeTx(ctx context.Context, durable bool, fn func(*sql.Tx) error) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer conn.Close()
+	if durable {
+		if _, err := conn.ExecContext(ctx, `PRAGMA synchronous=FULL`); err != nil {
+			return mapErr(err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous=NORMAL`)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -134,24 +174,7 @@ func (db *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		return mapErr(err)
 	}
-	// An admin change and its audit record commit together.
-	pending := cordon.PendingAudit(ctx)
-	var size uint64
-	if pending != nil {
-		if err := stored.CheckAuditEntries(pending); err != nil {
-			return err
-		}
-		if size, err = appendAuditTx(ctx, tx, pending); err != nil {
-			return mapErr(err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr(err)
-	}
-	if pending != nil {
-		cordon.AuditCommitted(ctx, size)
-	}
-	return nil
+	return mapErr(tx.Commit())
 }
 
 // mapErr turns driver errors into the contract's sentinels.
