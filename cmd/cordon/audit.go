@@ -261,14 +261,7 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 	rep, err := audit.VerifyLog(next, n, cps, vs, progress)
 	var te *audit.TamperError
 	if errors.As(err, &te) {
-		where := fmt.Sprintf("entry %d", te.Index)
-		if te.Checkpoint >= 0 && te.End > te.Index+1 {
-			where = fmt.Sprintf("entries %d..%d (checkpoints are signed every few entries, so the first bad one is in this span)", te.Index, te.End-1)
-		}
-		if te.Checkpoint >= len(served.Checkpoints) {
-			where += "; the checkpoint that caught it is from " + heldFile
-		}
-		return &exitError{code: 1, err: fmt.Errorf("TAMPERED: first bad entry: %s: %s; the %d entries before it are intact", where, te.Reason, te.Index)}
+		return &exitError{code: 1, err: errors.New(verdict(te, len(served.Checkpoints), heldFile))}
 	}
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("verification failed: %w", err)}
@@ -466,4 +459,20 @@ func eventIndex(field string) (int, bool) {
 	}
 	k, err := strconv.Atoi(num)
 	return k, err == nil
+}
+
+// verdict says what verify found, naming the first bad entry.
+func verdict(te *audit.TamperError, served int, heldFile string) string {
+	where := fmt.Sprintf("entry %d", te.Index)
+	switch {
+	case strings.HasPrefix(te.Reason, "log truncated"):
+		// Every entry from Index on is missing; Index is the first.
+	case te.Checkpoint >= 0 && te.End > te.Index+1:
+		where = fmt.Sprintf("entries %d..%d (a signed root covers them together, so the first bad one is in this span)", te.Index, te.End-1)
+	}
+	msg := fmt.Sprintf("TAMPERED: first bad entry: %s: %s; the %d entries before it are intact", where, te.Reason, te.Index)
+	if te.Checkpoint >= served {
+		msg += "; the checkpoint that caught it is from " + heldFile
+	}
+	return msg
 }

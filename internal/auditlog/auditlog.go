@@ -265,7 +265,14 @@ func (s *Service) Checkpoint(ctx context.Context) (*cordon.AuditCheckpoint, erro
 		return nil, err
 	}
 	from := s.tree.Size()
-	if size <= from {
+	if size < from {
+		// Entries were deleted under the log; signing on would bless a
+		// log rebuilt over the gap.
+		s.broken = fmt.Errorf("the log shrank from %d to %d entries; run cordon audit verify", from, size)
+		s.log.Error("audit log shrank; no more checkpoints will be signed", "signed", from, "now", size)
+		return nil, s.broken
+	}
+	if size == from {
 		return nil, nil
 	}
 	// Work on a copy: on any failure the next attempt starts over from

@@ -474,3 +474,27 @@ func TestReport(t *testing.T) {
 		t.Errorf("unknown saved report: %v", err)
 	}
 }
+
+func TestRefusesToSignAfterShrinking(t *testing.T) {
+	db, path := openSQLite(t)
+	svc := newService(t, db, clock.NewFake(t0.Add(time.Hour)), 1000)
+	mustIngest(t, svc, events(0, 50))
+	mustCheckpoint(t, svc)
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// SQLite's next index is max(idx)+1, so a deleted tail would be
+	// reused by the next append; the checkpointer must notice first.
+	if _, err := raw.Exec(`DELETE FROM audit_entries WHERE idx >= 45`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Checkpoint(t.Context()); err == nil || !strings.Contains(err.Error(), "shrank from 50 to 45") {
+		t.Fatalf("Checkpoint after the log shrank: got %v", err)
+	}
+	mustIngest(t, svc, events(50, 10))
+	if _, err := svc.Checkpoint(t.Context()); err == nil {
+		t.Fatal("Checkpoint after the log shrank and grew again: got nil error")
+	}
+}

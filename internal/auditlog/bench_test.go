@@ -1,0 +1,330 @@
+package auditlog_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/auditlog"
+	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/pgtest"
+	"github.com/cordon-dev/cordon/internal/postgres"
+	"github.com/cordon-dev/cordon/internal/sqlite"
+)
+
+// TestMain removes the 1M-entry log the proof benchmarks built, when the
+// process ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	benchLog.close()
+	os.Exit(code)
+}
+
+// benchBatches are the batch sizes the append benchmarks send: a chatty
+// reporter, the usual one, and MaxBatch.
+var benchBatches = []int{100, 1000, auditlog.MaxBatch}
+
+// BenchmarkIngest sends batches of valid events to Service.Ingest on a
+// SQLite file store opened as the server opens it: validation, canonical
+// encoding and leaf hashing of every event, and one write transaction per
+// batch. No checkpointer runs (see BenchmarkIngestCheckpointed). Goal:
+// 100k events/s at a batch of 1,000. The baseline is BenchmarkAppendAudit.
+func BenchmarkIngest(b *testing.B) {
+	for _, n := range benchBatches {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchIngest(b, benchSQLite(b), n) })
+	}
+}
+
+// BenchmarkAppendAudit is the store alone: the same batches, encoded and
+// hashed before the timer starts, through sqlite.DB.AppendAudit.
+func BenchmarkAppendAudit(b *testing.B) {
+	for _, n := range benchBatches {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchAppend(b, benchSQLite(b), n) })
+	}
+}
+
+// BenchmarkIngestCheckpointed is BenchmarkIngest at a batch of 1,000 with
+// the checkpointer running as the server runs it (Every 1,000): each batch
+// also gets read back, rehashed and signed, on the same two cores.
+func BenchmarkIngestCheckpointed(b *testing.B) {
+	b.Run("batch=1000", func(b *testing.B) {
+		db := benchSQLite(b)
+		svc := benchService(b, db)
+		ctx, cancel := context.WithCancel(b.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			svc.Run(ctx)
+		}()
+		b.Cleanup(func() {
+			cancel()
+			<-done
+		})
+		ingest(b, svc, 1000)
+		cps, err := svc.Checkpoints(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(cps))/b.Elapsed().Seconds(), "checkpoints/s")
+	})
+}
+
+// BenchmarkIngestPostgres is BenchmarkIngest on PostgreSQL, in a schema of
+// its own on the test server.
+func BenchmarkIngestPostgres(b *testing.B) {
+	for _, n := range benchBatches {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchIngest(b, benchPostgres(b), n) })
+	}
+}
+
+// BenchmarkAppendAuditPostgres is BenchmarkAppendAudit on PostgreSQL.
+func BenchmarkAppendAuditPostgres(b *testing.B) {
+	for _, n := range benchBatches {
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchAppend(b, benchPostgres(b), n) })
+	}
+}
+
+func benchIngest(b *testing.B, store cordon.AuditStore, n int) {
+	ingest(b, benchService(b, store), n)
+}
+
+// ingest times Ingest of one batch of n events, again and again, and
+// reports events/s.
+func ingest(b *testing.B, svc *auditlog.Service, n int) {
+	b.Helper()
+	ctx := b.Context()
+	events := benchEvents(n, uint64(n), time.Now())
+	var size uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if _, size, err = svc.Ingest(ctx, events); err != nil {
+			b.Fatalf("Ingest: %v", err)
+		}
+	}
+	if size != uint64(n*b.N) {
+		b.Fatalf("log size %d after %d batches of %d", size, b.N, n)
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func benchAppend(b *testing.B, store cordon.AuditStore, n int) {
+	ctx := b.Context()
+	entries := make([]*cordon.AuditEntry, n)
+	for i, e := range benchEvents(n, uint64(n), time.Now()) {
+		entries[i] = audit.Entry(e)
+	}
+	var size uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if size, err = store.AppendAudit(ctx, entries); err != nil {
+			b.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	if size != uint64(n*b.N) {
+		b.Fatalf("log size %d after %d batches of %d", size, b.N, n)
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// benchEvents returns n valid events, drawn from seed, over the 30 days
+// before now: 1,000
+// principals, 1M subjects, one to three categories, and the purpose and
+// source a service fills in, so leaves have their real length.
+func benchEvents(n int, seed uint64, now time.Time) []audit.Event {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	cats := audit.DefaultCategories()
+	const window = 30 * 24 * time.Hour
+	events := make([]audit.Event, n)
+	for i := range events {
+		c := rng.IntN(len(cats))
+		categories := []string{cats[c]}
+		for k := rng.IntN(3); k > 0; k-- {
+			categories = append(categories, cats[(c+k*3)%len(cats)])
+		}
+		events[i] = audit.Event{
+			Time:       now.Add(-window + time.Duration(rng.Int64N(int64(window)))),
+			Principal:  "svc:service-" + strconv.Itoa(rng.IntN(1000)),
+			Action:     [...]string{audit.ActionRead, audit.ActionRead, audit.ActionWrite, audit.ActionExport}[rng.IntN(4)],
+			Subject:    "user" + strconv.Itoa(rng.IntN(1_000_000)) + "@example.com",
+			Categories: categories,
+			Purpose:    "TICKET-" + strconv.Itoa(rng.IntN(100_000)),
+			Source:     "host-" + strconv.Itoa(rng.IntN(64)) + ".eu-west-1",
+		}
+	}
+	return events
+}
+
+// benchSQLite opens a store on a new file in b.TempDir, as the server
+// opens it (sqlite.Open's pragmas: WAL, synchronous NORMAL).
+func benchSQLite(b *testing.B) *sqlite.DB {
+	b.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "cordon.db"))
+	if err != nil {
+		b.Fatalf("sqlite.Open: %v", err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+// benchPostgres opens a store in a new schema on the test server; without
+// one the benchmark is skipped (failed under CI=true).
+func benchPostgres(b *testing.B) *postgres.DB {
+	b.Helper()
+	if testing.Short() {
+		b.Skip("needs PostgreSQL; skipped under -short")
+	}
+	db, err := postgres.Open(context.Background(), pgtest.URL(b))
+	if err != nil {
+		b.Fatalf("postgres.Open: %v", err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
+func benchService(b *testing.B, store cordon.AuditStore) *auditlog.Service {
+	b.Helper()
+	svc, err := auditlog.New(context.Background(), auditlog.Config{Store: store, Clock: clock.Real{}, Origin: "cordon.example/audit"})
+	if err != nil {
+		b.Fatalf("auditlog.New: %v", err)
+	}
+	return svc
+}
+
+// proofLogSize is the size of the log the proof benchmarks share.
+const proofLogSize = 1_000_000
+
+// BenchmarkInclusion1M serves inclusion proofs of random entries of a
+// 1M-entry SQLite log against its latest checkpoint, as the server does:
+// Service.Inclusion reads the checkpoints, the entry, the stored tree
+// nodes (level 8 and up) and rehashes the leaves under the lower ones. The
+// log was checkpointed every 1,000 entries, as the server's default Every
+// does, so 1,000 checkpoints are stored. The baseline is
+// BenchmarkInclusionInMemory1M.
+func BenchmarkInclusion1M(b *testing.B) {
+	l := benchLog.get(b)
+	ctx := b.Context()
+	rng := rand.New(rand.NewPCG(1, 2))
+	var p *auditlog.InclusionProof
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if p, err = l.svc.Inclusion(ctx, rng.Uint64N(proofLogSize), 0); err != nil {
+			b.Fatalf("Inclusion: %v", err)
+		}
+	}
+	if err := audit.VerifyInclusion(p.LeafHash, p.Index, p.Size, p.Hashes, l.root); err != nil || p.Size != proofLogSize {
+		b.Fatalf("proof of entry %d in %d entries: %v", p.Index, p.Size, err)
+	}
+}
+
+// BenchmarkInclusionInMemory1M builds the same proofs with
+// audit.InclusionProof from all 1M leaf hashes held in memory, without
+// stored nodes: every node is rehashed from the leaves under it.
+func BenchmarkInclusionInMemory1M(b *testing.B) {
+	l := benchLog.get(b)
+	rng := rand.New(rand.NewPCG(1, 2))
+	hashes := func(i uint64) []byte { return l.hashes[i] }
+	var (
+		hs    [][]byte
+		index uint64
+	)
+	b.ReportAllocs()
+	for b.Loop() {
+		index = rng.Uint64N(proofLogSize)
+		var err error
+		if hs, err = audit.InclusionProof(hashes, index, proofLogSize); err != nil {
+			b.Fatalf("InclusionProof: %v", err)
+		}
+	}
+	if err := audit.VerifyInclusion(l.hashes[index], index, proofLogSize, hs, l.root); err != nil {
+		b.Fatalf("proof of entry %d: %v", index, err)
+	}
+}
+
+// benchLog is the 1M-entry log the proof benchmarks share, built once per
+// process.
+var benchLog = &proofLog{}
+
+type proofLog struct {
+	once   sync.Once
+	err    error
+	dir    string
+	db     *sqlite.DB
+	svc    *auditlog.Service
+	hashes [][]byte // every entry's leaf hash
+	root   []byte   // of the latest checkpoint, proofLogSize entries
+}
+
+// get returns the log, building it the first time: 1,000 batches of 1,000
+// entries, each appended and then checkpointed as the checkpointer would.
+func (l *proofLog) get(b *testing.B) *proofLog {
+	b.Helper()
+	if testing.Short() {
+		b.Skipf("builds a log of %d entries; skipped under -short", proofLogSize)
+	}
+	l.once.Do(func() {
+		start := time.Now()
+		if l.err = l.build(context.Background()); l.err == nil {
+			b.Logf("built a log of %d entries with %d checkpoints in %v", proofLogSize, proofLogSize/auditlog.DefaultEvery, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if l.err != nil {
+		b.Fatalf("build a log of %d entries: %v", proofLogSize, l.err)
+	}
+	return l
+}
+
+func (l *proofLog) build(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "cordon-auditlog-bench-")
+	if err != nil {
+		return err
+	}
+	l.dir = dir
+	if l.db, err = sqlite.Open(ctx, filepath.Join(dir, "cordon.db")); err != nil {
+		return err
+	}
+	l.svc, err = auditlog.New(ctx, auditlog.Config{Store: l.db, Clock: clock.Real{}, Origin: "cordon.example/audit"})
+	if err != nil {
+		return err
+	}
+	const batch = auditlog.DefaultEvery
+	now := time.Now()
+	for from := 0; from < proofLogSize; from += batch {
+		entries := make([]*cordon.AuditEntry, batch)
+		for i, e := range benchEvents(batch, uint64(from), now) {
+			entries[i] = audit.Entry(e)
+			l.hashes = append(l.hashes, entries[i].LeafHash)
+		}
+		if _, err := l.db.AppendAudit(ctx, entries); err != nil {
+			return err
+		}
+		c, err := l.svc.Checkpoint(ctx)
+		if err != nil {
+			return err
+		}
+		if c == nil {
+			return fmt.Errorf("no checkpoint signed at %d entries", from+batch)
+		}
+		l.root = c.Root
+	}
+	return nil
+}
+
+func (l *proofLog) close() {
+	if l.db != nil {
+		l.db.Close()
+	}
+	if l.dir != "" {
+		os.RemoveAll(l.dir)
+	}
+}
