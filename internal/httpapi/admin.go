@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"slices"
@@ -41,7 +42,13 @@ func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, r, cordon.Errorf(cordon.ECodeForbidden, "the admin token %q lacks the scope %q", at.Name, scope))
 			return
 		}
-		s.logger(r).Info("admin call", "admin_token", at.ID, "scope", scope)
+		// Audit ingest is machine traffic at high rates; the request log
+		// line already records it.
+		level := slog.LevelInfo
+		if scope == cordon.ScopeAuditWrite {
+			level = slog.LevelDebug
+		}
+		s.logger(r).Log(r.Context(), level, "admin call", "admin_token", at.ID, "scope", scope)
 		ctx := context.WithValue(r.Context(), keyActor, at.ID)
 		h(w, r.WithContext(context.WithValue(ctx, keyAdmin, at)))
 	}
