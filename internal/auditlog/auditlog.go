@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,9 +203,8 @@ func (s *Service) Ingest(ctx context.Context, events []audit.Event) (entries []*
 	now := s.clock.Now()
 	entries = make([]*cordon.AuditEntry, len(events))
 	for i, e := range events {
-		if !IsUser(e.Subject) {
-			return nil, 0, cordon.FieldError(cordon.ECodeUnprocessable, "events["+strconv.Itoa(i)+"].subject",
-				"event %d: subjects beginning %q are reserved for cordon's own records", i, ObjectPrefix)
+		if err := reserved(e, i); err != nil {
+			return nil, 0, err
 		}
 		if entries[i], err = s.Entry(e, now, i); err != nil {
 			return nil, 0, err
@@ -216,6 +216,26 @@ func (s *Service) Ingest(ctx context.Context, events []audit.Event) (entries []*
 	}
 	s.Appended(size)
 	return entries, size, nil
+}
+
+// reserved refuses an ingested event that would pass for one of cordon's
+// own records: the principal and subject prefix and the categories of
+// admin actions are cordon's alone.
+func reserved(e audit.Event, i int) error {
+	field := "events[" + strconv.Itoa(i) + "]."
+	if strings.HasPrefix(e.Principal, ObjectPrefix) {
+		return cordon.FieldError(cordon.ECodeUnprocessable, field+"principal", "event %d: principals beginning %q are reserved for cordon's own records", i, ObjectPrefix)
+	}
+	if !IsUser(e.Subject) {
+		return cordon.FieldError(cordon.ECodeUnprocessable, field+"subject", "event %d: subjects beginning %q are reserved for cordon's own records", i, ObjectPrefix)
+	}
+	own := CordonCategories()
+	for k, c := range e.Categories {
+		if slices.Contains(own, c) {
+			return cordon.FieldError(cordon.ECodeUnprocessable, field+"categories["+strconv.Itoa(k)+"]", "event %d: the category %q is reserved for cordon's own records", i, c)
+		}
+	}
+	return nil
 }
 
 // Appended tells the checkpointer the log has grown to size, so it signs

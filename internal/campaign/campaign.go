@@ -123,6 +123,13 @@ func (s *Service) Watch(ctx context.Context, every time.Duration) {
 
 // Create validates a campaign document and stores it as a draft.
 func (s *Service) Create(ctx context.Context, doc []byte, format, actor string) (*cordon.Campaign, error) {
+	return s.CreateWithID(ctx, cordon.NewID("c"), doc, format, actor)
+}
+
+// CreateWithID is Create with the id chosen by the caller (from
+// cordon.NewID("c")), so a record of the change can name the campaign
+// before it exists.
+func (s *Service) CreateWithID(ctx context.Context, id string, doc []byte, format, actor string) (*cordon.Campaign, error) {
 	c, err := campaigndoc.Parse(doc, format)
 	if err != nil {
 		return nil, err
@@ -139,7 +146,7 @@ func (s *Service) Create(ctx context.Context, doc []byte, format, actor string) 
 		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, more...))))
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
-	c.ID, c.State, c.Created, c.Updated, c.UserIDs = cordon.NewID("c"), cordon.StateDraft, now, now, ids
+	c.ID, c.State, c.Created, c.Updated, c.UserIDs = id, cordon.StateDraft, now, now, ids
 	if _, err := decision.NewMatcher(c); err != nil {
 		return nil, cordon.Errorf(cordon.ECodeUnprocessable, "campaign does not compile: %v", err)
 	}

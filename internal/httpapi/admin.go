@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/token"
@@ -209,7 +210,7 @@ func (s *Server) handleAdminRevokeAll(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleAdminRevoke(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	subject := "session:" + short(id)
+	subject := auditlog.ObjectPrefix + "session/" + short(id)
 	if sess, err := s.store.SessionByID(r.Context(), id); err == nil {
 		if a, err := s.store.AccountByID(r.Context(), sess.AccountID); err == nil {
 			subject = a.Username
@@ -254,8 +255,8 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if body.Name == "" || len(body.Name) > 100 {
-		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "name", "name is required, at most 100 bytes"))
+	if body.Name == "" || len(body.Name) > 100 || printable(body.Name, 100) != body.Name {
+		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "name", "name is required: at most 100 bytes of printable text"))
 		return
 	}
 	if len(body.Scopes) == 0 {

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
@@ -477,33 +479,49 @@ func ReportText(rep *auditlog.Report) string {
 
 // audited returns a context whose next store write also records an admin
 // action in the audit log, in the same transaction. The principal is the
-// admin token ("admin:NAME"), the source the client's address.
+// admin token, "cordon:admin/NAME" (a prefix reporters may not use), the
+// purpose names the token's id, and the source is the client's address.
+// Every field is made printable and short enough rather than refused: an
+// admin's odd token name must not stop the change it records.
 func (s *Server) audited(r *http.Request, action, subject, purpose string, categories ...string) (context.Context, error) {
 	if s.audit == nil {
 		return r.Context(), nil
 	}
-	at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
-	principal := "admin"
-	if at != nil {
-		principal = "admin:" + at.Name
+	principal := auditlog.ObjectPrefix + "admin"
+	if at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken); at != nil {
+		principal += "/" + at.Name
+		purpose += " (admin token " + at.ID + ")"
 	}
 	source, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		source = r.RemoteAddr
 	}
 	if subject == "" {
-		subject = "-"
+		subject = auditlog.ObjectPrefix + "unknown"
 	}
-	ev := audit.Event{Time: s.clock.Now(), Principal: principal, Action: action, Subject: subject,
-		Categories: categories, Purpose: purpose, Source: source}
-	e, err := s.audit.Entry(ev, s.clock.Now(), -1)
+	now := s.clock.Now()
+	e, err := s.audit.Entry(audit.Event{Time: now, Principal: printable(principal, audit.MaxPrincipal), Action: action,
+		Subject: printable(subject, audit.MaxSubject), Categories: categories,
+		Purpose: printable(purpose, audit.MaxPurpose), Source: printable(source, audit.MaxSource)}, now, -1)
 	if err != nil {
-		// A name the log refuses (a control character, say) is refused by
-		// the change too; record the attempt under a placeholder.
-		ev.Subject = "-"
-		if e, err = s.audit.Entry(ev, s.clock.Now(), -1); err != nil {
-			return nil, err
-		}
+		return nil, err
 	}
 	return cordon.WithAudit(r.Context(), e), nil
+}
+
+// printable replaces what an audit field may not hold (control characters,
+// invalid UTF-8) with '?' and cuts s to at most max bytes on a rune
+// boundary.
+func printable(s string, max int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

@@ -45,3 +45,22 @@ func FuzzDecodeEvents(f *testing.F) {
 		}
 	})
 }
+
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"root", 10, "root"},
+		{"ro\x1b]0;x\aot", 20, "ro?]0;x?ot"},
+		{"bad\xffutf8", 20, "bad?utf8"},
+		{"zoë-zoë", 4, "zoë"},
+		{"line\nbreak", 20, "line?break"},
+		{"", 5, ""},
+	} {
+		if got := printable(tc.in, tc.max); got != tc.want {
+			t.Errorf("printable(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}

@@ -36,12 +36,13 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, jsonError(err))
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaigns", "campaign draft created", "campaigns")
+	id := cordon.NewID("c")
+	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaign/"+id, "campaign draft created", "campaigns")
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	c, err := s.campaigns.Create(ctx, doc, format, actor(r))
+	c, err := s.campaigns.CreateWithID(ctx, id, doc, format, actor(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
