@@ -232,6 +232,13 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 			Index    uint64 `json:"index"`
 			Leaf     string `json:"leaf"`
 			LeafHash string `json:"leaf_hash"`
+			Indexed  *struct {
+				Time       time.Time `json:"time"`
+				Principal  string    `json:"principal"`
+				Action     string    `json:"action"`
+				Subject    string    `json:"subject"`
+				Categories []string  `json:"categories"`
+			} `json:"indexed"`
 		}
 		if err := dec.Decode(&v); err != nil {
 			return audit.StoredEntry{}, err
@@ -244,7 +251,11 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 		if err != nil {
 			return audit.StoredEntry{}, fmt.Errorf("entry %d: leaf hash is not base64", v.Index)
 		}
-		return audit.StoredEntry{Index: v.Index, Leaf: leaf, LeafHash: h}, nil
+		se := audit.StoredEntry{Index: v.Index, Leaf: leaf, LeafHash: h}
+		if x := v.Indexed; x != nil {
+			se.Indexed = &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories}
+		}
+		return se, nil
 	}
 	start := time.Now()
 	last := start

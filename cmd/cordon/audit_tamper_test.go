@@ -247,6 +247,14 @@ func TestAuditTamper(t *testing.T) {
 			},
 		},
 		{
+			// Reports read the columns beside the leaf; hiding a user from
+			// a report by editing them alone must not pass either.
+			name: "report column edited, leaf left", every: 10, at: 17, reason: "columns reports are built from do not match",
+			tamper: func(t *testing.T, db tamperDB) {
+				tamperExec(t, db, 1, `UPDATE audit_entries SET subject = 'someone-else' WHERE idx = $1`, 17)
+			},
+		},
+		{
 			name: "middle row deleted", every: 10, at: 17, reason: "entry missing",
 			tamper: func(t *testing.T, db tamperDB) {
 				tamperExec(t, db, 1, `DELETE FROM audit_entries WHERE idx = $1`, 17)

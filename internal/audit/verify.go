@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 	"slices"
 
 	"golang.org/x/mod/sumdb/note"
@@ -132,6 +133,18 @@ type StoredEntry struct {
 	Index    uint64
 	Leaf     []byte
 	LeafHash []byte // the stored hash, checked against Leaf; may be nil
+	// Indexed are the fields as the store keeps them beside the leaf for
+	// reports (time to the microsecond); checked against Leaf; may be nil.
+	Indexed *Event
+}
+
+// SameIndexed reports whether indexed, a store's report columns, say what
+// the leaf's event e says: a report built from the columns then describes
+// the signed log. Times are compared to the microsecond, as stored.
+func SameIndexed(e, indexed Event) bool {
+	return e.Principal == indexed.Principal && e.Action == indexed.Action && e.Subject == indexed.Subject &&
+		e.Time.Truncate(time.Microsecond).Equal(indexed.Time) &&
+		slices.Equal(slices.Compact(slices.Sorted(slices.Values(e.Categories))), slices.Compact(slices.Sorted(slices.Values(indexed.Categories))))
 }
 
 // VerifyLog is Verify over entries read in index order by next, which
@@ -162,8 +175,12 @@ func VerifyLog(next func() (StoredEntry, error), n uint64, checkpoints []Checkpo
 		if e.LeafHash != nil && !bytes.Equal(LeafHash(e.Leaf), e.LeafHash) {
 			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "stored leaf hash does not match the entry"}
 		}
-		if _, err := ParseLeaf(e.Leaf); err != nil {
+		ev, err := ParseLeaf(e.Leaf)
+		if err != nil {
 			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "entry is not a canonical event: " + err.Error()}
+		}
+		if e.Indexed != nil && !SameIndexed(ev, *e.Indexed) {
+			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "the columns reports are built from do not match the entry"}
 		}
 		if progress != nil && (i+1)%65536 == 0 {
 			progress(i + 1)

@@ -308,6 +308,15 @@ func (s *Service) Checkpoint(ctx context.Context) (*cordon.AuditCheckpoint, erro
 		if !bytes.Equal(h, e.LeafHash) {
 			return fmt.Errorf("entry %d: stored leaf hash does not match its leaf", e.Index)
 		}
+		// Reports read the columns, not the leaf: sign only a log whose
+		// columns say what its leaves say.
+		ev, err := audit.ParseLeaf(e.Leaf)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", e.Index, err)
+		}
+		if !audit.SameIndexed(ev, indexed(e)) {
+			return fmt.Errorf("entry %d: the columns reports read do not match its leaf", e.Index)
+		}
 		work.AppendVisit(h, func(level uint, index uint64, hash []byte) {
 			if level >= nodeLevel {
 				nodes = append(nodes, cordon.AuditNode{Level: level, Index: index, Hash: hash})
@@ -386,4 +395,9 @@ func (s *Service) nodeFunc(ctx context.Context) audit.NodeFunc {
 		return audit.HashChildren(l, r), nil
 	}
 	return node
+}
+
+// indexed is the event as an entry's report columns hold it.
+func indexed(e *cordon.AuditEntry) audit.Event {
+	return audit.Event{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories}
 }

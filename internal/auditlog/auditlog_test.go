@@ -498,3 +498,22 @@ func TestRefusesToSignAfterShrinking(t *testing.T) {
 		t.Fatal("Checkpoint after the log shrank and grew again: got nil error")
 	}
 }
+
+func TestRefusesToSignOverEditedColumns(t *testing.T) {
+	db, path := openSQLite(t)
+	svc := newService(t, db, clock.NewFake(t0.Add(time.Hour)), 1000)
+	mustIngest(t, svc, events(0, 20))
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	// The leaf is untouched, but a report built from the columns would no
+	// longer show user-3 at entry 10.
+	if _, err := raw.Exec(`UPDATE audit_entries SET subject = 'user-0' WHERE idx = 10`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Checkpoint(t.Context()); err == nil || !strings.Contains(err.Error(), "entry 10: the columns reports read do not match") {
+		t.Fatalf("Checkpoint over an edited report column: got %v", err)
+	}
+}

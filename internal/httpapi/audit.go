@@ -277,6 +277,17 @@ type EntryView struct {
 	Index    uint64 `json:"index"`
 	Leaf     string `json:"leaf"`
 	LeafHash string `json:"leaf_hash"`
+	// Indexed are the columns reports are built from, so a verifier can
+	// check they say what the signed leaf says.
+	Indexed indexedView `json:"indexed"`
+}
+
+type indexedView struct {
+	Time       time.Time `json:"time"`
+	Principal  string    `json:"principal"`
+	Action     string    `json:"action"`
+	Subject    string    `json:"subject"`
+	Categories []string  `json:"categories"`
 }
 
 // handleEntries streams entries [from, to) as NDJSON; to defaults to the
@@ -305,7 +316,8 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
 	err = s.audit.Entries(r.Context(), from, to, func(e *cordon.AuditEntry) error {
-		return enc.Encode(EntryView{Index: e.Index, Leaf: base64.StdEncoding.EncodeToString(e.Leaf), LeafHash: base64.StdEncoding.EncodeToString(e.LeafHash)})
+		return enc.Encode(EntryView{Index: e.Index, Leaf: base64.StdEncoding.EncodeToString(e.Leaf), LeafHash: base64.StdEncoding.EncodeToString(e.LeafHash),
+			Indexed: indexedView{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories}})
 	})
 	if err != nil {
 		s.logger(r).Warn("audit entries export ended early", "err", err)
