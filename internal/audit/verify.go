@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 	"slices"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 )
