@@ -278,7 +278,11 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 		return &exitError{code: 1, err: fmt.Errorf("verification failed: %w", err)}
 	}
 	fmt.Fprintf(stdout, "ok: %s holds %d entries; root %s\n", origin, rep.Entries, base64.StdEncoding.EncodeToString(rep.Root))
-	fmt.Fprintf(stdout, "%d checkpoints (%d held from a file) verified and consistent; entries 0..%d proven\n", rep.Checkpoints, held, int64(rep.Proven)-1)
+	proven := "no entries yet"
+	if rep.Proven > 0 {
+		proven = fmt.Sprintf("entries 0..%d proven", rep.Proven-1)
+	}
+	fmt.Fprintf(stdout, "%d checkpoints (%d held from a file) verified and consistent; %s\n", rep.Checkpoints, held, proven)
 	if rep.Entries > rep.Proven {
 		fmt.Fprintf(stdout, "%d newer entries are not yet covered by a checkpoint\n", rep.Entries-rep.Proven)
 	}
@@ -482,6 +486,12 @@ func verdict(te *audit.TamperError, served int, heldFile string) string {
 		where = fmt.Sprintf("entries %d..%d (a signed root covers them together, so the first bad one is in this span)", te.Index, te.End-1)
 	}
 	msg := fmt.Sprintf("TAMPERED: first bad entry: %s: %s; the %d entries before it are intact", where, te.Reason, te.Index)
+	if te.Proven < te.Index {
+		// Damage found in the entry itself, past the last checkpoint that
+		// still matched: what lies between cannot be vouched for.
+		msg = fmt.Sprintf("TAMPERED: first bad entry found: %s: %s; entries 0..%d are proven intact, entries %d..%d cannot be proven (no checkpoint after them could be checked)",
+			where, te.Reason, int64(te.Proven)-1, te.Proven, te.Index-1)
+	}
 	if te.Checkpoint >= served {
 		msg += "; the checkpoint that caught it is from " + heldFile
 	}

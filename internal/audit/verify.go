@@ -28,12 +28,20 @@ type Report struct {
 }
 
 // TamperError names where a log stops agreeing with a signed checkpoint.
-// Entries before Index are proven intact; the first bad entry is at an index
-// in [Index, End). The two are equal-but-one, naming a single entry, when
-// checkpoints were signed after every append; otherwise the checkpoint grain
-// bounds the precision, since a root cannot say which of its leaves changed.
+// Entries before Proven are proven intact. For a root mismatch (Proven ==
+// Index) the first bad entry is in [Index, End): a single entry when
+// checkpoints were signed after every append, otherwise the checkpoint
+// grain bounds the precision, since a root cannot say which of its leaves
+// changed. For damage the entry itself shows (Checkpoint -1: missing, out
+// of order, hash or columns that do not match), entry Index is bad, and
+// the entries in [Proven, Index) are unproven.
 type TamperError struct {
 	Index, End uint64
+	// Proven is how many leading entries a matching signed checkpoint
+	// covers. It equals Index for a root mismatch; for damage found in an
+	// entry itself (Checkpoint -1) it may be less, and the entries between
+	// are unproven: they may hold an earlier, undetectable change.
+	Proven uint64
 	Checkpoint int    // index into Verify's checkpoints argument; -1 when the entry itself shows the damage
 	Reason     string // e.g. "root mismatch", "log truncated"
 }
@@ -92,7 +100,7 @@ func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Check
 		size := t.Size()
 		for ; next < len(cps) && cps[next].size == size; next++ {
 			if !bytes.Equal(cps[next].root, t.Root()) {
-				return &TamperError{Index: rep.Proven, End: size, Checkpoint: cps[next].i, Reason: "root mismatch"}
+				return &TamperError{Index: rep.Proven, End: size, Proven: rep.Proven, Checkpoint: cps[next].i, Reason: "root mismatch"}
 			}
 			rep.Proven = size
 		}
@@ -111,6 +119,7 @@ func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Check
 		if err != nil {
 			var te *TamperError
 			if errors.As(err, &te) {
+				te.Proven = rep.Proven
 				return fail(err)
 			}
 			return fail(fmt.Errorf("audit: reading entry %d: %w", i, err))
@@ -122,7 +131,7 @@ func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Check
 	}
 	if next < len(cps) {
 		c := cps[next]
-		return fail(&TamperError{Index: n, End: c.size, Checkpoint: c.i,
+		return fail(&TamperError{Index: n, End: c.size, Proven: rep.Proven, Checkpoint: c.i,
 			Reason: fmt.Sprintf("log truncated: checkpoint covers %d entries, log has %d", c.size, n)})
 	}
 	return fail(nil)
