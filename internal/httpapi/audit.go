@@ -291,8 +291,10 @@ type indexedView struct {
 }
 
 // handleEntries streams entries [from, to) as NDJSON; to defaults to the
-// log's size. The stream ends early, without a closing error, only when
-// the client goes away.
+// log's size, which the Cordon-Audit-Log-Size header gives. A long export
+// extends the server's write deadline as it goes; a store error mid-stream
+// aborts the connection, so a client never takes a cut stream for the
+// whole log.
 func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 	from, err := queryUint(r, "from")
 	var to uint64
@@ -315,15 +317,26 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cordon-Audit-Log-Size", strconv.FormatUint(size, 10))
 	bw := bufio.NewWriterSize(w, 64<<10)
 	enc := json.NewEncoder(bw)
+	rc := http.NewResponseController(w)
+	n := 0
 	err = s.audit.Entries(r.Context(), from, to, func(e *cordon.AuditEntry) error {
+		if n++; n%10_000 == 1 {
+			// Each stretch of entries gets its own minute: the server's
+			// WriteTimeout would otherwise cut a 10M-entry export short.
+			if err := rc.SetWriteDeadline(time.Now().Add(time.Minute)); err != nil && !errors.Is(err, http.ErrNotSupported) {
+				return err
+			}
+		}
 		return enc.Encode(EntryView{Index: e.Index, Leaf: base64.StdEncoding.EncodeToString(e.Leaf), LeafHash: base64.StdEncoding.EncodeToString(e.LeafHash),
 			Indexed: indexedView{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories}})
 	})
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
 		s.logger(r).Warn("audit entries export ended early", "err", err)
-		return
+		panic(http.ErrAbortHandler)
 	}
-	bw.Flush()
 }
 
 // reportQuery reads from/to (RFC 3339; to defaults to now plus the
