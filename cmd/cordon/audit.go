@@ -67,7 +67,7 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		var principals multiFlag
 		fs.Var(&principals, "principal", "whose accesses (repeat for several)")
 		from := fs.String("from", "", "window start, RFC 3339 (default: 30 days before --to)")
-		to := fs.String("to", "", "window end, RFC 3339 (default: now)")
+		to := fs.String("to", "", "window end, RFC 3339 (default: the server's now, plus the 5 minutes an event may be dated ahead)")
 		format := fs.String("format", "text", "text, json or csv")
 		save := fs.Bool("save", false, "keep the report; its id can be a campaign cohort (users_from_report)")
 		pos, err := parse(fs, args[1:])
@@ -193,6 +193,23 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 	if err != nil {
 		return err
 	}
+	var heldCps *checkpointFile
+	if heldFile != "" {
+		b, err := os.ReadFile(heldFile)
+		if err != nil {
+			return err
+		}
+		heldCps = new(checkpointFile)
+		if err := json.Unmarshal(b, heldCps); err != nil {
+			return fmt.Errorf("%s is not a checkpoint file: %w", heldFile, err)
+		}
+		if key == "" && heldCps.VerifierKey != "" {
+			// The held file's key was recorded when it was exported: trust
+			// it over what the server says today.
+			key = heldCps.VerifierKey
+			fmt.Fprintf(stderr, "using the verifier key recorded in %s: %s\n", heldFile, key)
+		}
+	}
 	vs, origin, err := verifiers(key, served, stderr)
 	if err != nil {
 		return err
@@ -202,19 +219,11 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 		cps = append(cps, audit.Checkpoint{Origin: origin, Note: []byte(cp.Note)})
 	}
 	held := 0
-	if heldFile != "" {
-		b, err := os.ReadFile(heldFile)
-		if err != nil {
-			return err
-		}
-		var f checkpointFile
-		if err := json.Unmarshal(b, &f); err != nil {
-			return fmt.Errorf("%s is not a checkpoint file: %w", heldFile, err)
-		}
-		for _, cp := range f.Checkpoints {
+	if heldCps != nil {
+		for _, cp := range heldCps.Checkpoints {
 			cps = append(cps, audit.Checkpoint{Origin: origin, Note: []byte(cp.Note)})
 		}
-		held = len(f.Checkpoints)
+		held = len(heldCps.Checkpoints)
 	}
 	resp, err := get(ctx, c, "/audit/v1/entries?to="+strconv.FormatUint(served.LogSize, 10))
 	if err != nil {
@@ -299,22 +308,22 @@ func auditReport(ctx context.Context, c *adminclient.Client, principals []string
 	var body io.Reader
 	method := "GET"
 	if save {
+		// The server fills in what is not given, as for an unsaved report.
 		req := map[string]any{"principals": principals}
-		now := time.Now().UTC()
-		tt, ft := now, now.AddDate(0, 0, -30)
-		var err error
 		if to != "" {
-			if tt, err = time.Parse(time.RFC3339Nano, to); err != nil {
+			t, err := time.Parse(time.RFC3339Nano, to)
+			if err != nil {
 				return usageError("--to must be an RFC 3339 time such as 2026-11-29T00:00:00Z")
 			}
-			ft = tt.AddDate(0, 0, -30)
+			req["to"] = t
 		}
 		if from != "" {
-			if ft, err = time.Parse(time.RFC3339Nano, from); err != nil {
+			f, err := time.Parse(time.RFC3339Nano, from)
+			if err != nil {
 				return usageError("--from must be an RFC 3339 time such as 2026-11-01T00:00:00Z")
 			}
+			req["from"] = f
 		}
-		req["from"], req["to"] = ft, tt
 		b, _ := json.Marshal(req)
 		method, path, body = "POST", "/admin/v1/audit/reports?format="+format, strings.NewReader(string(b))
 	} else {

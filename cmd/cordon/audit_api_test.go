@@ -280,6 +280,12 @@ func TestAuditReportAPI(t *testing.T) {
 			t.Errorf("saved report: %v", r)
 		}
 		wantError(t, send(t, "GET", m.URL()+"/admin/v1/audit/reports/r-nope", admin(), nil), http.StatusNotFound, "not_found")
+		wantFieldError(t, send(t, "POST", m.URL()+"/admin/v1/audit/reports?format=xml", admin(), []byte(`{"principals":["ada@corp"]}`)), 400, "invalid_request", "format")
+		// Defaults as for GET: the last 30 days up to now.
+		r = send(t, "POST", m.URL()+"/admin/v1/audit/reports?format=text", admin(), []byte(`{"principals":["ada@corp"]}`))
+		if r.status != http.StatusCreated || !strings.HasPrefix(string(r.raw), "2 users; profile, email") {
+			t.Errorf("saved with default window: %v", r)
+		}
 		wantError(t, send(t, "POST", m.URL()+"/admin/v1/audit/reports", admin(), []byte(`{"principals":["a"],"from":"soon"}`)), http.StatusBadRequest, "invalid_request")
 		wantError(t, send(t, "POST", m.URL()+"/admin/v1/audit/reports", admin(), []byte(`{"principals":[]}`)), http.StatusBadRequest, "invalid_request")
 	})

@@ -376,18 +376,33 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 }
 
 type saveReportBody struct {
-	Principals []string  `json:"principals"`
-	From       time.Time `json:"from"`
-	To         time.Time `json:"to"`
+	Principals []string   `json:"principals"`
+	From       *time.Time `json:"from"`
+	To         *time.Time `json:"to"`
 }
 
 func (s *Server) handleSaveReport(w http.ResponseWriter, r *http.Request) {
+	if _, err := reportFormat(r); err != nil {
+		// Refused before saving, so a retry with a good format does not
+		// leave a saved twin behind.
+		writeError(w, r, err)
+		return
+	}
 	var body saveReportBody
 	if err := readJSON(w, r, &body, maxJSONBody); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	rep, err := s.audit.SaveReport(r.Context(), body.Principals, body.From, body.To, actor(r))
+	// The same defaults as GET: up to now plus the allowed skew, 30 days.
+	to := s.clock.Now().Add(audit.MaxFutureSkew)
+	if body.To != nil {
+		to = *body.To
+	}
+	from := to.AddDate(0, 0, -30)
+	if body.From != nil {
+		from = *body.From
+	}
+	rep, err := s.audit.SaveReport(r.Context(), body.Principals, from, to, actor(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -424,16 +439,10 @@ type accessView struct {
 // writeReportStatus answers in the format the format parameter or the
 // Accept header asks for: json (default), csv or text.
 func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Report, status int) {
-	format := r.URL.Query().Get("format")
-	if format == "" {
-		switch accept := r.Header.Get("Accept"); {
-		case strings.Contains(accept, "text/csv"):
-			format = "csv"
-		case strings.Contains(accept, "text/plain"):
-			format = "text"
-		default:
-			format = "json"
-		}
+	format, err := reportFormat(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
 	switch format {
 	case "json":
@@ -464,9 +473,28 @@ func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Rep
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
 		io.WriteString(w, ReportText(rep))
-	default:
-		writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, "format", "format must be json, csv or text, not %q", short(format)))
 	}
+}
+
+// reportFormat is the format the format parameter or the Accept header
+// asks for: json (default), csv or text.
+func reportFormat(r *http.Request) (string, error) {
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		switch accept := r.Header.Get("Accept"); {
+		case strings.Contains(accept, "text/csv"):
+			format = "csv"
+		case strings.Contains(accept, "text/plain"):
+			format = "text"
+		default:
+			format = "json"
+		}
+	}
+	switch format {
+	case "json", "csv", "text":
+		return format, nil
+	}
+	return "", cordon.FieldError(cordon.ECodeInvalid, "format", "format must be json, csv or text, not %q", short(format))
 }
 
 // csvSafe defuses a cell a spreadsheet would run as a formula.
