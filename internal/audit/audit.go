@@ -114,6 +114,11 @@ func refuse(field, format string, args ...any) *cordon.Error {
 	return cordon.FieldError(cordon.ECodeUnprocessable, field, format, args...)
 }
 
+// CheckName refuses a name an event could not carry in field: empty, longer
+// than max bytes, or not printable UTF-8. Reports use it for the
+// principals they are asked about, which they print.
+func CheckName(field, s string, max int) error { return checkName(field, s, max) }
+
 // checkName requires 1..max bytes of printable UTF-8: identities are shown in
 // reports and terminals, where control characters could forge lines.
 func checkName(field, s string, max int) error {

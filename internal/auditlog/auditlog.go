@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/audit"
@@ -76,6 +77,9 @@ type Service struct {
 	mu     sync.Mutex // the checkpointer's state
 	tree   *audit.Tree
 	broken error // set when the stored log disagrees with a signed root
+	// signed is tree.Size(), readable without mu: Appended runs on every
+	// ingest and must not wait for a checkpoint being signed.
+	signed atomic.Uint64
 }
 
 // New opens the log: it loads the store's checkpoint key, making one on
@@ -155,7 +159,7 @@ func (s *Service) Categories() []string { return slices.Clone(s.categories) }
 func (s *Service) resume(ctx context.Context) error {
 	last, err := s.store.AuditCheckpoint(ctx, 0)
 	if errors.Is(err, cordon.ErrNotFound) {
-		s.tree = audit.NewTree()
+		s.setTree(audit.NewTree())
 		return nil
 	}
 	if err != nil {
@@ -169,7 +173,7 @@ func (s *Service) resume(ctx context.Context) error {
 		s.broken = fmt.Errorf("the stored log no longer has the root signed at size %d; run cordon audit verify", last.Size)
 		s.log.Error("audit log disagrees with its last checkpoint; no more checkpoints will be signed", "size", last.Size)
 	}
-	s.tree = t
+	s.setTree(t)
 	return nil
 }
 
@@ -241,10 +245,7 @@ func reserved(e audit.Event, i int) error {
 // Appended tells the checkpointer the log has grown to size, so it signs
 // early once Every entries are waiting.
 func (s *Service) Appended(size uint64) {
-	s.mu.Lock()
-	due := s.tree != nil && size >= s.tree.Size()+s.every
-	s.mu.Unlock()
-	if due {
+	if size >= s.signed.Load()+s.every {
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -345,14 +346,20 @@ func (s *Service) Checkpoint(ctx context.Context) (*cordon.AuditCheckpoint, erro
 			s.broken = fmt.Errorf("checkpoint %d was signed with another root", size)
 			return nil, s.broken
 		}
-		s.tree = work
+		s.setTree(work)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: storing checkpoint %d: %w", size, err)
 	}
-	s.tree = work
+	s.setTree(work)
 	return c, nil
+}
+
+// setTree installs the tree of the latest checkpoint; s.mu is held.
+func (s *Service) setTree(t *audit.Tree) {
+	s.tree = t
+	s.signed.Store(t.Size())
 }
 
 // nodeFunc returns tree nodes for proofs and resumption: stored ones when

@@ -456,6 +456,7 @@ func TestReport(t *testing.T) {
 		{"empty window", []string{"ada@corp"}, at(5), at(5)},
 		{"reversed window", []string{"ada@corp"}, at(5), at(0)},
 		{"empty principal", []string{""}, at(0), at(5)},
+		{"terminal escape in a principal", []string{"\x1b]0;pwned\a"}, at(0), at(5)},
 		{"too many principals", make([]string, auditlog.MaxPrincipals+1), at(0), at(5)},
 	} {
 		if _, err := svc.Report(t.Context(), tc.principals, tc.from, tc.to); !errors.Is(err, &cordon.Error{Code: cordon.ECodeInvalid}) {

@@ -145,8 +145,8 @@ func (s *Service) Report(ctx context.Context, principals []string, from, to time
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at most %d principals", MaxPrincipals)
 	}
 	for _, p := range principals {
-		if p == "" || len(p) > audit.MaxPrincipal {
-			return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "a principal is empty or longer than %d bytes", audit.MaxPrincipal)
+		if err := audit.CheckName("principal", p, audit.MaxPrincipal); err != nil {
+			return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "a principal must be 1 to %d bytes of printable text", audit.MaxPrincipal)
 		}
 	}
 	if !from.Before(to) {

@@ -169,9 +169,14 @@ func (s *Service) reportUsers(ctx context.Context, id string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Reporters name users by username or by account id, as cohort.users
+	// may.
 	var ids []string
 	for _, u := range r.Subjects {
-		a, err := s.store.AccountByUsername(ctx, u)
+		a, err := s.store.AccountByID(ctx, u)
+		if errors.Is(err, cordon.ErrNotFound) {
+			a, err = s.store.AccountByUsername(ctx, u)
+		}
 		if errors.Is(err, cordon.ErrNotFound) {
 			continue
 		}
@@ -183,7 +188,9 @@ func (s *Service) reportUsers(ctx context.Context, id string) ([]string, error) 
 	if len(ids) == 0 {
 		return nil, cordon.FieldError(cordon.ECodeUnprocessable, "cohort.users_from_report", "report %q names no existing account (%d users)", id, len(r.Subjects))
 	}
-	s.log.Info("campaign cohort from audit report", "report", id, "users", len(r.Subjects), "accounts", len(ids))
+	// Not silent: the campaign's log line says how many of the report's
+	// users are not accounts (deleted since, or never cordon's).
+	s.log.Info("campaign cohort from audit report", "report", id, "users", len(r.Subjects), "accounts", len(ids), "not_accounts", len(r.Subjects)-len(ids))
 	return ids, nil
 }
 
