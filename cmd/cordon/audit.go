@@ -372,6 +372,7 @@ func auditProve(ctx context.Context, c *adminclient.Client, index uint64, key st
 	var p struct {
 		Index      uint64   `json:"index"`
 		Size       uint64   `json:"size"`
+		Leaf       string   `json:"leaf"`
 		LeafHash   string   `json:"leaf_hash"`
 		Hashes     []string `json:"hashes"`
 		Checkpoint string   `json:"checkpoint"`
@@ -383,10 +384,17 @@ func auditProve(ctx context.Context, c *adminclient.Client, index uint64, key st
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("the proof's checkpoint does not verify: %w", err)}
 	}
-	leafHash, err := base64.StdEncoding.DecodeString(p.LeafHash)
+	// The proof is about the entry's bytes: hash them here rather than
+	// take the server's hash, and show what they say.
+	leaf, err := base64.StdEncoding.DecodeString(p.Leaf)
 	if err != nil {
-		return fmt.Errorf("the server sent a malformed leaf hash")
+		return fmt.Errorf("the server sent a malformed entry")
 	}
+	ev, err := audit.ParseLeaf(leaf)
+	if err != nil {
+		return &exitError{code: 1, err: fmt.Errorf("entry %d is not a canonical event: %w", index, err)}
+	}
+	leafHash := audit.LeafHash(leaf)
 	hs := make([][]byte, len(p.Hashes))
 	for i, h := range p.Hashes {
 		if hs[i], err = base64.StdEncoding.DecodeString(h); err != nil {
@@ -399,7 +407,15 @@ func auditProve(ctx context.Context, c *adminclient.Client, index uint64, key st
 	if err := audit.VerifyInclusion(leafHash, index, size, hs, root); err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("entry %d is NOT proven in the signed tree of %d entries: %w", index, size, err)}
 	}
-	fmt.Fprintf(stdout, "entry %d is in the signed tree of %d entries (%d-hash proof, %d bytes)\n", index, size, len(hs), len(hs)*audit.HashSize)
+	fmt.Fprintf(stdout, "entry %d is in the signed tree of %d entries (%d-hash proof, %d bytes):\n", index, size, len(hs), len(hs)*audit.HashSize)
+	fmt.Fprintf(stdout, "  %s %s %s of %s (%s)", ev.Time.Format(time.RFC3339Nano), ev.Principal, ev.Action, ev.Subject, strings.Join(ev.Categories, ", "))
+	if ev.Purpose != "" {
+		fmt.Fprintf(stdout, " for %q", ev.Purpose)
+	}
+	if ev.Source != "" {
+		fmt.Fprintf(stdout, " from %s", ev.Source)
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 

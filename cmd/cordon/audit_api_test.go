@@ -21,9 +21,14 @@ import (
 var auditNow = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 
 func evJSON(minute int, principal, subject string, categories ...string) string {
+	return evAt(auditNow, minute, principal, subject, categories...)
+}
+
+// evAt is an event dated minute minutes past two hours before now.
+func evAt(now time.Time, minute int, principal, subject string, categories ...string) string {
 	cs, _ := json.Marshal(categories)
 	return fmt.Sprintf(`{"time":%q,"principal":%q,"action":"read","subject":%q,"categories":%s,"purpose":"TICKET-%d"}`,
-		auditNow.Add(time.Duration(minute-120)*time.Minute).Format(time.RFC3339), principal, subject, cs, minute)
+		now.Add(time.Duration(minute-120)*time.Minute).Format(time.RFC3339), principal, subject, cs, minute)
 }
 
 func ingest(t *testing.T, m *Main, ctype string, body string) apiResp {
@@ -381,4 +386,67 @@ func TestUsersFromReportCohort(t *testing.T) {
 	empty, _ := r.body["report"].(map[string]any)
 	r = send(t, "POST", m.URL()+"/admin/v1/campaigns", admin(), []byte(`{"kind":"reauth","name":"x","cohort":{"users_from_report":"`+empty["id"].(string)+`"}}`))
 	wantFieldError(t, r, 422, "invalid_field", "cohort.users_from_report")
+}
+
+// TestAuditCLI drives the audit verbs as an operator would.
+func TestAuditCLI(t *testing.T) {
+	m := cliServer(t) // on the real clock: events are dated from it
+	now := time.Now()
+	evJSON := func(minute int, principal, subject string, categories ...string) string {
+		return evAt(now, minute, principal, subject, categories...)
+	}
+	lines := []string{
+		evJSON(0, "svc-support", "alice", "profile", "email"),
+		"",
+		evJSON(1, "svc-support", "bob", "profile"),
+	}
+	r := cli(t, strings.Join(lines, "\n"), "audit", "send")
+	if r.err != nil || !strings.Contains(r.stdout, "stored 2 events at 0..1") {
+		t.Fatalf("audit send: %v", r)
+	}
+	// A bad line is named by its line number, and nothing of its batch is stored.
+	r = cli(t, evJSON(2, "svc", "carol", "profile")+"\n\n"+evJSON(3, "svc", "dave", "shoe_size")+"\n", "audit", "send")
+	if r.code != 1 || !strings.Contains(r.err.Error(), "line 3: event 1: unknown category") || !strings.Contains(r.err.Error(), "none of lines 1..3 stored") {
+		t.Fatalf("audit send with a bad line: %v", r)
+	}
+	if _, err := m.Audit.Checkpoint(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r = cli(t, "", "audit", "prove", "1", "--key", m.Audit.VerifierKey())
+	if r.err != nil || !strings.Contains(r.stdout, "entry 1 is in the signed tree of 2 entries") || !strings.Contains(r.stdout, "svc-support read of bob (profile)") {
+		t.Fatalf("audit prove: %v", r)
+	}
+	r = cli(t, "", "audit", "prove", "7")
+	if r.code != 1 || !strings.Contains(r.err.Error(), "not in the tree of size 2") {
+		t.Errorf("audit prove of an entry past the log: %v", r)
+	}
+	r = cli(t, "", "audit", "report", "--principal", "svc-support")
+	if r.err != nil || !strings.HasPrefix(r.stdout, "2 users; profile, email; no phone") || !strings.Contains(r.stdout, "alice: 1 events") {
+		t.Errorf("audit report: %v", r)
+	}
+	r = cli(t, "", "audit", "report", "--principal", "svc-support", "--format", "csv", "--save")
+	if r.err != nil || !strings.HasPrefix(r.stdout, "user,events,categories,first,last\nalice,1,email profile,") {
+		t.Errorf("audit report --save --format csv: %v", r)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"report without a principal", []string{"audit", "report"}},
+		{"report in xml", []string{"audit", "report", "--principal", "p", "--format", "xml"}},
+		{"report with a bad time", []string{"audit", "report", "--principal", "p", "--save", "--from", "monday"}},
+		{"prove without an index", []string{"audit", "prove"}},
+		{"prove of a word", []string{"audit", "prove", "seven"}},
+		{"verify with a bad key", []string{"audit", "verify", "--key", "not-a-key"}},
+		{"unknown verb", []string{"audit", "shred"}},
+		{"no verb", []string{"audit"}},
+	} {
+		if r := cli(t, "", tc.args...); r.code != 2 {
+			t.Errorf("%s: got %v, want a usage error (exit 2)", tc.name, r)
+		}
+	}
+	r = cli(t, "", "audit", "verify", "--checkpoints", "/nonexistent/file.json")
+	if r.code != 1 {
+		t.Errorf("verify with a missing checkpoint file: %v", r)
+	}
 }

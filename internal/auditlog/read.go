@@ -18,6 +18,7 @@ import (
 type InclusionProof struct {
 	Index      uint64
 	Size       uint64
+	Leaf       []byte // the entry as stored, so the prover can show and rehash it
 	LeafHash   []byte
 	Hashes     [][]byte
 	Checkpoint []byte
@@ -56,9 +57,9 @@ func (s *Service) Inclusion(ctx context.Context, index, size uint64) (*Inclusion
 	if index >= size {
 		return nil, cordon.FieldError(cordon.ECodeNotFound, "index", "entry %d is not in the tree of size %d", index, size)
 	}
-	var leafHash []byte
+	var leaf, leafHash []byte
 	err = s.store.AuditEntries(ctx, index, index+1, func(e *cordon.AuditEntry) error {
-		leafHash = audit.LeafHash(e.Leaf)
+		leaf, leafHash = e.Leaf, audit.LeafHash(e.Leaf)
 		return nil
 	})
 	if err != nil {
@@ -71,7 +72,7 @@ func (s *Service) Inclusion(ctx context.Context, index, size uint64) (*Inclusion
 	if err != nil {
 		return nil, err
 	}
-	return &InclusionProof{Index: index, Size: size, LeafHash: leafHash, Hashes: hs, Checkpoint: c.Note}, nil
+	return &InclusionProof{Index: index, Size: size, Leaf: leaf, LeafHash: leafHash, Hashes: hs, Checkpoint: c.Note}, nil
 }
 
 // Consistency proves the checkpoint at from a prefix of the one at to; to

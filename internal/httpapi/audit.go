@@ -216,7 +216,7 @@ func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"index": p.Index, "size": p.Size, "leaf_hash": base64.StdEncoding.EncodeToString(p.LeafHash),
+		"index": p.Index, "size": p.Size, "leaf": base64.StdEncoding.EncodeToString(p.Leaf), "leaf_hash": base64.StdEncoding.EncodeToString(p.LeafHash),
 		"hashes": b64(p.Hashes), "checkpoint": string(p.Checkpoint),
 	})
 }
