@@ -486,15 +486,22 @@ func TestRefusesToSignAfterShrinking(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	// SQLite's next index is max(idx)+1, so a deleted tail would be
-	// reused by the next append; the checkpointer must notice first.
+	// A deleted tail's indexes are never handed out again: the size is a
+	// counter, not max(idx)+1.
 	if _, err := raw.Exec(`DELETE FROM audit_entries WHERE idx >= 45`); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustIngest(t, svc, events(50, 1)); got[0].Index != 50 {
+		t.Fatalf("index after a deleted tail: got %d, want 50", got[0].Index)
+	}
+	// Winding the counter back too is caught by the checkpointer.
+	if _, err := raw.Exec(`UPDATE audit_size SET size = 45`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Checkpoint(t.Context()); err == nil || !strings.Contains(err.Error(), "shrank from 50 to 45") {
 		t.Fatalf("Checkpoint after the log shrank: got %v", err)
 	}
-	mustIngest(t, svc, events(50, 10))
+	mustIngest(t, svc, events(60, 4))
 	if _, err := svc.Checkpoint(t.Context()); err == nil {
 		t.Fatal("Checkpoint after the log shrank and grew again: got nil error")
 	}

@@ -23,9 +23,9 @@ const auditBatch = 10_000
 
 const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories`
 
-// AppendAudit stores entries in one write transaction. The one writer
-// connection and BEGIN IMMEDIATE serialise appends, so the size read
-// first is still the size when the batch commits.
+// AppendAudit stores entries in one write transaction, moving the
+// audit_size counter by their number. The one writer connection and BEGIN
+// IMMEDIATE serialise appends.
 func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (uint64, error) {
 	if err := stored.CheckAuditEntries(entries); err != nil {
 		return 0, err
@@ -51,12 +51,13 @@ func (db *DB) AppendAudit(ctx context.Context, entries []*cordon.AuditEntry) (ui
 // Callers hold the writer, so the size read first is still the size when
 // tx commits.
 func appendAuditTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntry) (uint64, error) {
-	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM audit_entries`).Scan(&next); err != nil {
+	var size int64
+	if err := tx.QueryRowContext(ctx, `UPDATE audit_size SET size = size + ? RETURNING size`, len(entries)).Scan(&size); err != nil {
 		return 0, err
 	}
+	next := size - int64(len(entries))
 	if len(entries) == 0 {
-		return uint64(next), nil
+		return uint64(size), nil
 	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_entries (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
@@ -69,13 +70,13 @@ func appendAuditTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntry
 			return 0, err
 		}
 	}
-	return uint64(next) + uint64(len(entries)), nil
+	return uint64(size), nil
 }
 
 // AuditSize returns the number of entries.
 func (db *DB) AuditSize(ctx context.Context) (uint64, error) {
 	var n int64
-	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(idx) + 1, 0) FROM audit_entries`).Scan(&n); err != nil {
+	if err := db.r.QueryRowContext(ctx, `SELECT size FROM audit_size`).Scan(&n); err != nil {
 		return 0, mapErr(err)
 	}
 	return uint64(n), nil
