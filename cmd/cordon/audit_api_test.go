@@ -450,3 +450,27 @@ func TestAuditCLI(t *testing.T) {
 		t.Errorf("verify with a missing checkpoint file: %v", r)
 	}
 }
+
+// TestAuditAdminReadsRecorded: an admin reading a user's data is recorded
+// before the data is sent.
+func TestAuditAdminReadsRecorded(t *testing.T) {
+	m := fakeServer(t, clock.NewFake(auditNow))
+	addUser(t, m, "alice", "correct horse battery staple")
+	if r := send(t, "GET", m.URL()+"/admin/v1/accounts/alice", admin(), nil); r.status != http.StatusOK {
+		t.Fatalf("account: %v", r)
+	}
+	if r := send(t, "GET", m.URL()+"/admin/v1/accounts/alice/sessions", admin(), nil); r.status != http.StatusOK {
+		t.Fatalf("sessions: %v", r)
+	}
+	wantError(t, send(t, "GET", m.URL()+"/admin/v1/accounts/nobody", admin(), nil), http.StatusNotFound, "not_found")
+	got := auditLeaves(t, m)
+	if len(got) != 3 {
+		t.Fatalf("log holds %d entries, want the creation and two reads: %+v", len(got), got)
+	}
+	for i, want := range []string{"profile", "devices,profile,sessions"} {
+		e := got[1+i]
+		if e.Action != audit.ActionRead || e.Subject != "alice" || e.Principal != "cordon:admin/root" || strings.Join(e.Categories, ",") != want {
+			t.Errorf("read %d: got %+v, want a read of alice's %s by cordon:admin/root", i, e, want)
+		}
+	}
+}

@@ -161,6 +161,9 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
+	if err == nil {
+		err = s.recordRead(r, a.Username, "account shown", "profile")
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -175,6 +178,9 @@ func (s *Server) handleAdminSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.authn.Sessions(r.Context(), a.ID)
+	if err == nil {
+		err = s.recordRead(r, a.Username, "sessions listed", "profile", "sessions", "devices")
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -562,6 +562,20 @@ func (s *Server) audited(r *http.Request, action, subject, purpose string, categ
 	return cordon.WithAudit(r.Context(), e), nil
 }
 
+// recordRead appends an admin's read of a user's data to the audit log
+// before the data is sent: if the record cannot be kept, the answer is an
+// error and nothing is disclosed.
+func (s *Server) recordRead(r *http.Request, subject, purpose string, categories ...string) error {
+	if s.audit == nil {
+		return nil
+	}
+	ctx, err := s.audited(r, audit.ActionRead, subject, purpose, categories...)
+	if err != nil {
+		return err
+	}
+	return s.audit.Record(ctx, cordon.PendingAudit(ctx))
+}
+
 // printable replaces what an audit field may not hold (control characters,
 // invalid UTF-8) with '?' and cuts s to at most max bytes on a rune
 // boundary.
