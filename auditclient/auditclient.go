@@ -420,7 +420,7 @@ func (c *Client) Close(ctx context.Context) error {
 	select {
 	case <-c.stopped:
 	case <-ctx.Done():
-		c.cancel(fmt.Errorf("Close gave up: %w", context.Cause(ctx)))
+		c.cancel(fmt.Errorf("close gave up: %w", context.Cause(ctx)))
 		<-c.stopped
 	}
 	c.cancel(ErrClosed) // the sender has returned; this only frees the context

@@ -27,7 +27,7 @@ import (
 // Defaults for Config.
 const (
 	DefaultEvery    = 1000
-	DefaultInterval = 2 * time.Second
+	DefaultInterval = 10 * time.Second
 	// MaxBatch is the most events one Ingest call takes.
 	MaxBatch = 10_000
 	// nodeLevel is the lowest tree level whose nodes are stored: a proof
