@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -112,32 +111,6 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// get performs an authenticated GET and returns the open body; the caller
-// closes it.
-func get(ctx context.Context, c *adminclient.Client, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.Server+path, nil)
-	if err != nil {
-		return nil, err
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach cordon at %s (set --server or CORDON_SERVER): %w", c.Server, err)
-	}
-	if resp.StatusCode >= 300 {
-		defer resp.Body.Close()
-		e := &adminclient.APIError{Status: resp.StatusCode}
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(e)
-		if resp.StatusCode == http.StatusUnauthorized && c.Token == "" {
-			e.Message = "no admin token: set CORDON_ADMIN_TOKEN"
-		}
-		return nil, e
-	}
-	return resp, nil
-}
-
 func fetchCheckpoints(ctx context.Context, c *adminclient.Client) (*checkpointFile, error) {
 	var f checkpointFile
 	if err := c.Do(ctx, "GET", "/audit/v1/checkpoints", nil, &f); err != nil {
@@ -225,7 +198,7 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 		}
 		held = len(heldCps.Checkpoints)
 	}
-	resp, err := get(ctx, c, "/audit/v1/entries?to="+strconv.FormatUint(served.LogSize, 10))
+	resp, err := c.Open(ctx, "GET", "/audit/v1/entries?to="+strconv.FormatUint(served.LogSize, 10), "", nil)
 	if err != nil {
 		return err
 	}
@@ -336,26 +309,11 @@ func auditReport(ctx context.Context, c *adminclient.Client, principals []string
 		}
 		path = "/admin/v1/audit/report?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	resp, err := c.Open(ctx, method, path, "application/json", body)
 	if err != nil {
 		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
-	}
-	resp, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("cannot reach cordon at %s (set --server or CORDON_SERVER): %w", c.Server, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		e := &adminclient.APIError{Status: resp.StatusCode}
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(e)
-		return e
-	}
 	_, err = io.Copy(stdout, resp.Body)
 	return err
 }

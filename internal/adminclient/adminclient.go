@@ -65,9 +65,30 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 
 // DoRaw sends a request with a body of the given content type.
 func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	resp, err := c.Open(ctx, method, path, contentType, body)
 	if err != nil {
 		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("unexpected answer from %s: %w", c.Server, err)
+		}
+	}
+	return nil
+}
+
+// Open sends a request and returns the answer with its body unread, for
+// answers too large to hold (an export) or not JSON (a CSV report); the
+// caller closes the body. An error answer is returned as an *APIError.
+func (c *Client) Open(ctx context.Context, method, path, contentType string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Server+path, body)
+	if err != nil {
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
@@ -77,25 +98,16 @@ func (c *Client) DoRaw(ctx context.Context, method, path, contentType string, bo
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach cordon at %s (set --server or CORDON_SERVER): %w", c.Server, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return err
+		return nil, fmt.Errorf("cannot reach cordon at %s (set --server or CORDON_SERVER): %w", c.Server, err)
 	}
 	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
 		e := &APIError{Status: resp.StatusCode}
-		json.Unmarshal(data, e)
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(e)
 		if resp.StatusCode == http.StatusUnauthorized && c.Token == "" {
 			e.Message = "no admin token: set CORDON_ADMIN_TOKEN"
 		}
-		return e
+		return nil, e
 	}
-	if out != nil && len(data) > 0 {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("unexpected answer from %s: %w", c.Server, err)
-		}
-	}
-	return nil
+	return resp, nil
 }
