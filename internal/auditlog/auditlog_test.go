@@ -525,3 +525,31 @@ func TestRefusesToSignOverEditedColumns(t *testing.T) {
 		t.Fatalf("Checkpoint over an edited report column: got %v", err)
 	}
 }
+
+func TestRunSignsEveryInterval(t *testing.T) {
+	db, _ := openSQLite(t)
+	svc, err := auditlog.New(t.Context(), auditlog.Config{Store: db, Clock: clock.NewFake(t0.Add(time.Hour)), Origin: "test.example/audit",
+		Every: 1_000_000, Interval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	mustIngest(t, svc, events(0, 3))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := db.AuditCheckpoint(t.Context(), 0)
+		if err == nil {
+			if c.Size != 3 {
+				t.Fatalf("checkpoint at size %d, want 3", c.Size)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint 10 s after 3 entries with a 20 ms interval")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
