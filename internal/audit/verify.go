@@ -41,7 +41,7 @@ type TamperError struct {
 	// covers. It equals Index for a root mismatch; for damage found in an
 	// entry itself (Checkpoint -1) it may be less, and the entries between
 	// are unproven: they may hold an earlier, undetectable change.
-	Proven uint64
+	Proven     uint64
 	Checkpoint int    // index into Verify's checkpoints argument; -1 when the entry itself shows the damage
 	Reason     string // e.g. "root mismatch", "log truncated"
 }

@@ -1,0 +1,516 @@
+package sqlite_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/sqlite"
+	"github.com/cordon-dev/cordon/internal/stored"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// The 10M-entry audit log the benchmarks below share: 1,000 principals
+// over 30 days, one of them ("svc:heavy") the author of every tenth entry,
+// 1M entries in all; the other 9M spread over the other 999, about 9,000
+// each, touching 1M subjects. A checkpoint is signed every 1,000 entries.
+const (
+	auditLogSize   = 10_000_000
+	auditLogEvery  = 1000
+	auditHeavy     = "svc:heavy"
+	auditTypical   = "svc:service-17"
+	auditLogOrigin = "cordon.example/audit"
+	// auditLogVersion names the generator below; change it whenever the
+	// generated rows change, so a cached file of the old ones is not used.
+	auditLogVersion = 2
+)
+
+// auditLogStart is when the log's 30 days begin: fixed, so a cached file
+// holds the same rows as a new one.
+var auditLogStart = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+
+const auditLogWindow = 30 * 24 * time.Hour
+
+// BenchmarkAuditReport10M builds a blast-radius report (AuditReport: one
+// row per subject, with its categories, count and span) over the whole
+// 30 days of the 10M-entry log, through the (principal, at) index. Goal:
+// under 1 s. principal=typical is a service that made 9,000 of the
+// entries, about one in a thousand, as most do; principal=heavy is the
+// worst case this log holds, a service that made 1M of them, whose
+// report has about 630,000 rows. Both read the file warm from the OS
+// cache. The baseline is BenchmarkAuditCountScan10M.
+func BenchmarkAuditReport10M(b *testing.B) {
+	for _, c := range []struct {
+		name, principal string
+		events          int64
+	}{
+		{"principal=typical", auditTypical, 9_000},
+		{"principal=heavy", auditHeavy, auditLogSize / 10},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			db := openAuditLog(b)
+			ctx := b.Context()
+			var rows []cordon.AuditAccess
+			b.ReportAllocs()
+			for b.Loop() {
+				var err error
+				if rows, err = db.AuditReport(ctx, []string{c.principal}, auditLogStart, auditLogStart.Add(auditLogWindow)); err != nil {
+					b.Fatalf("AuditReport: %v", err)
+				}
+			}
+			var events int64
+			for _, r := range rows {
+				events += r.Count
+			}
+			// The typical principal's share is drawn, so it is only close.
+			if events < c.events*9/10 || events > c.events*11/10 {
+				b.Fatalf("report of %s counts %d events; want about %d", c.principal, events, c.events)
+			}
+			b.ReportMetric(float64(len(rows)), "rows")
+		})
+	}
+}
+
+// BenchmarkAuditCountScan10M counts the log's 10M entries with SELECT
+// count(*) on a connection of its own: a scan of the smallest b-tree
+// holding every entry (SQLite picks the (principal, at) index), what a
+// report would cost if it had to read the whole log.
+func BenchmarkAuditCountScan10M(b *testing.B) {
+	path := auditLogPath(b)
+	q := url.Values{"_pragma": {"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "query_only(1)"}}
+	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Close() })
+	ctx := b.Context()
+	var n int64
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := r.QueryRowContext(ctx, `SELECT count(*) FROM audit_entries`).Scan(&n); err != nil {
+			b.Fatalf("count: %v", err)
+		}
+	}
+	if n != auditLogSize {
+		b.Fatalf("count = %d, want %d", n, auditLogSize)
+	}
+}
+
+// BenchmarkAuditVerify10M verifies the 10M-entry log straight from the
+// file: AuditEntries reads the entries 10,000 at a time and audit.Verify
+// recomputes the tree against the 10,000 stored checkpoints. Compare
+// internal/audit's BenchmarkVerify10M, the same work with the leaves in
+// memory, for what the reads cost; the baseline here is
+// BenchmarkAuditEntriesScan10M.
+func BenchmarkAuditVerify10M(b *testing.B) {
+	db := openAuditLog(b)
+	ctx := b.Context()
+	cps, verifiers := auditCheckpoints(b, db)
+	if n, err := db.AuditSize(ctx); err != nil || n != auditLogSize {
+		b.Fatalf("AuditSize = %d, %v; want %d", n, err, auditLogSize)
+	}
+	var rep audit.Report
+	b.ReportAllocs()
+	for b.Loop() {
+		r := &entryReader{ctx: ctx, db: db}
+		var err error
+		if rep, err = audit.Verify(r.leaf, auditLogSize, cps, verifiers); err != nil {
+			b.Fatalf("Verify: %v", err)
+		}
+	}
+	if rep.Entries != auditLogSize || rep.Proven != auditLogSize || rep.Checkpoints != len(cps) {
+		b.Fatalf("report = %d entries, %d proven, %d checkpoints; want all %d proven by %d", rep.Entries, rep.Proven, rep.Checkpoints, auditLogSize, len(cps))
+	}
+	b.ReportMetric(float64(auditLogSize)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// BenchmarkAuditEntriesScan10M reads the 10M entries through AuditEntries
+// and does nothing with them: the I/O and decoding in
+// BenchmarkAuditVerify10M.
+func BenchmarkAuditEntriesScan10M(b *testing.B) {
+	db := openAuditLog(b)
+	ctx := b.Context()
+	var n, bytes int
+	b.ReportAllocs()
+	for b.Loop() {
+		n, bytes = 0, 0
+		if err := db.AuditEntries(ctx, 0, auditLogSize, func(e *cordon.AuditEntry) error {
+			n++
+			bytes += len(e.Leaf)
+			return nil
+		}); err != nil {
+			b.Fatalf("AuditEntries: %v", err)
+		}
+	}
+	if n != auditLogSize {
+		b.Fatalf("read %d entries, want %d", n, auditLogSize)
+	}
+	b.ReportMetric(float64(auditLogSize)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}
+
+// entryReader gives Verify the entries in index order, reading them a
+// batch at a time as the store's own scans do.
+type entryReader struct {
+	ctx context.Context
+	db  *sqlite.DB
+	buf []*cordon.AuditEntry
+	pos int
+}
+
+func (r *entryReader) leaf(i uint64) ([]byte, error) {
+	if r.pos == len(r.buf) {
+		r.buf, r.pos = r.buf[:0], 0
+		if err := r.db.AuditEntries(r.ctx, i, i+10_000, func(e *cordon.AuditEntry) error {
+			r.buf = append(r.buf, e)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if len(r.buf) == 0 {
+			return nil, fmt.Errorf("entry %d is missing", i)
+		}
+	}
+	e := r.buf[r.pos]
+	r.pos++
+	if e.Index != i {
+		return nil, fmt.Errorf("entry %d found where %d belongs", e.Index, i)
+	}
+	return e.Leaf, nil
+}
+
+// auditCheckpoints returns the log's checkpoints and the verifier of its
+// stored key, as a verifier configured with the log's key would hold them.
+func auditCheckpoints(b *testing.B, db *sqlite.DB) ([]audit.Checkpoint, note.Verifiers) {
+	b.Helper()
+	ctx := b.Context()
+	k, err := db.AuditKey(ctx, nil)
+	if err != nil {
+		b.Fatalf("AuditKey: %v", err)
+	}
+	v, err := note.NewVerifier(k.Verifier)
+	if err != nil {
+		b.Fatal(err)
+	}
+	saved, err := db.AuditCheckpoints(ctx)
+	if err != nil {
+		b.Fatalf("AuditCheckpoints: %v", err)
+	}
+	cps := make([]audit.Checkpoint, len(saved))
+	for i, c := range saved {
+		cps[i] = audit.Checkpoint{Origin: v.Name(), Note: c.Note}
+	}
+	return cps, note.VerifierList(v)
+}
+
+// openAuditLog opens a store on the 10M-entry log, building it first if
+// no earlier run left it in os.TempDir.
+func openAuditLog(b *testing.B) *sqlite.DB {
+	b.Helper()
+	return openPath(b, auditLogPath(b))
+}
+
+// auditLog is the path of the 10M-entry log, found or built once per
+// process.
+var auditLog struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// auditLogPath returns the path of the 10M-entry log. The file is kept in
+// os.TempDir between runs (about 3 GiB; building it takes minutes), named
+// for the schema it was built with and the generator's version, so a new
+// migration or generator makes a new file; delete old ones by hand.
+func auditLogPath(b *testing.B) string {
+	b.Helper()
+	if testing.Short() {
+		b.Skipf("uses an audit log of %d entries; skipped under -short", auditLogSize)
+	}
+	auditLog.once.Do(func() {
+		key, err := schemaKey(b)
+		if err != nil {
+			auditLog.err = err
+			return
+		}
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("cordon-bench-audit-10M-%s.db", key))
+		if _, err := os.Stat(path); err == nil {
+			b.Logf("using the audit log of %d entries built by an earlier run: %s", auditLogSize, path)
+		} else {
+			start := time.Now()
+			st, err := buildAuditLog(context.Background(), path)
+			if err != nil {
+				auditLog.err = err
+				return
+			}
+			b.Logf("built an audit log of %d entries and %d checkpoints in %v (rows %v, index %v, checkpoint %v): %s at %s",
+				auditLogSize, auditLogSize/auditLogEvery, time.Since(start).Round(time.Millisecond), st.load.Round(time.Millisecond),
+				st.index.Round(time.Millisecond), st.checkpoint.Round(time.Millisecond), fmt.Sprintf("%.2f GiB", float64(st.disk)/(1<<30)), path)
+		}
+		// Read the file through once, so that every benchmark finds it in
+		// the OS cache, as a server's busy store would be, rather than the
+		// first one to run paying for the disk.
+		start := time.Now()
+		if auditLog.err = readThrough(path); auditLog.err != nil {
+			return
+		}
+		b.Logf("read the log's file into the OS cache in %v", time.Since(start).Round(time.Millisecond))
+		auditLog.path = path
+	})
+	if auditLog.err != nil {
+		b.Fatalf("build an audit log of %d entries: %v", auditLogSize, auditLog.err)
+	}
+	return auditLog.path
+}
+
+// readThrough reads the file at path and throws the bytes away.
+func readThrough(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
+}
+
+// schemaKey names the schema sqlite.Open makes today and the generator's
+// version, for the cached file's name.
+func schemaKey(b *testing.B) (string, error) {
+	path := filepath.Join(b.TempDir(), "schema.db")
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		return "", err
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return "", err
+	}
+	defer raw.Close()
+	var schema string
+	if err := raw.QueryRow(`SELECT group_concat(name || ':' || sql, ';') FROM
+		(SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name)`).Scan(&schema); err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(strconv.Itoa(auditLogVersion) + "\n" + schema))
+	return hex.EncodeToString(sum[:6]), nil
+}
+
+type auditLogStats struct {
+	load, index, checkpoint time.Duration
+	disk                    int64
+}
+
+// buildAuditLog writes the log into a new file beside path and renames it
+// to path when it is whole: sqlite.Open makes the schema, then one
+// transaction on a connection of its own with syncing off writes the
+// entries 500 to a prepared INSERT, with the (principal, at) index dropped
+// for the load and built after, the key, the checkpoints and the size.
+func buildAuditLog(ctx context.Context, path string) (*auditLogStats, error) {
+	tmp := fmt.Sprintf("%s.building-%d", path, os.Getpid())
+	defer func() {
+		for _, suffix := range []string{"", "-wal", "-shm"} {
+			os.Remove(tmp + suffix)
+		}
+	}()
+	db, err := sqlite.Open(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	raw, err := sql.Open("sqlite", "file:"+tmp+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)&_pragma=cache_size(-524288)&_pragma=temp_store(MEMORY)")
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	tx, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var index string
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE name = 'audit_entries_principal_at'`).Scan(&index); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `DROP INDEX audit_entries_principal_at`); err != nil {
+		return nil, err
+	}
+
+	skey, vkey, err := audit.NewCheckpointKey(auditLogOrigin)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, err
+	}
+	created := stored.Micros(auditLogStart)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_key (one, signer, verifier, created_at) VALUES (1, ?, ?, ?)`, skey, vkey, created); err != nil {
+		return nil, err
+	}
+
+	st := &auditLogStats{}
+	start := time.Now()
+	entries, err := newRowInsert(ctx, tx, `INSERT INTO audit_entries (idx, leaf, leaf_hash, at, principal, action, subject, categories) VALUES `, 8, 500)
+	if err != nil {
+		return nil, err
+	}
+	defer entries.close()
+	checkpoints, err := newRowInsert(ctx, tx, `INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES `, 4, 100)
+	if err != nil {
+		return nil, err
+	}
+	defer checkpoints.close()
+	tree := audit.NewTree()
+	for i := range auditLogSize {
+		e := audit.Entry(auditLogEvent(i))
+		if err := entries.add(i, e.Leaf, e.LeafHash, stored.Micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories)); err != nil {
+			return nil, fmt.Errorf("insert entries: %w", err)
+		}
+		tree.Append(e.LeafHash)
+		if (i+1)%auditLogEvery == 0 {
+			root := tree.Root()
+			signed, err := audit.SignCheckpoint(auditLogOrigin, tree.Size(), root, signer)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkpoints.add(i+1, root, signed, stored.Micros(e.Time)); err != nil {
+				return nil, fmt.Errorf("insert checkpoints: %w", err)
+			}
+		}
+	}
+	if err := entries.flush(); err != nil {
+		return nil, fmt.Errorf("insert entries: %w", err)
+	}
+	if err := checkpoints.flush(); err != nil {
+		return nil, fmt.Errorf("insert checkpoints: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE audit_size SET size = ?`, auditLogSize); err != nil {
+		return nil, err
+	}
+	st.load = time.Since(start)
+
+	start = time.Now()
+	if _, err := tx.ExecContext(ctx, index); err != nil {
+		return nil, fmt.Errorf("rebuild index: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	st.index = time.Since(start)
+
+	// Move the load out of the WAL now, or the first benchmark pays for
+	// checkpointing it.
+	start = time.Now()
+	if _, err := raw.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	st.checkpoint = time.Since(start)
+	if err := raw.Close(); err != nil {
+		return nil, err
+	}
+	info, err := os.Stat(tmp)
+	if err != nil {
+		return nil, err
+	}
+	st.disk = info.Size()
+	return st, os.Rename(tmp, path)
+}
+
+// auditLogEvent is the log's i-th event: see the log's description above.
+// A fixed shuffle of i draws the principal, subject, action and
+// categories; times rise with i, as a log's do, one every 259 ms.
+func auditLogEvent(i int) audit.Event {
+	x := uint64(i) + 0x9E3779B97F4A7C15 // splitmix64
+	x = (x ^ x>>30) * 0xBF58476D1CE4E5B9
+	x = (x ^ x>>27) * 0x94D049BB133111EB
+	x ^= x >> 31
+	principal := auditHeavy
+	if i%10 != 0 {
+		principal = "svc:service-" + strconv.FormatUint(x%999, 10)
+	}
+	cats := audit.DefaultCategories()
+	c := int(x>>10) % len(cats)
+	categories := []string{cats[c]}
+	if x>>14&1 == 0 {
+		categories = append(categories, cats[(c+3)%len(cats)])
+	}
+	if x>>15&3 == 0 {
+		categories = append(categories, cats[(c+7)%len(cats)])
+	}
+	return audit.Event{
+		Time:       auditLogStart.Add(time.Duration(int64(auditLogWindow) / auditLogSize * int64(i))),
+		Principal:  principal,
+		Action:     [...]string{audit.ActionRead, audit.ActionRead, audit.ActionRead, audit.ActionWrite, audit.ActionExport, audit.ActionDelete}[x>>17%6],
+		Subject:    "user" + strconv.FormatUint(x>>20%1_000_000, 10) + "@example.com",
+		Categories: categories,
+		Purpose:    "TICKET-" + strconv.FormatUint(x>>40%100_000, 10),
+		Source:     "host-" + strconv.FormatUint(x>>57, 10) + ".eu-west-1",
+	}
+}
+
+// rowInsert writes rows through a prepared INSERT of many rows at once;
+// binding a row's values costs far less than a statement per row.
+type rowInsert struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	head string // "INSERT INTO t (a, b) VALUES "
+	cols int
+	stmt *sql.Stmt
+	args []any
+}
+
+func newRowInsert(ctx context.Context, tx *sql.Tx, head string, cols, rows int) (*rowInsert, error) {
+	ri := &rowInsert{ctx: ctx, tx: tx, head: head, cols: cols, args: make([]any, 0, cols*rows)}
+	var err error
+	ri.stmt, err = tx.PrepareContext(ctx, ri.query(rows))
+	return ri, err
+}
+
+// query is the INSERT of r rows.
+func (ri *rowInsert) query(r int) string {
+	row := "(" + strings.Repeat("?, ", ri.cols-1) + "?)"
+	return ri.head + strings.Repeat(row+", ", r-1) + row
+}
+
+func (ri *rowInsert) add(vals ...any) error {
+	if len(vals) != ri.cols {
+		return errors.New("rowInsert: wrong number of values")
+	}
+	ri.args = append(ri.args, vals...)
+	if len(ri.args) < cap(ri.args) {
+		return nil
+	}
+	_, err := ri.stmt.ExecContext(ri.ctx, ri.args...)
+	ri.args = ri.args[:0]
+	return err
+}
+
+// flush writes the rows of the last, partial batch.
+func (ri *rowInsert) flush() error {
+	if len(ri.args) == 0 {
+		return nil
+	}
+	_, err := ri.tx.ExecContext(ri.ctx, ri.query(len(ri.args)/ri.cols), ri.args...)
+	ri.args = ri.args[:0]
+	return err
+}
+
+func (ri *rowInsert) close() { ri.stmt.Close() }
