@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
@@ -472,5 +473,37 @@ func TestAuditAdminReadsRecorded(t *testing.T) {
 		if e.Action != audit.ActionRead || e.Subject != "alice" || e.Principal != "cordon:admin/root" || strings.Join(e.Categories, ",") != want {
 			t.Errorf("read %d: got %+v, want a read of alice's %s by cordon:admin/root", i, e, want)
 		}
+	}
+}
+
+// TestAuditReportLong: past auditlog.MaxListed users, JSON lists the first
+// ones and says so; CSV streams every row.
+func TestAuditReportLong(t *testing.T) {
+	m := fakeServer(t, clock.NewFake(auditNow))
+	n := auditlog.MaxListed + 20
+	for from := 0; from < n; from += auditlog.MaxBatch {
+		var b strings.Builder
+		for i := from; i < min(n, from+auditlog.MaxBatch); i++ {
+			b.WriteString(evJSON(0, "svc-crawler", fmt.Sprintf("u%06d", i), "email"))
+			b.WriteByte('\n')
+		}
+		if r := ingest(t, m, "application/x-ndjson", b.String()); r.status != http.StatusOK {
+			t.Fatalf("ingest: %v", r)
+		}
+	}
+	r := send(t, "GET", m.URL()+"/admin/v1/audit/report?principal=svc-crawler", admin(), nil)
+	rep, _ := r.body["report"].(map[string]any)
+	listed, _ := r.body["accesses"].([]any)
+	if r.status != http.StatusOK || count(rep["users"]) != int64(n) || len(listed) != auditlog.MaxListed || rep["accesses_truncated"] != true {
+		t.Errorf("JSON report: %d users, %d listed, truncated %v", count(rep["users"]), len(listed), rep["accesses_truncated"])
+	}
+	r = send(t, "GET", m.URL()+"/admin/v1/audit/report?principal=svc-crawler&format=csv", admin(), nil)
+	rows, err := csv.NewReader(bytes.NewReader(r.raw)).ReadAll()
+	if err != nil || len(rows) != n+1 || rows[n][0] != fmt.Sprintf("u%06d", n-1) {
+		t.Errorf("CSV report: %d rows (%v), want %d and a header", len(rows)-1, err, n)
+	}
+	r = send(t, "GET", m.URL()+"/admin/v1/audit/report?principal=svc-crawler&format=text", admin(), nil)
+	if !strings.Contains(string(r.raw), fmt.Sprintf("… and %d more (--format csv lists them all)", n-50)) {
+		t.Errorf("text report does not say how many more: %.300s", r.raw)
 	}
 }

@@ -553,3 +553,33 @@ func TestRunSignsEveryInterval(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestReportPastMaxListed: counts cover every row, the listing stops at
+// MaxListed, and ReportRows streams them all.
+func TestReportPastMaxListed(t *testing.T) {
+	db, _ := openSQLite(t)
+	svc := newService(t, db, clock.NewFake(t0.Add(24*time.Hour)), 1_000_000)
+	n := auditlog.MaxListed + 50
+	for from := 0; from < n; from += auditlog.MaxBatch {
+		es := make([]audit.Event, 0, auditlog.MaxBatch)
+		for i := from; i < min(n, from+auditlog.MaxBatch); i++ {
+			es = append(es, audit.Event{Time: t0, Principal: "svc-crawler", Action: audit.ActionRead, Subject: fmt.Sprintf("u%06d", i), Categories: []string{"email"}})
+		}
+		mustIngest(t, svc, es)
+	}
+	r, err := svc.Report(t.Context(), []string{"svc-crawler"}, t0, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Users != n || r.Events != int64(n) || len(r.Accesses) != auditlog.MaxListed || !r.Truncated {
+		t.Errorf("report: %d users, %d events, %d listed, truncated %v; want %d, %d, %d, true", r.Users, r.Events, len(r.Accesses), r.Truncated, n, n, auditlog.MaxListed)
+	}
+	rows := 0
+	if err := svc.ReportRows(t.Context(), []string{"svc-crawler"}, t0, t0.Add(time.Hour), func(*cordon.AuditAccess) error { rows++; return nil }); err != nil || rows != n {
+		t.Errorf("ReportRows: %d rows, %v; want %d", rows, err, n)
+	}
+	saved, err := svc.SaveReport(t.Context(), []string{"svc-crawler"}, t0, t0.Add(time.Hour), "t-admin")
+	if err != nil || len(saved.SavedUsers) != n {
+		t.Errorf("saved report: %v users, %v; want all %d", len(saved.SavedUsers), err, n)
+	}
+}

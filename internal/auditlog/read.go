@@ -127,18 +127,44 @@ type Report struct {
 	Last       *time.Time           `json:"last,omitempty"`
 	Touched    []string             `json:"categories_touched"`
 	Untouched  []string             `json:"categories_not_touched"`
+	// Accesses lists the first MaxListed rows, by subject; Truncated says
+	// more were counted than listed (ReportRows streams them all).
 	Accesses   []cordon.AuditAccess `json:"-"`
+	Truncated  bool                 `json:"accesses_truncated,omitempty"`
 	Summary    string               `json:"summary"`
 	Created    *time.Time           `json:"created,omitempty"`
 	CreatedBy  string               `json:"created_by,omitempty"`
 	SavedUsers []string             `json:"-"`
 }
 
-// MaxPrincipals is the most principals one report names.
-const MaxPrincipals = 100
+// Bounds on reports.
+const (
+	// MaxPrincipals is the most principals one report names.
+	MaxPrincipals = 100
+	// MaxListed is the most rows a report holds in memory to show; the
+	// counts always cover every row, and ReportRows streams them all.
+	MaxListed = 10_000
+	// MaxSavedUsers is the most users a saved report keeps for a cohort.
+	// A breach that touched more is one for a campaign over everyone.
+	MaxSavedUsers = 1_000_000
+)
 
 // Report builds the blast-radius report of principals over [from, to).
 func (s *Service) Report(ctx context.Context, principals []string, from, to time.Time) (*Report, error) {
+	return s.report(ctx, principals, from, to, nil)
+}
+
+// ReportRows calls fn for every row of the report, by subject, without
+// holding them (for a CSV of millions of users).
+func (s *Service) ReportRows(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
+	principals, err := checkReport(principals, from, to)
+	if err != nil {
+		return err
+	}
+	return s.store.AuditReport(ctx, principals, from, to, fn)
+}
+
+func checkReport(principals []string, from, to time.Time) ([]string, error) {
 	if len(principals) == 0 {
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at least one principal")
 	}
@@ -153,14 +179,19 @@ func (s *Service) Report(ctx context.Context, principals []string, from, to time
 	if !from.Before(to) {
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "to", "the window is empty: from must be before to")
 	}
-	principals = slices.Compact(slices.Sorted(slices.Values(principals)))
-	rows, err := s.store.AuditReport(ctx, principals, from, to)
+	return slices.Compact(slices.Sorted(slices.Values(principals))), nil
+}
+
+// report builds a report in one pass over the rows; each row is also
+// given to each, when not nil.
+func (s *Service) report(ctx context.Context, principals []string, from, to time.Time, each func(*cordon.AuditAccess) error) (*Report, error) {
+	principals, err := checkReport(principals, from, to)
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Principals: principals, From: from.UTC(), To: to.UTC(), Accesses: rows}
+	r := &Report{Principals: principals, From: from.UTC(), To: to.UTC()}
 	touched := map[string]bool{}
-	for _, a := range rows {
+	err = s.store.AuditReport(ctx, principals, from, to, func(a *cordon.AuditAccess) error {
 		if IsUser(a.Subject) {
 			r.Users++
 		} else {
@@ -178,6 +209,18 @@ func (s *Service) Report(ctx context.Context, principals []string, from, to time
 			l := a.Last
 			r.Last = &l
 		}
+		if len(r.Accesses) < MaxListed {
+			r.Accesses = append(r.Accesses, *a)
+		} else {
+			r.Truncated = true
+		}
+		if each != nil {
+			return each(a)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	// Untouched lists the data categories only: cordon's own (sessions,
 	// campaigns …) describe admin actions, and saying "no campaigns" of a
@@ -225,18 +268,23 @@ func summary(r *Report) string {
 // SaveReport builds a report and keeps it under a new id, with its users,
 // so a campaign can take them as its cohort.
 func (s *Service) SaveReport(ctx context.Context, principals []string, from, to time.Time, actor string) (*Report, error) {
-	r, err := s.Report(ctx, principals, from, to)
+	var users []string
+	r, err := s.report(ctx, principals, from, to, func(a *cordon.AuditAccess) error {
+		if !IsUser(a.Subject) {
+			return nil
+		}
+		if len(users) == MaxSavedUsers {
+			return cordon.Errorf(cordon.ECodeUnprocessable, "the report names more than %d users, too many for a cohort; a campaign over everyone fits a breach that large", MaxSavedUsers)
+		}
+		users = append(users, a.Subject)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	saved := &cordon.SavedAuditReport{ID: cordon.NewID("r"), Principals: r.Principals, From: r.From, To: r.To,
-		Created: now, CreatedBy: actor}
-	for _, a := range r.Accesses {
-		if IsUser(a.Subject) {
-			saved.Subjects = append(saved.Subjects, a.Subject)
-		}
-	}
+		Created: now, CreatedBy: actor, Subjects: users}
 	if err := s.store.SaveAuditReport(ctx, saved); err != nil {
 		return nil, err
 	}

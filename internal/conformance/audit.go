@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -396,7 +397,7 @@ func testAuditReport(t *testing.T, s cordon.AuditStore) {
 		newAuditEntry("b2", from.Add(15*time.Minute), "svc-billing", "bob", "devices"),
 	}, 11)
 
-	got, err := s.AuditReport(t.Context(), []string{"svc-billing", "svc-support", "svc-absent"}, from.In(elsewhere()), to.In(elsewhere()))
+	got, err := collectReport(s, []string{"svc-billing", "svc-support", "svc-absent"}, from.In(elsewhere()), to.In(elsewhere()))
 	if err != nil {
 		t.Fatalf("AuditReport: %v", err)
 	}
@@ -425,7 +426,7 @@ func testAuditReport(t *testing.T, s cordon.AuditStore) {
 	}
 
 	// One principal alone.
-	got, err = s.AuditReport(t.Context(), []string{"svc-other"}, from, to)
+	got, err = collectReport(s, []string{"svc-other"}, from, to)
 	if err != nil {
 		t.Fatalf("AuditReport(svc-other): %v", err)
 	}
@@ -434,14 +435,23 @@ func testAuditReport(t *testing.T, s cordon.AuditStore) {
 	}
 
 	// An empty window.
-	if got, err := s.AuditReport(t.Context(), []string{"svc-billing"}, from, from); err != nil || len(got) != 0 {
+	stop := errors.New("enough")
+	seen := 0
+	err = s.AuditReport(t.Context(), []string{"svc-billing", "svc-support"}, from, to, func(*cordon.AuditAccess) error {
+		seen++
+		return stop
+	})
+	if !errors.Is(err, stop) || seen != 1 {
+		t.Errorf("AuditReport whose fn fails: got %v after %d rows, want the error after 1", err, seen)
+	}
+	if got, err := collectReport(s, []string{"svc-billing"}, from, from); err != nil || len(got) != 0 {
 		t.Errorf("AuditReport over [from, from): got %+v, %v; want no rows, nil", got, err)
 	}
 }
 
 func testAuditReportNoPrincipals(t *testing.T, s cordon.AuditStore) {
 	mustAppend(t, s, newAuditBatch("p", 3), 3)
-	got, err := s.AuditReport(t.Context(), nil, at(-time.Hour), at(time.Hour))
+	got, err := collectReport(s, nil, at(-time.Hour), at(time.Hour))
 	if err != nil || len(got) != 0 {
 		t.Errorf("AuditReport with no principals: got %+v, %v; want no rows, nil", got, err)
 	}
@@ -650,4 +660,14 @@ func testAuditWithChange(t *testing.T, s cordon.Store) {
 	if want := []string{string(e.Leaf), string(rev.Leaf)}; !slices.Equal(leaves, want) {
 		t.Errorf("log after audited writes: got %q, want %q", leaves, want)
 	}
+}
+
+// collectReport gathers AuditReport's rows.
+func collectReport(s cordon.AuditStore, principals []string, from, to time.Time) ([]cordon.AuditAccess, error) {
+	var rows []cordon.AuditAccess
+	err := s.AuditReport(context.Background(), principals, from, to, func(a *cordon.AuditAccess) error {
+		rows = append(rows, *a)
+		return nil
+	})
+	return rows, err
 }

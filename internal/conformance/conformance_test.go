@@ -895,8 +895,8 @@ func (m *memStore) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint,
 	return out, nil
 }
 
-func (m *memStore) AuditReport(_ context.Context, principals []string, from, to time.Time) ([]cordon.AuditAccess, error) {
-	defer m.lock()()
+func (m *memStore) AuditReport(_ context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
+	m.mu.Lock()
 	from, to = norm(from), norm(to)
 	rows := map[string]*cordon.AuditAccess{}
 	for _, e := range m.audit {
@@ -917,12 +917,14 @@ func (m *memStore) AuditReport(_ context.Context, principals []string, from, to 
 			a.Last = e.Time
 		}
 	}
-	var out []cordon.AuditAccess
+	m.mu.Unlock()
 	for _, subject := range slices.Sorted(maps.Keys(rows)) {
 		a := rows[subject]
 		slices.Sort(a.Categories)
 		a.Categories = slices.Compact(a.Categories)
-		out = append(out, *a)
+		if err := fn(a); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }

@@ -78,7 +78,10 @@ type AuditStore interface {
 	// AuditReport returns, for entries by any of principals with time in
 	// [from, to), one row per subject: the union of categories, the count,
 	// first and last time. Ordered by subject.
-	AuditReport(ctx context.Context, principals []string, from, to time.Time) ([]AuditAccess, error)
+	// fn is called for each row in turn, so a report of millions of users
+	// is never held whole; an error from fn stops the scan and is
+	// returned.
+	AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*AuditAccess) error) error
 }
 
 // AuditNode is the hash of a perfect subtree of the log's Merkle tree:

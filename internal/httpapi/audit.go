@@ -372,7 +372,15 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeReport(w, r, rep)
+	writeReport(w, r, rep, s.allRows(rep))
+}
+
+// allRows streams every row of rep's query again, for a CSV of a report
+// too long to hold.
+func (s *Server) allRows(rep *auditlog.Report) func(context.Context, func(*cordon.AuditAccess) error) error {
+	return func(ctx context.Context, fn func(*cordon.AuditAccess) error) error {
+		return s.audit.ReportRows(ctx, rep.Principals, rep.From, rep.To, fn)
+	}
 }
 
 type saveReportBody struct {
@@ -408,7 +416,7 @@ func (s *Server) handleSaveReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/admin/v1/audit/reports/"+rep.ID)
-	writeReportStatus(w, r, rep, http.StatusCreated)
+	writeReportStatus(w, r, rep, http.StatusCreated, s.allRows(rep))
 }
 
 func (s *Server) handleSavedReport(w http.ResponseWriter, r *http.Request) {
@@ -420,11 +428,11 @@ func (s *Server) handleSavedReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeReport(w, r, rep)
+	writeReport(w, r, rep, s.allRows(rep))
 }
 
-func writeReport(w http.ResponseWriter, r *http.Request, rep *auditlog.Report) {
-	writeReportStatus(w, r, rep, http.StatusOK)
+func writeReport(w http.ResponseWriter, r *http.Request, rep *auditlog.Report, rows func(context.Context, func(*cordon.AuditAccess) error) error) {
+	writeReportStatus(w, r, rep, http.StatusOK, rows)
 }
 
 // accessView is one user's row of a report.
@@ -438,7 +446,7 @@ type accessView struct {
 
 // writeReportStatus answers in the format the format parameter or the
 // Accept header asks for: json (default), csv or text.
-func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Report, status int) {
+func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Report, status int, rows func(context.Context, func(*cordon.AuditAccess) error) error) {
 	format, err := reportFormat(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -462,13 +470,33 @@ func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Rep
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.WriteHeader(status)
+		// Every row, even past what the report holds: a CSV is the full
+		// list, streamed from the store.
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"user", "events", "categories", "first", "last"})
-		for _, a := range rep.Accesses {
-			cw.Write([]string{csvSafe(a.Subject), strconv.FormatInt(a.Count, 10), strings.Join(a.Categories, " "),
+		row := func(a *cordon.AuditAccess) error {
+			return cw.Write([]string{csvSafe(a.Subject), strconv.FormatInt(a.Count, 10), strings.Join(a.Categories, " "),
 				a.First.UTC().Format(time.RFC3339Nano), a.Last.UTC().Format(time.RFC3339Nano)})
 		}
+		var err error
+		if rep.Truncated {
+			err = rows(r.Context(), row)
+		} else {
+			for i := range rep.Accesses {
+				if err = row(&rep.Accesses[i]); err != nil {
+					break
+				}
+			}
+		}
 		cw.Flush()
+		if err == nil {
+			err = cw.Error()
+		}
+		if err != nil {
+			// Headers are gone: cut the connection so the CSV is not
+			// taken for whole.
+			panic(http.ErrAbortHandler)
+		}
 	case "text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
@@ -521,7 +549,7 @@ func ReportText(rep *auditlog.Report) string {
 	const shown = 50
 	for i, a := range rep.Accesses {
 		if i == shown {
-			fmt.Fprintf(&b, "  … and %d more users\n", len(rep.Accesses)-shown)
+			fmt.Fprintf(&b, "  … and %d more (--format csv lists them all)\n", rep.Users+rep.Objects-shown)
 			break
 		}
 		fmt.Fprintf(&b, "  %s: %d events; %s; %s to %s\n", a.Subject, a.Count, strings.Join(a.Categories, ", "),

@@ -289,9 +289,9 @@ func (db *DB) AuditCheckpoint(ctx context.Context, size uint64) (*cordon.AuditCh
 // reading them through the (principal, at) index. SQL counts and finds
 // the span; the union of categories is computed here, from the
 // concatenated category lists, since SQLite has no set aggregate.
-func (db *DB) AuditReport(ctx context.Context, principals []string, from, to time.Time) ([]cordon.AuditAccess, error) {
+func (db *DB) AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
 	if len(principals) == 0 {
-		return nil, nil
+		return nil
 	}
 	args := make([]any, 0, len(principals)+2)
 	for _, p := range principals {
@@ -307,10 +307,9 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 		FROM audit_entries WHERE principal IN (`+marks+`) AND at >= ? AND at < ?
 		GROUP BY subject ORDER BY subject`, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return mapErr(err)
 	}
 	defer rows.Close()
-	var report []cordon.AuditAccess
 	for rows.Next() {
 		var (
 			a           cordon.AuditAccess
@@ -318,11 +317,13 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 			first, last int64
 		)
 		if err := rows.Scan(&a.Subject, &categories, &a.Count, &first, &last); err != nil {
-			return nil, err
+			return err
 		}
 		a.Categories = slices.Compact(stored.SplitCategories(strings.ReplaceAll(categories, ",", stored.CategorySep)))
 		a.First, a.Last = fromMicros(first), fromMicros(last)
-		report = append(report, a)
+		if err := fn(&a); err != nil {
+			return err
+		}
 	}
-	return report, mapErr(rows.Err())
+	return mapErr(rows.Err())
 }
