@@ -116,17 +116,17 @@ func (s *Service) Entries(ctx context.Context, from, to uint64, fn func(*cordon.
 // Report is a blast-radius report: which users' data the principals
 // touched over [From, To), and which categories they did and did not.
 type Report struct {
-	ID         string               `json:"id,omitempty"`
-	Principals []string             `json:"principals"`
-	From       time.Time            `json:"from"`
-	To         time.Time            `json:"to"`
-	Users      int                  `json:"users"`
-	Objects    int                  `json:"cordon_objects,omitempty"` // subjects that are cordon's own (ObjectPrefix)
-	Events     int64                `json:"events"`
-	First      *time.Time           `json:"first,omitempty"`
-	Last       *time.Time           `json:"last,omitempty"`
-	Touched    []string             `json:"categories_touched"`
-	Untouched  []string             `json:"categories_not_touched"`
+	ID         string     `json:"id,omitempty"`
+	Principals []string   `json:"principals"`
+	From       time.Time  `json:"from"`
+	To         time.Time  `json:"to"`
+	Users      int        `json:"users"`
+	Objects    int        `json:"cordon_objects,omitempty"` // subjects that are cordon's own (ObjectPrefix)
+	Events     int64      `json:"events"`
+	First      *time.Time `json:"first,omitempty"`
+	Last       *time.Time `json:"last,omitempty"`
+	Touched    []string   `json:"categories_touched"`
+	Untouched  []string   `json:"categories_not_touched"`
 	// Accesses lists the first MaxListed rows, by subject; Truncated says
 	// more were counted than listed (ReportRows streams them all).
 	Accesses   []cordon.AuditAccess `json:"-"`
