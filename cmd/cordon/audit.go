@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -208,12 +209,23 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 		return fmt.Errorf("the server sent no log size with its entries")
 	}
 	n = min(n, served.LogSize)
-	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 1<<20))
-	next := func() (audit.StoredEntry, error) {
+	// Lines are read here and decoded on every core (audit.VerifyLines).
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<20)
+	next := func() ([]byte, error) {
+		if !sc.Scan() {
+			if err := sc.Err(); err != nil {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		return bytes.Clone(sc.Bytes()), nil
+	}
+	decode := func(line []byte) (audit.StoredEntry, error) {
 		var v struct {
 			Index    uint64 `json:"index"`
-			Leaf     string `json:"leaf"`
-			LeafHash string `json:"leaf_hash"`
+			Leaf     []byte `json:"leaf"`
+			LeafHash []byte `json:"leaf_hash"`
 			Indexed  *struct {
 				Time       time.Time `json:"time"`
 				Principal  string    `json:"principal"`
@@ -222,18 +234,10 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 				Categories []string  `json:"categories"`
 			} `json:"indexed"`
 		}
-		if err := dec.Decode(&v); err != nil {
-			return audit.StoredEntry{}, err
+		if err := json.Unmarshal(line, &v); err != nil {
+			return audit.StoredEntry{}, fmt.Errorf("the export holds a malformed line: %w", err)
 		}
-		leaf, err := base64.StdEncoding.DecodeString(v.Leaf)
-		if err != nil {
-			return audit.StoredEntry{}, fmt.Errorf("entry %d: leaf is not base64", v.Index)
-		}
-		h, err := base64.StdEncoding.DecodeString(v.LeafHash)
-		if err != nil {
-			return audit.StoredEntry{}, fmt.Errorf("entry %d: leaf hash is not base64", v.Index)
-		}
-		se := audit.StoredEntry{Index: v.Index, Leaf: leaf, LeafHash: h}
+		se := audit.StoredEntry{Index: v.Index, Leaf: v.Leaf, LeafHash: v.LeafHash}
 		if x := v.Indexed; x != nil {
 			se.Indexed = &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories}
 		}
@@ -251,7 +255,7 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 			fmt.Fprintf(stderr, "verified %d of %d entries (%.0f%%), %s\n", done, n, pct, now.Sub(start).Round(time.Millisecond))
 		}
 	}
-	rep, err := audit.VerifyLog(next, n, cps, vs, progress)
+	rep, err := audit.VerifyLines(next, decode, n, cps, vs, progress)
 	var te *audit.TamperError
 	if errors.As(err, &te) {
 		return &exitError{code: 1, err: errors.New(verdict(te, len(served.Checkpoints), heldFile))}

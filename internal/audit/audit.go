@@ -18,7 +18,6 @@ package audit
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -153,70 +152,28 @@ func truncate(s string) string {
 	return s[:n] + "…"
 }
 
-// leaf is the wire shape of a leaf; field order here is the encoding's field
-// order, and must never change: old leaves would stop verifying.
-type leaf struct {
-	Time       string   `json:"time"`
-	Principal  string   `json:"principal"`
-	Action     string   `json:"action"`
-	Subject    string   `json:"subject"`
-	Categories []string `json:"categories"`
-	Purpose    string   `json:"purpose"`
-	Source     string   `json:"source"`
-}
-
 // Leaf returns the canonical encoding of e: the bytes the log stores and
-// hashes (rfc6962 HashLeaf). It is JSON with a fixed field order, the time in
-// UTC as RFC 3339 with nanoseconds (trailing zeros dropped) and the categories
-// sorted, so the same event always gives the same bytes whatever time zone or
-// category order the reporter used. Validate e first: invalid UTF-8 would be
-// replaced, and two events could then share an encoding.
+// hashes (rfc6962 HashLeaf). It is JSON with a fixed field order (time,
+// principal, action, subject, categories, purpose, source), the time in
+// UTC as RFC 3339 with nanoseconds (trailing zeros dropped) and the
+// categories sorted, so the same event always gives the same bytes
+// whatever time zone or category order the reporter used. Strings are
+// escaped exactly as encoding/json escapes them, so any JSON library can
+// read a leaf and Go's can write one. Validate e first: invalid UTF-8
+// would be replaced, and two events could then share an encoding.
 func Leaf(e Event) []byte {
-	cats := slices.Clone(e.Categories)
-	if cats == nil {
-		cats = []string{}
-	}
-	slices.Sort(cats)
-	b, err := json.Marshal(leaf{
-		Time:       e.Time.UTC().Format(time.RFC3339Nano),
-		Principal:  e.Principal,
-		Action:     e.Action,
-		Subject:    e.Subject,
-		Categories: cats,
-		Purpose:    e.Purpose,
-		Source:     e.Source,
-	})
-	if err != nil {
-		// Strings and a string slice always marshal.
-		panic("audit: encoding leaf: " + err.Error())
-	}
-	return b
+	return appendLeaf(make([]byte, 0, 160+len(e.Principal)+len(e.Subject)+len(e.Purpose)+len(e.Source)), e)
 }
 
 // ParseLeaf decodes a leaf encoding made by Leaf. It refuses bytes that are
 // not exactly what Leaf would produce for the decoded event, so a stored
 // entry has one reading only.
 func ParseLeaf(b []byte) (Event, error) {
-	var l leaf
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
+	e, err := parseLeaf(b)
+	if err != nil {
 		return Event{}, fmt.Errorf("audit: parsing leaf: %w", err)
 	}
-	t, err := time.Parse(time.RFC3339Nano, l.Time)
-	if err != nil {
-		return Event{}, fmt.Errorf("audit: parsing leaf time: %w", err)
-	}
-	e := Event{
-		Time:       t.UTC(),
-		Principal:  l.Principal,
-		Action:     l.Action,
-		Subject:    l.Subject,
-		Categories: l.Categories,
-		Purpose:    l.Purpose,
-		Source:     l.Source,
-	}
-	if !bytes.Equal(Leaf(e), b) {
+	if !bytes.Equal(appendLeaf(make([]byte, 0, len(b)), e), b) {
 		return Event{}, fmt.Errorf("audit: leaf is not in canonical form")
 	}
 	return e, nil

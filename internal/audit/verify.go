@@ -3,9 +3,11 @@ package audit
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"time"
 
@@ -78,6 +80,17 @@ type opened struct {
 // describes the whole log, but they prove nothing. Report is filled as far
 // as Verify got.
 func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Checkpoint, verifiers note.Verifiers) (Report, error) {
+	return verifyHashes(func(i uint64) ([]byte, error) {
+		b, err := leaves(i)
+		if err != nil {
+			return nil, err
+		}
+		return LeafHash(b), nil
+	}, n, checkpoints, verifiers)
+}
+
+// verifyHashes is Verify over leaf hashes, which hashes(i) returns.
+func verifyHashes(hashes func(i uint64) ([]byte, error), n uint64, checkpoints []Checkpoint, verifiers note.Verifiers) (Report, error) {
 	var rep Report
 	cps := make([]opened, 0, len(checkpoints))
 	for i, c := range checkpoints {
@@ -115,7 +128,7 @@ func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Check
 		if err := check(); err != nil {
 			return fail(err)
 		}
-		b, err := leaves(i)
+		h, err := hashes(i)
 		if err != nil {
 			var te *TamperError
 			if errors.As(err, &te) {
@@ -124,7 +137,7 @@ func Verify(leaves func(i uint64) ([]byte, error), n uint64, checkpoints []Check
 			}
 			return fail(fmt.Errorf("audit: reading entry %d: %w", i, err))
 		}
-		t.Append(LeafHash(b))
+		t.Append(h)
 	}
 	if err := check(); err != nil {
 		return fail(err)
@@ -160,45 +173,152 @@ func SameIndexed(e, indexed Event) bool {
 // returns io.EOF after the last. Beyond Verify's checks it names a single
 // entry exactly when the damage shows in the entry itself: a missing
 // index (a deleted row), an index out of order, a leaf that is not in
-// canonical form, or a stored leaf hash that does not match the leaf (an
-// edit that forgot the hash). progress, when not nil, is called with the
-// number of entries read so far, every 65,536 entries and at the end.
+// canonical form, a stored leaf hash or report columns that do not match
+// the leaf. progress, when not nil, is called with the number of entries
+// read so far, every 65,536 entries and at the end.
 func VerifyLog(next func() (StoredEntry, error), n uint64, checkpoints []Checkpoint, verifiers note.Verifiers, progress func(done uint64)) (Report, error) {
-	leaves := func(i uint64) ([]byte, error) {
-		e, err := next()
-		if errors.Is(err, io.EOF) {
-			return nil, &TamperError{Index: i, End: n, Checkpoint: -1,
-				Reason: fmt.Sprintf("log truncated: %d entries announced, %d found", n, i)}
+	return VerifyLines(func() (StoredEntry, error) { return next() }, func(e StoredEntry) (StoredEntry, error) { return e, nil },
+		n, checkpoints, verifiers, progress)
+}
+
+// VerifyLines is VerifyLog for entries that come encoded: next reads each
+// raw record (a line of an export, say) in order, and decode turns it into
+// a StoredEntry. Decoding and the per-entry checks run on every core, a
+// few thousand entries at a time and at most a few batches ahead of the
+// tree, which takes the results in order; decode must be safe to call
+// concurrently.
+func VerifyLines[R any](next func() (R, error), decode func(R) (StoredEntry, error), n uint64, checkpoints []Checkpoint, verifiers note.Verifiers, progress func(done uint64)) (Report, error) {
+	const batch = 4096
+	type checked struct {
+		index uint64
+		hash  []byte
+		err   error // a decode error, or a *TamperError for the entry itself
+	}
+	type job struct {
+		raw  []R
+		out  []checked
+		done chan struct{}
+		err  error // next's error after raw, io.EOF at the end
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan *job, workers)
+	ordered := make(chan *job, 2*workers)
+	// Read ahead in batches; each batch goes to a worker and, in order, to
+	// the tree.
+	go func() {
+		defer close(jobs)
+		defer close(ordered)
+		for {
+			j := &job{done: make(chan struct{})}
+			for len(j.raw) < batch {
+				r, err := next()
+				if err != nil {
+					j.err = err
+					break
+				}
+				j.raw = append(j.raw, r)
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case ordered <- j:
+			case <-ctx.Done():
+				return
+			}
+			if j.err != nil {
+				return
+			}
 		}
-		if err != nil {
-			return nil, err
+	}()
+	for range workers {
+		go func() {
+			for j := range jobs {
+				j.out = make([]checked, len(j.raw))
+				for k, r := range j.raw {
+					j.out[k] = checkEntry(decode(r))
+				}
+				close(j.done)
+			}
+		}()
+	}
+	var (
+		cur *job
+		pos int
+	)
+	hashes := func(i uint64) ([]byte, error) {
+		for cur == nil || pos == len(cur.out) {
+			if cur != nil && cur.err != nil {
+				if errors.Is(cur.err, io.EOF) {
+					return nil, &TamperError{Index: i, End: n, Checkpoint: -1,
+						Reason: fmt.Sprintf("log truncated: %d entries announced, %d found", n, i)}
+				}
+				return nil, cur.err
+			}
+			j, ok := <-ordered
+			if !ok {
+				return nil, errors.New("audit: entry reader stopped")
+			}
+			<-j.done
+			cur, pos = j, 0
 		}
+		c := cur.out[pos]
+		pos++
+		var te *TamperError
 		switch {
-		case e.Index > i:
+		case c.err != nil && !errors.As(c.err, &te):
+			return nil, c.err
+		case c.index > i:
 			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1,
-				Reason: fmt.Sprintf("entry missing (the next stored entry is %d)", e.Index)}
-		case e.Index < i:
+				Reason: fmt.Sprintf("entry missing (the next stored entry is %d)", c.index)}
+		case c.index < i:
 			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1,
-				Reason: fmt.Sprintf("entry out of order (entry %d found again)", e.Index)}
-		}
-		if e.LeafHash != nil && !bytes.Equal(LeafHash(e.Leaf), e.LeafHash) {
-			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "stored leaf hash does not match the entry"}
-		}
-		ev, err := ParseLeaf(e.Leaf)
-		if err != nil {
-			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "entry is not a canonical event: " + err.Error()}
-		}
-		if e.Indexed != nil && !SameIndexed(ev, *e.Indexed) {
-			return nil, &TamperError{Index: i, End: i + 1, Checkpoint: -1, Reason: "the columns reports are built from do not match the entry"}
+				Reason: fmt.Sprintf("entry out of order (entry %d found again)", c.index)}
+		case te != nil:
+			te.Index, te.End = i, i+1
+			return nil, te
 		}
 		if progress != nil && (i+1)%65536 == 0 {
 			progress(i + 1)
 		}
-		return e.Leaf, nil
+		return c.hash, nil
 	}
-	rep, err := Verify(leaves, n, checkpoints, verifiers)
+	rep, err := verifyHashes(hashes, n, checkpoints, verifiers)
 	if progress != nil {
 		progress(rep.Entries)
 	}
 	return rep, err
+}
+
+// checkEntry hashes an entry and checks what it can alone: its stored
+// hash, its canonical form, its report columns. A *TamperError's Index is
+// filled in by the caller, which knows where it stands.
+func checkEntry(e StoredEntry, err error) (c struct {
+	index uint64
+	hash  []byte
+	err   error
+}) {
+	if err != nil {
+		c.err = err
+		return c
+	}
+	c.index = e.Index
+	c.hash = LeafHash(e.Leaf)
+	if e.LeafHash != nil && !bytes.Equal(c.hash, e.LeafHash) {
+		c.err = &TamperError{Checkpoint: -1, Reason: "stored leaf hash does not match the entry"}
+		return c
+	}
+	ev, err := ParseLeaf(e.Leaf)
+	if err != nil {
+		c.err = &TamperError{Checkpoint: -1, Reason: "entry is not a canonical event: " + err.Error()}
+		return c
+	}
+	if e.Indexed != nil && !SameIndexed(ev, *e.Indexed) {
+		c.err = &TamperError{Checkpoint: -1, Reason: "the columns reports are built from do not match the entry"}
+	}
+	return c
 }

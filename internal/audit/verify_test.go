@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -158,4 +160,84 @@ func TestVerifyReadError(t *testing.T) {
 	if !errors.Is(err, boom) || rep.Entries != 3 {
 		t.Errorf("Verify: got %+v %v, want Entries 3 and the read error", rep, err)
 	}
+}
+
+// stored returns the log as a store would hand it out.
+func stored(leaves [][]byte) []StoredEntry {
+	es := make([]StoredEntry, len(leaves))
+	for i, l := range leaves {
+		e, _ := ParseLeaf(l)
+		es[i] = StoredEntry{Index: uint64(i), Leaf: l, LeafHash: LeafHash(l),
+			Indexed: &Event{Time: e.Time.Truncate(time.Microsecond), Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories}}
+	}
+	return es
+}
+
+func feed(es []StoredEntry) func() (StoredEntry, error) {
+	i := 0
+	return func() (StoredEntry, error) {
+		if i == len(es) {
+			return StoredEntry{}, io.EOF
+		}
+		i++
+		return es[i-1], nil
+	}
+}
+
+// TestVerifyLog runs VerifyLog over a log long enough for several batches
+// of its pipeline, damaged at batch edges and inside them.
+func TestVerifyLog(t *testing.T) {
+	const n = 10_000
+	k := newTestKey(t, testOrigin)
+	leaves, cps := testLog(t, k, n, every(0, n, 1000))
+	var seen []uint64
+	rep, err := VerifyLog(feed(stored(leaves)), n, cps, k.verifiers, func(done uint64) { seen = append(seen, done) })
+	if err != nil || rep.Entries != n || rep.Proven != n {
+		t.Fatalf("VerifyLog of an intact log: %+v, %v", rep, err)
+	}
+	if len(seen) == 0 || seen[len(seen)-1] != n {
+		t.Errorf("progress: %v, want it to end at %d", seen, n)
+	}
+	for _, tc := range []struct {
+		name   string
+		damage func(es []StoredEntry) []StoredEntry
+		index  uint64
+		proven uint64
+		reason string
+	}{
+		{"missing at a batch edge", func(es []StoredEntry) []StoredEntry { return slices.Delete(es, 4096, 4097) }, 4096, 4000, "entry missing"},
+		{"hash edited", func(es []StoredEntry) []StoredEntry { es[8191].LeafHash = LeafHash([]byte("x")); return es }, 8191, 8000, "stored leaf hash"},
+		{"columns edited", func(es []StoredEntry) []StoredEntry { es[2].Indexed.Subject = "someone"; return es }, 2, 0, "columns"},
+		{"out of order", func(es []StoredEntry) []StoredEntry { es[5000], es[5001] = es[5001], es[5000]; return es }, 5000, 5000, "entry missing"},
+		{"repeated", func(es []StoredEntry) []StoredEntry { es[6001] = es[6000]; return es }, 6001, 6000, "out of order"},
+		{"truncated", func(es []StoredEntry) []StoredEntry { return es[:9500] }, 9500, 9000, "truncated"},
+		{"not canonical", func(es []StoredEntry) []StoredEntry {
+			es[7].Leaf = append([]byte(" "), es[7].Leaf...)
+			es[7].LeafHash = LeafHash(es[7].Leaf)
+			return es
+		}, 7, 0, "not a canonical event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := VerifyLog(feed(tc.damage(stored(leaves))), n, cps, k.verifiers, nil)
+			var te *TamperError
+			if !errors.As(err, &te) || te.Index != tc.index || te.Proven != tc.proven || !strings.Contains(te.Reason, tc.reason) {
+				t.Fatalf("got %v (%+v), want entry %d, %d proven, %q", err, te, tc.index, tc.proven, tc.reason)
+			}
+		})
+	}
+	t.Run("read error", func(t *testing.T) {
+		boom := errors.New("connection reset")
+		es := stored(leaves)
+		i := 0
+		_, err := VerifyLog(func() (StoredEntry, error) {
+			if i == 6000 {
+				return StoredEntry{}, boom
+			}
+			i++
+			return es[i-1], nil
+		}, n, cps, k.verifiers, nil)
+		if !errors.Is(err, boom) {
+			t.Fatalf("got %v, want the read error", err)
+		}
+	})
 }

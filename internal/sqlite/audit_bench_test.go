@@ -88,7 +88,7 @@ func BenchmarkAuditReport10M(b *testing.B) {
 
 // BenchmarkAuditCountScan10M counts the log's 10M entries with SELECT
 // count(*) on a connection of its own: a scan of the smallest b-tree
-// holding every entry (SQLite picks the (principal, at) index), what a
+// holding every entry (SQLite picks the smallest index), what a
 // report would cost if it had to read the whole log.
 func BenchmarkAuditCountScan10M(b *testing.B) {
 	path := auditLogPath(b)
@@ -319,7 +319,7 @@ type auditLogStats struct {
 // buildAuditLog writes the log into a new file beside path and renames it
 // to path when it is whole: sqlite.Open makes the schema, then one
 // transaction on a connection of its own with syncing off writes the
-// entries 500 to a prepared INSERT, with the (principal, at) index dropped
+// entries 500 to a prepared INSERT, with the report index dropped
 // for the load and built after, the key, the checkpoints and the size.
 func buildAuditLog(ctx context.Context, path string) (*auditLogStats, error) {
 	tmp := fmt.Sprintf("%s.building-%d", path, os.Getpid())
@@ -347,10 +347,10 @@ func buildAuditLog(ctx context.Context, path string) (*auditLogStats, error) {
 	}
 	defer tx.Rollback()
 	var index string
-	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE name = 'audit_entries_principal_at'`).Scan(&index); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE name = 'audit_entries_report'`).Scan(&index); err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `DROP INDEX audit_entries_principal_at`); err != nil {
+	if _, err := tx.ExecContext(ctx, `DROP INDEX audit_entries_report`); err != nil {
 		return nil, err
 	}
 
