@@ -42,6 +42,7 @@ type Service struct {
 	// upgrade may satisfy (a paused campaign still counts its progress).
 	enforcing atomic.Pointer[[]*cordon.Campaign]
 	reloadMu  sync.Mutex
+	loaded    atomic.Bool // a policy from the store has been installed
 	// blocked remembers (campaign, session) pairs already recorded, so a
 	// blocked client retrying does not write on every request. Bounded: past
 	// maxBlockedMemo pairs the store's own once-only check takes over.
@@ -80,15 +81,18 @@ func (s *Service) Policy() *decision.Policy { return s.policy.Load() }
 func (s *Service) Reload(ctx context.Context) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	// One cheap read tells whether anything changed.
-	if v, err := s.store.PolicyVersion(ctx); err == nil && v == s.policy.Load().Version && v != 0 {
+	// One cheap read tells whether anything changed. Version 0 (no
+	// campaign ever) is installed once, not on every poll: each install is
+	// also a feed event to every gate.
+	loaded := s.loaded.Load()
+	if v, err := s.store.PolicyVersion(ctx); err == nil && v == s.policy.Load().Version && loaded {
 		return nil
 	}
 	cs, v, err := s.store.ActiveCampaigns(ctx)
 	if err != nil {
 		return fmt.Errorf("load campaigns: %w", err)
 	}
-	if cur := s.policy.Load(); cur.Version >= v && cur.Version != 0 {
+	if cur := s.policy.Load(); cur.Version >= v && loaded {
 		return nil
 	}
 	p, err := decision.Compile(cs, v, s.clock.Now())
@@ -97,6 +101,7 @@ func (s *Service) Reload(ctx context.Context) error {
 	}
 	s.policy.Store(p)
 	s.enforcing.Store(&cs)
+	s.loaded.Store(true)
 	if s.OnPolicy != nil {
 		s.OnPolicy(p, cs)
 	}
