@@ -18,20 +18,13 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/adminclient"
 	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/httpapi"
 	"golang.org/x/mod/sumdb/note"
 )
 
 // checkpointFile is the export of a log's checkpoints: what a second party
 // keeps, and what cordon audit verify --checkpoints reads back.
-type checkpointFile struct {
-	Origin      string `json:"origin"`
-	VerifierKey string `json:"verifier_key"`
-	LogSize     uint64 `json:"log_size"`
-	Checkpoints []struct {
-		Size uint64 `json:"size"`
-		Note string `json:"note"`
-	} `json:"checkpoints"`
-}
+type checkpointFile = httpapi.CheckpointsView
 
 func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -222,26 +215,13 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 		return bytes.Clone(sc.Bytes()), nil
 	}
 	decode := func(line []byte) (audit.StoredEntry, error) {
-		var v struct {
-			Index    uint64 `json:"index"`
-			Leaf     []byte `json:"leaf"`
-			LeafHash []byte `json:"leaf_hash"`
-			Indexed  *struct {
-				Time       time.Time `json:"time"`
-				Principal  string    `json:"principal"`
-				Action     string    `json:"action"`
-				Subject    string    `json:"subject"`
-				Categories []string  `json:"categories"`
-			} `json:"indexed"`
-		}
+		var v httpapi.EntryView
 		if err := json.Unmarshal(line, &v); err != nil {
 			return audit.StoredEntry{}, fmt.Errorf("the export holds a malformed line: %w", err)
 		}
-		se := audit.StoredEntry{Index: v.Index, Leaf: v.Leaf, LeafHash: v.LeafHash}
-		if x := v.Indexed; x != nil {
-			se.Indexed = &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories}
-		}
-		return se, nil
+		x := v.Indexed
+		return audit.StoredEntry{Index: v.Index, Leaf: v.Leaf, LeafHash: v.LeafHash,
+			Indexed: &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories}}, nil
 	}
 	start := time.Now()
 	last := start

@@ -189,6 +189,14 @@ func queryUint(r *http.Request, name string) (uint64, error) {
 	return n, nil
 }
 
+// requiredUint is queryUint for a parameter that must be given.
+func requiredUint(r *http.Request, name string) (uint64, error) {
+	if r.URL.Query().Get(name) == "" {
+		return 0, cordon.FieldError(cordon.ECodeInvalid, name, "%s is required", name)
+	}
+	return queryUint(r, name)
+}
+
 func b64(bs [][]byte) []string {
 	out := make([]string, len(bs))
 	for i, b := range bs {
@@ -198,10 +206,7 @@ func b64(bs [][]byte) []string {
 }
 
 func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
-	index, err := queryUint(r, "index")
-	if err == nil && r.URL.Query().Get("index") == "" {
-		err = cordon.FieldError(cordon.ECodeInvalid, "index", "index is required")
-	}
+	index, err := requiredUint(r, "index")
 	var size uint64
 	if err == nil {
 		size, err = queryUint(r, "size")
@@ -222,10 +227,7 @@ func (s *Server) handleInclusion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
-	from, err := queryUint(r, "from")
-	if err == nil && r.URL.Query().Get("from") == "" {
-		err = cordon.FieldError(cordon.ECodeInvalid, "from", "from is required")
-	}
+	from, err := requiredUint(r, "from")
 	var to uint64
 	if err == nil {
 		to, err = queryUint(r, "to")
@@ -243,6 +245,16 @@ func (s *Server) handleConsistency(w http.ResponseWriter, r *http.Request) {
 		"from": p.From, "to": p.To, "hashes": b64(p.Hashes),
 		"from_checkpoint": string(p.FromCheckpoint), "checkpoint": string(p.Checkpoint),
 	})
+}
+
+// CheckpointsView is GET /audit/v1/checkpoints: every signed checkpoint
+// and what a second party needs to check them. cordon audit checkpoints
+// writes it to a file as it is, and verify --checkpoints reads it back.
+type CheckpointsView struct {
+	Origin      string           `json:"origin"`
+	VerifierKey string           `json:"verifier_key"`
+	LogSize     uint64           `json:"log_size"`
+	Checkpoints []CheckpointView `json:"checkpoints"`
 }
 
 // CheckpointView is a checkpoint as served and exported.
@@ -266,23 +278,22 @@ func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"origin": s.audit.Origin(), "verifier_key": s.audit.VerifierKey(), "log_size": size, "checkpoints": out,
-	})
+	writeJSON(w, http.StatusOK, CheckpointsView{Origin: s.audit.Origin(), VerifierKey: s.audit.VerifierKey(), LogSize: size, Checkpoints: out})
 }
 
-// EntryView is one line of the entries export: the stored leaf bytes,
-// base64, so a verifier hashes exactly what the store holds.
+// EntryView is one line of the entries export: the stored leaf bytes and
+// hash (base64 in JSON), so a verifier hashes exactly what the store holds,
+// and the columns reports are built from, so it can check they say what
+// the signed leaf says. cordon audit verify decodes the same type.
 type EntryView struct {
-	Index    uint64 `json:"index"`
-	Leaf     string `json:"leaf"`
-	LeafHash string `json:"leaf_hash"`
-	// Indexed are the columns reports are built from, so a verifier can
-	// check they say what the signed leaf says.
-	Indexed indexedView `json:"indexed"`
+	Index    uint64      `json:"index"`
+	Leaf     []byte      `json:"leaf"`
+	LeafHash []byte      `json:"leaf_hash"`
+	Indexed  IndexedView `json:"indexed"`
 }
 
-type indexedView struct {
+// IndexedView is an entry's report columns.
+type IndexedView struct {
 	Time       time.Time `json:"time"`
 	Principal  string    `json:"principal"`
 	Action     string    `json:"action"`
@@ -327,8 +338,8 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		return enc.Encode(EntryView{Index: e.Index, Leaf: base64.StdEncoding.EncodeToString(e.Leaf), LeafHash: base64.StdEncoding.EncodeToString(e.LeafHash),
-			Indexed: indexedView{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories}})
+		return enc.Encode(EntryView{Index: e.Index, Leaf: e.Leaf, LeafHash: e.LeafHash,
+			Indexed: IndexedView{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories}})
 	})
 	if err == nil {
 		err = bw.Flush()

@@ -15,10 +15,6 @@ import (
 
 var _ cordon.AuditStore = (*DB)(nil)
 
-// auditBatch is how many entries AuditEntries reads at a time, so a scan
-// of a long log never holds the whole log in memory.
-const auditBatch = 10_000
-
 // auditInsertRows is how many entries one INSERT carries: 8 parameters
 // each, well under PostgreSQL's 65535 per statement.
 const auditInsertRows = 1000
@@ -94,31 +90,16 @@ func (db *DB) AuditSize(ctx context.Context) (uint64, error) {
 }
 
 // AuditEntries calls fn for entries [from, to) in index order, reading
-// auditBatch at a time. Entries never change once written, so batches
-// read in separate snapshots still join into one consistent range.
+// stored.AuditBatch at a time.
 func (db *DB) AuditEntries(ctx context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
-	to = min(to, math.MaxInt64)
-	for from < to {
-		batch, err := db.auditEntries(ctx, from, to)
-		if err != nil {
-			return err
-		}
-		for _, e := range batch {
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-		if len(batch) < auditBatch {
-			return nil
-		}
-		from = batch[len(batch)-1].Index + 1
-	}
-	return nil
+	return stored.EachAuditEntry(from, to, func(from, to uint64) ([]*cordon.AuditEntry, error) {
+		return db.auditEntries(ctx, from, to)
+	}, fn)
 }
 
 func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.AuditEntry, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`,
-		int64(from), int64(to), auditBatch)
+		int64(from), int64(to), stored.AuditBatch)
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -116,6 +116,35 @@ func CheckAuditEntry(e *cordon.AuditEntry) error {
 	return nil
 }
 
+// AuditBatch is how many entries a backend's AuditEntries reads at a
+// time, so a scan of a long log holds neither the whole log in memory nor
+// a reader's snapshot open while fn works.
+const AuditBatch = 10_000
+
+// EachAuditEntry is AuditEntries over a backend's read of one batch:
+// read returns up to AuditBatch entries of [from, to) in index order.
+// Entries never change once written, so batches read in separate
+// snapshots still join into one consistent range.
+func EachAuditEntry(from, to uint64, read func(from, to uint64) ([]*cordon.AuditEntry, error), fn func(*cordon.AuditEntry) error) error {
+	to = min(to, math.MaxInt64)
+	for from < to {
+		batch, err := read(from, to)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(batch) < AuditBatch {
+			return nil
+		}
+		from = batch[len(batch)-1].Index + 1
+	}
+	return nil
+}
+
 // CheckAuditEntries checks every entry with CheckAuditEntry.
 func CheckAuditEntries(es []*cordon.AuditEntry) error {
 	for _, e := range es {
