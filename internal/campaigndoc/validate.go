@@ -133,6 +133,9 @@ func (d *docCohort) cohort() (cordon.Cohort, error) {
 		if _, err := semver.NewConstraint(v); err != nil {
 			return c, refuse("cohort.versions", "versions %q is not a version constraint; write e.g. \"< 8.5.0\" or \">= 8.0, < 8.5.0\"", v)
 		}
+		if !satisfiable(v) {
+			return c, refuse("cohort.versions", "versions %q admits no version at all, so this campaign would match nobody; check the bounds, e.g. \">= 8.0, < 8.5.0\"", v)
+		}
 		c.Versions = v
 	}
 	if c.Sources, err = oneOf("cohort.sources", "source", d.Sources, cordon.Sources); err != nil {
@@ -382,6 +385,39 @@ func boundedAbove(alt string, mv *semver.Version) bool {
 		}
 		if v.Compare(mv) >= 0 {
 			return true
+		}
+	}
+	return false
+}
+
+// mentioned finds the versions a constraint names, wildcards read as 0.
+var mentioned = regexp.MustCompile(`v?[0-9xX*]+(?:\.[0-9xX*]+)?(?:\.[0-9xX*]+)?(?:-[0-9A-Za-z.-]+)?`)
+
+// satisfiable reports whether any version satisfies the constraint (which
+// must parse). The versions a constraint admits are a union of intervals
+// whose ends are the versions it names (a caret, tilde or wildcard ends at
+// the next minor or major of one), so a non-empty set holds 0.0.0, a
+// named version, or the next patch, minor or major after one: trying
+// those decides it without reading the constraint's grammar.
+func satisfiable(constraint string) bool {
+	cs, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return false
+	}
+	try := func(v *semver.Version) bool { return cs.Check(v) }
+	if try(semver.MustParse("0.0.0")) {
+		return true
+	}
+	for _, m := range mentioned.FindAllString(constraint, -1) {
+		m = strings.NewReplacer("x", "0", "X", "0", "*", "0").Replace(m)
+		v, err := semver.NewVersion(m)
+		if err != nil {
+			continue
+		}
+		for _, c := range []semver.Version{*v, v.IncPatch(), v.IncMinor(), v.IncMajor()} {
+			if try(&c) {
+				return true
+			}
 		}
 	}
 	return false
