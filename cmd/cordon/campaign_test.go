@@ -205,7 +205,11 @@ func TestIncident(t *testing.T) {
 			t.Errorf("old grant of %s after re-key: %d %v", in.source, code, out)
 		}
 	}
-	code, _, g := call(t, "POST", m.URL()+"/v1/offline/grants", bearerH(fleet[3].access), "")
+	// The app reports its new version on every request, as the wire
+	// contract says; the session itself still says 8.4.1.
+	gh := bearerH(fleet[3].access)
+	gh["Cordon-Client"] = fleet[3].header()
+	code, _, g := call(t, "POST", m.URL()+"/v1/offline/grants", gh, "")
 	if code != 201 {
 		t.Fatalf("new grant after re-key: %d %v", code, g)
 	}

@@ -117,12 +117,13 @@ func TestLoginRefreshSessionLogout(t *testing.T) {
 		t.Errorf("session facts = %v", client)
 	}
 
-	// An in-place upgrade reported on the session keeps it, with the new version.
+	// An in-place upgrade keeps the session, whose facts stay those it
+	// authenticated with: a claim never rewrites them.
 	h := bearerH(at)
-	h["Cordon-Client"] = `platform=ios, version="8.5.0", source=appstore, device="d-1"`
+	h["Cordon-Client"] = `platform=ios, version="8.5.0", source=play, device="d-1"`
 	code, _, sess = call(t, "GET", m.URL()+"/v1/session", h, "")
-	if got := sess["session"].(map[string]any)["client"].(map[string]any)["version"]; code != 200 || got != "8.5.0" {
-		t.Errorf("after upgrade: %d version %v, want 8.5.0", code, got)
+	if got := sess["session"].(map[string]any)["client"].(map[string]any); code != 200 || got["version"] != "8.4.1" || got["source"] != "appstore" {
+		t.Errorf("after upgrade: %d facts %v, want version 8.4.1 from appstore as at login", code, got)
 	}
 
 	code, next := refresh(t, m, tok["refresh_token"].(string))

@@ -84,11 +84,18 @@ type Campaigns interface {
 	Policy() *decision.Policy
 	// Blocked records a denial a campaign caused.
 	Blocked(ctx context.Context, d decision.Decision, s *cordon.Session)
-	// LoggedIn records a fresh login (it satisfies reauth campaigns that
-	// blocked the account).
+	// LoggedIn records a fresh login (it satisfies the reauth campaigns
+	// that blocked the account, when the new session is in their cohort).
 	LoggedIn(ctx context.Context, s *cordon.Session)
-	// Upgraded records an in-place app upgrade of a session.
-	Upgraded(ctx context.Context, s *cordon.Session)
+	// PasswordSet records a new password (it satisfies the password_reset
+	// campaigns that blocked the account).
+	PasswordSet(ctx context.Context, accountID string)
+	// ResetAdmissions returns the password_reset campaigns that have
+	// already denied the account.
+	ResetAdmissions(ctx context.Context, accountID string) (map[string]bool, error)
+	// Upgraded records that a request of the session's install reports a
+	// newer app version than the session authenticated with.
+	Upgraded(ctx context.Context, s *cordon.Session, client cordon.ClientFacts)
 	// OfflineRenewed records a new offline grant (it satisfies offline_rekey
 	// campaigns that revoked the account's grants).
 	OfflineRenewed(ctx context.Context, s *cordon.Session)
@@ -100,8 +107,12 @@ type noCampaigns struct{}
 func (noCampaigns) Policy() *decision.Policy                                    { return &decision.Policy{} }
 func (noCampaigns) Blocked(context.Context, decision.Decision, *cordon.Session) {}
 func (noCampaigns) LoggedIn(context.Context, *cordon.Session)                   {}
-func (noCampaigns) Upgraded(context.Context, *cordon.Session)                   {}
-func (noCampaigns) OfflineRenewed(context.Context, *cordon.Session)             {}
+func (noCampaigns) PasswordSet(context.Context, string)                         {}
+func (noCampaigns) ResetAdmissions(context.Context, string) (map[string]bool, error) {
+	return nil, nil
+}
+func (noCampaigns) Upgraded(context.Context, *cordon.Session, cordon.ClientFacts) {}
+func (noCampaigns) OfflineRenewed(context.Context, *cordon.Session)               {}
 
 // Deps are the parts a Service is built from.
 type Deps struct {
@@ -280,11 +291,33 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Tokens, error) 
 	if rehash {
 		s.upgradeHash(ctx, acct, req.Password)
 	}
-	if d := decision.ResetRequired(&decision.ResetInput{AccountID: acct.ID, Client: req.Client, PasswordChangedAt: acct.PasswordChangedAt,
-		Now: s.clock.Now(), Policy: s.campaigns.Policy()}); d.Outcome == decision.Deny {
+	if d, err := s.resetRequired(ctx, acct, req.Client); err != nil {
+		return nil, err
+	} else if d.Outcome == decision.Deny {
 		return nil, s.requireReset(ctx, acct, d, nil)
 	}
 	return s.openSession(ctx, acct, req.Client)
+}
+
+// resetRequired says whether a login of the account must set a new
+// password first. The admission belongs to the account: its live sessions
+// (as they authenticated) and the campaigns that already denied it decide,
+// so a login that claims another platform, or none, cannot dodge it.
+func (s *Service) resetRequired(ctx context.Context, acct *cordon.Account, client cordon.ClientFacts) (decision.Decision, error) {
+	pol := s.campaigns.Policy()
+	if len(pol.ResetCampaigns()) == 0 {
+		return decision.Decision{Outcome: decision.Allow}, nil
+	}
+	sessions, err := s.store.ListSessions(ctx, acct.ID)
+	if err != nil {
+		return decision.Decision{}, err
+	}
+	admitted, err := s.campaigns.ResetAdmissions(ctx, acct.ID)
+	if err != nil {
+		return decision.Decision{}, err
+	}
+	return decision.ResetRequired(&decision.ResetInput{AccountID: acct.ID, Client: client, Sessions: sessions, Admitted: admitted,
+		PasswordChangedAt: acct.PasswordChangedAt, Now: s.clock.Now(), Policy: pol}), nil
 }
 
 // upgradeHash replaces an imported bcrypt hash, or an argon2id hash with
@@ -446,24 +479,17 @@ func (s *Service) Decide(ctx context.Context, accessToken string, client cordon.
 	return p, err
 }
 
-// noteClient records an in-place app upgrade: the same install (platform
-// and device) reporting a newer version keeps its session, with the new
-// version (and install source, if it says one) as the session's facts.
+// noteClient notes an in-place app update: a request from the session's
+// platform that reports a newer version than the session authenticated
+// with. The session's facts are never rewritten (a protecting campaign
+// judges what the session was at login, so no claim moves it out of a
+// cohort); only upgrade progress hears of it, since an upgrade campaign
+// reads the version a request reports.
 func (s *Service) noteClient(ctx context.Context, sess *cordon.Session, c cordon.ClientFacts, now time.Time) {
-	if !sess.Live() || c.Platform != sess.Facts.Platform || c.Device != sess.Facts.Device || !newerVersion(c.Version, sess.Facts.Version) {
+	if !sess.Live() || c.Platform != sess.Facts.Platform || !newerVersion(c.Version, sess.Facts.Version) {
 		return
 	}
-	f := sess.Facts
-	f.Version = c.Version
-	if c.Source != cordon.SourceUnknown {
-		f.Source = c.Source
-	}
-	if err := s.store.UpdateSessionFacts(ctx, sess.ID, f, now); err != nil {
-		s.log.Warn("record app upgrade", "session", sess.ID, "err", err)
-		return
-	}
-	sess.Facts, sess.LastSeenAt = f, now
-	s.campaigns.Upgraded(ctx, sess)
+	s.campaigns.Upgraded(ctx, sess, c)
 }
 
 // newerVersion reports whether version a is a strictly newer semantic
@@ -562,6 +588,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err := s.store.SetPasswordHash(ctx, acct.ID, h, true, now); err != nil {
 		return err
 	}
+	s.campaigns.PasswordSet(ctx, acct.ID)
 	ids, err := s.store.RevokeAccountSessions(ctx, acct.ID, p.Session.ID, cordon.RevokePasswordChange, now)
 	s.revoked(now, ids...)
 	return err

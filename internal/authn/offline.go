@@ -58,7 +58,9 @@ func (s *Service) CheckOfflineGrant(ctx context.Context, grant string, client co
 	if !now.Before(g.ExpiresAt) {
 		return revoked("this offline grant has expired; download again"), nil
 	}
-	if client.Device != "" && client.Device != g.Facts.Device {
+	// A grant bound to a device needs that device: a check-in that names
+	// none (no Cordon-Client at all) is not the install that holds it.
+	if g.Facts.Device != "" && client.Device != g.Facts.Device {
 		return revoked("this offline grant belongs to another device; download again"), nil
 	}
 	sess, err := s.store.SessionByID(ctx, g.SessionID)

@@ -82,6 +82,7 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 	if err := s.store.SetPasswordHash(ctx, acct.ID, h, true, now); err != nil {
 		return nil, err
 	}
+	s.campaigns.PasswordSet(ctx, acct.ID)
 	ids, err := s.store.RevokeAccountSessions(ctx, acct.ID, "", cordon.RevokePasswordChange, now)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,10 @@ type Service struct {
 	log   *slog.Logger
 
 	policy atomic.Pointer[decision.Policy]
+	// progress is the policy compiled from the active and the paused
+	// campaigns alike: a user who re-logs in or upgrades during a pause has
+	// still done what the campaign asked.
+	progress atomic.Pointer[decision.Policy]
 	// enforcing is the active and paused campaigns, which a login or an
 	// upgrade may satisfy (a paused campaign still counts its progress).
 	enforcing atomic.Pointer[[]*cordon.Campaign]
@@ -48,6 +52,11 @@ type Service struct {
 	// maxBlockedMemo pairs the store's own once-only check takes over.
 	blocked  sync.Map
 	nblocked atomic.Int64
+	// upgraded remembers (campaign, session) pairs an in-place update has
+	// been reported for, so an updated app does not cost a store read on
+	// every request. Bounded like blocked.
+	upgraded  sync.Map
+	nupgraded atomic.Int64
 	// OnPolicy, when set, is called with every newly installed policy and
 	// the campaigns (active and paused) it was compiled from, so enforcement
 	// points beyond this process can follow.
@@ -61,6 +70,7 @@ func New(ctx context.Context, store Store, clk clock.Clock, log *slog.Logger) (*
 	}
 	s := &Service{store: store, clock: clk, log: log}
 	s.policy.Store(&decision.Policy{})
+	s.progress.Store(&decision.Policy{})
 	if err := s.Reload(ctx); err != nil {
 		return nil, err
 	}
@@ -99,6 +109,17 @@ func (s *Service) Reload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	asActive := make([]*cordon.Campaign, len(cs))
+	for i, c := range cs {
+		cc := *c
+		cc.State = cordon.StateActive
+		asActive[i] = &cc
+	}
+	prog, err := decision.Compile(asActive, v, s.clock.Now())
+	if err != nil {
+		return err
+	}
+	s.progress.Store(prog)
 	s.policy.Store(p)
 	s.enforcing.Store(&cs)
 	s.loaded.Store(true)
@@ -305,24 +326,70 @@ func (s *Service) Satisfied(ctx context.Context, campaignID, accountID string) {
 	}
 }
 
-// LoggedIn counts a fresh login as satisfying every enforcing reauth or
-// password_reset campaign that blocked the account (the store counts an
-// account only if the campaign blocked it).
+// LoggedIn counts a fresh login as satisfying the reauth campaigns that
+// blocked the account, when the new session is itself in the campaign's
+// cohort (a login from elsewhere proves nothing about the cohort's
+// installs). A login never satisfies a password_reset campaign: only a
+// new password does (PasswordSet).
 func (s *Service) LoggedIn(ctx context.Context, sess *cordon.Session) {
-	for _, id := range s.campaignIDs(cordon.KindReauth, cordon.KindPasswordReset) {
+	for _, id := range s.progress.Load().Reauthenticated(sess) {
 		s.Satisfied(ctx, id, sess.AccountID)
 	}
 }
 
-// Upgraded counts an in-place upgrade as satisfying the upgrade campaigns
-// that blocked the account, once the session no longer owes an upgrade.
-func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session) {
-	d := decision.Decide(&decision.Input{Session: sess, Now: s.clock.Now(), Policy: s.Policy()})
+// PasswordSet counts a new password as satisfying the password_reset
+// campaigns that blocked the account (the store counts an account only if
+// the campaign blocked it, which it did only once the account was
+// admitted, so the password is newer than the admission).
+func (s *Service) PasswordSet(ctx context.Context, accountID string) {
+	for _, id := range s.campaignIDs(cordon.KindPasswordReset) {
+		s.Satisfied(ctx, id, accountID)
+	}
+}
+
+// ResetAdmissions returns the password_reset campaigns that have already
+// denied the account: their admission holds for every later login,
+// whatever it claims to be.
+func (s *Service) ResetAdmissions(ctx context.Context, accountID string) (map[string]bool, error) {
+	var got map[string]bool
+	for _, id := range s.policy.Load().ResetCampaigns() {
+		ok, err := s.store.AccountBlocked(ctx, id, accountID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if got == nil {
+				got = map[string]bool{}
+			}
+			got[id] = true
+		}
+	}
+	return got, nil
+}
+
+// Upgraded counts an in-place update, reported by a request of the
+// session's install, as satisfying the upgrade campaigns that blocked the
+// account, once the version the request reports owes no upgrade.
+func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session, client cordon.ClientFacts) {
+	ids := s.campaignIDs(cordon.KindUpgrade)
+	if len(ids) == 0 {
+		return
+	}
+	d := decision.Decide(&decision.Input{Session: sess, Client: client, Now: s.clock.Now(), Policy: s.progress.Load()})
 	if d.Reason == decision.ReasonUpgradeRequired || d.Upgrade != nil {
 		return
 	}
-	for _, id := range s.campaignIDs(cordon.KindUpgrade) {
+	for _, id := range ids {
+		key := id + "\x00" + sess.ID
+		if _, seen := s.upgraded.Load(key); seen {
+			continue
+		}
 		s.Satisfied(ctx, id, sess.AccountID)
+		if s.nupgraded.Load() < maxBlockedMemo {
+			if _, loaded := s.upgraded.LoadOrStore(key, struct{}{}); !loaded {
+				s.nupgraded.Add(1)
+			}
+		}
 	}
 }
 

@@ -583,6 +583,11 @@ func (m *memStore) RecordBlocked(_ context.Context, campaignID, sessionID, accou
 	return true, nil
 }
 
+func (m *memStore) AccountBlocked(_ context.Context, campaignID, accountID string) (bool, error) {
+	defer m.lock()()
+	return m.blockedUsers[[2]string{campaignID, accountID}], nil
+}
+
 func (m *memStore) RecordSatisfied(_ context.Context, campaignID, accountID string, _ time.Time) (bool, error) {
 	defer m.lock()()
 	if _, ok := m.campaigns[campaignID]; !ok {

@@ -162,6 +162,9 @@ type FleetStore interface {
 	// account the campaign never asked anything of satisfies nothing). It
 	// reports whether it counted.
 	RecordSatisfied(ctx context.Context, campaignID, accountID string, at time.Time) (bool, error)
+	// AccountBlocked reports whether the campaign has denied the account at
+	// least once (RecordBlocked). An unknown campaign answers false.
+	AccountBlocked(ctx context.Context, campaignID, accountID string) (bool, error)
 	// Progress returns the campaign's counters.
 	Progress(ctx context.Context, campaignID string) (Progress, error)
 }

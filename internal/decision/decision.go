@@ -9,11 +9,17 @@
 //   - A campaign admits each user of its cohort at a stable time:
 //     ramp start + duration × h(campaign, user), h uniform in [0, 1);
 //     without a ramp, at activation. Once in, always in.
+//   - A campaign that protects (reauth, password_reset, offline_rekey)
+//     judges what the session was when it authenticated: its platform,
+//     version and source recorded at login, never rewritten. Nothing a
+//     request claims moves a session out of such a cohort.
 //   - reauth and password_reset deny a session whose auth_time is before
 //     its user's admission time; logging in again satisfies them.
 //   - upgrade denies (immediate) or prompts (flexible) a session whose app
 //     version is below min_version; the version is the one the request
-//     reports, else the session's last known.
+//     reports (from the session's platform), else the one at login. Only
+//     upgrade reads a claimed version: an in-place update satisfies it, and
+//     it protects nothing an attacker wants.
 //   - offline_rekey revokes offline grants issued before the admission.
 //   - Several campaigns compose: the strictest decision wins (revoked >
 //     password_reset > reauth > immediate upgrade > flexible upgrade >
@@ -113,7 +119,6 @@ func Decide(in *Input) Decision {
 	if p == nil || len(p.campaigns) == 0 {
 		return Decision{Outcome: Allow}
 	}
-	f := effectiveFacts(s, in.Client)
 	now := in.Now.UnixNano()
 	// auth_time travels in access tokens in whole seconds (RFC 7519
 	// NumericDate), so a gate knows it only to the second. Judging it to the
@@ -123,9 +128,16 @@ func Decide(in *Input) Decision {
 	// admission is denied too, and the next one passes.
 	auth := s.AuthTime.Unix()
 	authMicro := s.AuthTime.UnixMicro()
-	pl := platformIndex(f.Platform)
-	src := sourceIndex(f.Source)
-	ver := p.version(f.Version)
+	// Platform and source are always the session's. The cohort of a
+	// protecting campaign is judged on the version at login (atLogin); only
+	// an upgrade reads the version this request reports (now).
+	pl := platformIndex(s.Facts.Platform)
+	src := sourceIndex(s.Facts.Source)
+	atLogin := p.version(s.Facts.Version)
+	current := atLogin
+	if v := reportedVersion(s, in.Client); v != s.Facts.Version {
+		current = p.version(v)
+	}
 
 	uh := AccountHash(s.AccountID)
 
@@ -145,9 +157,13 @@ func Decide(in *Input) Decision {
 				continue
 			}
 		case kindUpgrade:
-			if ver.v != nil && !ver.v.LessThan(c.minVersion) {
+			if current.v != nil && !current.v.LessThan(c.minVersion) {
 				continue
 			}
+		}
+		ver := atLogin
+		if c.kind == kindUpgrade {
+			ver = current
 		}
 		if !c.matches(i, src, ver, authMicro, s.AccountID) {
 			continue
@@ -238,21 +254,32 @@ func DecideOffline(in *OfflineInput) Decision {
 	return Decision{Outcome: Deny, Reason: ReasonOfflineGrantRevoked, Message: c.message, Campaign: c.id}
 }
 
-// effectiveFacts are the session's facts with the version the request
-// reports, when the request comes from the same platform and says one.
-func effectiveFacts(s *cordon.Session, c cordon.ClientFacts) cordon.ClientFacts {
-	f := s.Facts
-	if c.Version != "" && c.Platform == f.Platform {
-		f.Version = c.Version
+// reportedVersion is the app version an upgrade campaign judges: the one
+// the request reports when it comes from the session's platform and says
+// one, else the session's version at login.
+func reportedVersion(s *cordon.Session, c cordon.ClientFacts) string {
+	if c.Version != "" && c.Platform == s.Facts.Platform {
+		return c.Version
 	}
-	return f
+	return s.Facts.Version
 }
+
+// ReportedVersion is reportedVersion for callers outside the engine
+// (progress: an in-place update).
+func ReportedVersion(s *cordon.Session, c cordon.ClientFacts) string { return reportedVersion(s, c) }
 
 // ResetInput is a login whose password was right.
 type ResetInput struct {
 	AccountID string
-	// Client is the login's client facts.
+	// Client is the login's client facts: a claim, which can put the
+	// login into a cohort but never take the account out of one.
 	Client cordon.ClientFacts
+	// Sessions are the account's live sessions, with the facts recorded
+	// when each authenticated.
+	Sessions []*cordon.Session
+	// Admitted holds the ids of the campaigns that have already denied the
+	// account (recorded by the store): an admission, once made, holds.
+	Admitted map[string]bool
 	// PasswordChangedAt is when the account's password was last set.
 	PasswordChangedAt time.Time
 	Now               time.Time
@@ -260,28 +287,33 @@ type ResetInput struct {
 }
 
 // ResetRequired says whether a login must set a new password before it
-// opens a session: a password_reset campaign has admitted the account (its
-// cohort matched on the login's client facts, with authenticated_before
-// judged against when the password was last set) and the password predates
-// the admission. The latest such admission decides.
+// opens a session. A password_reset admission belongs to the account, not
+// to a login: the account is in a campaign's cohort when any of its live
+// sessions is (judged on the facts recorded at its login), when the
+// campaign has already denied it, or when this login's own facts match
+// (authenticated_before judged against when the password was last set).
+// Once the ramp admits the account, every login must set a new password,
+// whatever it claims to be, until a password set after the admission.
+// The latest such admission decides.
 func ResetRequired(in *ResetInput) Decision {
 	p := in.Policy
 	if p == nil {
 		return Decision{Outcome: Allow}
 	}
-	src := sourceIndex(in.Client.Source)
-	ver := p.version(in.Client.Version)
 	uh := AccountHash(in.AccountID)
 	now, changed := in.Now.UnixNano(), in.PasswordChangedAt.UnixNano()
 	best := -1
 	var bestKey int64
-	for _, i := range p.byPlatform[platformIndex(in.Client.Platform)] {
+	for i := range p.campaigns {
 		c := &p.campaigns[i]
-		if c.kind != kindPasswordReset || !c.matches(i, src, ver, in.PasswordChangedAt.UnixMicro(), in.AccountID) {
+		if c.kind != kindPasswordReset {
 			continue
 		}
 		adm := c.admission(uh)
 		if now < adm || changed >= adm {
+			continue
+		}
+		if !in.Admitted[c.id] && !c.inCohort(p, i, in.Client, in.PasswordChangedAt, in.AccountID) && !c.anyInCohort(p, i, in.Sessions) {
 			continue
 		}
 		if best < 0 || c.beats(&p.campaigns[best], adm, bestKey) {
@@ -293,6 +325,63 @@ func ResetRequired(in *ResetInput) Decision {
 	}
 	c := &p.campaigns[best]
 	return Decision{Outcome: Deny, Reason: ReasonPasswordResetRequired, Message: c.message, Campaign: c.id}
+}
+
+// inCohort reports whether facts that authenticated at auth put the
+// account into the cohort of campaign i (c).
+func (c *compiled) inCohort(p *Policy, i int, f cordon.ClientFacts, auth time.Time, account string) bool {
+	if c.platforms != 0 && c.platforms&(1<<platformIndex(f.Platform)) == 0 {
+		return false
+	}
+	return c.matches(i, sourceIndex(f.Source), p.version(f.Version), auth.UnixMicro(), account)
+}
+
+// anyInCohort reports whether one of the sessions is in the cohort of
+// campaign i (c), judged on its facts and auth_time at login.
+func (c *compiled) anyInCohort(p *Policy, i int, sessions []*cordon.Session) bool {
+	for _, s := range sessions {
+		if s.Live() && c.inCohort(p, i, s.Facts, s.AuthTime, s.AccountID) {
+			return true
+		}
+	}
+	return false
+}
+
+// Reauthenticated returns the reauth campaigns a new login satisfies: the
+// new session is in the campaign's cohort (judged on the facts it
+// authenticated with) and authenticated at or after its account's
+// admission. A login from outside the cohort satisfies nothing, or any
+// login at all would count as the work done.
+func (p *Policy) Reauthenticated(s *cordon.Session) []string {
+	var ids []string
+	uh := AccountHash(s.AccountID)
+	for i := range p.campaigns {
+		c := &p.campaigns[i]
+		if c.kind != kindReauth {
+			continue
+		}
+		if s.AuthTime.Unix() < ceilSec(c.admission(uh)) {
+			continue
+		}
+		// authenticated_before selects sessions from before a time; the
+		// new session is after it by construction, so judge the rest only.
+		if c.inCohort(p, i, s.Facts, time.Time{}, s.AccountID) {
+			ids = append(ids, c.id)
+		}
+	}
+	return ids
+}
+
+// ResetCampaigns returns the ids of the policy's password_reset
+// campaigns.
+func (p *Policy) ResetCampaigns() []string {
+	var ids []string
+	for i := range p.campaigns {
+		if p.campaigns[i].kind == kindPasswordReset {
+			ids = append(ids, p.campaigns[i].id)
+		}
+	}
+	return ids
 }
 
 // ceilSec is a Unix-ns time in whole seconds, rounded up.
