@@ -128,6 +128,12 @@ func benchParallel(b *testing.B, url, access string) {
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			// A fast refusal is no throughput: every answer must be the
+			// upstream's.
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
 		}
 	})
 }

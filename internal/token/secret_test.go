@@ -52,6 +52,7 @@ func TestSecretRedacted(t *testing.T) {
 	}{
 		{"slog", buf.String()},
 		{"%v", fmt.Sprintf("%v", s)},
+		//lint:ignore S1025 the case is %s formatting itself
 		{"%s", fmt.Sprintf("%s", s)},
 		{"%#v", fmt.Sprintf("%#v", s)},
 		{"%+v in a struct", fmt.Sprintf("%+v", struct{ Token token.Secret }{s})},
