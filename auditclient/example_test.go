@@ -3,6 +3,7 @@ package auditclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"log/slog"
 	"os"
@@ -16,11 +17,21 @@ import (
 // so it is durable in cordon's log first. On shutdown Close sends what is
 // queued.
 func Example() {
+	// A real cordon audit API on a temporary SQLite store stands in for
+	// https://cordon.internal:8080 here.
+	dir, _ := os.MkdirTemp("", "auditclient-example-")
+	defer os.RemoveAll(dir)
+	srv, stop, err := startCordon(dir, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer stop()
+
 	ctx := context.Background()
 	c, err := auditclient.New(auditclient.Config{
-		Server: "http://cordon:8080",
-		Token:  os.Getenv("CORDON_AUDIT_TOKEN"), // an admin token with the scope audit:write
-		Log:    slog.Default(),
+		Server: srv.url,
+		Token:  srv.token, // an admin token with the scope audit:write
+		Log:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -46,12 +57,18 @@ func Example() {
 	if err != nil {
 		log.Fatal(err) // the event is invalid, the buffer stayed full, or the client is closed
 	}
+	done := make(chan struct{})
 	go func() {
-		if _, err := p.Wait(ctx); err != nil {
-			var refused *auditclient.Error
-			if errors.As(err, &refused) {
-				log.Printf("cordon refused the event's %s: %s", refused.Field, refused.Message)
-			}
+		defer close(done)
+		i, err := p.Wait(ctx)
+		var refused *auditclient.Error
+		switch {
+		case errors.As(err, &refused):
+			log.Printf("cordon refused the event's %s: %s", refused.Field, refused.Message)
+		case err != nil:
+			log.Printf("read not recorded: %v", err)
+		default:
+			fmt.Printf("read recorded at index %d\n", i)
 		}
 	}()
 
@@ -66,5 +83,9 @@ func Example() {
 	if err != nil {
 		log.Fatalf("export not recorded, not exporting: %v", err)
 	}
-	log.Printf("export recorded at index %d of cordon's audit log", index)
+	<-done
+	fmt.Printf("export recorded at index %d of cordon's audit log\n", index)
+	// Output:
+	// read recorded at index 0
+	// export recorded at index 1 of cordon's audit log
 }

@@ -85,26 +85,43 @@ type cordonServer struct {
 
 func newCordon(t testing.TB, front func(next http.Handler) http.Handler) *cordonServer {
 	t.Helper()
+	s, stop, err := startCordon(t.TempDir(), front)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return s
+}
+
+// startCordon is newCordon for callers without a testing.TB (examples):
+// the store lives in dir; stop closes the server, then the store.
+func startCordon(dir string, front func(next http.Handler) http.Handler) (*cordonServer, func(), error) {
 	ctx := context.Background()
 	b, err := os.ReadFile(template)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	path := filepath.Join(t.TempDir(), "cordon.db")
+	path := filepath.Join(dir, "cordon.db")
 	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	db, err := sqlite.Open(ctx, path)
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
-	t.Cleanup(func() { db.Close() })
 	svc, err := auditlog.New(ctx, auditlog.Config{Store: db, Origin: "test/audit"})
 	if err != nil {
-		t.Fatal(err)
+		db.Close()
+		return nil, nil, err
 	}
 	s := &cordonServer{db: db}
-	s.token = s.addToken(t, cordon.ScopeAuditWrite, cordon.ScopeAuditRead)
+	secret, hash := token.NewSecret(token.PrefixAdminToken)
+	if err := db.CreateAdminToken(ctx, &cordon.AdminToken{ID: cordon.NewID("t"), Name: "reporter",
+		Hash: hash, Scopes: []string{cordon.ScopeAuditWrite, cordon.ScopeAuditRead}, CreatedAt: time.Now()}); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	s.token = secret
 	var h http.Handler = httpapi.New(httpapi.Deps{Store: db, Audit: svc})
 	if front != nil {
 		h = front(h)
@@ -113,9 +130,8 @@ func newCordon(t testing.TB, front func(next http.Handler) http.Handler) *cordon
 		s.requests.Add(1)
 		h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(ts.Close)
 	s.url = ts.URL
-	return s
+	return s, func() { ts.Close(); db.Close() }, nil
 }
 
 // addToken stores an admin token with scopes and returns its secret.
