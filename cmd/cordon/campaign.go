@@ -34,7 +34,7 @@ type campaignOut struct {
 	PolicyVersion uint64 `json:"policy_version"`
 }
 
-func runCampaign(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runCampaign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError("campaign needs a verb: create, preview, activate, pause, resume, cancel, complete, list, show")
 	}
@@ -56,17 +56,14 @@ func runCampaign(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		var doc []byte
 		if *file == "-" {
-			doc, err = io.ReadAll(io.LimitReader(os.Stdin, 8<<20))
+			doc, err = io.ReadAll(io.LimitReader(stdin, 8<<20))
 		} else {
 			doc, err = os.ReadFile(*file)
 		}
 		if err != nil {
 			return err
 		}
-		ct := "application/json"
-		if ext := strings.ToLower(filepath.Ext(*file)); ext == ".yaml" || ext == ".yml" {
-			ct = "application/yaml"
-		}
+		ct := documentType(*file, doc)
 		var out campaignOut
 		if err := c.DoRaw(ctx, "POST", "/admin/v1/campaigns", ct, strings.NewReader(string(doc)), &out); err != nil {
 			return err
@@ -94,9 +91,11 @@ func runCampaign(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch verb {
 	case "preview":
 		var out struct {
-			Sessions, Users, LiveSessions int64
-			Exact                         bool
-			AdmittedShare                 float64 `json:"admitted_share"`
+			Sessions      int64   `json:"sessions"`
+			Users         int64   `json:"users"`
+			LiveSessions  int64   `json:"live_sessions"`
+			Exact         bool    `json:"exact"`
+			AdmittedShare float64 `json:"admitted_share"`
 			Breakdown                     []struct {
 				Platform, Version, Source string
 				Sessions                  int64
@@ -145,6 +144,22 @@ func runCampaign(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	return usageError("unknown verb campaign %s", verb)
+}
+
+// documentType is the media type of a campaign document: by the file's
+// extension, and for stdin (or no known extension) by its first byte, since
+// a JSON document is an object and a YAML one almost never starts with {.
+func documentType(file string, doc []byte) string {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".yaml", ".yml":
+		return "application/yaml"
+	case ".json":
+		return "application/json"
+	}
+	if t := strings.TrimLeft(strings.TrimPrefix(string(doc), "\ufeff"), " \t\r\n"); strings.HasPrefix(t, "{") {
+		return "application/json"
+	}
+	return "application/yaml"
 }
 
 func showCampaign(w io.Writer, c *campaignOut) {

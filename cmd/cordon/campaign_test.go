@@ -278,6 +278,7 @@ func TestCampaignCLI(t *testing.T) {
 	m := testServer(t)
 	addUser(t, m, "erin", "a long enough password")
 	login(t, m, "erin", "a long enough password", `platform=ios, version="8.4.1", source=appstore`)
+	login(t, m, "erin", "a long enough password", `platform=android, version="8.4.1", source=play`)
 	t.Setenv("CORDON_ADMIN_TOKEN", testAdminToken)
 	doc := t.TempDir() + "/c.yaml"
 	if err := os.WriteFile(doc, []byte("kind: reauth\nname: cli test\ncohort:\n  platforms: [ios]\n"), 0o600); err != nil {
@@ -296,7 +297,7 @@ func TestCampaignCLI(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"campaign", "preview", id}, "would hit 1 session(s) of 1 user(s) (exact)"},
+		{[]string{"campaign", "preview", id}, "would hit 1 session(s) of 1 user(s) (exact), of 2 live sessions"},
 		{[]string{"campaign", "activate", id}, "is active"},
 		{[]string{"campaign", "list"}, id},
 		{[]string{"campaign", "show", id}, "reauth  active"},
@@ -310,6 +311,17 @@ func TestCampaignCLI(t *testing.T) {
 	}
 	if err := run1("campaign", "activate", id); err == nil || exitCode(err) != 1 {
 		t.Errorf("activate a completed campaign: %v, want an error", err)
+	}
+	// A document on stdin: YAML and JSON alike.
+	for _, d := range []struct{ name, doc string }{
+		{"yaml", "kind: reauth\nname: from stdin\ncohort: {platforms: [ios]}\n"},
+		{"json", `  {"kind":"reauth","name":"from stdin"}`},
+	} {
+		out.Reset()
+		err := run(context.Background(), []string{"campaign", "create", "-f", "-", "--server", m.URL()}, strings.NewReader(d.doc), &out, io.Discard)
+		if err != nil || !strings.HasPrefix(out.String(), "created reauth campaign c-") {
+			t.Errorf("create -f - with %s: err %v, output %q", d.name, err, out.String())
+		}
 	}
 	if err := run1("campaign", "create"); exitCode(err) != 2 {
 		t.Errorf("create without -f: %v, want a usage error", err)

@@ -105,7 +105,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "campaign":
-		return runCampaign(ctx, args[1:], stdout, stderr)
+		return runCampaign(ctx, args[1:], stdin, stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], stdout, stderr)
 	case "audit":
