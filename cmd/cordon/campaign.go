@@ -96,7 +96,7 @@ func runCampaign(ctx context.Context, args []string, stdin io.Reader, stdout, st
 			LiveSessions  int64   `json:"live_sessions"`
 			Exact         bool    `json:"exact"`
 			AdmittedShare float64 `json:"admitted_share"`
-			Breakdown                     []struct {
+			Breakdown     []struct {
 				Platform, Version, Source string
 				Sessions                  int64
 			}
