@@ -86,11 +86,11 @@ type Error = cordon.Error
 // Codes of the errors Decide returns. Denials by the policy (and a
 // revoked session) are Decisions, not errors.
 const (
-	CodeUnauthorized  = cordon.ECodeUnauthorized  // no Authorization header: 401
-	CodeInvalidToken  = cordon.ECodeInvalidToken  // bad, expired or foreign token: 401
-	CodeInvalidClient = cordon.ECodeInvalidClient // malformed Cordon-Client: 400
-	CodeInvalidRequest = cordon.ECodeInvalid      // more than one credential: 400
-	CodeNotReady      = "not_ready"               // no policy or keys yet: 503
+	CodeUnauthorized   = cordon.ECodeUnauthorized  // no Authorization header: 401
+	CodeInvalidToken   = cordon.ECodeInvalidToken  // bad, expired or foreign token: 401
+	CodeInvalidClient  = cordon.ECodeInvalidClient // malformed Cordon-Client: 400
+	CodeInvalidRequest = cordon.ECodeInvalid       // more than one credential: 400
+	CodeNotReady       = "not_ready"               // no policy or keys yet: 503
 )
 
 // DefaultCacheSize is the number of verified tokens a Gate keeps unless

@@ -83,10 +83,10 @@ const (
 
 // Readiness reasons, in the reason field of Ready's error.
 const (
-	ReasonNoPolicy      = "no_policy"
-	ReasonNoKeys        = "no_keys"
-	ReasonUnknownKey    = "unknown_signing_key"
-	ReasonWrongIssuer   = "issuer_mismatch"
+	ReasonNoPolicy    = "no_policy"
+	ReasonNoKeys      = "no_keys"
+	ReasonUnknownKey  = "unknown_signing_key"
+	ReasonWrongIssuer = "issuer_mismatch"
 )
 
 // NotReady is Ready's answer when the gate cannot do its job: Reason is

@@ -24,29 +24,26 @@ import (
 // access token (package gate closes it), its idle time by its protocol.
 func streaming(next http.Handler, readTimeout, writeTimeout time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc := http.NewResponseController(w)
-		rc.SetWriteDeadline(time.Time{})
 		if len(r.Header["Upgrade"]) > 0 {
-			rc.SetReadDeadline(time.Time{})
+			// The server lifts both deadlines of a hijacked connection
+			// (TestGateTunnelOutlivesTimeouts holds it to that).
 			next.ServeHTTP(w, r)
 			return
 		}
+		rc := http.NewResponseController(w)
+		// The server lifts the read deadline itself once the body is
+		// read (it then watches for the client going away), so a body
+		// needs its deadline moved only while it comes.
 		if r.Body != nil && r.Body != http.NoBody {
 			rc.SetReadDeadline(time.Now().Add(readTimeout))
 			r.Body = &progressBody{ReadCloser: r.Body, rc: rc, d: readTimeout}
-		} else {
-			// While a handler runs, the server watches for the client
-			// going away with a read under the read deadline: a deadline
-			// would cancel a long poll when it passed.
-			rc.SetReadDeadline(time.Time{})
 		}
 		next.ServeHTTP(&progressWriter{ResponseWriter: w, rc: rc, d: writeTimeout}, r)
 	})
 }
 
 // progressBody moves the connection's read deadline on with every read
-// of an allowed request's body, and lifts it at the body's end (see
-// streaming).
+// of an allowed request's body (see streaming).
 type progressBody struct {
 	io.ReadCloser
 	rc *http.ResponseController
@@ -55,16 +52,14 @@ type progressBody struct {
 
 func (b *progressBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF {
-		b.rc.SetReadDeadline(time.Time{})
-	} else if n > 0 {
+	if n > 0 && err == nil {
 		b.rc.SetReadDeadline(time.Now().Add(b.d))
 	}
 	return n, err
 }
 
 // progressWriter gives the client writeTimeout to take each part of an
-// allowed request's answer.
+// allowed request's answer, however long the upstream took to start it.
 type progressWriter struct {
 	http.ResponseWriter
 	rc *http.ResponseController
