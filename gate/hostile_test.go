@@ -165,21 +165,23 @@ func TestTunnelEndsWithItsToken(t *testing.T) {
 	f.apply(snapshot(1, nil, nil, f.keys.JWKS()))
 	g := New(f.st, Options{})
 	srv := wsServer(t, g)
-	// Issued so that exp + leeway is 1.5 s away.
-	const left = 1500 * time.Millisecond
+	// Issued so that exp + leeway, in whole seconds as a token carries
+	// times, is 1 to 2 s away.
+	end := now.Add(2 * time.Second).Truncate(time.Second)
 	tok := sign(t, f.signer, claims(func(c *token.Claims) {
-		c.AuthTime = now.Add(-ttl - token.Leeway)
-		c.IssuedAt = now.Add(-ttl - token.Leeway + left)
+		c.AuthTime = end.Add(-ttl - token.Leeway)
+		c.IssuedAt = end.Add(-ttl - token.Leeway)
 	}), now)
 	c := wsDial(t, srv, tok, androidPlay)
 	if n := g.Tunnels(); n != 1 {
 		t.Errorf("tunnels: %d, want 1", n)
 	}
-	took := wsEnded(t, c, 5*time.Second)
-	if took < left/2 {
-		t.Errorf("tunnel closed after %v, before its token ended (%v)", took, left)
+	wsEnded(t, c, 5*time.Second)
+	if late := time.Since(end); late < 0 {
+		t.Errorf("tunnel closed %v before its token's end", -late)
+	} else {
+		t.Logf("tunnel closed %v after its token's end", late.Round(time.Millisecond))
 	}
-	t.Logf("tunnel closed %v after opening; its token had %v left", took.Round(time.Millisecond), left)
 	if n := g.Tunnels(); n != 0 {
 		t.Errorf("tunnels after the close: %d", n)
 	}

@@ -296,6 +296,10 @@ func TestGateStripsFoldedSpellings(t *testing.T) {
 		"Cordon_Client: platform=android, source=play\r\n" +
 		"cordon.client: platform=android\r\n" +
 		"X-Cordonnier: kept\r\n" +
+		// A hop-by-hop list naming the gate's own headers must not
+		// take them off the request (the proxy drops what Connection
+		// names before the gate adds its own).
+		"Connection: keep-alive, X-Cordon-Account, X-Real-IP\r\n" +
 		"\r\n")
 	resp, body, _ := rc.answer(5 * time.Second)
 	if resp.StatusCode != 200 {
@@ -314,6 +318,9 @@ func TestGateStripsFoldedSpellings(t *testing.T) {
 	}
 	if got := fmt.Sprint(hdr["Cordon-Client"]); got != `[platform=ios, version="8.4.1", source=appstore]` {
 		t.Errorf("Cordon-Client = %s", got)
+	}
+	if got := fmt.Sprint(hdr["X-Real-Ip"]); got != "[127.0.0.1]" {
+		t.Errorf("X-Real-IP = %s, want [127.0.0.1]", got)
 	}
 	if got := fmt.Sprint(hdr["X-Cordonnier"]); got != "[kept]" {
 		t.Errorf("X-Cordonnier, outside the namespace, = %s, want [kept]", got)
