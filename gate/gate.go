@@ -176,11 +176,6 @@ type Identity struct {
 	// Decision is what the gate decided. An allowed request may still
 	// carry upgrade advice (a flexible upgrade).
 	Decision Decision
-
-	// session is what the token vouches for, kept so an upgraded
-	// connection can be decided again when the policy changes.
-	session *cordon.Session
-	kid     string
 }
 
 type identityKey struct{}
@@ -220,7 +215,13 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 			}
 		}
 		if len(r.Header["Upgrade"]) > 0 {
-			w = g.watchUpgrade(w, r, id)
+			uw, err := g.watchUpgrade(w, r, id)
+			if err != nil {
+				refuse(w, r)
+				writeError(w, g.log, err)
+				return
+			}
+			w = uw
 		}
 		next.ServeHTTP(w, r2)
 	})
@@ -370,8 +371,6 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 		AuthTime:  sess.AuthTime,
 		Expiry:    time.Unix(0, e.expiry),
 		Decision:  decision.Decide(&decision.Input{Session: sess, Client: facts, Now: now, Policy: pol}),
-		session:   sess,
-		kid:       e.kid,
 	}
 	if facts.Version != "" && facts.Platform == id.Platform {
 		id.Version = facts.Version

@@ -49,12 +49,33 @@ type tunnel struct {
 
 // watchUpgrade wraps w so that a connection hijacked through it (a
 // handler answering 101 Switching Protocols) is kept as a tunnel.
-func (g *Gate) watchUpgrade(w http.ResponseWriter, r *http.Request, id *Identity) http.ResponseWriter {
-	facts, _ := clientfacts.FromHeader(r.Header) // it parsed in Decide
+//
+// What the tunnel is decided on again is read anew from the request
+// rather than carried in the Identity, which every request allocates:
+// an upgrade is rare, and its token is in the cache (or verifies again).
+func (g *Gate) watchUpgrade(w http.ResponseWriter, r *http.Request, id *Identity) (http.ResponseWriter, error) {
+	tok, _ := bearer(r.Header) // Decide has read them all
+	facts, _ := clientfacts.FromHeader(r.Header)
+	now := g.clock()
+	keys := g.st.keys.Load()
+	var e *entry
+	if g.cache != nil {
+		if e = g.cache.get(g.cache.hash(tok), tok); e != nil && !e.valid(now.UnixNano(), keys) {
+			e = nil
+		}
+	}
+	if e == nil {
+		var err error
+		// The keys changed under the request: refuse rather than open
+		// a tunnel nothing watches.
+		if e, err = g.verify(tok, 0, keys, now); err != nil {
+			return nil, err
+		}
+	}
 	return &upgradeWriter{ResponseWriter: w, g: g, t: tunnel{
-		g: g, sess: *id.session, facts: facts, kid: id.kid,
+		g: g, sess: e.session, facts: facts, kid: headerKID(tok),
 		until: id.Expiry.Add(token.Leeway).UnixNano(),
-	}}
+	}}, nil
 }
 
 // upgradeWriter is the ResponseWriter of an allowed Upgrade request.
