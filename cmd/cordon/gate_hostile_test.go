@@ -166,6 +166,28 @@ func TestGateRefusesWithoutWaitingForTheBody(t *testing.T) {
 	if n := reached.Load(); n != 0 {
 		t.Errorf("%d refused requests reached the upstream", n)
 	}
+
+	// The attack as reported: 600 such connections at once (the gate
+	// that fell had 512 descriptors). Each is answered and closed; the
+	// gate holds none of them afterwards.
+	const attackers = 600
+	before, _ := g.Conns() // the test's own kept-alive client connections
+	conns := make([]*rawConn, attackers)
+	for i := range conns {
+		conns[i] = dialRaw(t, g.Addr())
+		conns[i].send("POST /api/upload HTTP/1.1\r\nHost: gate\r\nContent-Length: 1000\r\n\r\n")
+	}
+	var slowest time.Duration
+	peak, _ := g.Conns()
+	for _, rc := range conns {
+		if resp, _, _ := rc.answer(10 * time.Second); resp.StatusCode != 401 {
+			t.Fatalf("attacker answered %d", resp.StatusCode)
+		}
+		slowest = max(slowest, rc.closed(10*time.Second))
+	}
+	held := waitFor(t, 5*time.Second, "no attacker connection held", func() bool { n, _ := g.Conns(); return n <= before })
+	t.Logf("%d stalled-body connections: %d open at the gate just after they were sent; the last closed %v after its request; none held %v later",
+		attackers, peak-before, slowest.Round(time.Millisecond), held.Round(time.Millisecond))
 }
 
 // TestGateBoundsAllowedBodies: an allowed request's body may take as long
