@@ -58,3 +58,34 @@ func FuzzHandler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOwnedHeader holds owned to the rule written out another way: a
+// name is the gate's when, with letters in lower case and every other
+// byte read as '-', it starts cordon- or x-cordon-, unless it is
+// Cordon-Client spelt exactly.
+func FuzzOwnedHeader(f *testing.F) {
+	for _, s := range []string{"X-Cordon-Account", "X_Cordon_Account", "Cordon-Client", "Cordon_Client", "cordon.foo", "X-Cordonnier", "Accept", "", "\xffcordon-", "X-Cordon-\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, k string) {
+		var b strings.Builder
+		for _, c := range []byte(k) {
+			switch {
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+				b.WriteByte(c)
+			case c >= 'A' && c <= 'Z':
+				b.WriteByte(c + 32)
+			default:
+				b.WriteByte('-')
+			}
+		}
+		n := b.String()
+		want := (strings.HasPrefix(n, "cordon-") || strings.HasPrefix(n, "x-cordon-")) && strings.ToLower(k) != "cordon-client"
+		if got := OwnedHeader(k); got != want {
+			t.Errorf("OwnedHeader(%q) = %v, want %v", k, got, want)
+		}
+		if got := FoldedName(k); got != n {
+			t.Errorf("FoldedName(%q) = %q, want %q", k, got, n)
+		}
+	})
+}

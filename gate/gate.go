@@ -36,8 +36,15 @@
 //
 // Toward the handler it wraps, the gate owns the Cordon- and X-Cordon-
 // request headers: it removes those a client sent (Cordon-Client
-// excepted), so a handler, or an upstream behind a reverse proxy, can
-// trust any it finds.
+// excepted), in every spelling a CGI or WSGI server would fold into the
+// same variable (X_Cordon_Account, x.cordon.account), so a handler, or an
+// upstream behind a reverse proxy, can trust any it finds.
+//
+// A request is decided on its headers alone. A refused request is
+// answered at once, without waiting for a body the client may never send,
+// and its connection is closed. An upgraded connection (a WebSocket) the
+// gate let through is closed when its session is revoked, when a new
+// policy denies it, or when its access token expires.
 package gate
 
 import (
@@ -79,10 +86,11 @@ type Error = cordon.Error
 // Codes of the errors Decide returns. Denials by the policy (and a
 // revoked session) are Decisions, not errors.
 const (
-	CodeUnauthorized  = cordon.ECodeUnauthorized  // no Authorization header: 401
-	CodeInvalidToken  = cordon.ECodeInvalidToken  // bad, expired or foreign token: 401
-	CodeInvalidClient = cordon.ECodeInvalidClient // malformed Cordon-Client: 400
-	CodeNotReady      = "not_ready"               // no policy or keys yet: 503
+	CodeUnauthorized   = cordon.ECodeUnauthorized  // no Authorization header: 401
+	CodeInvalidToken   = cordon.ECodeInvalidToken  // bad, expired or foreign token: 401
+	CodeInvalidClient  = cordon.ECodeInvalidClient // malformed Cordon-Client: 400
+	CodeInvalidRequest = cordon.ECodeInvalid       // more than one credential: 400
+	CodeNotReady       = "not_ready"               // no policy or keys yet: 503
 )
 
 // DefaultCacheSize is the number of verified tokens a Gate keeps unless
@@ -118,6 +126,8 @@ type Gate struct {
 	log        *slog.Logger
 	onDecision func(Decision)
 	nextSweep  atomic.Int64 // Unix ns
+	tunnels    tunnels
+	health     health
 }
 
 // New returns a Gate that decides against st.
@@ -183,10 +193,12 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, d, err := g.Decide(r)
 		if err != nil {
+			refuse(w, r)
 			writeError(w, g.log, err)
 			return
 		}
 		if d.Outcome == Deny {
+			refuse(w, r)
 			wire.WriteDenied(w, d)
 			return
 		}
@@ -202,16 +214,50 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 				}
 			}
 		}
+		if len(r.Header["Upgrade"]) > 0 {
+			uw, err := g.watchUpgrade(w, r, id)
+			if err != nil {
+				refuse(w, r)
+				writeError(w, g.log, err)
+				return
+			}
+			w = uw
+		}
 		next.ServeHTTP(w, r2)
 	})
 }
 
+// refuse readies w for a refusal of r. A request with a body is refused
+// without reading it: the connection is closed after the answer, and its
+// read deadline is set in the past so the server does not first wait
+// for (or drain) a body that a client may never send — which would hold
+// the connection open for as long as the client likes.
+func refuse(w http.ResponseWriter, r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	// Not every ResponseWriter supports deadlines (a test recorder does
+	// not); the answer is the same without.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
+}
+
 // owned reports whether a request header is in the namespaces the gate
 // owns toward what it protects: Cordon- and X-Cordon-, but Cordon-Client,
-// which the app sends.
+// which the app sends. Names are read as CGI and WSGI servers read them —
+// case folded, every byte but a letter or a digit as '-' — because such
+// a server folds X_Cordon_Account and X-Cordon-Account into one variable
+// (HTTP_X_CORDON_ACCOUNT). Only the exact spelling Cordon-Client (in any
+// case) is the app's: the gate decides on that spelling alone, so another
+// (Cordon_Client) would show an upstream facts the gate never judged.
 func owned(k string) bool {
-	return (hasPrefixFold(k, "Cordon-") || hasPrefixFold(k, "X-Cordon-")) && !strings.EqualFold(k, clientfacts.Header)
+	return (foldedPrefix(k, "cordon-") || foldedPrefix(k, "x-cordon-")) && !strings.EqualFold(k, clientfacts.Header)
 }
+
+// OwnedHeader reports whether a request header named name is one the gate
+// removes before a request reaches what it protects (see owned). A
+// reverse proxy in front of an upstream uses it to strip the same set.
+func OwnedHeader(name string) bool { return owned(name) }
 
 func ownedHeaders(h http.Header) bool {
 	for k := range h {
@@ -222,8 +268,44 @@ func ownedHeaders(h http.Header) bool {
 	return false
 }
 
-func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+// foldedPrefix reports whether s begins with prefix, a lower-case name of
+// letters, digits and '-', once s is read as a CGI server reads a header
+// name: letters folded to lower case, any other byte as '-'.
+func foldedPrefix(s, prefix string) bool {
+	if len(s) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		default:
+			c = '-'
+		}
+		if c != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// FoldedName is a header name as a CGI or WSGI server reads it: letters in
+// lower case, every other byte as '-'. Two names with the same folded name
+// reach such a server as one variable.
+func FoldedName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			b[i] = c + 'a' - 'A'
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		default:
+			b[i] = '-'
+		}
+	}
+	return string(b)
 }
 
 // Decide is what Handler does short of answering: it authenticates the
@@ -262,9 +344,11 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 	}
 	if e == nil {
 		if e, err = g.verify(tok, h, keys, now); err != nil {
+			g.health.failed(tok, keys, err, ns)
 			g.log.Debug("token refused", "err", err)
 			return nil, nil, err
 		}
+		g.health.verified()
 		if g.cache != nil {
 			e.client, e.memo, e.facts = client, memo, facts
 			g.cache.put(e, ns)
@@ -353,8 +437,14 @@ const maxBearer = token.MaxTokenSize
 // cordon serve's rules and messages.
 func bearer(h http.Header) (string, error) {
 	var v string
-	if vs := h["Authorization"]; len(vs) > 0 { // h.Get, without canonicalising a constant
+	switch vs := h["Authorization"]; len(vs) { // h.Get, without canonicalising a constant
+	case 0:
+	case 1:
 		v = vs[0]
+	default:
+		// Which one would the upstream read? The gate would vouch for
+		// one credential and forward another.
+		return "", errMultipleCredentials
 	}
 	if v == "" {
 		return "", cordon.Errorf(cordon.ECodeUnauthorized, "an Authorization: Bearer access token is required")
@@ -366,5 +456,14 @@ func bearer(h http.Header) (string, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
 		return "", cordon.Errorf(cordon.ECodeInvalidToken, "the Authorization header must be: Bearer <access token>")
 	}
-	return strings.TrimSpace(tok), nil
+	tok = strings.TrimSpace(tok)
+	// A token has no comma or blank (RFC 6750's b64token): one here is a
+	// second credential joined to the first ("Bearer a, Basic b"), which
+	// an upstream that splits the list would read.
+	if strings.ContainsAny(tok, ", \t") {
+		return "", errMultipleCredentials
+	}
+	return tok, nil
 }
+
+var errMultipleCredentials = cordon.Errorf(cordon.ECodeInvalid, "send exactly one credential: one Authorization header holding one Bearer token")

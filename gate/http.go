@@ -29,7 +29,7 @@ func writeError(w http.ResponseWriter, log *slog.Logger, err error) {
 		switch e.Code {
 		case CodeUnauthorized, CodeInvalidToken:
 			status = http.StatusUnauthorized
-		case CodeInvalidClient:
+		case CodeInvalidClient, CodeInvalidRequest:
 			status = http.StatusBadRequest
 		case CodeNotReady:
 			status = http.StatusServiceUnavailable

@@ -31,6 +31,7 @@ type State struct {
 	keys    atomic.Pointer[token.PublicKeys]
 	updated atomic.Int64 // Unix ns of the last event taken; 0 never
 	revoked revocations
+	watch   []func() // called after each change, under mu
 }
 
 // NewState returns an empty State for tokens issued by issuer for
@@ -105,7 +106,18 @@ func (s *State) Apply(e feed.Event) error {
 	}
 	// An ignored stale policy counts too: it shows the feed is alive.
 	s.updated.Store(now.UnixNano())
+	for _, f := range s.watch {
+		f()
+	}
 	return nil
+}
+
+// onChange registers f to be called after every event Apply takes, in
+// the order of the events. f must not call Apply.
+func (s *State) onChange(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.watch = append(s.watch, f)
 }
 
 func compile(p *feed.Policy, now time.Time) (*decision.Policy, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 )
 
 // GateConfig is what `cordon gate` is told.
@@ -36,6 +38,59 @@ type GateConfig struct {
 	Issuer   string // iss of access tokens; default the control URL
 	Audience string
 	Log      *slog.Logger
+
+	// Limits on what a client may hold; zero means the default.
+	ReadHeaderTimeout time.Duration // to send the request's headers
+	ReadTimeout       time.Duration // to send the body; for an allowed request, the longest pause in it
+	WriteTimeout      time.Duration // to take the answer; for an allowed request, the longest pause
+	IdleTimeout       time.Duration // between requests on a kept-alive connection
+	MaxConns          int           // connections open at once; more wait to be accepted
+	MaxHeaderBytes    int
+	// TrustedProxies are the proxies whose X-Forwarded-For the gate
+	// believes; from anyone else it sets the headers from the TCP peer.
+	TrustedProxies []net.IPNet
+}
+
+// Defaults of the gate's limits.
+const (
+	DefaultGateReadHeaderTimeout = 10 * time.Second
+	DefaultGateReadTimeout       = 30 * time.Second
+	DefaultGateWriteTimeout      = 30 * time.Second
+	DefaultGateIdleTimeout       = 60 * time.Second
+	DefaultGateMaxHeaderBytes    = 64 << 10
+)
+
+// defaults fills the zero limits of c.
+func (c *GateConfig) defaults() {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&c.ReadHeaderTimeout, DefaultGateReadHeaderTimeout)
+	set(&c.ReadTimeout, DefaultGateReadTimeout)
+	set(&c.WriteTimeout, DefaultGateWriteTimeout)
+	set(&c.IdleTimeout, DefaultGateIdleTimeout)
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = DefaultGateMaxHeaderBytes
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns(fileLimit())
+	}
+}
+
+// defaultMaxConns is the connection limit for a process allowed nofile
+// descriptors: each client connection may take a second one toward the
+// upstream, and the feed, the listener and the runtime need a few.
+func defaultMaxConns(nofile uint64) int {
+	const reserve, ceiling = 64, 16384
+	if nofile == 0 || nofile > 2*ceiling+reserve {
+		return ceiling
+	}
+	if nofile < 2*64+reserve {
+		return 64
+	}
+	return int(nofile-reserve) / 2
 }
 
 // GateMain is one running gate: a reverse proxy that decides every request
@@ -47,6 +102,8 @@ type GateMain struct {
 	bus    *natsbus.Bus // the NATS feed, when following a bus
 
 	lastEvent atomic.Int64 // Unix ns of the last bus event
+	conns     atomic.Int64 // client connections the HTTP server holds (upgraded ones are Gate.Tunnels)
+	gate      *gate.Gate
 
 	ln     net.Listener
 	srv    *http.Server
@@ -91,10 +148,15 @@ func (g *GateMain) Run(ctx context.Context) error {
 	if c.Audience == "" {
 		c.Audience = "cordon"
 	}
+	c.defaults()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+	// Beyond MaxConns, connections wait in the kernel's accept queue and
+	// cost the gate no descriptor: a flood of held connections cannot run
+	// it out of descriptors for its upstream and its feed.
+	ln = netutil.LimitListener(ln, c.MaxConns)
 	g.ln = ln
 	g.State = gate.NewState(c.Issuer, c.Audience)
 	reg := prometheus.NewRegistry()
@@ -114,6 +176,12 @@ func (g *GateMain) Run(ctx context.Context) error {
 	gt := gate.New(g.State, gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
 		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
 	}})
+	g.gate = gt
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_connections", Help: "Client connections open, upgraded ones excepted."},
+			func() float64 { return float64(g.conns.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_tunnels", Help: "Upgraded connections (WebSockets) open through the gate."},
+			func() float64 { return float64(gt.Tunnels()) }))
 	// The default transport keeps 2 idle connections per host: under
 	// concurrency the gate would open and close an upstream connection per
 	// request. Keep as many as the gate may have in flight.
@@ -123,13 +191,12 @@ func (g *GateMain) Run(ctx context.Context) error {
 		Transport: tr,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(up)
-			pr.SetXForwarded()
 			for k := range pr.Out.Header {
-				lk := strings.ToLower(k)
-				if (strings.HasPrefix(lk, "cordon-") || strings.HasPrefix(lk, "x-cordon-")) && lk != "cordon-client" {
-					pr.Out.Header.Del(k)
+				if gate.OwnedHeader(k) {
+					delete(pr.Out.Header, k)
 				}
 			}
+			setForwarded(pr, c.TrustedProxies)
 			if id, ok := gate.FromContext(pr.In.Context()); ok {
 				h := pr.Out.Header
 				h.Set(HeaderAccount, id.AccountID)
@@ -155,16 +222,17 @@ func (g *GateMain) Run(ctx context.Context) error {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if !g.State.Ready() {
+		if err := gt.Ready(); err != nil {
+			nr := err.(*gate.NotReady)
 			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, `{"error":"not_ready","message":"the gate holds no policy and keys yet"}`+"\n")
+			json.NewEncoder(w).Encode(map[string]string{"error": "not_ready", "reason": nr.Reason, "message": nr.Message})
 			return
 		}
 		fmt.Fprintf(w, `{"status":"ready","policy_version":%d,"policy_age_seconds":%.3f,"feed_connected":%t}`+"\n",
 			g.State.PolicyVersion(), g.age().Seconds(), g.connected())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", gt.Handler(proxy))
+	mux.Handle("/", gt.Handler(streaming(proxy, c.ReadTimeout, c.WriteTimeout)))
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
@@ -191,8 +259,22 @@ func (g *GateMain) Run(ctx context.Context) error {
 		g.Feed = &feed.Client{URL: strings.TrimRight(c.Control, "/") + "/v1/gate/feed", Token: c.Token, Log: c.Log}
 		go g.Feed.Run(runCtx, apply)
 	}
-	g.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
+	// ReadTimeout and WriteTimeout bound every request until the gate
+	// has allowed it; an allowed one gets deadlines that move with its
+	// progress instead (streaming), so uploads, long polls, streamed
+	// answers and upgraded connections are not cut at a fixed age.
+	g.srv = &http.Server{Handler: mux,
+		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout,
+		WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
+		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			switch s {
+			case http.StateNew:
+				g.conns.Add(1)
+			case http.StateClosed, http.StateHijacked:
+				g.conns.Add(-1)
+			}
+		}}
 	g.done = make(chan error, 1)
 	go func() { g.done <- g.srv.Serve(ln) }()
 	c.Log.Info("cordon gate serving", "addr", ln.Addr().String(), "upstream", c.Upstream, "control", c.Control)
@@ -220,6 +302,12 @@ func (g *GateMain) connected() bool {
 		return g.Feed.Connected()
 	}
 	return g.bus != nil && g.bus.Connected()
+}
+
+// Conns is how many client connections the gate holds open, and how
+// many of them are upgraded (WebSocket) tunnels.
+func (g *GateMain) Conns() (conns, tunnels int) {
+	return int(g.conns.Load()) + g.gate.Tunnels(), g.gate.Tunnels()
 }
 
 // Addr is the address the gate listens on.
@@ -256,6 +344,13 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Control, "control", "", "URL of the cordon server to follow (default $CORDON_SERVER or http://127.0.0.1:8080)")
 	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222: follow the feed on NATS JetStream instead of a server (needs --issuer)")
 	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, as cordon serve --issuer (default the control URL)")
+	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", DefaultGateReadHeaderTimeout, "time a client has to send a request's headers")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", DefaultGateReadTimeout, "time a client has to send a request; for an allowed request, the longest pause in its body")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", DefaultGateWriteTimeout, "time a client has to take an answer; for an allowed request, the longest pause")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultGateIdleTimeout, "how long a kept-alive connection may wait for its next request")
+	fs.IntVar(&c.MaxConns, "max-conns", 0, "client connections open at once (default: half the descriptor limit, at most 16384)")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", DefaultGateMaxHeaderBytes, "largest request header block")
+	proxies := fs.String("trusted-proxies", "", "CIDR,...: proxies whose X-Forwarded-For the gate believes (default none: the TCP peer is the client)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -263,6 +358,16 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if c.Upstream == "" {
 		return usageError("gate needs --upstream URL")
+	}
+	if *proxies != "" {
+		nets, err := parseTrustedProxies(*proxies)
+		if err != nil {
+			return usageError("--trusted-proxies: %v", err)
+		}
+		c.TrustedProxies = nets
+	}
+	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.MaxConns < 0 || c.MaxHeaderBytes < 0 {
+		return usageError("gate limits must not be negative")
 	}
 	if c.Control == "" {
 		c.Control = os.Getenv("CORDON_SERVER")
