@@ -39,14 +39,23 @@ func (b *Bus) Follow(ctx context.Context, apply func(e feed.Event, origin string
 	if b.closed() {
 		return ErrClosed
 	}
+	subj, ok := b.current()
+	if !ok {
+		dep, err := b.awaitAnnounced(ctx)
+		if err != nil {
+			return err
+		}
+		b.setDeployment(dep)
+		subj, _ = b.current()
+	}
 	f := &follower{bus: b, apply: apply}
 	srcs := []*source{
-		{f: f, stream: b.names.latest, kinds: map[string]string{
-			b.names.policy: feed.KindPolicy,
-			b.names.keys:   feed.KindKeys,
+		{f: f, stream: b.names.latest, filter: subj.feed, kinds: map[string]string{
+			subj.policy: feed.KindPolicy,
+			subj.keys:   feed.KindKeys,
 		}},
-		{f: f, stream: b.names.revoke, kinds: map[string]string{
-			b.names.revoked: feed.KindRevoke,
+		{f: f, stream: b.names.revoke, filter: subj.revoked, kinds: map[string]string{
+			subj.revoked: feed.KindRevoke,
 		}},
 	}
 	f.pending = len(srcs)
@@ -91,6 +100,7 @@ type follower struct {
 type source struct {
 	f      *follower
 	stream string
+	filter string            // the one subject filter (nats-server 2.9 takes one)
 	kinds  map[string]string // subject → the event kind it carries
 	cons   jetstream.Consumer
 	cc     jetstream.ConsumeContext
@@ -102,7 +112,8 @@ type source struct {
 func (s *source) start(ctx context.Context) error {
 	b := s.f.bus
 	cons, err := b.js.OrderedConsumer(ctx, s.stream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		FilterSubjects: []string{s.filter},
 	})
 	if err != nil {
 		return err
@@ -242,6 +253,40 @@ func (f *follower) stop(srcs []*source) {
 			if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 				f.bus.log.Debug("natsbus: follow: delete consumer", "stream", s.stream, "err", err)
 			}
+		}
+	}
+}
+
+// announcePoll is how often a follower without a deployment looks for one
+// announced on the bus, while none is.
+const announcePoll = 500 * time.Millisecond
+
+// awaitAnnounced returns the deployment announced on the bus, waiting for
+// a cordon serve to announce one if none has: a gate may start first.
+func (b *Bus) awaitAnnounced(ctx context.Context) (string, error) {
+	t := time.NewTicker(announcePoll)
+	defer t.Stop()
+	logged := false
+	for {
+		dep, err := b.announced(ctx)
+		switch {
+		case err == nil:
+			b.log.Info("natsbus: following the announced deployment", "deployment", dep)
+			return dep, nil
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			if !logged {
+				b.log.Warn("natsbus: no deployment announced on the bus yet; waiting for a cordon serve", "subject", b.names.directory())
+				logged = true
+			}
+		default:
+			b.log.Warn("natsbus: read the announced deployment", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-b.done:
+			return "", ErrClosed
+		case <-t.C:
 		}
 	}
 }
