@@ -16,6 +16,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/natstest"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/pgtest"
+	"github.com/cordon-dev/cordon/internal/postgres"
 )
 
 // startNodeIn runs one in-process node with cfg's store, bus, issuer and
@@ -58,7 +59,7 @@ func claims(t *testing.T, jwt string) map[string]any {
 	return c
 }
 
-// TestNodesStartedTogetherAgreeOnOneKey: four nodes started at the same
+// TestNodesStartedTogetherAgreeOnOneKey: eight nodes started at the same
 // moment on one empty PostgreSQL schema, with no --issuer, each on its
 // own port. They must make one signing key, one issuer and one
 // deployment between them (before, each made its own first key, and
@@ -67,7 +68,14 @@ func claims(t *testing.T, jwt string) map[string]any {
 // gate following NATS.
 func TestNodesStartedTogetherAgreeOnOneKey(t *testing.T) {
 	store, bus := pgtest.URL(t), natstest.URL(t)
-	const n = 4
+	// Migrate the schema first, as an earlier binary's start would:
+	// the migrations' own lock would otherwise stagger the nodes' starts.
+	db, err := postgres.Open(context.Background(), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	const n = 8
 	nodes := make([]*Main, n)
 	errs := make([]error, n)
 	start := make(chan struct{})

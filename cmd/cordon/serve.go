@@ -282,8 +282,9 @@ func (m *Main) closeStore() error {
 		m.stopWatch()
 	}
 	if m.bus != nil {
+		// Kept, closed: publish and followBus may still read the field,
+		// and a closed Bus answers them ErrClosed.
 		m.bus.Close()
-		m.bus = nil
 	}
 	if m.store == nil {
 		return nil
