@@ -25,6 +25,11 @@ func DiagnoseSchema(known []string, applied func() ([]string, error)) Finding {
 	if err != nil {
 		return Finding{Check: "schema", Detail: "cannot read schema_migrations: " + err.Error()}
 	}
+	// Backends record a migration by its embedded path or its file name;
+	// compare file names.
+	for i, n := range names {
+		names[i] = path.Base(n)
+	}
 	have := map[string]bool{}
 	for _, n := range names {
 		have[n] = true
