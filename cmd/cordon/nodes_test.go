@@ -218,3 +218,35 @@ func TestIssuerOfAnUnspecifiedAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysFoundByPollingReachTheGates: a key rotation made on node A
+// reaches a gate that follows node B (SSE, no bus): B finds the new key
+// set by polling the store and publishes it like one it made. Before, B
+// reloaded the key silently and its gates refused every token of the new
+// key until they reconnected.
+func TestKeysFoundByPollingReachTheGates(t *testing.T) {
+	store := pgtest.URL(t)
+	a, b := pgNode(t, store), pgNode(t, store)
+	up := echoUpstream(t)
+	g := &GateMain{Config: GateConfig{Addr: "127.0.0.1:0", Upstream: up.URL, Control: b.URL(), Token: testAdminToken,
+		Issuer: "http://cordon.test", Log: slog.New(slog.DiscardHandler)}}
+	if err := g.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	gate := "http://" + g.ln.Addr().String()
+	waitFor(t, 10*time.Second, "gate ready", func() bool { return probe(gate+"/readyz") == 200 })
+
+	if code, _, out := call(t, "POST", a.URL()+"/admin/v1/keys/rotate", admin(), ""); code != 200 && code != 201 {
+		t.Fatalf("rotate on A: %d %v", code, out)
+	}
+	addUser(t, a, "rita", "a long enough password")
+	code, tok := login(t, a, "rita", "a long enough password", `platform=ios, version="8.4.1", source=appstore`)
+	if code != 200 {
+		t.Fatalf("login on A: %d %v", code, tok)
+	}
+	h := bearerH(tok["access_token"].(string))
+	h["Cordon-Client"] = `platform=ios, version="8.4.1", source=appstore`
+	took := waitFor(t, 15*time.Second, "A's new key at the gate following B", func() bool { return through(t, gate, h) == 200 })
+	t.Logf("the gate following B accepted A's new key %v after the rotation (B polls every 10 s)", took)
+}
