@@ -58,6 +58,21 @@ func TestDeploymentsOnOneFeedDoNotMix(t *testing.T) {
 	if got := policies(p.deliveries()); !slices.Equal(got, []uint64{7}) {
 		t.Errorf("the follower pinned to d-old received %v, want only 7", got)
 	}
+
+	// A third deployment starts: the follower that took the announced
+	// one says it is superseded (its owner fails readiness); the pinned
+	// one does not.
+	openBus(t, url, Options{Deployment: "d-third"})
+	deadline := time.Now().Add(supersededPoll + 5*time.Second)
+	for current.Superseded() != "d-third" {
+		if time.Now().After(deadline) {
+			t.Fatalf("Superseded() = %q %v after a new deployment was announced, want d-third", current.Superseded(), supersededPoll+5*time.Second)
+		}
+		time.Sleep(50 * time.Millisecond) // no event marks the poll; bounded by the deadline
+	}
+	if got := pinned.Superseded(); got != "" {
+		t.Errorf("the pinned follower's Superseded() = %q, want \"\"", got)
+	}
 }
 
 // TestFollowerWaitsForAnAnnouncement: a follower that starts before any

@@ -47,6 +47,7 @@ func (b *Bus) Follow(ctx context.Context, apply func(e feed.Event, origin string
 		}
 		b.setDeployment(dep)
 		subj, _ = b.current()
+		go b.watchAnnounced(ctx, dep)
 	}
 	f := &follower{bus: b, apply: apply}
 	srcs := []*source{
@@ -289,4 +290,47 @@ func (b *Bus) awaitAnnounced(ctx context.Context) (string, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// supersededPoll is how often a follower that took the announced
+// deployment checks whether another has been announced since.
+const supersededPoll = 5 * time.Second
+
+// watchAnnounced notices when a deployment other than dep is announced
+// on the bus while this follower follows dep: a new deployment started
+// on the same bus URL. The follower keeps following dep (its policy
+// versions cannot be compared with the new one's, and a gate keeps the
+// highest it has seen), logs the change once and reports it through
+// Superseded, so its owner can fail readiness until it is restarted.
+func (b *Bus) watchAnnounced(ctx context.Context, dep string) {
+	t := time.NewTicker(supersededPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.done:
+			return
+		case <-t.C:
+		}
+		now, err := b.announced(ctx)
+		if err != nil || now == dep {
+			continue
+		}
+		if b.superseded.Swap(&now) == nil {
+			b.log.Error("natsbus: another deployment was announced on this bus; still following the old one: restart to follow the new one, or pin one with deployment= in the bus URL",
+				"following", dep, "announced", now)
+		}
+	}
+}
+
+// Superseded returns the deployment announced on the bus since this
+// follower took the announced one, or "" while it is still the current
+// one (and always for a Bus with a deployment of its own or pinned by
+// the URL).
+func (b *Bus) Superseded() string {
+	if p := b.superseded.Load(); p != nil {
+		return *p
+	}
+	return ""
 }

@@ -15,12 +15,25 @@
 // JetStream's limits (MaxMsgsPerSubject, MaxAge) hold for a whole stream,
 // not per subject, and the two halves of the feed need opposite ones:
 //
-//   - NAME_LATEST holds PREFIX.feed.policy and PREFIX.feed.keys with
-//     MaxMsgsPerSubject 1 and no MaxAge: the latest of each, kept forever,
-//     the older ones dropped as the new one lands.
-//   - NAME_REVOKE holds PREFIX.feed.revoke with no per-subject limit and
-//     MaxAge = Options.RevocationTTL: every revocation, each dropped once
-//     no token it refuses can still be valid.
+//   - NAME_LATEST holds PREFIX.DEPLOYMENT.latest.policy and
+//     PREFIX.DEPLOYMENT.latest.keys with MaxMsgsPerSubject 1 and no
+//     MaxAge: the latest of each, kept forever, the older ones dropped as
+//     the new one lands; and PREFIX.deployment, the deployment a cordon
+//     serve announced last.
+//   - NAME_REVOKE holds PREFIX.DEPLOYMENT.revoke with no per-subject limit
+//     and MaxAge = Options.RevocationTTL: every revocation, each dropped
+//     once no token it refuses can still be valid.
+//
+// # Deployments
+//
+// A deployment (the nodes of one store) has an id made at its first start
+// and kept in its store; its subjects are named for it. Policy versions
+// are the store's, so a second deployment on the same bus URL — or the
+// same one reset — starts again at 1: on shared subjects it would be
+// stale against the first one's forever. A follower takes its deployment
+// from the URL (deployment=) or, without one, the one announced last;
+// it keeps following that one and reports a later announcement through
+// Superseded.
 //
 // One stream cannot do both: a per-subject limit of 1 would keep only the
 // last revocation, and a MaxAge would one day drop the only policy. Per-
@@ -39,7 +52,11 @@
 // only if its version is newer than the stored one: two servers that
 // commit versions 5 and 6 and publish them in the wrong order leave 6,
 // not 5, for the next late joiner (live followers ignore the older one
-// anyway, see gate.State.Apply).
+// anyway, see gate.State.Apply). An older version is answered with a
+// StaleError, never dropped in silence: it is a race the publisher
+// ignores, or its store's version went backwards (a restore from a
+// backup), which the publisher heals by raising its version past the
+// bus's.
 //
 // # Following
 //
@@ -76,6 +93,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -154,7 +172,8 @@ type Bus struct {
 	log    *slog.Logger
 	origin string
 
-	depMu sync.Mutex // guards dep and subj once Follow may resolve them
+	depMu      sync.Mutex             // guards dep and subj once Follow may resolve them
+	superseded atomic.Pointer[string] // a deployment announced after the one followed
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
