@@ -75,6 +75,18 @@ func TestDamagedStoreRefusesToStart(t *testing.T) {
 		}
 	}
 
+	// Started anyway (--skip-check), a request that reads the damaged
+	// page answers 503 storage_unavailable, not 500 internal.
+	m, err := startNodeIn(t, Config{Data: damaged, SkipCheck: true})
+	if err != nil {
+		t.Fatalf("serve --skip-check on the damaged file: %v", err)
+	}
+	code, _, body := call(t, "POST", m.URL()+"/v1/login", jsonCT, `{"username":"ben","password":"a long enough password"}`)
+	if code != 503 || body["error"] != "storage_unavailable" {
+		t.Errorf("login reading a damaged page: %d %v, want 503 storage_unavailable", code, body)
+	}
+	m.Close()
+
 	var out bytes.Buffer
 	err = run(context.Background(), []string{"doctor", "--data", damaged}, nil, &out, &stderr)
 	if exitCode(err) != 1 {
