@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cordon-dev/cordon/internal/pgtest"
 )
 
 // damagedStore makes a data folder whose cordon.db has a damaged table
@@ -160,5 +162,21 @@ func TestAuditVerifyReportsAServerError(t *testing.T) {
 	}
 	if got, want := err.Error(), "the server answered 500 internal: something went wrong (request r-1)"; !strings.Contains(got, want) || strings.Contains(got, "cannot reach") {
 		t.Errorf("verify's error = %q, want it to contain %q", got, want)
+	}
+}
+
+// TestDoctorOnPostgres: doctor on a PostgreSQL store a node made passes
+// its checks and names the deployment.
+func TestDoctorOnPostgres(t *testing.T) {
+	store := pgtest.URL(t)
+	m := pgNode(t, store)
+	var out, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"doctor", "--store", store}, nil, &out, &stderr); err != nil {
+		t.Fatalf("doctor: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{"ok   schema", "ok   identity      deployment " + m.deployment + ", issuer http://cordon.test", "ok   signing keys  1 current", "ok   audit log"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("doctor does not say %q:\n%s", want, out.String())
+		}
 	}
 }

@@ -179,10 +179,12 @@ func TestProcessesSecondServeOnOneDataFolder(t *testing.T) {
 	waitHealthy(t, "http://"+a)
 
 	b := freeAddr(t)
+	began := time.Now()
 	second := startProc(t, env, "serve", "--addr", b, "--data", data)
 	select {
 	case err := <-second.done:
 		second.killed = true
+		t.Logf("the second serve refused to start in %v", time.Since(began))
 		if err == nil {
 			t.Fatal("the second serve on one data folder exited 0")
 		}

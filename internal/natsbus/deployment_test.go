@@ -3,6 +3,7 @@ package natsbus
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +97,25 @@ func TestOpenRefusesAMismatchedDeployment(t *testing.T) {
 	if _, err := Open(ctx, url+"&deployment=d-a", Options{RevocationTTL: time.Minute, Deployment: "d-b"}); err == nil {
 		t.Error("Open with deployment d-b on a URL naming d-a = nil error")
 	}
+}
+
+// FuzzParseURL: no bus URL makes parseURL panic, and one it accepts names
+// streams and a deployment that are single valid tokens, so no URL can
+// reach into another deployment's subjects with a wildcard or a dot.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"nats://h:4222", "nats://h:4222?stream=A&prefix=a.b&deployment=d-1", "nats://h?deployment=*", "nats://h?deployment=a.b", "?", "nats://h?prefix=a..b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		n, err := parseURL(raw)
+		if err != nil {
+			return
+		}
+		if !validStream(strings.TrimSuffix(n.latest, "_LATEST")) || !validPrefix(n.prefix) {
+			t.Errorf("parseURL(%q) accepted %+v", raw, n)
+		}
+		if n.deployment != "" && (!ValidDeployment(n.deployment) || strings.ContainsAny(n.deployment, ".*> ")) {
+			t.Errorf("parseURL(%q) accepted deployment %q", raw, n.deployment)
+		}
+	})
 }
