@@ -3,22 +3,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"sync"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
 
 var _ cordon.MetaStore = (*DB)(nil)
 
-// initMu serialises Initialise within the process. Other processes on the
-// same file are kept out by cordon serve's lock on the data folder, so
-// one process is the only writer there is.
-var initMu sync.Mutex
-
-// Initialise runs fn under the initialisation lock (see cordon.MetaStore).
+// Initialise runs fn under the initialisation lock (see cordon.MetaStore):
+// a mutex of this DB. Other processes on the same file are kept out by
+// cordon serve's lock on it, so this process is the only writer there is.
 func (db *DB) Initialise(ctx context.Context, fn func(ctx context.Context) error) error {
-	initMu.Lock()
-	defer initMu.Unlock()
+	db.initMu.Lock()
+	defer db.initMu.Unlock()
 	return fn(ctx)
 }
 

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -37,6 +38,7 @@ type DB struct {
 	r *sql.DB // readers
 
 	health stored.Health // whether the last write failed for want of storage
+	initMu sync.Mutex    // Initialise
 }
 
 var (
