@@ -46,6 +46,8 @@ Usage:
                   [--password-file FILE | --users-prefix sim-]
                                       (app installs reacting to campaigns, through a gate;
                                        creating accounts needs CORDON_ADMIN_TOKEN)
+  cordon doctor [--data DIR | --store URL]
+                                      (check a store: integrity, schema, keys, audit log)
   cordon demo [--speed X] [--installs 300]
                                       (the whole incident, in-process, in about a minute)
 
@@ -116,6 +118,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSimulate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -48,8 +49,15 @@ type Config struct {
 	AdminToken string
 	// MinPasswordLength overrides the password policy's minimum (8).
 	MinPasswordLength int
-	// Issuer is the iss of access tokens; default http://ADDR.
-	Issuer string
+	// Issuer is the iss of access tokens, kept in the store at the first
+	// start; empty means the stored one (at the first start: http://ADDR,
+	// with the host name for an unspecified address). A value that
+	// differs from the stored one is refused unless ChangeIssuer is set.
+	Issuer       string
+	ChangeIssuer bool
+	// SkipCheck skips SQLite's quick_check at start (about 2.4 s per
+	// million audit entries, 375 MB), for a file cordon doctor just passed.
+	SkipCheck bool
 	// AuditCategories are accepted in audit events besides the defaults.
 	AuditCategories []string
 	// AuditEvery and AuditInterval: a checkpoint is signed once this many
@@ -71,17 +79,21 @@ type Config struct {
 type Main struct {
 	Config Config
 
-	ln        net.Listener
-	srv       *http.Server
-	store     cordon.Store
-	Authn     *authn.Service
-	Campaigns *campaign.Service
-	Audit     *auditlog.Service
-	Feed      *feed.Hub
-	bus       *natsbus.Bus
-	node      string // this node's id on the bus
-	stopWatch context.CancelFunc
-	done      chan error
+	ln         net.Listener
+	srv        *http.Server
+	store      serveStore
+	unlock     func() // releases the SQLite file's lock
+	deployment string // this deployment's id, from the store
+	healed     prometheus.Counter
+	Authn      *authn.Service
+	Campaigns  *campaign.Service
+	Audit      *auditlog.Service
+	Feed       *feed.Hub
+	bus        *natsbus.Bus
+	hasher     *password.Hasher
+	node       string // this node's id on the bus
+	stopWatch  context.CancelFunc
+	done       chan error
 }
 
 // Run opens the store, prepares keys and the first admin token, binds the
@@ -110,64 +122,99 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
 	m.ln = ln
-	if c.Issuer == "" {
-		c.Issuer = "http://" + ln.Addr().String()
-	}
-	store, where, err := openStore(ctx, c.Store, c.Data)
+	store, where, unlock, err := openStore(ctx, c.Store, c.Data, !c.SkipCheck)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	m.store = store
-	if err := m.bootstrapAdmin(ctx); err != nil {
+	m.store, m.unlock = store, unlock
+	reg := prometheus.NewRegistry()
+	m.healed = prometheus.NewCounter(prometheus.CounterOpts{Name: "cordon_policy_version_healed_total",
+		Help: "Times the store's policy version was found behind the bus's (a restored store) and raised past it."})
+	reg.MustRegister(m.healed)
+	// First-time setup (deployment id, issuer, admin token, signing key,
+	// audit key) runs under the store's lock: nodes starting at once on an
+	// empty store must not each make their own.
+	if err := store.Initialise(ctx, m.initialise); err != nil {
 		m.closeStore()
 		ln.Close()
 		return err
 	}
-	camps, err := campaign.New(ctx, store, c.Clock, c.Log)
-	if err != nil {
-		m.closeStore()
-		ln.Close()
-		return err
-	}
-	m.Campaigns = camps
-	auditLog, err := auditlog.New(ctx, auditlog.Config{Store: store, Clock: c.Clock, Log: c.Log, Origin: auditOrigin(c.Issuer),
-		Categories: c.AuditCategories, Every: c.AuditEvery, Interval: c.AuditInterval})
-	if err != nil {
-		m.closeStore()
-		ln.Close()
-		return err
-	}
-	m.Audit = auditLog
+	camps, auditLog, svc := m.Campaigns, m.Audit, m.Authn
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	m.stopWatch = stopWatch
 	// Another node on the same store may change campaigns; a cheap version
 	// read each second keeps this node's policy within a second of it.
 	go camps.Watch(watchCtx, time.Second)
 	go auditLog.Run(watchCtx)
-	// The policy feed: every policy version, revocation and key set, to
-	// enforcement points (cordon gate, the gate middleware).
-	var svc *authn.Service
-	hub := feed.NewHub(func(ctx context.Context) (feed.Event, error) { return m.snapshot(ctx) }, 0)
-	m.Feed = hub
 	if c.Bus != "" {
-		bus, err := natsbus.Open(ctx, c.Bus, natsbus.Options{RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log, Origin: m.node})
+		bus, err := natsbus.Open(ctx, c.Bus, natsbus.Options{RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log, Origin: m.node, Deployment: m.deployment})
 		if err != nil {
 			m.closeStore()
 			ln.Close()
 			return fmt.Errorf("--bus: %w", err)
 		}
 		m.bus = bus
+		c.Log.Info("publishing the policy feed to NATS; gates follow it with --bus and --issuer",
+			"deployment", m.deployment, "issuer", c.Issuer)
 	}
+	m.Authn = svc
+	if m.bus != nil {
+		go m.followBus(watchCtx)
+	}
+	go sweep(watchCtx, svc, c.Log)
+	go m.reloadKeys(watchCtx)
+	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg})
+	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
+		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.srv.Serve(ln) }()
+	c.Log.Info("cordon serving", "addr", ln.Addr().String(), "store", where, "issuer", c.Issuer, "deployment", m.deployment)
+	return nil
+}
+
+// initialise makes or reads what a deployment makes once: its id, its
+// issuer, the first admin token, the signing and audit keys (made by the
+// services' constructors when absent). It runs under the store's
+// initialisation lock.
+func (m *Main) initialise(ctx context.Context) error {
+	c := &m.Config
+	dep, err := m.store.PutMeta(ctx, cordon.MetaDeployment, cordon.NewID("d"))
+	if err != nil {
+		return fmt.Errorf("deployment id: %w", err)
+	}
+	m.deployment = dep
+	if err := m.settleIssuer(ctx); err != nil {
+		return err
+	}
+	if err := m.bootstrapAdmin(ctx); err != nil {
+		return err
+	}
+	camps, err := campaign.New(ctx, m.store, c.Clock, c.Log)
+	if err != nil {
+		return err
+	}
+	m.Campaigns = camps
+	auditLog, err := auditlog.New(ctx, auditlog.Config{Store: m.store, Clock: c.Clock, Log: c.Log, Origin: auditOrigin(c.Issuer),
+		Categories: c.AuditCategories, Every: c.AuditEvery, Interval: c.AuditInterval})
+	if err != nil {
+		return err
+	}
+	m.Audit = auditLog
+	// The policy feed: every policy version, revocation and key set, to
+	// enforcement points (cordon gate, the gate middleware).
+	m.Feed = feed.NewHub(func(ctx context.Context) (feed.Event, error) { return m.snapshot(ctx) }, 0)
 	camps.OnPolicy = func(_ *decision.Policy, cs []*cordon.Campaign) {
 		m.publish(feed.Event{Kind: feed.KindPolicy, Policy: feed.WirePolicy(camps.Policy().Version, cs)})
 	}
-	hasher := password.NewHasher(c.Hash, password.Limits{})
+	m.hasher = password.NewHasher(c.Hash, password.Limits{})
 	pol := password.DefaultPolicy()
 	if c.MinPasswordLength > 0 {
 		pol.MinLength = c.MinPasswordLength
 	}
-	svc, err = authn.New(ctx, authn.Deps{Store: store, Hasher: hasher, Policy: pol,
+	var svc *authn.Service
+	svc, err = authn.New(ctx, authn.Deps{Store: m.store, Hasher: m.hasher, Policy: pol,
 		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log, Campaigns: camps,
 		OnRevoke: func(ids []string, at time.Time) {
 			m.publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
@@ -175,23 +222,9 @@ func (m *Main) Run(ctx context.Context) error {
 		OnKeys: func(jwks []byte) { m.publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
 	}, authn.Config{Issuer: c.Issuer})
 	if err != nil {
-		m.closeStore()
-		ln.Close()
 		return err
 	}
 	m.Authn = svc
-	if m.bus != nil {
-		go m.followBus(watchCtx)
-	}
-	go sweep(watchCtx, svc, c.Log)
-	go reloadKeys(watchCtx, svc, c.Log)
-	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(hub, c.Log), Closing: watchCtx, Store: store, Hasher: hasher, Log: c.Log, Clock: c.Clock, Registry: prometheus.NewRegistry()})
-	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
-		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
-	m.done = make(chan error, 1)
-	go func() { m.done <- m.srv.Serve(ln) }()
-	c.Log.Info("cordon serving", "addr", ln.Addr().String(), "store", where)
 	return nil
 }
 
@@ -252,14 +285,19 @@ func (m *Main) closeStore() error {
 		m.stopWatch()
 	}
 	if m.bus != nil {
+		// Kept, closed: publish and followBus may still read the field,
+		// and a closed Bus answers them ErrClosed.
 		m.bus.Close()
-		m.bus = nil
 	}
 	if m.store == nil {
 		return nil
 	}
 	err := m.store.Close()
 	m.store = nil
+	if m.unlock != nil {
+		m.unlock()
+		m.unlock = nil
+	}
 	return err
 }
 
@@ -272,7 +310,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Store, "store", "", "state store: postgres://... for PostgreSQL (default: SQLite in --data)")
 	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 	fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
-	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens (default http://ADDR)")
+	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
+	fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
+	fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
 	var categories string
 	fs.StringVar(&categories, "audit-categories", "", "comma-separated audit field categories accepted besides the defaults ("+strings.Join(audit.DefaultCategories(), ",")+")")
 	fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
@@ -359,11 +399,21 @@ func sweep(ctx context.Context, svc *authn.Service, log *slog.Logger) {
 
 // reloadKeys rereads the signing keys every 10 s, so a rotation made on
 // another node reaches this node's signer and verifier long before the
-// retired key stops being published.
-func reloadKeys(ctx context.Context, svc *authn.Service, log *slog.Logger) {
+// retired key stops being published. A key set that changed under it is
+// published like one this node made: gates following only this node (or
+// a bus no other node reached) would otherwise refuse the new key's
+// tokens.
+func (m *Main) reloadKeys(ctx context.Context) {
+	svc, log := m.Authn, m.Config.Log
 	every(ctx, 10*time.Second, func() {
+		before := svc.JWKS()
 		if err := svc.ReloadKeys(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("reload signing keys", "err", err)
+			return
+		}
+		if after := svc.JWKS(); !bytes.Equal(before, after) {
+			log.Info("the signing keys changed in the store; publishing them")
+			m.publish(feed.Event{Kind: feed.KindKeys, JWKS: after})
 		}
 	})
 }
@@ -382,26 +432,63 @@ func every(ctx context.Context, d time.Duration, fn func()) {
 	}
 }
 
+// serveStore is what cordon serve needs of a store: the contract and the
+// deployment's identity.
+type serveStore interface {
+	cordon.Store
+	cordon.MetaStore
+}
+
 // openStore opens the store a URL names: postgres:// or postgresql:// for
-// PostgreSQL, sqlite:PATH or nothing for the SQLite file in data.
-func openStore(ctx context.Context, url, data string) (cordon.Store, string, error) {
+// PostgreSQL, sqlite:PATH or nothing for the SQLite file in data. A
+// SQLite file is locked for this process (unlock releases it) and
+// checked for damage before use.
+func openStore(ctx context.Context, url, data string, check bool) (s serveStore, where string, unlock func(), err error) {
 	switch {
 	case url == "":
-		path := filepath.Join(data, "cordon.db")
-		db, err := sqlite.Open(ctx, path)
-		return db, path, err
+		return openSQLite(ctx, filepath.Join(data, "cordon.db"), check)
 	case strings.HasPrefix(url, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
-		db, err := sqlite.Open(ctx, path)
-		return db, path, err
+		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//"), check)
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		db, err := postgres.Open(ctx, url)
 		if err != nil {
-			return nil, "", fmt.Errorf("open PostgreSQL store: %w", err)
+			return nil, "", nil, fmt.Errorf("open PostgreSQL store: %w", err)
 		}
-		return db, redactURL(url), nil
+		return db, redactURL(url), nil, nil
 	}
-	return nil, "", fmt.Errorf("--store must be postgres://…, postgresql://… or sqlite:PATH, got %q", redactURL(url))
+	return nil, "", nil, fmt.Errorf("--store must be postgres://…, postgresql://… or sqlite:PATH, got %q", redactURL(url))
+}
+
+func openSQLite(ctx context.Context, path string, check bool) (serveStore, string, func(), error) {
+	unlock, err := lockFile(path + ".lock")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		unlock()
+		return nil, "", nil, damaged(path, err)
+	}
+	if !check {
+		return db, path, unlock, nil
+	}
+	if err := db.QuickCheck(ctx); err != nil {
+		db.Close()
+		unlock()
+		return nil, "", nil, damaged(path, err)
+	}
+	return db, path, unlock, nil
+}
+
+// damaged explains a SQLite file that cannot be used.
+func damaged(path string, err error) error {
+	if !sqlite.IsDamaged(err) {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	return fmt.Errorf("the database %s is damaged (%v): cordon will not start on it. "+
+		"Stop, keep a copy of the file, run `cordon doctor --data %s` for the full check, "+
+		"and restore the last good backup (a restored store heals its policy version on the bus by itself)",
+		path, err, filepath.Dir(path))
 }
 
 // redactURL hides a password in a store URL before it reaches a log.
@@ -422,10 +509,48 @@ func (m *Main) publish(e feed.Event) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := m.bus.Publish(ctx, e); err != nil {
+	err := m.bus.Publish(ctx, e)
+	var stale *natsbus.StaleError
+	switch {
+	case errors.As(err, &stale):
+		go m.heal(stale.Stored)
+	case err != nil:
 		// Gates on the bus catch up from the next policy or key event and
 		// from their own TTL; the store and SSE gates have it already.
 		m.Config.Log.Error("publish to the bus", "kind", e.Kind, "err", err)
+	}
+}
+
+// heal answers a bus that holds a newer policy version than this node
+// published. Another node's newer version published first is a race, and
+// nothing to do. A store whose version is behind the bus's went backwards
+// (restored from a backup): gates keep the highest version they have
+// seen and would ignore this store's policy and every change after it.
+// The store is the truth, so its version is raised past the bus's and
+// its policy installed and published again — gates then enforce the
+// restored campaigns, and every later change reaches them.
+func (m *Main) heal(busVersion uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	log := m.Config.Log
+	v, err := m.store.PolicyVersion(ctx)
+	if err != nil {
+		log.Error("heal the policy version: read it", "err", err)
+		return
+	}
+	if v >= busVersion {
+		return
+	}
+	nv, err := m.store.RaisePolicyVersion(ctx, busVersion)
+	if err != nil {
+		log.Error("heal the policy version: raise it", "err", err)
+		return
+	}
+	m.healed.Inc()
+	log.Warn("the store's policy version went backwards (restored from a backup?): raised past the bus's and republished",
+		"store_version", v, "bus_version", busVersion, "new_version", nv)
+	if err := m.Campaigns.Reload(ctx); err != nil {
+		log.Error("heal the policy version: reload", "err", err)
 	}
 }
 
@@ -436,7 +561,10 @@ func (m *Main) followBus(ctx context.Context) {
 	// Start with this node's state, so a bus that is new (or was wiped)
 	// holds a policy and keys for the first gate.
 	if snap, err := m.snapshot(ctx); err == nil {
-		if err := m.bus.Publish(ctx, snap); err != nil {
+		var stale *natsbus.StaleError
+		if err := m.bus.Publish(ctx, snap); errors.As(err, &stale) {
+			m.heal(stale.Stored)
+		} else if err != nil {
 			m.Config.Log.Warn("publish the initial state to the bus", "err", err)
 		}
 	}

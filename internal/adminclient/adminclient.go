@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -43,6 +44,18 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Status >= 500 {
+		// A server error is the server's, not the request's: say so, so no
+		// one mistakes it for a bad request or an unreachable server.
+		code := e.Code
+		if code == "" {
+			code = http.StatusText(e.Status)
+		}
+		if e.Message == "" {
+			return fmt.Sprintf("the server answered %d %s", e.Status, code)
+		}
+		return fmt.Sprintf("the server answered %d %s: %s", e.Status, code, e.Message)
+	}
 	if e.Message == "" {
 		return fmt.Sprintf("server answered %d %s", e.Status, http.StatusText(e.Status))
 	}
@@ -98,6 +111,11 @@ func (c *Client) Open(ctx context.Context, method, path, contentType string, bod
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			// Connected, sent, and the server hung up: its fault, not the
+			// network's (its log says why).
+			return nil, fmt.Errorf("cordon at %s closed the connection without an answer (a server error; see its log): %w", c.Server, err)
+		}
 		return nil, fmt.Errorf("cannot reach cordon at %s (set --server or CORDON_SERVER): %w", c.Server, err)
 	}
 	if resp.StatusCode >= 300 {

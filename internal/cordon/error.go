@@ -23,7 +23,11 @@ const (
 	ECodeMethod             = "method_not_allowed"
 	ECodeThrottled          = "too_many_attempts" // 429 with Retry-After
 	ECodeOverloaded         = "overloaded"        // 503 with Retry-After
-	ECodeInternal           = "internal"          // 500: a bug
+	// ECodeStorageUnavailable: the store cannot take the request now (disk
+	// full, I/O error, damaged file, database unreachable): 503 with
+	// Retry-After, and /readyz fails until a write succeeds again.
+	ECodeStorageUnavailable = "storage_unavailable"
+	ECodeInternal           = "internal" // 500: a bug
 )
 
 // Sentinel errors that storage backends map their driver errors to.

@@ -38,6 +38,7 @@ var statuses = map[string]int{
 	cordon.ErrRefreshReused.Code:   http.StatusBadRequest,
 	"unsupported_grant_type":       http.StatusBadRequest,
 	"store_unavailable":            http.StatusServiceUnavailable,
+	cordon.ECodeStorageUnavailable: http.StatusServiceUnavailable,
 }
 
 // errorBody is the JSON error of the wire contract.

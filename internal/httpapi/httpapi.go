@@ -202,6 +202,15 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "store_unavailable", "message": "the store does not answer"})
 		return
 	}
+	// A store that answers a ping may still refuse every write (a full
+	// disk): the store remembers the last write's failure and probes.
+	if rd, ok := s.store.(interface{ Ready(context.Context) error }); ok {
+		if err := rd.Ready(ctx); err != nil {
+			s.logger(r).Warn("not ready: store cannot take writes", "err", err)
+			writeError(w, r, err)
+			return
+		}
+	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 

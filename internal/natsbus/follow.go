@@ -39,14 +39,24 @@ func (b *Bus) Follow(ctx context.Context, apply func(e feed.Event, origin string
 	if b.closed() {
 		return ErrClosed
 	}
+	subj, ok := b.current()
+	if !ok {
+		dep, err := b.awaitAnnounced(ctx)
+		if err != nil {
+			return err
+		}
+		b.setDeployment(dep)
+		subj, _ = b.current()
+		go b.watchAnnounced(ctx, dep)
+	}
 	f := &follower{bus: b, apply: apply}
 	srcs := []*source{
-		{f: f, stream: b.names.latest, kinds: map[string]string{
-			b.names.policy: feed.KindPolicy,
-			b.names.keys:   feed.KindKeys,
+		{f: f, stream: b.names.latest, filter: subj.feed, kinds: map[string]string{
+			subj.policy: feed.KindPolicy,
+			subj.keys:   feed.KindKeys,
 		}},
-		{f: f, stream: b.names.revoke, kinds: map[string]string{
-			b.names.revoked: feed.KindRevoke,
+		{f: f, stream: b.names.revoke, filter: subj.revoked, kinds: map[string]string{
+			subj.revoked: feed.KindRevoke,
 		}},
 	}
 	f.pending = len(srcs)
@@ -91,6 +101,7 @@ type follower struct {
 type source struct {
 	f      *follower
 	stream string
+	filter string            // the one subject filter (nats-server 2.9 takes one)
 	kinds  map[string]string // subject → the event kind it carries
 	cons   jetstream.Consumer
 	cc     jetstream.ConsumeContext
@@ -102,7 +113,8 @@ type source struct {
 func (s *source) start(ctx context.Context) error {
 	b := s.f.bus
 	cons, err := b.js.OrderedConsumer(ctx, s.stream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		FilterSubjects: []string{s.filter},
 	})
 	if err != nil {
 		return err
@@ -244,4 +256,81 @@ func (f *follower) stop(srcs []*source) {
 			}
 		}
 	}
+}
+
+// announcePoll is how often a follower without a deployment looks for one
+// announced on the bus, while none is.
+const announcePoll = 500 * time.Millisecond
+
+// awaitAnnounced returns the deployment announced on the bus, waiting for
+// a cordon serve to announce one if none has: a gate may start first.
+func (b *Bus) awaitAnnounced(ctx context.Context) (string, error) {
+	t := time.NewTicker(announcePoll)
+	defer t.Stop()
+	logged := false
+	for {
+		dep, err := b.announced(ctx)
+		switch {
+		case err == nil:
+			b.log.Info("natsbus: following the announced deployment", "deployment", dep)
+			return dep, nil
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			if !logged {
+				b.log.Warn("natsbus: no deployment announced on the bus yet; waiting for a cordon serve", "subject", b.names.directory())
+				logged = true
+			}
+		default:
+			b.log.Warn("natsbus: read the announced deployment", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-b.done:
+			return "", ErrClosed
+		case <-t.C:
+		}
+	}
+}
+
+// supersededPoll is how often a follower that took the announced
+// deployment checks whether another has been announced since.
+const supersededPoll = 5 * time.Second
+
+// watchAnnounced notices when a deployment other than dep is announced
+// on the bus while this follower follows dep: a new deployment started
+// on the same bus URL. The follower keeps following dep (its policy
+// versions cannot be compared with the new one's, and a gate keeps the
+// highest it has seen), logs the change once and reports it through
+// Superseded, so its owner can fail readiness until it is restarted.
+func (b *Bus) watchAnnounced(ctx context.Context, dep string) {
+	t := time.NewTicker(supersededPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.done:
+			return
+		case <-t.C:
+		}
+		now, err := b.announced(ctx)
+		if err != nil || now == dep {
+			continue
+		}
+		if b.superseded.Swap(&now) == nil {
+			b.log.Error("natsbus: another deployment was announced on this bus; still following the old one: restart to follow the new one, or pin one with deployment= in the bus URL",
+				"following", dep, "announced", now)
+		}
+	}
+}
+
+// Superseded returns the deployment announced on the bus since this
+// follower took the announced one, or "" while it is still the current
+// one (and always for a Bus with a deployment of its own or pinned by
+// the URL).
+func (b *Bus) Superseded() string {
+	if p := b.superseded.Load(); p != nil {
+		return *p
+	}
+	return ""
 }

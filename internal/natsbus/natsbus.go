@@ -15,12 +15,25 @@
 // JetStream's limits (MaxMsgsPerSubject, MaxAge) hold for a whole stream,
 // not per subject, and the two halves of the feed need opposite ones:
 //
-//   - NAME_LATEST holds PREFIX.feed.policy and PREFIX.feed.keys with
-//     MaxMsgsPerSubject 1 and no MaxAge: the latest of each, kept forever,
-//     the older ones dropped as the new one lands.
-//   - NAME_REVOKE holds PREFIX.feed.revoke with no per-subject limit and
-//     MaxAge = Options.RevocationTTL: every revocation, each dropped once
-//     no token it refuses can still be valid.
+//   - NAME_LATEST holds PREFIX.DEPLOYMENT.latest.policy and
+//     PREFIX.DEPLOYMENT.latest.keys with MaxMsgsPerSubject 1 and no
+//     MaxAge: the latest of each, kept forever, the older ones dropped as
+//     the new one lands; and PREFIX.deployment, the deployment a cordon
+//     serve announced last.
+//   - NAME_REVOKE holds PREFIX.DEPLOYMENT.revoke with no per-subject limit
+//     and MaxAge = Options.RevocationTTL: every revocation, each dropped
+//     once no token it refuses can still be valid.
+//
+// # Deployments
+//
+// A deployment (the nodes of one store) has an id made at its first start
+// and kept in its store; its subjects are named for it. Policy versions
+// are the store's, so a second deployment on the same bus URL — or the
+// same one reset — starts again at 1: on shared subjects it would be
+// stale against the first one's forever. A follower takes its deployment
+// from the URL (deployment=) or, without one, the one announced last;
+// it keeps following that one and reports a later announcement through
+// Superseded.
 //
 // One stream cannot do both: a per-subject limit of 1 would keep only the
 // last revocation, and a MaxAge would one day drop the only policy. Per-
@@ -39,7 +52,11 @@
 // only if its version is newer than the stored one: two servers that
 // commit versions 5 and 6 and publish them in the wrong order leave 6,
 // not 5, for the next late joiner (live followers ignore the older one
-// anyway, see gate.State.Apply).
+// anyway, see gate.State.Apply). An older version is answered with a
+// StaleError, never dropped in silence: it is a race the publisher
+// ignores, or its store's version went backwards (a restore from a
+// backup), which the publisher heals by raising its version past the
+// bus's.
 //
 // # Following
 //
@@ -76,6 +93,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -118,6 +136,28 @@ type Options struct {
 	// Origin names this node. It is sent with every event published, and
 	// handed to Follow's callback, so a node can skip its own events.
 	Origin string
+	// Deployment is the id of the deployment this node belongs to (made at
+	// its first start and kept in its store). Its events go on subjects
+	// named for it, so a deployment never reads another's (a second one on
+	// the same NATS, or the same one reset or restored), and Open announces
+	// it as the bus's current deployment, which followers without a
+	// deployment follow. Required to Publish; a follower leaves it empty
+	// and takes the URL's deployment= or the announced one.
+	Deployment string
+}
+
+// StaleError is what Publish answers when the bus holds a newer policy of
+// the same deployment than the one published: the store's policy version
+// went backwards (a restore from a backup), and followers, which keep
+// the highest version they have seen, would ignore this policy and every
+// change after it until the store's version passed Stored again. The
+// publisher must raise its version past Stored and publish again.
+type StaleError struct {
+	Published, Stored uint64
+}
+
+func (e *StaleError) Error() string {
+	return fmt.Sprintf("natsbus: policy version %d is older than version %d on the bus: the store's version went backwards", e.Published, e.Stored)
 }
 
 // Bus is one connection to the feed's streams. Publish and Follow may be
@@ -127,8 +167,13 @@ type Bus struct {
 	js     jetstream.JetStream
 	latest jetstream.Stream
 	names  names
+	dep    string   // this publisher's (or pinned follower's) deployment; "" until resolved
+	subj   subjects // dep's subjects
 	log    *slog.Logger
 	origin string
+
+	depMu      sync.Mutex             // guards dep and subj once Follow may resolve them
+	superseded atomic.Pointer[string] // a deployment announced after the one followed
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -136,18 +181,44 @@ type Bus struct {
 	catchOnce sync.Once
 }
 
-// names are the streams and subjects of one deployment.
+// names are the streams a bus URL names, and where its deployments'
+// subjects live.
 type names struct {
 	servers        string // for nats.Connect: one URL or a comma-separated list
 	latest, revoke string // streams
-	policy, keys   string // subjects on latest
-	revoked        string // subject on revoke
+	prefix         string // of every subject
+	deployment     string // the URL's deployment=, if any
+}
+
+// directory is the subject (on latest) that holds the deployment a
+// cordon serve last announced on this bus.
+func (n names) directory() string { return n.prefix + ".deployment" }
+
+// subjects are one deployment's subjects.
+type subjects struct {
+	policy, keys string // on latest
+	revoked      string // on revoke
+	feed         string // policy and keys, for a follower's filter
+}
+
+func (n names) subjects(deployment string) subjects {
+	// Policy and keys share a token under which a follower's one filter
+	// (…latest.*) is a subset of the stream's subjects, as nats-server
+	// 2.9 requires.
+	base := n.prefix + "." + deployment
+	return subjects{
+		policy:  base + ".latest." + feed.KindPolicy,
+		keys:    base + ".latest." + feed.KindKeys,
+		revoked: base + "." + feed.KindRevoke,
+		feed:    base + ".latest.*",
+	}
 }
 
 // parseURL splits a bus URL such as
-// nats://host:4222?stream=NAME&prefix=cordon into the servers to dial and
-// the names to use. An unknown parameter is an error rather than ignored:
-// a misspelt stream= would silently join another deployment's feed.
+// nats://host:4222?stream=NAME&prefix=cordon&deployment=d-… into the
+// servers to dial and the names to use. An unknown parameter is an error
+// rather than ignored: a misspelt stream= would silently join another
+// deployment's feed.
 func parseURL(raw string) (names, error) {
 	servers, query, _ := strings.Cut(raw, "?")
 	if servers == "" {
@@ -157,15 +228,20 @@ func parseURL(raw string) (names, error) {
 	if err != nil {
 		return names{}, fmt.Errorf("natsbus: bus URL parameters: %w", err)
 	}
-	stream, prefix := DefaultStream, DefaultPrefix
+	stream, prefix, deployment := DefaultStream, DefaultPrefix, ""
 	for k, v := range q {
 		switch k {
 		case "stream":
 			stream = v[len(v)-1]
 		case "prefix":
 			prefix = v[len(v)-1]
+		case "deployment":
+			deployment = v[len(v)-1]
+			if !ValidDeployment(deployment) {
+				return names{}, fmt.Errorf("natsbus: deployment %q: want up to 64 letters, digits, - and _", deployment)
+			}
 		default:
-			return names{}, fmt.Errorf("natsbus: unknown bus URL parameter %q (want stream or prefix)", k)
+			return names{}, fmt.Errorf("natsbus: unknown bus URL parameter %q (want stream, prefix or deployment)", k)
 		}
 	}
 	if !validStream(stream) {
@@ -175,13 +251,18 @@ func parseURL(raw string) (names, error) {
 		return names{}, fmt.Errorf("natsbus: subject prefix %q: want dot-separated tokens without spaces or wildcards", prefix)
 	}
 	return names{
-		servers: servers,
-		latest:  stream + "_LATEST",
-		revoke:  stream + "_REVOKE",
-		policy:  prefix + ".feed." + feed.KindPolicy,
-		keys:    prefix + ".feed." + feed.KindKeys,
-		revoked: prefix + ".feed." + feed.KindRevoke,
+		servers:    servers,
+		latest:     stream + "_LATEST",
+		revoke:     stream + "_REVOKE",
+		prefix:     prefix,
+		deployment: deployment,
 	}, nil
+}
+
+// ValidDeployment reports whether id can name a deployment on the bus: one
+// subject token of up to 64 letters, digits, - and _.
+func ValidDeployment(id string) bool {
+	return id != "" && len(id) <= 64 && validStream(id)
 }
 
 func validStream(s string) bool {
@@ -273,10 +354,11 @@ func open(ctx context.Context, nc *nats.Conn, n names, log *slog.Logger, opts Op
 	if err != nil {
 		return nil, fmt.Errorf("natsbus: %w", err)
 	}
+	all := n.subjects("*")
 	latest, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              n.latest,
-		Description:       "cordon feed: the latest policy and key set",
-		Subjects:          []string{n.policy, n.keys},
+		Description:       "cordon feed: the latest policy and key set of each deployment, and the current deployment",
+		Subjects:          []string{all.feed, n.directory()},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
@@ -290,7 +372,7 @@ func open(ctx context.Context, nc *nats.Conn, n names, log *slog.Logger, opts Op
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              n.revoke,
 		Description:       "cordon feed: session revocations still in force",
-		Subjects:          []string{n.revoked},
+		Subjects:          []string{all.revoked},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
@@ -301,7 +383,7 @@ func open(ctx context.Context, nc *nats.Conn, n names, log *slog.Logger, opts Op
 	}); err != nil {
 		return nil, fmt.Errorf("natsbus: stream %s: %w", n.revoke, err)
 	}
-	return &Bus{
+	b := &Bus{
 		nc:       nc,
 		js:       js,
 		latest:   latest,
@@ -310,7 +392,75 @@ func open(ctx context.Context, nc *nats.Conn, n names, log *slog.Logger, opts Op
 		origin:   opts.Origin,
 		done:     make(chan struct{}),
 		caughtUp: make(chan struct{}),
-	}, nil
+	}
+	switch {
+	case opts.Deployment != "":
+		if !ValidDeployment(opts.Deployment) {
+			return nil, fmt.Errorf("natsbus: deployment %q: want up to 64 letters, digits, - and _", opts.Deployment)
+		}
+		if n.deployment != "" && n.deployment != opts.Deployment {
+			return nil, fmt.Errorf("natsbus: the bus URL names deployment %s, but this store belongs to deployment %s", n.deployment, opts.Deployment)
+		}
+		b.setDeployment(opts.Deployment)
+		if err := b.announce(ctx); err != nil {
+			return nil, err
+		}
+	case n.deployment != "":
+		b.setDeployment(n.deployment)
+	}
+	return b, nil
+}
+
+func (b *Bus) setDeployment(dep string) {
+	b.depMu.Lock()
+	defer b.depMu.Unlock()
+	b.dep = dep
+	b.subj = b.names.subjects(dep)
+}
+
+// current is the deployment's subjects, and whether there is one yet.
+func (b *Bus) current() (subjects, bool) {
+	b.depMu.Lock()
+	defer b.depMu.Unlock()
+	return b.subj, b.dep != ""
+}
+
+// Deployment is the deployment this Bus publishes or follows; "" for a
+// follower before Follow found the announced one.
+func (b *Bus) Deployment() string {
+	b.depMu.Lock()
+	defer b.depMu.Unlock()
+	return b.dep
+}
+
+// announcement is the message on the directory subject.
+type announcement struct {
+	Deployment string `json:"deployment"`
+	Origin     string `json:"origin,omitempty"`
+}
+
+// announce makes this publisher's deployment the bus's current one: the
+// one followers without a deployment of their own follow.
+func (b *Bus) announce(ctx context.Context) error {
+	data, _ := json.Marshal(announcement{Deployment: b.dep, Origin: b.origin})
+	if _, err := b.js.Publish(ctx, b.names.directory(), data, jetstream.WithExpectStream(b.names.latest)); err != nil {
+		return fmt.Errorf("natsbus: announce deployment %s: %w", b.dep, err)
+	}
+	return nil
+}
+
+// announced reads the deployment last announced on the bus;
+// jetstream.ErrMsgNotFound when none was.
+func (b *Bus) announced(ctx context.Context) (string, error) {
+	m, err := b.latest.GetLastMsgForSubject(ctx, b.names.directory())
+	if err != nil {
+		return "", err
+	}
+	var a announcement
+	if err := json.Unmarshal(m.Data, &a); err != nil || !ValidDeployment(a.Deployment) {
+		return "", fmt.Errorf("natsbus: the deployment announced on %s is unreadable", b.names.directory())
+	}
+	return a.Deployment, nil
 }
 
 // Close closes the connection. Follow calls return ErrClosed, and so does
@@ -354,22 +504,26 @@ func (b *Bus) Publish(ctx context.Context, e feed.Event) error {
 	if b.closed() {
 		return ErrClosed
 	}
+	subj, ok := b.current()
+	if !ok {
+		return errors.New("natsbus: Publish needs a deployment (Options.Deployment)")
+	}
 	switch e.Kind {
 	case feed.KindPolicy:
 		if e.Policy == nil {
 			return fmt.Errorf("natsbus: policy event %s:%d has no policy", e.Epoch, e.Seq)
 		}
-		return b.publishPolicy(ctx, e)
+		return b.publishPolicy(ctx, subj, e)
 	case feed.KindKeys:
 		if len(e.JWKS) == 0 {
 			return fmt.Errorf("natsbus: keys event %s:%d has no keys", e.Epoch, e.Seq)
 		}
-		return b.publish(ctx, b.names.keys, b.names.latest, e)
+		return b.publish(ctx, subj.keys, b.names.latest, e)
 	case feed.KindRevoke:
 		if len(e.Revoked) == 0 {
 			return nil
 		}
-		return b.publish(ctx, b.names.revoked, b.names.revoke, e)
+		return b.publish(ctx, subj.revoked, b.names.revoke, e)
 	case feed.KindSnapshot:
 		parts := []feed.Event{e, e, e}
 		parts[0].Kind, parts[0].Revoked, parts[0].JWKS = feed.KindPolicy, nil, nil
@@ -391,25 +545,29 @@ func (b *Bus) Publish(ctx context.Context, e feed.Event) error {
 // settles any real contention.
 const casAttempts = 8
 
-func (b *Bus) publishPolicy(ctx context.Context, e feed.Event) error {
+func (b *Bus) publishPolicy(ctx context.Context, subj subjects, e feed.Event) error {
 	for range casAttempts {
 		var last uint64
-		m, err := b.latest.GetLastMsgForSubject(ctx, b.names.policy)
+		m, err := b.latest.GetLastMsgForSubject(ctx, subj.policy)
 		switch {
 		case errors.Is(err, jetstream.ErrMsgNotFound):
 		case err != nil:
 			return b.wrap("read the stored policy", err)
 		default:
 			var held feed.Event
-			if err := json.Unmarshal(m.Data, &held); err == nil && held.Policy != nil &&
-				held.Policy.Version >= e.Policy.Version {
-				b.log.Debug("natsbus: policy not published: the stored one is as new",
-					"version", e.Policy.Version, "stored", held.Policy.Version)
-				return nil
+			if err := json.Unmarshal(m.Data, &held); err == nil && held.Policy != nil {
+				switch {
+				case held.Policy.Version > e.Policy.Version:
+					return &StaleError{Published: e.Policy.Version, Stored: held.Policy.Version}
+				case held.Policy.Version == e.Policy.Version:
+					b.log.Debug("natsbus: policy not published: the stored one is the same version",
+						"version", e.Policy.Version)
+					return nil
+				}
 			}
 			last = m.Sequence
 		}
-		err = b.publish(ctx, b.names.policy, b.names.latest, e, jetstream.WithExpectLastSequencePerSubject(last))
+		err = b.publish(ctx, subj.policy, b.names.latest, e, jetstream.WithExpectLastSequencePerSubject(last))
 		if !wrongLastSequence(err) {
 			return err
 		}

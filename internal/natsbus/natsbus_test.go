@@ -40,6 +40,9 @@ func openBus(tb testing.TB, url string, opts Options) *Bus {
 	if opts.RevocationTTL == 0 {
 		opts.RevocationTTL = time.Minute
 	}
+	if opts.Deployment == "" {
+		opts.Deployment = "d-test"
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	b, err := Open(ctx, url, opts)
@@ -291,9 +294,15 @@ func TestOlderPolicyIsNotStored(t *testing.T) {
 	live := follow(t, pub)
 	caughtUp(t, pub)
 	publish(t, pub, policyEvent(5))
-	// Another server's older version, published late, and a repeat:
-	// both succeed and neither is stored.
-	publish(t, pub, policyEvent(3))
+	// Another server's older version, published late, is refused as
+	// stale, naming the version held (the publisher decides whether its
+	// store went backwards); a repeat succeeds. Neither is stored.
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	var stale *StaleError
+	if err := pub.Publish(ctx, policyEvent(3)); !errors.As(err, &stale) || stale.Published != 3 || stale.Stored != 5 {
+		t.Errorf("Publish(policy 3) over policy 5 = %v, want a StaleError{Published: 3, Stored: 5}", err)
+	}
 	publish(t, pub, policyEvent(5))
 	publish(t, pub, policyEvent(6))
 	live.waitFor(t, "policy 6", func(ds []delivery) bool { return slices.Contains(policies(ds), 6) })
@@ -320,7 +329,8 @@ func TestConcurrentPolicyPublishersKeepTheNewest(t *testing.T) {
 			for i := range versions {
 				v := uint64((i*7+p*13)%versions + 1)
 				ctx, cancel := context.WithTimeout(context.Background(), wait)
-				if err := b.Publish(ctx, policyEvent(v)); err != nil {
+				var stale *StaleError
+				if err := b.Publish(ctx, policyEvent(v)); err != nil && !errors.As(err, &stale) {
 					t.Errorf("publisher %d: Publish(policy %d): %v", p, v, err)
 				}
 				cancel()
@@ -645,17 +655,20 @@ func TestParseURL(t *testing.T) {
 		wantErr   bool
 	}{
 		{name: "defaults", url: "nats://127.0.0.1:4222", want: names{
-			servers: "nats://127.0.0.1:4222", latest: "CORDON_FEED_LATEST", revoke: "CORDON_FEED_REVOKE",
-			policy: "cordon.feed.policy", keys: "cordon.feed.keys", revoked: "cordon.feed.revoke",
+			servers: "nats://127.0.0.1:4222", latest: "CORDON_FEED_LATEST", revoke: "CORDON_FEED_REVOKE", prefix: "cordon",
 		}},
 		{name: "stream and prefix", url: "nats://a:4222,nats://b:4222?stream=PROD&prefix=acme.cordon", want: names{
-			servers: "nats://a:4222,nats://b:4222", latest: "PROD_LATEST", revoke: "PROD_REVOKE",
-			policy: "acme.cordon.feed.policy", keys: "acme.cordon.feed.keys", revoked: "acme.cordon.feed.revoke",
+			servers: "nats://a:4222,nats://b:4222", latest: "PROD_LATEST", revoke: "PROD_REVOKE", prefix: "acme.cordon",
+		}},
+		{name: "pinned deployment", url: "nats://h:4222?deployment=d-abc_1", want: names{
+			servers: "nats://h:4222", latest: "CORDON_FEED_LATEST", revoke: "CORDON_FEED_REVOKE", prefix: "cordon", deployment: "d-abc_1",
 		}},
 		{name: "credentials stay in the server URL", url: "nats://u:p@h:4222?prefix=x", want: names{
-			servers: "nats://u:p@h:4222", latest: "CORDON_FEED_LATEST", revoke: "CORDON_FEED_REVOKE",
-			policy: "x.feed.policy", keys: "x.feed.keys", revoked: "x.feed.revoke",
+			servers: "nats://u:p@h:4222", latest: "CORDON_FEED_LATEST", revoke: "CORDON_FEED_REVOKE", prefix: "x",
 		}},
+		{name: "deployment with a dot", url: "nats://h:4222?deployment=a.b", wantErr: true},
+		{name: "deployment with a wildcard", url: "nats://h:4222?deployment=*", wantErr: true},
+		{name: "empty deployment", url: "nats://h:4222?deployment=", wantErr: true},
 		{name: "empty", url: "", wantErr: true},
 		{name: "misspelt parameter", url: "nats://h:4222?steam=X", wantErr: true},
 		{name: "stream with a dot", url: "nats://h:4222?stream=A.B", wantErr: true},

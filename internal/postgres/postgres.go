@@ -39,6 +39,8 @@ var migrations embed.FS
 // cordon.ResetStore.
 type DB struct {
 	pool *pgxpool.Pool
+
+	health stored.Health // whether the last write failed for want of storage
 }
 
 var _ cordon.Store = (*DB)(nil)
@@ -163,7 +165,7 @@ func (db *DB) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		err := db.try(ctx, fn)
 		if err == nil || attempt == maxAttempts || !retryable(err) {
-			return mapErr(err)
+			return db.health.Note(mapErr(err))
 		}
 		// A short, growing, jittered pause, so the callers that collided
 		// do not collide again at once.
@@ -241,6 +243,9 @@ func mapErr(err error) error {
 			// A row that names a missing parent (a session of no account).
 			return fmt.Errorf("%w: %w", cordon.ErrNotFound, err)
 		}
+	}
+	if e := unavailable(err); e != nil {
+		return e
 	}
 	return err
 }

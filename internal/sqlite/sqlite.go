@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -35,6 +36,9 @@ var migrations embed.FS
 type DB struct {
 	w *sql.DB // exactly one connection: the only writer
 	r *sql.DB // readers
+
+	health stored.Health // whether the last write failed for want of storage
+	initMu sync.Mutex    // Initialise
 }
 
 var (
@@ -172,9 +176,9 @@ func (db *DB) writeTx(ctx context.Context, durable bool, fn func(*sql.Tx) error)
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		return mapErr(err)
+		return db.health.Note(mapErr(err))
 	}
-	return mapErr(tx.Commit())
+	return db.health.Note(mapErr(tx.Commit()))
 }
 
 // mapErr turns driver errors into the contract's sentinels.
@@ -193,6 +197,9 @@ func mapErr(err error) error {
 		case sqlite3lib.SQLITE_CONSTRAINT_FOREIGNKEY:
 			// A row that names a missing parent (a session of no account).
 			return fmt.Errorf("%w: %v", cordon.ErrNotFound, err)
+		}
+		if e := unavailable(se); e != nil {
+			return e
 		}
 	}
 	return err

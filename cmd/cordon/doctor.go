@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cordon-dev/cordon/internal/postgres"
+	"github.com/cordon-dev/cordon/internal/sqlite"
+	"github.com/cordon-dev/cordon/internal/stored"
+)
+
+const doctorUsage = `cordon doctor checks a store without changing it: SQLite's full
+integrity_check, the schema's migrations, the deployment's identity
+(deployment id, issuer), a current signing key, and the audit log's rows
+against its recorded size and checkpoints. It opens the store read-only
+and applies no migration, so it may run beside cordon serve.
+
+Usage:
+  cordon doctor [--data DIR | --store URL] [--json]
+
+Exit status: 0 when every check passes, 1 when one fails, 2 on bad usage.
+`
+
+func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, doctorUsage, "\nFlags:\n"); fs.PrintDefaults() }
+	data := fs.String("data", "./cordon-data", "data folder holding cordon.db")
+	storeURL := fs.String("store", "", "postgres://… or sqlite:PATH (instead of --data)")
+	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usageError("doctor takes no arguments, got %q", pos)
+	}
+	var findings []stored.Finding
+	var where string
+	switch u := *storeURL; {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		db, err := postgres.Inspect(ctx, u)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		where, findings = redactURL(u), db.Diagnose(ctx)
+	case u == "" || strings.HasPrefix(u, "sqlite:"):
+		path := filepath.Join(*data, "cordon.db")
+		if u != "" {
+			path = strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//")
+		}
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("no store at %s: %w", path, err)
+		}
+		db, err := sqlite.Inspect(ctx, path)
+		if err != nil {
+			findings = []stored.Finding{{Check: "integrity", Detail: err.Error()}}
+		} else {
+			defer db.Close()
+			findings = db.Diagnose(ctx)
+		}
+		where = path
+	default:
+		return usageError("--store must be postgres://…, postgresql://… or sqlite:PATH, got %q", redactURL(u))
+	}
+	failed := 0
+	for _, f := range findings {
+		if !f.OK {
+			failed++
+		}
+	}
+	if *asJSON {
+		json.NewEncoder(stdout).Encode(map[string]any{"store": where, "ok": failed == 0, "findings": findings})
+	} else {
+		fmt.Fprintf(stdout, "store %s\n", where)
+		for _, f := range findings {
+			mark := "ok  "
+			if !f.OK {
+				mark = "FAIL"
+			}
+			fmt.Fprintf(stdout, "%s %-13s %s\n", mark, f.Check, f.Detail)
+		}
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("the store failed %d of %d checks", failed, len(findings))}
+	}
+	return nil
+}
