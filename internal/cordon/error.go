@@ -24,6 +24,8 @@ const (
 	ECodeThrottled          = "too_many_attempts" // 429 with Retry-After
 	ECodeOverloaded         = "overloaded"        // 503 with Retry-After
 	ECodeInternal           = "internal"          // 500: a bug
+	ECodeAccountLocked      = "account_locked"    // 403: the right password of a locked account
+	ECodeLastAdmin          = "last_admin_token"  // 409: the change would leave no usable "*" admin token
 )
 
 // Sentinel errors that storage backends map their driver errors to.
