@@ -34,7 +34,7 @@ type sessionOut struct {
 
 func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError("user needs a verb: add, import, show, sessions, revoke-sessions")
+		return usageError("user needs a verb: add, import, show, sessions, revoke-sessions, lock, unlock, delete, list")
 	}
 	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -60,6 +60,8 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return nil
 	case "import":
 		return runImport(ctx, fs, client, args[1:], stdout, stderr)
+	case "lock", "unlock", "delete", "list":
+		return runUserLife(ctx, fs, client, args[0], args[1:], stdout)
 	case "show", "sessions", "revoke-sessions":
 		pos, err := parse(fs, args[1:])
 		if err != nil {
