@@ -28,7 +28,7 @@ type adminTokenView struct {
 	ID         string     `json:"id"`
 	Name       string     `json:"name"`
 	Scopes     []string   `json:"scopes"`
-	State      string     `json:"state"` // active, expired, revoked or replaced
+	State      string     `json:"state"` // active, expired, revoked, replaced, or "replaced, in grace"
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
@@ -45,7 +45,9 @@ func optTime(t time.Time) *time.Time {
 func viewAdminToken(t *cordon.AdminToken, now time.Time) adminTokenView {
 	state := "active"
 	switch {
-	case !t.RevokedAt.IsZero() && t.ReplacedBy != "":
+	case t.ReplacedBy != "" && t.Usable(now):
+		state = "replaced, in grace"
+	case t.ReplacedBy != "":
 		state = "replaced"
 	case !t.RevokedAt.IsZero():
 		state = "revoked"
