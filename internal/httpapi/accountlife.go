@@ -34,7 +34,7 @@ func ParseCursor(s string) (cordon.AccountCursor, error) {
 	if len(s) > 256 {
 		return cordon.AccountCursor{}, bad
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil {
 		return cordon.AccountCursor{}, bad
 	}
