@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -490,4 +491,31 @@ func TestAccountList(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLockEndsPendingReset: a reset token handed out before a lock cannot
+// set a password or open a session after it.
+func TestLockEndsPendingReset(t *testing.T) {
+	clk := clock.NewFake(time.Date(2014, 5, 20, 8, 0, 0, 0, time.UTC))
+	m := fakeServer(t, clk)
+	const pw = "a long enough password"
+	id := addUser(t, m, "ivan", pw)
+	const ios = `platform=ios, version="8.4.1", source=appstore`
+	if code, out := login(t, m, "ivan", pw, ios); code != 200 {
+		t.Fatalf("login: %d %v", code, out)
+	}
+	clk.Advance(time.Hour)
+	c := campaignCall(t, m, "POST", "", fmt.Sprintf(`{"kind":"password_reset","name":"reset ivan","cohort":{"users":[%q]}}`, id))
+	campaignCall(t, m, "POST", "/"+c["id"].(string)+"/activate", "")
+	clk.Advance(time.Minute)
+	code, body := login(t, m, "ivan", pw, ios)
+	if code != 401 || body["reset_token"] == nil {
+		t.Fatalf("login under a reset campaign: %d %v", code, body)
+	}
+	if code, _, out := call(t, "POST", m.URL()+"/admin/v1/accounts/"+id+"/lock", admin(), ""); code != 200 {
+		t.Fatalf("lock: %d %v", code, out)
+	}
+	b, _ := json.Marshal(map[string]string{"reset_token": body["reset_token"].(string), "new_password": "a brand new passphrase"})
+	wantError(t, send(t, "POST", m.URL()+"/v1/password/reset", jsonCT, b), 401, "invalid_token")
+	wantError(t, send(t, "POST", m.URL()+"/v1/login", jsonCT, loginBodyJSON("ivan", pw)), 403, "account_locked")
 }

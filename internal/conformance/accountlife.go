@@ -51,6 +51,15 @@ func testLockAccount(t *testing.T, s cordon.Store) {
 	if err != nil || !got.LockedAt.Equal(at(time.Hour)) || got.LockedAt.Location() != time.UTC {
 		t.Errorf("AccountByUsername: got %v, %v; want LockedAt %v in UTC", got, err, at(time.Hour))
 	}
+	reset := &cordon.PasswordReset{Hash: newHash(), AccountID: a.ID, CampaignID: "c-1", CreatedAt: at(0), ExpiresAt: at(100 * time.Hour)}
+	if err := s.CreatePasswordReset(t.Context(), reset); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LockAccount(t.Context(), a.ID, at(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ConsumePasswordReset(t.Context(), reset.Hash, at(time.Hour))
+	checkErr(t, "ConsumePasswordReset after a lock", err, cordon.ErrNotFound)
 	revoked, err := s.RevokedSince(t.Context(), at(0))
 	if err != nil || len(revoked) != 2 {
 		t.Errorf("RevokedSince: got %v, %v; want the 2 locked sessions", revoked, err)

@@ -146,6 +146,11 @@ func (m *memStore) LockAccount(ctx context.Context, id string, at time.Time) ([]
 		m.accounts[id] = a
 	}
 	ids := m.revokeAccount(id, cordon.RevokeAccountLocked, at)
+	for h, r := range m.resets {
+		if r.AccountID == id {
+			delete(m.resets, h)
+		}
+	}
 	m.audited(ctx, nil)
 	return ids, nil
 }

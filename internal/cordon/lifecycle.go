@@ -51,8 +51,10 @@ type AdminTokenStore interface {
 // CreateAccount answers ErrAlreadyExists and ImportAccounts skips it.
 type AccountLifeStore interface {
 	// LockAccount marks the account locked at at (a locked one keeps its
-	// first time) and revokes its live sessions with RevokeAccountLocked,
-	// in one transaction; it returns the revoked session ids.
+	// first time), revokes its live sessions with RevokeAccountLocked and
+	// deletes its pending password-reset permissions (one would otherwise
+	// set a password and open a session past the lock), in one
+	// transaction; it returns the revoked session ids.
 	LockAccount(ctx context.Context, id string, at time.Time) ([]string, error)
 	// UnlockAccount clears the lock; unlocking an unlocked account is a
 	// no-op.

@@ -21,7 +21,10 @@ func (db *DB) LockAccount(ctx context.Context, id string, at time.Time) ([]strin
 		if tag.RowsAffected() == 0 {
 			return cordon.ErrNotFound
 		}
-		ids, err = revokeAccount(ctx, tx, id, cordon.RevokeAccountLocked, at)
+		if ids, err = revokeAccount(ctx, tx, id, cordon.RevokeAccountLocked, at); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM password_resets WHERE account_id = $1`, id)
 		return err
 	})
 	if err != nil {

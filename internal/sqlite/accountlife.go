@@ -20,7 +20,10 @@ func (db *DB) LockAccount(ctx context.Context, id string, at time.Time) ([]strin
 		if n, _ := res.RowsAffected(); n == 0 {
 			return cordon.ErrNotFound
 		}
-		ids, err = revokeAccount(ctx, tx, id, cordon.RevokeAccountLocked, at)
+		if ids, err = revokeAccount(ctx, tx, id, cordon.RevokeAccountLocked, at); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM password_resets WHERE account_id = ?`, id)
 		return err
 	})
 	return ids, err
