@@ -122,7 +122,9 @@ func newCordon(t testing.TB, front func(next http.Handler) http.Handler) *cordon
 func (s *cordonServer) addToken(t testing.TB, scopes ...string) string {
 	t.Helper()
 	secret, hash := token.NewSecret(token.PrefixAdminToken)
-	err := s.db.CreateAdminToken(context.Background(), &cordon.AdminToken{ID: cordon.NewID("t"), Name: "reporter",
+	// Token names are unique (each is an audit principal).
+	id := cordon.NewID("t")
+	err := s.db.CreateAdminToken(context.Background(), &cordon.AdminToken{ID: id, Name: "reporter-" + id,
 		Hash: hash, Scopes: scopes, CreatedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)
