@@ -17,10 +17,11 @@ import (
 )
 
 type accountOut struct {
-	ID                string    `json:"id"`
-	Username          string    `json:"username"`
-	CreatedAt         time.Time `json:"created_at"`
-	PasswordChangedAt time.Time `json:"password_changed_at"`
+	ID                string     `json:"id"`
+	Username          string     `json:"username"`
+	CreatedAt         time.Time  `json:"created_at"`
+	PasswordChangedAt time.Time  `json:"password_changed_at"`
+	LockedAt          *time.Time `json:"locked_at"`
 }
 
 type sessionOut struct {
@@ -77,8 +78,8 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			if err := client().Do(ctx, "GET", ref, nil, &a); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "id:                  %s\nusername:            %s\ncreated:             %s\npassword changed:    %s\n",
-				a.ID, a.Username, a.CreatedAt.Format(time.RFC3339), a.PasswordChangedAt.Format(time.RFC3339))
+			fmt.Fprintf(stdout, "id:                  %s\nusername:            %s\ncreated:             %s\npassword changed:    %s\nlocked:              %s\n",
+				a.ID, a.Username, a.CreatedAt.Format(time.RFC3339), a.PasswordChangedAt.Format(time.RFC3339), stamp(a.LockedAt))
 		case "sessions":
 			var out struct {
 				Sessions []sessionOut `json:"sessions"`

@@ -80,6 +80,9 @@ func TestCLIUserLockDeleteList(t *testing.T) {
 	if code, out := login(t, m, "gina", pw, ""); code != http.StatusForbidden || out["error"] != "account_locked" {
 		t.Errorf("login of a locked account: %d %v", code, out)
 	}
+	if r := cli(t, "", "user", "show", "gina"); r.err != nil || !regexp.MustCompile(`(?m)^locked: +20\d\d-`).MatchString(r.stdout) {
+		t.Errorf("user show of a locked account: %v", r)
+	}
 	r := cli(t, "", "user", "list", "--locked")
 	if r.err != nil || !regexp.MustCompile(`(?m)^u-\S+ +gina +\S+ +20\d\d-`).MatchString(r.stdout) || strings.Contains(r.stdout, "gus") {
 		t.Errorf("user list --locked: %v", r)
