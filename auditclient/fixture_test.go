@@ -138,7 +138,9 @@ func startCordon(dir string, front func(next http.Handler) http.Handler) (*cordo
 func (s *cordonServer) addToken(t testing.TB, scopes ...string) string {
 	t.Helper()
 	secret, hash := token.NewSecret(token.PrefixAdminToken)
-	err := s.db.CreateAdminToken(context.Background(), &cordon.AdminToken{ID: cordon.NewID("t"), Name: "reporter",
+	// Token names are unique (each is an audit principal).
+	id := cordon.NewID("t")
+	err := s.db.CreateAdminToken(context.Background(), &cordon.AdminToken{ID: id, Name: "reporter-" + id,
 		Hash: hash, Scopes: scopes, CreatedAt: time.Now()})
 	if err != nil {
 		t.Fatal(err)

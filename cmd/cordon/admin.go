@@ -17,10 +17,11 @@ import (
 )
 
 type accountOut struct {
-	ID                string    `json:"id"`
-	Username          string    `json:"username"`
-	CreatedAt         time.Time `json:"created_at"`
-	PasswordChangedAt time.Time `json:"password_changed_at"`
+	ID                string     `json:"id"`
+	Username          string     `json:"username"`
+	CreatedAt         time.Time  `json:"created_at"`
+	PasswordChangedAt time.Time  `json:"password_changed_at"`
+	LockedAt          *time.Time `json:"locked_at"`
 }
 
 type sessionOut struct {
@@ -34,7 +35,7 @@ type sessionOut struct {
 
 func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError("user needs a verb: add, import, show, sessions, revoke-sessions")
+		return usageError("user needs a verb: add, import, show, sessions, revoke-sessions, lock, unlock, delete, list")
 	}
 	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -60,6 +61,8 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return nil
 	case "import":
 		return runImport(ctx, fs, client, args[1:], stdout, stderr)
+	case "lock", "unlock", "delete", "list":
+		return runUserLife(ctx, fs, client, args[0], args[1:], stdout)
 	case "show", "sessions", "revoke-sessions":
 		pos, err := parse(fs, args[1:])
 		if err != nil {
@@ -75,8 +78,8 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			if err := client().Do(ctx, "GET", ref, nil, &a); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "id:                  %s\nusername:            %s\ncreated:             %s\npassword changed:    %s\n",
-				a.ID, a.Username, a.CreatedAt.Format(time.RFC3339), a.PasswordChangedAt.Format(time.RFC3339))
+			fmt.Fprintf(stdout, "id:                  %s\nusername:            %s\ncreated:             %s\npassword changed:    %s\nlocked:              %s\n",
+				a.ID, a.Username, a.CreatedAt.Format(time.RFC3339), a.PasswordChangedAt.Format(time.RFC3339), stamp(a.LockedAt))
 		case "sessions":
 			var out struct {
 				Sessions []sessionOut `json:"sessions"`

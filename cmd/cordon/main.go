@@ -28,13 +28,20 @@ Usage:
   cordon user show USER               (USER is an account id or a username)
   cordon user sessions USER
   cordon user revoke-sessions USER
+  cordon user lock|unlock|delete USER (lock: no login, every session ends)
+  cordon user list [--prefix P] [--locked|--unlocked] [--limit N] [--cursor C | --all]
   cordon session revoke SESSION_ID
   cordon keys rotate
   cordon campaign create -f FILE      (JSON or YAML campaign document)
   cordon campaign preview|activate|pause|resume|cancel|complete ID
   cordon campaign list
   cordon campaign show ID [--watch]
-  cordon token create NAME --scope SCOPE...   (prints a new admin token once)
+  cordon token create NAME --scope SCOPE... [--ttl 90d | --expires T]
+                                      (prints a new admin token once)
+  cordon token list
+  cordon token revoke|show TOKEN      (TOKEN is a token id or name)
+  cordon token rotate TOKEN [--grace 10m] [--ttl 90d | --expires T]
+  cordon token expire TOKEN (--ttl 90d | --expires T | --never)
   cordon audit send [-f FILE]         (NDJSON events into the audit log; scope audit:write)
   cordon audit report --principal P... [--from T] [--to T] [--format text|json|csv] [--save]
   cordon audit verify [--key VKEY] [--checkpoints FILE]

@@ -287,6 +287,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Tokens, error) 
 		s.throttle.Fail(keys)
 		return nil, errInvalidCredentials
 	}
+	if err := refuseLocked(acct); err != nil {
+		return nil, err
+	}
 	s.throttle.Succeed(keys)
 	if rehash {
 		s.upgradeHash(ctx, acct, req.Password)
@@ -345,6 +348,9 @@ func (s *Service) openSession(ctx context.Context, acct *cordon.Account, facts c
 		rt.IdleExpiresAt = rt.AbsoluteExpiresAt
 	}
 	if err := s.store.CreateSession(ctx, sess, rt); err != nil {
+		return nil, err
+	}
+	if err := s.confirmOpen(ctx, sess); err != nil {
 		return nil, err
 	}
 	s.campaigns.LoggedIn(ctx, sess)

@@ -40,6 +40,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"RefreshRotation", refreshTests()},
 		{"SigningKeys", signingKeyTests()},
 		{"AdminTokens", adminTokenTests()},
+		{"AdminTokenLifecycle", adminLifeTests()},
+		{"AccountLifecycle", accountLifeTests()},
 		{"Times", timeTests()},
 		{"Campaigns", campaignTests()},
 		{"Fleet", fleetTests()},

@@ -331,12 +331,12 @@ func (m *memStore) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) e
 
 func (m *memStore) createAdminTokenLocked(ctx context.Context, t *cordon.AdminToken) error {
 	for _, have := range m.admins {
-		if have.ID == t.ID || string(have.Hash) == string(t.Hash) {
+		if have.ID == t.ID || string(have.Hash) == string(t.Hash) || (have.Name == t.Name && have.ReplacedBy == "") {
 			return cordon.ErrAlreadyExists
 		}
 	}
 	c := *t
-	c.Hash, c.Scopes, c.CreatedAt = slices.Clone(t.Hash), slices.Clone(t.Scopes), norm(t.CreatedAt)
+	c.Hash, c.Scopes, c.CreatedAt, c.ExpiresAt = slices.Clone(t.Hash), slices.Clone(t.Scopes), norm(t.CreatedAt), norm(t.ExpiresAt)
 	m.admins = append(m.admins, c)
 	return nil
 }

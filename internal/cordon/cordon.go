@@ -64,6 +64,9 @@ type Account struct {
 	PasswordHash      string
 	PasswordChangedAt time.Time
 	CreatedAt         time.Time
+	// LockedAt is when an operator locked the account (no login until it
+	// is unlocked); zero while it is not locked.
+	LockedAt time.Time
 }
 
 // Session is one login of one account on one install. Its facts are the
@@ -92,6 +95,8 @@ const (
 	RevokePasswordChange = "password_changed"
 	RevokeRefreshReuse   = "refresh_token_reused"
 	RevokeExpired        = "expired"
+	RevokeAccountLocked  = "account_locked"
+	RevokeAccountDeleted = "account_deleted"
 )
 
 // RefreshToken is the stored form of an opaque refresh token: only its
@@ -128,6 +133,18 @@ type AdminToken struct {
 	Hash      []byte
 	Scopes    []string
 	CreatedAt time.Time
+	// ExpiresAt is when the token stops working; zero for never.
+	ExpiresAt time.Time
+	// RevokedAt is when the token was revoked; zero while it is not.
+	RevokedAt time.Time
+	// ReplacedBy is the id of the token a rotation made in its place.
+	ReplacedBy string
+}
+
+// Usable reports whether the token may act at now: not revoked and not
+// expired.
+func (t *AdminToken) Usable(now time.Time) bool {
+	return t.RevokedAt.IsZero() && (t.ExpiresAt.IsZero() || now.Before(t.ExpiresAt))
 }
 
 // Admin scopes. ScopeAll grants every scope.

@@ -27,7 +27,9 @@ const (
 	// full, I/O error, damaged file, database unreachable): 503 with
 	// Retry-After, and /readyz fails until a write succeeds again.
 	ECodeStorageUnavailable = "storage_unavailable"
-	ECodeInternal           = "internal" // 500: a bug
+	ECodeInternal           = "internal"         // 500: a bug
+	ECodeAccountLocked      = "account_locked"   // 403: the right password of a locked account
+	ECodeLastAdmin          = "last_admin_token" // 409: the change would leave no usable "*" admin token
 )
 
 // Sentinel errors that storage backends map their driver errors to.

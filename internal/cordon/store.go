@@ -95,8 +95,10 @@ type KeyStore interface {
 // Store is everything a backend provides.
 type Store interface {
 	AccountStore
+	AccountLifeStore
 	SessionStore
 	KeyStore
+	AdminTokenStore
 	CampaignStore
 	FleetStore
 	OfflineStore

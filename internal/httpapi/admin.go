@@ -39,6 +39,12 @@ func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
+		// No cache: every node reads the shared store, so a revocation or
+		// an expiry takes effect on all of them at the next request.
+		if !at.Usable(s.clock.Now()) {
+			writeError(w, r, cordon.Errorf(cordon.ECodeInvalidToken, "the admin token is revoked or expired"))
+			return
+		}
 		if !at.HasScope(scope) {
 			writeError(w, r, cordon.Errorf(cordon.ECodeForbidden, "the admin token %q lacks the scope %q", at.Name, scope))
 			return
@@ -61,10 +67,12 @@ type accountView struct {
 	CreatedAt time.Time `json:"created_at"`
 	// PasswordChangedAt is when the password was last set.
 	PasswordChangedAt time.Time `json:"password_changed_at"`
+	// LockedAt is when the account was locked; absent when it is not.
+	LockedAt *time.Time `json:"locked_at,omitempty"`
 }
 
 func viewAccount(a *cordon.Account) accountView {
-	return accountView{ID: a.ID, Username: a.Username, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}
+	return accountView{ID: a.ID, Username: a.Username, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt, LockedAt: optTime(a.LockedAt)}
 }
 
 func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
@@ -251,6 +259,7 @@ func (s *Server) handleRotateKeys(w http.ResponseWriter, r *http.Request) {
 type tokenBody struct {
 	Name   string   `json:"name"`
 	Scopes []string `json:"scopes"`
+	expiryBody
 }
 
 // handleCreateToken mints an admin token with scopes the caller holds
@@ -280,18 +289,28 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	now := s.clock.Now().UTC()
+	expires, err := body.expiry(now)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	plain, hash := token.NewSecret("cat_")
-	at := &cordon.AdminToken{ID: cordon.NewID("t"), Name: body.Name, Hash: hash, Scopes: body.Scopes, CreatedAt: s.clock.Now().UTC()}
+	at := &cordon.AdminToken{ID: cordon.NewID("t"), Name: body.Name, Hash: hash, Scopes: body.Scopes, CreatedAt: now, ExpiresAt: expires}
 	ctx, err := s.audited(r, audit.ActionWrite, "cordon:admin-tokens", fmt.Sprintf("admin token %s (%s) created with scopes %s", at.ID, short(at.Name), strings.Join(at.Scopes, " ")), "admin_tokens")
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if err := s.store.CreateAdminToken(ctx, at); err != nil {
+	if err := s.store.CreateAdminToken(ctx, at); errors.Is(err, cordon.ErrAlreadyExists) {
+		// The name is the audit principal: it names one token's lineage.
+		writeError(w, r, cordon.FieldError(cordon.ECodeConflict, "name", "an admin token named %q exists already (names are never reused; rotate it instead)", short(at.Name)))
+		return
+	} else if err != nil {
 		writeError(w, r, err)
 		return
 	}
 	s.logger(r).Info("admin token created", "token", at.ID, "scopes", at.Scopes, "by", actor(r))
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, map[string]any{"id": at.ID, "name": at.Name, "scopes": at.Scopes, "token": plain, "created_at": at.CreatedAt})
+	writeJSON(w, http.StatusCreated, map[string]any{"id": at.ID, "name": at.Name, "scopes": at.Scopes, "token": plain, "created_at": at.CreatedAt, "expires_at": optTime(at.ExpiresAt)})
 }

@@ -27,6 +27,8 @@ var statuses = map[string]int{
 	cordon.ECodeUnauthorized:       http.StatusUnauthorized,
 	decision.ReasonSessionRevoked:  http.StatusUnauthorized,
 	cordon.ECodeForbidden:          http.StatusForbidden,
+	cordon.ECodeAccountLocked:      http.StatusForbidden,
+	cordon.ECodeLastAdmin:          http.StatusConflict,
 	cordon.ECodeNotFound:           http.StatusNotFound,
 	cordon.ECodeMethod:             http.StatusMethodNotAllowed,
 	cordon.ECodeConflict:           http.StatusConflict,

@@ -132,6 +132,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevoke))
 	mux.HandleFunc("POST /admin/v1/keys/rotate", s.withAdmin(cordon.ScopeKeys, s.handleRotateKeys))
 	mux.HandleFunc("POST /admin/v1/tokens", s.withAdmin(cordon.ScopeTokens, s.handleCreateToken))
+	mux.HandleFunc("GET /admin/v1/tokens", s.withAdmin(cordon.ScopeTokens, s.handleListTokens))
+	mux.HandleFunc("GET /admin/v1/tokens/{ref}", s.withAdmin(cordon.ScopeTokens, s.handleGetToken))
+	mux.HandleFunc("POST /admin/v1/tokens/{ref}/revoke", s.withAdmin(cordon.ScopeTokens, s.handleRevokeToken))
+	mux.HandleFunc("POST /admin/v1/tokens/{ref}/rotate", s.withAdmin(cordon.ScopeTokens, s.handleRotateToken))
+	mux.HandleFunc("POST /admin/v1/tokens/{ref}/expiry", s.withAdmin(cordon.ScopeTokens, s.handleTokenExpiry))
+	mux.HandleFunc("GET /admin/v1/accounts", s.withAdmin(cordon.ScopeAccounts, s.handleListAccounts))
+	mux.HandleFunc("POST /admin/v1/accounts/{ref}/lock", s.withAdmin(cordon.ScopeAccounts, s.handleLockAccount))
+	mux.HandleFunc("POST /admin/v1/accounts/{ref}/unlock", s.withAdmin(cordon.ScopeAccounts, s.handleUnlockAccount))
+	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}", s.withAdmin(cordon.ScopeAccounts, s.handleDeleteAccount))
 	if s.feed != nil {
 		mux.HandleFunc("GET /v1/gate/feed", s.withAdmin(cordon.ScopeGate, func(w http.ResponseWriter, r *http.Request) {
 			// A feed is a stream that lives for hours: lift the server's
@@ -140,6 +149,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 			ctx, cancel := context.WithCancel(r.Context())
 			defer cancel()
 			defer context.AfterFunc(s.closing, cancel)()
+			// A revoked or expired gate token loses its stream too.
+			if at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken); at != nil {
+				go s.watchToken(ctx, cancel, at.ID)
+			}
 			s.feed.ServeHTTP(w, r.WithContext(ctx))
 		}))
 	}

@@ -48,36 +48,36 @@ func (db *DB) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, er
 	return count, nil
 }
 
-const accountCols = `id, username, password_hash, password_changed_at, created_at`
+const accountCols = `id, username, password_hash, password_changed_at, created_at, locked_at`
 
 func scanAccount(row rowScanner) (*cordon.Account, error) {
 	var a cordon.Account
-	var changed, created int64
-	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created); err != nil {
+	var changed, created, locked int64
+	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created, &locked); err != nil {
 		return nil, mapErr(err)
 	}
-	a.PasswordChangedAt, a.CreatedAt = fromMicros(changed), fromMicros(created)
+	a.PasswordChangedAt, a.CreatedAt, a.LockedAt = fromMicros(changed), fromMicros(created), fromMicros(locked)
 	return &a, nil
 }
 
 // AccountByID looks an account up by id.
 func (db *DB) AccountByID(ctx context.Context, id string) (*cordon.Account, error) {
-	return scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1`, id))
+	return scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1 AND deleted_at = 0`, id))
 }
 
 // AccountByUsername looks an account up by its username key.
 func (db *DB) AccountByUsername(ctx context.Context, username string) (*cordon.Account, error) {
-	return scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE username_key = $1`, cordon.UsernameKey(username)))
+	return scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE username_key = $1 AND deleted_at = 0`, cordon.UsernameKey(username)))
 }
 
 // SetPasswordHash replaces an account's password hash, and its
 // password-changed time when the password itself changed.
 func (db *DB) SetPasswordHash(ctx context.Context, accountID, hash string, changed bool, at time.Time) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		q := `UPDATE accounts SET password_hash = $1 WHERE id = $2`
+		q := `UPDATE accounts SET password_hash = $1 WHERE id = $2 AND deleted_at = 0`
 		args := []any{hash, accountID}
 		if changed {
-			q = `UPDATE accounts SET password_hash = $1, password_changed_at = $3 WHERE id = $2`
+			q = `UPDATE accounts SET password_hash = $1, password_changed_at = $3 WHERE id = $2 AND deleted_at = 0`
 			args = append(args, micros(at))
 		}
 		tag, err := tx.Exec(ctx, q, args...)
@@ -94,6 +94,6 @@ func (db *DB) SetPasswordHash(ctx context.Context, accountID, hash string, chang
 // CountAccounts counts accounts.
 func (db *DB) CountAccounts(ctx context.Context) (int, error) {
 	var n int
-	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
+	err := db.pool.QueryRow(ctx, `SELECT count(*) FROM accounts WHERE deleted_at = 0`).Scan(&n)
 	return n, mapErr(err)
 }

@@ -54,24 +54,16 @@ func (db *DB) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) e
 // space-separated.
 func (db *DB) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO admin_tokens (id, name, hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5)`,
-			t.ID, t.Name, t.Hash, strings.Join(t.Scopes, " "), micros(t.CreatedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO admin_tokens (id, name, hash, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+			t.ID, t.Name, t.Hash, strings.Join(t.Scopes, " "), micros(t.CreatedAt), micros(t.ExpiresAt))
 		return err
 	})
 }
 
-// AdminTokenByHash looks an admin token up by the hash of its secret.
+// AdminTokenByHash looks an admin token up by the hash of its secret,
+// usable or not: the caller judges Usable.
 func (db *DB) AdminTokenByHash(ctx context.Context, hash []byte) (*cordon.AdminToken, error) {
-	var t cordon.AdminToken
-	var scopes string
-	var created int64
-	err := db.pool.QueryRow(ctx, `SELECT id, name, hash, scopes, created_at FROM admin_tokens WHERE hash = $1`, hash).Scan(&t.ID, &t.Name, &t.Hash, &scopes, &created)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	t.Scopes = strings.Fields(scopes)
-	t.CreatedAt = fromMicros(created)
-	return &t, nil
+	return scanAdminToken(db.pool.QueryRow(ctx, `SELECT `+adminTokenCols+` FROM admin_tokens WHERE hash = $1`, hash))
 }
 
 // CountAdminTokens counts admin tokens.

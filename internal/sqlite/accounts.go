@@ -43,35 +43,35 @@ func (db *DB) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, er
 	return created, err
 }
 
-const accountCols = `id, username, password_hash, password_changed_at, created_at`
+const accountCols = `id, username, password_hash, password_changed_at, created_at, locked_at`
 
 func scanAccount(row interface{ Scan(...any) error }) (*cordon.Account, error) {
 	var a cordon.Account
-	var changed, created int64
-	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created); err != nil {
+	var changed, created, locked int64
+	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created, &locked); err != nil {
 		return nil, mapErr(err)
 	}
-	a.PasswordChangedAt, a.CreatedAt = fromMicros(changed), fromMicros(created)
+	a.PasswordChangedAt, a.CreatedAt, a.LockedAt = fromMicros(changed), fromMicros(created), fromMicros(locked)
 	return &a, nil
 }
 
 // AccountByID looks an account up by id.
 func (db *DB) AccountByID(ctx context.Context, id string) (*cordon.Account, error) {
-	return scanAccount(db.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	return scanAccount(db.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at = 0`, id))
 }
 
 // AccountByUsername looks an account up by its username key.
 func (db *DB) AccountByUsername(ctx context.Context, username string) (*cordon.Account, error) {
-	return scanAccount(db.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE username_key = ?`, cordon.UsernameKey(username)))
+	return scanAccount(db.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE username_key = ? AND deleted_at = 0`, cordon.UsernameKey(username)))
 }
 
 // SetPasswordHash replaces an account's password hash.
 func (db *DB) SetPasswordHash(ctx context.Context, accountID, hash string, changed bool, at time.Time) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		q := `UPDATE accounts SET password_hash = ? WHERE id = ?`
+		q := `UPDATE accounts SET password_hash = ? WHERE id = ? AND deleted_at = 0`
 		args := []any{hash, accountID}
 		if changed {
-			q = `UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?`
+			q = `UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE id = ? AND deleted_at = 0`
 			args = []any{hash, micros(at), accountID}
 		}
 		res, err := tx.ExecContext(ctx, q, args...)
@@ -88,6 +88,6 @@ func (db *DB) SetPasswordHash(ctx context.Context, accountID, hash string, chang
 // CountAccounts counts accounts.
 func (db *DB) CountAccounts(ctx context.Context) (int, error) {
 	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE deleted_at = 0`).Scan(&n)
 	return n, mapErr(err)
 }

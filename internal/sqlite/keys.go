@@ -52,24 +52,16 @@ func (db *DB) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) e
 // CreateAdminToken stores an admin token.
 func (db *DB) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO admin_tokens (id, name, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?)`,
-			t.ID, t.Name, t.Hash, strings.Join(t.Scopes, " "), micros(t.CreatedAt))
+		_, err := tx.ExecContext(ctx, `INSERT INTO admin_tokens (id, name, hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.Name, t.Hash, strings.Join(t.Scopes, " "), micros(t.CreatedAt), micros(t.ExpiresAt))
 		return err
 	})
 }
 
-// AdminTokenByHash looks an admin token up by the hash of its secret.
+// AdminTokenByHash looks an admin token up by the hash of its secret,
+// usable or not: the caller judges Usable.
 func (db *DB) AdminTokenByHash(ctx context.Context, hash []byte) (*cordon.AdminToken, error) {
-	var t cordon.AdminToken
-	var scopes string
-	var created int64
-	err := db.r.QueryRowContext(ctx, `SELECT id, name, hash, scopes, created_at FROM admin_tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.Name, &t.Hash, &scopes, &created)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	t.Scopes = strings.Fields(scopes)
-	t.CreatedAt = fromMicros(created)
-	return &t, nil
+	return scanAdminToken(db.r.QueryRowContext(ctx, `SELECT `+adminTokenCols+` FROM admin_tokens WHERE hash = ?`, hash))
 }
 
 // CountAdminTokens counts admin tokens.
