@@ -155,6 +155,9 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.loadSchemes(ctx); err != nil {
+		return nil, fmt.Errorf("count password hash schemes: %w", err)
+	}
 	return s, nil
 }
 
@@ -253,30 +256,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Tokens, error) 
 	if len(req.Username) > maxUsernameBytes || len(req.Password) > password.MaxBytes {
 		return nil, cordon.Errorf(cordon.ECodeInvalid, "username or password is too long")
 	}
-	keys := throttle.Keys{Account: cordon.UsernameKey(req.Username), Address: req.Address, Device: req.Client.Device}
-	if err := s.throttle.Check(keys); err != nil {
-		return nil, err
-	}
-	acct, err := s.store.AccountByUsername(ctx, req.Username)
-	if errors.Is(err, cordon.ErrNotFound) {
-		if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
-			return nil, err
-		}
-		s.throttle.Fail(keys)
-		return nil, errInvalidCredentials
-	}
+	acct, rehash, err := s.checkLogin(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, req.Password, acct.PasswordHash)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		s.throttle.Fail(keys)
-		return nil, errInvalidCredentials
-	}
-	s.throttle.Succeed(keys)
 	if rehash {
 		s.upgradeHash(ctx, acct, req.Password)
 	}
@@ -299,6 +282,8 @@ func (s *Service) upgradeHash(ctx context.Context, acct *cordon.Account, pw stri
 		s.log.Warn("password hash upgrade deferred", "account", acct.ID, "err", err)
 		return
 	}
+	s.hasher.AddScheme(acct.PasswordHash, -1)
+	s.hasher.AddScheme(h, 1)
 	s.log.Info("password hash upgraded", "account", acct.ID)
 }
 
@@ -539,18 +524,20 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		return err
 	}
 	keys := throttle.Keys{Account: cordon.UsernameKey(acct.Username), Address: address, Device: p.Session.Facts.Device}
-	if err := s.throttle.Check(keys); err != nil {
+	attempt, err := s.throttle.Check(ctx, keys)
+	if err != nil {
 		return err
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, acct.PasswordHash)
 	if err != nil {
+		attempt.Cancel()
 		return err
 	}
 	if !ok {
-		s.throttle.Fail(keys)
+		attempt.Fail()
 		return cordon.FieldError(cordon.ECodeForbidden, "current_password", "the current password is wrong")
 	}
-	s.throttle.Succeed(keys)
+	attempt.Succeed()
 	if err := s.policy.Check(next, acct.Username); err != nil {
 		return err
 	}
@@ -618,6 +605,7 @@ func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cord
 		}
 		return nil, err
 	}
+	s.hasher.AddScheme(h, 1)
 	return a, nil
 }
 

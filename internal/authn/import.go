@@ -99,6 +99,11 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 	}
 	res.Created = n
 	res.Existing = len(accts) - n
+	// Which of the batch were created is not known, only how many: count
+	// the first n. The counts only weight the dummy hash's pick.
+	for _, a := range accts[:min(n, len(accts))] {
+		s.hasher.AddScheme(a.PasswordHash, 1)
+	}
 	return res, nil
 }
 
