@@ -28,7 +28,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var tok *authn.Tokens
 	if err == nil {
-		tok, err = s.authn.Login(r.Context(), authn.LoginRequest{Username: body.Username, Password: body.Password, Client: facts, Address: throttle.AddressKey(r.RemoteAddr)})
+		tok, err = s.authn.Login(r.Context(), authn.LoginRequest{Username: body.Username, Password: body.Password, Client: facts, Address: throttle.AddressKey(s.proxies.Addr(r))})
 	}
 	var rr *authn.ResetRequiredError
 	if errors.As(err, &rr) {
@@ -252,7 +252,7 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, p *authn
 		writeError(w, r, err)
 		return
 	}
-	if err := s.authn.ChangePassword(r.Context(), p, body.Current, body.New, throttle.AddressKey(r.RemoteAddr)); err != nil {
+	if err := s.authn.ChangePassword(r.Context(), p, body.Current, body.New, throttle.AddressKey(s.proxies.Addr(r))); err != nil {
 		writeError(w, r, err)
 		return
 	}

@@ -35,7 +35,6 @@ func Scheme(encoded string) string {
 // b64Alphabet is the PHC base64 alphabet (standard, no padding).
 const b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-
 // FamilyOf returns the family of a scheme or a whole encoded hash, or ""
 // if it is neither bcrypt nor argon2id within the decoder's bounds.
 func FamilyOf(scheme string) Family {
