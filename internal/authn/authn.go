@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/cordon-dev/cordon/internal/clock"
@@ -23,6 +21,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
+	"github.com/cordon-dev/cordon/internal/username"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -554,32 +553,17 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	return err
 }
 
-// maxUsernameBytes bounds a username in bytes; usernames may be e-mail
-// addresses, which RFC 5321 bounds at 254.
-const maxUsernameBytes = 254
+// maxUsernameBytes bounds a username in bytes at login.
+const maxUsernameBytes = username.MaxBytes
 
-// CheckUsername says whether username may name a new account: 1 to 254
-// bytes of valid UTF-8, no control or space characters at either end and
-// no control characters at all.
-func CheckUsername(username string) error {
-	if username == "" {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username is required")
+// CheckUsername says whether name may name a new account: see
+// username.Prepare (PRECIS UsernameCaseMapped, one script, no reserved
+// prefix), and it must not look like an account id.
+func CheckUsername(name string) error {
+	if _, err := username.Prepare(name); err != nil {
+		return err
 	}
-	if len(username) > maxUsernameBytes {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must be at most %d bytes", maxUsernameBytes)
-	}
-	if !utf8.ValidString(username) {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must be valid UTF-8")
-	}
-	if strings.TrimSpace(username) != username {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not start or end with a space")
-	}
-	for _, r := range username {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not contain control characters")
-		}
-	}
-	if strings.HasPrefix(username, "u-") && len(username) == 28 {
+	if strings.HasPrefix(name, "u-") && len(name) == 28 {
 		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not look like an account id")
 	}
 	return nil
@@ -588,6 +572,9 @@ func CheckUsername(username string) error {
 // CreateAccount creates an account with a password.
 func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cordon.Account, error) {
 	if err := CheckUsername(username); err != nil {
+		return nil, err
+	}
+	if err := s.checkConfusable(ctx, username); err != nil {
 		return nil, err
 	}
 	if err := s.policy.Check(pw, username); err != nil {

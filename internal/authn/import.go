@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -63,12 +64,20 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 			problem(err)
 			continue
 		}
-		key := cordon.UsernameKey(r.Username)
+		key := skeletonKey(r.Username)
 		if seen[key] {
-			problem(fmt.Errorf("username %q appears twice in this batch", r.Username))
+			problem(fmt.Errorf("username %q appears twice in this batch, or looks like another of it", r.Username))
 			continue
 		}
 		seen[key] = true
+		if err := s.checkConfusable(ctx, r.Username); err != nil {
+			var ce *cordon.Error
+			if !errors.As(err, &ce) {
+				return res, err
+			}
+			problem(err)
+			continue
+		}
 		var hash string
 		switch {
 		case (r.Password == "") == (r.PasswordHash == ""):
