@@ -12,6 +12,7 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/clientaddr"
 	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/pgtest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -68,8 +69,13 @@ func loginAs(t *testing.T, m *Main, name, pw string, h map[string]string) apiRes
 // a wrong password that NFKC changes runs bcrypt once. After a restart the
 // families are read back from the store.
 func TestLoginUnknownUserCostsAccountFamily(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testUnknownUserCost(t, "") })
+	t.Run("postgres", func(t *testing.T) { testUnknownUserCost(t, pgtest.URL(t)) })
+}
+
+func testUnknownUserCost(t *testing.T, store string) {
 	data := t.TempDir()
-	m := apiServer(t, func(c *Config) { c.Data = data })
+	m := apiServer(t, func(c *Config) { c.Data, c.Store = data, store })
 	bc, err := bcrypt.GenerateFromPassword([]byte("imported password one"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +102,7 @@ func TestLoginUnknownUserCostsAccountFamily(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	m2 := apiServer(t, func(c *Config) { c.Data = data })
+	m2 := apiServer(t, func(c *Config) { c.Data, c.Store = data, store })
 	check(m2, "someone-else", "some wrong password", map[string]int{"bcrypt-4": 1})
 }
 

@@ -14,7 +14,15 @@
 // is known, and attempts from a known pair skip the account's wait. They
 // count instead against a small budget of the pair's own. So credential
 // stuffing against one account from many addresses slows every stranger
-// while the owner's phone and home network still get in.
+// while the owner's phone and home network still get in. A known device
+// skips its address's wait too: behind a carrier NAT or a corporate proxy
+// thousands share one address, and strangers failing there must not lock
+// out an owner whose device got in before.
+//
+// An attempt takes its slot before the password is hashed (Check returns
+// an Attempt, resolved after the hash): attempts in flight count as
+// failures, so concurrent guesses get no more evaluations than sequential
+// ones.
 //
 // State is in memory and per process: a restart forgets it, and each
 // process of a fleet throttles on its own, so an attacker spread over n
