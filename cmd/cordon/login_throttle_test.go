@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cordon-dev/cordon/internal/clientaddr"
 	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/pgtest"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -166,7 +166,7 @@ func TestSharedAddressKnownDeviceGetsIn(t *testing.T) {
 // right-most X-Forwarded-For entry the proxy did not add); from a peer
 // that is not a trusted proxy the header is ignored.
 func TestTrustedProxiesAddress(t *testing.T) {
-	trusted, err := clientaddr.Parse("127.0.0.1/32")
+	trusted, err := httpapi.ParseTrustedProxies("127.0.0.1/32")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
-	"github.com/cordon-dev/cordon/internal/clientaddr"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
@@ -60,7 +59,7 @@ type Config struct {
 	AuditInterval time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; the zero value trusts none.
-	TrustedProxies clientaddr.Trusted
+	TrustedProxies httpapi.TrustedProxies
 	// Hash are the argon2id parameters; zero means password.DefaultParams.
 	Hash password.Params
 	// Clock, when set, replaces the system clock (tests).
@@ -289,7 +288,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 		return usageError("serve takes no arguments, got %q", pos)
 	}
 	var err error
-	if c.TrustedProxies, err = clientaddr.Parse(proxies); err != nil {
+	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(proxies); err != nil {
 		return usageError("--trusted-proxies: %v", err)
 	}
 	if c.MinPasswordLength < 8 || c.MinPasswordLength > 64 {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cordon-dev/cordon/internal/clientaddr"
 	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/password"
 )
 
@@ -34,7 +34,7 @@ func TestCredentialStuffing(t *testing.T) {
 		workers   = 16
 	)
 	began := time.Now()
-	trusted, err := clientaddr.Parse("127.0.0.1/32")
+	trusted, err := httpapi.ParseTrustedProxies("127.0.0.1/32")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,6 @@ import (
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
-	"github.com/cordon-dev/cordon/internal/username"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -554,13 +553,13 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 }
 
 // maxUsernameBytes bounds a username in bytes at login.
-const maxUsernameBytes = username.MaxBytes
+const maxUsernameBytes = MaxUsernameBytes
 
 // CheckUsername says whether name may name a new account: see
-// username.Prepare (PRECIS UsernameCaseMapped, one script, no reserved
+// PrepareUsername (PRECIS UsernameCaseMapped, one script, no reserved
 // prefix), and it must not look like an account id.
 func CheckUsername(name string) error {
-	if _, err := username.Prepare(name); err != nil {
+	if _, err := PrepareUsername(name); err != nil {
 		return err
 	}
 	if strings.HasPrefix(name, "u-") && len(name) == 28 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
-	"github.com/cordon-dev/cordon/internal/username"
 )
 
 // checkConfusable refuses a new name whose TR39 skeleton is the name of an
@@ -14,11 +13,11 @@ import (
 // itself an existing name is found, since the store keeps no skeletons; a
 // mixed-script look-alike never gets this far.
 func (s *Service) checkConfusable(ctx context.Context, name string) error {
-	p, err := username.Prepare(name)
+	p, err := PrepareUsername(name)
 	if err != nil {
 		return err
 	}
-	skel := username.Skeleton(p)
+	skel := usernameSkeleton(p)
 	if cordon.UsernameKey(skel) == cordon.UsernameKey(p) {
 		return nil
 	}
@@ -34,9 +33,9 @@ func (s *Service) checkConfusable(ctx context.Context, name string) error {
 
 // skeletonKey is what two names of one import batch must not share.
 func skeletonKey(name string) string {
-	p, err := username.Prepare(name)
+	p, err := PrepareUsername(name)
 	if err != nil {
 		return cordon.UsernameKey(name)
 	}
-	return cordon.UsernameKey(username.Skeleton(p))
+	return cordon.UsernameKey(usernameSkeleton(p))
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
-	"github.com/cordon-dev/cordon/internal/clientaddr"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
@@ -40,7 +39,7 @@ type Server struct {
 	log       *slog.Logger
 	clock     clock.Clock
 	reg       *prometheus.Registry
-	proxies   clientaddr.Trusted
+	proxies   TrustedProxies
 	handler   http.Handler
 
 	requests *prometheus.CounterVec
@@ -70,7 +69,7 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client (for throttling and logs); none by default.
-	TrustedProxies clientaddr.Trusted
+	TrustedProxies TrustedProxies
 }
 
 // New builds the server and its routes.

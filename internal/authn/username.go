@@ -1,4 +1,6 @@
-// Package username decides which strings may name a new account.
+package authn
+
+// Usernames: which strings may name a new account.
 //
 // A username is what people read to tell accounts apart, in admin
 // consoles, audit reports and campaign cohorts, so two names that look
@@ -15,8 +17,7 @@
 // principals.
 //
 // Only new names are judged. Accounts created before keep their names and
-// are still found by cordon.UsernameKey, which this package leaves alone.
-package username
+// are still found by cordon.UsernameKey, which this file leaves alone.
 
 import (
 	"strings"
@@ -29,64 +30,64 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
 
-// MaxBytes bounds a username; usernames may be e-mail addresses, which RFC
+// MaxUsernameBytes bounds a username; usernames may be e-mail addresses, which RFC
 // 5321 bounds at 254.
-const MaxBytes = 254
+const MaxUsernameBytes = 254
 
-// ReservedPrefix starts the names of cordon's own principals (audit
+// ReservedUsernamePrefix starts the names of cordon's own principals (audit
 // entries it writes itself); no account may take one.
-const ReservedPrefix = "cordon:"
+const ReservedUsernamePrefix = "cordon:"
 
-// Prepare returns the PRECIS UsernameCaseMapped form of name if name may
+// PrepareUsername returns the PRECIS UsernameCaseMapped form of name if name may
 // name a new account, else a *cordon.Error with code
 // cordon.ECodeUnprocessable and field "username" saying why.
-func Prepare(name string) (string, error) {
+func PrepareUsername(name string) (string, error) {
 	switch {
 	case name == "":
-		return "", invalid("username is required")
-	case len(name) > MaxBytes:
-		return "", invalid("username must be at most %d bytes", MaxBytes)
+		return "", invalidUsername("username is required")
+	case len(name) > MaxUsernameBytes:
+		return "", invalidUsername("username must be at most %d bytes", MaxUsernameBytes)
 	case !utf8.ValidString(name):
-		return "", invalid("username must be valid UTF-8")
+		return "", invalidUsername("username must be valid UTF-8")
 	}
 	for _, r := range name {
 		switch {
 		case unicode.IsSpace(r):
-			return "", invalid("username must not contain spaces (U+%04X)", r)
+			return "", invalidUsername("username must not contain spaces (U+%04X)", r)
 		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == unicode.ReplacementChar:
-			return "", invalid("username must not contain invisible or control characters (U+%04X)", r)
+			return "", invalidUsername("username must not contain invisible or control characters (U+%04X)", r)
 		}
 	}
 	p, err := precis.UsernameCaseMapped.String(name)
 	if err != nil {
-		return "", invalid("username must be letters, digits and symbols that read the same in any direction (RFC 8265)")
+		return "", invalidUsername("username must be letters, digits and symbols that read the same in any direction (RFC 8265)")
 	}
-	if p == "" || len(p) > MaxBytes {
-		return "", invalid("username must be 1 to %d bytes", MaxBytes)
+	if p == "" || len(p) > MaxUsernameBytes {
+		return "", invalidUsername("username must be 1 to %d bytes", MaxUsernameBytes)
 	}
 	if cordon.UsernameKey(p) != cordon.UsernameKey(name) {
 		// Accounts are compared by UsernameKey (simple lower case after
 		// NFKC), PRECIS by full lower case; a few letters (İ, U+0130)
 		// differ, and would let two accounts share one PRECIS name.
-		return "", invalid("username has a letter whose lower case is ambiguous; write it in lower case")
+		return "", invalidUsername("username has a letter whose lower case is ambiguous; write it in lower case")
 	}
-	if strings.HasPrefix(p, ReservedPrefix) {
-		return "", invalid("usernames starting with %q are reserved", ReservedPrefix)
+	if strings.HasPrefix(p, ReservedUsernamePrefix) {
+		return "", invalidUsername("usernames starting with %q are reserved", ReservedUsernamePrefix)
 	}
 	if a, b, mixed := mixedScripts(p); mixed {
-		return "", invalid("username mixes %s and %s letters; write it in one script", a, b)
+		return "", invalidUsername("username mixes %s and %s letters; write it in one script", a, b)
 	}
 	return p, nil
 }
 
-// Skeleton returns the TR39 confusable skeleton of a prepared name: two
+// usernameSkeleton returns the TR39 confusable skeleton of a prepared name: two
 // names that look alike have the same skeleton ("аре" in Cyrillic and
 // "ape" in Latin both give "ape").
-func Skeleton(prepared string) string {
+func usernameSkeleton(prepared string) string {
 	return confusables.Skeleton(prepared)
 }
 
-func invalid(format string, args ...any) error {
+func invalidUsername(format string, args ...any) error {
 	return cordon.FieldError(cordon.ECodeUnprocessable, "username", format, args...)
 }
 

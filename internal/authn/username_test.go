@@ -1,4 +1,4 @@
-package username
+package authn
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
 
-func TestPrepare(t *testing.T) {
+func TestPrepareUsername(t *testing.T) {
 	tests := []struct {
 		name, in string
 		want     string // "" means refused
@@ -50,56 +50,56 @@ func TestPrepare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Prepare(tt.in)
+			got, err := PrepareUsername(tt.in)
 			if tt.want != "" {
 				if err != nil || got != tt.want {
-					t.Fatalf("Prepare(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+					t.Fatalf("PrepareUsername(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 				}
 				return
 			}
 			var e *cordon.Error
 			if !errors.As(err, &e) || e.Code != cordon.ECodeUnprocessable || e.Field != "username" || !strings.Contains(e.Message, tt.msg) {
-				t.Fatalf("Prepare(%q) = %q, %v; want an unprocessable username error saying %q", tt.in, got, err, tt.msg)
+				t.Fatalf("PrepareUsername(%q) = %q, %v; want an unprocessable username error saying %q", tt.in, got, err, tt.msg)
 			}
 		})
 	}
 }
 
-func TestSkeleton(t *testing.T) {
+func TestUsernameSkeleton(t *testing.T) {
 	for _, tt := range []struct{ a, b string }{
 		{"аре", "ape"}, // Cyrillic а р е
 		{"раураl", "paypal"},
 	} {
-		if Skeleton(tt.a) != Skeleton(tt.b) {
-			t.Errorf("Skeleton(%q) = %q, Skeleton(%q) = %q; want equal", tt.a, Skeleton(tt.a), tt.b, Skeleton(tt.b))
+		if usernameSkeleton(tt.a) != usernameSkeleton(tt.b) {
+			t.Errorf("usernameSkeleton(%q) = %q, usernameSkeleton(%q) = %q; want equal", tt.a, usernameSkeleton(tt.a), tt.b, usernameSkeleton(tt.b))
 		}
 	}
-	if Skeleton("alice") == Skeleton("bob") {
+	if usernameSkeleton("alice") == usernameSkeleton("bob") {
 		t.Errorf("alice and bob share a skeleton")
 	}
 }
 
-func FuzzPrepare(f *testing.F) {
+func FuzzPrepareUsername(f *testing.F) {
 	for _, s := range []string{"alice", "аlice", "cordon:x", "\u202eab", "山田たろう", "a\u200bb", "ＡＢ"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		p, err := Prepare(in)
+		p, err := PrepareUsername(in)
 		if err != nil {
 			return
 		}
 		// A prepared name is valid, bounded, stable, and not reserved.
-		if !utf8.ValidString(p) || p == "" || len(p) > MaxBytes || strings.HasPrefix(p, ReservedPrefix) {
-			t.Fatalf("Prepare(%q) = %q: not a valid name", in, p)
+		if !utf8.ValidString(p) || p == "" || len(p) > MaxUsernameBytes || strings.HasPrefix(p, ReservedUsernamePrefix) {
+			t.Fatalf("PrepareUsername(%q) = %q: not a valid name", in, p)
 		}
-		again, err := Prepare(p)
+		again, err := PrepareUsername(p)
 		if err != nil || again != p {
-			t.Fatalf("Prepare(Prepare(%q)) = %q, %v; want %q (idempotent)", in, again, err, p)
+			t.Fatalf("PrepareUsername(PrepareUsername(%q)) = %q, %v; want %q (idempotent)", in, again, err, p)
 		}
 		// The store compares names by cordon.UsernameKey: a name and
 		// its prepared form must be one account.
 		if cordon.UsernameKey(p) != cordon.UsernameKey(in) {
-			t.Fatalf("Prepare(%q) = %q, whose key %q differs from the input's %q", in, p, cordon.UsernameKey(p), cordon.UsernameKey(in))
+			t.Fatalf("PrepareUsername(%q) = %q, whose key %q differs from the input's %q", in, p, cordon.UsernameKey(p), cordon.UsernameKey(in))
 		}
 	})
 }

@@ -1,23 +1,23 @@
-package clientaddr
+package httpapi
 
 import (
 	"net/http"
 	"testing"
 )
 
-func TestAddr(t *testing.T) {
-	trusted, err := Parse("10.0.0.0/8, 192.0.2.7, 2001:db8::/32")
+func TestClientAddr(t *testing.T) {
+	trusted, err := ParseTrustedProxies("10.0.0.0/8, 192.0.2.7, 2001:db8::/32")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name    string
-		trusted Trusted
+		trusted TrustedProxies
 		remote  string
 		xff     []string
 		want    string
 	}{
-		{"no proxies: peer, header ignored", Trusted{}, "203.0.113.9:5000", []string{"198.51.100.1"}, "203.0.113.9"},
+		{"no proxies: peer, header ignored", TrustedProxies{}, "203.0.113.9:5000", []string{"198.51.100.1"}, "203.0.113.9"},
 		{"untrusted peer sends a header", trusted, "203.0.113.9:5000", []string{"198.51.100.1"}, "203.0.113.9"},
 		{"trusted peer, one hop", trusted, "10.1.2.3:443", []string{"198.51.100.1"}, "198.51.100.1"},
 		{"client-forged left entry ignored", trusted, "10.1.2.3:443", []string{"6.6.6.6, 198.51.100.1"}, "198.51.100.1"},
@@ -43,13 +43,13 @@ func TestAddr(t *testing.T) {
 	}
 }
 
-func TestParse(t *testing.T) {
+func TestParseTrustedProxies(t *testing.T) {
 	for _, bad := range []string{"10.0.0.0/33", "example.com", "fe80::1%eth0", "10.0.0.0/8,nope"} {
-		if _, err := Parse(bad); err == nil {
-			t.Errorf("Parse(%q) = nil error, want one", bad)
+		if _, err := ParseTrustedProxies(bad); err == nil {
+			t.Errorf("ParseTrustedProxies(%q) = nil error, want one", bad)
 		}
 	}
-	got, err := Parse(" 127.0.0.1 , ::1, 10.1.0.0/16 ")
+	got, err := ParseTrustedProxies(" 127.0.0.1 , ::1, 10.1.0.0/16 ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +58,8 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func FuzzAddr(f *testing.F) {
-	trusted, _ := Parse("10.0.0.0/8,::1")
+func FuzzClientAddr(f *testing.F) {
+	trusted, _ := ParseTrustedProxies("10.0.0.0/8,::1")
 	f.Add("10.0.0.1:1", "1.2.3.4, 10.0.0.2")
 	f.Add("[::1]:9", "[2001:db8::1]:5,junk")
 	f.Fuzz(func(t *testing.T, remote, xff string) {

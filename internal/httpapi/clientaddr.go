@@ -1,4 +1,6 @@
-// Package clientaddr finds the address of the client behind a request,
+package httpapi
+
+// Client addresses: finding the address of the client behind a request,
 // trusting X-Forwarded-For only as far as the operator's own proxies.
 //
 // Behind a load balancer every request comes from the balancer's address,
@@ -9,7 +11,6 @@
 // not one of the configured trusted proxies, found walking leftwards from
 // the peer only while each hop is trusted; a peer that is not a trusted
 // proxy is the client itself, whatever header it sends.
-package clientaddr
 
 import (
 	"fmt"
@@ -18,16 +19,16 @@ import (
 	"strings"
 )
 
-// Trusted is a set of proxy networks whose X-Forwarded-For is believed.
+// TrustedProxies is a set of proxy networks whose X-Forwarded-For is believed.
 // The zero value trusts nobody: the peer is the client.
-type Trusted struct {
+type TrustedProxies struct {
 	nets []netip.Prefix
 }
 
-// Parse reads a comma-separated list of CIDR prefixes or bare addresses
+// ParseTrustedProxies reads a comma-separated list of CIDR prefixes or bare addresses
 // ("10.0.0.0/8, 192.0.2.7, 2001:db8::/32"). An empty list trusts nobody.
-func Parse(list string) (Trusted, error) {
-	var t Trusted
+func ParseTrustedProxies(list string) (TrustedProxies, error) {
+	var t TrustedProxies
 	for _, f := range strings.Split(list, ",") {
 		f = strings.TrimSpace(f)
 		if f == "" {
@@ -37,7 +38,7 @@ func Parse(list string) (Trusted, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(f)
 			if aerr != nil || a.Zone() != "" {
-				return Trusted{}, fmt.Errorf("%q is not a CIDR prefix or an IP address", f)
+				return TrustedProxies{}, fmt.Errorf("%q is not a CIDR prefix or an IP address", f)
 			}
 			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
 		}
@@ -50,7 +51,7 @@ func Parse(list string) (Trusted, error) {
 }
 
 // String lists the trusted networks, comma-separated.
-func (t Trusted) String() string {
+func (t TrustedProxies) String() string {
 	s := make([]string, len(t.nets))
 	for i, p := range t.nets {
 		s[i] = p.String()
@@ -58,7 +59,7 @@ func (t Trusted) String() string {
 	return strings.Join(s, ",")
 }
 
-func (t Trusted) trusts(a netip.Addr) bool {
+func (t TrustedProxies) trusts(a netip.Addr) bool {
 	a = a.Unmap().WithZone("")
 	for _, p := range t.nets {
 		if p.Contains(a) {
@@ -75,7 +76,7 @@ func (t Trusted) trusts(a netip.Addr) bool {
 // ends the walk there (nothing left of it can be believed), and that hop
 // is the client. r.RemoteAddr is returned unchanged when it is not an
 // address at all (a Unix socket).
-func (t Trusted) Addr(r *http.Request) string {
+func (t TrustedProxies) Addr(r *http.Request) string {
 	peer, ok := parseHost(r.RemoteAddr)
 	if !ok {
 		return r.RemoteAddr
