@@ -65,6 +65,9 @@ type Config struct {
 	// (zero: auditlog's defaults).
 	AuditEvery    uint64
 	AuditInterval time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client; the zero value trusts none.
+	TrustedProxies httpapi.TrustedProxies
 	// Hash are the argon2id parameters; zero means password.DefaultParams.
 	Hash password.Params
 	// Clock, when set, replaces the system clock (tests).
@@ -164,7 +167,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	go sweep(watchCtx, svc, c.Log)
 	go m.reloadKeys(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg})
+	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -317,10 +320,16 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&categories, "audit-categories", "", "comma-separated audit field categories accepted besides the defaults ("+strings.Join(audit.DefaultCategories(), ",")+")")
 	fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
 	fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
+	var proxies string
+	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usageError("serve takes no arguments, got %q", pos)
+	}
+	var err error
+	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(proxies); err != nil {
+		return usageError("--trusted-proxies: %v", err)
 	}
 	if c.MinPasswordLength < 8 || c.MinPasswordLength > 64 {
 		return usageError("--min-password-length must be between 8 and 64")

@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/cordon-dev/cordon/internal/clock"
@@ -166,6 +164,9 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.loadSchemes(ctx); err != nil {
+		return nil, fmt.Errorf("count password hash schemes: %w", err)
+	}
 	return s, nil
 }
 
@@ -264,33 +265,10 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Tokens, error) 
 	if len(req.Username) > maxUsernameBytes || len(req.Password) > password.MaxBytes {
 		return nil, cordon.Errorf(cordon.ECodeInvalid, "username or password is too long")
 	}
-	keys := throttle.Keys{Account: cordon.UsernameKey(req.Username), Address: req.Address, Device: req.Client.Device}
-	if err := s.throttle.Check(keys); err != nil {
-		return nil, err
-	}
-	acct, err := s.store.AccountByUsername(ctx, req.Username)
-	if errors.Is(err, cordon.ErrNotFound) {
-		if err := s.hasher.VerifyDummy(ctx, req.Password); err != nil {
-			return nil, err
-		}
-		s.throttle.Fail(keys)
-		return nil, errInvalidCredentials
-	}
+	acct, rehash, err := s.checkLogin(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	ok, rehash, err := s.hasher.Verify(ctx, req.Password, acct.PasswordHash)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		s.throttle.Fail(keys)
-		return nil, errInvalidCredentials
-	}
-	if err := refuseLocked(acct); err != nil {
-		return nil, err
-	}
-	s.throttle.Succeed(keys)
 	if rehash {
 		s.upgradeHash(ctx, acct, req.Password)
 	}
@@ -335,6 +313,8 @@ func (s *Service) upgradeHash(ctx context.Context, acct *cordon.Account, pw stri
 		s.log.Warn("password hash upgrade deferred", "account", acct.ID, "err", err)
 		return
 	}
+	s.hasher.AddScheme(acct.PasswordHash, -1)
+	s.hasher.AddScheme(h, 1)
 	s.log.Info("password hash upgraded", "account", acct.ID)
 }
 
@@ -571,18 +551,20 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		return err
 	}
 	keys := throttle.Keys{Account: cordon.UsernameKey(acct.Username), Address: address, Device: p.Session.Facts.Device}
-	if err := s.throttle.Check(keys); err != nil {
+	attempt, err := s.throttle.Check(ctx, keys)
+	if err != nil {
 		return err
 	}
 	ok, _, err := s.hasher.Verify(ctx, current, acct.PasswordHash)
 	if err != nil {
+		attempt.Cancel()
 		return err
 	}
 	if !ok {
-		s.throttle.Fail(keys)
+		attempt.Fail()
 		return cordon.FieldError(cordon.ECodeForbidden, "current_password", "the current password is wrong")
 	}
-	s.throttle.Succeed(keys)
+	attempt.Succeed()
 	if err := s.policy.Check(next, acct.Username); err != nil {
 		return err
 	}
@@ -600,32 +582,17 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	return err
 }
 
-// maxUsernameBytes bounds a username in bytes; usernames may be e-mail
-// addresses, which RFC 5321 bounds at 254.
-const maxUsernameBytes = 254
+// maxUsernameBytes bounds a username in bytes at login.
+const maxUsernameBytes = MaxUsernameBytes
 
-// CheckUsername says whether username may name a new account: 1 to 254
-// bytes of valid UTF-8, no control or space characters at either end and
-// no control characters at all.
-func CheckUsername(username string) error {
-	if username == "" {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username is required")
+// CheckUsername says whether name may name a new account: see
+// PrepareUsername (PRECIS UsernameCaseMapped, one script, no reserved
+// prefix), and it must not look like an account id.
+func CheckUsername(name string) error {
+	if _, err := PrepareUsername(name); err != nil {
+		return err
 	}
-	if len(username) > maxUsernameBytes {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must be at most %d bytes", maxUsernameBytes)
-	}
-	if !utf8.ValidString(username) {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must be valid UTF-8")
-	}
-	if strings.TrimSpace(username) != username {
-		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not start or end with a space")
-	}
-	for _, r := range username {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
-			return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not contain control characters")
-		}
-	}
-	if strings.HasPrefix(username, "u-") && len(username) == 28 {
+	if strings.HasPrefix(name, "u-") && len(name) == 28 {
 		return cordon.FieldError(cordon.ECodeUnprocessable, "username", "username must not look like an account id")
 	}
 	return nil
@@ -634,6 +601,9 @@ func CheckUsername(username string) error {
 // CreateAccount creates an account with a password.
 func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cordon.Account, error) {
 	if err := CheckUsername(username); err != nil {
+		return nil, err
+	}
+	if err := s.checkConfusable(ctx, username); err != nil {
 		return nil, err
 	}
 	if err := s.policy.Check(pw, username); err != nil {
@@ -651,6 +621,7 @@ func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cord
 		}
 		return nil, err
 	}
+	s.hasher.AddScheme(h, 1)
 	return a, nil
 }
 

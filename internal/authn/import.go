@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -63,12 +64,20 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 			problem(err)
 			continue
 		}
-		key := cordon.UsernameKey(r.Username)
+		key := skeletonKey(r.Username)
 		if seen[key] {
-			problem(fmt.Errorf("username %q appears twice in this batch", r.Username))
+			problem(fmt.Errorf("username %q appears twice in this batch, or looks like another of it", r.Username))
 			continue
 		}
 		seen[key] = true
+		if err := s.checkConfusable(ctx, r.Username); err != nil {
+			var ce *cordon.Error
+			if !errors.As(err, &ce) {
+				return res, err
+			}
+			problem(err)
+			continue
+		}
 		var hash string
 		switch {
 		case (r.Password == "") == (r.PasswordHash == ""):
@@ -99,6 +108,11 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 	}
 	res.Created = n
 	res.Existing = len(accts) - n
+	// Which of the batch were created is not known, only how many: count
+	// the first n. The counts only weight the dummy hash's pick.
+	for _, a := range accts[:min(n, len(accts))] {
+		s.hasher.AddScheme(a.PasswordHash, 1)
+	}
 	return res, nil
 }
 

@@ -107,7 +107,16 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	body := http.MaxBytesReader(w, r.Body, maxImportBody)
 	switch mt {
 	case "application/json":
-		dec := json.NewDecoder(body)
+		data, err := io.ReadAll(body)
+		if err != nil {
+			writeError(w, r, jsonError(err))
+			return
+		}
+		if p := checkStrict(data); p != nil {
+			writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, p.field(), "%s", p.msg))
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&recs); err != nil {
 			writeError(w, r, jsonError(err))
@@ -126,6 +135,10 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 			b := bytes.TrimSpace(sc.Bytes())
 			if len(b) == 0 {
 				continue
+			}
+			if p := checkStrict(b); p != nil {
+				writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, p.field(), "line %d: %s", line, p.msg))
+				return
 			}
 			var rec authn.ImportRecord
 			dec := json.NewDecoder(bytes.NewReader(b))

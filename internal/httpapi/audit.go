@@ -107,7 +107,17 @@ func decodeEvent(dec *json.Decoder, i int) (audit.Event, error) {
 }
 
 func decodeEventArray(body io.Reader) ([]audit.Event, error) {
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, jsonError(err)
+	}
+	if p := checkStrict(data); p != nil {
+		if len(p.path) == 0 {
+			return nil, cordon.FieldError(cordon.ECodeInvalid, "events", "%s", p.msg)
+		}
+		return nil, cordon.FieldError(cordon.ECodeInvalid, eventField(p.path[0], p.path[1:]), "event %s: %s", p.path[0], p.msg)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	tok, err := dec.Token()
 	if err != nil {
@@ -140,6 +150,15 @@ func decodeEventArray(body io.Reader) ([]audit.Event, error) {
 	return events, nil
 }
 
+// eventField names a member of event i: "events[3].principal".
+func eventField(i string, path []string) string {
+	f := "events[" + i + "]"
+	for _, p := range path {
+		f += "." + p
+	}
+	return f
+}
+
 func decodeEventLines(body io.Reader) ([]audit.Event, error) {
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
@@ -151,6 +170,10 @@ func decodeEventLines(body io.Reader) ([]audit.Event, error) {
 		}
 		if len(events) == auditlog.MaxBatch {
 			return nil, cordon.Errorf(cordon.ECodeTooLarge, "the batch holds more than %d events; send several", auditlog.MaxBatch)
+		}
+		if p := checkStrict(b); p != nil {
+			n := strconv.Itoa(len(events))
+			return nil, cordon.FieldError(cordon.ECodeInvalid, eventField(n, p.path), "event %s (line %d): %s", n, line+1, p.msg)
 		}
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.DisallowUnknownFields()

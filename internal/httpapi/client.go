@@ -28,7 +28,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	var tok *authn.Tokens
 	if err == nil {
-		tok, err = s.authn.Login(r.Context(), authn.LoginRequest{Username: body.Username, Password: body.Password, Client: facts, Address: throttle.AddressKey(r.RemoteAddr)})
+		tok, err = s.authn.Login(r.Context(), authn.LoginRequest{Username: body.Username, Password: body.Password, Client: facts, Address: throttle.AddressKey(s.proxies.Addr(r))})
 	}
 	var rr *authn.ResetRequiredError
 	if errors.As(err, &rr) {
@@ -252,8 +252,8 @@ func (s *Server) handlePassword(w http.ResponseWriter, r *http.Request, p *authn
 		writeError(w, r, err)
 		return
 	}
-	if err := s.authn.ChangePassword(r.Context(), p, body.Current, body.New, throttle.AddressKey(r.RemoteAddr)); err != nil {
-		writeError(w, r, err)
+	if err := s.authn.ChangePassword(r.Context(), p, body.Current, body.New, throttle.AddressKey(s.proxies.Addr(r))); err != nil {
+		writeError(w, r, renameField(err, "password", "new_password"))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -336,6 +336,7 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	var tok *authn.Tokens
 	if err == nil {
 		tok, err = s.authn.ResetPassword(r.Context(), body.ResetToken, body.NewPassword, facts)
+		err = renameField(err, "password", "new_password")
 	}
 	var rr *authn.ResetRequiredError
 	if errors.As(err, &rr) {
@@ -348,4 +349,17 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, tok)
+}
+
+// renameField gives a *cordon.Error about field from the field the
+// request body calls it: the password policy speaks of "password", a
+// password change's body of "new_password".
+func renameField(err error, from, to string) error {
+	var ce *cordon.Error
+	if errors.As(err, &ce) && ce.Field == from {
+		c := *ce
+		c.Field = to
+		return &c
+	}
+	return err
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -88,21 +89,25 @@ var writeJSON = wire.WriteJSON
 const maxJSONBody = 64 << 10
 
 // readJSON decodes exactly one JSON object into v, strictly: the right
-// content type, a bounded size, no unknown fields, nothing after it.
+// content type, a bounded size, no unknown fields, no member twice, only
+// valid UTF-8, nothing after it.
 func readJSON(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if err := requireType(r, "application/json"); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		return jsonError(err)
+	}
+	if p := checkStrict(data); p != nil {
+		return cordon.FieldError(cordon.ECodeInvalid, p.field(), "%s", p.msg)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			return jsonError(err)
-		}
 		return cordon.Errorf(cordon.ECodeInvalid, "the body must hold exactly one JSON object")
 	}
 	return nil

@@ -39,6 +39,7 @@ type Server struct {
 	log       *slog.Logger
 	clock     clock.Clock
 	reg       *prometheus.Registry
+	proxies   TrustedProxies
 	handler   http.Handler
 
 	requests *prometheus.CounterVec
@@ -66,6 +67,9 @@ type Deps struct {
 	Clock   clock.Clock
 	// Registry receives the server's metrics; /metrics serves it.
 	Registry *prometheus.Registry
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (for throttling and logs); none by default.
+	TrustedProxies TrustedProxies
 }
 
 // New builds the server and its routes.
@@ -82,7 +86,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -97,6 +101,7 @@ func New(d Deps) *Server {
 		d.Registry.MustRegister(
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_password_hashes_in_flight", Help: "Password hashes computing now."}, func() float64 { return float64(d.Hasher.InFlight()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_password_hashes_waiting", Help: "Password hashes queued for a slot."}, func() float64 { return float64(d.Hasher.Waiting()) }),
+			newVerifications(d.Hasher),
 		)
 	}
 	mux := http.NewServeMux()
@@ -304,7 +309,7 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 				level = slog.LevelError
 			}
 			log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
-				"duration_ms", float64(d.Microseconds())/1000, "remote", r.RemoteAddr)
+				"duration_ms", float64(d.Microseconds())/1000, "remote", s.proxies.Addr(r))
 		}()
 		mux.ServeHTTP(sw, r)
 	})

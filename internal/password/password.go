@@ -107,9 +107,11 @@ type Hasher struct {
 	queueWait time.Duration
 	inFlight  atomic.Int64
 	waiting   atomic.Int64
-	// dummy is verified against by VerifyDummy: the hasher's own params
-	// with a random salt and key, so the work equals a real verify's.
+	// dummy is verified against by VerifyDummy while no families are
+	// known: the hasher's own params with a random salt and key, so the
+	// work equals a real verify's.
 	dummy phc
+	d     dummyState
 }
 
 // NewHasher returns a Hasher that writes hashes with p. Zero fields of p
@@ -134,7 +136,7 @@ func NewHasher(p Params, cfg Limits) *Hasher {
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 2 * time.Second
 	}
-	return &Hasher{
+	h := &Hasher{
 		params:    p,
 		slots:     make(chan struct{}, cfg.MaxConcurrent),
 		maxQueue:  int64(cfg.MaxQueue),
@@ -145,6 +147,8 @@ func NewHasher(p Params, cfg Limits) *Hasher {
 			key:    randomBytes(p.KeyLen),
 		},
 	}
+	copy(h.d.key[:], randomBytes(32))
+	return h
 }
 
 // Params returns the parameters new hashes are written with.
@@ -187,6 +191,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 			return false, false, err
 		}
 		defer h.release()
+		h.countVerify(FamilyOf(encoded))
 		ok = verifyBcrypt(password, encoded)
 		return ok, ok, nil
 	}
@@ -199,22 +204,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		return false, false, err
 	}
 	defer h.release()
+	h.countVerify(argonFamily(stored.params))
 	ok = verifyArgon2id(password, stored)
 	return ok, ok && stored.params != h.params, nil
-}
-
-// VerifyDummy does the work of one argon2id Verify at the hasher's params
-// and throws the answer away. Call it when the username is unknown so that
-// the response takes as long as for a wrong password, and answer exactly
-// as for one. Its error is Verify's overload error: pass it on just as
-// Verify's, or an overloaded server would tell known users from unknown.
-func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
-	if err := h.acquire(ctx); err != nil {
-		return err
-	}
-	defer h.release()
-	verifyArgon2id(password, h.dummy)
-	return nil
 }
 
 func verifyArgon2id(password string, stored phc) bool {
@@ -262,16 +254,15 @@ func checkBcrypt(encoded string) error {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-// verifyBcrypt tries the raw bytes first, as the previous system most
-// likely hashed them, then the NFKC form in case it normalised. bcrypt
-// reads only the first 72 bytes, which is the old system's limit and
-// ours only until the rehash.
+// verifyBcrypt checks the password as the previous system most likely
+// hashed it: its raw bytes (bcrypt implementations hash what they are
+// given). It runs bcrypt once, never a second time on the NFKC form: a
+// second run would make a wrong password that NFKC changes cost double,
+// which tells anyone timing it that the account is an imported one.
+// bcrypt reads only the first 72 bytes, which is the old system's limit
+// and ours only until the rehash.
 func verifyBcrypt(password, encoded string) bool {
-	if bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password)) == nil {
-		return true
-	}
-	nfkc := norm.NFKC.String(password)
-	return nfkc != password && bcrypt.CompareHashAndPassword([]byte(encoded), []byte(nfkc)) == nil
+	return bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password)) == nil
 }
 
 // Causes of an overload, kept in cordon.Error.Err for logs.

@@ -78,6 +78,11 @@ func (p Policy) Check(password, username string) error {
 	if !utf8.ValidString(password) {
 		return weak("password must be valid UTF-8 text")
 	}
+	if strings.IndexByte(password, 0) >= 0 {
+		// C strings, bcrypt implementations and terminals cut at NUL, so
+		// such a password would not be the one the person thinks.
+		return weak("password must not contain the NUL character")
+	}
 	nfkc := norm.NFKC.String(password)
 	n := utf8.RuneCountInString(nfkc)
 	if n < p.MinLength {

@@ -1,6 +1,7 @@
 package throttle_test
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -15,14 +16,15 @@ func Example() {
 
 	// A login handler: Check, verify the password, then Fail or Succeed.
 	login := func(passwordOK bool) error {
-		if err := th.Check(k); err != nil {
+		a, err := th.Check(context.Background(), k)
+		if err != nil {
 			return err
 		}
 		if !passwordOK {
-			th.Fail(k)
+			a.Fail()
 			return nil
 		}
-		th.Succeed(k)
+		a.Succeed()
 		return nil
 	}
 	for range 6 {

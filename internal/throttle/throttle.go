@@ -14,7 +14,15 @@
 // is known, and attempts from a known pair skip the account's wait. They
 // count instead against a small budget of the pair's own. So credential
 // stuffing against one account from many addresses slows every stranger
-// while the owner's phone and home network still get in.
+// while the owner's phone and home network still get in. A known device
+// skips its address's wait too: behind a carrier NAT or a corporate proxy
+// thousands share one address, and strangers failing there must not lock
+// out an owner whose device got in before.
+//
+// An attempt takes its slot before the password is hashed (Check returns
+// an Attempt, resolved after the hash): attempts in flight count as
+// failures, so concurrent guesses get no more evaluations than sequential
+// ones.
 //
 // State is in memory and per process: a restart forgets it, and each
 // process of a fleet throttles on its own, so an attacker spread over n
@@ -23,10 +31,12 @@
 package throttle
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/clock"
@@ -76,6 +86,10 @@ type Config struct {
 	// replaces the one that succeeded longest ago. The bound keeps one
 	// account logging in with ever new device ids from growing memory.
 	KnownPerAccount int
+	// BusyWait is the longest Check waits for attempts in flight to be
+	// resolved when they hold every slot a key has left (zero: 2 s, the
+	// hasher's own queue wait; negative: no wait, refuse at once).
+	BusyWait time.Duration
 	// MaxEntries bounds each of the three tables: addresses, accounts,
 	// and accounts with known pairs. Measured: an address or account
 	// entry takes some 140 bytes, so the default bounds each of those
@@ -94,6 +108,7 @@ func DefaultConfig() Config {
 			HardLimit: 100, HardDelay: 5 * time.Minute, Forget: 24 * time.Hour},
 		KnownFor:        30 * 24 * time.Hour,
 		KnownPerAccount: 16,
+		BusyWait:        2 * time.Second,
 		MaxEntries:      1_000_000,
 	}
 }
@@ -135,6 +150,9 @@ type Throttle struct {
 	// ever new device ids churns only that account's pairs and cannot
 	// push other accounts' pairs out.
 	known *table[string, knownSet]
+	// released, when not nil, is closed at the next release of a slot,
+	// waking the Checks that wait for one.
+	released chan struct{}
 }
 
 // New returns a Throttle that reads the time from clk.
@@ -158,6 +176,9 @@ func New(cfg Config, clk clock.Clock) *Throttle {
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = def.MaxEntries
 	}
+	if cfg.BusyWait == 0 {
+		cfg.BusyWait = def.BusyWait
+	}
 	return &Throttle{
 		cfg:       cfg,
 		clk:       clk,
@@ -167,49 +188,224 @@ func New(cfg Config, clk clock.Clock) *Throttle {
 	}
 }
 
-// Check reports whether a login attempt with k may go ahead: nil, or a
-// *cordon.Error with code cordon.ECodeThrottled and RetryAfter set to the
-// whole seconds to wait. The attempt must wait for its address and, unless
-// it comes from a known pair, for the account; from known pairs it waits
-// only if every known pair it matches must.
-func (t *Throttle) Check(k Keys) error {
+// Check reports whether a login attempt with k may go ahead: an Attempt,
+// or a *cordon.Error with code cordon.ECodeThrottled and RetryAfter set to
+// the whole seconds to wait (cordon.ECodeOverloaded when attempts in
+// flight held every slot for Config.BusyWait). Resolve every Attempt it returns with exactly
+// one of Fail, Succeed or Cancel.
+//
+// An attempt it lets through holds a slot of each key it counts against
+// until it is resolved: it counts as a failure in flight, so that while
+// n attempts are in flight a key with f failures lets another through only
+// if f+n failures would still be within the free budget. Concurrent
+// guesses are thus evaluated no more than sequential ones would be.
+//
+// The attempt must wait for its address and, unless it comes from a known
+// pair, for the account. From known pairs it waits only if every known
+// pair it matches must; from a known device it does not wait for its
+// address either, so a crowd of strangers failing behind one carrier NAT
+// or corporate proxy cannot lock out an owner whose device logged in
+// before. (A known address pair is no such proof: everyone behind that
+// NAT shares it.)
+func (t *Throttle) Check(ctx context.Context, k Keys) (*Attempt, error) {
 	k = normalize(k)
+	var timeout <-chan time.Time
+	for {
+		a, err, busy := t.try(k)
+		if busy == nil {
+			return a, err
+		}
+		// Only attempts in flight stand in the way: wait for one to be
+		// resolved (a success frees its slot, a failure may start a
+		// wait), so a crowd of correct logins behind one address queues
+		// for a moment instead of being refused.
+		if timeout == nil {
+			if t.cfg.BusyWait < 0 {
+				return nil, busyErr()
+			}
+			tm := time.NewTimer(t.cfg.BusyWait)
+			defer tm.Stop()
+			timeout = tm.C
+		}
+		select {
+		case <-busy:
+		case <-timeout:
+			return nil, busyErr()
+		case <-ctx.Done():
+			return nil, busyErr()
+		}
+	}
+}
+
+// try is one round of Check. busy, when not nil, says that only attempts
+// in flight stand in the way, and is closed when one is resolved.
+func (t *Throttle) try(k Keys) (a *Attempt, err error, busy <-chan struct{}) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.clk.Now().UnixNano() // under the lock, so stamps reach the tables in order
 
-	addr := t.addresses.get(k.Address, now)
-	wait := addr.wait(now, &t.cfg.Address)
 	known := t.knownPairs(k, now)
-	var acct *counter
+	var wait time.Duration
+	var full bool
+	var addr, acct *counter
+	if known[0] == nil {
+		addr = t.addresses.get(k.Address, now)
+		wait = addr.wait(now, &t.cfg.Address)
+		full = addr.full(now, &t.cfg.Address)
+	}
+	var clear [2]bool // the known pairs that would let it through
 	if known[0] == nil && known[1] == nil {
 		acct = t.accounts.get(k.Account, now)
 		wait = max(wait, acct.wait(now, &t.cfg.Account))
+		full = full || acct.full(now, &t.cfg.Account)
 	} else {
-		wait = max(wait, knownWait(known, now, &t.cfg.Known))
-	}
-	if wait > 0 {
-		return throttled(wait)
-	}
-
-	addr.reserve(now, &t.cfg.Address)
-	acct.reserve(now, &t.cfg.Account)
-	for _, c := range known {
-		if c.wait(now, &t.cfg.Known) == 0 { // a waiting pair is not what let it through
-			c.reserve(now, &t.cfg.Known)
+		kw := knownWait(known, now, &t.cfg.Known)
+		wait = max(wait, kw)
+		if kw == 0 {
+			for i, c := range known {
+				clear[i] = c != nil && c.wait(now, &t.cfg.Known) == 0 && !c.full(now, &t.cfg.Known)
+			}
+			full = full || clear == [2]bool{}
 		}
 	}
-	return nil
+	if wait > 0 {
+		return nil, throttled(wait), nil
+	}
+	if full {
+		if t.released == nil {
+			t.released = make(chan struct{})
+		}
+		return nil, nil, t.released
+	}
+
+	a = &Attempt{t: t, k: k}
+	if known[0] == nil {
+		if addr == nil {
+			addr = t.addresses.touch(k.Address, now)
+		}
+		addr.reserve(now, &t.cfg.Address)
+		a.addr = true
+	}
+	if known[0] == nil && known[1] == nil {
+		if acct == nil {
+			acct = t.accounts.touch(k.Account, now)
+		}
+		acct.reserve(now, &t.cfg.Account)
+		a.acct = true
+	}
+	for i, c := range known {
+		if clear[i] { // a waiting pair is not what let it through
+			c.reserve(now, &t.cfg.Known)
+			a.pairs[i] = true
+		}
+	}
+	return a, nil, nil
+}
+
+// An Attempt is a login attempt Check let through, holding a slot of the
+// keys it counts against until Fail, Succeed or Cancel resolves it. The
+// first call resolves it; later ones do nothing.
+type Attempt struct {
+	t     *Throttle
+	k     Keys // normalised
+	addr  bool // holds a slot of the address
+	acct  bool // holds a slot of the account
+	pairs [2]bool
+	done  atomic.Bool
+}
+
+// Fail records that the password was wrong or the username unknown, as
+// Throttle.Fail does, and gives the slots back.
+func (a *Attempt) Fail() {
+	if a == nil || a.done.Swap(true) {
+		return
+	}
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	a.release(a.t.clk.Now().UnixNano())
+	a.t.fail(a.k)
+}
+
+// Succeed records a successful login, as Throttle.Succeed does, and gives
+// the slots back.
+func (a *Attempt) Succeed() {
+	if a == nil || a.done.Swap(true) {
+		return
+	}
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	a.release(a.t.clk.Now().UnixNano())
+	a.t.succeed(a.k)
+}
+
+// Cancel gives the slots back without a verdict: the attempt never
+// checked a password (the hasher was overloaded, the store failed).
+func (a *Attempt) Cancel() {
+	if a == nil || a.done.Swap(true) {
+		return
+	}
+	a.t.mu.Lock()
+	defer a.t.mu.Unlock()
+	a.release(a.t.clk.Now().UnixNano())
+}
+
+// releaseIn gives back a slot of key k in tb, dropping an entry left
+// with neither failures nor slots: Check creates one for every attempt,
+// and an attempt that did not fail must leave nothing behind.
+func releaseIn(tb *table[string, counter], k string, now int64) {
+	c := tb.get(k, now)
+	c.unreserve()
+	if c != nil && c.fails == 0 && c.pending == 0 {
+		tb.delete(k)
+	}
+}
+
+// release gives back the slots a holds; t.mu is held. A key evicted or
+// forgotten meanwhile has nothing to give back.
+func (a *Attempt) release(now int64) {
+	t := a.t
+	if t.released != nil {
+		close(t.released)
+		t.released = nil
+	}
+	if a.addr {
+		releaseIn(t.addresses, a.k.Address, now)
+	}
+	if a.acct {
+		releaseIn(t.accounts, a.k.Account, now)
+	}
+	if a.pairs == [2]bool{} {
+		return
+	}
+	set := t.known.get(a.k.Account, now)
+	if set == nil {
+		return
+	}
+	for i, p := range pairsOf(a.k) {
+		if a.pairs[i] {
+			if kp := set.find(p); kp != nil {
+				kp.c.unreserve()
+			}
+		}
+	}
 }
 
 // Fail records a failed attempt with k: a wrong password, or a username
 // that does not exist, so that an attacker cannot tell the two apart by
 // how they are slowed down. It counts against the address and against
 // either the account or, for an attempt from known pairs, those pairs.
+//
+// Use it for an attempt that holds no slot; an Attempt from Check is
+// resolved with its own Fail.
 func (t *Throttle) Fail(k Keys) {
 	k = normalize(k)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.fail(k)
+}
+
+// fail is Fail on a normalised k; t.mu is held.
+func (t *Throttle) fail(k Keys) {
 	now := t.clk.Now().UnixNano()
 
 	t.addresses.touch(k.Address, now).fail(now, &t.cfg.Address)
@@ -230,6 +426,11 @@ func (t *Throttle) Succeed(k Keys) {
 	k = normalize(k)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.succeed(k)
+}
+
+// succeed is Succeed on a normalised k; t.mu is held.
+func (t *Throttle) succeed(k Keys) {
 	now := t.clk.Now().UnixNano()
 
 	t.accounts.delete(k.Account)
@@ -261,7 +462,7 @@ func (t *Throttle) knownPairs(k Keys, now int64) [2]*counter {
 		}
 		if kp := set.find(p); kp != nil && now-kp.since < int64(t.cfg.KnownFor) {
 			if now-kp.c.last >= int64(t.cfg.Known.Forget) {
-				kp.c = counter{}
+				kp.c = counter{pending: kp.c.pending}
 			}
 			known[i] = &kp.c
 		}
@@ -327,7 +528,7 @@ func (s *knownSet) find(p pair) *knownPair {
 // gives up its pair that succeeded longest ago (an expired one, if any).
 func (s *knownSet) succeed(p pair, now int64, limit int) {
 	if kp := s.find(p); kp != nil {
-		kp.since, kp.c = now, counter{}
+		kp.since, kp.c = now, counter{pending: kp.c.pending}
 		return
 	}
 	kp := knownPair{pair: p, since: now}
@@ -350,6 +551,9 @@ type counter struct {
 	fails int
 	last  int64 // unix nanoseconds of the last failure
 	next  int64 // unix nanoseconds before which no attempt goes through
+	// pending is how many attempts Check let through that are not
+	// resolved yet: failures, for all Check knows.
+	pending int
 }
 
 // wait returns how long an attempt must wait for c.
@@ -362,6 +566,12 @@ func (c *counter) wait(now int64, p *Policy) time.Duration {
 	return min(time.Duration(c.next-now), max(p.MaxDelay, p.HardDelay))
 }
 
+// full reports whether the attempts in flight on c, were they all to
+// fail, would leave no slot free now.
+func (c *counter) full(now int64, p *Policy) bool {
+	return c != nil && c.pending > 0 && now >= c.next && p.delay(c.fails+c.pending) > 0
+}
+
 // reserve takes the next slot of a key that is past its free budget for
 // the attempt now let through; a failure then extends the wait, a success
 // of the account removes it.
@@ -369,8 +579,16 @@ func (c *counter) reserve(now int64, p *Policy) {
 	if c == nil {
 		return
 	}
+	c.pending++
 	if d := p.delay(c.fails); d > 0 {
 		c.next = now + int64(d)
+	}
+}
+
+// unreserve gives back a slot reserve took.
+func (c *counter) unreserve() {
+	if c != nil && c.pending > 0 {
+		c.pending--
 	}
 }
 
@@ -397,6 +615,17 @@ func (p *Policy) delay(fails int) time.Duration {
 		d = max(d, p.HardDelay)
 	}
 	return d
+}
+
+// busyErr answers an attempt that found every slot of a key held by
+// attempts in flight for longer than BusyWait: nothing failed yet, the
+// server is busy evaluating, so it is an overload, not a throttle.
+func busyErr() error {
+	return &cordon.Error{
+		Code:       cordon.ECodeOverloaded,
+		Message:    "login servers are busy; retry shortly",
+		RetryAfter: 1,
+	}
 }
 
 func throttled(wait time.Duration) error {

@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -23,8 +24,9 @@ func newThrottle(t *testing.T, cfg Config) (*Throttle, *clock.Fake) {
 // to wait, failing the test on any other kind of answer.
 func retryAfter(t *testing.T, th *Throttle, k Keys) int {
 	t.Helper()
-	err := th.Check(k)
+	a, err := th.Check(context.Background(), k)
 	if err == nil {
+		a.Cancel()
 		return 0
 	}
 	var e *cordon.Error
@@ -195,7 +197,10 @@ func TestKnownPairs(t *testing.T) {
 	}
 }
 
-func TestKnownDeviceStillWaitsForAddress(t *testing.T) {
+// A shared address (carrier NAT, corporate proxy) throttled by others'
+// failures does not lock out an owner on a known device; a known address
+// alone is no proof, since everyone behind it shares it.
+func TestKnownDeviceSkipsSharedAddress(t *testing.T) {
 	th, _ := newThrottle(t, DefaultConfig())
 	owner := Keys{Account: "alice", Address: "198.51.100.1:1", Device: "d-1"}
 	th.Succeed(owner)
@@ -203,8 +208,82 @@ func TestKnownDeviceStillWaitsForAddress(t *testing.T) {
 	for i := range 25 {
 		th.Fail(Keys{Account: fmt.Sprintf("u%d", i), Address: "198.51.100.1:9"})
 	}
-	if got := retryAfter(t, th, owner); got != 16 {
-		t.Errorf("known pair on a throttled address: RetryAfter = %d, want 16", got)
+	if got := retryAfter(t, th, owner); got != 0 {
+		t.Errorf("known device on a throttled address: RetryAfter = %d, want 0", got)
+	}
+	if got := retryAfter(t, th, Keys{Account: "alice", Address: "198.51.100.1:2", Device: "d-2"}); got != 16 {
+		t.Errorf("known address, new device, on a throttled address: RetryAfter = %d, want 16", got)
+	}
+	if got := retryAfter(t, th, Keys{Account: "bob", Address: "198.51.100.1:3", Device: "d-1"}); got != 16 {
+		t.Errorf("another account claiming the owner's device id: RetryAfter = %d, want 16", got)
+	}
+}
+
+// Concurrent attempts are evaluated no more than sequential ones: with a
+// free budget of 20 failures, 60 attempts in flight at once from one
+// address get 21 slots (the 21st failure is the first that costs a wait).
+func TestConcurrentAttemptsReserve(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.BusyWait = -1 // the attempts are held, not resolved: do not wait for them
+	th, _ := newThrottle(t, cfg)
+	var attempts []*Attempt
+	refused := 0
+	for i := range 60 {
+		a, err := th.Check(context.Background(), Keys{Account: fmt.Sprintf("u%d", i), Address: "203.0.113.5:1"})
+		if err != nil {
+			refused++
+			continue
+		}
+		attempts = append(attempts, a)
+	}
+	if len(attempts) != 21 || refused != 39 {
+		t.Fatalf("60 attempts in flight: %d let through, %d refused; want 21 and 39", len(attempts), refused)
+	}
+	for _, a := range attempts {
+		a.Fail()
+	}
+	if got := retryAfter(t, th, Keys{Account: "x", Address: "203.0.113.5:2"}); got != 1 {
+		t.Errorf("after 21 failures: RetryAfter = %d, want 1", got)
+	}
+}
+
+// Attempts that wait for a slot held in flight get it when a success
+// frees it: 60 correct logins at once behind one address all get in.
+func TestBusyWaitsForSuccesses(t *testing.T) {
+	th, _ := newThrottle(t, DefaultConfig())
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for i := range 60 {
+		wg.Go(func() {
+			a, err := th.Check(context.Background(), Keys{Account: fmt.Sprintf("u%d", i), Address: "203.0.113.7:1"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			time.Sleep(time.Millisecond) // the hash
+			a.Succeed()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("correct login behind a busy address: %v, want it let through", err)
+	}
+}
+
+// An attempt cancelled (the hasher was overloaded) gives its slot back.
+func TestCancelGivesSlotBack(t *testing.T) {
+	th, _ := newThrottle(t, DefaultConfig())
+	for range 100 {
+		a, err := th.Check(context.Background(), Keys{Account: "alice", Address: "203.0.113.6:1"})
+		if err != nil {
+			t.Fatalf("Check after cancelled attempts: %v, want nil", err)
+		}
+		a.Cancel()
+		a.Cancel() // a second resolution does nothing
+	}
+	if n := th.addresses.len() + th.accounts.len(); n != 0 {
+		t.Errorf("after cancelled attempts: %d entries kept, want 0", n)
 	}
 }
 
@@ -312,7 +391,7 @@ func TestBurstGetsOneSlot(t *testing.T) {
 	let := make(chan int, n)
 	for i := range n {
 		wg.Go(func() {
-			if th.Check(stranger("alice", 100+i)) == nil {
+			if _, err := th.Check(context.Background(), stranger("alice", 100+i)); err == nil {
 				let <- i
 			}
 		})
@@ -440,11 +519,11 @@ func TestConcurrentUse(t *testing.T) {
 					Address: fmt.Sprintf("[2001:db8:%x::1]:1", i%700),
 					Device:  fmt.Sprintf("d%d", i%5),
 				}
-				if th.Check(k) == nil {
+				if a, err := th.Check(context.Background(), k); err == nil {
 					if i%10 == 0 {
-						th.Succeed(k)
+						a.Succeed()
 					} else {
-						th.Fail(k)
+						a.Fail()
 					}
 				}
 				if g == 0 && i%100 == 0 {
@@ -509,8 +588,11 @@ func BenchmarkCheckFail(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			k := keys[i&(len(keys)-1)]
-			_ = th.Check(k)
-			th.Fail(k)
+			if a, err := th.Check(context.Background(), k); err == nil {
+				a.Fail()
+			} else {
+				th.Fail(k)
+			}
 			i++
 		}
 	})
@@ -521,8 +603,11 @@ func BenchmarkCheckFail(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				k := keys[i&(len(keys)-1)]
-				_ = th.Check(k)
-				th.Fail(k)
+				if a, err := th.Check(context.Background(), k); err == nil {
+					a.Fail()
+				} else {
+					th.Fail(k)
+				}
 				i += 7
 			}
 		})

@@ -1,0 +1,78 @@
+package authn
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/throttle"
+)
+
+// checkLogin throttles and checks a login's password. It answers the
+// account and whether its hash should be rehashed, or
+// errInvalidCredentials alike for an unknown user and a wrong password:
+// the same answer, the same throttling, and the same work, since an
+// unknown user is verified against a dummy hash of a family present among
+// the accounts (see password.Hasher.VerifyDummy).
+//
+// The throttle's slot is taken before any hash runs and resolved after,
+// so concurrent guesses are counted as they are evaluated, not after.
+func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*cordon.Account, bool, error) {
+	key := cordon.UsernameKey(req.Username)
+	attempt, err := s.throttle.Check(ctx, throttle.Keys{Account: key, Address: req.Address, Device: req.Client.Device})
+	if err != nil {
+		return nil, false, err
+	}
+	acct, err := s.store.AccountByUsername(ctx, req.Username)
+	if errors.Is(err, cordon.ErrNotFound) {
+		if err := s.hasher.VerifyDummy(ctx, req.Password, key); err != nil {
+			attempt.Cancel()
+			return nil, false, err
+		}
+		attempt.Fail()
+		return nil, false, errInvalidCredentials
+	}
+	if err != nil {
+		attempt.Cancel()
+		return nil, false, err
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, req.Password, acct.PasswordHash)
+	if err != nil {
+		attempt.Cancel()
+		return nil, false, err
+	}
+	if !ok {
+		attempt.Fail()
+		return nil, false, errInvalidCredentials
+	}
+	attempt.Succeed()
+	// Only someone who knows the password learns the account is locked.
+	if err := refuseLocked(acct); err != nil {
+		return nil, false, err
+	}
+	return acct, rehash, nil
+}
+
+// schemeCounter is a store that can count its accounts per password hash
+// scheme; both backends can.
+type schemeCounter interface {
+	PasswordSchemes(ctx context.Context) (map[string]int, error)
+}
+
+// loadSchemes tells the hasher which hash families the accounts hold, so
+// an unknown username costs what a real account's wrong password does
+// (an imported bcrypt-12 account takes some 250 ms, argon2id some 30).
+// It reads every account row once, at start; creations, imports and
+// rehashes keep the counts current after that.
+func (s *Service) loadSchemes(ctx context.Context) error {
+	sc, ok := s.store.(schemeCounter)
+	if !ok {
+		return nil
+	}
+	counts, err := sc.PasswordSchemes(ctx)
+	if err != nil {
+		return err
+	}
+	s.hasher.SetSchemes(counts)
+	return nil
+}
