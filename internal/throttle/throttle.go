@@ -211,7 +211,7 @@ func (t *Throttle) Check(ctx context.Context, k Keys) (*Attempt, error) {
 	k = normalize(k)
 	var timeout <-chan time.Time
 	for {
-		a, err, busy := t.try(k)
+		a, busy, err := t.try(k)
 		if busy == nil {
 			return a, err
 		}
@@ -239,7 +239,7 @@ func (t *Throttle) Check(ctx context.Context, k Keys) (*Attempt, error) {
 
 // try is one round of Check. busy, when not nil, says that only attempts
 // in flight stand in the way, and is closed when one is resolved.
-func (t *Throttle) try(k Keys) (a *Attempt, err error, busy <-chan struct{}) {
+func (t *Throttle) try(k Keys) (a *Attempt, busy <-chan struct{}, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.clk.Now().UnixNano() // under the lock, so stamps reach the tables in order
@@ -269,13 +269,13 @@ func (t *Throttle) try(k Keys) (a *Attempt, err error, busy <-chan struct{}) {
 		}
 	}
 	if wait > 0 {
-		return nil, throttled(wait), nil
+		return nil, nil, throttled(wait)
 	}
 	if full {
 		if t.released == nil {
 			t.released = make(chan struct{})
 		}
-		return nil, nil, t.released
+		return nil, t.released, nil
 	}
 
 	a = &Attempt{t: t, k: k}
