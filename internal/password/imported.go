@@ -64,3 +64,13 @@ func matchImported(password string, stored imported) bool {
 	nfkc := norm.NFKC.String(password)
 	return nfkc != password && subtle.ConstantTimeCompare(stored.derive([]byte(nfkc)), stored.stored()) == 1
 }
+
+// Families names the hash forms Verify reads, for messages to operators.
+const Families = "bcrypt ($2a$, $2b$, $2y$), argon2id ($argon2id$), PBKDF2 ($pbkdf2-sha256$, $pbkdf2-sha512$, $pbkdf2-sha1$, or Django's pbkdf2_sha256$ and pbkdf2_sha1$) or Firebase scrypt ($firebase-scrypt$)"
+
+// KnownFamily reports whether encoded starts like one of Families, whether
+// or not the rest is well formed (CheckEncoded says that).
+func KnownFamily(encoded string) bool {
+	_, isImported, _ := decodeImported(encoded)
+	return isImported || isBcrypt(encoded) || strings.HasPrefix(encoded, argon2idPrefix)
+}
