@@ -76,6 +76,9 @@ var ErrFirebaseParams = errors.New("the export holds Firebase users with passwor
 // errShape is wrapped by every error that stops the reader.
 var errShape = errors.New("not a Keycloak or Firebase user export")
 
+// Index returns the position of the user Next read last, from 1.
+func (r *Reader) Index() int { return r.index }
+
 // Next returns the next record. At the end it returns io.EOF; for a user
 // that yields no record, a *Problem (call Next again); any other error
 // means the file cannot be read further.
