@@ -51,12 +51,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient.Client, args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "", "jsonl or csv (default: from the file's extension)")
 	batch := fs.Int("batch", 1000, "accounts per request (at most 10000)")
+	idp := addIDPFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError("user import takes one FILE (JSONL: one {\"username\",\"password\"|\"password_hash\"} per line; CSV: a header row naming username and password or password_hash)")
+		return usageError("user import takes one FILE (JSONL: one {\"username\",\"password\"|\"password_hash\"} per line; CSV: a header row naming username and password or password_hash; JSON: an array of those, or a Keycloak realm/users export, or a Firebase auth:export file)")
+	}
+	idpOpts, err := idp.options()
+	if err != nil {
+		return err
 	}
 	if *batch < 1 || *batch > 10000 {
 		return usageError("--batch must be between 1 and 10000")
@@ -87,22 +92,29 @@ func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient
 		progressbar.OptionClearOnFinish())
 	in := &countingReader{r: f, bar: bar}
 	var next func() (importRecord, int, error)
+	unit := "line"
 	switch *format {
 	case "jsonl":
 		next = jsonlReader(in)
 	case "json":
-		next = jsonArrayReader(in)
+		var export bool
+		if next, export = jsonOrExport(in, idpOpts); export {
+			unit = "user"
+		}
+	case "keycloak", "firebase":
+		next, unit = exportReader(in, idpOpts), "user"
 	case "csv":
 		next, err = csvReader(in)
 		if err != nil {
 			return err
 		}
 	default:
-		return usageError("--format must be jsonl, json (an array) or csv")
+		return usageError("--format must be jsonl, json (an array), csv, keycloak or firebase")
 	}
 
 	c := client()
 	var total importResult
+	skipped := 0
 	var problems []string
 	recs := make([]importRecord, 0, *batch)
 	lines := make([]int, 0, *batch)
@@ -127,7 +139,7 @@ func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient
 			if p.Index >= 0 && p.Index < len(lines) {
 				line = lines[p.Index]
 			}
-			problems = append(problems, fmt.Sprintf("line %d (%s): %s", line, p.Username, p.Error))
+			problems = append(problems, fmt.Sprintf("%s %d (%s): %s", unit, line, p.Username, p.Error))
 		}
 		recs, lines = recs[:0], lines[:0]
 		return nil
@@ -140,6 +152,12 @@ func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient
 		var fatal *fatalReadError
 		if errors.As(err, &fatal) {
 			return fatal.err
+		}
+		var skip *skippedRecord
+		if errors.As(err, &skip) {
+			skipped++
+			problems = append(problems, skip.Error())
+			continue
 		}
 		if err != nil {
 			total.Invalid++
@@ -161,7 +179,11 @@ func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}
-	fmt.Fprintf(stdout, "imported %d account(s); %d existed already; %d invalid\n", total.Created, total.Existing, total.Invalid)
+	fmt.Fprintf(stdout, "imported %d account(s); %d existed already; %d invalid", total.Created, total.Existing, total.Invalid)
+	if skipped > 0 {
+		fmt.Fprintf(stdout, "; %d without a password skipped", skipped)
+	}
+	fmt.Fprintln(stdout)
 	if total.Invalid > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("%d record(s) were not imported", total.Invalid)}
 	}

@@ -13,7 +13,7 @@ import (
 
 // ImportRecord is one account to import from a previous system: a
 // username and either a plain password (hashed here, slowly) or an
-// existing hash (bcrypt or argon2id PHC), which is kept as it is and
+// existing hash (any of password.Families), which is kept as it is and
 // upgraded to argon2id at the user's next successful login.
 type ImportRecord struct {
 	Username     string `json:"username"`
@@ -116,11 +116,11 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 	return res, nil
 }
 
-// checkImportedHash accepts what the verifier can check: a bcrypt hash or
-// an argon2id PHC string within its bounds.
+// checkImportedHash accepts what the verifier can check: a hash of one of
+// password.Families within its bounds.
 func checkImportedHash(h string) error {
-	if !strings.HasPrefix(h, "$2a$") && !strings.HasPrefix(h, "$2b$") && !strings.HasPrefix(h, "$2y$") && !strings.HasPrefix(h, "$argon2id$") {
-		return fmt.Errorf("password_hash must be bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$)")
+	if !password.KnownFamily(h) {
+		return fmt.Errorf("password_hash must be %s", password.Families)
 	}
 	if err := password.CheckEncoded(h); err != nil {
 		return fmt.Errorf("password_hash is not usable: %v", strings.TrimPrefix(err.Error(), "password: "))

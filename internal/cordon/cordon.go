@@ -59,8 +59,9 @@ type Account struct {
 	ID       string
 	Username string
 	// PasswordHash is a PHC string ($argon2id$...) or, for an account
-	// imported from another system, a bcrypt hash ($2a$/$2b$/$2y$) that
-	// is replaced by argon2id at the next successful login.
+	// imported from another system, a hash of its family (bcrypt, PBKDF2,
+	// Firebase scrypt: see password.Families) that is replaced by
+	// argon2id at the next successful login.
 	PasswordHash      string
 	PasswordChangedAt time.Time
 	CreatedAt         time.Time

@@ -174,15 +174,21 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 }
 
 // Verify reports whether password matches encoded, an argon2id PHC string
-// at any parameters or a bcrypt hash ($2a$, $2b$, $2y$) imported from a
-// previous system. When ok, rehash reports that encoded should be replaced
-// by Hash(password): always for bcrypt, and for argon2id whose parameters
-// differ from the hasher's. rehash is false whenever ok is false.
+// at any parameters or a hash imported from a previous system: bcrypt
+// ($2a$, $2b$, $2y$), PBKDF2 ($pbkdf2-sha1|sha256|sha512$, Django's
+// pbkdf2_sha256$ and pbkdf2_sha1$) or Firebase's modified scrypt
+// ($firebase-scrypt$). When ok, rehash reports that encoded should be
+// replaced by Hash(password): always for an imported hash, and for argon2id
+// whose parameters differ from the hasher's. rehash is false whenever ok
+// is false.
 //
 // A malformed encoded is an error wrapping ErrMalformedHash: an internal
 // fault, never shown to the user as a wrong password. Errors are otherwise
 // *cordon.Error with ECodeOverloaded when no slot was had.
 func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, rehash bool, err error) {
+	if stored, isImported, err := decodeImported(encoded); isImported {
+		return h.verifyImported(ctx, password, stored, err)
+	}
 	if isBcrypt(encoded) {
 		if err := checkBcrypt(encoded); err != nil {
 			return false, false, err
@@ -328,12 +334,16 @@ func randomBytes(n uint32) []byte {
 }
 
 // CheckEncoded says whether Verify could check a password against encoded:
-// a bcrypt hash in modular crypt form (cost ≤ 16) or an argon2id PHC
-// string within the decoder's bounds. Imports call it, so a hash that
-// would fail at every login is refused at the door instead.
+// a bcrypt hash in modular crypt form (cost ≤ 16), an argon2id PHC string,
+// a PBKDF2 or a Firebase scrypt hash, each within its decoder's bounds.
+// Imports call it, so a hash that would fail at every login is refused at
+// the door instead.
 func CheckEncoded(encoded string) error {
 	if isBcrypt(encoded) {
 		return checkBcrypt(encoded)
+	}
+	if _, isImported, err := decodeImported(encoded); isImported {
+		return err
 	}
 	_, err := decodePHC(encoded)
 	return err
