@@ -110,6 +110,67 @@ func TestDiscoveryDocument(t *testing.T) {
 	}
 }
 
+func TestDiscoveryIssuerWithPath(t *testing.T) {
+	m := apiServer(t, func(c *Config) { c.Issuer = "https://example.com/id/" })
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/.well-known/oauth-authorization-server/id", 200},  // RFC 8414 §3
+		{"/.well-known/oauth-authorization-server/id/", 200}, // the issuer's own trailing slash
+		{"/.well-known/openid-configuration", 200},           // behind a proxy that strips /id
+		{"/.well-known/oauth-authorization-server/other", 404},
+		{"/.well-known/oauth-authorization-server/id/x", 404},
+	} {
+		r := send(t, "GET", m.URL()+tc.path, nil, nil)
+		if r.status != tc.status {
+			t.Errorf("GET %s: %v, want %d", tc.path, r, tc.status)
+		}
+		if tc.status == 200 && (r.body["issuer"] != "https://example.com/id/" || r.body["token_endpoint"] != "https://example.com/id/oauth2/token") {
+			t.Errorf("GET %s: issuer %v, token_endpoint %v", tc.path, r.body["issuer"], r.body["token_endpoint"])
+		}
+	}
+	// Without a path in the issuer, no suffixed path answers.
+	plain := apiServer(t)
+	wantError(t, send(t, "GET", plain.URL()+"/.well-known/oauth-authorization-server/x", nil, nil), http.StatusNotFound, "not_found")
+}
+
+// TestDiscoveryIsTruthful follows each endpoint the metadata names to the
+// server and checks it is there and behaves as advertised.
+func TestDiscoveryIsTruthful(t *testing.T) {
+	m := apiServer(t)
+	md := send(t, "GET", m.URL()+"/.well-known/openid-configuration", nil, nil).body
+	if md["issuer"] != m.URL() {
+		t.Fatalf("issuer = %v, want %s (the default issuer is the listen address)", md["issuer"], m.URL())
+	}
+	if r := send(t, "GET", md["jwks_uri"].(string), nil, nil); r.status != http.StatusOK || r.header.Get("Content-Type") != "application/jwk-set+json" {
+		t.Errorf("jwks_uri: %v", r)
+	}
+	for _, k := range jwks(t, m) {
+		if k["alg"] != "EdDSA" {
+			t.Errorf("published key %v, want alg EdDSA as id_token_signing_alg_values_supported says", k)
+		}
+	}
+	// The token endpoint takes the one grant type listed and refuses
+	// others as unsupported.
+	tokenURL := md["token_endpoint"].(string)
+	wantError(t, send(t, "POST", tokenURL, hdr("Content-Type", formType), form("grant_type", "refresh_token", "refresh_token", "crt_x")), http.StatusBadRequest, "invalid_grant")
+	for _, gt := range []string{"authorization_code", "password", "client_credentials"} {
+		wantError(t, send(t, "POST", tokenURL, hdr("Content-Type", formType), form("grant_type", gt)), http.StatusBadRequest, "unsupported_grant_type")
+	}
+	if r := send(t, "POST", md["revocation_endpoint"].(string), hdr("Content-Type", formType), form("token", "x")); r.status != http.StatusOK {
+		t.Errorf("revocation_endpoint: %v, want 200", r)
+	}
+	wantError(t, send(t, "POST", md["introspection_endpoint"].(string), hdr("Content-Type", formType), form("token", "x")), http.StatusUnauthorized, "unauthorized")
+	// Nothing else is advertised: no authorization, userinfo or device
+	// endpoint that does not exist.
+	for _, k := range []string{"authorization_endpoint", "userinfo_endpoint", "device_authorization_endpoint", "end_session_endpoint", "registration_endpoint", "scopes_supported", "code_challenge_methods_supported"} {
+		if v, ok := md[k]; ok {
+			t.Errorf("metadata advertises %s = %v, which cordon does not have", k, v)
+		}
+	}
+}
+
 func TestGoOIDCProviderVerifiesAccessTokens(t *testing.T) {
 	m := apiServer(t)
 	ctx := context.Background()

@@ -64,7 +64,21 @@ func (s *Server) metadata() serverMetadata {
 	}
 }
 
+// handleMetadata serves the metadata. RFC 8414 §3 puts the metadata of an
+// issuer with a path (https://host/p) at
+// /.well-known/oauth-authorization-server/p; that path answers only for
+// the configured issuer's own path.
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	if _, suffixed := strings.CutPrefix(r.URL.Path, "/.well-known/oauth-authorization-server/"); suffixed {
+		var own string
+		if u, err := url.Parse(s.authn.Config().Issuer); err == nil {
+			own = strings.Trim(u.Path, "/")
+		}
+		if own == "" || strings.Trim(r.PathValue("path"), "/") != own {
+			writeError(w, r, cordon.Errorf(cordon.ECodeNotFound, "no metadata for that issuer here"))
+			return
+		}
+	}
 	w.Header().Set("Cache-Control", "public, max-age=60")
 	writeJSON(w, http.StatusOK, s.metadata())
 }
