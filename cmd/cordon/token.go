@@ -29,7 +29,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	client := adminFlags(fs)
 	var scopes scopeList
-	fs.Var(&scopes, "scope", "a scope to grant (repeat, or comma-separate): accounts, sessions, keys, campaigns, audit:write, audit:read, gate, tokens")
+	fs.Var(&scopes, "scope", "a scope to grant (repeat, or comma-separate): accounts, sessions, keys, campaigns, audit:write, audit:read, gate, tokens, introspect")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
