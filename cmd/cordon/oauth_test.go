@@ -438,6 +438,9 @@ func TestRevokeBadInput(t *testing.T) {
 			if d, _ := r.body["error_description"].(string); d == "" {
 				t.Errorf("no error_description: %v", r)
 			}
+			if wa := r.header.Get("WWW-Authenticate"); strings.HasPrefix(tc.h["Authorization"], "Basic ") && wa != `Basic realm="cordon"` {
+				t.Errorf(`WWW-Authenticate = %q, want Basic realm="cordon"`, wa)
+			}
 		})
 	}
 	// None of it revoked anything.

@@ -140,6 +140,12 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if user, pass, ok := r.BasicAuth(); ok {
 		id, secret = user, pass
 	}
+	if (id != "" && id != s.authn.Config().ClientID) || secret != "" {
+		if _, _, ok := r.BasicAuth(); ok {
+			// RFC 6749 §5.2: a refused Basic client gets a Basic challenge.
+			w.Header().Set("WWW-Authenticate", `Basic realm="cordon"`)
+		}
+	}
 	if id != "" && id != s.authn.Config().ClientID {
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "", "unknown client "+truncate(id, 64))
 		return
