@@ -587,6 +587,8 @@ func TestIntrospectionAuthAndBadInput(t *testing.T) {
 		return req.Header.Get("Authorization")
 	}
 	body := form("token", access)
+	// The scope introspect opens nothing else.
+	wantError(t, send(t, "GET", m.URL()+"/admin/v1/accounts/al", bearerH(intro), nil), http.StatusForbidden, "forbidden")
 	for _, tc := range []struct {
 		name   string
 		h      map[string]string
