@@ -42,7 +42,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	switch args[0] {
 	case "create":
 		var scopes scopeList
-		fs.Var(&scopes, "scope", "a scope to grant (repeat, or comma-separate): accounts, sessions, keys, campaigns, audit:write, audit:read, gate, tokens")
+		fs.Var(&scopes, "scope", "a scope to grant (repeat, or comma-separate): accounts, sessions, keys, campaigns, audit:write, audit:read, gate, tokens, introspect")
 		exp := expiryFlags(fs)
 		pos, err := parse(fs, args[1:])
 		if err != nil {

@@ -161,10 +161,12 @@ const (
 	ScopeGate = "gate"
 	// ScopeTokens lets a token mint admin tokens with scopes it holds.
 	ScopeTokens = "tokens"
+	// ScopeIntrospect lets a backend introspect access tokens (RFC 7662).
+	ScopeIntrospect = "introspect"
 )
 
 // Scopes lists every scope but ScopeAll.
-var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens}
+var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens, ScopeIntrospect}
 
 // HasScope reports whether the token grants scope.
 func (t *AdminToken) HasScope(scope string) bool {

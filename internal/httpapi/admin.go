@@ -49,10 +49,10 @@ func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, r, cordon.Errorf(cordon.ECodeForbidden, "the admin token %q lacks the scope %q", at.Name, scope))
 			return
 		}
-		// Audit ingest is machine traffic at high rates; the request log
-		// line already records it.
+		// Audit ingest and introspection are machine traffic at high
+		// rates; the request log line already records them.
 		level := slog.LevelInfo
-		if scope == cordon.ScopeAuditWrite {
+		if scope == cordon.ScopeAuditWrite || scope == cordon.ScopeIntrospect {
 			level = slog.LevelDebug
 		}
 		s.logger(r).Log(r.Context(), level, "admin call", "admin_token", at.ID, "scope", scope)

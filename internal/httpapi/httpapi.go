@@ -127,6 +127,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/decide", s.handleDecide)
 	mux.HandleFunc("POST /v1/offline/grants", s.withUser(s.handleIssueGrant))
 	mux.HandleFunc("POST /v1/offline/grants/check", s.handleCheckGrant)
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleMetadata)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleMetadata)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server/{path...}", s.handleMetadata)
+	mux.HandleFunc("POST /oauth2/revoke", s.handleRevoke)
+	mux.HandleFunc("POST /oauth2/introspect", s.withIntrospector(s.handleIntrospect))
 
 	// Admin API.
 	mux.HandleFunc("POST /admin/v1/accounts", s.withAdmin(cordon.ScopeAccounts, s.handleCreateAccount))
