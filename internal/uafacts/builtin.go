@@ -1,0 +1,239 @@
+package uafacts
+
+import (
+	"strings"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// matchBuiltin applies the built-in rules: first the operator's apps'
+// product tokens (the first app, in the configured order, whose token the
+// user agent carries), then the app-less Android shapes.
+func (r *Rules) matchBuiltin(ua string, header func(string) string) (Result, bool) {
+	for _, a := range r.apps {
+		raw, found := findToken(ua, a.token)
+		if !found {
+			continue
+		}
+		res := Result{Facts: cordon.UnknownClient, Rule: RuleApp, App: a.token}
+		res.Facts.Version = validVersion(raw)
+		cfnetwork := strings.Contains(ua, "CFNetwork/") && strings.Contains(ua, "Darwin/")
+		if cfnetwork {
+			res.Rule = RuleCFNetwork
+			// NSURLSession's default user agent carries CFBundleVersion,
+			// which is often a build number ("54735") rather than the
+			// version the stores show; only a dotted one is a version.
+			if !strings.Contains(res.Facts.Version, ".") {
+				res.Facts.Version = ""
+			}
+		}
+		switch p, conflict := platformOf(ua); {
+		case a.platform != "":
+			res.Facts.Platform = a.platform
+		case conflict:
+			// Names of several platforms: a guess could be either, so
+			// none is made.
+		case p != "":
+			res.Facts.Platform = p
+		case cfnetwork:
+			res.Facts.Platform = cfnetworkPlatform(ua)
+		}
+		if res.Facts.Version == "" {
+			res.Facts.Version = r.headerVersion(header)
+		}
+		return res, true
+	}
+	switch {
+	case strings.HasPrefix(ua, "Dalvik/"):
+		// Android's default HttpURLConnection user agent: the app is on
+		// Android (or Android TV), and says its version only in the
+		// header, if at all.
+		// Dalvik runs on nothing else, so a Dalvik user agent that names
+		// another system contradicts itself.
+		// ("Dalvik/" itself counts as naming Android.)
+		p, _ := platformOf(ua)
+		if p != cordon.PlatformAndroid && p != cordon.PlatformTV {
+			return Result{Facts: cordon.UnknownClient, Rule: RuleDalvik}, true
+		}
+		f := cordon.ClientFacts{Platform: p, Source: cordon.SourceUnknown, Version: r.headerVersion(header)}
+		return Result{Facts: f, Rule: RuleDalvik}, true
+	case strings.HasPrefix(ua, "okhttp/"):
+		// OkHttp's default says nothing of the app, and runs on servers
+		// too: only the app's version header makes it one of ours.
+		v := r.headerVersion(header)
+		if v == "" {
+			return Result{}, false
+		}
+		f := cordon.ClientFacts{Platform: cordon.PlatformAndroid, Source: cordon.SourceUnknown, Version: v}
+		return Result{Facts: f, Rule: RuleOkHttp}, true
+	}
+	return Result{}, false
+}
+
+func (r *Rules) headerVersion(header func(string) string) string {
+	if r.versionHeader == "" {
+		return ""
+	}
+	return validVersion(header(r.versionHeader))
+}
+
+// findToken looks for the product token tok in ua, in ASCII case-
+// insensitive comparison: at the start or after a space, "(", ";", "[" or
+// ",", and followed by "/" or by a space and a digit (Instagram writes
+// "Instagram 312.0.0.32.112 Android (…)"). It returns the version that
+// follows, as far as it is made of version characters. So "NotSpotify/1",
+// "Spotify-Beta/1" and "Spotifyy/1" are not "Spotify".
+func findToken(ua, tok string) (version string, found bool) {
+	for i := 0; i+len(tok) < len(ua); i++ {
+		if i > 0 && !strings.ContainsRune(" (;[,\t", rune(ua[i-1])) {
+			continue
+		}
+		if !equalFoldASCII(ua[i:i+len(tok)], tok) {
+			continue
+		}
+		rest := ua[i+len(tok):]
+		switch {
+		case rest[0] == '/':
+			rest = rest[1:]
+		case rest[0] == ' ' && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9':
+			rest = rest[1:]
+		default:
+			continue
+		}
+		n := 0
+		for n < len(rest) && (isAlnum(rest[n]) || rest[n] == '.' || rest[n] == '+' || rest[n] == '-') {
+			n++
+		}
+		return rest[:n], true
+	}
+	return "", false
+}
+
+// equalFoldASCII compares ASCII case-insensitively and every other byte
+// exactly, so no Unicode folding (the Kelvin sign is a "K" to
+// strings.EqualFold) makes a lookalike token match.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// The names by which user agents say what they run on. Windows Phone and
+// TVs (consoles among them: cordon has no platform of their own, and their
+// apps are the living-room ones) are tried first, because their user
+// agents also name other systems: Windows Phone 8.1 claims "Android 4.0"
+// and "like iPhone OS", Android TV and Fire TV say "Android", Apple TV
+// says "AppleTV… iOS" in some apps. Among the rest, a user agent that
+// names more than one is contradicting itself, and gets no platform.
+var (
+	winphoneMarkers = []string{"Windows Phone", "WPDesktop", "IEMobile", "ZuneWP7", "WindowsPhone"}
+	tvMarkers       = []string{"AppleTV", "Apple TV", "tvOS", "Android TV", "AndroidTV", "GoogleTV", "Google TV",
+		"BRAVIA", "SMART-TV", "SmartTV", "Smart TV", "SMART TV", "Tizen", "Web0S", "webOS", "WebOS", "NetCast",
+		"Roku", "CrKey", "HbbTV", "Xbox", "PlayStation", "Nintendo", "VIDAA", "SHIELD", "Chromecast", "MIBOX"}
+	androidMarkers = []string{"Android", "Dalvik/"}
+	iosMarkers     = []string{"iPhone", "iPad", "iPod", "iOS", "CPU OS"}
+	desktopMarkers = []string{"Windows", "Win32", "Win64", "WOW64", "Macintosh", "macOS", "OS X", "OSX",
+		"X11", "Linux x86_64", "Linux/", "PC desktop", "CrOS", "Electron/", "Ubuntu", "Fedora", "FreeBSD"}
+)
+
+// platformOf names the platform ua runs on by the systems it names: a
+// platform, or "" with conflict false when it names none, or "" with
+// conflict true when it names several.
+func platformOf(ua string) (platform string, conflict bool) {
+	if containsAny(ua, winphoneMarkers) {
+		return cordon.PlatformWinPhone, false
+	}
+	if containsAny(ua, tvMarkers) || fireTV(ua) {
+		return cordon.PlatformTV, false
+	}
+	n := 0
+	if containsAny(ua, androidMarkers) {
+		platform, n = cordon.PlatformAndroid, n+1
+	}
+	if containsAny(ua, iosMarkers) {
+		platform, n = cordon.PlatformIOS, n+1
+	}
+	if desktop(ua) {
+		platform, n = cordon.PlatformDesktop, n+1
+	}
+	if n > 1 {
+		return "", true
+	}
+	return platform, false
+}
+
+// desktop reports whether ua names a desktop system. "Mac OS X" and "OS X"
+// do not count after "like ": iOS web views say "CPU iPhone OS 17_2 like
+// Mac OS X".
+func desktop(ua string) bool {
+	for _, m := range desktopMarkers {
+		for off := 0; ; {
+			i := strings.Index(ua[off:], m)
+			if i < 0 {
+				break
+			}
+			i += off
+			if m == "OS X" && (strings.HasSuffix(ua[:i], "like ") || strings.HasSuffix(ua[:i], "like Mac ")) {
+				off = i + len(m)
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// fireTV recognises Amazon's Fire TV models, "AFTMM", "AFTKA", "AFTSS"…:
+// "AFT" and a capital letter, as a word of its own.
+func fireTV(ua string) bool {
+	for off := 0; ; {
+		i := strings.Index(ua[off:], "AFT")
+		if i < 0 {
+			return false
+		}
+		i += off
+		before := i == 0 || strings.ContainsRune(" ;(", rune(ua[i-1]))
+		if before && i+3 < len(ua) && ua[i+3] >= 'A' && ua[i+3] <= 'Z' {
+			return true
+		}
+		off = i + 3
+	}
+}
+
+// cfnetworkPlatform tells macOS from iOS in NSURLSession's default user
+// agent: macOS appends the architecture, "Darwin/23.2.0 (arm64)" or
+// "(x86_64)"; iOS (and tvOS and watchOS, which cannot be told from it)
+// does not.
+func cfnetworkPlatform(ua string) string {
+	i := strings.Index(ua, "Darwin/")
+	rest := ua[i+len("Darwin/"):]
+	if j := strings.IndexByte(rest, ' '); j >= 0 {
+		rest = rest[j:]
+		if strings.HasPrefix(rest, " (x86_64)") || strings.HasPrefix(rest, " (arm64)") {
+			return cordon.PlatformDesktop
+		}
+	}
+	return cordon.PlatformIOS
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
