@@ -7,14 +7,10 @@ import (
 )
 
 // matchBuiltin applies the built-in rules: first the operator's apps'
-// product tokens (the first app, in the configured order, whose token the
-// user agent carries), then the app-less Android shapes.
+// product tokens (the first, from the left, that the user agent carries),
+// then the app-less Android shapes.
 func (r *Rules) matchBuiltin(ua string, header func(string) string) (Result, bool) {
-	for _, a := range r.apps {
-		raw, found := findToken(ua, a.token)
-		if !found {
-			continue
-		}
+	if a, raw := findApp(ua, r.apps); a != nil {
 		res := Result{Facts: cordon.UnknownClient, Rule: RuleApp, App: a.token}
 		res.Facts.Version = validVersion(raw)
 		cfnetwork := strings.Contains(ua, "CFNetwork/") && strings.Contains(ua, "Darwin/")
@@ -47,10 +43,9 @@ func (r *Rules) matchBuiltin(ua string, header func(string) string) (Result, boo
 	case strings.HasPrefix(ua, "Dalvik/"):
 		// Android's default HttpURLConnection user agent: the app is on
 		// Android (or Android TV), and says its version only in the
-		// header, if at all.
-		// Dalvik runs on nothing else, so a Dalvik user agent that names
-		// another system contradicts itself.
-		// ("Dalvik/" itself counts as naming Android.)
+		// header, if at all. Dalvik runs on nothing else, so one that
+		// also names another system contradicts itself ("Dalvik/" itself
+		// counts as naming Android).
 		p, _ := platformOf(ua)
 		if p != cordon.PlatformAndroid && p != cordon.PlatformTV {
 			return Result{Facts: cordon.UnknownClient, Rule: RuleDalvik}, true
@@ -77,36 +72,67 @@ func (r *Rules) headerVersion(header func(string) string) string {
 	return validVersion(header(r.versionHeader))
 }
 
-// findToken looks for the product token tok in ua, in ASCII case-
-// insensitive comparison: at the start or after a space, "(", ";", "[" or
-// ",", and followed by "/" or by a space and a digit (Instagram writes
-// "Instagram 312.0.0.32.112 Android (…)"). It returns the version that
-// follows, as far as it is made of version characters. So "NotSpotify/1",
-// "Spotify-Beta/1" and "Spotifyy/1" are not "Spotify".
-func findToken(ua, tok string) (version string, found bool) {
-	for i := 0; i+len(tok) < len(ua); i++ {
-		if i > 0 && !strings.ContainsRune(" (;[,\t", rune(ua[i-1])) {
+// findApp finds the first product token of ua that is one of apps, in
+// ASCII case-insensitive comparison: a word (a run of RFC 9110 token
+// characters) at the start or after a space, "(", ";", "[" or ",", equal to
+// the app's token, and followed by "/" or by a space and a digit
+// (Instagram writes "Instagram 312.0.0.32.112 Android (…)"). It returns
+// the app and the version that follows, as far as it is made of version
+// characters. So "NotSpotify/1", "Spotify-Beta/1" and "Spotifyy/1" are not
+// "Spotify". One pass over ua: each word is compared only with the apps
+// whose token has its length.
+func findApp(ua string, apps []app) (a *app, version string) {
+	for i := 0; i < len(ua); {
+		if i > 0 && !isWordStart(ua[i-1]) {
+			i++
 			continue
 		}
-		if !equalFoldASCII(ua[i:i+len(tok)], tok) {
+		j := i
+		for j < len(ua) && isTokenChar(ua[j]) {
+			j++
+		}
+		if j == i {
+			i++
 			continue
 		}
-		rest := ua[i+len(tok):]
-		switch {
-		case rest[0] == '/':
-			rest = rest[1:]
-		case rest[0] == ' ' && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9':
-			rest = rest[1:]
-		default:
-			continue
+		if j < len(ua) {
+			for k := range apps {
+				if len(apps[k].token) == j-i && equalFoldASCII(ua[i:j], apps[k].token) {
+					if v, ok := versionAfter(ua[j:]); ok {
+						return &apps[k], v
+					}
+				}
+			}
 		}
-		n := 0
-		for n < len(rest) && (isAlnum(rest[n]) || rest[n] == '.' || rest[n] == '+' || rest[n] == '-') {
-			n++
-		}
-		return rest[:n], true
+		i = j
 	}
-	return "", false
+	return nil, ""
+}
+
+// versionAfter reads the "/8.4.1" or " 8.4.1" that follows a product name.
+func versionAfter(rest string) (string, bool) {
+	switch {
+	case rest[0] == '/':
+		rest = rest[1:]
+	case rest[0] == ' ' && len(rest) > 1 && rest[1] >= '0' && rest[1] <= '9':
+		rest = rest[1:]
+	default:
+		return "", false
+	}
+	n := 0
+	for n < len(rest) && (isAlnum(rest[n]) || rest[n] == '.' || rest[n] == '+' || rest[n] == '-') {
+		n++
+	}
+	return rest[:n], true
+}
+
+func isWordStart(prev byte) bool {
+	return prev == ' ' || prev == '(' || prev == ';' || prev == '[' || prev == ',' || prev == '\t'
+}
+
+// isTokenChar reports whether c is an RFC 9110 tchar.
+func isTokenChar(c byte) bool {
+	return isAlnum(c) || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }
 
 // equalFoldASCII compares ASCII case-insensitively and every other byte

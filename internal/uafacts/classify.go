@@ -34,10 +34,8 @@ func (r *Rules) Family(ua string) string {
 		return FamilyMalformed
 	}
 	if r != nil {
-		for _, a := range r.apps {
-			if _, ok := findToken(ua, a.token); ok {
-				return a.token
-			}
+		if a, _ := findApp(ua, r.apps); a != nil {
+			return a.token
 		}
 	}
 	end := strings.IndexAny(ua, "/ (;")
@@ -76,7 +74,7 @@ type Report struct {
 
 // FamilyReport counts one family's user agents: how many the rules
 // resolved to a platform (and to which platforms, by which rules), and
-// how many stayed unknown, with a few of those as examples.
+// how many stayed unknown, with a few distinct ones as examples.
 type FamilyReport struct {
 	Family    string         `json:"family"`
 	Total     int            `json:"total"`
@@ -115,8 +113,8 @@ func (r *Rules) Classify(uas []string) Report {
 		if res.Facts.Platform == cordon.PlatformUnknown {
 			fr.Unknown++
 			rep.Unknown++
-			if len(fr.Examples) < maxExamples {
-				fr.Examples = append(fr.Examples, example(ua))
+			if ex := example(ua); len(fr.Examples) < maxExamples && !slices.Contains(fr.Examples, ex) {
+				fr.Examples = append(fr.Examples, ex)
 			}
 			continue
 		}

@@ -236,6 +236,7 @@ func compile(rc RuleConfig) (rule, error) {
 	if len(prog.Inst) > maxInsts {
 		return rule{}, fmt.Errorf("match is too complex (%d instructions compiled; the limit is %d)", len(prog.Inst), maxInsts)
 	}
+	ru.required = requiredLiteral(re)
 	if ru.re, err = regexp.Compile(rc.Match); err != nil {
 		return rule{}, fmt.Errorf("match is not a valid regular expression: %w", err)
 	}
@@ -251,6 +252,28 @@ func compile(rc RuleConfig) (rule, error) {
 		}
 	}
 	return ru, nil
+}
+
+// requiredLiteral returns the longest literal text every match of re
+// contains (a case-sensitive literal among the parts of a top-level
+// concatenation), or "". Match looks for it with strings.Contains, which
+// is many times faster than running the expression, so a rule costs
+// little on the user agents it is not about.
+func requiredLiteral(re *syntax.Regexp) string {
+	var parts []*syntax.Regexp
+	switch re.Op {
+	case syntax.OpConcat:
+		parts = re.Sub
+	case syntax.OpLiteral:
+		parts = []*syntax.Regexp{re}
+	}
+	best := ""
+	for _, p := range parts {
+		if p.Op == syntax.OpLiteral && p.Flags&syntax.FoldCase == 0 && len(string(p.Rune)) > len(best) {
+			best = string(p.Rune)
+		}
+	}
+	return best
 }
 
 // checkToken accepts an RFC 9110 token of at most maxTokenLen bytes, "/"

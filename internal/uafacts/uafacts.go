@@ -38,6 +38,7 @@ package uafacts
 import (
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
@@ -69,6 +70,7 @@ type Rules struct {
 type rule struct {
 	name          string
 	re            *regexp.Regexp
+	required      string // a literal every match contains; "" when none is known
 	platform      string
 	source        string
 	versionHeader string // canonical; "" when the version comes from the pattern
@@ -164,6 +166,9 @@ func readable(ua string) bool {
 }
 
 func (ru *rule) match(ua string, header func(string) string) (Result, bool) {
+	if ru.required != "" && !strings.Contains(ua, ru.required) {
+		return Result{}, false
+	}
 	f := cordon.ClientFacts{Platform: ru.platform, Source: ru.source}
 	if ru.versionGroup == 0 && ru.deviceGroup == 0 {
 		if !ru.re.MatchString(ua) {
