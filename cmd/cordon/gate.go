@@ -21,6 +21,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/natsbus"
+	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -36,6 +37,9 @@ type GateConfig struct {
 	Issuer   string // iss of access tokens; default the control URL
 	Audience string
 	Log      *slog.Logger
+	// UserAgents infers client facts from the User-Agent of requests
+	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
+	UserAgents *uafacts.Rules
 }
 
 // GateMain is one running gate: a reverse proxy that decides every request
@@ -111,9 +115,13 @@ func (g *GateMain) Run(ctx context.Context) error {
 				}
 				return 0
 			}))
-	gt := gate.New(g.State, gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
+	opts := gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
 		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
-	}})
+	}}
+	if c.UserAgents != nil {
+		opts.UserAgentFacts = c.UserAgents.FromHeader
+	}
+	gt := gate.New(g.State, opts)
 	// The default transport keeps 2 idle connections per host: under
 	// concurrency the gate would open and close an upstream connection per
 	// request. Keep as many as the gate may have in flight.
@@ -256,10 +264,15 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Control, "control", "", "URL of the cordon server to follow (default $CORDON_SERVER or http://127.0.0.1:8080)")
 	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222: follow the feed on NATS JetStream instead of a server (needs --issuer)")
 	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, as cordon serve --issuer (default the control URL)")
+	userAgents := uaFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usageError("gate takes no arguments, got %q", pos)
+	}
+	var err error
+	if c.UserAgents, err = userAgents(); err != nil {
+		return err
 	}
 	if c.Upstream == "" {
 		return usageError("gate needs --upstream URL")

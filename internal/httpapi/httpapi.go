@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -40,6 +41,8 @@ type Server struct {
 	clock     clock.Clock
 	reg       *prometheus.Registry
 	handler   http.Handler
+	// userAgents infers client facts for requests without Cordon-Client.
+	userAgents *uafacts.Rules
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -66,6 +69,9 @@ type Deps struct {
 	Clock   clock.Clock
 	// Registry receives the server's metrics; /metrics serves it.
 	Registry *prometheus.Registry
+	// UserAgents infers client facts from the User-Agent of requests that
+	// send no Cordon-Client header; nil leaves them unknown.
+	UserAgents *uafacts.Rules
 }
 
 // New builds the server and its routes.
@@ -82,7 +88,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, userAgents: d.UserAgents}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -132,6 +138,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /admin/v1/sessions/{id}", s.withAdmin(cordon.ScopeSessions, s.handleAdminRevoke))
 	mux.HandleFunc("POST /admin/v1/keys/rotate", s.withAdmin(cordon.ScopeKeys, s.handleRotateKeys))
 	mux.HandleFunc("POST /admin/v1/tokens", s.withAdmin(cordon.ScopeTokens, s.handleCreateToken))
+	mux.HandleFunc("POST /admin/v1/ua/classify", s.withAdmin(cordon.ScopeCampaigns, s.handleClassifyUA))
 	if s.feed != nil {
 		mux.HandleFunc("GET /v1/gate/feed", s.withAdmin(cordon.ScopeGate, func(w http.ResponseWriter, r *http.Request) {
 			// A feed is a stream that lives for hours: lift the server's

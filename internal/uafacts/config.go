@@ -107,11 +107,21 @@ const (
 // and any value a rule could not use are refused, with an error that
 // names the rule and field at fault.
 func Parse(data []byte) (*Rules, error) {
+	c, err := ParseConfig(data)
+	if err != nil {
+		return nil, err
+	}
+	return New(c)
+}
+
+// ParseConfig reads a rules file as Parse does, short of building the
+// rules, so a caller can add to it (the command line's --ua-app).
+func ParseConfig(data []byte) (Config, error) {
 	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("the rules file is larger than %d KiB", MaxFileSize>>10)
+		return Config{}, fmt.Errorf("the rules file is larger than %d KiB", MaxFileSize>>10)
 	}
 	if !utf8.Valid(data) {
-		return nil, errors.New("the rules file is not valid UTF-8")
+		return Config{}, errors.New("the rules file is not valid UTF-8")
 	}
 	// Aliases first, on the node tree that keeps them unexpanded: a few
 	// kilobytes of them can otherwise expand to gigabytes.
@@ -119,22 +129,22 @@ func Parse(data []byte) (*Rules, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil {
 		if err == io.EOF {
-			return nil, errors.New("the rules file is empty")
+			return Config{}, errors.New("the rules file is empty")
 		}
-		return nil, yamlError(err)
+		return Config{}, yamlError(err)
 	}
 	if err := dec.Decode(new(yaml.Node)); err != io.EOF {
-		return nil, errors.New("the rules file holds more than one YAML document")
+		return Config{}, errors.New("the rules file holds more than one YAML document")
 	}
 	nodes := 0
 	for stack := []*yaml.Node{&root}; len(stack) > 0; {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		if nodes++; nodes > maxYAMLNodes {
-			return nil, fmt.Errorf("the rules file holds more than %d values", maxYAMLNodes)
+			return Config{}, fmt.Errorf("the rules file holds more than %d values", maxYAMLNodes)
 		}
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
-			return nil, fmt.Errorf("line %d: YAML anchors and aliases are not allowed in a rules file", n.Line)
+			return Config{}, fmt.Errorf("line %d: YAML anchors and aliases are not allowed in a rules file", n.Line)
 		}
 		stack = append(stack, n.Content...)
 	}
@@ -142,9 +152,9 @@ func Parse(data []byte) (*Rules, error) {
 	dec = yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, yamlError(err)
+		return Config{}, yamlError(err)
 	}
-	return New(c)
+	return c, nil
 }
 
 func yamlError(err error) error {
