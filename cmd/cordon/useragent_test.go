@@ -212,6 +212,12 @@ func TestGateUserAgent(t *testing.T) {
 	if v := body["headers"].(map[string]any)["X-Cordon-Version"].([]any); v[0] != "8.5.0" {
 		t.Errorf("X-Cordon-Version = %v, want 8.5.0", v)
 	}
+	// Cordon-Client, when sent, is taken over the user agent.
+	code, _, body = call(t, "GET", "http://"+g.Addr()+"/api/things", map[string]string{"Authorization": "Bearer " + access,
+		"User-Agent": "MyApp/8.5.0 (iPhone; iOS 17.4)", "Cordon-Client": `platform=ios, version="8.4.1"`}, "")
+	if code != 426 {
+		t.Errorf("Cordon-Client 8.4.1 beside a user agent of 8.5.0: %d %v, want 426", code, body)
+	}
 	// An Android user agent cannot lend its version to an iOS session.
 	if code, _ := get("MyApp/8.5.0 (Linux; U; Android 14; Pixel 8)"); code != 426 {
 		t.Errorf("iOS session presenting an Android user agent of 8.5.0: %d, want 426", code)
