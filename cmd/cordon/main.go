@@ -46,6 +46,8 @@ Usage:
                   [--password-file FILE | --users-prefix sim-]
                                       (app installs reacting to campaigns, through a gate;
                                        creating accounts needs CORDON_ADMIN_TOKEN)
+  cordon ua classify [-f FILE] --ua-rules FILE | --ua-app NAMES [--json]
+                                      (preview user-agent rules over user agents, one per line)
   cordon demo [--speed X] [--installs 300]
                                       (the whole incident, in-process, in about a minute)
 
@@ -116,6 +118,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runSimulate(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "ua":
+		return runUA(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

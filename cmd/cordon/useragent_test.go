@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -252,6 +254,29 @@ func TestUARulesFlags(t *testing.T) {
 		_, err := loadUARules(tt.file, tt.apps, tt.header)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != 2 {
 			t.Errorf("loadUARules(%q, %q, %q) = %v (exit %d), want exit 2 and %q", tt.file, tt.apps, tt.header, err, exitCode(err), tt.want)
+		}
+	}
+}
+
+// TestUAClassifyCommand: `cordon ua classify` previews rules locally over
+// user agents read one per line.
+func TestUAClassifyCommand(t *testing.T) {
+	in := "Spotify/8.9.10 iOS/17.2 (iPhone15,2)\r\nSpotify/8.8.96 Android/34 (SM-S911B)\nokhttp/4.12.0\n\nSpotify/8.9.10 watchOS/10.2 (Watch6,2)\n"
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"ua", "classify", "--ua-app", "Spotify"}, strings.NewReader(in), &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	want := `FAMILY   TOTAL  RESOLVED  UNKNOWN  PLATFORMS         UNKNOWN, E.G.
+Spotify  3      2         1        android 1, ios 1  Spotify/8.9.10 watchOS/10.2 (Watch6,2)
+okhttp   1      0         1                          okhttp/4.12.0
+4 user agents: 2 resolved, 2 unknown
+`
+	if out.String() != want {
+		t.Errorf("ua classify printed\n%s\nwant\n%s", out.String(), want)
+	}
+	for _, args := range [][]string{{"ua"}, {"ua", "list"}, {"ua", "classify"}, {"ua", "classify", "extra", "--ua-app", "A"}} {
+		if err := run(context.Background(), args, strings.NewReader(in), io.Discard, io.Discard); exitCode(err) != 2 {
+			t.Errorf("%q: %v, want a usage error", args, err)
 		}
 	}
 }
