@@ -164,79 +164,87 @@ func equalFoldASCII(a, b string) bool {
 // and "like iPhone OS", Android TV and Fire TV say "Android", Apple TV
 // says "AppleTV… iOS" in some apps. Among the rest, a user agent that
 // names more than one is contradicting itself, and gets no platform.
-var (
-	winphoneMarkers = []string{"Windows Phone", "WPDesktop", "IEMobile", "ZuneWP7", "WindowsPhone"}
-	tvMarkers       = []string{"AppleTV", "Apple TV", "tvOS", "Android TV", "AndroidTV", "GoogleTV", "Google TV",
+// Fire TV models ("AFTMM", "AFTKA") are "AFT" and a capital letter, as a
+// word of their own; "OS X" after "like " is iOS web views' "like Mac OS X".
+var markers = map[uint8][]string{
+	kindWinPhone: {"Windows Phone", "WPDesktop", "IEMobile", "ZuneWP7", "WindowsPhone"},
+	kindTV: {"AppleTV", "Apple TV", "tvOS", "Android TV", "AndroidTV", "GoogleTV", "Google TV",
 		"BRAVIA", "SMART-TV", "SmartTV", "Smart TV", "SMART TV", "Tizen", "Web0S", "webOS", "WebOS", "NetCast",
-		"Roku", "CrKey", "HbbTV", "Xbox", "PlayStation", "Nintendo", "VIDAA", "SHIELD", "Chromecast", "MIBOX"}
-	androidMarkers = []string{"Android", "Dalvik/"}
-	iosMarkers     = []string{"iPhone", "iPad", "iPod", "iOS", "CPU OS"}
-	desktopMarkers = []string{"Windows", "Win32", "Win64", "WOW64", "Macintosh", "macOS", "OS X", "OSX",
-		"X11", "Linux x86_64", "Linux/", "PC desktop", "CrOS", "Electron/", "Ubuntu", "Fedora", "FreeBSD"}
+		"Roku", "CrKey", "HbbTV", "Xbox", "PlayStation", "Nintendo", "VIDAA", "SHIELD", "Chromecast", "MIBOX", "AFT"},
+	kindAndroid: {"Android", "Dalvik/"},
+	kindIOS:     {"iPhone", "iPad", "iPod", "iOS", "CPU OS"},
+	kindDesktop: {"Windows", "Win32", "Win64", "WOW64", "Macintosh", "macOS", "OS X", "OSX",
+		"X11", "Linux x86_64", "Linux/", "PC desktop", "CrOS", "Electron/", "Ubuntu", "Fedora", "FreeBSD"},
+}
+
+// Kinds of markers, as bits of what a user agent names.
+const (
+	kindWinPhone uint8 = 1 << iota
+	kindTV
+	kindAndroid
+	kindIOS
+	kindDesktop
 )
+
+type marker struct {
+	text string
+	kind uint8
+}
+
+// markersAt indexes the markers by their first byte, so kindsOf looks at
+// each byte of a user agent once instead of searching it once per marker.
+// Built once, never written after.
+var markersAt = func() (t [256][]marker) {
+	for kind, list := range markers {
+		for _, m := range list {
+			t[m[0]] = append(t[m[0]], marker{m, kind})
+		}
+	}
+	return t
+}()
+
+// kindsOf returns the kinds of system ua names, as a set of bits.
+func kindsOf(ua string) (kinds uint8) {
+	for i := 0; i < len(ua); i++ {
+		for _, m := range markersAt[ua[i]] {
+			if kinds&m.kind != 0 || !strings.HasPrefix(ua[i:], m.text) {
+				continue
+			}
+			switch m.text {
+			case "OS X":
+				if strings.HasSuffix(ua[:i], "like ") || strings.HasSuffix(ua[:i], "like Mac ") {
+					continue
+				}
+			case "AFT":
+				word := i == 0 || strings.IndexByte(" ;(", ua[i-1]) >= 0
+				if !word || i+3 >= len(ua) || ua[i+3] < 'A' || ua[i+3] > 'Z' {
+					continue
+				}
+			}
+			kinds |= m.kind
+		}
+	}
+	return kinds
+}
 
 // platformOf names the platform ua runs on by the systems it names: a
 // platform, or "" with conflict false when it names none, or "" with
 // conflict true when it names several.
 func platformOf(ua string) (platform string, conflict bool) {
-	if containsAny(ua, winphoneMarkers) {
+	k := kindsOf(ua)
+	switch {
+	case k&kindWinPhone != 0:
 		return cordon.PlatformWinPhone, false
-	}
-	if containsAny(ua, tvMarkers) || fireTV(ua) {
+	case k&kindTV != 0:
 		return cordon.PlatformTV, false
+	case k == kindAndroid:
+		return cordon.PlatformAndroid, false
+	case k == kindIOS:
+		return cordon.PlatformIOS, false
+	case k == kindDesktop:
+		return cordon.PlatformDesktop, false
 	}
-	n := 0
-	if containsAny(ua, androidMarkers) {
-		platform, n = cordon.PlatformAndroid, n+1
-	}
-	if containsAny(ua, iosMarkers) {
-		platform, n = cordon.PlatformIOS, n+1
-	}
-	if desktop(ua) {
-		platform, n = cordon.PlatformDesktop, n+1
-	}
-	if n > 1 {
-		return "", true
-	}
-	return platform, false
-}
-
-// desktop reports whether ua names a desktop system. "Mac OS X" and "OS X"
-// do not count after "like ": iOS web views say "CPU iPhone OS 17_2 like
-// Mac OS X".
-func desktop(ua string) bool {
-	for _, m := range desktopMarkers {
-		for off := 0; ; {
-			i := strings.Index(ua[off:], m)
-			if i < 0 {
-				break
-			}
-			i += off
-			if m == "OS X" && (strings.HasSuffix(ua[:i], "like ") || strings.HasSuffix(ua[:i], "like Mac ")) {
-				off = i + len(m)
-				continue
-			}
-			return true
-		}
-	}
-	return false
-}
-
-// fireTV recognises Amazon's Fire TV models, "AFTMM", "AFTKA", "AFTSS"…:
-// "AFT" and a capital letter, as a word of its own.
-func fireTV(ua string) bool {
-	for off := 0; ; {
-		i := strings.Index(ua[off:], "AFT")
-		if i < 0 {
-			return false
-		}
-		i += off
-		before := i == 0 || strings.ContainsRune(" ;(", rune(ua[i-1]))
-		if before && i+3 < len(ua) && ua[i+3] >= 'A' && ua[i+3] <= 'Z' {
-			return true
-		}
-		off = i + 3
-	}
+	return "", k != 0
 }
 
 // cfnetworkPlatform tells macOS from iOS in NSURLSession's default user
@@ -253,13 +261,4 @@ func cfnetworkPlatform(ua string) string {
 		}
 	}
 	return cordon.PlatformIOS
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
 }
