@@ -115,7 +115,15 @@ type Options struct {
 	// denied; not with errors such as a bad token), for metrics. It runs
 	// on the request path and must be quick and safe for concurrent use.
 	OnDecision func(Decision)
+	// UserAgentFacts, if set, infers the client facts of a request that
+	// sends no Cordon-Client header (apps shipped before it), e.g. from
+	// its User-Agent; ok false means unknown. It runs on the request path
+	// and must be quick and safe for concurrent use.
+	UserAgentFacts func(h http.Header) (f ClientFacts, ok bool)
 }
+
+// ClientFacts are what a request says about the app that sends it.
+type ClientFacts = cordon.ClientFacts
 
 // Gate decides requests against a State. It is safe for concurrent use.
 type Gate struct {
@@ -125,6 +133,7 @@ type Gate struct {
 	clock      func() time.Time
 	log        *slog.Logger
 	onDecision func(Decision)
+	uaFacts    func(http.Header) (ClientFacts, bool)
 	nextSweep  atomic.Int64 // Unix ns
 	tunnels    tunnels
 	health     health
@@ -132,7 +141,7 @@ type Gate struct {
 
 // New returns a Gate that decides against st.
 func New(st *State, opts Options) *Gate {
-	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision}
+	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision, uaFacts: opts.UserAgentFacts}
 	if g.clock == nil {
 		g.clock = time.Now
 	}
@@ -392,6 +401,12 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 // none) can be memoised: client is its value and memo is true.
 func (g *Gate) facts(h http.Header, e *entry) (client string, memo bool, f cordon.ClientFacts, err error) {
 	lines := h[clientfacts.Header]
+	if g.uaFacts != nil && !sendsCordonClient(lines) {
+		// Not memoised: the facts depend on headers the entry does not
+		// keep, and an old app's user agent costs a few microseconds.
+		f, _ = g.uaFacts(h)
+		return "", false, f, nil
+	}
 	if len(lines) > 1 {
 		f, err = clientfacts.FromHeader(h)
 		return "", false, f, err

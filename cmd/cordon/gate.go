@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/natsbus"
+	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -38,6 +39,9 @@ type GateConfig struct {
 	Issuer   string // iss of access tokens; default the control URL
 	Audience string
 	Log      *slog.Logger
+	// UserAgents infers client facts from the User-Agent of requests
+	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
+	UserAgents *uafacts.Rules
 
 	// Limits on what a client may hold; zero means the default.
 	ReadHeaderTimeout time.Duration // to send the request's headers
@@ -173,9 +177,13 @@ func (g *GateMain) Run(ctx context.Context) error {
 				}
 				return 0
 			}))
-	gt := gate.New(g.State, gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
+	opts := gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
 		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
-	}})
+	}}
+	if c.UserAgents != nil {
+		opts.UserAgentFacts = c.UserAgents.FromHeader
+	}
+	gt := gate.New(g.State, opts)
 	g.gate = gt
 	reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_connections", Help: "Client connections open, upgraded ones excepted."},
@@ -351,10 +359,16 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&c.MaxConns, "max-conns", 0, "client connections open at once (default: half the descriptor limit, at most 16384)")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", DefaultGateMaxHeaderBytes, "largest request header block")
 	proxies := fs.String("trusted-proxies", "", "CIDR,...: proxies whose X-Forwarded-For the gate believes (default none: the TCP peer is the client)")
+	userAgents := uaFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usageError("gate takes no arguments, got %q", pos)
+	}
+	if ua, err := userAgents(); err != nil {
+		return err
+	} else {
+		c.UserAgents = ua
 	}
 	if c.Upstream == "" {
 		return usageError("gate needs --upstream URL")

@@ -55,6 +55,8 @@ Usage:
                                        creating accounts needs CORDON_ADMIN_TOKEN)
   cordon doctor [--data DIR | --store URL]
                                       (check a store: integrity, schema, keys, audit log)
+  cordon ua classify [-f FILE] --ua-rules FILE | --ua-app NAMES [--json]
+                                      (preview user-agent rules over user agents, one per line)
   cordon demo [--speed X] [--installs 300]
                                       (the whole incident, in-process, in about a minute)
 
@@ -127,6 +129,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "ua":
+		return runUA(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -31,6 +31,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
+	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -70,6 +71,9 @@ type Config struct {
 	TrustedProxies httpapi.TrustedProxies
 	// Hash are the argon2id parameters; zero means password.DefaultParams.
 	Hash password.Params
+	// UserAgents infers client facts from the User-Agent of requests
+	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
+	UserAgents *uafacts.Rules
 	// Clock, when set, replaces the system clock (tests).
 	Clock clock.Clock
 	Log   *slog.Logger
@@ -167,7 +171,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	go sweep(watchCtx, svc, c.Log)
 	go m.reloadKeys(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies})
+	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -322,6 +326,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
 	var proxies string
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
+	userAgents := uaFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -330,6 +335,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	var err error
 	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(proxies); err != nil {
 		return usageError("--trusted-proxies: %v", err)
+	}
+	if c.UserAgents, err = userAgents(); err != nil {
+		return err
 	}
 	if c.MinPasswordLength < 8 || c.MinPasswordLength > 64 {
 		return usageError("--min-password-length must be between 8 and 64")

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
-	"github.com/cordon-dev/cordon/internal/clientfacts"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/throttle"
@@ -24,7 +23,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	err := readJSON(w, r, &body, maxJSONBody)
 	var facts cordon.ClientFacts
 	if err == nil {
-		facts, err = clientfacts.FromHeader(r.Header)
+		facts, err = s.clientFacts(r.Header)
 	}
 	var tok *authn.Tokens
 	if err == nil {
@@ -102,7 +101,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "", "refresh_token is required")
 		return
 	}
-	facts, err := clientfacts.FromHeader(r.Header)
+	facts, err := s.clientFacts(r.Header)
 	if err != nil {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", cordon.ECodeInvalidClient, err.(*cordon.Error).Message)
 		return
@@ -144,7 +143,7 @@ func (s *Server) withUser(h func(http.ResponseWriter, *http.Request, *authn.Prin
 			writeError(w, r, err)
 			return
 		}
-		facts, err := clientfacts.FromHeader(r.Header)
+		facts, err := s.clientFacts(r.Header)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -275,7 +274,7 @@ func (s *Server) handleDecide(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	facts, err := clientfacts.FromHeader(r.Header)
+	facts, err := s.clientFacts(r.Header)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -331,7 +330,7 @@ func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	err := readJSON(w, r, &body, maxJSONBody)
 	var facts cordon.ClientFacts
 	if err == nil {
-		facts, err = clientfacts.FromHeader(r.Header)
+		facts, err = s.clientFacts(r.Header)
 	}
 	var tok *authn.Tokens
 	if err == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,6 +42,8 @@ type Server struct {
 	reg       *prometheus.Registry
 	proxies   TrustedProxies
 	handler   http.Handler
+	// userAgents infers client facts for requests without Cordon-Client.
+	userAgents *uafacts.Rules
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -70,6 +73,9 @@ type Deps struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client (for throttling and logs); none by default.
 	TrustedProxies TrustedProxies
+	// UserAgents infers client facts from the User-Agent of requests that
+	// send no Cordon-Client header; nil leaves them unknown.
+	UserAgents *uafacts.Rules
 }
 
 // New builds the server and its routes.
@@ -86,7 +92,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -151,6 +157,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/v1/accounts/{ref}/lock", s.withAdmin(cordon.ScopeAccounts, s.handleLockAccount))
 	mux.HandleFunc("POST /admin/v1/accounts/{ref}/unlock", s.withAdmin(cordon.ScopeAccounts, s.handleUnlockAccount))
 	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}", s.withAdmin(cordon.ScopeAccounts, s.handleDeleteAccount))
+	mux.HandleFunc("POST /admin/v1/ua/classify", s.withAdmin(cordon.ScopeCampaigns, s.handleClassifyUA))
 	if s.feed != nil {
 		mux.HandleFunc("GET /v1/gate/feed", s.withAdmin(cordon.ScopeGate, func(w http.ResponseWriter, r *http.Request) {
 			// A feed is a stream that lives for hours: lift the server's

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
-	"github.com/cordon-dev/cordon/internal/clientfacts"
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/wire"
 )
@@ -36,7 +35,7 @@ func (s *Server) handleCheckGrant(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	facts, err := clientfacts.FromHeader(r.Header)
+	facts, err := s.clientFacts(r.Header)
 	if err != nil {
 		writeError(w, r, err)
 		return
