@@ -165,7 +165,10 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	if err := s.loadSchemes(ctx); err != nil {
-		return nil, fmt.Errorf("count password hash schemes: %w", err)
+		// A store that cannot be read whole (a damaged page, started with
+		// --skip-check) still serves what it can; unknown users then cost
+		// an argon2id verify until the counts are known.
+		s.log.Warn("count password hash schemes; unknown users will cost an argon2id verify", "err", err)
 	}
 	return s, nil
 }
