@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,9 +27,11 @@ import (
 // keeps, and what cordon audit verify --checkpoints reads back.
 type checkpointFile = httpapi.CheckpointsView
 
+type checkpointView = httpapi.CheckpointView
+
 func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError("audit needs a verb: verify, report, checkpoints, prove, send")
+		return usageError("audit needs a verb: verify, report, checkpoints, prove, send, keygen, witness")
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
@@ -36,8 +39,10 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	client := adminFlags(fs)
 	switch verb {
 	case "verify":
-		key := fs.String("key", "", "verifier key of the log's checkpoints (name+hash+base64), from a source you trust; default: the server's, with a warning")
-		held := fs.String("checkpoints", "", "a checkpoint file exported earlier (cordon audit checkpoints -o FILE); its checkpoints must still hold")
+		var keys, witnesses multiFlag
+		fs.Var(&keys, "key", "verifier key of the log's checkpoints (name+hash+base64), from a source you trust; repeat for a log whose key changed; default: the server's, with a warning")
+		held := fs.String("checkpoints", "", "a checkpoint file exported earlier (cordon audit checkpoints -o FILE) or written by a witness (cordon audit witness -o FILE); its checkpoints must still hold")
+		fs.Var(&witnesses, "witness", "verifier key of a witness (repeat for several): a checkpoint in --checkpoints must carry its cosignature")
 		pos, err := parse(fs, args[1:])
 		if err != nil {
 			return err
@@ -45,7 +50,34 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if len(pos) > 0 {
 			return usageError("audit verify takes no arguments, got %q", pos)
 		}
-		return auditVerify(ctx, client(), *key, *held, stdout, stderr)
+		if len(witnesses) > 0 && *held == "" {
+			return usageError("--witness needs --checkpoints FILE: the checkpoints the witnesses cosigned (cordon audit witness -o FILE)")
+		}
+		return auditVerify(ctx, client(), keys, *held, witnesses, stdout, stderr)
+	case "keygen":
+		origin := fs.String("origin", "", "the key's name: the log's origin (shown by cordon audit checkpoints) for a log key, or the witness's own name for a witness key; default: the server's origin")
+		out := fs.String("o", "", "write the secret key to this new file (mode 0600); required")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 || *out == "" {
+			return usageError("audit keygen takes -o FILE and no arguments")
+		}
+		return auditKeygen(ctx, client, *origin, *out, stdout)
+	case "witness":
+		logKey := fs.String("log-key", "", "the log's verifier key, from a source you trust (required)")
+		key := fs.String("key", "", "the witness's secret key file (cordon audit keygen --origin WITNESS-NAME -o FILE) (required)")
+		state := fs.String("state", "", "the witness's state file: the last checkpoint it cosigned; created on first use (required)")
+		out := fs.String("o", "", "also write the cosigned checkpoint as a checkpoint file verify reads (--checkpoints)")
+		pos, err := parse(fs, args[1:])
+		if err != nil {
+			return err
+		}
+		if len(pos) > 0 || *logKey == "" || *key == "" || *state == "" {
+			return usageError("audit witness needs --log-key VKEY, --key FILE and --state FILE, and takes no arguments")
+		}
+		return auditWitness(ctx, client(), *logKey, *key, *state, *out, stdout)
 	case "checkpoints":
 		out := fs.String("o", "", "write the export to this file instead of standard output")
 		pos, err := parse(fs, args[1:])
@@ -144,18 +176,31 @@ func lastSize(f *checkpointFile) uint64 {
 // verifiers returns the key to check checkpoints with: the one given, or
 // the server's (which proves only that the log agrees with itself).
 func verifiers(key string, served *checkpointFile, stderr io.Writer) (note.Verifiers, string, error) {
-	if key == "" {
-		fmt.Fprintf(stderr, "warning: no --key given; trusting the server's own key %s\n", served.VerifierKey)
-		key = served.VerifierKey
-	}
-	v, err := note.NewVerifier(key)
-	if err != nil {
-		return nil, "", usageError("--key %q is not a note verifier key: %v", key, err)
-	}
-	return note.VerifierList(v), v.Name(), nil
+	return verifierList([]string{key}, served, stderr)
 }
 
-func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile string, stdout, stderr io.Writer) error {
+// verifierList is verifiers for several keys of one log (its key changed).
+func verifierList(keys []string, served *checkpointFile, stderr io.Writer) (note.Verifiers, string, error) {
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "" })
+	if len(keys) == 0 {
+		fmt.Fprintf(stderr, "warning: no --key given; trusting the server's own key %s\n", served.VerifierKey)
+		keys = []string{served.VerifierKey}
+	}
+	var vs []note.Verifier
+	for _, key := range keys {
+		v, err := note.NewVerifier(key)
+		if err != nil {
+			return nil, "", usageError("--key %q is not a note verifier key: %v", key, err)
+		}
+		if len(vs) > 0 && v.Name() != vs[0].Name() {
+			return nil, "", usageError("--key: the keys name two logs, %q and %q", vs[0].Name(), v.Name())
+		}
+		vs = append(vs, v)
+	}
+	return note.VerifierList(vs...), vs[0].Name(), nil
+}
+
+func auditVerify(ctx context.Context, c *adminclient.Client, keys []string, heldFile string, witnesses []string, stdout, stderr io.Writer) error {
 	served, err := fetchCheckpoints(ctx, c)
 	if err != nil {
 		return err
@@ -170,16 +215,22 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 		if err := json.Unmarshal(b, heldCps); err != nil {
 			return fmt.Errorf("%s is not a checkpoint file: %w", heldFile, err)
 		}
-		if key == "" && heldCps.VerifierKey != "" {
+		if len(keys) == 0 && heldCps.VerifierKey != "" {
 			// The held file's key was recorded when it was exported: trust
 			// it over what the server says today.
-			key = heldCps.VerifierKey
-			fmt.Fprintf(stderr, "using the verifier key recorded in %s: %s\n", heldFile, key)
+			keys = []string{heldCps.VerifierKey}
+			fmt.Fprintf(stderr, "using the verifier key recorded in %s: %s\n", heldFile, heldCps.VerifierKey)
 		}
 	}
-	vs, origin, err := verifiers(key, served, stderr)
+	vs, origin, err := verifierList(keys, served, stderr)
 	if err != nil {
 		return err
+	}
+	var witnessed []string
+	if len(witnesses) > 0 {
+		if witnessed, err = checkWitnesses(witnesses, heldCps, heldFile); err != nil {
+			return err
+		}
 	}
 	var cps []audit.Checkpoint
 	for _, cp := range served.Checkpoints {
@@ -240,6 +291,10 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 	if errors.As(err, &te) {
 		return &exitError{code: 1, err: errors.New(verdict(te, len(served.Checkpoints), heldFile))}
 	}
+	var unverified *note.UnverifiedNoteError
+	if errors.As(err, &unverified) {
+		return &exitError{code: 1, err: fmt.Errorf("verification failed: %w: a checkpoint carries no signature by the key you trust (--key); it was signed with another key, so the log was re-signed, or --key is not this log's", err)}
+	}
 	if err != nil {
 		return &exitError{code: 1, err: fmt.Errorf("verification failed: %w", err)}
 	}
@@ -251,6 +306,9 @@ func auditVerify(ctx context.Context, c *adminclient.Client, key, heldFile strin
 	fmt.Fprintf(stdout, "%d checkpoints (%d held from a file) verified and consistent; %s\n", rep.Checkpoints, held, proven)
 	if rep.Entries > rep.Proven {
 		fmt.Fprintf(stdout, "%d newer entries are not yet covered by a checkpoint\n", rep.Entries-rep.Proven)
+	}
+	for _, w := range witnessed {
+		fmt.Fprintln(stdout, w)
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ type Config struct {
 	// (zero: auditlog's defaults).
 	AuditEvery    uint64
 	AuditInterval time.Duration
+	// AuditKey is the checkpoint signer key kept outside the database
+	// (--audit-key FILE); empty: the key the store keeps.
+	AuditKey string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; the zero value trusts none.
 	TrustedProxies httpapi.TrustedProxies
@@ -204,7 +207,7 @@ func (m *Main) initialise(ctx context.Context) error {
 	}
 	m.Campaigns = camps
 	auditLog, err := auditlog.New(ctx, auditlog.Config{Store: m.store, Clock: c.Clock, Log: c.Log, Origin: auditOrigin(c.Issuer),
-		Categories: c.AuditCategories, Every: c.AuditEvery, Interval: c.AuditInterval})
+		Categories: c.AuditCategories, Every: c.AuditEvery, Interval: c.AuditInterval, Key: c.AuditKey})
 	if err != nil {
 		return err
 	}
@@ -324,6 +327,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&categories, "audit-categories", "", "comma-separated audit field categories accepted besides the defaults ("+strings.Join(audit.DefaultCategories(), ",")+")")
 	fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
 	fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
+	auditKeyFile := fs.String("audit-key", "", "sign audit checkpoints with the key in this file (made by cordon audit keygen, mode 0600) instead of one kept in the database, so a database-level attacker cannot sign a rewrite")
 	var proxies string
 	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
 	userAgents := uaFlags(fs)
@@ -353,6 +357,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if c.AuditEvery == 0 || c.AuditInterval <= 0 {
 		return usageError("--audit-checkpoint-every and --audit-checkpoint-interval must be positive")
+	}
+	if *auditKeyFile != "" {
+		if c.AuditKey, err = readAuditKey(*auditKeyFile); err != nil {
+			return err
+		}
 	}
 	c.AdminToken = os.Getenv("CORDON_ADMIN_TOKEN")
 	c.Out = stderr
@@ -627,4 +636,25 @@ func validCategory(s string) bool {
 		}
 	}
 	return true
+}
+
+// readAuditKey reads a checkpoint signer key file, refusing one others
+// can read: the key is what makes a rewritten log detectable.
+func readAuditKey(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", usageError("--audit-key: %v", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", usageError("--audit-key: %s can be read by other users (mode %04o): run chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", usageError("--audit-key: %v", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if _, err := audit.VerifierKeyOf(key); err != nil {
+		return "", usageError("--audit-key: %s holds no checkpoint signer key (make one with cordon audit keygen): %v", path, err)
+	}
+	return key, nil
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -33,6 +34,30 @@ func NewCheckpointKey(name string) (skey, vkey string, err error) {
 		return "", "", fmt.Errorf("audit: generating checkpoint key: %w", err)
 	}
 	return skey, vkey, nil
+}
+
+// VerifierKeyOf returns the verifier key of the note signer key skey, so a
+// key kept in a file needs no second line that could disagree with it.
+func VerifierKeyOf(skey string) (string, error) {
+	// PRIVATE+KEY+<name>+<hash>+<base64 of 0x01 and the Ed25519 seed>.
+	rest, ok := strings.CutPrefix(skey, "PRIVATE+KEY+")
+	parts := strings.SplitN(rest, "+", 3)
+	if !ok || len(parts) != 3 {
+		return "", fmt.Errorf("%w: not a note signer key (PRIVATE+KEY+name+hash+key)", ErrBadCheckpoint)
+	}
+	if _, err := note.NewSigner(skey); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", fmt.Errorf("%w: not an Ed25519 note signer key", ErrBadCheckpoint)
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(parts[0], pub)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
+	}
+	return vkey, nil
 }
 
 // SignCheckpoint returns a C2SP checkpoint — origin line, tree size, base64

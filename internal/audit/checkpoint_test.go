@@ -133,3 +133,19 @@ func FuzzOpenCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifierKeyOf(t *testing.T) {
+	skey, vkey, err := NewCheckpointKey("cordon.example/audit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := VerifierKeyOf(skey)
+	if err != nil || got != vkey {
+		t.Fatalf("VerifierKeyOf: got %q, %v; want %q", got, err, vkey)
+	}
+	for _, bad := range []string{"", vkey, "PRIVATE+KEY+a+b", "PRIVATE+KEY+name+00000000+AAAA", skey[:len(skey)-4]} {
+		if _, err := VerifierKeyOf(bad); !errors.Is(err, ErrBadCheckpoint) {
+			t.Errorf("VerifierKeyOf(%q): got %v, want ErrBadCheckpoint", bad, err)
+		}
+	}
+}

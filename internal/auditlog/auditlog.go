@@ -58,7 +58,17 @@ type Config struct {
 	// unsigned, or Interval after the last when any are.
 	Every    uint64
 	Interval time.Duration
+	// Key, when set, is the note signer key checkpoints are signed with,
+	// kept outside the database (cordon serve --audit-key FILE): whoever can
+	// rewrite the database then cannot sign a rewrite. The store keeps only
+	// its verifier key, so a later start without it, or with another key,
+	// is refused rather than silently signing with a new one.
+	Key string
 }
+
+// externalKey marks, in the store's signer column, a log whose signer key
+// is kept outside the database; what follows is its verifier key.
+const externalKey = "external:"
 
 // Service is the audit log. It is safe for concurrent use.
 type Service struct {
@@ -108,28 +118,72 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	}
 	s := &Service{store: c.Store, clock: c.Clock, log: c.Log, origin: c.Origin, categories: cats,
 		every: c.Every, interval: c.Interval, kick: make(chan struct{}, 1)}
-	skey, vkey, err := audit.NewCheckpointKey(keyName(c.Origin))
+	skey, vkey, err := s.checkpointKey(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	k, err := c.Store.AuditKey(ctx, &cordon.AuditKey{Signer: skey, Verifier: vkey, Created: c.Clock.Now()})
-	if err != nil {
+	if s.signer, err = note.NewSigner(skey); err != nil {
 		return nil, fmt.Errorf("auditlog: checkpoint key: %w", err)
 	}
-	if s.signer, err = note.NewSigner(k.Signer); err != nil {
-		return nil, fmt.Errorf("auditlog: stored checkpoint key: %w", err)
-	}
-	v, err := note.NewVerifier(k.Verifier)
+	v, err := note.NewVerifier(vkey)
 	if err != nil {
-		return nil, fmt.Errorf("auditlog: stored checkpoint verifier: %w", err)
+		return nil, fmt.Errorf("auditlog: checkpoint verifier: %w", err)
 	}
 	// The origin is fixed when the key is made: the key is named for it,
 	// so the log keeps one origin whatever address a later start has.
-	s.origin, s.vkey, s.verifiers = v.Name(), k.Verifier, note.VerifierList(v)
+	s.origin, s.vkey, s.verifiers = v.Name(), vkey, note.VerifierList(v)
 	if err := s.resume(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkpointKey returns the signer and verifier keys checkpoints are made
+// with: the store's (made on first use), or, with Config.Key, the one kept
+// outside the database, whose verifier the store records on first use.
+func (s *Service) checkpointKey(ctx context.Context, c Config) (skey, vkey string, err error) {
+	if c.Key == "" {
+		skey, vkey, err := audit.NewCheckpointKey(keyName(c.Origin))
+		if err != nil {
+			return "", "", err
+		}
+		k, err := c.Store.AuditKey(ctx, &cordon.AuditKey{Signer: skey, Verifier: vkey, Created: c.Clock.Now()})
+		if err != nil {
+			return "", "", fmt.Errorf("auditlog: checkpoint key: %w", err)
+		}
+		if strings.HasPrefix(k.Signer, externalKey) {
+			return "", "", fmt.Errorf("auditlog: this log's checkpoints are signed with a key kept outside the database (verifier %s): start with --audit-key FILE", k.Verifier)
+		}
+		return k.Signer, k.Verifier, nil
+	}
+	skey = strings.TrimSpace(c.Key)
+	if vkey, err = audit.VerifierKeyOf(skey); err != nil {
+		return "", "", fmt.Errorf("auditlog: the audit key file: %w", err)
+	}
+	k, err := c.Store.AuditKey(ctx, &cordon.AuditKey{Signer: externalKey + vkey, Verifier: vkey, Created: c.Clock.Now()})
+	if err != nil {
+		return "", "", fmt.Errorf("auditlog: checkpoint key: %w", err)
+	}
+	switch {
+	case k.Verifier == vkey:
+		return skey, vkey, nil
+	case strings.HasPrefix(k.Signer, externalKey):
+		return "", "", fmt.Errorf("auditlog: this log's checkpoints are signed with the key whose verifier is %s; the audit key file holds another (%s)", k.Verifier, vkey)
+	}
+	// The log's earlier checkpoints were signed with the key kept in the
+	// database. The file's key takes over under the same name; verifiers
+	// need both keys for the older checkpoints, which stay only as strong
+	// as the database was.
+	old, err := note.NewVerifier(k.Verifier)
+	if err != nil {
+		return "", "", fmt.Errorf("auditlog: stored checkpoint verifier: %w", err)
+	}
+	if name := strings.SplitN(vkey, "+", 2)[0]; name != old.Name() {
+		return "", "", fmt.Errorf("auditlog: the audit key file's key is named %q but this log's checkpoints are named %q: make the key with cordon audit keygen --origin %s", name, old.Name(), old.Name())
+	}
+	c.Log.Warn("audit checkpoints are now signed with the key from the audit key file; earlier checkpoints carry the database's key, so verifiers need both keys for them",
+		"verifier", vkey, "database_verifier", k.Verifier)
+	return skey, vkey, nil
 }
 
 // keyName makes a note key name from the origin: names may not hold
