@@ -218,7 +218,7 @@ func TestAuditAdminActionsRecorded(t *testing.T) {
 	}
 	// The admin's own report shows what it touched.
 	r = send(t, "GET", m.URL()+"/admin/v1/audit/report?principal=cordon:admin/root&format=text", admin(), nil)
-	if r.status != http.StatusOK || !strings.HasPrefix(string(r.raw), "1 user, 3 cordon objects; profile, password_hash, sessions, campaigns, signing_keys, admin_tokens; no email") {
+	if r.status != http.StatusOK || !strings.HasPrefix(string(r.raw), "1 user, 4 cordon objects; profile, password_hash, sessions, campaigns, signing_keys, admin_tokens, audit_log; no email") {
 		t.Errorf("admin report: %v", r)
 	}
 }

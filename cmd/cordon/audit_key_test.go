@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
 )
 
@@ -108,11 +109,13 @@ func TestAuditKeyOutsideTheDatabase(t *testing.T) {
 			if err != nil {
 				t.Fatalf("serve on the attacker's key: %v", err)
 			}
-			if cp, err := forged.Audit.Checkpoint(t.Context()); err != nil || cp == nil || cp.Size != entries {
-				t.Fatalf("checkpoint over the forged log: %v, %v", cp, err)
+			// The 40 events and the record of the first verify's export.
+			cp, err := forged.Audit.Checkpoint(t.Context())
+			if err != nil || cp == nil || cp.Size != entries+1 {
+				t.Fatalf("checkpoint over the forged log: %v, %v; want one of size %d", cp, err, entries+1)
 			}
 			// Trusting whatever key the database holds, the forgery passes.
-			tamperIntact(t, tamperVerify(t, forged, avkey), entries)
+			tamperIntact(t, tamperVerify(t, forged, avkey), entries+1)
 			// With the operator's key it does not.
 			r := tamperVerify(t, forged, vkey)
 			if r.code != 1 || !strings.Contains(r.err.Error(), "carries no signature by the key you trust") {
@@ -197,11 +200,87 @@ func TestAuditWitness(t *testing.T) {
 	if _, err := m.Audit.Checkpoint(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if r := witness(); r.code != 1 || !strings.Contains(r.err.Error(), "REFUSED: the log forked") {
+	if r := witness(); r.code != 1 || !strings.Contains(r.err.Error(), "REFUSED: the log no longer has the checkpoint") {
 		t.Fatalf("witness of a re-signed log: %v; want REFUSED", r)
 	}
 	r = tamperVerify(t, m, logKey, "--checkpoints", out, "--witness", wvkey)
 	if r.code != 1 || !strings.Contains(r.err.Error(), "TAMPERED") {
 		t.Fatalf("verify --witness of the re-signed log: %v; want TAMPERED", r)
+	}
+}
+
+// TestAdminReadRecordedOnce: an admin's read of a user's data is one entry
+// in the log on every store. PostgreSQL's append used to take the record
+// twice: once as the batch and once as the pending record of its context.
+func TestAdminReadRecordedOnce(t *testing.T) {
+	t.Setenv("CORDON_ADMIN_TOKEN", testAdminToken)
+	for _, b := range tamperBackends() {
+		t.Run(b.name, func(t *testing.T) {
+			m := tamperServer(t, b.store(t), t.TempDir(), 1000)
+			if code, _, out := call(t, "POST", m.URL()+"/admin/v1/accounts", admin(), `{"username":"alice","password":"correct horse battery"}`); code != 201 {
+				t.Fatalf("create account: %d %v", code, out)
+			}
+			before, _ := m.Audit.Size(t.Context())
+			if code, _, out := call(t, "GET", m.URL()+"/admin/v1/accounts/alice", admin(), ""); code != 200 {
+				t.Fatalf("get account: %d %v", code, out)
+			}
+			if after, _ := m.Audit.Size(t.Context()); after != before+1 {
+				t.Fatalf("an account shown grew the log by %d entries, want 1", after-before)
+			}
+		})
+	}
+}
+
+// TestAuditReadsAreRecorded: reports, saved reports, exports and proofs of
+// the audit log are entries in it, under the admin who asked, so the
+// investigation is evidence too; checkpoints, which disclose no one's
+// data and which witnesses poll, are not.
+func TestAuditReadsAreRecorded(t *testing.T) {
+	t.Setenv("CORDON_ADMIN_TOKEN", testAdminToken)
+	m := tamperServer(t, "", t.TempDir(), 1000)
+	tamperFill(t, m, 4, 2)
+	reads := []struct {
+		method, path, body string
+		action, purpose    string
+	}{
+		{"GET", "/admin/v1/audit/report?principal=support-tool", "", "read", "report: principals support-tool; "},
+		{"POST", "/admin/v1/audit/reports", `{"principals":["support-tool"]}`, "read", "report r-"},
+		{"GET", "/audit/v1/entries?to=4", "", "export", "entries 0..4 exported"},
+		{"GET", "/audit/v1/proof/inclusion?index=1&size=4", "", "read", "inclusion proof of entry 1 at size 4"},
+		{"GET", "/audit/v1/proof/consistency?from=2&to=4", "", "read", "consistency proof from size 2 to 4"},
+		{"GET", "/audit/v1/checkpoints", "", "", ""},
+	}
+	for _, rd := range reads {
+		before, _ := m.Audit.Size(t.Context())
+		var body []byte
+		if rd.body != "" {
+			body = []byte(rd.body)
+		}
+		r := send(t, rd.method, m.URL()+rd.path, admin(), body)
+		if r.status/100 != 2 {
+			t.Fatalf("%s %s: %v", rd.method, rd.path, r)
+		}
+		after, _ := m.Audit.Size(t.Context())
+		if rd.action == "" {
+			if after != before {
+				t.Errorf("%s %s grew the log by %d", rd.method, rd.path, after-before)
+			}
+			continue
+		}
+		if after != before+1 {
+			t.Fatalf("%s %s grew the log by %d entries, want 1", rd.method, rd.path, after-before)
+		}
+		var got *audit.Event
+		if err := m.Audit.Entries(t.Context(), before, after, func(e *cordon.AuditEntry) error {
+			ev, err := audit.ParseLeaf(e.Leaf)
+			got = &ev
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got.Principal != "cordon:admin/root" || got.Action != rd.action || got.Subject != "cordon:audit-log" ||
+			strings.Join(got.Categories, ",") != "audit_log" || !strings.HasPrefix(got.Purpose, rd.purpose) {
+			t.Errorf("%s %s recorded %+v; want cordon:admin/root %s cordon:audit-log [audit_log] %q…", rd.method, rd.path, got, rd.action, rd.purpose)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -119,6 +120,10 @@ func auditWitness(ctx context.Context, c *adminclient.Client, logKey, keyFile, s
 			}
 			path := "/audit/v1/proof/consistency?from=" + strconv.FormatUint(prev.Size, 10) + "&to=" + strconv.FormatUint(size, 10)
 			if err := c.Do(ctx, "GET", path, nil, &p); err != nil {
+				if ae, ok := errors.AsType[*adminclient.APIError](err); ok && ae.Status == http.StatusNotFound {
+					// A log never drops a checkpoint it signed.
+					return &exitError{code: 1, err: fmt.Errorf("REFUSED: the log no longer has the checkpoint it signed at size %d, which this witness cosigned: it was rewritten", prev.Size)}
+				}
 				return err
 			}
 			hashes := make([][]byte, len(p.Hashes))
