@@ -122,7 +122,7 @@ func startRelay(t *testing.T, withTLS bool) *relay {
 type nopLogger struct{}
 
 func (nopLogger) Printf(string, ...any) {}
-func (nopLogger) Println(...any)       {}
+func (nopLogger) Println(...any)        {}
 
 func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
