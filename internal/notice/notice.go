@@ -131,11 +131,15 @@ func sortedTags(m map[string]Text) []string {
 // HTML in the source as a comment rather than pass it through.
 var markdown = goldmark.New()
 
-// policy allows the formatting Markdown produces and links to http(s) and
-// mailto only, opened without a referrer; everything else is removed.
+// policy allows the formatting Markdown produces and absolute links to
+// http(s) and mailto only, opened without a referrer; everything else is
+// removed. A relative link is removed too: on a page served beside the
+// API it would point into cordon itself.
 var policy = func() *bluemonday.Policy {
 	p := bluemonday.UGCPolicy()
 	p.AllowURLSchemes("https", "http", "mailto")
+	p.AllowRelativeURLs(false)
+	p.RequireParseableURLs(true)
 	p.RequireNoReferrerOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(false)
 	return p
