@@ -47,16 +47,16 @@
 //
 // # Duplicates
 //
-// Delivery is at least once. If the connection fails after cordon has
-// committed a batch but before its answer arrives, the client cannot tell
-// that from a failure before the commit, and sends the batch again: the
-// log then holds those events twice, at different indexes. When a batch
-// is committed after such an attempt the client logs a warning with the
-// indexes and the batch's request id (sent as X-Request-Id, the same on
-// every attempt, and in cordon's request log). cordon has no field to
-// deduplicate on, and events equal in every field are equal entries: when
-// two real accesses must be told from one access reported twice, put an
-// id of the access in Purpose (e.g. "TICKET-4411 req=7f3a9c") or Source.
+// Delivery is exactly once against cordon. Every attempt at a batch
+// carries the same Idempotency-Key (its request id, also sent as
+// X-Request-Id): if the connection fails after cordon has committed a
+// batch but before its answer arrives, the retry appends nothing and is
+// answered with the indexes of the first commit. cordon remembers a key
+// for a day (auditlog.DefaultBatchWindow); a retry later than that — a
+// client held for a day behind a dead network — would append again. A
+// batch split after a refusal is a new batch with a new key. Events equal
+// in every field are still equal entries: when two real accesses must be
+// told from one, put an id of the access in Purpose or Source.
 package auditclient
 
 import (

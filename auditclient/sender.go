@@ -118,8 +118,8 @@ func (c *Client) deliver(batch []*item) {
 				it.p.index = a.first + uint64(i)
 				close(it.p.done)
 			}
-			if a.unsure {
-				c.log.Warn("audit batch committed after an attempt whose answer was lost; its events may be stored twice",
+			if a.unsure && !a.replayed {
+				c.log.Warn("audit batch committed after an attempt whose answer was lost, by a server that keeps no idempotency key; its events may be stored twice",
 					"request_id", a.id, "first_index", a.first, "last_index", a.first+uint64(len(b))-1)
 			}
 		default:
@@ -273,6 +273,8 @@ type outcome struct {
 	// unsure: an attempt sent the whole request and got no answer, so
 	// the server may have committed it.
 	unsure bool
+	// replayed: the server answered from an earlier attempt's commit.
+	replayed bool
 }
 
 // refusal is a 4xx answer.
@@ -324,11 +326,11 @@ func (c *Client) attempt(b []*item) outcome {
 			}
 			c.log.Warn("audit batch not delivered; retrying", "request_id", o.id, "events", len(b), "attempt", n+1, "err", r.err)
 		case r.status == http.StatusOK:
-			first, err := committed(r.body, len(b))
+			first, replayed, err := committed(r.body, len(b))
 			if err != nil {
 				o.unconfirmed = err
 			} else {
-				o.first = first
+				o.first, o.replayed = first, replayed
 			}
 			return o
 		case r.status >= 500 || r.status == http.StatusTooManyRequests || r.status == http.StatusRequestTimeout:
@@ -383,20 +385,21 @@ func parseRetryAfter(v string) time.Duration {
 }
 
 // committed reads the answer to a committed batch of n events.
-func committed(body []byte, n int) (uint64, error) {
+func committed(body []byte, n int) (first uint64, replayed bool, err error) {
 	var a struct {
 		Accepted   *int    `json:"accepted"`
 		FirstIndex *uint64 `json:"first_index"`
 		LastIndex  *uint64 `json:"last_index"`
+		Replayed   bool    `json:"replayed"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil || a.Accepted == nil || a.FirstIndex == nil || a.LastIndex == nil {
-		return 0, fmt.Errorf("%w: the server answered 200 without the ingest answer", ErrUnconfirmed)
+		return 0, false, fmt.Errorf("%w: the server answered 200 without the ingest answer", ErrUnconfirmed)
 	}
 	if *a.Accepted != n || *a.LastIndex-*a.FirstIndex != uint64(n-1) {
-		return 0, fmt.Errorf("%w: the server accepted %d events at %d..%d of a batch of %d",
+		return 0, false, fmt.Errorf("%w: the server accepted %d events at %d..%d of a batch of %d",
 			ErrUnconfirmed, *a.Accepted, *a.FirstIndex, *a.LastIndex, n)
 	}
-	return *a.FirstIndex, nil
+	return *a.FirstIndex, a.Replayed, nil
 }
 
 // answerError reads cordon's JSON error and the field as the server named
@@ -436,6 +439,9 @@ func (c *Client) post(body []byte, id string) response {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("X-Request-Id", id)
+	// The same key on every attempt at one batch: a retry after a lost
+	// answer is answered from the first commit and appends nothing.
+	req.Header.Set("Idempotency-Key", id)
 	req.Header.Set("User-Agent", "cordon-auditclient")
 	resp, err := c.http.Do(req)
 	if err != nil {

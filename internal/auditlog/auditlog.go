@@ -8,6 +8,8 @@ package auditlog
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,7 +66,16 @@ type Config struct {
 	// its verifier key, so a later start without it, or with another key,
 	// is refused rather than silently signing with a new one.
 	Key string
+	// BatchWindow is how long a batch's idempotency key is remembered
+	// (DefaultBatchWindow when zero): a retry later than that appends
+	// again.
+	BatchWindow time.Duration
 }
+
+// DefaultBatchWindow is how long IngestOnce remembers a batch's key: a
+// day, as Stripe keeps its idempotency keys, far longer than any
+// reporter retries.
+const DefaultBatchWindow = 24 * time.Hour
 
 // externalKey marks, in the store's signer column, a log whose signer key
 // is kept outside the database; what follows is its verifier key.
@@ -72,17 +83,18 @@ const externalKey = "external:"
 
 // Service is the audit log. It is safe for concurrent use.
 type Service struct {
-	store      cordon.AuditStore
-	clock      clock.Clock
-	log        *slog.Logger
-	origin     string
-	categories []string
-	every      uint64
-	interval   time.Duration
-	signer     note.Signer
-	verifiers  note.Verifiers
-	vkey       string
-	kick       chan struct{}
+	store       cordon.AuditStore
+	clock       clock.Clock
+	log         *slog.Logger
+	origin      string
+	categories  []string
+	every       uint64
+	interval    time.Duration
+	batchWindow time.Duration
+	signer      note.Signer
+	verifiers   note.Verifiers
+	vkey        string
+	kick        chan struct{}
 
 	mu     sync.Mutex // the checkpointer's state
 	tree   *audit.Tree
@@ -107,6 +119,9 @@ func New(ctx context.Context, c Config) (*Service, error) {
 	if c.Interval <= 0 {
 		c.Interval = DefaultInterval
 	}
+	if c.BatchWindow <= 0 {
+		c.BatchWindow = DefaultBatchWindow
+	}
 	if c.Origin == "" {
 		return nil, errors.New("auditlog: no origin")
 	}
@@ -117,7 +132,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		}
 	}
 	s := &Service{store: c.Store, clock: c.Clock, log: c.Log, origin: c.Origin, categories: cats,
-		every: c.Every, interval: c.Interval, kick: make(chan struct{}, 1)}
+		every: c.Every, interval: c.Interval, batchWindow: c.BatchWindow, kick: make(chan struct{}, 1)}
 	skey, vkey, err := s.checkpointKey(ctx, c)
 	if err != nil {
 		return nil, err
@@ -252,21 +267,8 @@ func (s *Service) Entry(e audit.Event, now time.Time, i int) (*cordon.AuditEntry
 // return without error the entries are committed, their Index fields set,
 // and size is the log's size after them.
 func (s *Service) Ingest(ctx context.Context, events []audit.Event) (entries []*cordon.AuditEntry, size uint64, err error) {
-	if len(events) == 0 {
-		return nil, 0, cordon.Errorf(cordon.ECodeInvalid, "the batch holds no events")
-	}
-	if len(events) > MaxBatch {
-		return nil, 0, cordon.Errorf(cordon.ECodeTooLarge, "the batch holds %d events; send at most %d per request", len(events), MaxBatch)
-	}
-	now := s.clock.Now()
-	entries = make([]*cordon.AuditEntry, len(events))
-	for i, e := range events {
-		if err := reserved(e, i); err != nil {
-			return nil, 0, err
-		}
-		if entries[i], err = s.Entry(e, now, i); err != nil {
-			return nil, 0, err
-		}
+	if entries, err = s.entries(events); err != nil {
+		return nil, 0, err
 	}
 	size, err = s.store.AppendAudit(ctx, entries)
 	if err != nil {
@@ -274,6 +276,81 @@ func (s *Service) Ingest(ctx context.Context, events []audit.Event) (entries []*
 	}
 	s.Appended(size)
 	return entries, size, nil
+}
+
+// Ingested is what an ingested batch became: its indexes, and whether it
+// was appended by an earlier request with the same idempotency key.
+type Ingested struct {
+	First    uint64
+	Count    int
+	Size     uint64
+	Replayed bool
+}
+
+// MaxIdempotencyKey bounds a batch's idempotency key, as the HTTP
+// Idempotency-Key draft's examples and Stripe's do.
+const MaxIdempotencyKey = 255
+
+// IngestOnce is Ingest with an idempotency key (scoped by the caller, e.g.
+// to the reporter's token): within the window (DefaultBatchWindow unless
+// configured) a batch sent again with the same key appends nothing and
+// gets the first answer again, so a reporter's retry after a lost answer
+// stores no event twice. The same key with other events is a conflict.
+func (s *Service) IngestOnce(ctx context.Context, key string, events []audit.Event) (*Ingested, error) {
+	if key == "" || len(key) > MaxIdempotencyKey {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "idempotency_key", "an idempotency key is 1 to %d characters, not %d", MaxIdempotencyKey, len(key))
+	}
+	entries, err := s.entries(events)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	b := &cordon.AuditBatch{Key: key, Digest: digestEvents(events), At: now}
+	got, appended, err := s.store.AppendAuditBatch(ctx, b, entries, now.Add(-s.batchWindow))
+	if err != nil {
+		return nil, err
+	}
+	if !appended && !bytes.Equal(got.Digest, b.Digest) {
+		return nil, cordon.FieldError(cordon.ECodeConflict, "idempotency_key",
+			"this idempotency key was used at %s for a batch with other events; send a new batch with a new key", got.At.UTC().Format(time.RFC3339))
+	}
+	if appended {
+		s.Appended(got.Size)
+	}
+	return &Ingested{First: got.First, Count: got.Count, Size: got.Size, Replayed: !appended}, nil
+}
+
+// digestEvents is the SHA-256 of the events as sent, in a fixed encoding.
+func digestEvents(events []audit.Event) []byte {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, e := range events {
+		e.Time = e.Time.UTC()
+		_ = enc.Encode(e) // an Event always encodes; a hash never fails to write
+	}
+	return h.Sum(nil)
+}
+
+// entries validates a batch and builds its entries.
+func (s *Service) entries(events []audit.Event) ([]*cordon.AuditEntry, error) {
+	if len(events) == 0 {
+		return nil, cordon.Errorf(cordon.ECodeInvalid, "the batch holds no events")
+	}
+	if len(events) > MaxBatch {
+		return nil, cordon.Errorf(cordon.ECodeTooLarge, "the batch holds %d events; send at most %d per request", len(events), MaxBatch)
+	}
+	now := s.clock.Now()
+	entries := make([]*cordon.AuditEntry, len(events))
+	for i, e := range events {
+		if err := reserved(e, i); err != nil {
+			return nil, err
+		}
+		var err error
+		if entries[i], err = s.Entry(e, now, i); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
 }
 
 // Record appends cordon's own records (built by Entry) on their own, for

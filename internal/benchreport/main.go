@@ -86,6 +86,8 @@ var pairs = []pair{
 		What: "preview from buckets vs an exact COUNT(*) scan, on PostgreSQL"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngest/batch=1000", Baseline: "BenchmarkAppendAudit/batch=1000",
 		What: "audit ingest on SQLite (validation, canonical encoding, leaf hashing, one transaction) vs the store's append of prepared entries, batches of 1,000 (goal ≥ 100k events/s: see events/s)"},
+	{Pkg: "internal/auditlog", Bench: "BenchmarkIngestOnce/batch=1000", Baseline: "BenchmarkIngest/batch=1000",
+		What: "audit ingest with an idempotency key per batch (exactly once) vs without, batches of 1,000 on SQLite"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngestNoStore/batch=1000", Baseline: "BenchmarkAppendAudit/batch=1000",
 		What: "the service's own work on a batch of 1,000 (validation, canonical encoding, leaf hashing; the appends discarded) vs the store's append of it"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngest/batch=10000", Baseline: "BenchmarkAppendAudit/batch=10000",

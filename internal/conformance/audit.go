@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,6 +33,9 @@ func RunAuditTests(t *testing.T, newStore func(t *testing.T) cordon.AuditStore) 
 		{"Nodes", testAuditNodes},
 		{"Key", testAuditKey},
 		{"SavedReports", testAuditSavedReports},
+		{"BatchOnce", testAuditBatchOnce},
+		{"BatchForgotten", testAuditBatchForgotten},
+		{"BatchInvalid", testAuditBatchInvalid},
 	})
 }
 
@@ -41,6 +45,7 @@ func RunAuditConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.A
 	t.Helper()
 	runAudit(t, newStore, []auditSubtest{
 		{"ManyAppendsAtOnce", testAuditAppendRace},
+		{"OneBatchKeyAtOnce", testAuditBatchRace},
 	})
 }
 
@@ -670,4 +675,130 @@ func collectReport(s cordon.AuditStore, principals []string, from, to time.Time)
 		return nil
 	})
 	return rows, err
+}
+
+func sameBatch(a, b cordon.AuditBatch) bool {
+	return a.Key == b.Key && bytes.Equal(a.Digest, b.Digest) && a.First == b.First && a.Count == b.Count && a.Size == b.Size && a.At.Equal(b.At)
+}
+
+func batchDigest(tag string) []byte {
+	d := sha256.Sum256([]byte(tag))
+	return d[:]
+}
+
+func testAuditBatchOnce(t *testing.T, s cordon.AuditStore) {
+	ctx := t.Context()
+	mustAppend(t, s, newAuditBatch("before", 2), 2)
+	b := &cordon.AuditBatch{Key: "tok-1/k1", Digest: batchDigest("one"), At: at(0)}
+	first := newAuditBatch("one", 3)
+	got, appended, err := s.AppendAuditBatch(ctx, b, first, at(-time.Hour))
+	if err != nil || !appended {
+		t.Fatalf("AppendAuditBatch of a new key: appended %v, %v; want true, nil", appended, err)
+	}
+	want := cordon.AuditBatch{Key: "tok-1/k1", Digest: batchDigest("one"), First: 2, Count: 3, Size: 5, At: at(0)}
+	if !sameBatch(*got, want) {
+		t.Fatalf("AppendAuditBatch of a new key: got %+v, want %+v", *got, want)
+	}
+	for i, e := range first {
+		if e.Index != uint64(2+i) {
+			t.Errorf("entry %d: Index %d, want %d", i, e.Index, 2+i)
+		}
+	}
+	mustAppend(t, s, newAuditBatch("after", 1), 6)
+
+	// The same key again, even with other entries (a retry whose events
+	// got a later time): nothing appended, the first batch returned.
+	again := newAuditBatch("retry", 3)
+	got, appended, err = s.AppendAuditBatch(ctx, &cordon.AuditBatch{Key: "tok-1/k1", Digest: batchDigest("other"), At: at(time.Minute)}, again, at(-time.Hour))
+	if err != nil || appended {
+		t.Fatalf("AppendAuditBatch of a known key: appended %v, %v; want false, nil", appended, err)
+	}
+	if !sameBatch(*got, want) {
+		t.Errorf("AppendAuditBatch of a known key: got %+v, want the first batch %+v", *got, want)
+	}
+	for i, e := range again {
+		if e.Index != 0 {
+			t.Errorf("entry %d of a replayed batch: Index set to %d, want untouched", i, e.Index)
+		}
+	}
+	checkSize(t, s, 6)
+
+	// Another key appends.
+	got, appended, err = s.AppendAuditBatch(ctx, &cordon.AuditBatch{Key: "tok-2/k1", Digest: batchDigest("one"), At: at(time.Minute)}, newAuditBatch("two", 1), at(-time.Hour))
+	if err != nil || !appended || got.First != 6 || got.Size != 7 || got.Count != 1 {
+		t.Errorf("AppendAuditBatch of another key: got %+v, %v; want first 6, size 7", got, err)
+	}
+	checkSize(t, s, 7)
+}
+
+func testAuditBatchForgotten(t *testing.T, s cordon.AuditStore) {
+	ctx := t.Context()
+	b := &cordon.AuditBatch{Key: "k", Digest: batchDigest("a"), At: at(0)}
+	if _, _, err := s.AppendAuditBatch(ctx, b, newAuditBatch("a", 2), at(-time.Hour)); err != nil {
+		t.Fatalf("AppendAuditBatch: %v", err)
+	}
+	// Remembered while forgetBefore is at or before its time.
+	if got, appended, err := s.AppendAuditBatch(ctx, &cordon.AuditBatch{Key: "k", Digest: batchDigest("a"), At: at(time.Hour)}, newAuditBatch("a", 2), at(0)); err != nil || appended || got.Size != 2 {
+		t.Fatalf("AppendAuditBatch within the window: got %+v, %v; want the first batch", got, err)
+	}
+	// Forgotten once forgetBefore passes it: the key appends again.
+	got, appended, err := s.AppendAuditBatch(ctx, &cordon.AuditBatch{Key: "k", Digest: batchDigest("a"), At: at(2 * time.Hour)}, newAuditBatch("a", 2), at(time.Microsecond))
+	if err != nil || !appended || got.First != 2 || got.Size != 4 || !got.At.Equal(at(2*time.Hour)) {
+		t.Errorf("AppendAuditBatch after the window: got %+v, %v; want a new batch at 2", got, err)
+	}
+	checkSize(t, s, 4)
+}
+
+func testAuditBatchInvalid(t *testing.T, s cordon.AuditStore) {
+	ctx := t.Context()
+	good := func() *cordon.AuditBatch { return &cordon.AuditBatch{Key: "k", Digest: batchDigest("a"), At: at(0)} }
+	bad := []struct {
+		name    string
+		b       *cordon.AuditBatch
+		entries []*cordon.AuditEntry
+	}{
+		{"no batch", nil, newAuditBatch("a", 1)},
+		{"no key", &cordon.AuditBatch{Digest: batchDigest("a"), At: at(0)}, newAuditBatch("a", 1)},
+		{"short digest", &cordon.AuditBatch{Key: "k", Digest: []byte("x"), At: at(0)}, newAuditBatch("a", 1)},
+		{"no time", &cordon.AuditBatch{Key: "k", Digest: batchDigest("a")}, newAuditBatch("a", 1)},
+		{"no entries", good(), nil},
+		{"entry without leaf", good(), []*cordon.AuditEntry{{Principal: "svc", Subject: "u", Time: at(0)}}},
+	}
+	for _, tc := range bad {
+		if got, _, err := s.AppendAuditBatch(ctx, tc.b, tc.entries, at(-time.Hour)); err == nil {
+			t.Errorf("AppendAuditBatch with %s: got %+v, nil; want an error", tc.name, got)
+		}
+	}
+	checkSize(t, s, 0)
+	// A refused batch is not remembered: its key still appends.
+	if got, appended, err := s.AppendAuditBatch(ctx, good(), newAuditBatch("a", 1), at(-time.Hour)); err != nil || !appended || got.Size != 1 {
+		t.Errorf("AppendAuditBatch after refusals: got %+v, %v; want size 1", got, err)
+	}
+}
+
+func testAuditBatchRace(t *testing.T, s cordon.AuditStore) {
+	const n, per = 12, 20
+	ctx := t.Context()
+	got := make([]*cordon.AuditBatch, n)
+	appended := make([]bool, n)
+	errs := race(n, func(i int) error {
+		b := &cordon.AuditBatch{Key: "same", Digest: batchDigest("same"), At: at(time.Duration(i) * time.Millisecond)}
+		var err error
+		got[i], appended[i], err = s.AppendAuditBatch(ctx, b, newAuditBatch(fmt.Sprintf("r%02d", i), per), at(-time.Hour))
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("AppendAuditBatch %d: %v", i, err)
+		}
+	}
+	checkSize(t, s, per)
+	if n := len(slices.DeleteFunc(slices.Clone(appended), func(a bool) bool { return !a })); n != 1 {
+		t.Errorf("%d of %d concurrent calls with one key say they appended, want 1", n, len(appended))
+	}
+	for i, b := range got {
+		if b.First != 0 || b.Count != per || b.Size != per || !b.At.Equal(got[0].At) {
+			t.Errorf("call %d: got %+v; every call answers with the one batch appended (%+v)", i, b, got[0])
+		}
+	}
 }

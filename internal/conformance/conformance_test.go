@@ -11,6 +11,7 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/conformance"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
 )
 
 // The suite is checked against memStore, the plainest store that keeps the
@@ -54,6 +55,7 @@ type memStore struct {
 	nodes       map[[2]uint64][]byte // level, index
 	auditKey    *cordon.AuditKey
 	reports     map[string]cordon.SavedAuditReport
+	batches     map[string]cordon.AuditBatch
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -744,6 +746,33 @@ func (m *memStore) AppendAudit(_ context.Context, entries []*cordon.AuditEntry) 
 	}
 	m.appendAudit(entries)
 	return uint64(len(m.audit)), nil
+}
+
+func (m *memStore) AppendAuditBatch(_ context.Context, b *cordon.AuditBatch, entries []*cordon.AuditEntry, forgetBefore time.Time) (*cordon.AuditBatch, bool, error) {
+	if err := stored.CheckAuditBatch(b, entries); err != nil {
+		return nil, false, err
+	}
+	defer m.lock()()
+	if m.batches == nil {
+		m.batches = map[string]cordon.AuditBatch{}
+	}
+	forgetBefore = norm(forgetBefore)
+	for k, old := range m.batches {
+		if old.At.Before(forgetBefore) {
+			delete(m.batches, k)
+		}
+	}
+	if old, ok := m.batches[b.Key]; ok {
+		old.Digest = slices.Clone(old.Digest)
+		return &old, false, nil
+	}
+	m.appendAudit(entries)
+	nb := *b
+	nb.Digest, nb.At = slices.Clone(b.Digest), norm(b.At)
+	nb.Count, nb.Size = len(entries), uint64(len(m.audit))
+	nb.First = nb.Size - uint64(len(entries))
+	m.batches[b.Key] = nb
+	return &nb, true, nil
 }
 
 func (m *memStore) appendAudit(entries []*cordon.AuditEntry) {

@@ -44,6 +44,25 @@ type AuditAccess struct {
 	Last       time.Time
 }
 
+// AuditBatch is an ingested batch remembered by its idempotency key, so
+// a reporter's retry after a lost answer appends nothing and gets the
+// first answer again.
+type AuditBatch struct {
+	// Key names the batch: the caller scopes it (the admin token's id and
+	// the key the reporter sent), so two reporters' keys never meet.
+	Key string
+	// Digest is the SHA-256 of the batch's events as sent; a key sent
+	// again with other events is a conflict, not a replay.
+	Digest []byte
+	// First is the index of the batch's first entry; Count how many it
+	// holds; Size the log's size right after it was appended.
+	First uint64
+	Count int
+	Size  uint64
+	// At is when the batch was appended.
+	At time.Time
+}
+
 // AuditStore keeps the data-access log. It never updates or deletes an
 // entry.
 type AuditStore interface {
@@ -52,6 +71,14 @@ type AuditStore interface {
 	// return), and returns the log's new size. Concurrent appends are
 	// serialised: indexes never repeat and never skip.
 	AppendAudit(ctx context.Context, entries []*AuditEntry) (size uint64, err error)
+	// AppendAuditBatch appends entries as AppendAudit does unless a batch
+	// with b.Key appended at or after forgetBefore is remembered: then it
+	// appends nothing and returns the remembered batch with appended
+	// false (the caller compares digests). Otherwise it remembers b, with
+	// First, Count and Size set, in the same transaction as the entries,
+	// and returns it with appended true. Concurrent calls with one key
+	// append once. Batches appended before forgetBefore are forgotten.
+	AppendAuditBatch(ctx context.Context, b *AuditBatch, entries []*AuditEntry, forgetBefore time.Time) (got *AuditBatch, appended bool, err error)
 	// AuditSize returns the number of entries.
 	AuditSize(ctx context.Context) (uint64, error)
 	// AuditEntries calls fn for entries [from, to) in index order.

@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/dunglas/httpsfv"
 )
 
 // MaxAuditBody bounds one ingest request: 10,000 events of about 400
@@ -72,17 +73,75 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	entries, size, err := s.audit.Ingest(r.Context(), events)
+	key, ok, err := idempotencyKey(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	if !ok {
+		entries, size, err := s.audit.Ingest(r.Context(), events)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"accepted":    len(entries),
+			"first_index": entries[0].Index,
+			"last_index":  entries[len(entries)-1].Index,
+			"log_size":    size,
+		})
+		return
+	}
+	// The key is the reporter's: scoped by its admin token, so two
+	// reporters choosing one key never see each other's batches.
+	at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
+	got, err := s.audit.IngestOnce(r.Context(), at.ID+"/"+key, events)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if got.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"accepted":    len(entries),
-		"first_index": entries[0].Index,
-		"last_index":  entries[len(entries)-1].Index,
-		"log_size":    size,
+		"accepted":    got.Count,
+		"first_index": got.First,
+		"last_index":  got.First + uint64(got.Count) - 1,
+		"log_size":    got.Size,
+		"replayed":    got.Replayed,
 	})
+}
+
+// idempotencyKey reads the Idempotency-Key header
+// (draft-ietf-httpapi-idempotency-key-header): a structured-field string
+// ("8e03978e-…") or, as most clients send it, the bare value. ok is false
+// when the request has none.
+func idempotencyKey(r *http.Request) (key string, ok bool, err error) {
+	vs := r.Header.Values("Idempotency-Key")
+	if len(vs) == 0 {
+		return "", false, nil
+	}
+	bad := func(format string, a ...any) error {
+		return cordon.FieldError(cordon.ECodeInvalid, "Idempotency-Key", format, a...)
+	}
+	if len(vs) > 1 {
+		return "", false, bad("send one Idempotency-Key header, not %d", len(vs))
+	}
+	v := strings.TrimSpace(vs[0])
+	if item, err := httpsfv.UnmarshalItem([]string{v}); err == nil {
+		if str, isStr := item.Value.(string); isStr {
+			v = str
+		}
+	}
+	if v == "" || len(v) > auditlog.MaxIdempotencyKey {
+		return "", false, bad("an Idempotency-Key is 1 to %d characters; send a fresh random value (a UUID) per batch and the same one when retrying it", auditlog.MaxIdempotencyKey)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e || v[i] == '"' || v[i] == '\\' {
+			return "", false, bad("an Idempotency-Key holds printable ASCII only, without quotes or spaces; send a UUID")
+		}
+	}
+	return v, true, nil
 }
 
 // eventError names the event a decoding error is in.

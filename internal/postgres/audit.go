@@ -284,3 +284,65 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 	}
 	return mapErr(rows.Err())
 }
+
+// AppendAuditBatch appends entries once per batch key. The key's row is
+// inserted first: a concurrent transaction with the same key waits on
+// its unique index until this one commits, then finds the row and
+// appends nothing.
+func (db *DB) AppendAuditBatch(ctx context.Context, b *cordon.AuditBatch, entries []*cordon.AuditEntry, forgetBefore time.Time) (*cordon.AuditBatch, bool, error) {
+	if err := stored.CheckAuditBatch(b, entries); err != nil {
+		return nil, false, err
+	}
+	var (
+		got      *cordon.AuditBatch
+		appended bool
+	)
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		got, appended = nil, false
+		// SKIP LOCKED: two appends forgetting the same old batches never
+		// wait on (or deadlock over) each other's deletes.
+		if _, err := tx.Exec(ctx, `DELETE FROM audit_batches WHERE key IN (SELECT key FROM audit_batches WHERE at < $1 FOR UPDATE SKIP LOCKED)`, micros(forgetBefore)); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO audit_batches (key, digest, first, count, size, at) VALUES ($1, $2, 0, 0, 0, $3) ON CONFLICT (key) DO NOTHING`,
+			b.Key, b.Digest, micros(b.At))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var (
+				old             cordon.AuditBatch
+				first, size, at int64
+			)
+			if err := tx.QueryRow(ctx, `SELECT digest, first, count, size, at FROM audit_batches WHERE key = $1`, b.Key).
+				Scan(&old.Digest, &first, &old.Count, &size, &at); err != nil {
+				return err
+			}
+			old.Key, old.First, old.Size, old.At = b.Key, uint64(first), uint64(size), fromMicros(at)
+			got = &old
+			return nil
+		}
+		n, err := appendAuditTx(ctx, tx, entries)
+		if err != nil {
+			return err
+		}
+		nb := *b
+		nb.Count, nb.Size, nb.First = len(entries), n, n-uint64(len(entries))
+		if _, err := tx.Exec(ctx, `UPDATE audit_batches SET first = $2, count = $3, size = $4 WHERE key = $1`,
+			nb.Key, int64(nb.First), nb.Count, int64(nb.Size)); err != nil {
+			return err
+		}
+		got, appended = &nb, true
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if appended {
+		// Only a committed batch has indexes.
+		for i, e := range entries {
+			e.Index = got.First + uint64(i)
+		}
+	}
+	return got, appended, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -306,4 +307,60 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 		}
 	}
 	return mapErr(rows.Err())
+}
+
+// AppendAuditBatch appends entries once per batch key: inside one write
+// transaction it forgets batches older than forgetBefore, answers a
+// remembered key with its batch, and otherwise appends and remembers.
+func (db *DB) AppendAuditBatch(ctx context.Context, b *cordon.AuditBatch, entries []*cordon.AuditEntry, forgetBefore time.Time) (*cordon.AuditBatch, bool, error) {
+	if err := stored.CheckAuditBatch(b, entries); err != nil {
+		return nil, false, err
+	}
+	var (
+		got      *cordon.AuditBatch
+		appended bool
+	)
+	err := db.writeTx(ctx, true, func(tx *sql.Tx) error {
+		got, appended = nil, false
+		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_batches WHERE at < ?`, micros(forgetBefore)); err != nil {
+			return err
+		}
+		var (
+			old      cordon.AuditBatch
+			first    int64
+			size, at int64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT digest, first, count, size, at FROM audit_batches WHERE key = ?`, b.Key).
+			Scan(&old.Digest, &first, &old.Count, &size, &at)
+		if err == nil {
+			old.Key, old.First, old.Size, old.At = b.Key, uint64(first), uint64(size), fromMicros(at)
+			got = &old
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		n, err := appendAuditTx(ctx, tx, entries)
+		if err != nil {
+			return err
+		}
+		nb := *b
+		nb.Count, nb.Size, nb.First = len(entries), n, n-uint64(len(entries))
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_batches (key, digest, first, count, size, at) VALUES (?, ?, ?, ?, ?, ?)`,
+			nb.Key, nb.Digest, int64(nb.First), nb.Count, int64(nb.Size), micros(nb.At)); err != nil {
+			return err
+		}
+		got, appended = &nb, true
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if appended {
+		// Only a committed batch has indexes.
+		for i, e := range entries {
+			e.Index = got.First + uint64(i)
+		}
+	}
+	return got, appended, nil
 }

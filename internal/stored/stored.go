@@ -155,6 +155,22 @@ func CheckAuditEntries(es []*cordon.AuditEntry) error {
 	return nil
 }
 
+// CheckAuditBatch refuses a batch a store cannot remember: no key, a
+// digest that is no SHA-256, no entries, no time.
+func CheckAuditBatch(b *cordon.AuditBatch, es []*cordon.AuditEntry) error {
+	switch {
+	case b == nil || b.Key == "":
+		return cordon.Errorf(cordon.ECodeInvalid, "an audit batch needs its key")
+	case len(b.Digest) != 32:
+		return cordon.Errorf(cordon.ECodeInvalid, "an audit batch's digest is a SHA-256, not %d bytes", len(b.Digest))
+	case len(es) == 0:
+		return cordon.Errorf(cordon.ECodeInvalid, "an audit batch holds at least one entry")
+	case b.At.IsZero():
+		return cordon.Errorf(cordon.ECodeInvalid, "an audit batch needs the time it was appended")
+	}
+	return CheckAuditEntries(es)
+}
+
 // CheckAuditNodes refuses nodes a store cannot keep: a level past the
 // 64-bit tree, an index past int64, a hash of the wrong size.
 func CheckAuditNodes(ns []cordon.AuditNode) error {
