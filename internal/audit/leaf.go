@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strconv"
@@ -84,6 +85,10 @@ func appendLeaf(dst []byte, e Event) []byte {
 	dst = appendString(dst, e.Action)
 	dst = append(dst, `,"subject":`...)
 	dst = appendString(dst, e.Subject)
+	if e.Resolved {
+		dst = append(dst, `,"account":`...)
+		dst = appendString(dst, e.Account)
+	}
 	dst = append(dst, `,"categories":[`...)
 	cats := e.Categories
 	if !slices.IsSorted(cats) {
@@ -224,6 +229,10 @@ func parseLeaf(b []byte) (Event, error) {
 	e.Action = r.str()
 	r.literal(`,"subject":`)
 	e.Subject = r.str()
+	if r.err == nil && bytes.HasPrefix(r.b, []byte(`,"account":`)) {
+		r.literal(`,"account":`)
+		e.Account, e.Resolved = r.str(), true
+	}
 	r.literal(`,"categories":[`)
 	e.Categories = []string{}
 	if r.err == nil && len(r.b) > 0 && r.b[0] != ']' {

@@ -17,6 +17,7 @@ type legacyLeafShape struct {
 	Principal  string   `json:"principal"`
 	Action     string   `json:"action"`
 	Subject    string   `json:"subject"`
+	Account    *string  `json:"account,omitempty"`
 	Categories []string `json:"categories"`
 	Purpose    string   `json:"purpose"`
 	Source     string   `json:"source"`
@@ -28,7 +29,11 @@ func legacyLeaf(e Event) []byte {
 		cats = []string{}
 	}
 	slices.Sort(cats)
-	b, err := json.Marshal(legacyLeafShape{e.Time.UTC().Format(time.RFC3339Nano), e.Principal, e.Action, e.Subject, cats, e.Purpose, e.Source})
+	var account *string
+	if e.Resolved {
+		account = &e.Account
+	}
+	b, err := json.Marshal(legacyLeafShape{e.Time.UTC().Format(time.RFC3339Nano), e.Principal, e.Action, e.Subject, account, cats, e.Purpose, e.Source})
 	if err != nil {
 		panic(err)
 	}
@@ -47,6 +52,9 @@ func legacyParseLeaf(b []byte) (Event, bool) {
 		return Event{}, false
 	}
 	e := Event{Time: t.UTC(), Principal: l.Principal, Action: l.Action, Subject: l.Subject, Categories: l.Categories, Purpose: l.Purpose, Source: l.Source}
+	if l.Account != nil {
+		e.Account, e.Resolved = *l.Account, true
+	}
 	if !bytes.Equal(legacyLeaf(e), b) {
 		return Event{}, false
 	}
@@ -59,6 +67,11 @@ func FuzzLeafMatchesEncodingJSON(f *testing.F) {
 	f.Add(int64(-62135596800), "\"\\\b\f\n\r\t", "\u2029", "zoë", "b", "a", "\x7f", "\xed\xa0\x80")
 	f.Fuzz(func(t *testing.T, nanos int64, principal, action, subject, cat1, cat2, purpose, source string) {
 		e := Event{Time: time.Unix(0, nanos), Principal: principal, Action: action, Subject: subject, Categories: []string{cat1, cat2}, Purpose: purpose, Source: source}
+		// Half the inputs resolved (the account derived from the purpose),
+		// half as leaves were written before resolution.
+		if len(purpose)%2 == 1 {
+			e.Account, e.Resolved = purpose[:len(purpose)/2], true
+		}
 		got, want := Leaf(e), legacyLeaf(e)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("Leaf differs from encoding/json:\n got %q\nwant %q", got, want)
@@ -74,6 +87,8 @@ func FuzzLeafMatchesEncodingJSON(f *testing.F) {
 func FuzzParseLeafMatchesEncodingJSON(f *testing.F) {
 	f.Add([]byte(`{"time":"2026-11-29T10:00:00Z","principal":"svc","action":"read","subject":"alice","categories":["email","profile"],"purpose":"","source":""}`))
 	f.Add([]byte(`{"time":"2026-11-29T10:00:00Z","principal":"s\u00e9","action":"read","subject":"a\ufffd","categories":[],"purpose":"\u2028\"","source":"\u003c"}`))
+	f.Add([]byte(`{"time":"2026-11-29T10:00:00Z","principal":"svc","action":"read","subject":"alice","account":"a-01","categories":["email"],"purpose":"","source":""}`))
+	f.Add([]byte(`{"time":"2026-11-29T10:00:00Z","principal":"svc","action":"read","subject":"nobody","account":"","categories":["email"],"purpose":"","source":""}`))
 	f.Add([]byte(`{"time":"2026-11-29T10:00:00Z","principal":"\ud83d\ude00","action":"x","subject":"\u0041","categories":["a"],"purpose":"","source":""}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := ParseLeaf(b)
