@@ -396,3 +396,54 @@ func TestProgress(t *testing.T) {
 		t.Errorf("password_reset progress = %+v, complete %v; want nothing, complete 1", v.Progress, v.Complete)
 	}
 }
+
+// Above ExactPreviewLimit live sessions a preview sums the store's
+// buckets: sessions still exact, users an upper bound (a user counts once
+// per bucket she has sessions in), and no longer marked exact. Sessions
+// whose refresh family expired are swept first and never counted.
+func TestPreviewFromBuckets(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a fleet of 200,001 sessions")
+	}
+	e := newEnv(t, "alice", "bob", "filler")
+	ctx := t.Context()
+	ios84 := cordon.ClientFacts{Platform: cordon.PlatformIOS, Version: "8.4.0", Source: cordon.SourceAppStore}
+	ios90 := cordon.ClientFacts{Platform: cordon.PlatformIOS, Version: "9.0.0", Source: cordon.SourceAppStore}
+	android := cordon.ClientFacts{Platform: cordon.PlatformAndroid, Version: "8.4.0", Source: cordon.SourcePlay}
+	add := func(i int, user string, f cordon.ClientFacts, auth time.Time, ttl time.Duration) {
+		s := &cordon.Session{ID: fmt.Sprintf("s-%026d", i), AccountID: e.ids[user], Facts: f, AuthTime: auth, CreatedAt: auth, LastSeenAt: auth}
+		rt := &cordon.RefreshToken{Hash: []byte(s.ID), SessionID: s.ID, CreatedAt: auth, IdleExpiresAt: auth.Add(ttl), AbsoluteExpiresAt: auth.Add(ttl)}
+		if err := e.store.CreateSession(ctx, s, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const month = 30 * 24 * time.Hour
+	day := func(d int) time.Time { return t0.AddDate(0, 0, -d) }
+	// In the cohort: alice on two days (two buckets), bob on one.
+	add(0, "alice", ios84, day(2), month)
+	add(1, "alice", ios84, day(2).Add(time.Hour), month)
+	add(2, "alice", ios84, day(1), month)
+	add(3, "bob", ios84, day(1), month)
+	// Outside it: a newer iOS, and the rest of the fleet.
+	add(4, "bob", ios90, day(1), month)
+	n := 5
+	for ; n < campaign.ExactPreviewLimit+1; n++ {
+		add(n, "filler", android, day(n%7), month)
+	}
+	// Expired by the preview: swept out, never counted.
+	for i := range 10 {
+		add(n+i, "bob", ios84, day(3), time.Hour)
+	}
+	c := e.create(t, `{"kind":"reauth","name":"r","cohort":{"platforms":["ios"],"versions":"< 8.5.0"}}`)
+	p, err := e.svc.Preview(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Exact || p.LiveSessions != campaign.ExactPreviewLimit+1 || p.Sessions != 4 || p.Users != 3 {
+		t.Errorf("Preview = exact %v, %d live, %d sessions, %d users; want from buckets, %d live, 4 sessions, 3 users (alice twice)",
+			p.Exact, p.LiveSessions, p.Sessions, p.Users, campaign.ExactPreviewLimit+1)
+	}
+	if want := []campaign.BreakdownRow{{"ios", "8.4.0", "appstore", 4}}; !slices.Equal(p.Breakdown, want) {
+		t.Errorf("Breakdown = %v, want %v", p.Breakdown, want)
+	}
+}

@@ -685,23 +685,24 @@ func (m *Store) RevokedSince(_ context.Context, t time.Time) ([]cordon.Revoked, 
 	return out, nil
 }
 
-// familyEnd is when the session's newest usable refresh token stops
-// working; zero when it has none.
-func (m *Store) familyEnd(sid string) time.Time {
-	var end time.Time
+// familyEnds gives, per session, when its newest usable refresh token
+// stops working; a session without one is absent. One pass over the
+// tokens, so a sweep of a large fleet stays linear.
+func (m *Store) familyEnds() map[string]time.Time {
+	ends := map[string]time.Time{}
 	for _, rt := range m.tokens {
-		if rt.SessionID != sid || !rt.UsedAt.IsZero() {
+		if !rt.UsedAt.IsZero() {
 			continue
 		}
 		e := rt.IdleExpiresAt
 		if rt.AbsoluteExpiresAt.Before(e) {
 			e = rt.AbsoluteExpiresAt
 		}
-		if e.After(end) {
-			end = e
+		if e.After(ends[rt.SessionID]) {
+			ends[rt.SessionID] = e
 		}
 	}
-	return end
+	return ends
 }
 
 func (m *Store) PeekRefreshToken(_ context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
@@ -722,8 +723,9 @@ func (m *Store) ExpireSessions(_ context.Context, now time.Time, limit int) (int
 	defer m.lock()()
 	now = norm(now)
 	ids := make([]string, 0)
+	ends := m.familyEnds()
 	for id, s := range m.sessions {
-		if end := m.familyEnd(id); s.Live() && !end.IsZero() && !now.Before(end) {
+		if end := ends[id]; s.Live() && !end.IsZero() && !now.Before(end) {
 			ids = append(ids, id)
 		}
 	}
