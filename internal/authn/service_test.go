@@ -537,3 +537,76 @@ func TestImportProblems(t *testing.T) {
 		t.Errorf("login of the imported account: %v", err)
 	}
 }
+
+// A password_reset campaign: a login with the right password gets a
+// single-use reset token instead of a session; the old password is
+// refused as the new one; a new password ends every session of the
+// account (told to enforcement points), opens a new one, and satisfies
+// the campaign.
+func TestPasswordResetCampaign(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	e.account(t, "alice", alicePassword)
+	e.account(t, "bob", bobPassword)
+	old1 := e.login(t, "alice", alicePassword, iphone)
+	old2 := e.login(t, "alice", alicePassword, android)
+	bob := e.login(t, "bob", bobPassword, iphone)
+	e.clk.Advance(time.Minute)
+	c, err := e.camps.Create(ctx, []byte(`{"kind":"password_reset","name":"leaked","cohort":{"users":["alice"]}}`), "json", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.camps.Transition(ctx, c.ID, "activate", "test"); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(time.Minute)
+
+	// Whatever the login claims to be, the account must reset.
+	_, err = e.svc.Login(ctx, authn.LoginRequest{Username: "alice", Password: alicePassword, Client: cordon.ClientFacts{}, Address: "192.0.2.1"})
+	var rr *authn.ResetRequiredError
+	if !errors.As(err, &rr) || rr.Decision.Reason != decision.ReasonPasswordResetRequired || rr.Decision.Campaign != c.ID || !strings.HasPrefix(rr.ResetToken, "crs_") || rr.ExpiresIn != 600 {
+		t.Fatalf("Login = %v, want a reset required by %s with a crs_ token for 600 s", err, c.ID)
+	}
+	if n, _ := e.store.LiveSessionCount(ctx); n != 3 {
+		t.Errorf("live sessions = %d, want 3: a login held back opens none", n)
+	}
+
+	// The old password again is refused, with a fresh token to retry.
+	_, err = e.svc.ResetPassword(ctx, rr.ResetToken, alicePassword, iphone)
+	var again *authn.ResetRequiredError
+	if !errors.As(err, &again) || code(again.Problem) != cordon.ECodeWeakPassword || again.ResetToken == rr.ResetToken {
+		t.Fatalf("ResetPassword with the old password = %v, want a weak_password problem and a new token", err)
+	}
+	// The spent token is gone.
+	if _, err := e.svc.ResetPassword(ctx, rr.ResetToken, "a brand new passphrase 2026", iphone); code(err) != cordon.ECodeInvalidToken {
+		t.Errorf("ResetPassword with a spent token = %v, want invalid_token", err)
+	}
+	if got := e.published(); len(got) != 0 {
+		t.Fatalf("published %v before any password was set", got)
+	}
+
+	tok, err := e.svc.ResetPassword(ctx, again.ResetToken, "a brand new passphrase 2026", iphone)
+	if err != nil {
+		t.Fatalf("ResetPassword: %v", err)
+	}
+	want := slices.Sorted(slices.Values([]string{old1.SessionID, old2.SessionID}))
+	if got := e.published(); !slices.Equal(got, want) {
+		t.Errorf("published %v, want alice's old sessions %v", got, want)
+	}
+	for _, id := range want {
+		if s := e.session(t, id); s.Live() || s.RevokeReason != cordon.RevokePasswordChange {
+			t.Errorf("old session %s: live %v, reason %q; want ended for password_changed", id, s.Live(), s.RevokeReason)
+		}
+	}
+	if !e.session(t, bob.SessionID).Live() {
+		t.Errorf("bob's session ended by alice's reset")
+	}
+	if p := e.principal(t, tok); p.Decision.Outcome != decision.Allow {
+		t.Errorf("the new session is %v, want allowed", p.Decision.Outcome)
+	}
+	if pr, _ := e.store.Progress(ctx, c.ID); pr.BlockedUsers != 1 || pr.SatisfiedUsers != 1 {
+		t.Errorf("Progress = %+v, want 1 blocked and 1 satisfied user", pr)
+	}
+	// The next login, with the new password, is an ordinary one.
+	e.login(t, "alice", "a brand new passphrase 2026", android)
+}
