@@ -60,18 +60,18 @@ func DefaultCategories() []string {
 
 // Event is one access to one user's data.
 type Event struct {
-	Time       time.Time
-	Principal  string   // who accessed: a service or admin identity
-	Action     string   // read, write, export or delete
-	Subject    string   // whose data: the user's username, account id, or another name of them
+	Time      time.Time
+	Principal string // who accessed: a service or admin identity
+	Action    string // read, write, export or delete
+	Subject   string // whose data: the user's username, account id, or another name of them
 	// Account is the account Subject resolved to at ingest, "" when it
 	// resolved to none (an unresolved subject: kept, flagged, never
 	// counted as a user); Resolved says the lookup ran. Both are set by
 	// the server, never taken from a reporter, and signed in the leaf:
 	// a leaf carries "account" exactly when Resolved (leaves written
 	// before subjects were resolved have none).
-	Account  string
-	Resolved bool
+	Account    string
+	Resolved   bool
 	Categories []string // which kinds of field, from the configured set
 	Purpose    string   // why: free text or a ticket reference; optional
 	Source     string   // where from: host, service instance; optional

@@ -54,7 +54,8 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 	for i, r := range recs {
 		problem := func(err error) {
 			msg := err.Error()
-			if e, ok := err.(*cordon.Error); ok {
+			var e *cordon.Error
+			if errors.As(err, &e) {
 				msg = e.Message
 			}
 			res.Invalid++

@@ -144,7 +144,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&rec); err != nil {
-				e := jsonError(err).(*cordon.Error)
+				e := jsonError(err)
 				writeError(w, r, cordon.Errorf(e.Code, "line %d: %s", line, e.Message))
 				return
 			}

@@ -67,7 +67,7 @@ const maxFormBody = 8 << 10
 // grant) and refreshes here like any OAuth client.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err := requireType(r, "application/x-www-form-urlencoded"); err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "", err.(*cordon.Error).Message)
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "", publicMessage(err))
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
@@ -103,7 +103,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	facts, err := s.clientFacts(r.Header)
 	if err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", cordon.ECodeInvalidClient, err.(*cordon.Error).Message)
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", cordon.ECodeInvalidClient, publicMessage(err))
 		return
 	}
 	tok, err := s.authn.Refresh(r.Context(), rt, facts)

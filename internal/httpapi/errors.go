@@ -122,8 +122,18 @@ func requireType(r *http.Request, want string) error {
 	return nil
 }
 
+// publicMessage is the message of the *cordon.Error err is or wraps, safe
+// to show a person; for any other error, only that it is internal.
+func publicMessage(err error) string {
+	var e *cordon.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
 // jsonError explains a decoding failure in a person's words.
-func jsonError(err error) error {
+func jsonError(err error) *cordon.Error {
 	var (
 		syn *json.SyntaxError
 		typ *json.UnmarshalTypeError

@@ -224,7 +224,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	facts, err := clientfacts.FromHeader(r.Header)
 	if err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_request", cordon.ECodeInvalidClient, err.(*cordon.Error).Message)
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", cordon.ECodeInvalidClient, publicMessage(err))
 		return
 	}
 	in, err := s.authn.Introspect(r.Context(), form.Get("token"), facts)

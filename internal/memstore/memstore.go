@@ -1,4 +1,13 @@
-package conformance_test
+// Package memstore is the in-memory reference implementation of the
+// storage contract (cordon.Store): the plainest store that keeps every
+// promise the contract's doc comments make, held in maps behind one mutex.
+//
+// The conformance and concurrency suites (internal/conformance) run against
+// it as against SQLite and PostgreSQL, so a failure on a real backend
+// points at the backend, not at a suite only one implementation could
+// pass. Services' own tests use it to run in milliseconds without a
+// database. Nothing is persisted; it is not for production.
+package memstore
 
 import (
 	"context"
@@ -6,32 +15,25 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"testing"
 	"time"
 
-	"github.com/cordon-dev/cordon/internal/conformance"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/stored"
 )
 
-// The suite is checked against memStore, the plainest store that keeps the
-// contract, so a failure on a real backend points at the backend and not
-// at a suite that only one implementation could pass.
+var _ cordon.Store = (*Store)(nil)
 
-func newMemStore(t *testing.T) cordon.Store { return &memStore{} }
+// New returns an empty store.
+func New() *Store {
+	m := &Store{}
+	m.init()
+	return m
+}
 
-func TestMemStore(t *testing.T) { conformance.RunTests(t, newMemStore) }
-
-var (
-	_ cordon.CampaignStore = (*memStore)(nil)
-	_ cordon.FleetStore    = (*memStore)(nil)
-)
-
-func TestMemStoreConcurrency(t *testing.T) { conformance.RunConcurrencyTests(t, newMemStore) }
-
-// memStore keeps everything in maps behind one mutex. It stores copies
-// with times in UTC, to the microsecond, as a real backend does.
-type memStore struct {
+// Store keeps everything in maps behind one mutex. It stores copies
+// with times in UTC, to the microsecond, as a real backend does. Safe for
+// concurrent use.
+type Store struct {
 	mu       sync.Mutex
 	accounts map[string]cordon.Account // by id
 	byKey    map[string]string         // username key to id
@@ -60,7 +62,7 @@ type memStore struct {
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
 
-func (m *memStore) init() {
+func (m *Store) init() {
 	if m.accounts == nil {
 		m.accounts, m.byKey = map[string]cordon.Account{}, map[string]string{}
 		m.sessions, m.tokens = map[string]cordon.Session{}, map[string]cordon.RefreshToken{}
@@ -69,16 +71,16 @@ func (m *memStore) init() {
 	}
 }
 
-func (m *memStore) lock() func() {
+func (m *Store) lock() func() {
 	m.mu.Lock()
 	m.init()
 	return m.mu.Unlock
 }
 
-func (m *memStore) Ping(context.Context) error { return nil }
-func (m *memStore) Close() error               { return nil }
+func (m *Store) Ping(context.Context) error { return nil }
+func (m *Store) Close() error               { return nil }
 
-func (m *memStore) CreateAccount(ctx context.Context, a *cordon.Account) error {
+func (m *Store) CreateAccount(ctx context.Context, a *cordon.Account) error {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return err
@@ -86,11 +88,11 @@ func (m *memStore) CreateAccount(ctx context.Context, a *cordon.Account) error {
 	return m.audited(ctx, m.createAccountLocked(ctx, a))
 }
 
-func (m *memStore) createAccountLocked(ctx context.Context, a *cordon.Account) error {
+func (m *Store) createAccountLocked(ctx context.Context, a *cordon.Account) error {
 	return m.insertAccount(a)
 }
 
-func (m *memStore) insertAccount(a *cordon.Account) error {
+func (m *Store) insertAccount(a *cordon.Account) error {
 	key := cordon.UsernameKey(a.Username)
 	if _, ok := m.accounts[a.ID]; ok {
 		return cordon.ErrAlreadyExists
@@ -104,7 +106,7 @@ func (m *memStore) insertAccount(a *cordon.Account) error {
 	return nil
 }
 
-func (m *memStore) ImportAccounts(_ context.Context, as []*cordon.Account) (int, error) {
+func (m *Store) ImportAccounts(_ context.Context, as []*cordon.Account) (int, error) {
 	defer m.lock()()
 	created := 0
 	for _, a := range as {
@@ -115,7 +117,7 @@ func (m *memStore) ImportAccounts(_ context.Context, as []*cordon.Account) (int,
 	return created, nil
 }
 
-func (m *memStore) AccountByID(_ context.Context, id string) (*cordon.Account, error) {
+func (m *Store) AccountByID(_ context.Context, id string) (*cordon.Account, error) {
 	defer m.lock()()
 	a, ok := m.accounts[id]
 	if !ok {
@@ -124,7 +126,7 @@ func (m *memStore) AccountByID(_ context.Context, id string) (*cordon.Account, e
 	return &a, nil
 }
 
-func (m *memStore) AccountByUsername(ctx context.Context, username string) (*cordon.Account, error) {
+func (m *Store) AccountByUsername(ctx context.Context, username string) (*cordon.Account, error) {
 	m.mu.Lock()
 	m.init()
 	id, ok := m.byKey[cordon.UsernameKey(username)]
@@ -135,7 +137,7 @@ func (m *memStore) AccountByUsername(ctx context.Context, username string) (*cor
 	return m.AccountByID(ctx, id)
 }
 
-func (m *memStore) SetPasswordHash(_ context.Context, accountID, hash string, changed bool, at time.Time) error {
+func (m *Store) SetPasswordHash(_ context.Context, accountID, hash string, changed bool, at time.Time) error {
 	defer m.lock()()
 	a, ok := m.accounts[accountID]
 	if !ok {
@@ -149,12 +151,12 @@ func (m *memStore) SetPasswordHash(_ context.Context, accountID, hash string, ch
 	return nil
 }
 
-func (m *memStore) CountAccounts(context.Context) (int, error) {
+func (m *Store) CountAccounts(context.Context) (int, error) {
 	defer m.lock()()
 	return len(m.accounts), nil
 }
 
-func (m *memStore) CreateSession(_ context.Context, s *cordon.Session, rt *cordon.RefreshToken) error {
+func (m *Store) CreateSession(_ context.Context, s *cordon.Session, rt *cordon.RefreshToken) error {
 	defer m.lock()()
 	if _, ok := m.sessions[s.ID]; ok {
 		return cordon.ErrAlreadyExists
@@ -169,14 +171,14 @@ func (m *memStore) CreateSession(_ context.Context, s *cordon.Session, rt *cordo
 	return nil
 }
 
-func (m *memStore) storeToken(rt *cordon.RefreshToken) {
+func (m *Store) storeToken(rt *cordon.RefreshToken) {
 	c := *rt
 	c.Hash = slices.Clone(rt.Hash)
 	c.CreatedAt, c.IdleExpiresAt, c.AbsoluteExpiresAt = norm(c.CreatedAt), norm(c.IdleExpiresAt), norm(c.AbsoluteExpiresAt)
 	m.tokens[string(c.Hash)] = c
 }
 
-func (m *memStore) SessionByID(_ context.Context, id string) (*cordon.Session, error) {
+func (m *Store) SessionByID(_ context.Context, id string) (*cordon.Session, error) {
 	defer m.lock()()
 	s, ok := m.sessions[id]
 	if !ok {
@@ -185,7 +187,7 @@ func (m *memStore) SessionByID(_ context.Context, id string) (*cordon.Session, e
 	return &s, nil
 }
 
-func (m *memStore) ListSessions(_ context.Context, accountID string) ([]*cordon.Session, error) {
+func (m *Store) ListSessions(_ context.Context, accountID string) ([]*cordon.Session, error) {
 	defer m.lock()()
 	var out []*cordon.Session
 	for _, s := range m.sessions {
@@ -202,7 +204,7 @@ func (m *memStore) ListSessions(_ context.Context, accountID string) ([]*cordon.
 	return out, nil
 }
 
-func (m *memStore) UpdateSessionFacts(_ context.Context, id string, f cordon.ClientFacts, seen time.Time) error {
+func (m *Store) UpdateSessionFacts(_ context.Context, id string, f cordon.ClientFacts, seen time.Time) error {
 	defer m.lock()()
 	s, ok := m.sessions[id]
 	if !ok {
@@ -213,7 +215,7 @@ func (m *memStore) UpdateSessionFacts(_ context.Context, id string, f cordon.Cli
 	return nil
 }
 
-func (m *memStore) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
+func (m *Store) RevokeSession(ctx context.Context, id, reason string, at time.Time) error {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return err
@@ -221,11 +223,11 @@ func (m *memStore) RevokeSession(ctx context.Context, id, reason string, at time
 	return m.audited(ctx, m.revokeSessionLocked(ctx, id, reason, at))
 }
 
-func (m *memStore) revokeSessionLocked(ctx context.Context, id, reason string, at time.Time) error {
+func (m *Store) revokeSessionLocked(ctx context.Context, id, reason string, at time.Time) error {
 	return m.revoke(id, reason, at)
 }
 
-func (m *memStore) revoke(id, reason string, at time.Time) error {
+func (m *Store) revoke(id, reason string, at time.Time) error {
 	s, ok := m.sessions[id]
 	if !ok {
 		return cordon.ErrNotFound
@@ -237,7 +239,7 @@ func (m *memStore) revoke(id, reason string, at time.Time) error {
 	return nil
 }
 
-func (m *memStore) RevokeAccountSessions(_ context.Context, accountID, exceptID, reason string, at time.Time) ([]string, error) {
+func (m *Store) RevokeAccountSessions(_ context.Context, accountID, exceptID, reason string, at time.Time) ([]string, error) {
 	defer m.lock()()
 	var ids []string
 	for id, s := range m.sessions {
@@ -249,7 +251,7 @@ func (m *memStore) RevokeAccountSessions(_ context.Context, accountID, exceptID,
 	return ids, nil
 }
 
-func (m *memStore) RotateRefreshToken(_ context.Context, old []byte, next *cordon.RefreshToken, now time.Time) (*cordon.Session, error) {
+func (m *Store) RotateRefreshToken(_ context.Context, old []byte, next *cordon.RefreshToken, now time.Time) (*cordon.Session, error) {
 	defer m.lock()()
 	rt, ok := m.tokens[string(old)]
 	if !ok {
@@ -280,7 +282,7 @@ func (m *memStore) RotateRefreshToken(_ context.Context, old []byte, next *cordo
 	return &s, nil
 }
 
-func (m *memStore) SigningKeys(context.Context) ([]*cordon.SigningKey, error) {
+func (m *Store) SigningKeys(context.Context) ([]*cordon.SigningKey, error) {
 	defer m.lock()()
 	var out []*cordon.SigningKey
 	for _, k := range m.keys {
@@ -290,7 +292,7 @@ func (m *memStore) SigningKeys(context.Context) ([]*cordon.SigningKey, error) {
 	return out, nil
 }
 
-func (m *memStore) AddSigningKey(ctx context.Context, k *cordon.SigningKey) error {
+func (m *Store) AddSigningKey(ctx context.Context, k *cordon.SigningKey) error {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return err
@@ -298,7 +300,7 @@ func (m *memStore) AddSigningKey(ctx context.Context, k *cordon.SigningKey) erro
 	return m.audited(ctx, m.addSigningKeyLocked(ctx, k))
 }
 
-func (m *memStore) addSigningKeyLocked(ctx context.Context, k *cordon.SigningKey) error {
+func (m *Store) addSigningKeyLocked(ctx context.Context, k *cordon.SigningKey) error {
 	for _, have := range m.keys {
 		if have.ID == k.ID {
 			return cordon.ErrAlreadyExists
@@ -315,7 +317,7 @@ func (m *memStore) addSigningKeyLocked(ctx context.Context, k *cordon.SigningKey
 	return nil
 }
 
-func (m *memStore) DeleteSigningKeysRetiredBefore(_ context.Context, t time.Time) error {
+func (m *Store) DeleteSigningKeysRetiredBefore(_ context.Context, t time.Time) error {
 	defer m.lock()()
 	m.keys = slices.DeleteFunc(m.keys, func(k cordon.SigningKey) bool {
 		return !k.RetiredAt.IsZero() && k.RetiredAt.Before(t)
@@ -323,7 +325,7 @@ func (m *memStore) DeleteSigningKeysRetiredBefore(_ context.Context, t time.Time
 	return nil
 }
 
-func (m *memStore) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) error {
+func (m *Store) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) error {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return err
@@ -331,7 +333,7 @@ func (m *memStore) CreateAdminToken(ctx context.Context, t *cordon.AdminToken) e
 	return m.audited(ctx, m.createAdminTokenLocked(ctx, t))
 }
 
-func (m *memStore) createAdminTokenLocked(ctx context.Context, t *cordon.AdminToken) error {
+func (m *Store) createAdminTokenLocked(ctx context.Context, t *cordon.AdminToken) error {
 	for _, have := range m.admins {
 		if have.ID == t.ID || string(have.Hash) == string(t.Hash) || (have.Name == t.Name && have.ReplacedBy == "") {
 			return cordon.ErrAlreadyExists
@@ -343,7 +345,7 @@ func (m *memStore) createAdminTokenLocked(ctx context.Context, t *cordon.AdminTo
 	return nil
 }
 
-func (m *memStore) AdminTokenByHash(_ context.Context, hash []byte) (*cordon.AdminToken, error) {
+func (m *Store) AdminTokenByHash(_ context.Context, hash []byte) (*cordon.AdminToken, error) {
 	defer m.lock()()
 	for _, t := range m.admins {
 		if string(t.Hash) == string(hash) {
@@ -354,7 +356,7 @@ func (m *memStore) AdminTokenByHash(_ context.Context, hash []byte) (*cordon.Adm
 	return nil, cordon.ErrNotFound
 }
 
-func (m *memStore) CountAdminTokens(context.Context) (int, error) {
+func (m *Store) CountAdminTokens(context.Context) (int, error) {
 	defer m.lock()()
 	return len(m.admins), nil
 }
@@ -385,7 +387,7 @@ func cloneCampaign(c cordon.Campaign) *cordon.Campaign {
 
 var errNoTrail = cordon.Errorf(cordon.ECodeInvalid, "a campaign change needs its trail entry")
 
-func (m *memStore) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
+func (m *Store) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return err
@@ -393,7 +395,7 @@ func (m *memStore) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *co
 	return m.audited(ctx, m.createCampaignLocked(ctx, c, t))
 }
 
-func (m *memStore) createCampaignLocked(ctx context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
+func (m *Store) createCampaignLocked(ctx context.Context, c *cordon.Campaign, t *cordon.TrailEntry) error {
 	if t == nil {
 		return errNoTrail
 	}
@@ -410,13 +412,13 @@ func (m *memStore) createCampaignLocked(ctx context.Context, c *cordon.Campaign,
 	return nil
 }
 
-func (m *memStore) appendTrail(id string, t *cordon.TrailEntry) {
+func (m *Store) appendTrail(id string, t *cordon.TrailEntry) {
 	e := *t
 	e.CampaignID, e.At, e.Document = id, norm(e.At), slices.Clone(e.Document)
 	m.trail[id] = append(m.trail[id], e)
 }
 
-func (m *memStore) Campaign(_ context.Context, id string) (*cordon.Campaign, error) {
+func (m *Store) Campaign(_ context.Context, id string) (*cordon.Campaign, error) {
 	defer m.lock()()
 	c, ok := m.campaigns[id]
 	if !ok {
@@ -425,7 +427,7 @@ func (m *memStore) Campaign(_ context.Context, id string) (*cordon.Campaign, err
 	return cloneCampaign(c), nil
 }
 
-func (m *memStore) Campaigns(context.Context) ([]*cordon.Campaign, error) {
+func (m *Store) Campaigns(context.Context) ([]*cordon.Campaign, error) {
 	defer m.lock()()
 	var out []*cordon.Campaign
 	for _, c := range m.campaigns {
@@ -440,7 +442,7 @@ func (m *memStore) Campaigns(context.Context) ([]*cordon.Campaign, error) {
 	return out, nil
 }
 
-func (m *memStore) TransitionCampaign(_ context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+func (m *Store) TransitionCampaign(_ context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
 	defer m.lock()()
 	if t == nil {
 		return nil, 0, errNoTrail
@@ -467,7 +469,7 @@ func (m *memStore) TransitionCampaign(_ context.Context, id string, from []strin
 	return cloneCampaign(c), m.version, nil
 }
 
-func (m *memStore) ActiveCampaigns(context.Context) ([]*cordon.Campaign, uint64, error) {
+func (m *Store) ActiveCampaigns(context.Context) ([]*cordon.Campaign, uint64, error) {
 	defer m.lock()()
 	var out []*cordon.Campaign
 	for _, c := range m.campaigns {
@@ -478,12 +480,12 @@ func (m *memStore) ActiveCampaigns(context.Context) ([]*cordon.Campaign, uint64,
 	return out, m.version, nil
 }
 
-func (m *memStore) PolicyVersion(context.Context) (uint64, error) {
+func (m *Store) PolicyVersion(context.Context) (uint64, error) {
 	defer m.lock()()
 	return m.version, nil
 }
 
-func (m *memStore) Trail(_ context.Context, campaignID string) ([]*cordon.TrailEntry, error) {
+func (m *Store) Trail(_ context.Context, campaignID string) ([]*cordon.TrailEntry, error) {
 	defer m.lock()()
 	var out []*cordon.TrailEntry
 	for _, e := range m.trail[campaignID] {
@@ -495,7 +497,7 @@ func (m *memStore) Trail(_ context.Context, campaignID string) ([]*cordon.TrailE
 
 // Buckets counts the live sessions afresh on every call: the plainest
 // thing that keeps the contract.
-func (m *memStore) Buckets(context.Context) ([]cordon.Bucket, error) {
+func (m *Store) Buckets(context.Context) ([]cordon.Bucket, error) {
 	defer m.lock()()
 	type key struct {
 		platform, version, source string
@@ -524,7 +526,7 @@ func (m *memStore) Buckets(context.Context) ([]cordon.Bucket, error) {
 	return out, nil
 }
 
-func (m *memStore) LiveSessionCount(context.Context) (int64, error) {
+func (m *Store) LiveSessionCount(context.Context) (int64, error) {
 	defer m.lock()()
 	var n int64
 	for _, s := range m.sessions {
@@ -535,7 +537,7 @@ func (m *memStore) LiveSessionCount(context.Context) (int64, error) {
 	return n, nil
 }
 
-func (m *memStore) SessionsOf(_ context.Context, accountIDs []string) ([]*cordon.Session, error) {
+func (m *Store) SessionsOf(_ context.Context, accountIDs []string) ([]*cordon.Session, error) {
 	defer m.lock()()
 	var out []*cordon.Session
 	for _, s := range m.sessions {
@@ -548,7 +550,7 @@ func (m *memStore) SessionsOf(_ context.Context, accountIDs []string) ([]*cordon
 
 // LiveSessions copies the live sessions under the lock and calls fn
 // without it, so fn may call the store.
-func (m *memStore) LiveSessions(_ context.Context, fn func(*cordon.Session) error) error {
+func (m *Store) LiveSessions(_ context.Context, fn func(*cordon.Session) error) error {
 	m.mu.Lock()
 	m.init()
 	var live []cordon.Session
@@ -566,7 +568,7 @@ func (m *memStore) LiveSessions(_ context.Context, fn func(*cordon.Session) erro
 	return nil
 }
 
-func (m *memStore) RecordBlocked(_ context.Context, campaignID, sessionID, accountID string, _ time.Time) (bool, error) {
+func (m *Store) RecordBlocked(_ context.Context, campaignID, sessionID, accountID string, _ time.Time) (bool, error) {
 	defer m.lock()()
 	if _, ok := m.campaigns[campaignID]; !ok {
 		return false, cordon.ErrNotFound
@@ -585,12 +587,12 @@ func (m *memStore) RecordBlocked(_ context.Context, campaignID, sessionID, accou
 	return true, nil
 }
 
-func (m *memStore) AccountBlocked(_ context.Context, campaignID, accountID string) (bool, error) {
+func (m *Store) AccountBlocked(_ context.Context, campaignID, accountID string) (bool, error) {
 	defer m.lock()()
 	return m.blockedUsers[[2]string{campaignID, accountID}], nil
 }
 
-func (m *memStore) RecordSatisfied(_ context.Context, campaignID, accountID string, _ time.Time) (bool, error) {
+func (m *Store) RecordSatisfied(_ context.Context, campaignID, accountID string, _ time.Time) (bool, error) {
 	defer m.lock()()
 	if _, ok := m.campaigns[campaignID]; !ok {
 		return false, cordon.ErrNotFound
@@ -605,7 +607,7 @@ func (m *memStore) RecordSatisfied(_ context.Context, campaignID, accountID stri
 	return true, nil
 }
 
-func (m *memStore) Progress(_ context.Context, campaignID string) (cordon.Progress, error) {
+func (m *Store) Progress(_ context.Context, campaignID string) (cordon.Progress, error) {
 	defer m.lock()()
 	if _, ok := m.campaigns[campaignID]; !ok {
 		return cordon.Progress{}, cordon.ErrNotFound
@@ -613,7 +615,7 @@ func (m *memStore) Progress(_ context.Context, campaignID string) (cordon.Progre
 	return m.progress[campaignID], nil
 }
 
-func (m *memStore) CreateOfflineGrant(_ context.Context, g *cordon.OfflineGrant) error {
+func (m *Store) CreateOfflineGrant(_ context.Context, g *cordon.OfflineGrant) error {
 	defer m.lock()()
 	if m.grants == nil {
 		m.grants = map[string]cordon.OfflineGrant{}
@@ -631,7 +633,7 @@ func (m *memStore) CreateOfflineGrant(_ context.Context, g *cordon.OfflineGrant)
 	return nil
 }
 
-func (m *memStore) OfflineGrantByHash(_ context.Context, hash []byte) (*cordon.OfflineGrant, error) {
+func (m *Store) OfflineGrantByHash(_ context.Context, hash []byte) (*cordon.OfflineGrant, error) {
 	defer m.lock()()
 	g, ok := m.grants[string(hash)]
 	if !ok {
@@ -640,7 +642,7 @@ func (m *memStore) OfflineGrantByHash(_ context.Context, hash []byte) (*cordon.O
 	return &g, nil
 }
 
-func (m *memStore) CreatePasswordReset(_ context.Context, r *cordon.PasswordReset) error {
+func (m *Store) CreatePasswordReset(_ context.Context, r *cordon.PasswordReset) error {
 	defer m.lock()()
 	if m.resets == nil {
 		m.resets = map[string]cordon.PasswordReset{}
@@ -657,7 +659,7 @@ func (m *memStore) CreatePasswordReset(_ context.Context, r *cordon.PasswordRese
 	return nil
 }
 
-func (m *memStore) ConsumePasswordReset(_ context.Context, hash []byte, now time.Time) (*cordon.PasswordReset, error) {
+func (m *Store) ConsumePasswordReset(_ context.Context, hash []byte, now time.Time) (*cordon.PasswordReset, error) {
 	defer m.lock()()
 	r, ok := m.resets[string(hash)]
 	if !ok || !r.UsedAt.IsZero() || !norm(now).Before(r.ExpiresAt) {
@@ -668,7 +670,7 @@ func (m *memStore) ConsumePasswordReset(_ context.Context, hash []byte, now time
 	return &r, nil
 }
 
-func (m *memStore) RevokedSince(_ context.Context, t time.Time) ([]cordon.Revoked, error) {
+func (m *Store) RevokedSince(_ context.Context, t time.Time) ([]cordon.Revoked, error) {
 	defer m.lock()()
 	var out []cordon.Revoked
 	for _, s := range m.sessions {
@@ -685,26 +687,27 @@ func (m *memStore) RevokedSince(_ context.Context, t time.Time) ([]cordon.Revoke
 	return out, nil
 }
 
-// familyEnd is when the session's newest usable refresh token stops
-// working; zero when it has none.
-func (m *memStore) familyEnd(sid string) time.Time {
-	var end time.Time
+// familyEnds gives, per session, when its newest usable refresh token
+// stops working; a session without one is absent. One pass over the
+// tokens, so a sweep of a large fleet stays linear.
+func (m *Store) familyEnds() map[string]time.Time {
+	ends := map[string]time.Time{}
 	for _, rt := range m.tokens {
-		if rt.SessionID != sid || !rt.UsedAt.IsZero() {
+		if !rt.UsedAt.IsZero() {
 			continue
 		}
 		e := rt.IdleExpiresAt
 		if rt.AbsoluteExpiresAt.Before(e) {
 			e = rt.AbsoluteExpiresAt
 		}
-		if e.After(end) {
-			end = e
+		if e.After(ends[rt.SessionID]) {
+			ends[rt.SessionID] = e
 		}
 	}
-	return end
+	return ends
 }
 
-func (m *memStore) PeekRefreshToken(_ context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
+func (m *Store) PeekRefreshToken(_ context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
 	defer m.lock()()
 	now = norm(now)
 	rt, ok := m.tokens[string(hash)]
@@ -718,12 +721,13 @@ func (m *memStore) PeekRefreshToken(_ context.Context, hash []byte, now time.Tim
 	return &s, nil
 }
 
-func (m *memStore) ExpireSessions(_ context.Context, now time.Time, limit int) (int, error) {
+func (m *Store) ExpireSessions(_ context.Context, now time.Time, limit int) (int, error) {
 	defer m.lock()()
 	now = norm(now)
 	ids := make([]string, 0)
+	ends := m.familyEnds()
 	for id, s := range m.sessions {
-		if end := m.familyEnd(id); s.Live() && !end.IsZero() && !now.Before(end) {
+		if end := ends[id]; s.Live() && !end.IsZero() && !now.Before(end) {
 			ids = append(ids, id)
 		}
 	}
@@ -737,7 +741,7 @@ func (m *memStore) ExpireSessions(_ context.Context, now time.Time, limit int) (
 	return len(ids), nil
 }
 
-func (m *memStore) AppendAudit(_ context.Context, entries []*cordon.AuditEntry) (uint64, error) {
+func (m *Store) AppendAudit(_ context.Context, entries []*cordon.AuditEntry) (uint64, error) {
 	defer m.lock()()
 	for _, e := range entries {
 		if e == nil || len(e.Leaf) == 0 || len(e.LeafHash) == 0 {
@@ -748,7 +752,7 @@ func (m *memStore) AppendAudit(_ context.Context, entries []*cordon.AuditEntry) 
 	return uint64(len(m.audit)), nil
 }
 
-func (m *memStore) AppendAuditBatch(_ context.Context, b *cordon.AuditBatch, entries []*cordon.AuditEntry, forgetBefore time.Time) (*cordon.AuditBatch, bool, error) {
+func (m *Store) AppendAuditBatch(_ context.Context, b *cordon.AuditBatch, entries []*cordon.AuditEntry, forgetBefore time.Time) (*cordon.AuditBatch, bool, error) {
 	if err := stored.CheckAuditBatch(b, entries); err != nil {
 		return nil, false, err
 	}
@@ -775,7 +779,7 @@ func (m *memStore) AppendAuditBatch(_ context.Context, b *cordon.AuditBatch, ent
 	return &nb, true, nil
 }
 
-func (m *memStore) appendAudit(entries []*cordon.AuditEntry) {
+func (m *Store) appendAudit(entries []*cordon.AuditEntry) {
 	for _, e := range entries {
 		e.Index = uint64(len(m.audit))
 		c := *e
@@ -786,12 +790,12 @@ func (m *memStore) appendAudit(entries []*cordon.AuditEntry) {
 	}
 }
 
-func (m *memStore) AuditSize(context.Context) (uint64, error) {
+func (m *Store) AuditSize(context.Context) (uint64, error) {
 	defer m.lock()()
 	return uint64(len(m.audit)), nil
 }
 
-func (m *memStore) AuditEntries(_ context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
+func (m *Store) AuditEntries(_ context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
 	m.mu.Lock()
 	to = min(to, uint64(len(m.audit)))
 	var es []cordon.AuditEntry
@@ -809,7 +813,7 @@ func (m *memStore) AuditEntries(_ context.Context, from, to uint64, fn func(*cor
 
 // audited appends the context's pending audit entries when err is nil,
 // as a store's transaction would; m.mu is held.
-func (m *memStore) audited(ctx context.Context, err error) error {
+func (m *Store) audited(ctx context.Context, err error) error {
 	pending := cordon.PendingAudit(ctx)
 	if err != nil || pending == nil {
 		return err
@@ -829,7 +833,7 @@ func checkPending(ctx context.Context) error {
 	return nil
 }
 
-func (m *memStore) AuditNodeHash(_ context.Context, level uint, index uint64) ([]byte, error) {
+func (m *Store) AuditNodeHash(_ context.Context, level uint, index uint64) ([]byte, error) {
 	defer m.lock()()
 	h, ok := m.nodes[[2]uint64{uint64(level), index}]
 	if !ok {
@@ -838,7 +842,7 @@ func (m *memStore) AuditNodeHash(_ context.Context, level uint, index uint64) ([
 	return slices.Clone(h), nil
 }
 
-func (m *memStore) AuditKey(_ context.Context, k *cordon.AuditKey) (*cordon.AuditKey, error) {
+func (m *Store) AuditKey(_ context.Context, k *cordon.AuditKey) (*cordon.AuditKey, error) {
 	defer m.lock()()
 	if m.auditKey == nil && k != nil && k.Signer != "" {
 		c := *k
@@ -852,7 +856,7 @@ func (m *memStore) AuditKey(_ context.Context, k *cordon.AuditKey) (*cordon.Audi
 	return &c, nil
 }
 
-func (m *memStore) SaveAuditReport(_ context.Context, r *cordon.SavedAuditReport) error {
+func (m *Store) SaveAuditReport(_ context.Context, r *cordon.SavedAuditReport) error {
 	defer m.lock()()
 	if m.reports == nil {
 		m.reports = map[string]cordon.SavedAuditReport{}
@@ -867,7 +871,7 @@ func (m *memStore) SaveAuditReport(_ context.Context, r *cordon.SavedAuditReport
 	return nil
 }
 
-func (m *memStore) SavedAuditReport(_ context.Context, id string) (*cordon.SavedAuditReport, error) {
+func (m *Store) SavedAuditReport(_ context.Context, id string) (*cordon.SavedAuditReport, error) {
 	defer m.lock()()
 	r, ok := m.reports[id]
 	if !ok {
@@ -877,7 +881,7 @@ func (m *memStore) SavedAuditReport(_ context.Context, id string) (*cordon.Saved
 	return &r, nil
 }
 
-func (m *memStore) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoint, nodes []cordon.AuditNode) error {
+func (m *Store) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoint, nodes []cordon.AuditNode) error {
 	defer m.lock()()
 	if m.checkpoints == nil {
 		m.checkpoints = map[uint64]cordon.AuditCheckpoint{}
@@ -905,7 +909,7 @@ func (m *memStore) AddAuditCheckpoint(_ context.Context, c *cordon.AuditCheckpoi
 	return nil
 }
 
-func (m *memStore) AuditCheckpoint(_ context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
+func (m *Store) AuditCheckpoint(_ context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
 	defer m.lock()()
 	if size == 0 {
 		for s := range m.checkpoints {
@@ -919,7 +923,7 @@ func (m *memStore) AuditCheckpoint(_ context.Context, size uint64) (*cordon.Audi
 	return &c, nil
 }
 
-func (m *memStore) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint, error) {
+func (m *Store) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint, error) {
 	defer m.lock()()
 	var out []*cordon.AuditCheckpoint
 	for _, size := range slices.Sorted(maps.Keys(m.checkpoints)) {
@@ -929,7 +933,7 @@ func (m *memStore) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint,
 	return out, nil
 }
 
-func (m *memStore) AuditReport(_ context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
+func (m *Store) AuditReport(_ context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
 	m.mu.Lock()
 	from, to = norm(from), norm(to)
 	rows := map[string]*cordon.AuditAccess{}

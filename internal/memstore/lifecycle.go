@@ -1,4 +1,4 @@
-package conformance_test
+package memstore
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"github.com/cordon-dev/cordon/internal/stored"
 )
 
-// The credential and account lifecycle of memStore. A deleted account
+// The credential and account lifecycle of Store. A deleted account
 // leaves m.accounts but keeps its entry in m.byKey, so its username stays
 // taken while every lookup misses it.
 
-func (m *memStore) AdminTokens(context.Context) ([]*cordon.AdminToken, error) {
+func (m *Store) AdminTokens(context.Context) ([]*cordon.AdminToken, error) {
 	defer m.lock()()
 	out := []*cordon.AdminToken{}
 	for _, t := range m.admins {
@@ -31,11 +31,11 @@ func (m *memStore) AdminTokens(context.Context) ([]*cordon.AdminToken, error) {
 	return out, nil
 }
 
-func (m *memStore) adminIndex(id string) int {
+func (m *Store) adminIndex(id string) int {
 	return slices.IndexFunc(m.admins, func(t cordon.AdminToken) bool { return t.ID == id })
 }
 
-func (m *memStore) AdminTokenByID(_ context.Context, id string) (*cordon.AdminToken, error) {
+func (m *Store) AdminTokenByID(_ context.Context, id string) (*cordon.AdminToken, error) {
 	defer m.lock()()
 	i := m.adminIndex(id)
 	if i < 0 {
@@ -46,7 +46,7 @@ func (m *memStore) AdminTokenByID(_ context.Context, id string) (*cordon.AdminTo
 	return &t, nil
 }
 
-func (m *memStore) RevokeAdminToken(ctx context.Context, id string, at time.Time) (*cordon.AdminToken, error) {
+func (m *Store) RevokeAdminToken(ctx context.Context, id string, at time.Time) (*cordon.AdminToken, error) {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return nil, err
@@ -72,7 +72,7 @@ func (m *memStore) RevokeAdminToken(ctx context.Context, id string, at time.Time
 	return &t, nil
 }
 
-func (m *memStore) SetAdminTokenExpiry(ctx context.Context, id string, expiresAt, now time.Time) (*cordon.AdminToken, error) {
+func (m *Store) SetAdminTokenExpiry(ctx context.Context, id string, expiresAt, now time.Time) (*cordon.AdminToken, error) {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (m *memStore) SetAdminTokenExpiry(ctx context.Context, id string, expiresAt
 	return &t, nil
 }
 
-func (m *memStore) RotateAdminToken(ctx context.Context, id string, next *cordon.AdminToken, oldUntil time.Time) (*cordon.AdminToken, error) {
+func (m *Store) RotateAdminToken(ctx context.Context, id string, next *cordon.AdminToken, oldUntil time.Time) (*cordon.AdminToken, error) {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func (m *memStore) RotateAdminToken(ctx context.Context, id string, next *cordon
 	return &old, nil
 }
 
-func (m *memStore) LockAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
+func (m *Store) LockAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return nil, err
@@ -155,7 +155,7 @@ func (m *memStore) LockAccount(ctx context.Context, id string, at time.Time) ([]
 	return ids, nil
 }
 
-func (m *memStore) revokeAccount(accountID, reason string, at time.Time) []string {
+func (m *Store) revokeAccount(accountID, reason string, at time.Time) []string {
 	ids := []string{}
 	for id, s := range m.sessions {
 		if s.AccountID == accountID && s.Live() {
@@ -166,7 +166,7 @@ func (m *memStore) revokeAccount(accountID, reason string, at time.Time) []strin
 	return ids
 }
 
-func (m *memStore) UnlockAccount(ctx context.Context, id string) error {
+func (m *Store) UnlockAccount(ctx context.Context, id string) error {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return err
@@ -180,7 +180,7 @@ func (m *memStore) UnlockAccount(ctx context.Context, id string) error {
 	return m.audited(ctx, nil)
 }
 
-func (m *memStore) DeleteAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
+func (m *Store) DeleteAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
 	defer m.lock()()
 	if err := checkPending(ctx); err != nil {
 		return nil, err
@@ -215,7 +215,7 @@ func (m *memStore) DeleteAccount(ctx context.Context, id string, at time.Time) (
 	return ids, nil
 }
 
-func (m *memStore) ListAccounts(_ context.Context, q cordon.AccountQuery) ([]*cordon.Account, error) {
+func (m *Store) ListAccounts(_ context.Context, q cordon.AccountQuery) ([]*cordon.Account, error) {
 	defer m.lock()()
 	var all []*cordon.Account
 	prefix := cordon.UsernameKey(q.Prefix)
