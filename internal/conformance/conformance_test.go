@@ -438,7 +438,7 @@ func (m *memStore) Campaigns(context.Context) ([]*cordon.Campaign, error) {
 	return out, nil
 }
 
-func (m *memStore) TransitionCampaign(_ context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+func (m *memStore) TransitionCampaign(_ context.Context, id string, from []cordon.State, to cordon.State, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
 	defer m.lock()()
 	if t == nil {
 		return nil, 0, errNoTrail
