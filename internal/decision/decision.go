@@ -175,23 +175,26 @@ func Decide(in *Input) Decision {
 		if now < adm {
 			continue
 		}
-		sev, key := sevPasswordReset, adm // a kind the engine does not know denies
+		var sev severity
+		var key int64
 		switch c.kind {
 		case kindReauth, kindPasswordReset:
 			if auth >= ceilSec(adm) {
 				continue
 			}
-			sev = sevReauth
+			sev, key = sevReauth, adm
 			if c.kind == kindPasswordReset {
 				sev = sevPasswordReset
 			}
 		case kindUpgrade:
-			sev, key = sevFlexible, 0
+			sev = sevFlexible
 			if c.immediate {
 				sev = sevImmediate
 			}
 		case kindOffline:
 			continue
+		default: // a kind the engine does not know denies
+			sev, key = sevPasswordReset, adm
 		}
 		if sev > bestSev || (sev == bestSev && best >= 0 && c.beats(&p.campaigns[best], key, bestKey)) {
 			best, bestSev, bestKey = i, sev, key

@@ -104,30 +104,34 @@ func codeOf(k cordon.Kind) (kindCode, bool) {
 // severity is the most severe decision a kind can give. A code the engine
 // does not know (none compiles) is the most severe, so a decision never
 // skips it.
-func (k kindCode) severity() severity {
-	switch k {
-	case kindReauth:
-		return sevReauth
-	case kindPasswordReset:
-		return sevPasswordReset
-	case kindUpgrade:
-		return sevImmediate
-	case kindOffline:
-		return sevAllow
+func (k kindCode) severity() severity { return kindSeverity[k] }
+
+// kindSeverity is severity as a table the hot path reads without a branch.
+var kindSeverity = func() (t [256]severity) {
+	for k := range t {
+		t[k] = sevPasswordReset
+		switch kindCode(k) {
+		case kindReauth:
+			t[k] = sevReauth
+		case kindPasswordReset:
+			t[k] = sevPasswordReset
+		case kindUpgrade:
+			t[k] = sevImmediate
+		case kindOffline:
+			t[k] = sevAllow
+		}
 	}
-	return sevPasswordReset
-}
+	return t
+}()
 
 // compiled is one campaign in the form a decision reads fastest.
 type compiled struct {
-	id      string
-	kind    kindCode
-	message string
-	// reason is the kind's denial (cordon.KindRules.Denial).
-	reason string
+	id   string
+	kind kindCode
 	// current: the cohort is judged on the version the request reports
 	// (cordon.VersionReported), not the one at login.
 	current bool
+	message string
 
 	platforms uint16 // bit per platform index; 0 means any
 	sources   uint16 // bit per source index; 0 means any
@@ -145,6 +149,9 @@ type compiled struct {
 	minVersion *semver.Version
 	immediate  bool
 	upgrades   [numSources]Upgrade
+
+	// reason is the kind's denial (cordon.KindRules.Denial).
+	reason string
 }
 
 // matches reports whether a session with these facts is in the cohort
@@ -261,37 +268,10 @@ var sourceIdx = func() map[string]int {
 	return m
 }()
 
-// platforms and sources are cordon.Platforms and cordon.Sources, whose
-// order the indexes follow, as arrays the hot path scans (the conversion
-// panics at start should numPlatforms or numSources go stale).
-var (
-	platforms = [numPlatforms - 1]string(cordon.Platforms)
-	sources   = [numSources]string(cordon.Sources)
-)
-
-// unknownSource is the index of cordon.SourceUnknown, which every source
-// cordon does not know counts as.
-var unknownSource = sourceIdx[cordon.SourceUnknown]
-
-// platformIndex is p's place in cordon.Platforms plus one; 0 for unknown.
-func platformIndex(p string) int {
-	for i := range platforms {
-		if platforms[i] == p {
-			return i + 1
-		}
-	}
-	return 0
-}
-
-// sourceIndex is s's place in cordon.Sources; unknownSource for any other.
-func sourceIndex(s string) int {
-	for i := range sources {
-		if sources[i] == s {
-			return i
-		}
-	}
-	return unknownSource
-}
+// platformIndex and sourceIndex (index.go) are switches, the fastest
+// lookup a decision can make, generated from cordon.Platforms and
+// cordon.Sources, whose order they follow: TestIndexesGenerated fails when
+// index.go is stale, and -update rewrites it.
 
 // Compile builds the policy from the campaigns that enforce (state
 // active); the others are left out. It fails only on a campaign that could
