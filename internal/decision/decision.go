@@ -208,16 +208,12 @@ func Decide(in *Input) Decision {
 	case sevFlexible:
 		return Decision{Outcome: Allow, Campaign: c.id, Upgrade: &c.upgrades[src]}
 	case sevImmediate:
-		return Decision{Outcome: Deny, Reason: c.reason, Message: c.message, Campaign: c.id, Upgrade: &c.upgrades[src]}
+		return Decision{Outcome: Deny, Reason: c.kind.reason(), Message: c.message, Campaign: c.id, Upgrade: &c.upgrades[src]}
 	case sevAllow, sevReauth, sevPasswordReset:
 	}
-	// Every other severity denies: the kind's own reason, or, for a kind
-	// the engine does not know, a new login.
-	reason := c.reason
-	if reason == "" {
-		reason = ReasonReauthRequired
-	}
-	return Decision{Outcome: Deny, Reason: reason, Message: c.message, Campaign: c.id}
+	// Every other severity denies with the kind's reason (a new login for
+	// a kind the engine does not know).
+	return Decision{Outcome: Deny, Reason: c.kind.reason(), Message: c.message, Campaign: c.id}
 }
 
 // OfflineInput is an offline grant presented at check-in.

@@ -26,8 +26,8 @@ func TestEveryKindCompiles(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
-		if cc.reason != r.Denial.Reason || cc.current != (r.Judges == cordon.VersionReported) || cc.message != r.Message {
-			t.Errorf("%s compiled to reason %q, current %v, message %q", k, cc.reason, cc.current, cc.message)
+		if cc.kind.reason() != r.Denial.Reason || cc.current != (r.Judges == cordon.VersionReported) || cc.message != r.Message {
+			t.Errorf("%s compiled to reason %q, current %v, message %q", k, cc.kind.reason(), cc.current, cc.message)
 		}
 	}
 }
@@ -55,7 +55,7 @@ func TestUnknownKindFailsClosed(t *testing.T) {
 		t.Error("Match is true for an unknown kind")
 	}
 	p := policy(t, active("c-r", cordon.KindReauth, cordon.Cohort{}))
-	p.campaigns[0].kind, p.campaigns[0].reason = unknown, ""
+	p.campaigns[0].kind = unknown
 	d := Decide(&Input{Session: live(), Now: base, Policy: p})
 	if d.Outcome != Deny || d.Upgrade != nil || d.Reason == "" || d.Campaign != "c-r" {
 		t.Errorf("decision = %+v, want a denial by c-r", d)

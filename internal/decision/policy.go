@@ -106,6 +106,22 @@ func codeOf(k cordon.Kind) (kindCode, bool) {
 // skips it.
 func (k kindCode) severity() severity { return kindSeverity[k] }
 
+// reason is the kind's denial (cordon.KindRules.Denial); a code the
+// engine does not know asks for a new login.
+func (k kindCode) reason() string { return kindReason[k] }
+
+var kindReason = func() (t [256]string) {
+	for i := range t {
+		t[i] = ReasonReauthRequired
+	}
+	for _, k := range cordon.Kinds {
+		if code, ok := codeOf(k); ok {
+			t[code] = k.MustRules().Denial.Reason
+		}
+	}
+	return t
+}()
+
 // kindSeverity is severity as a table the hot path reads without a branch.
 var kindSeverity = func() (t [256]severity) {
 	for k := range t {
@@ -149,9 +165,6 @@ type compiled struct {
 	minVersion *semver.Version
 	immediate  bool
 	upgrades   [numSources]Upgrade
-
-	// reason is the kind's denial (cordon.KindRules.Denial).
-	reason string
 }
 
 // matches reports whether a session with these facts is in the cohort
@@ -317,7 +330,7 @@ func compile(c *cordon.Campaign) (compiled, error) {
 	if !ok || !known {
 		return cc, fmt.Errorf("unknown kind %q", c.Kind)
 	}
-	cc.kind, cc.reason, cc.current = code, rules.Denial.Reason, rules.Judges == cordon.VersionReported
+	cc.kind, cc.current = code, rules.Judges == cordon.VersionReported
 	if cc.message == "" {
 		cc.message = rules.Message
 	}
