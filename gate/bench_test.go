@@ -75,7 +75,7 @@ func benchGate(b *testing.B, cacheSize int, mix string) (*Gate, []*http.Request,
 // ramps and upgrade modes, around now.
 func randomCampaigns(r *rand.Rand, n int, now time.Time) []*cordon.Campaign {
 	versions := []string{"8.3.0", "8.4.0", "8.4.1", "8.5.0", "8.6.2", "9.0.0"}
-	kinds := []string{cordon.KindReauth, cordon.KindPasswordReset, cordon.KindUpgrade, cordon.KindOfflineRekey}
+	kinds := []cordon.Kind{cordon.KindReauth, cordon.KindPasswordReset, cordon.KindUpgrade, cordon.KindOfflineRekey}
 	var cs []*cordon.Campaign
 	for i := range n {
 		c := &cordon.Campaign{ID: fmt.Sprintf("c-%03d", i), Kind: kinds[r.IntN(len(kinds))], State: cordon.StateActive,

@@ -155,7 +155,7 @@ func (f *fixture) do(auth, client string, extra ...string) result {
 func bearerOf(tok string) string { return "Bearer " + tok }
 
 // campaign is an active campaign activated an hour before base.
-func campaign(id, kind string, cohort cordon.Cohort, opts ...func(*cordon.Campaign)) *cordon.Campaign {
+func campaign(id string, kind cordon.Kind, cohort cordon.Cohort, opts ...func(*cordon.Campaign)) *cordon.Campaign {
 	c := &cordon.Campaign{ID: id, Kind: kind, Name: id, Cohort: cohort, State: cordon.StateActive, Activated: base.Add(-time.Hour)}
 	for _, o := range opts {
 		o(c)

@@ -878,7 +878,7 @@ func (in *simInstall) install(v string) {
 			in.version = v
 		}
 	}
-	if !officialStore(in.source) && in.platform != cordon.PlatformWeb {
+	if !cordon.Official(in.source) && in.platform != cordon.PlatformWeb {
 		in.source = cordon.SourceOfficial
 	}
 	in.st.upgrades.Add(1)
@@ -958,21 +958,11 @@ func (in *simInstall) download(ctx context.Context) {
 	}
 }
 
-// officialStore reports whether a source is a store (or the official
-// site) that an update may come from.
-func officialStore(source string) bool {
-	switch source {
-	case cordon.SourcePlay, cordon.SourceAmazon, cordon.SourceAppStore, cordon.SourceMicrosoft, cordon.SourceOfficial:
-		return true
-	}
-	return false
-}
-
 // expectedRoute is SPEC.md's rule: an install from a store goes to its
 // store (the official site when the campaign names none); any other goes
 // to the official site and is told it is side-loaded.
 func expectedRoute(urls map[string]string, source string) (string, bool) {
-	if officialStore(source) {
+	if cordon.Official(source) {
 		if u := urls[source]; u != "" {
 			return u, false
 		}

@@ -65,7 +65,7 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 		return nil, err
 	}
 	d := decision.Decision{Outcome: decision.Deny, Reason: decision.ReasonPasswordResetRequired, Campaign: r.CampaignID,
-		Message: "For your security, please set a new password."}
+		Message: cordon.KindPasswordReset.MustRules().Message}
 	if err := s.policy.Check(newPassword, acct.Username); err != nil {
 		return nil, s.requireReset(ctx, acct, d, err)
 	}

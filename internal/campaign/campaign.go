@@ -249,14 +249,14 @@ func (s *Service) resolveUsers(ctx context.Context, refs []string) ([]string, er
 // transitions maps each action to the states it leaves and the state it
 // reaches.
 var transitions = map[string]struct {
-	from []string
-	to   string
+	from []cordon.State
+	to   cordon.State
 }{
-	"activate": {[]string{cordon.StateDraft}, cordon.StateActive},
-	"pause":    {[]string{cordon.StateActive}, cordon.StatePaused},
-	"resume":   {[]string{cordon.StatePaused}, cordon.StateActive},
-	"cancel":   {[]string{cordon.StateDraft, cordon.StateActive, cordon.StatePaused}, cordon.StateCancelled},
-	"complete": {[]string{cordon.StateActive, cordon.StatePaused}, cordon.StateCompleted},
+	"activate": {[]cordon.State{cordon.StateDraft}, cordon.StateActive},
+	"pause":    {[]cordon.State{cordon.StateActive}, cordon.StatePaused},
+	"resume":   {[]cordon.State{cordon.StatePaused}, cordon.StateActive},
+	"cancel":   {[]cordon.State{cordon.StateDraft, cordon.StateActive, cordon.StatePaused}, cordon.StateCancelled},
+	"complete": {[]cordon.State{cordon.StateActive, cordon.StatePaused}, cordon.StateCompleted},
 }
 
 // Transition applies a lifecycle action and installs the new policy at
@@ -342,7 +342,7 @@ func (s *Service) LoggedIn(ctx context.Context, sess *cordon.Session) {
 // the campaign blocked it, which it did only once the account was
 // admitted, so the password is newer than the admission).
 func (s *Service) PasswordSet(ctx context.Context, accountID string) {
-	for _, id := range s.campaignIDs(cordon.KindPasswordReset) {
+	for _, id := range s.campaignIDs(cordon.EventPasswordSet) {
 		s.Satisfied(ctx, id, accountID)
 	}
 }
@@ -371,7 +371,7 @@ func (s *Service) ResetAdmissions(ctx context.Context, accountID string) (map[st
 // session's install, as satisfying the upgrade campaigns that blocked the
 // account, once the version the request reports owes no upgrade.
 func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session, client cordon.ClientFacts) {
-	ids := s.campaignIDs(cordon.KindUpgrade)
+	ids := s.campaignIDs(cordon.EventUpgraded)
 	if len(ids) == 0 {
 		return
 	}
@@ -396,20 +396,21 @@ func (s *Service) Upgraded(ctx context.Context, sess *cordon.Session, client cor
 // OfflineRenewed counts a new offline grant as satisfying the
 // offline_rekey campaigns that revoked the account's grants.
 func (s *Service) OfflineRenewed(ctx context.Context, sess *cordon.Session) {
-	for _, id := range s.campaignIDs(cordon.KindOfflineRekey) {
+	for _, id := range s.campaignIDs(cordon.EventOfflineGrant) {
 		s.Satisfied(ctx, id, sess.AccountID)
 	}
 }
 
-// campaignIDs lists the active and paused campaigns of the given kinds.
-func (s *Service) campaignIDs(kinds ...string) []string {
+// campaignIDs lists the active and paused campaigns whose kind one of the
+// events satisfies (cordon.KindRules.SatisfiedBy).
+func (s *Service) campaignIDs(events ...cordon.Event) []string {
 	cs := s.enforcing.Load()
 	if cs == nil {
 		return nil
 	}
 	var ids []string
 	for _, c := range *cs {
-		if slices.Contains(kinds, c.Kind) {
+		if r, ok := c.Kind.Rules(); ok && slices.Contains(events, r.SatisfiedBy) {
 			ids = append(ids, c.ID)
 		}
 	}

@@ -53,7 +53,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		if err != nil {
 			continue
 		}
-		l := []string{cp.ID, cp.Kind, cp.State}
+		l := []string{cp.ID, string(cp.Kind), string(cp.State)}
 		ch <- prometheus.MustNewConstMetric(c.blockedSessions, prometheus.GaugeValue, float64(pv.BlockedSessions), l...)
 		ch <- prometheus.MustNewConstMetric(c.blockedUsers, prometheus.GaugeValue, float64(pv.BlockedUsers), l...)
 		ch <- prometheus.MustNewConstMetric(c.satisf, prometheus.GaugeValue, float64(pv.SatisfiedUsers), l...)

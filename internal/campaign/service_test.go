@@ -156,8 +156,8 @@ func TestTransitions(t *testing.T) {
 		name    string
 		actions []string // all but the last succeed
 		last    string
-		want    string // the state reached; "" when the last is refused
-		code    string // the refusal's code
+		want    cordon.State // the state reached; "" when the last is refused
+		code    string       // the refusal's code
 	}{
 		{"activate a draft", nil, "activate", cordon.StateActive, ""},
 		{"pause", []string{"activate"}, "pause", cordon.StatePaused, ""},

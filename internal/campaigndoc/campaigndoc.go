@@ -131,7 +131,7 @@ type wireUpgrade struct {
 
 func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 	d := wireDoc{
-		Kind: c.Kind,
+		Kind: string(c.Kind),
 		Name: c.Name,
 		Cohort: wireCohort{
 			Platforms:       c.Cohort.Platforms,

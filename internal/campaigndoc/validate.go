@@ -35,12 +35,10 @@ var (
 	maxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-var kinds = []string{cordon.KindReauth, cordon.KindPasswordReset, cordon.KindUpgrade, cordon.KindOfflineRekey}
-
-// urlSources are the install sources an upgrade may name a store page for.
-// "web" has no store and "unknown" installs always go to "official": the
-// SPEC sends side-loaded apps nowhere else.
-var urlSources = []string{cordon.SourcePlay, cordon.SourceAmazon, cordon.SourceAppStore, cordon.SourceMicrosoft, cordon.SourceOfficial}
+// urlSources are the install sources an upgrade may name a store page for
+// (cordon.OfficialSources). "web" has no store and "unknown" installs
+// always go to "official": the SPEC sends side-loaded apps nowhere else.
+var urlSources = cordon.OfficialSources
 
 var reportID = regexp.MustCompile(`^r-[A-Za-z0-9_-]+$`)
 
@@ -52,12 +50,18 @@ func refuse(field, format string, args ...any) *cordon.Error {
 // returns the first problem in document order, so an operator fixing them
 // one by one works top to bottom.
 func (d *document) campaign() (*cordon.Campaign, error) {
-	c := &cordon.Campaign{Kind: d.Kind, Name: d.Name, Message: d.Message, State: cordon.StateDraft}
+	kind := cordon.Kind(d.Kind)
+	c := &cordon.Campaign{Kind: kind, Name: d.Name, Message: d.Message, State: cordon.StateDraft}
+	rules, known := kind.Rules()
 	switch {
 	case d.Kind == "":
-		return nil, refuse("kind", "kind is required: one of %s", strings.Join(kinds, ", "))
-	case !slices.Contains(kinds, d.Kind):
-		return nil, refuse("kind", "kind %q is not one of %s%s", d.Kind, strings.Join(kinds, ", "), lowerHint(kinds, d.Kind))
+		return nil, refuse("kind", "kind is required: one of %s", cordon.KindNames())
+	case !known:
+		hint := ""
+		if cordon.Kind(strings.ToLower(d.Kind)).Valid() {
+			hint = " (values are lower-case)"
+		}
+		return nil, refuse("kind", "kind %q is not one of %s%s", d.Kind, cordon.KindNames(), hint)
 	}
 	if err := checkName(d.Name); err != nil {
 		return nil, err
@@ -77,9 +81,9 @@ func (d *document) campaign() (*cordon.Campaign, error) {
 		c.Ramp = r
 	}
 	switch {
-	case d.Kind == cordon.KindUpgrade && d.Upgrade == nil:
+	case rules.Upgrade && d.Upgrade == nil:
 		return nil, refuse("upgrade", "an upgrade campaign needs an upgrade block with min_version, mode and urls")
-	case d.Kind != cordon.KindUpgrade && d.Upgrade != nil:
+	case !rules.Upgrade && d.Upgrade != nil:
 		return nil, refuse("upgrade", "only an upgrade campaign has an upgrade block; this one is %s", d.Kind)
 	case d.Upgrade != nil:
 		u, err := d.Upgrade.upgrade()

@@ -42,22 +42,22 @@ func campaigns(t *testing.T, s cordon.Store) cordon.CampaignStore {
 // move is an admin action as a call of TransitionCampaign.
 type move struct {
 	action string
-	from   []string
-	to     string
+	from   []cordon.State
+	to     cordon.State
 }
 
 // The lifecycle draft → active ⇄ paused → completed | cancelled, as the
 // from sets a caller passes to TransitionCampaign for each admin action.
 var moves = []move{
-	{"activate", []string{cordon.StateDraft}, cordon.StateActive},
-	{"pause", []string{cordon.StateActive}, cordon.StatePaused},
-	{"resume", []string{cordon.StatePaused}, cordon.StateActive},
-	{"complete", []string{cordon.StateActive, cordon.StatePaused}, cordon.StateCompleted},
-	{"cancel", []string{cordon.StateDraft, cordon.StateActive, cordon.StatePaused}, cordon.StateCancelled},
+	{"activate", []cordon.State{cordon.StateDraft}, cordon.StateActive},
+	{"pause", []cordon.State{cordon.StateActive}, cordon.StatePaused},
+	{"resume", []cordon.State{cordon.StatePaused}, cordon.StateActive},
+	{"complete", []cordon.State{cordon.StateActive, cordon.StatePaused}, cordon.StateCompleted},
+	{"cancel", []cordon.State{cordon.StateDraft, cordon.StateActive, cordon.StatePaused}, cordon.StateCancelled},
 }
 
 // pathTo lists the actions that take a new draft to each state.
-var pathTo = map[string][]string{
+var pathTo = map[cordon.State][]string{
 	cordon.StateDraft:     nil,
 	cordon.StateActive:    {"activate"},
 	cordon.StatePaused:    {"activate", "pause"},
@@ -65,7 +65,7 @@ var pathTo = map[string][]string{
 	cordon.StateCancelled: {"activate", "cancel"},
 }
 
-var states = []string{cordon.StateDraft, cordon.StateActive, cordon.StatePaused, cordon.StateCompleted, cordon.StateCancelled}
+var states = []cordon.State{cordon.StateDraft, cordon.StateActive, cordon.StatePaused, cordon.StateCompleted, cordon.StateCancelled}
 
 // newCampaign returns a reauth campaign with every document field set and
 // its times given in a zone other than UTC.
@@ -177,7 +177,7 @@ func stored(c *cordon.Campaign) *cordon.Campaign {
 func campaignDiff(got, want *cordon.Campaign) string {
 	var d diff
 	d.str("ID", got.ID, want.ID)
-	d.str("Kind", got.Kind, want.Kind)
+	d.str("Kind", string(got.Kind), string(want.Kind))
 	d.str("Name", got.Name, want.Name)
 	d.strings("Cohort.Platforms", got.Cohort.Platforms, want.Cohort.Platforms)
 	d.str("Cohort.Versions", got.Cohort.Versions, want.Cohort.Versions)
@@ -210,7 +210,7 @@ func campaignDiff(got, want *cordon.Campaign) string {
 		}
 	}
 	d.str("Message", got.Message, want.Message)
-	d.str("State", got.State, want.State)
+	d.str("State", string(got.State), string(want.State))
 	d.time("Created", got.Created, want.Created)
 	d.time("Updated", got.Updated, want.Updated)
 	d.time("Activated", got.Activated, want.Activated)
@@ -333,8 +333,8 @@ func testTransitions(t *testing.T, s cordon.Store) {
 	for _, from := range states {
 		for _, l := range moves {
 			legal := slices.Contains(l.from, from)
-			t.Run(from+"/"+l.action, func(t *testing.T) {
-				c := mustCreateCampaign(t, cs, newCampaign(from+"/"+l.action, at(0)))
+			t.Run(string(from)+"/"+l.action, func(t *testing.T) {
+				c := mustCreateCampaign(t, cs, newCampaign(string(from)+"/"+l.action, at(0)))
 				for i, action := range pathTo[from] {
 					mustTransition(t, cs, c.ID, action, at(time.Duration(i+1)*time.Hour))
 				}
@@ -376,7 +376,7 @@ func testTransitions(t *testing.T, s cordon.Store) {
 }
 
 func testTransitionNotFound(t *testing.T, s cordon.Store) {
-	_, _, err := campaigns(t, s).TransitionCampaign(t.Context(), cordon.NewID("c"), []string{cordon.StateDraft}, cordon.StateActive, trailEntry("activate", at(0)))
+	_, _, err := campaigns(t, s).TransitionCampaign(t.Context(), cordon.NewID("c"), []cordon.State{cordon.StateDraft}, cordon.StateActive, trailEntry("activate", at(0)))
 	checkErr(t, "TransitionCampaign of an unknown campaign", err, cordon.ErrNotFound)
 }
 
@@ -462,7 +462,7 @@ func testActiveCampaigns(t *testing.T, s cordon.Store) {
 	cs := campaigns(t, s)
 	want := map[string]*cordon.Campaign{}
 	for i, state := range states {
-		c := mustCreateCampaign(t, cs, newCampaign(state, at(time.Duration(i)*time.Minute)))
+		c := mustCreateCampaign(t, cs, newCampaign(string(state), at(time.Duration(i)*time.Minute)))
 		for j, action := range pathTo[state] {
 			mustTransition(t, cs, c.ID, action, at(time.Duration(j+1)*time.Hour))
 		}

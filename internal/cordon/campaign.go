@@ -5,27 +5,10 @@ import (
 	"time"
 )
 
-// Campaign kinds.
-const (
-	KindReauth        = "reauth"
-	KindPasswordReset = "password_reset"
-	KindUpgrade       = "upgrade"
-	KindOfflineRekey  = "offline_rekey"
-)
-
 // Upgrade modes, after Play In-App Updates.
 const (
 	UpgradeImmediate = "immediate"
 	UpgradeFlexible  = "flexible"
-)
-
-// Campaign states: draft → active ⇄ paused → completed | cancelled.
-const (
-	StateDraft     = "draft"
-	StateActive    = "active"
-	StatePaused    = "paused"
-	StateCompleted = "completed"
-	StateCancelled = "cancelled"
 )
 
 // Campaign is a targeted, staged demand on a cohort of sessions: log in
@@ -33,13 +16,13 @@ const (
 // again. The document fields are as SPEC.md gives them.
 type Campaign struct {
 	ID      string       `json:"id"`
-	Kind    string       `json:"kind"`
+	Kind    Kind         `json:"kind"`
 	Name    string       `json:"name"`
 	Cohort  Cohort       `json:"cohort"`
 	Ramp    *Ramp        `json:"ramp,omitempty"`
 	Upgrade *UpgradeSpec `json:"upgrade,omitempty"`
 	Message string       `json:"message,omitempty"`
-	State   string       `json:"state"`
+	State   State        `json:"state"`
 	Created time.Time    `json:"created_at"`
 	Updated time.Time    `json:"updated_at"`
 	// Activated is when the campaign was first activated; a campaign with
@@ -103,7 +86,7 @@ type CampaignStore interface {
 	// one transaction, and returns the updated campaign and the new policy
 	// version. It writes O(1) rows whatever the number of sessions. A
 	// campaign not in any state of from: ErrConflict-coded error.
-	TransitionCampaign(ctx context.Context, id string, from []string, to string, t *TrailEntry) (*Campaign, uint64, error)
+	TransitionCampaign(ctx context.Context, id string, from []State, to State, t *TrailEntry) (*Campaign, uint64, error)
 	// ActiveCampaigns returns the campaigns in state active or paused and
 	// the policy version they make up, read in one transaction.
 	ActiveCampaigns(ctx context.Context) ([]*Campaign, uint64, error)

@@ -32,7 +32,10 @@ var claims = []struct {
 // request claims, and a session outside it stays allowed.
 func TestClaimsNeverLiftProtectingKinds(t *testing.T) {
 	cohort := cordon.Cohort{Platforms: []string{"ios"}, Versions: "< 8.5.0", Sources: []string{"unknown"}}
-	for _, k := range []struct{ kind, reason string }{
+	for _, k := range []struct {
+		kind   cordon.Kind
+		reason string
+	}{
 		{cordon.KindReauth, ReasonReauthRequired},
 		{cordon.KindPasswordReset, ReasonPasswordResetRequired},
 	} {
@@ -44,7 +47,7 @@ func TestClaimsNeverLiftProtectingKinds(t *testing.T) {
 			{Platform: "android", Version: "8.4.1", Source: "unknown", Device: "d-1"}, // platform out
 		}
 		for _, c := range claims {
-			t.Run(k.kind+"/in the cohort, claims "+c.name, func(t *testing.T) {
+			t.Run(string(k.kind)+"/in the cohort, claims "+c.name, func(t *testing.T) {
 				d := Decide(&Input{Session: in, Client: c.client, Now: base, Policy: p})
 				if d.Outcome != Deny || d.Reason != k.reason || d.Campaign != "c-1" {
 					t.Errorf("decision = %+v, want deny %s by c-1", d, k.reason)
@@ -54,7 +57,7 @@ func TestClaimsNeverLiftProtectingKinds(t *testing.T) {
 				out := &cordon.Session{ID: "s-2", AccountID: "u-1", AuthTime: old, Facts: f}
 				claim := c.client
 				claim.Platform = f.Platform // claims from the session's own platform
-				t.Run(k.kind+"/outside ("+f.Platform+" "+f.Version+" "+f.Source+"), claims "+c.name, func(t *testing.T) {
+				t.Run(string(k.kind)+"/outside ("+f.Platform+" "+f.Version+" "+f.Source+"), claims "+c.name, func(t *testing.T) {
 					for _, cl := range []cordon.ClientFacts{claim, atLogin} {
 						if d := Decide(&Input{Session: out, Client: cl, Now: base, Policy: p}); d.Outcome != Allow {
 							t.Errorf("claim %+v: decision = %+v, want allow: a claim never moves a session into a cohort either", cl, d)

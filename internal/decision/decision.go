@@ -58,12 +58,13 @@ func (o Outcome) String() string {
 func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
 
 // Reasons a request is denied; each is also the wire error code.
+// A campaign's denial is its kind's (cordon.KindRules.Denial).
 const (
 	ReasonSessionRevoked        = "session_revoked"
-	ReasonPasswordResetRequired = "password_reset_required"
-	ReasonReauthRequired        = "reauth_required"
-	ReasonUpgradeRequired       = "upgrade_required"
-	ReasonOfflineGrantRevoked   = "offline_grant_revoked"
+	ReasonPasswordResetRequired = cordon.ReasonPasswordResetRequired
+	ReasonReauthRequired        = cordon.ReasonReauthRequired
+	ReasonUpgradeRequired       = cordon.ReasonUpgradeRequired
+	ReasonOfflineGrantRevoked   = cordon.ReasonOfflineGrantRevoked
 )
 
 // Upgrade tells a client which version to reach and where to get it.
@@ -101,8 +102,10 @@ type Input struct {
 }
 
 // severity orders decisions; the larger wins.
+type severity uint8
+
 const (
-	sevAllow = iota
+	sevAllow severity = iota
 	sevFlexible
 	sevImmediate
 	sevReauth
@@ -145,7 +148,7 @@ func Decide(in *Input) Decision {
 	var bestKey int64 // cut-off (ns) for reauth kinds; unused for upgrades
 	for _, i := range p.byPlatform[pl] {
 		c := &p.campaigns[i]
-		if kindSeverity[c.kind] < bestSev {
+		if c.kind.severity() < bestSev {
 			break // the list is strictest first: nothing after can win
 		}
 		// Cheap, kind-specific exits before the cohort and the ramp hash.
@@ -162,7 +165,7 @@ func Decide(in *Input) Decision {
 			}
 		}
 		ver := atLogin
-		if c.kind == kindUpgrade {
+		if c.current {
 			ver = current
 		}
 		if !c.matches(i, src, ver, authMicro, s.AccountID) {
@@ -172,7 +175,7 @@ func Decide(in *Input) Decision {
 		if now < adm {
 			continue
 		}
-		var sev int
+		var sev severity
 		var key int64
 		switch c.kind {
 		case kindReauth, kindPasswordReset:
@@ -188,6 +191,10 @@ func Decide(in *Input) Decision {
 			if c.immediate {
 				sev = sevImmediate
 			}
+		case kindOffline:
+			continue
+		default: // a kind the engine does not know denies
+			sev, key = sevPasswordReset, adm
 		}
 		if sev > bestSev || (sev == bestSev && best >= 0 && c.beats(&p.campaigns[best], key, bestKey)) {
 			best, bestSev, bestKey = i, sev, key
@@ -198,15 +205,15 @@ func Decide(in *Input) Decision {
 	}
 	c := &p.campaigns[best]
 	switch bestSev {
-	case sevPasswordReset:
-		return Decision{Outcome: Deny, Reason: ReasonPasswordResetRequired, Message: c.message, Campaign: c.id}
-	case sevReauth:
-		return Decision{Outcome: Deny, Reason: ReasonReauthRequired, Message: c.message, Campaign: c.id}
-	case sevImmediate:
-		return Decision{Outcome: Deny, Reason: ReasonUpgradeRequired, Message: c.message, Campaign: c.id, Upgrade: &c.upgrades[src]}
-	default:
+	case sevFlexible:
 		return Decision{Outcome: Allow, Campaign: c.id, Upgrade: &c.upgrades[src]}
+	case sevImmediate:
+		return Decision{Outcome: Deny, Reason: c.kind.reason(), Message: c.message, Campaign: c.id, Upgrade: &c.upgrades[src]}
+	case sevAllow, sevReauth, sevPasswordReset:
 	}
+	// Every other severity denies with the kind's reason (a new login for
+	// a kind the engine does not know).
+	return Decision{Outcome: Deny, Reason: c.kind.reason(), Message: c.message, Campaign: c.id}
 }
 
 // OfflineInput is an offline grant presented at check-in.

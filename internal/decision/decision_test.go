@@ -36,7 +36,7 @@ func session(platform, version, source string, auth time.Time) *cordon.Session {
 		Facts: cordon.ClientFacts{Platform: platform, Version: version, Source: source, Device: "d-1"}}
 }
 
-func active(id, kind string, cohort cordon.Cohort, opts ...func(*cordon.Campaign)) *cordon.Campaign {
+func active(id string, kind cordon.Kind, cohort cordon.Cohort, opts ...func(*cordon.Campaign)) *cordon.Campaign {
 	c := &cordon.Campaign{ID: id, Kind: kind, Name: id, Cohort: cohort, State: cordon.StateActive, Activated: base.Add(-time.Hour)}
 	for _, o := range opts {
 		o(c)
@@ -55,7 +55,7 @@ func upgrade(minV, mode string) func(*cordon.Campaign) {
 	}
 }
 
-func state(st string) func(*cordon.Campaign) { return func(c *cordon.Campaign) { c.State = st } }
+func state(st cordon.State) func(*cordon.Campaign) { return func(c *cordon.Campaign) { c.State = st } }
 
 func users(ids ...string) func(*cordon.Campaign) {
 	return func(c *cordon.Campaign) { c.Cohort.Users = ids; c.UserIDs = ids }

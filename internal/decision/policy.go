@@ -74,20 +74,79 @@ func (p *Policy) newVerInfo(s string) *verInfo {
 	return vi
 }
 
+// kindCode is a campaign kind (cordon.Kind) as the engine reads it
+// fastest; codeOf maps one to the other.
+type kindCode uint8
+
 const (
-	kindReauth uint8 = iota
+	kindReauth kindCode = iota
 	kindPasswordReset
 	kindUpgrade
 	kindOffline
 )
 
-// kindSeverity is the most severe decision a kind can give.
-var kindSeverity = [...]int{kindReauth: sevReauth, kindPasswordReset: sevPasswordReset, kindUpgrade: sevImmediate, kindOffline: sevAllow}
+// codeOf is the engine's code for a kind; false for an unknown kind,
+// which Compile refuses.
+func codeOf(k cordon.Kind) (kindCode, bool) {
+	switch k {
+	case cordon.KindReauth:
+		return kindReauth, true
+	case cordon.KindPasswordReset:
+		return kindPasswordReset, true
+	case cordon.KindUpgrade:
+		return kindUpgrade, true
+	case cordon.KindOfflineRekey:
+		return kindOffline, true
+	}
+	return 0, false
+}
+
+// severity is the most severe decision a kind can give. A code the engine
+// does not know (none compiles) is the most severe, so a decision never
+// skips it.
+func (k kindCode) severity() severity { return kindSeverity[k] }
+
+// reason is the kind's denial (cordon.KindRules.Denial); a code the
+// engine does not know asks for a new login.
+func (k kindCode) reason() string { return kindReason[k] }
+
+var kindReason = func() (t [256]string) {
+	for i := range t {
+		t[i] = ReasonReauthRequired
+	}
+	for _, k := range cordon.Kinds {
+		if code, ok := codeOf(k); ok {
+			t[code] = k.MustRules().Denial.Reason
+		}
+	}
+	return t
+}()
+
+// kindSeverity is severity as a table the hot path reads without a branch.
+var kindSeverity = func() (t [256]severity) {
+	for k := range t {
+		t[k] = sevPasswordReset
+		switch kindCode(k) {
+		case kindReauth:
+			t[k] = sevReauth
+		case kindPasswordReset:
+			t[k] = sevPasswordReset
+		case kindUpgrade:
+			t[k] = sevImmediate
+		case kindOffline:
+			t[k] = sevAllow
+		}
+	}
+	return t
+}()
 
 // compiled is one campaign in the form a decision reads fastest.
 type compiled struct {
-	id      string
-	kind    uint8
+	id   string
+	kind kindCode
+	// current: the cohort is judged on the version the request reports
+	// (cordon.VersionReported), not the one at login.
+	current bool
 	message string
 
 	platforms uint16 // bit per platform index; 0 means any
@@ -222,46 +281,10 @@ var sourceIdx = func() map[string]int {
 	return m
 }()
 
-func platformIndex(p string) int {
-	// A switch, not the map: the hot path reads it on every decision.
-	switch p {
-	case cordon.PlatformAndroid:
-		return 1
-	case cordon.PlatformIOS:
-		return 2
-	case cordon.PlatformDesktop:
-		return 3
-	case cordon.PlatformWeb:
-		return 4
-	case cordon.PlatformWinPhone:
-		return 5
-	case cordon.PlatformTV:
-		return 6
-	}
-	return 0
-}
-
-func sourceIndex(s string) int {
-	switch s {
-	case cordon.SourcePlay:
-		return 0
-	case cordon.SourceAmazon:
-		return 1
-	case cordon.SourceAppStore:
-		return 2
-	case cordon.SourceMicrosoft:
-		return 3
-	case cordon.SourceOfficial:
-		return 4
-	case cordon.SourceWeb:
-		return 5
-	}
-	return 6 // unknown
-}
-
-// officialStores are the sources whose own store page an upgrade may send
-// a client to; every other source is treated as side-loaded.
-var officialStores = map[string]bool{cordon.SourcePlay: true, cordon.SourceAmazon: true, cordon.SourceAppStore: true, cordon.SourceMicrosoft: true, cordon.SourceOfficial: true}
+// platformIndex and sourceIndex (index.go) are switches, the fastest
+// lookup a decision can make, generated from cordon.Platforms and
+// cordon.Sources, whose order they follow: TestIndexesGenerated fails when
+// index.go is stale, and -update rewrites it.
 
 // Compile builds the policy from the campaigns that enforce (state
 // active); the others are left out. It fails only on a campaign that could
@@ -271,7 +294,7 @@ func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Poli
 	cs := append([]*cordon.Campaign(nil), campaigns...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
 	for _, c := range cs {
-		if c.State != cordon.StateActive {
+		if !c.State.Enforcing() {
 			continue
 		}
 		cc, err := compile(c)
@@ -287,7 +310,7 @@ func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Poli
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool {
-		return kindSeverity[p.campaigns[order[a]].kind] > kindSeverity[p.campaigns[order[b]].kind]
+		return p.campaigns[order[a]].kind.severity() > p.campaigns[order[b]].kind.severity()
 	})
 	for _, i := range order {
 		mask := p.campaigns[i].platforms
@@ -302,20 +325,14 @@ func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Poli
 
 func compile(c *cordon.Campaign) (compiled, error) {
 	cc := compiled{id: c.ID, message: c.Message, seed: Seed(c.ID), activated: c.Activated.UnixNano()}
-	switch c.Kind {
-	case cordon.KindReauth:
-		cc.kind = kindReauth
-	case cordon.KindPasswordReset:
-		cc.kind = kindPasswordReset
-	case cordon.KindUpgrade:
-		cc.kind = kindUpgrade
-	case cordon.KindOfflineRekey:
-		cc.kind = kindOffline
-	default:
+	rules, ok := c.Kind.Rules()
+	code, known := codeOf(c.Kind)
+	if !ok || !known {
 		return cc, fmt.Errorf("unknown kind %q", c.Kind)
 	}
+	cc.kind, cc.current = code, rules.Judges == cordon.VersionReported
 	if cc.message == "" {
-		cc.message = defaultMessages[c.Kind]
+		cc.message = rules.Message
 	}
 	for _, pl := range c.Cohort.Platforms {
 		i, ok := platformIdx[pl]
@@ -355,10 +372,10 @@ func compile(c *cordon.Campaign) (compiled, error) {
 		}
 		cc.hasRamp, cc.rampStart, cc.rampDur = true, c.Ramp.Start.UnixNano(), int64(c.Ramp.Duration)
 	}
-	if cc.kind == kindUpgrade {
+	if rules.Upgrade {
 		u := c.Upgrade
 		if u == nil {
-			return cc, fmt.Errorf("upgrade campaign without upgrade")
+			return cc, fmt.Errorf("%s campaign without upgrade", c.Kind)
 		}
 		mv, err := semver.NewVersion(u.MinVersion)
 		if err != nil {
@@ -368,7 +385,7 @@ func compile(c *cordon.Campaign) (compiled, error) {
 		official := u.URLs[cordon.SourceOfficial]
 		for i, s := range cordon.Sources {
 			up := Upgrade{MinVersion: u.MinVersion, Mode: u.Mode, URL: official, Sideloaded: true}
-			if officialStores[s] {
+			if cordon.Official(s) {
 				up.Sideloaded = false
 				if url := u.URLs[s]; url != "" {
 					up.URL = url
@@ -378,13 +395,6 @@ func compile(c *cordon.Campaign) (compiled, error) {
 		}
 	}
 	return cc, nil
-}
-
-var defaultMessages = map[string]string{
-	cordon.KindReauth:        "For your security, please log in again.",
-	cordon.KindPasswordReset: "For your security, please set a new password.",
-	cordon.KindUpgrade:       "Please update the app to keep using it.",
-	cordon.KindOfflineRekey:  "Please download your offline content again.",
 }
 
 // Matcher says whether a session is in a campaign's cohort and, for its
@@ -426,8 +436,10 @@ func (m *Matcher) Match(s *cordon.Session, now time.Time) bool {
 		return s.AuthTime.Before(now)
 	case kindUpgrade:
 		return v == nil || v.LessThan(c.minVersion)
+	case kindOffline:
+		return true
 	}
-	return true
+	return false // a kind the engine does not know hits nobody it can name
 }
 
 // MatchBucket is Match for a bucket of sessions; buckets carry the day of

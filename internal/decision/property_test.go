@@ -86,7 +86,7 @@ func TestCompositionOrderIndependent(t *testing.T) {
 var versions = []string{"8.3.0", "8.4.0", "8.4.1", "8.5.0", "8.6.2", "9.0.0", ""}
 
 func randomCampaigns(r *rand.Rand, n int) []*cordon.Campaign {
-	kinds := []string{cordon.KindReauth, cordon.KindPasswordReset, cordon.KindUpgrade, cordon.KindOfflineRekey}
+	kinds := cordon.Kinds
 	var cs []*cordon.Campaign
 	for i := range n {
 		kind := kinds[r.IntN(len(kinds))]

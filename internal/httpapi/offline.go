@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/authn"
+	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/wire"
 )
@@ -46,7 +47,7 @@ func (s *Server) handleCheckGrant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d := res.Decision; d.Outcome == decision.Deny {
-		writeJSON(w, http.StatusForbidden, wire.DeniedBody{Error: d.Reason, Message: d.Message, Campaign: d.Campaign})
+		writeJSON(w, cordon.KindOfflineRekey.MustRules().Denial.Status, wire.DeniedBody{Error: d.Reason, Message: d.Message, Campaign: d.Campaign})
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {

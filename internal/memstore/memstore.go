@@ -442,7 +442,7 @@ func (m *Store) Campaigns(context.Context) ([]*cordon.Campaign, error) {
 	return out, nil
 }
 
-func (m *Store) TransitionCampaign(_ context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+func (m *Store) TransitionCampaign(_ context.Context, id string, from []cordon.State, to cordon.State, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
 	defer m.lock()()
 	if t == nil {
 		return nil, 0, errNoTrail

@@ -23,7 +23,7 @@ var mutations = []mutation{
 		From: "return key > okey", To: "return key < okey",
 		Pkgs: []string{"./internal/decision"}},
 	{Name: "a side-loaded install is sent to a store", File: "internal/decision/policy.go",
-		From: "if officialStores[s] {", To: "if true {",
+		From: "if cordon.Official(s) {", To: "if true {",
 		Pkgs: []string{"./internal/decision"}},
 	{Name: "an empty user set selects everyone", File: "internal/decision/policy.go",
 		From: "if len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != \"\" || len(c.UserIDs) > 0 {",
@@ -72,7 +72,7 @@ var mutations = []mutation{
 		From: "if g.Facts.Device != \"\" && client.Device != g.Facts.Device {", To: "if client.Device != \"\" && client.Device != g.Facts.Device {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "Offline"},
 	{Name: "a login satisfies password_reset", File: "internal/campaign/campaign.go",
-		From: "for _, id := range s.progress.Load().Reauthenticated(sess) {", To: "for _, id := range s.campaignIDs(cordon.KindReauth, cordon.KindPasswordReset) {",
+		From: "for _, id := range s.progress.Load().Reauthenticated(sess) {", To: "for _, id := range s.campaignIDs(cordon.EventLogin, cordon.EventPasswordSet) {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "PasswordReset|Reauth"},
 
 	// The audit log.

@@ -118,6 +118,7 @@ func (db *DB) ListAccounts(ctx context.Context, q cordon.AccountQuery) ([]*cordo
 		where = append(where, `locked_at != 0`)
 	case cordon.UnlockedOnly:
 		where = append(where, `locked_at = 0`)
+	case cordon.AnyLock:
 	}
 	rows, err := db.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts WHERE `+strings.Join(where, ` AND `)+
 		` ORDER BY created_at, id LIMIT `+arg(max(q.Limit, 1)), args...)

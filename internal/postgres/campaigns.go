@@ -31,7 +31,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.
 	}
 	return db.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO campaigns (id, kind, name, document, user_ids, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			c.ID, c.Kind, c.Name, string(doc), string(users), cordon.StateDraft, micros(c.Created), micros(updated))
+			c.ID, c.Kind, c.Name, string(doc), string(users), string(cordon.StateDraft), micros(c.Created), micros(updated))
 		if err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func queryCampaigns(ctx context.Context, q interface {
 // activation time the first time it becomes active (a resume keeps it),
 // and its end time when it is completed or cancelled. A campaign in no
 // state of from: an ECodeConflict error that names its state.
-func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+func (db *DB) TransitionCampaign(ctx context.Context, id string, from []cordon.State, to cordon.State, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
 	if t == nil {
 		return nil, 0, errNoTrail
 	}
@@ -103,7 +103,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, 
 		if !slices.Contains(from, cur.State) {
 			verb := t.Action
 			if verb == "" {
-				verb = verbOf(to)
+				verb = to.Verb()
 			}
 			return cordon.Errorf(cordon.ECodeConflict, "campaign is %s; cannot %s", cur.State, verb)
 		}
@@ -118,7 +118,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, 
 			cur.Ended = time.Time{}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE campaigns SET state = $1, updated_at = $2, activated_at = $3, ended_at = $4 WHERE id = $5`,
-			cur.State, micros(cur.Updated), micros(cur.Activated), micros(cur.Ended), id); err != nil {
+			string(cur.State), micros(cur.Updated), micros(cur.Activated), micros(cur.Ended), id); err != nil {
 			return err
 		}
 		if err := appendTrail(ctx, tx, id, t); err != nil {
@@ -134,21 +134,6 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, 
 		return nil, 0, err
 	}
 	return c, version, nil
-}
-
-// verbOf names the action that leads to state, for error messages.
-func verbOf(state string) string {
-	switch state {
-	case cordon.StateActive:
-		return "activate"
-	case cordon.StatePaused:
-		return "pause"
-	case cordon.StateCompleted:
-		return "complete"
-	case cordon.StateCancelled:
-		return "cancel"
-	}
-	return "move to " + state
 }
 
 // appendTrail adds t as the campaign's next trail entry. Its callers hold
@@ -175,7 +160,7 @@ func (db *DB) ActiveCampaigns(ctx context.Context) ([]*cordon.Campaign, uint64, 
 		return nil, 0, mapErr(err)
 	}
 	cs, err := queryCampaigns(ctx, tx, `SELECT `+campaignCols+` FROM campaigns WHERE state IN ($1, $2) ORDER BY created_at, id`,
-		cordon.StateActive, cordon.StatePaused)
+		string(cordon.StateActive), string(cordon.StatePaused))
 	if err != nil {
 		return nil, 0, err
 	}

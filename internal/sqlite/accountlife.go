@@ -110,6 +110,7 @@ func (db *DB) ListAccounts(ctx context.Context, q cordon.AccountQuery) ([]*cordo
 		where = append(where, `locked_at != 0`)
 	case cordon.UnlockedOnly:
 		where = append(where, `locked_at = 0`)
+	case cordon.AnyLock:
 	}
 	args = append(args, max(q.Limit, 1))
 	rows, err := db.r.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE `+strings.Join(where, ` AND `)+` ORDER BY created_at, id LIMIT ?`, args...)

@@ -31,7 +31,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *cordon.Campaign, t *cordon.
 	}
 	return db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO campaigns (id, kind, name, document, user_ids, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			c.ID, c.Kind, c.Name, string(doc), string(users), cordon.StateDraft, micros(c.Created), micros(updated))
+			c.ID, c.Kind, c.Name, string(doc), string(users), string(cordon.StateDraft), micros(c.Created), micros(updated))
 		if err != nil {
 			return err
 		}
@@ -87,7 +87,7 @@ func queryCampaigns(ctx context.Context, q querier, query string, args ...any) (
 // the first time it becomes active (a resume keeps it), and its end time
 // when it is completed or cancelled. A campaign in no state of from: an
 // ECodeConflict error that names its state.
-func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, to string, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+func (db *DB) TransitionCampaign(ctx context.Context, id string, from []cordon.State, to cordon.State, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
 	if t == nil {
 		return nil, 0, errNoTrail
 	}
@@ -101,7 +101,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, 
 		if !slices.Contains(from, cur.State) {
 			verb := t.Action
 			if verb == "" {
-				verb = verbOf(to)
+				verb = to.Verb()
 			}
 			return cordon.Errorf(cordon.ECodeConflict, "campaign is %s; cannot %s", cur.State, verb)
 		}
@@ -116,7 +116,7 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, 
 			cur.Ended = time.Time{}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET state = ?, updated_at = ?, activated_at = ?, ended_at = ? WHERE id = ?`,
-			cur.State, micros(cur.Updated), micros(cur.Activated), micros(cur.Ended), id); err != nil {
+			string(cur.State), micros(cur.Updated), micros(cur.Activated), micros(cur.Ended), id); err != nil {
 			return err
 		}
 		if err := appendTrail(ctx, tx, id, t); err != nil {
@@ -132,21 +132,6 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []string, 
 		return nil, 0, err
 	}
 	return c, version, nil
-}
-
-// verbOf names the action that leads to state, for error messages.
-func verbOf(state string) string {
-	switch state {
-	case cordon.StateActive:
-		return "activate"
-	case cordon.StatePaused:
-		return "pause"
-	case cordon.StateCompleted:
-		return "complete"
-	case cordon.StateCancelled:
-		return "cancel"
-	}
-	return "move to " + state
 }
 
 // appendTrail adds t as the campaign's next trail entry.
@@ -171,7 +156,7 @@ func (db *DB) ActiveCampaigns(ctx context.Context) ([]*cordon.Campaign, uint64, 
 		return nil, 0, mapErr(err)
 	}
 	cs, err := queryCampaigns(ctx, tx, `SELECT `+campaignCols+` FROM campaigns WHERE state IN (?, ?) ORDER BY created_at, id`,
-		cordon.StateActive, cordon.StatePaused)
+		string(cordon.StateActive), string(cordon.StatePaused))
 	if err != nil {
 		return nil, 0, err
 	}

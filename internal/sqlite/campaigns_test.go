@@ -192,13 +192,16 @@ func benchActivate(b *testing.B, n int) {
 	if err := db.CreateCampaign(ctx, c, trail("create")); err != nil {
 		b.Fatalf("CreateCampaign: %v", err)
 	}
-	if _, _, err := db.TransitionCampaign(ctx, c.ID, []string{cordon.StateDraft}, cordon.StateActive, trail("activate")); err != nil {
+	if _, _, err := db.TransitionCampaign(ctx, c.ID, []cordon.State{cordon.StateDraft}, cordon.StateActive, trail("activate")); err != nil {
 		b.Fatalf("activate: %v", err)
 	}
 	if live, err := db.LiveSessionCount(ctx); err != nil || live != int64(n) {
 		b.Fatalf("LiveSessionCount: got %d, %v; want %d", live, err, n)
 	}
-	flips := [2]struct{ from, to, action string }{
+	flips := [2]struct {
+		from, to cordon.State
+		action   string
+	}{
 		{cordon.StateActive, cordon.StatePaused, "pause"},
 		{cordon.StatePaused, cordon.StateActive, "resume"},
 	}
@@ -206,7 +209,7 @@ func benchActivate(b *testing.B, n int) {
 	for b.Loop() {
 		f := flips[i%2]
 		i++
-		if _, _, err := db.TransitionCampaign(ctx, c.ID, []string{f.from}, f.to, trail(f.action)); err != nil {
+		if _, _, err := db.TransitionCampaign(ctx, c.ID, []cordon.State{f.from}, f.to, trail(f.action)); err != nil {
 			b.Fatalf("%s: %v", f.action, err)
 		}
 	}

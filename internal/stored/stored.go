@@ -88,7 +88,7 @@ func DecodeCampaign(r *CampaignRow) (*cordon.Campaign, error) {
 	if c.Ramp != nil {
 		c.Ramp.Start = c.Ramp.Start.UTC()
 	}
-	c.ID, c.State = r.ID, r.State
+	c.ID, c.State = r.ID, cordon.State(r.State)
 	c.Created, c.Updated, c.Activated, c.Ended = Time(r.Created), Time(r.Updated), Time(r.Activated), Time(r.Ended)
 	return &c, nil
 }

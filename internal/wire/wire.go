@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
 )
 
@@ -45,16 +46,23 @@ func Challenge(w http.ResponseWriter, status int, code, unauthorizedCode, messag
 	}
 }
 
-// WriteDenied answers a denial per SPEC: 401 with WWW-Authenticate for
+// WriteDenied answers a denial per SPEC, with the status of the denying
+// kind (cordon.KindRules.Denial): 401 with WWW-Authenticate for
 // reauth_required, password_reset_required and session_revoked; 426 with
 // the store to upgrade from for upgrade_required.
 func WriteDenied(w http.ResponseWriter, d *decision.Decision) {
 	b := DeniedBody{Error: d.Reason, Message: d.Message, Campaign: d.Campaign}
 	status := http.StatusUnauthorized
-	if d.Reason == decision.ReasonUpgradeRequired && d.Upgrade != nil {
-		status = http.StatusUpgradeRequired
+	if k, ok := cordon.DenialOf(d.Reason); ok {
+		status = k.Status
+	}
+	switch {
+	case status == http.StatusUpgradeRequired && d.Upgrade != nil:
 		b.MinVersion, b.UpdateURL, b.Sideloaded = d.Upgrade.MinVersion, d.Upgrade.URL, d.Upgrade.Sideloaded
-	} else {
+	case status == http.StatusUpgradeRequired: // nowhere to send the client: it must log in again
+		status = http.StatusUnauthorized
+		fallthrough
+	default:
 		Challenge(w, status, d.Reason, "", d.Message)
 	}
 	WriteJSON(w, status, b)
