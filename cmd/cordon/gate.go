@@ -10,18 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/gate"
 	"github.com/cordon-dev/cordon/internal/authn"
-	"github.com/cordon-dev/cordon/internal/feed"
-	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -102,31 +98,16 @@ func defaultMaxConns(nofile uint64) int {
 type GateMain struct {
 	Config GateConfig
 	State  *gate.State
-	Feed   *feed.Client // the SSE feed, when following a server
-	bus    *natsbus.Bus // the NATS feed, when following a bus
+	Feed   *gate.Follower // the feed, from a server or a bus
 
-	lastEvent atomic.Int64 // Unix ns of the last bus event
-	conns     atomic.Int64 // client connections the HTTP server holds (upgraded ones are Gate.Tunnels)
-	gate      *gate.Gate
+	conns atomic.Int64 // client connections the HTTP server holds (upgraded ones are Gate.Tunnels)
+	gate  *gate.Gate
 
 	ln     net.Listener
 	srv    *http.Server
 	cancel context.CancelFunc
 	done   chan error
 }
-
-// Identity headers the gate sets toward its upstream. The gate owns the
-// Cordon- and X-Cordon- namespaces: whatever a client sent under them
-// (but Cordon-Client) is removed first, so an upstream can trust these.
-const (
-	HeaderAccount  = "X-Cordon-Account"
-	HeaderSession  = "X-Cordon-Session"
-	HeaderPlatform = "X-Cordon-Platform"
-	HeaderVersion  = "X-Cordon-Version"
-	HeaderSource   = "X-Cordon-Source"
-	HeaderDevice   = "X-Cordon-Device"
-	HeaderAuthTime = "X-Cordon-Auth-Time"
-)
 
 // Run binds the listener, starts following the feed and serving.
 func (g *GateMain) Run(ctx context.Context) error {
@@ -180,8 +161,11 @@ func (g *GateMain) Run(ctx context.Context) error {
 	opts := gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
 		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
 	}}
-	if c.UserAgents != nil {
-		opts.UserAgentFacts = c.UserAgents.FromHeader
+	if ua := c.UserAgents; ua != nil {
+		opts.UserAgentFacts = func(h http.Header) (gate.ClientFacts, bool) {
+			f, ok := ua.FromHeader(h)
+			return gate.ClientFacts(f), ok
+		}
 	}
 	gt := gate.New(g.State, opts)
 	g.gate = gt
@@ -190,38 +174,11 @@ func (g *GateMain) Run(ctx context.Context) error {
 			func() float64 { return float64(g.conns.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_tunnels", Help: "Upgraded connections (WebSockets) open through the gate."},
 			func() float64 { return float64(gt.Tunnels()) }))
-	// The default transport keeps 2 idle connections per host: under
-	// concurrency the gate would open and close an upstream connection per
-	// request. Keep as many as the gate may have in flight.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
-	proxy := &httputil.ReverseProxy{
-		Transport: tr,
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(up)
-			for k := range pr.Out.Header {
-				if gate.OwnedHeader(k) {
-					delete(pr.Out.Header, k)
-				}
-			}
-			setForwarded(pr, c.TrustedProxies)
-			if id, ok := gate.FromContext(pr.In.Context()); ok {
-				h := pr.Out.Header
-				h.Set(HeaderAccount, id.AccountID)
-				h.Set(HeaderSession, id.SessionID)
-				h.Set(HeaderPlatform, id.Platform)
-				h.Set(HeaderVersion, id.Version)
-				h.Set(HeaderSource, id.Source)
-				h.Set(HeaderDevice, id.Device)
-				h.Set(HeaderAuthTime, strconv.FormatInt(id.AuthTime.Unix(), 10))
-			}
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			c.Log.Warn("upstream", "err", err)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadGateway)
-			io.WriteString(w, `{"error":"upstream_unavailable","message":"the service behind the gate did not answer"}`+"\n")
-		},
+	proxy, err := gate.NewProxy(gate.ProxyConfig{Upstream: c.Upstream, Gate: gt, TrustedProxies: c.TrustedProxies,
+		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, Log: c.Log})
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -240,33 +197,21 @@ func (g *GateMain) Run(ctx context.Context) error {
 			g.State.PolicyVersion(), g.age().Seconds(), g.connected())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", gt.Handler(streaming(proxy, c.ReadTimeout, c.WriteTimeout)))
+	mux.Handle("/", proxy)
 
-	runCtx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	apply := func(e feed.Event) {
-		if err := g.State.Apply(e); err != nil {
-			c.Log.Error("apply feed event", "kind", e.Kind, "seq", e.Seq, "err", err)
-			return
-		}
-		c.Log.Debug("feed event", "kind", e.Kind, "seq", e.Seq, "policy_version", g.State.PolicyVersion())
-	}
-	if c.Bus != "" {
-		bus, err := natsbus.Open(ctx, c.Bus, natsbus.Options{RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log, Origin: "gate"})
-		if err != nil {
-			cancel()
-			ln.Close()
+	f, err := gate.NewFollower(ctx, g.State, gate.FollowerConfig{Server: c.Control, Token: c.Token, Bus: c.Bus,
+		RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log})
+	if err != nil {
+		ln.Close()
+		if c.Bus != "" {
 			return fmt.Errorf("--bus: %w", err)
 		}
-		g.bus = bus
-		go bus.Follow(runCtx, func(e feed.Event, _ string) {
-			g.lastEvent.Store(time.Now().UnixNano())
-			apply(e)
-		})
-	} else {
-		g.Feed = &feed.Client{URL: strings.TrimRight(c.Control, "/") + "/v1/gate/feed", Token: c.Token, Log: c.Log}
-		go g.Feed.Run(runCtx, apply)
+		return err
 	}
+	g.Feed = f
+	runCtx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	go f.Run(runCtx)
 	// ReadTimeout and WriteTimeout bound every request until the gate
 	// has allowed it; an allowed one gets deadlines that move with its
 	// progress instead (streaming), so uploads, long polls, streamed
@@ -292,12 +237,7 @@ func (g *GateMain) Run(ctx context.Context) error {
 // age is how long since the gate last heard from the control plane (on a
 // bus: since the last event, as a bus carries no pings).
 func (g *GateMain) age() time.Duration {
-	var t time.Time
-	if g.Feed != nil {
-		t = g.Feed.LastEventAt()
-	} else if ns := g.lastEvent.Load(); ns != 0 {
-		t = time.Unix(0, ns)
-	}
+	t := g.Feed.LastEvent()
 	if t.IsZero() {
 		return 0
 	}
@@ -305,12 +245,7 @@ func (g *GateMain) age() time.Duration {
 }
 
 // connected reports whether the feed (SSE or bus) is connected.
-func (g *GateMain) connected() bool {
-	if g.Feed != nil {
-		return g.Feed.Connected()
-	}
-	return g.bus != nil && g.bus.Connected()
-}
+func (g *GateMain) connected() bool { return g.Feed.Connected() }
 
 // Conns is how many client connections the gate holds open, and how
 // many of them are upgraded (WebSocket) tunnels.
@@ -326,9 +261,8 @@ func (g *GateMain) Close() error {
 	if g.cancel != nil {
 		g.cancel()
 	}
-	if g.bus != nil {
-		g.bus.Close()
-		g.bus = nil
+	if g.Feed != nil {
+		g.Feed.Close()
 	}
 	if g.srv == nil {
 		return nil
