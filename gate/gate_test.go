@@ -403,7 +403,7 @@ func TestKeyRotation(t *testing.T) {
 func TestOwnedHeaders(t *testing.T) {
 	f := newFixture(t, Options{})
 	tok := bearerOf(f.token(claims()))
-	got := f.do(tok, androidPlay, "X-Cordon-Account", "u-admin", "Cordon-Session", "s-0", "cordon-upgrade", "x", "X-Other", "kept")
+	got := f.do(tok, androidPlay, "X-Cordon-Account", "u-admin", "X_Cordon_Account", "u-admin", "Cordon-Session", "s-0", "cordon-upgrade", "x", "X-Other", "kept")
 	if got.code != 200 {
 		t.Fatalf("status %d %s", got.code, got.body)
 	}

@@ -90,4 +90,8 @@ var mutations = []mutation{
 		From: "if witnessed, err = checkWitnesses(witnesses, heldCps, heldFile); err != nil {",
 		To:   "if witnessed, err = nil, nil; err != nil {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestAuditWitness"},
+	// The gate: only tests that write the stripped set out may judge it.
+	{Name: "the gate passes X_Cordon_ spellings on", File: "gate/gate.go",
+		From: `foldedPrefix(k, "x-cordon-")`, To: `strings.HasPrefix(k, "X-Cordon-")`,
+		Pkgs: []string{"./gate"}, Run: "TestOwnedHeaders$|TestProxyHeaders"},
 }
