@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/realclientip/realclientip-go"
 	"golang.org/x/net/netutil"
 )
 
@@ -109,8 +110,9 @@ type GateMain struct {
 	done   chan error
 }
 
-// Run binds the listener, starts following the feed and serving.
-func (g *GateMain) Run(ctx context.Context) error {
+// Run binds the listener, starts following the feed and serving. If it
+// fails, what it had started is undone (Close).
+func (g *GateMain) Run(ctx context.Context) (err error) {
 	c := &g.Config
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -134,6 +136,11 @@ func (g *GateMain) Run(ctx context.Context) error {
 		c.Audience = "cordon"
 	}
 	c.defaults()
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
@@ -177,7 +184,6 @@ func (g *GateMain) Run(ctx context.Context) error {
 	proxy, err := gate.NewProxy(gate.ProxyConfig{Upstream: c.Upstream, Gate: gt, TrustedProxies: c.TrustedProxies,
 		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, Log: c.Log})
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	mux := http.NewServeMux()
@@ -202,7 +208,6 @@ func (g *GateMain) Run(ctx context.Context) error {
 	f, err := gate.NewFollower(ctx, g.State, gate.FollowerConfig{Server: c.Control, Token: c.Token, Bus: c.Bus,
 		RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log})
 	if err != nil {
-		ln.Close()
 		if c.Bus != "" {
 			return fmt.Errorf("--bus: %w", err)
 		}
@@ -256,7 +261,9 @@ func (g *GateMain) Conns() (conns, tunnels int) {
 // Addr is the address the gate listens on.
 func (g *GateMain) Addr() string { return g.ln.Addr().String() }
 
-// Close stops the gate: in-flight requests get up to 10 s.
+// Close stops the gate: in-flight requests get up to 10 s. It is the one
+// cleanup path: Run calls it when it fails part way, and a second Close
+// does nothing more.
 func (g *GateMain) Close() error {
 	if g.cancel != nil {
 		g.cancel()
@@ -265,6 +272,9 @@ func (g *GateMain) Close() error {
 		g.Feed.Close()
 	}
 	if g.srv == nil {
+		if g.ln != nil {
+			g.ln.Close() // Run failed before serving
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -342,4 +352,23 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 		g.done <- err
 	}
 	return g.Close()
+}
+
+// parseTrustedProxies reads --trusted-proxies: addresses and CIDR ranges,
+// comma-separated.
+func parseTrustedProxies(s string) ([]net.IPNet, error) {
+	var list []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			list = append(list, p)
+		}
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no address or range given")
+	}
+	nets, err := realclientip.AddressesAndRangesToIPNets(list...)
+	if err != nil {
+		return nil, fmt.Errorf("want addresses or CIDR ranges, comma-separated: %w", err)
+	}
+	return nets, nil
 }
