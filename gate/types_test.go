@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -63,5 +64,31 @@ func TestEventKindsAreTheFeeds(t *testing.T) {
 	}
 	if DefaultRevocationTTL != 15*time.Minute+token.Leeway {
 		t.Errorf("DefaultRevocationTTL %v, want cordon serve's access-token lifetime plus token.Leeway", DefaultRevocationTTL)
+	}
+}
+
+// TestParseEventReadsTheWire: an event as the feed marshals it (the data
+// line of the SSE stream, a NATS message) parses and applies.
+func TestParseEventReadsTheWire(t *testing.T) {
+	_, keys, _ := newSigner(t, base)
+	st := NewState(issuer, audience)
+	for _, fe := range []feed.Event{snapshot(5, nil, []feed.Revocation{{SessionID: "s-9", Until: time.Now().Add(time.Hour)}}, keys.JWKS()), policyEvent(6)} {
+		data, err := json.Marshal(fe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := ParseEvent(data)
+		if err != nil {
+			t.Fatalf("ParseEvent(%s): %v", data, err)
+		}
+		if e.Kind() != fe.Kind {
+			t.Errorf("kind %q, want %q", e.Kind(), fe.Kind)
+		}
+		if err := st.Apply(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !st.Ready() || st.PolicyVersion() != 6 || !st.Revoked("s-9", time.Now()) {
+		t.Errorf("ready %t, policy %d, s-9 revoked %t; want ready, 6, revoked", st.Ready(), st.PolicyVersion(), st.Revoked("s-9", time.Now()))
 	}
 }
