@@ -69,7 +69,7 @@ func (f *fixture) apply(e feed.Event) {
 	f.t.Helper()
 	f.seq++
 	e.Epoch, e.Seq = "e1", f.seq
-	if err := f.st.Apply(e); err != nil {
+	if err := f.st.apply(e); err != nil {
 		f.t.Fatalf("apply %s: %v", e.Kind, err)
 	}
 }

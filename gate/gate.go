@@ -14,18 +14,26 @@
 //   - a flexible upgrade passes with a Cordon-Upgrade response header;
 //   - before the first policy and keys: 503 not_ready with Retry-After.
 //
-// A State holds the policy, the keys and the revoked sessions, and is
-// kept current by the feed (internal/feed) through State.Apply; a Gate
-// reads it without locks. When the control plane is unreachable the
-// State simply stops changing: the gate fails static, enforcing the last
-// policy it saw. Verified tokens are cached by their SHA-256, so a
-// token's signature is checked once, not on every request; the
+// A State holds the policy, the keys and the revoked sessions. A Follower
+// keeps it current from the policy feed of a cordon server (or of NATS,
+// where cordon serve --bus publishes it); code that carries the feed
+// itself reads each event with ParseEvent and gives it to State.Apply. A
+// Gate reads the State without locks. When the control plane is
+// unreachable the State simply stops changing: the gate fails static,
+// enforcing the last policy it saw.
+//
+// A token's signature is checked once, not on every request: verified
+// tokens are kept in a bounded cache, found by a 64-bit hash of the token
+// under a seed drawn at random per Gate (hash/maphash, so nobody can aim
+// tokens at one slot) and matched on the whole token. An entry answers
+// only while the token is valid and its key is still published. The
 // revocation set and the policy are consulted on every request.
 //
 // Wiring, in outline:
 //
 //	st := gate.NewState("https://id.example.com", "api")
-//	// a feed subscriber calls st.Apply(event) for each event it receives
+//	f, _ := gate.NewFollower(ctx, st, gate.FollowerConfig{Server: "https://id.example.com", Token: token})
+//	go f.Run(ctx)
 //	g := gate.New(st, gate.Options{Log: logger})
 //	http.ListenAndServe(addr, g.Handler(api))
 //
@@ -33,6 +41,12 @@
 //
 //	id, _ := gate.FromContext(r.Context())
 //	fmt.Fprintf(w, "hello %s", id.AccountID)
+//
+// Or, in front of a backend in any language, a reverse proxy that passes
+// the identity in X-Cordon- headers (what `cordon gate` serves):
+//
+//	p, _ := gate.NewProxy(gate.ProxyConfig{Upstream: "http://127.0.0.1:9000", Gate: g})
+//	http.ListenAndServe(addr, p)
 //
 // Toward the handler it wraps, the gate owns the Cordon- and X-Cordon-
 // request headers: it removes those a client sent (Cordon-Client
@@ -60,37 +74,6 @@ import (
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/token"
 	"github.com/cordon-dev/cordon/internal/wire"
-)
-
-// Decision is the decision engine's answer, named here so that code
-// outside this module can use it.
-type Decision = decision.Decision
-
-// Upgrade is the upgrade advice of a Decision.
-type Upgrade = decision.Upgrade
-
-// Outcome is whether a Decision lets the request through.
-type Outcome = decision.Outcome
-
-// Outcomes of a Decision.
-const (
-	Allow = decision.Allow
-	Deny  = decision.Deny
-)
-
-// Error is the error Decide returns: Code is the wire code, Message is
-// fit to show the person holding the token, RetryAfter is set for
-// not_ready.
-type Error = cordon.Error
-
-// Codes of the errors Decide returns. Denials by the policy (and a
-// revoked session) are Decisions, not errors.
-const (
-	CodeUnauthorized   = cordon.ECodeUnauthorized  // no Authorization header: 401
-	CodeInvalidToken   = cordon.ECodeInvalidToken  // bad, expired or foreign token: 401
-	CodeInvalidClient  = cordon.ECodeInvalidClient // malformed Cordon-Client: 400
-	CodeInvalidRequest = cordon.ECodeInvalid       // more than one credential: 400
-	CodeNotReady       = "not_ready"               // no policy or keys yet: 503
 )
 
 // DefaultCacheSize is the number of verified tokens a Gate keeps unless
@@ -121,9 +104,6 @@ type Options struct {
 	// and must be quick and safe for concurrent use.
 	UserAgentFacts func(h http.Header) (f ClientFacts, ok bool)
 }
-
-// ClientFacts are what a request says about the app that sends it.
-type ClientFacts = cordon.ClientFacts
 
 // Gate decides requests against a State. It is safe for concurrent use.
 type Gate struct {
@@ -200,15 +180,15 @@ func FromContext(ctx context.Context) (*Identity, bool) {
 // cordon serve would.
 func (g *Gate) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, d, err := g.Decide(r)
+		id, d, err := g.decide(r)
 		if err != nil {
 			refuse(w, r)
 			writeError(w, g.log, err)
 			return
 		}
-		if d.Outcome == Deny {
+		if d.Outcome == decision.Deny {
 			refuse(w, r)
-			wire.WriteDenied(w, d)
+			wire.WriteDenied(w, &d)
 			return
 		}
 		if u := d.Upgrade; u != nil {
@@ -324,11 +304,23 @@ func FoldedName(s string) string {
 // does not (no token, a bad token, a malformed Cordon-Client header, a
 // State not yet ready) gets a *Error and nothing else.
 func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
+	id, _, err := g.decide(r)
+	if err != nil {
+		return nil, nil, publicError(err)
+	}
+	return id, &id.Decision, nil
+}
+
+// decide is Decide with the engine's decision, which the wire answers are
+// written from, and the domain's errors.
+func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
+	var none decision.Decision
+
 	now := g.clock()
 	ns := now.UnixNano()
 	tok, err := bearer(r.Header)
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	keys := g.st.keys.Load()
 	var (
@@ -344,18 +336,18 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 
 	client, memo, facts, err := g.facts(r.Header, e)
 	if err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	pol := g.st.policy.Load()
 	if pol == nil || keys == nil {
 		g.log.Debug("gate not ready", "policy", pol != nil, "keys", keys != nil)
-		return nil, nil, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
+		return nil, none, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
 	}
 	if e == nil {
 		if e, err = g.verify(tok, h, keys, now); err != nil {
 			g.health.failed(tok, keys, err, ns)
 			g.log.Debug("token refused", "err", err)
-			return nil, nil, err
+			return nil, none, err
 		}
 		g.health.verified()
 		if g.cache != nil {
@@ -379,21 +371,22 @@ func (g *Gate) Decide(r *http.Request) (*Identity, *Decision, error) {
 		Device:    facts.Device,
 		AuthTime:  sess.AuthTime,
 		Expiry:    time.Unix(0, e.expiry),
-		Decision:  decision.Decide(&decision.Input{Session: sess, Client: facts, Now: now, Policy: pol}),
 	}
+	d := decision.Decide(&decision.Input{Session: sess, Client: facts, Now: now, Policy: pol})
+	id.Decision = publicDecision(&d)
 	if facts.Version != "" && facts.Platform == id.Platform {
 		id.Version = facts.Version
 	}
 	if g.onDecision != nil {
 		g.onDecision(id.Decision)
 	}
-	if id.Decision.Outcome == Deny && g.log.Enabled(r.Context(), slog.LevelDebug) {
-		g.log.Debug("request denied", "reason", id.Decision.Reason, "campaign", id.Decision.Campaign, "session", id.SessionID)
+	if d.Outcome == decision.Deny && g.log.Enabled(r.Context(), slog.LevelDebug) {
+		g.log.Debug("request denied", "reason", d.Reason, "campaign", d.Campaign, "session", id.SessionID)
 	}
 	if next := g.nextSweep.Load(); ns > next && g.nextSweep.CompareAndSwap(next, ns+int64(sweepEvery)) {
 		go g.st.Sweep(now)
 	}
-	return id, &id.Decision, nil
+	return id, d, nil
 }
 
 // facts reads the request's Cordon-Client header, reusing what the cache
@@ -404,8 +397,8 @@ func (g *Gate) facts(h http.Header, e *entry) (client string, memo bool, f cordo
 	if g.uaFacts != nil && !sendsCordonClient(lines) {
 		// Not memoised: the facts depend on headers the entry does not
 		// keep, and an old app's user agent costs a few microseconds.
-		f, _ = g.uaFacts(h)
-		return "", false, f, nil
+		uf, _ := g.uaFacts(h)
+		return "", false, cordon.ClientFacts(uf), nil
 	}
 	if len(lines) > 1 {
 		f, err = clientfacts.FromHeader(h)

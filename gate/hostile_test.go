@@ -248,7 +248,7 @@ func TestReadyFromVerification(t *testing.T) {
 		}
 		// A policy from the bus before any key set (an empty JWKS does
 		// not parse, so no event can leave an empty set).
-		if err := st.Apply(policyEvent(1)); err != nil {
+		if err := st.apply(policyEvent(1)); err != nil {
 			t.Fatal(err)
 		}
 		if got := reason(g); got != "no_keys" {

@@ -15,7 +15,8 @@ import (
 
 // State is what an enforcement point knows: the compiled policy, the
 // public keys that verify access tokens, and the sessions revoked since
-// their tokens were issued. The feed keeps it current through Apply; any
+// their tokens were issued. The feed keeps it current through Apply (a
+// Follower, or Follow, does it); any
 // number of Gates read it.
 //
 // Reads never take a lock except one shard of the revocation set, and
@@ -26,7 +27,7 @@ import (
 type State struct {
 	issuer, audience string
 
-	mu      sync.Mutex // serialises Apply
+	mu      sync.Mutex // serialises apply
 	policy  atomic.Pointer[decision.Policy]
 	keys    atomic.Pointer[token.PublicKeys]
 	updated atomic.Int64 // Unix ns of the last event taken; 0 never
@@ -47,22 +48,8 @@ func NewState(issuer, audience string) *State {
 	return s
 }
 
-// Apply takes one event of the feed, in the order the feed sent them:
-//
-//   - snapshot replaces everything: the policy (whatever its version),
-//     the keys and the revocation set;
-//   - policy compiles and swaps in the new policy if its version is newer
-//     than the one held, and is ignored otherwise (a replay or a reorder);
-//   - revoke adds the sessions, each refused until its Until (plus
-//     token.Leeway, see Revoked);
-//   - keys swaps the public key set.
-//
-// Only active campaigns enforce (decision.Compile drops the others), so a
-// policy without a cancelled campaign restores access at once. An event
-// that cannot be applied (no policy in a snapshot, a JWKS that does not
-// parse, an unknown kind) is an error and leaves the State as it was: the
-// gate keeps enforcing what it last knew.
-func (s *State) Apply(e feed.Event) error {
+// apply is Apply for an event of the feed as the module reads it.
+func (s *State) apply(e feed.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
@@ -113,7 +100,7 @@ func (s *State) Apply(e feed.Event) error {
 }
 
 // onChange registers f to be called after every event Apply takes, in
-// the order of the events. f must not call Apply.
+// the order of the events. f must not call apply.
 func (s *State) onChange(f func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -162,8 +149,8 @@ func (s *State) Updated() time.Time {
 }
 
 // Revoked reports whether the session's tokens are refused at now: from
-// the revoke event through its Until plus token.Leeway (the clock skew
-// the verifier allows an expired token). An entry past that is dropped
+// the revoke event through its Until plus a minute (the clock skew the
+// verifier allows an expired token). An entry past that is dropped
 // as it is found.
 func (s *State) Revoked(sid string, now time.Time) bool {
 	return s.revoked.has(sid, now.UnixNano())

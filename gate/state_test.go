@@ -19,7 +19,7 @@ func TestRevocationsExpire(t *testing.T) {
 	st := NewState(issuer, audience)
 	revoke := func(rs ...feed.Revocation) {
 		t.Helper()
-		if err := st.Apply(feed.Event{Kind: feed.KindRevoke, Revoked: rs}); err != nil {
+		if err := st.apply(feed.Event{Kind: feed.KindRevoke, Revoked: rs}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -67,7 +67,7 @@ func TestRevocationsExpire(t *testing.T) {
 
 	// A snapshot replaces the set.
 	_, keys, _ := newSigner(t, base)
-	if err := st.Apply(snapshot(1, nil, []feed.Revocation{{SessionID: "s-9", Until: base.Add(time.Hour)}}, keys.JWKS())); err != nil {
+	if err := st.apply(snapshot(1, nil, []feed.Revocation{{SessionID: "s-9", Until: base.Add(time.Hour)}}, keys.JWKS())); err != nil {
 		t.Fatal(err)
 	}
 	if st.Revoked("s-forever", base) || !st.Revoked("s-9", base) {
@@ -86,7 +86,7 @@ func TestStateReadiness(t *testing.T) {
 	}
 	_, keys, _ := newSigner(t, base)
 	before := time.Now()
-	if err := st.Apply(snapshot(7, nil, nil, keys.JWKS())); err != nil {
+	if err := st.apply(snapshot(7, nil, nil, keys.JWKS())); err != nil {
 		t.Fatal(err)
 	}
 	if !st.Ready() || st.PolicyVersion() != 7 || st.Updated().Before(before) {

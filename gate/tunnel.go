@@ -200,7 +200,7 @@ func (g *Gate) check(t *tunnel, now time.Time) bool {
 	case t.kid != "" && !keyHeld(keys, t.kid):
 		reason = "key_withdrawn"
 	case pol != nil:
-		if d := decision.Decide(&decision.Input{Session: &t.sess, Client: t.facts, Now: now, Policy: pol}); d.Outcome == Deny {
+		if d := decision.Decide(&decision.Input{Session: &t.sess, Client: t.facts, Now: now, Policy: pol}); d.Outcome == decision.Deny {
 			reason = d.Reason
 		}
 	}

@@ -2,6 +2,7 @@ package gate
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/cordon-dev/cordon/internal/clientfacts"
@@ -27,7 +28,10 @@ func BenchmarkGateCacheHitUserAgent(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g.uaFacts = rules.FromHeader
+	g.uaFacts = func(h http.Header) (ClientFacts, bool) {
+		f, ok := rules.FromHeader(h)
+		return ClientFacts(f), ok
+	}
 	for i, r := range reqs {
 		f, err := clientfacts.FromHeader(r.Header)
 		if err != nil {

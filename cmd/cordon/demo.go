@@ -17,6 +17,7 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/adminclient"
 	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/simulate"
 	"github.com/cordon-dev/cordon/internal/token"
 )
 
@@ -110,12 +111,12 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 	fmt.Fprintf(out, "  and then call the API behind the gate, reacting as the apps do\n\n")
 	setUp := time.Now()
 
-	sim := &Simulator{Config: SimConfig{Server: m.URL(), Gate: "http://" + g.Addr(), Installs: o.installs, Concurrency: 32,
+	sim := &simulate.Simulator{Config: simulate.Config{Server: m.URL(), Gate: "http://" + g.Addr(), Installs: o.installs, Concurrency: 32,
 		Duration: 24 * time.Hour, Speed: o.speed, AdminToken: secret, UsersPrefix: "listener-", Seed: 2014}}
 	simCtx, stopSim := context.WithCancel(ctx)
 	defer stopSim()
 	type result struct {
-		sum Summary
+		sum simulate.Summary
 		err error
 	}
 	done := make(chan result, 1)
@@ -308,4 +309,19 @@ func progressCells(ctx context.Context, admin *adminclient.Client, id string, ra
 		return fmt.Sprintf("%4.0f%% %8d %s", p.AdmittedShare*100, p.BlockedUsers, sat)
 	}
 	return fmt.Sprintf("%8d %s", p.BlockedUsers, sat)
+}
+
+// pause waits d or until ctx ends; it reports whether to go on.
+func pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

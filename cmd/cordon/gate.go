@@ -10,22 +10,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/gate"
 	"github.com/cordon-dev/cordon/internal/authn"
-	"github.com/cordon-dev/cordon/internal/feed"
-	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/realclientip/realclientip-go"
 	"golang.org/x/net/netutil"
 )
 
@@ -102,12 +99,10 @@ func defaultMaxConns(nofile uint64) int {
 type GateMain struct {
 	Config GateConfig
 	State  *gate.State
-	Feed   *feed.Client // the SSE feed, when following a server
-	bus    *natsbus.Bus // the NATS feed, when following a bus
+	Feed   *gate.Follower // the feed, from a server or a bus
 
-	lastEvent atomic.Int64 // Unix ns of the last bus event
-	conns     atomic.Int64 // client connections the HTTP server holds (upgraded ones are Gate.Tunnels)
-	gate      *gate.Gate
+	conns atomic.Int64 // client connections the HTTP server holds (upgraded ones are Gate.Tunnels)
+	gate  *gate.Gate
 
 	ln     net.Listener
 	srv    *http.Server
@@ -115,21 +110,9 @@ type GateMain struct {
 	done   chan error
 }
 
-// Identity headers the gate sets toward its upstream. The gate owns the
-// Cordon- and X-Cordon- namespaces: whatever a client sent under them
-// (but Cordon-Client) is removed first, so an upstream can trust these.
-const (
-	HeaderAccount  = "X-Cordon-Account"
-	HeaderSession  = "X-Cordon-Session"
-	HeaderPlatform = "X-Cordon-Platform"
-	HeaderVersion  = "X-Cordon-Version"
-	HeaderSource   = "X-Cordon-Source"
-	HeaderDevice   = "X-Cordon-Device"
-	HeaderAuthTime = "X-Cordon-Auth-Time"
-)
-
-// Run binds the listener, starts following the feed and serving.
-func (g *GateMain) Run(ctx context.Context) error {
+// Run binds the listener, starts following the feed and serving. If it
+// fails, what it had started is undone (Close).
+func (g *GateMain) Run(ctx context.Context) (err error) {
 	c := &g.Config
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -153,6 +136,11 @@ func (g *GateMain) Run(ctx context.Context) error {
 		c.Audience = "cordon"
 	}
 	c.defaults()
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
@@ -180,8 +168,11 @@ func (g *GateMain) Run(ctx context.Context) error {
 	opts := gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
 		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
 	}}
-	if c.UserAgents != nil {
-		opts.UserAgentFacts = c.UserAgents.FromHeader
+	if ua := c.UserAgents; ua != nil {
+		opts.UserAgentFacts = func(h http.Header) (gate.ClientFacts, bool) {
+			f, ok := ua.FromHeader(h)
+			return gate.ClientFacts(f), ok
+		}
 	}
 	gt := gate.New(g.State, opts)
 	g.gate = gt
@@ -190,38 +181,10 @@ func (g *GateMain) Run(ctx context.Context) error {
 			func() float64 { return float64(g.conns.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_tunnels", Help: "Upgraded connections (WebSockets) open through the gate."},
 			func() float64 { return float64(gt.Tunnels()) }))
-	// The default transport keeps 2 idle connections per host: under
-	// concurrency the gate would open and close an upstream connection per
-	// request. Keep as many as the gate may have in flight.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
-	proxy := &httputil.ReverseProxy{
-		Transport: tr,
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(up)
-			for k := range pr.Out.Header {
-				if gate.OwnedHeader(k) {
-					delete(pr.Out.Header, k)
-				}
-			}
-			setForwarded(pr, c.TrustedProxies)
-			if id, ok := gate.FromContext(pr.In.Context()); ok {
-				h := pr.Out.Header
-				h.Set(HeaderAccount, id.AccountID)
-				h.Set(HeaderSession, id.SessionID)
-				h.Set(HeaderPlatform, id.Platform)
-				h.Set(HeaderVersion, id.Version)
-				h.Set(HeaderSource, id.Source)
-				h.Set(HeaderDevice, id.Device)
-				h.Set(HeaderAuthTime, strconv.FormatInt(id.AuthTime.Unix(), 10))
-			}
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			c.Log.Warn("upstream", "err", err)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadGateway)
-			io.WriteString(w, `{"error":"upstream_unavailable","message":"the service behind the gate did not answer"}`+"\n")
-		},
+	proxy, err := gate.NewProxy(gate.ProxyConfig{Upstream: c.Upstream, Gate: gt, TrustedProxies: c.TrustedProxies,
+		ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout, Log: c.Log})
+	if err != nil {
+		return err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -240,33 +203,20 @@ func (g *GateMain) Run(ctx context.Context) error {
 			g.State.PolicyVersion(), g.age().Seconds(), g.connected())
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", gt.Handler(streaming(proxy, c.ReadTimeout, c.WriteTimeout)))
+	mux.Handle("/", proxy)
 
-	runCtx, cancel := context.WithCancel(context.Background())
-	g.cancel = cancel
-	apply := func(e feed.Event) {
-		if err := g.State.Apply(e); err != nil {
-			c.Log.Error("apply feed event", "kind", e.Kind, "seq", e.Seq, "err", err)
-			return
-		}
-		c.Log.Debug("feed event", "kind", e.Kind, "seq", e.Seq, "policy_version", g.State.PolicyVersion())
-	}
-	if c.Bus != "" {
-		bus, err := natsbus.Open(ctx, c.Bus, natsbus.Options{RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log, Origin: "gate"})
-		if err != nil {
-			cancel()
-			ln.Close()
+	f, err := gate.NewFollower(ctx, g.State, gate.FollowerConfig{Server: c.Control, Token: c.Token, Bus: c.Bus,
+		RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log})
+	if err != nil {
+		if c.Bus != "" {
 			return fmt.Errorf("--bus: %w", err)
 		}
-		g.bus = bus
-		go bus.Follow(runCtx, func(e feed.Event, _ string) {
-			g.lastEvent.Store(time.Now().UnixNano())
-			apply(e)
-		})
-	} else {
-		g.Feed = &feed.Client{URL: strings.TrimRight(c.Control, "/") + "/v1/gate/feed", Token: c.Token, Log: c.Log}
-		go g.Feed.Run(runCtx, apply)
+		return err
 	}
+	g.Feed = f
+	runCtx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	go f.Run(runCtx)
 	// ReadTimeout and WriteTimeout bound every request until the gate
 	// has allowed it; an allowed one gets deadlines that move with its
 	// progress instead (streaming), so uploads, long polls, streamed
@@ -292,12 +242,7 @@ func (g *GateMain) Run(ctx context.Context) error {
 // age is how long since the gate last heard from the control plane (on a
 // bus: since the last event, as a bus carries no pings).
 func (g *GateMain) age() time.Duration {
-	var t time.Time
-	if g.Feed != nil {
-		t = g.Feed.LastEventAt()
-	} else if ns := g.lastEvent.Load(); ns != 0 {
-		t = time.Unix(0, ns)
-	}
+	t := g.Feed.LastEvent()
 	if t.IsZero() {
 		return 0
 	}
@@ -305,12 +250,7 @@ func (g *GateMain) age() time.Duration {
 }
 
 // connected reports whether the feed (SSE or bus) is connected.
-func (g *GateMain) connected() bool {
-	if g.Feed != nil {
-		return g.Feed.Connected()
-	}
-	return g.bus != nil && g.bus.Connected()
-}
+func (g *GateMain) connected() bool { return g.Feed.Connected() }
 
 // Conns is how many client connections the gate holds open, and how
 // many of them are upgraded (WebSocket) tunnels.
@@ -321,16 +261,20 @@ func (g *GateMain) Conns() (conns, tunnels int) {
 // Addr is the address the gate listens on.
 func (g *GateMain) Addr() string { return g.ln.Addr().String() }
 
-// Close stops the gate: in-flight requests get up to 10 s.
+// Close stops the gate: in-flight requests get up to 10 s. It is the one
+// cleanup path: Run calls it when it fails part way, and a second Close
+// does nothing more.
 func (g *GateMain) Close() error {
 	if g.cancel != nil {
 		g.cancel()
 	}
-	if g.bus != nil {
-		g.bus.Close()
-		g.bus = nil
+	if g.Feed != nil {
+		g.Feed.Close()
 	}
 	if g.srv == nil {
+		if g.ln != nil {
+			g.ln.Close() // Run failed before serving
+		}
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -408,4 +352,23 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 		g.done <- err
 	}
 	return g.Close()
+}
+
+// parseTrustedProxies reads --trusted-proxies: addresses and CIDR ranges,
+// comma-separated.
+func parseTrustedProxies(s string) ([]net.IPNet, error) {
+	var list []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			list = append(list, p)
+		}
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no address or range given")
+	}
+	nets, err := realclientip.AddressesAndRangesToIPNets(list...)
+	if err != nil {
+		return nil, fmt.Errorf("want addresses or CIDR ranges, comma-separated: %w", err)
+	}
+	return nets, nil
 }

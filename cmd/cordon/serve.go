@@ -77,6 +77,9 @@ type Config struct {
 	// UserAgents infers client facts from the User-Agent of requests
 	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
 	UserAgents *uafacts.Rules
+	// PolicyPoll is how often the store is read for campaign changes made
+	// by other nodes; zero means every second.
+	PolicyPoll time.Duration
 	// Clock, when set, replaces the system clock (tests).
 	Clock clock.Clock
 	Log   *slog.Logger
@@ -108,8 +111,8 @@ type Main struct {
 
 // Run opens the store, prepares keys and the first admin token, binds the
 // listener (so a bind error surfaces at once) and starts serving in the
-// background.
-func (m *Main) Run(ctx context.Context) error {
+// background. If it fails, what it had started is undone (Close).
+func (m *Main) Run(ctx context.Context) (err error) {
 	c := &m.Config
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -120,68 +123,75 @@ func (m *Main) Run(ctx context.Context) error {
 	if c.Out == nil {
 		c.Out = os.Stderr
 	}
+	if c.PolicyPoll <= 0 {
+		c.PolicyPoll = time.Second
+	}
 	m.node = cordon.NewID("n")
+	m.healed = prometheus.NewCounter(prometheus.CounterOpts{Name: "cordon_policy_version_healed_total",
+		Help: "Times the store's policy version was found behind the bus's (a restored store) and raised past it."})
 	if c.Hash == (password.Params{}) {
 		c.Hash = password.DefaultParams()
 	}
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
+	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
-	m.ln = ln
 	store, where, unlock, err := openStore(ctx, c.Store, c.Data, !c.SkipCheck)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	m.store, m.unlock = store, unlock
-	reg := prometheus.NewRegistry()
-	m.healed = prometheus.NewCounter(prometheus.CounterOpts{Name: "cordon_policy_version_healed_total",
-		Help: "Times the store's policy version was found behind the bus's (a restored store) and raised past it."})
-	reg.MustRegister(m.healed)
 	// First-time setup (deployment id, issuer, admin token, signing key,
 	// audit key) runs under the store's lock: nodes starting at once on an
 	// empty store must not each make their own.
 	if err := store.Initialise(ctx, m.initialise); err != nil {
-		m.closeStore()
-		ln.Close()
 		return err
 	}
-	camps, auditLog, svc := m.Campaigns, m.Audit, m.Authn
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	m.stopWatch = stopWatch
-	// Another node on the same store may change campaigns; a cheap version
-	// read each second keeps this node's policy within a second of it.
-	go camps.Watch(watchCtx, time.Second)
-	go auditLog.Run(watchCtx)
 	if c.Bus != "" {
 		bus, err := natsbus.Open(ctx, c.Bus, natsbus.Options{RevocationTTL: authn.DefaultConfig().AccessTTL + tokenLeeway, Log: c.Log, Origin: m.node, Deployment: m.deployment})
 		if err != nil {
-			m.closeStore()
-			ln.Close()
 			return fmt.Errorf("--bus: %w", err)
 		}
 		m.bus = bus
 		c.Log.Info("publishing the policy feed to NATS; gates follow it with --bus and --issuer",
 			"deployment", m.deployment, "issuer", c.Issuer)
 	}
-	m.Authn = svc
+	// Every field the background work reads is set: only now may it start
+	// (TestServeWiresBeforeBackgroundWork).
+	m.start()
+	c.Log.Info("cordon serving", "addr", m.ln.Addr().String(), "store", where, "issuer", c.Issuer, "deployment", m.deployment)
+	return nil
+}
+
+// start runs the background work and the HTTP server. Close stops them.
+func (m *Main) start() {
+	c := &m.Config
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(m.healed)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	m.stopWatch = stopWatch
+	// Another node on the same store may change campaigns; a cheap version
+	// read each second keeps this node's policy within a second of it.
+	go m.Campaigns.Watch(watchCtx, c.PolicyPoll)
+	go m.Audit.Run(watchCtx)
 	if m.bus != nil {
 		go m.followBus(watchCtx)
 	}
-	go sweep(watchCtx, svc, c.Log)
+	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: svc, Campaigns: camps, Audit: auditLog, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents})
+	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
 	m.done = make(chan error, 1)
-	go func() { m.done <- m.srv.Serve(ln) }()
-	c.Log.Info("cordon serving", "addr", ln.Addr().String(), "store", where, "issuer", c.Issuer, "deployment", m.deployment)
-	return nil
+	go func() { m.done <- m.srv.Serve(m.ln) }()
 }
 
 // initialise makes or reads what a deployment makes once: its id, its
@@ -271,12 +281,14 @@ func (m *Main) Addr() string { return m.ln.Addr().String() }
 // URL is the server's base URL.
 func (m *Main) URL() string { return "http://" + m.Addr() }
 
-// Close shuts the server down gracefully (in-flight requests get up to 10
-// seconds), then closes the store last.
+// Close undoes what Run started, in reverse: background work and feed
+// streams first, then the server (in-flight requests get up to 10
+// seconds), the bus, and the store last. It is the one cleanup path: Run
+// calls it when it fails part way, and a second Close does nothing more.
 func (m *Main) Close() error {
 	var err error
 	if m.stopWatch != nil {
-		m.stopWatch() // ends background work and feed streams first
+		m.stopWatch()
 	}
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -285,25 +297,19 @@ func (m *Main) Close() error {
 		if serr := <-m.done; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}
-		m.srv = nil // a second Close is a no-op
-	}
-	return errors.Join(err, m.closeStore())
-}
-
-func (m *Main) closeStore() error {
-	if m.stopWatch != nil {
-		m.stopWatch()
+		m.srv = nil
+	} else if m.ln != nil {
+		m.ln.Close() // Run failed before serving; a second Close finds it closed
 	}
 	if m.bus != nil {
 		// Kept, closed: publish and followBus may still read the field,
 		// and a closed Bus answers them ErrClosed.
 		m.bus.Close()
 	}
-	if m.store == nil {
-		return nil
+	if m.store != nil {
+		err = errors.Join(err, m.store.Close())
+		m.store = nil
 	}
-	err := m.store.Close()
-	m.store = nil
 	if m.unlock != nil {
 		m.unlock()
 		m.unlock = nil
@@ -485,23 +491,27 @@ func openStore(ctx context.Context, url, data string, check bool) (s serveStore,
 	return nil, "", nil, fmt.Errorf("--store must be postgres://…, postgresql://… or sqlite:PATH, got %q", redactURL(url))
 }
 
-func openSQLite(ctx context.Context, path string, check bool) (serveStore, string, func(), error) {
+func openSQLite(ctx context.Context, path string, check bool) (_ serveStore, _ string, _ func(), err error) {
 	unlock, err := lockFile(path + ".lock")
 	if err != nil {
 		return nil, "", nil, err
 	}
-	db, err := sqlite.Open(ctx, path)
-	if err != nil {
-		unlock()
+	var db *sqlite.DB
+	defer func() {
+		if err != nil {
+			if db != nil {
+				db.Close()
+			}
+			unlock()
+		}
+	}()
+	if db, err = sqlite.Open(ctx, path); err != nil {
 		return nil, "", nil, damaged(path, err)
 	}
-	if !check {
-		return db, path, unlock, nil
-	}
-	if err := db.QuickCheck(ctx); err != nil {
-		db.Close()
-		unlock()
-		return nil, "", nil, damaged(path, err)
+	if check {
+		if err := db.QuickCheck(ctx); err != nil {
+			return nil, "", nil, damaged(path, err)
+		}
 	}
 	return db, path, unlock, nil
 }

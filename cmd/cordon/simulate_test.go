@@ -3,19 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/cordon-dev/cordon/internal/clientfacts"
+	"github.com/cordon-dev/cordon/internal/simulate"
 )
 
 // simStores are the store pages of the tests' upgrade campaigns.
@@ -26,9 +21,9 @@ var simStores = map[string]string{
 }
 
 // runSim runs a simulator in the background; the channel yields its end.
-func runSim(t *testing.T, sim *Simulator) <-chan Summary {
+func runSim(t *testing.T, sim *simulate.Simulator) <-chan simulate.Summary {
 	t.Helper()
-	done := make(chan Summary, 1)
+	done := make(chan simulate.Summary, 1)
 	go func() {
 		sum, err := sim.Run(context.Background())
 		if err != nil {
@@ -46,7 +41,7 @@ func runSim(t *testing.T, sim *Simulator) <-chan Summary {
 	return done
 }
 
-func waitSim(t *testing.T, done <-chan Summary) Summary {
+func waitSim(t *testing.T, done <-chan simulate.Summary) simulate.Summary {
 	t.Helper()
 	select {
 	case sum := <-done:
@@ -54,7 +49,7 @@ func waitSim(t *testing.T, done <-chan Summary) Summary {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the simulator did not stop")
 	}
-	return Summary{}
+	return simulate.Summary{}
 }
 
 // TestSimulatorIncident runs a fleet through a server and a gate while
@@ -64,7 +59,7 @@ func waitSim(t *testing.T, done <-chan Summary) Summary {
 func TestSimulatorIncident(t *testing.T) {
 	m := testServer(t)
 	g := startGate(t, m.URL(), echoUpstream(t).URL)
-	sim := &Simulator{Config: SimConfig{Server: m.URL(), Gate: "http://" + g.Addr(), Installs: 40, Concurrency: 16,
+	sim := &simulate.Simulator{Config: simulate.Config{Server: m.URL(), Gate: "http://" + g.Addr(), Installs: 40, Concurrency: 16,
 		Duration: 4 * time.Second, Speed: 10, AdminToken: testAdminToken, Seed: 7}}
 	done := runSim(t, sim)
 
@@ -147,128 +142,6 @@ func TestSimulatorIncident(t *testing.T) {
 		p := progressOf(t, m, id)
 		if p.BlockedUsers == 0 || p.SatisfiedUsers == 0 {
 			t.Errorf("%s campaign progress %+v, want blocked and satisfied users", kind, p)
-		}
-	}
-}
-
-// TestSimulatorCountsRoutingViolations runs the fleet against a fake
-// server and gate that send every install to the wrong store.
-func TestSimulatorCountsRoutingViolations(t *testing.T) {
-	const evil = "https://apk-mirror.example/music.apk"
-	upgraded := func(r *http.Request) bool {
-		f, err := clientfacts.FromHeader(r.Header)
-		return err == nil && f.Version == "8.5.0"
-	}
-	reply := func(w http.ResponseWriter, status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(v)
-	}
-	refusal := map[string]any{"error": "upgrade_required", "campaign": "c-1", "min_version": "8.5.0", "update_url": evil}
-	tokens := map[string]any{"access_token": "a", "refresh_token": "r", "expires_in": 900, "token_type": "Bearer"}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/login", func(w http.ResponseWriter, r *http.Request) { reply(w, 200, tokens) })
-	mux.HandleFunc("POST /v1/offline/grants", func(w http.ResponseWriter, r *http.Request) { reply(w, 201, map[string]any{"grant": "g"}) })
-	mux.HandleFunc("POST /v1/offline/grants/check", func(w http.ResponseWriter, r *http.Request) { reply(w, 200, map[string]any{"valid": true}) })
-	mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
-		if upgraded(r) {
-			reply(w, 200, tokens)
-			return
-		}
-		body := map[string]any{"error": "invalid_grant", "reason": "upgrade_required"}
-		for k, v := range refusal {
-			if k != "error" {
-				body[k] = v
-			}
-		}
-		reply(w, 400, body)
-	})
-	mux.HandleFunc("GET /admin/v1/campaigns/c-1", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, 200, map[string]any{"id": "c-1", "upgrade": map[string]any{"min_version": "8.5.0", "mode": "immediate", "urls": simStores}})
-	})
-	mux.HandleFunc("GET /api/feed", func(w http.ResponseWriter, r *http.Request) {
-		if upgraded(r) {
-			reply(w, 200, map[string]any{"ok": true})
-			return
-		}
-		reply(w, http.StatusUpgradeRequired, refusal)
-	})
-	fake := httptest.NewServer(mux)
-	t.Cleanup(fake.Close)
-	sim := &Simulator{Config: SimConfig{Server: fake.URL, Gate: fake.URL, Installs: 10, Duration: time.Second, Speed: 50,
-		AdminToken: "cat_fake", Accounts: []SimAccount{{"ann", "pw"}, {"bob", "pw"}}, Seed: 1}}
-	sum := waitSim(t, runSim(t, sim))
-	if sum.RoutingViolations == 0 || sum.RoutingViolations != sum.RoutingChecked || sum.Upgrades == 0 {
-		t.Errorf("violations %d of %d checked, %d upgrades; want every check a violation", sum.RoutingViolations, sum.RoutingChecked, sum.Upgrades)
-	}
-	if len(sum.Problems) == 0 || !strings.Contains(sum.Problems[0], "store routing") {
-		t.Errorf("problems = %q, want the routing violation named", sum.Problems)
-	}
-	var out bytes.Buffer
-	sum.Print(&out)
-	if !regexp.MustCompile(`store-routing violations: [1-9]`).MatchString(out.String()) {
-		t.Errorf("summary does not show the violations:\n%s", out.String())
-	}
-}
-
-func TestSimulatorExpectedRoute(t *testing.T) {
-	urls := map[string]string{"play": "P", "amazon": "A", "official": "O"}
-	for _, tc := range []struct {
-		source, url string
-		sideloaded  bool
-	}{
-		{"play", "P", false},
-		{"amazon", "A", false},
-		{"official", "O", false},
-		{"appstore", "O", false}, // a store the campaign names no page for
-		{"microsoft", "O", false},
-		{"unknown", "O", true},
-		{"web", "O", true},
-	} {
-		t.Run(tc.source, func(t *testing.T) {
-			if u, side := expectedRoute(urls, tc.source); u != tc.url || side != tc.sideloaded {
-				t.Errorf("expectedRoute(%s) = %s, %t; want %s, %t", tc.source, u, side, tc.url, tc.sideloaded)
-			}
-		})
-	}
-}
-
-func TestSimulatorApportionKeepsTheMix(t *testing.T) {
-	rng := mrand.New(mrand.NewPCG(1, 2))
-	for _, n := range []int{1, 7, 40, 500} {
-		got := map[string]int{}
-		for _, p := range apportion(n, platformMix, rng) {
-			got[p]++
-		}
-		total := 0
-		for _, w := range platformMix {
-			want := float64(n) * float64(w.weight) / 100
-			if d := float64(got[w.value]) - want; d <= -1 || d >= 1 {
-				t.Errorf("n=%d: %d %s, want %.2f", n, got[w.value], w.value, want)
-			}
-			total += got[w.value]
-		}
-		if total != n {
-			t.Errorf("n=%d: %d dealt", n, total)
-		}
-	}
-}
-
-func TestSimulatorLatencyQuantiles(t *testing.T) {
-	var h latencies
-	if got := h.quantile(0.5); got != 0 {
-		t.Errorf("empty: %v, want 0", got)
-	}
-	for i := 1; i <= 1000; i++ {
-		h.add(time.Duration(i) * time.Millisecond)
-	}
-	for _, tc := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 500 * time.Millisecond}, {0.99, 990 * time.Millisecond}, {1, time.Second}} {
-		got := h.quantile(tc.q)
-		if got < tc.want || float64(got) > float64(tc.want)*1.05 {
-			t.Errorf("q%.2f = %v, want %v within 5 %% above", tc.q, got, tc.want)
 		}
 	}
 }

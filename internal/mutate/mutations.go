@@ -101,4 +101,8 @@ var mutations = []mutation{
 	{Name: "a key reused for other events is replayed, not refused", File: "internal/auditlog/auditlog.go",
 		From: "if !appended && !bytes.Equal(got.Digest, b.Digest) {", To: "if false {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestAuditIngestIdempotencyKey"},
+	// The gate: only tests that write the stripped set out may judge it.
+	{Name: "the gate passes X_Cordon_ spellings on", File: "gate/gate.go",
+		From: `foldedPrefix(k, "x-cordon-")`, To: `strings.HasPrefix(k, "X-Cordon-")`,
+		Pkgs: []string{"./gate"}, Run: "TestOwnedHeaders$|TestProxyHeaders"},
 }

@@ -4,17 +4,19 @@ import (
 	"context"
 	"log/slog"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/cordon-dev/cordon/gate"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/cordon-dev/cordon/internal/token"
 )
 
-// A gate keeps its State current from the bus, and reports ready once it
-// has caught up. (Not run: it needs a NATS server.)
+// A follower hears every event of the feed, and knows when it has caught
+// up. (A gate follows the bus through gate.NewFollower with
+// FollowerConfig.Bus, which applies each event to its State.) Not run: it
+// needs a NATS server.
 func ExampleBus_Follow() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
@@ -33,15 +35,16 @@ func ExampleBus_Follow() {
 	}
 	defer bus.Close()
 
-	st := gate.NewState("https://id.example.com", "api")
+	var version atomic.Uint64 // of the last policy heard
 	go func() {
 		<-bus.CaughtUp()
-		log.Info("caught up", "policy", st.PolicyVersion(), "ready", st.Ready())
+		log.Info("caught up", "policy", version.Load())
 	}()
 	err = bus.Follow(ctx, func(e feed.Event, origin string) {
-		if err := st.Apply(e); err != nil {
-			log.Error("apply feed event", "kind", e.Kind, "origin", origin, "err", err)
+		if e.Policy != nil {
+			version.Store(e.Policy.Version)
 		}
+		log.Info("feed event", "kind", e.Kind, "origin", origin)
 	})
 	log.Info("feed ended", "err", err)
 }

@@ -1,18 +1,134 @@
-package main
+package gate
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/cordon-dev/cordon/gate"
 	"github.com/realclientip/realclientip-go"
 )
+
+// Identity headers a Proxy sets toward its upstream. The gate owns the
+// Cordon- and X-Cordon- namespaces: whatever a client sent under them
+// (but Cordon-Client) is removed first, so an upstream can trust these.
+const (
+	HeaderAccount  = "X-Cordon-Account"
+	HeaderSession  = "X-Cordon-Session"
+	HeaderPlatform = "X-Cordon-Platform"
+	HeaderVersion  = "X-Cordon-Version"
+	HeaderSource   = "X-Cordon-Source"
+	HeaderDevice   = "X-Cordon-Device"
+	HeaderAuthTime = "X-Cordon-Auth-Time" // Unix seconds
+)
+
+// Defaults of ProxyConfig.
+const (
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+)
+
+// ProxyConfig configures a Proxy.
+type ProxyConfig struct {
+	// Upstream is the http(s) URL of the backend behind the gate.
+	Upstream string
+	// Gate decides every request; required.
+	Gate *Gate
+	// TrustedProxies are the proxies in front of the gate whose
+	// X-Forwarded-For it believes; from anyone else it sets the
+	// forwarding headers from the TCP peer.
+	TrustedProxies []net.IPNet
+	// ReadTimeout and WriteTimeout are, for an allowed request, the
+	// longest pause in sending its body and in taking its answer (30 s
+	// each when zero); the upstream may take as long as it likes. The
+	// http.Server's own timeouts bound a request until it is allowed.
+	ReadTimeout, WriteTimeout time.Duration
+	// Transport reaches the upstream; when nil, a clone of
+	// http.DefaultTransport that keeps up to 1,024 idle connections.
+	Transport http.RoundTripper
+	// Log receives upstream failures; nothing when nil.
+	Log *slog.Logger
+}
+
+// Proxy is the gate as a reverse proxy, the handler `cordon gate` serves:
+// each request is decided by the Gate and answered as cordon serve
+// would, or forwarded to the upstream with the identity headers above,
+// the client's Cordon- and X-Cordon- headers removed and the forwarding
+// headers (X-Forwarded-For, X-Real-IP, X-Forwarded-Proto and -Host) set
+// from what the gate saw. An upstream that does not answer is a 502
+// upstream_unavailable. It is safe for concurrent use.
+type Proxy struct {
+	h http.Handler
+}
+
+// NewProxy returns the Proxy c describes.
+func NewProxy(c ProxyConfig) (*Proxy, error) {
+	up, err := url.Parse(c.Upstream)
+	if err != nil || (up.Scheme != "http" && up.Scheme != "https") || up.Host == "" {
+		return nil, fmt.Errorf("gate: the upstream must be an http(s) URL, got %q", c.Upstream)
+	}
+	if c.Gate == nil {
+		return nil, errors.New("gate: ProxyConfig.Gate is required")
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Transport == nil {
+		// The default transport keeps 2 idle connections per host: under
+		// concurrency the gate would open and close an upstream
+		// connection per request. Keep as many as the gate may have in
+		// flight.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
+		c.Transport = tr
+	}
+	trusted := c.TrustedProxies
+	rp := &httputil.ReverseProxy{
+		Transport: c.Transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up)
+			for k := range pr.Out.Header {
+				if owned(k) {
+					delete(pr.Out.Header, k)
+				}
+			}
+			setForwarded(pr, trusted)
+			if id, ok := FromContext(pr.In.Context()); ok {
+				h := pr.Out.Header
+				h.Set(HeaderAccount, id.AccountID)
+				h.Set(HeaderSession, id.SessionID)
+				h.Set(HeaderPlatform, id.Platform)
+				h.Set(HeaderVersion, id.Version)
+				h.Set(HeaderSource, id.Source)
+				h.Set(HeaderDevice, id.Device)
+				h.Set(HeaderAuthTime, strconv.FormatInt(id.AuthTime.Unix(), 10))
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			c.Log.Warn("upstream", "err", err)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, `{"error":"upstream_unavailable","message":"the service behind the gate did not answer"}`+"\n")
+		},
+	}
+	return &Proxy{h: c.Gate.Handler(streaming(rp, c.ReadTimeout, c.WriteTimeout))}, nil
+}
+
+// ServeHTTP decides r and answers it or forwards it.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.h.ServeHTTP(w, r) }
 
 // streaming wraps the proxy for requests the gate has allowed. Until
 // then the server's ReadTimeout and WriteTimeout bound the request whole;
@@ -78,27 +194,8 @@ func (w *progressWriter) FlushError() error {
 	return w.rc.Flush()
 }
 
-// parseTrustedProxies reads --trusted-proxies: addresses and CIDR ranges,
-// comma-separated.
-func parseTrustedProxies(s string) ([]net.IPNet, error) {
-	var list []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			list = append(list, p)
-		}
-	}
-	if len(list) == 0 {
-		return nil, errors.New("no address or range given")
-	}
-	nets, err := realclientip.AddressesAndRangesToIPNets(list...)
-	if err != nil {
-		return nil, fmt.Errorf("want addresses or CIDR ranges, comma-separated: %w", err)
-	}
-	return nets, nil
-}
-
 // forwardingHeaders are the request headers upstreams read a client's
-// address, host or scheme from, by their folded names (gate.FoldedName).
+// address, host or scheme from, by their folded names (FoldedName).
 // A client may send any of them in any spelling; the gate removes them
 // all and sets the X-Forwarded ones and X-Real-IP from what it saw.
 var forwardingHeaders = map[string]bool{
@@ -118,7 +215,7 @@ var forwardingHeaders = map[string]bool{
 func setForwarded(pr *httputil.ProxyRequest, trusted []net.IPNet) {
 	out, in := pr.Out.Header, pr.In.Header
 	for k := range out {
-		if forwardingHeaders[gate.FoldedName(k)] {
+		if forwardingHeaders[FoldedName(k)] {
 			delete(out, k)
 		}
 	}
