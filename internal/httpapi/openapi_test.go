@@ -3,10 +3,14 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -148,6 +152,55 @@ func TestOpenAPIErrorCodes(t *testing.T) {
 	if len(enum) != len(statuses) {
 		t.Errorf("the Error enum has %d codes, the table %d: %v", len(enum), len(statuses), enum)
 	}
+	// A code added to the domain but not to the status table would answer
+	// 500 and go undocumented: every ECode constant must be in both.
+	for name, code := range domainCodes(t) {
+		if _, ok := statuses[code]; !ok {
+			t.Errorf("cordon.%s (%q) has no status in the table", name, code)
+		}
+		if _, ok := listed[code]; !ok {
+			t.Errorf("cordon.%s (%q) is not in x-cordon-error-codes", name, code)
+		}
+	}
+}
+
+// domainCodes reads the ECode constants of internal/cordon from its
+// source, so a new one cannot be missed.
+func domainCodes(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "cordon", "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			vs, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			for i, id := range vs.Names {
+				if !strings.HasPrefix(id.Name, "ECode") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					out[id.Name] = strings.Trim(lit.Value, "`\"")
+				}
+			}
+			return true
+		})
+	}
+	if len(out) < 15 {
+		t.Fatalf("found %d ECode constants in internal/cordon; the search is broken", len(out))
+	}
+	return out
 }
 
 // TestOpenAPIServed: /openapi.json and /schema/campaign.json answer
