@@ -45,6 +45,12 @@ type Server struct {
 	// userAgents infers client facts for requests without Cordon-Client.
 	userAgents *uafacts.Rules
 
+	// patterns are the routes registered, in order (see router).
+	patterns []string
+	// openapi is the embedded OpenAPI description as JSON.
+	openapi    []byte
+	openapiErr error
+
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	logins   *prometheus.CounterVec
@@ -110,16 +116,20 @@ func New(d Deps) *Server {
 			newVerifications(d.Hasher),
 		)
 	}
-	mux := http.NewServeMux()
+	if s.openapi, s.openapiErr = openapiJSON(); s.openapiErr != nil {
+		d.Log.Error("the embedded OpenAPI description does not convert to JSON", "err", s.openapiErr)
+	}
+	mux := &router{ServeMux: http.NewServeMux()}
 	s.routes(mux)
-	s.handler = s.middleware(mux)
+	s.patterns = mux.patterns
+	s.handler = s.middleware(mux.ServeMux)
 	return s
 }
 
 // ServeHTTP makes Server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-func (s *Server) routes(mux *http.ServeMux) {
+func (s *Server) routes(mux *router) {
 	// Client API.
 	mux.HandleFunc("POST /v1/login", s.handleLogin)
 	mux.HandleFunc("POST /oauth2/token", s.handleToken)
@@ -197,6 +207,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
+	mux.HandleFunc("GET /openapi.json", s.handleOpenAPI)
+	mux.HandleFunc("GET /schema/campaign.json", handleCampaignSchema)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 
 	// The catch-all answers JSON for unknown paths, and 405 with Allow for
