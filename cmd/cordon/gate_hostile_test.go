@@ -133,6 +133,9 @@ func TestGateRefusesWithoutWaitingForTheBody(t *testing.T) {
 	c := campaignCall(t, m, "POST", "", `{"kind":"reauth","name":"deny olga","cohort":{"users":["olga"]}}`)
 	campaignCall(t, m, "POST", "/"+c["id"].(string)+"/activate", "")
 	waitFor(t, 2*time.Second, "campaign at the gate", func() bool { code, _ := gateGet(t, g, access, nil); return code == 401 })
+	// The probes above were allowed until the campaign reached the gate;
+	// only what follows must never reach the upstream.
+	reached.Store(0)
 
 	for _, tc := range []struct {
 		name, head string
