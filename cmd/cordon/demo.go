@@ -99,7 +99,7 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 		if time.Since(wait) > 10*time.Second {
 			return errors.New("the gate received no policy from the server within 10 s")
 		}
-		if !pause(ctx, 20*time.Millisecond) {
+		if !simulate.Pause(ctx, 20*time.Millisecond) {
 			return ctx.Err()
 		}
 	}
@@ -152,7 +152,7 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 	header := true // due before the next progress line
 	lastReq, lastAt := int64(0), time.Now()
 	for step := 5; step <= 60; step += 5 {
-		if !pause(ctx, time.Until(t0.Add(scaled(time.Duration(step)*time.Second)))) {
+		if !simulate.Pause(ctx, time.Until(t0.Add(scaled(time.Duration(step)*time.Second)))) {
 			break
 		}
 		mark = step
@@ -309,19 +309,4 @@ func progressCells(ctx context.Context, admin *adminclient.Client, id string, ra
 		return fmt.Sprintf("%4.0f%% %8d %s", p.AdmittedShare*100, p.BlockedUsers, sat)
 	}
 	return fmt.Sprintf("%8d %s", p.BlockedUsers, sat)
-}
-
-// pause waits d or until ctx ends; it reports whether to go on.
-func pause(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -146,7 +145,7 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 		d.Cohort.AuthenticatedBefore = formatTime(*t)
 	}
 	if r := c.Ramp; r != nil {
-		d.Ramp = &wireRamp{Start: formatTime(r.Start), Duration: formatDuration(r.Duration)}
+		d.Ramp = &wireRamp{Start: formatTime(r.Start), Duration: cordon.FormatDuration(r.Duration)}
 	}
 	if u := c.Upgrade; u != nil {
 		d.Upgrade = &wireUpgrade{MinVersion: u.MinVersion, Mode: u.Mode, URLs: u.URLs}
@@ -167,17 +166,4 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 
 func formatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// formatDuration writes d as Go does, without the trailing zero units
-// ("72h", not "72h0m0s"); time.ParseDuration reads both.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }

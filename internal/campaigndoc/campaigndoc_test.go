@@ -486,8 +486,8 @@ func TestFormatDuration(t *testing.T) {
 		{1500 * time.Millisecond, "1.5s"},
 	}
 	for _, tt := range tests {
-		if got := formatDuration(tt.d); got != tt.want {
-			t.Errorf("formatDuration(%v) = %q, want %q", tt.d, got, tt.want)
+		if got := cordon.FormatDuration(tt.d); got != tt.want {
+			t.Errorf("cordon.FormatDuration(%v) = %q, want %q", tt.d, got, tt.want)
 		}
 		if back, err := time.ParseDuration(tt.want); err != nil || back != tt.d {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", tt.want, back, err, tt.d)

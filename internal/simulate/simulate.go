@@ -484,8 +484,8 @@ func (s *Simulator) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / s.Config.Speed)
 }
 
-// pause waits d or until ctx ends; it reports whether to go on.
-func pause(ctx context.Context, d time.Duration) bool {
+// Pause waits d or until ctx ends; it reports whether to go on.
+func Pause(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
@@ -520,7 +520,7 @@ func (in *simInstall) think() time.Duration {
 func (in *simInstall) setUp(ctx context.Context) {
 	// Spread the fleet's first logins a little, as a fleet never starts
 	// in one instant.
-	if !pause(ctx, time.Duration(in.rng.Int64N(int64(in.s.scaled(time.Second))+1))) {
+	if !Pause(ctx, time.Duration(in.rng.Int64N(int64(in.s.scaled(time.Second))+1))) {
 		return
 	}
 	if !in.login(ctx) {
@@ -533,7 +533,7 @@ func (in *simInstall) setUp(ctx context.Context) {
 
 // loop is the app in use until ctx ends.
 func (in *simInstall) loop(ctx context.Context) {
-	for pause(ctx, in.think()) {
+	for Pause(ctx, in.think()) {
 		in.step(ctx)
 	}
 }
@@ -669,7 +669,7 @@ func backoff(ctx context.Context, a answer) bool {
 	if err != nil || secs < 1 {
 		secs = 1
 	}
-	return pause(ctx, min(time.Duration(secs)*time.Second, 5*time.Second))
+	return Pause(ctx, min(time.Duration(secs)*time.Second, 5*time.Second))
 }
 
 func shedding(a answer) bool {
@@ -761,7 +761,7 @@ func (in *simInstall) refused(ctx context.Context, reason string, b wireBody, at
 
 // reauthenticate is the login screen: the person types the password again.
 func (in *simInstall) reauthenticate(ctx context.Context) {
-	if !pause(ctx, in.between(in.s.Config.LoginDelay)) {
+	if !Pause(ctx, in.between(in.s.Config.LoginDelay)) {
 		return
 	}
 	if in.login(ctx) {
@@ -871,7 +871,7 @@ func (in *simInstall) refreshToken(ctx context.Context) (bool, wireBody) {
 // the app was sent to, takes a while, and comes back on the new version.
 func (in *simInstall) upgradeNow(ctx context.Context, b wireBody) {
 	for range 3 {
-		if !pause(ctx, in.between(in.s.Config.UpgradeDelay)) {
+		if !Pause(ctx, in.between(in.s.Config.UpgradeDelay)) {
 			return
 		}
 		in.install(b.MinVersion)
