@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -136,17 +137,18 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("benchreport", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	in := fs.String("in", "-", "go test -bench output to read (- for stdin)")
-	out := fs.String("out", "-", "Markdown file to write (- for stdout); replaced whole, never half-written")
-	cmd := fs.String("cmd", "", "the command that produced the input, for the header")
-	bench := fs.String("bench", ".", "the -bench regexp of the run; anything but . marks the report partial")
-	if err := fs.Parse(args); err != nil {
+	flags := flag.NewFlagSet("benchreport", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	in := flags.String("in", "-", "go test -bench output to read (- for stdin)")
+	out := flags.String("out", "-", "Markdown file to write (- for stdout); replaced whole, never half-written")
+	cmd := flags.String("cmd", "", "the command that produced the input, for the header")
+	bench := flags.String("bench", ".", "the -bench regexp of the run; anything but . marks the report partial (unless -keep)")
+	keep := flags.String("keep", "", "results file kept across runs: read if it exists, the new results put in place of the same benchmarks' old ones, written back; the report then covers every benchmark kept, each with its run")
+	if err := flags.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flags.Args())
 	}
 
 	r, name := stdin, "stdin"
@@ -158,17 +160,47 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		defer f.Close()
 		r, name = f, *in
 	}
-	res, err := parse(r, name, stderr)
+	fresh, err := readRecords(r, name, stderr)
 	if err != nil {
 		return err
 	}
-	res.trimModule(modulePath())
 	meta := Meta{Date: time.Now().UTC(), NProc: runtime.NumCPU(), GoVersion: runtime.Version(), Command: *cmd, Bench: *bench}
+	recs := fresh
+	if *keep != "" {
+		var kept []*benchfmt.Result
+		if f, err := os.Open(*keep); err == nil {
+			kept, err = readRecords(f, *keep, stderr)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("the kept results: %w (move the file away to start afresh)", err)
+			}
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		recs = merge(kept, fresh, runLabel(meta))
+		meta.Kept = true
+	}
+	res := group(recs)
+	res.trimModule(modulePath())
 
 	if *out == "-" {
-		return write(stdout, res, meta, pairs)
+		err = write(stdout, res, meta, pairs)
+	} else {
+		err = writeFileAtomic(*out, func(w io.Writer) error { return write(w, res, meta, pairs) })
 	}
-	return writeFileAtomic(*out, func(w io.Writer) error { return write(w, res, meta, pairs) })
+	if err == nil && *keep != "" {
+		err = writeFileAtomic(*keep, func(w io.Writer) error { return writeRecords(w, recs) })
+	}
+	return err
+}
+
+// runLabel names a run in the kept results: when, and what was run.
+func runLabel(m Meta) string {
+	l := m.Date.Format("2006-01-02 15:04 MST")
+	if m.Command != "" {
+		l += " · " + m.Command
+	}
+	return strings.ReplaceAll(l, "\n", " ")
 }
 
 // Meta is what the header says about the run beyond what go test printed.
@@ -178,6 +210,8 @@ type Meta struct {
 	GoVersion string
 	Command   string
 	Bench     string // the -bench regexp; "" or "." is the whole set
+	// Kept says the results were merged with those kept from earlier runs.
+	Kept bool
 }
 
 // Results are the parsed runs, grouped by package in the order go test
@@ -188,6 +222,10 @@ type Results struct {
 	// when theirs differs.
 	Procs    int
 	Packages []*Package
+	// Runs are the runs the results came from, in order of first
+	// appearance, when they were kept across runs (-keep); empty for a
+	// single run read straight from go test.
+	Runs []string
 }
 
 // Package holds one package's benchmarks in the order they ran.
@@ -202,6 +240,8 @@ type Bench struct {
 	Runs  int
 	Units []string             // in the order go test printed them
 	Vals  map[string][]float64 // by unit as go test printed it (ns/op, B/op, decisions/s)
+	// Run is the run the figures come from (kept results only).
+	Run string
 }
 
 // Median is the median of the runs' values in unit, and whether any run
@@ -241,34 +281,97 @@ func median(v []float64) float64 {
 // warn and skipped: a benchmark that prints its own text must not cost the
 // whole report.
 func parse(r io.Reader, name string, warn io.Writer) (*Results, error) {
-	type raw struct {
-		pkg, name string
-		procs     int
-		vals      []benchfmt.Value
+	recs, err := readRecords(r, name, warn)
+	if err != nil {
+		return nil, err
 	}
-	var runs []raw
-	res := &Results{}
+	return group(recs), nil
+}
+
+// readRecords reads every benchmark result of go test -bench output (or of
+// a kept results file, which is the same format), cloned.
+func readRecords(r io.Reader, name string, warn io.Writer) ([]*benchfmt.Result, error) {
+	var recs []*benchfmt.Result
 	br := benchfmt.NewReader(r, name)
 	for br.Scan() {
 		switch rec := br.Result().(type) {
 		case *benchfmt.SyntaxError:
 			fmt.Fprintln(warn, "benchreport: skipped:", rec)
 		case *benchfmt.Result:
-			if res.GOOS == "" {
-				res.GOOS, res.GOARCH = rec.GetConfig("goos"), rec.GetConfig("goarch")
-			}
-			if res.CPU == "" {
-				res.CPU = rec.GetConfig("cpu")
-			}
-			base, procs := splitProcs(string(rec.Name))
-			runs = append(runs, raw{pkg: rec.GetConfig("pkg"), name: base, procs: procs, vals: slices.Clone(rec.Values)})
+			recs = append(recs, rec.Clone())
 		}
 	}
 	if err := br.Err(); err != nil {
 		return nil, err
 	}
-	if len(runs) == 0 {
+	if len(recs) == 0 {
 		return nil, fmt.Errorf("no benchmark results in %s", name)
+	}
+	return recs, nil
+}
+
+// runKey is the file configuration line that says which run a kept result
+// came from: "run: 2026-12-06 20:40 UTC · go test ...".
+const runKey = "run"
+
+// merge stamps the fresh results with their run and puts them in place of
+// the kept results of the same benchmarks (package and full name), so a
+// run of one package refreshes that package and leaves the rest as they
+// were measured, each still saying its run.
+func merge(kept, fresh []*benchfmt.Result, run string) []*benchfmt.Result {
+	key := func(r *benchfmt.Result) string { return r.GetConfig("pkg") + "\x00" + string(r.Name) }
+	redone := map[string]bool{}
+	for _, r := range fresh {
+		if r.GetConfig(runKey) == "" {
+			r.SetConfig(runKey, run)
+			if i, ok := r.ConfigIndex(runKey); ok {
+				r.Config[i].File = true // written out with the results
+			}
+		}
+		redone[key(r)] = true
+	}
+	out := make([]*benchfmt.Result, 0, len(kept)+len(fresh))
+	for _, r := range kept {
+		if !redone[key(r)] {
+			out = append(out, r)
+		}
+	}
+	return append(out, fresh...)
+}
+
+// writeRecords writes results in go test's format, their run included.
+func writeRecords(w io.Writer, recs []*benchfmt.Result) error {
+	bw := benchfmt.NewWriter(w)
+	for _, r := range recs {
+		if err := bw.Write(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// group turns results into the report's packages and benchmarks.
+func group(recs []*benchfmt.Result) *Results {
+	type raw struct {
+		pkg, name, run string
+		procs          int
+		vals           []benchfmt.Value
+	}
+	var runs []raw
+	res := &Results{}
+	for _, rec := range recs {
+		if res.GOOS == "" {
+			res.GOOS, res.GOARCH = rec.GetConfig("goos"), rec.GetConfig("goarch")
+		}
+		if res.CPU == "" {
+			res.CPU = rec.GetConfig("cpu")
+		}
+		base, procs := splitProcs(string(rec.Name))
+		run := rec.GetConfig(runKey)
+		if run != "" && !slices.Contains(res.Runs, run) {
+			res.Runs = append(res.Runs, run)
+		}
+		runs = append(runs, raw{pkg: rec.GetConfig("pkg"), name: base, run: run, procs: procs, vals: rec.Values})
 	}
 
 	count := map[int]int{}
@@ -295,7 +398,7 @@ func parse(r io.Reader, name string, warn io.Writer) (*Results, error) {
 		}
 		b := benches[[2]string{x.pkg, n}]
 		if b == nil {
-			b = &Bench{Name: n, Vals: map[string][]float64{}}
+			b = &Bench{Name: n, Vals: map[string][]float64{}, Run: x.run}
 			benches[[2]string{x.pkg, n}] = b
 			p.Benches = append(p.Benches, b)
 		}
@@ -312,7 +415,7 @@ func parse(r io.Reader, name string, warn io.Writer) (*Results, error) {
 			b.Vals[unit] = append(b.Vals[unit], val)
 		}
 	}
-	return res, nil
+	return res
 }
 
 // splitProcs splits "Decide-2" into "Decide" and 2. go test adds no suffix
@@ -397,12 +500,27 @@ func write(w io.Writer, r *Results, m Meta, pairs []pair) error {
 	p("| nproc | %d |\n", m.NProc)
 	p("| GOMAXPROCS | %d (a benchmark run with another shows it as a -N suffix) |\n", r.Procs)
 	p("| Go | %s |\n", cell(m.GoVersion))
-	p("| command | %s |\n\n", code(orDash(m.Command)))
-	p("These figures come from one run on a noisy %d-core machine shared with other work. "+
+	if len(r.Runs) > 1 {
+		for i, run := range r.Runs {
+			p("| run %d | %s |\n", i+1, code(run))
+		}
+		p("\n")
+	} else {
+		p("| command | %s |\n\n", code(orDash(m.Command)))
+	}
+	from := "one run"
+	if len(r.Runs) > 1 {
+		from = "the runs listed above"
+	}
+	p("These figures come from %s on a noisy %d-core machine shared with other work. "+
 		"Absolute times drift between runs; compare only ratios of benchmarks measured in the same run "+
 		"(the Ratios section), never figures from different runs or machines. "+
-		"Each figure is the median of the runs shown; ± is the largest distance of a run from that median.\n\n", m.NProc)
-	if m.Bench != "" && m.Bench != "." {
+		"Each figure is the median of the runs shown; ± is the largest distance of a run from that median.\n\n", from, m.NProc)
+	if len(r.Runs) > 1 {
+		p("**Several runs:** `scripts/bench` keeps every result in `BENCHMARKS.raw` and a run of some packages "+
+			"or benchmarks replaces only theirs, so this report joins %d runs (listed above); each row says its run. "+
+			"A ratio of two benchmarks from different runs is marked so: do not trust it.\n\n", len(r.Runs))
+	} else if m.Bench != "" && m.Bench != "." && !m.Kept {
 		p("**Partial run:** only benchmarks matching %s ran, so this is not the full set. "+
 			"Run `bash scripts/bench` with no BENCH for the complete report.\n\n", code(m.Bench))
 	}
@@ -417,13 +535,26 @@ func write(w io.Writer, r *Results, m Meta, pairs []pair) error {
 			}
 		}
 		p("## %s\n\n", cell(pkg.Path))
-		p("| benchmark | runs | time/op | ± | B/op | allocs/op |")
+		several := len(r.Runs) > 1
+		p("| benchmark |")
+		if several {
+			p(" run |")
+		}
+		p(" runs | time/op | ± | B/op | allocs/op |")
 		for _, u := range extra {
 			p(" %s |", cell(u))
 		}
-		p("\n|---|--:|--:|--:|--:|--:|%s\n", strings.Repeat("--:|", len(extra)))
+		p("\n|---|")
+		if several {
+			p("--:|")
+		}
+		p("--:|--:|--:|--:|--:|%s\n", strings.Repeat("--:|", len(extra)))
 		for _, b := range pkg.Benches {
-			p("| %s | %d | %s | %s | %s | %s |", cell(b.Name), b.Runs,
+			p("| %s |", cell(b.Name))
+			if several {
+				p(" %d |", slices.Index(r.Runs, b.Run)+1)
+			}
+			p(" %d | %s | %s | %s | %s |", b.Runs,
 				fmtMedian(b, "ns/op", fmtTime), fmtSpread(b, "ns/op"), fmtMedian(b, "B/op", fmtBytes), fmtMedian(b, "allocs/op", fmtCount))
 			for _, u := range extra {
 				p(" %s |", fmtMedian(b, u, fmtSI))
@@ -460,8 +591,12 @@ func ratio(r *Results, pr pair) (x, spread string) {
 	var missing []string
 	times := [2]float64{}
 	worst, known := 0.0, true
+	runs := [2]string{}
 	for i, name := range []string{pr.Bench, pr.Baseline} {
 		b := r.find(pr.Pkg, name)
+		if b != nil {
+			runs[i] = b.Run
+		}
 		t, ok := 0.0, false
 		if b != nil {
 			t, ok = b.Median("ns/op")
@@ -486,6 +621,9 @@ func ratio(r *Results, pr pair) (x, spread string) {
 		if worst > noisy {
 			spread += " noisy"
 		}
+	}
+	if runs[0] != runs[1] {
+		spread = fmt.Sprintf("different runs (%d, %d): not comparable", slices.Index(r.Runs, runs[0])+1, slices.Index(r.Runs, runs[1])+1)
 	}
 	if pr.Times > 1 {
 		times[0] *= pr.Times

@@ -275,3 +275,90 @@ func TestRunWritesFileWhole(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", left)
 	}
 }
+
+// TestKeepRefreshesOnlyWhatRan runs the report twice with -keep: the
+// second run measures one benchmark of one package again, and the report
+// must keep every other figure of the first run, replace that one (not add
+// to its runs), say which run each row comes from, and mark the ratio
+// that now joins two runs.
+func TestKeepRefreshesOnlyWhatRan(t *testing.T) {
+	dir := t.TempDir()
+	out, keep := filepath.Join(dir, "BENCHMARKS.md"), filepath.Join(dir, "BENCHMARKS.raw")
+	second := filepath.Join(dir, "second.txt")
+	if err := os.WriteFile(second, []byte("goos: linux\ngoarch: amd64\npkg: github.com/cordon-dev/cordon/internal/token\ncpu: AMD EPYC 7B13\n"+
+		"BenchmarkVerify-2 \t 20000\t 55000 ns/op\t 5000 B/op\t 60 allocs/op\n"+
+		"BenchmarkVerify-2 \t 20000\t 57000 ns/op\t 5000 B/op\t 60 allocs/op\nPASS\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	for _, args := range [][]string{
+		{"-in", "testdata/bench.txt", "-out", out, "-keep", keep, "-cmd", "go test -bench . ./..."},
+		{"-in", second, "-out", out, "-keep", keep, "-cmd", "go test -bench Verify ./internal/token", "-bench", "Verify"},
+	} {
+		if err := run(args, nil, nil, &stderr); err != nil {
+			t.Fatalf("run %q: %v", args, err)
+		}
+	}
+	f, err := os.Open(keep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := parse(f, keep, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.trimModule("github.com/cordon-dev/cordon")
+	if len(res.Runs) != 2 || !strings.Contains(res.Runs[0], "go test -bench . ./...") || !strings.Contains(res.Runs[1], "./internal/token") {
+		t.Fatalf("kept runs = %q, want the two commands in order", res.Runs)
+	}
+	for _, tt := range []struct {
+		bench string
+		runs  int
+		want  float64
+		run   int
+	}{
+		{"BenchmarkVerify", 2, 56000, 1},        // replaced by the second run, not added to
+		{"BenchmarkEd25519Verify", 2, 49000, 0}, // kept from the first
+		{"BenchmarkVerify-4", 1, 40000, 0},      // another GOMAXPROCS is another benchmark: kept
+	} {
+		b := res.find("internal/token", tt.bench)
+		if b == nil {
+			t.Errorf("%s: gone from the kept results", tt.bench)
+			continue
+		}
+		if got, _ := b.Median("ns/op"); got != tt.want || b.Runs != tt.runs || b.Run != res.Runs[tt.run] {
+			t.Errorf("%s: median %v over %d runs from %q, want %v over %d from run %d", tt.bench, got, b.Runs, b.Run, tt.want, tt.runs, tt.run+1)
+		}
+	}
+	if b := res.find("internal/decision", "BenchmarkDecide/campaigns=0"); b == nil || b.Runs != 3 {
+		t.Errorf("another package's figures were not kept whole: %+v", b)
+	}
+	if x, spread := ratio(res, pair{Pkg: "internal/token", Bench: "BenchmarkVerify", Baseline: "BenchmarkEd25519Verify"}); !strings.Contains(spread, "different runs (2, 1)") {
+		t.Errorf("ratio across runs = %s, %q, want it marked as joining runs 2 and 1", x, spread)
+	}
+	if _, spread := ratio(res, pair{Pkg: "internal/decision", Bench: "BenchmarkDecide/campaigns=0", Baseline: "BenchmarkMapLookup"}); spread != "25% noisy" {
+		t.Errorf("ratio within one run = %q, want its spread only", spread)
+	}
+	report, _ := os.ReadFile(out)
+	for _, want := range []string{"**Several runs:**", "| run 1 | `", "| run 2 | `", "| benchmark | run | runs |", "## internal/decision", "not comparable"} {
+		if !strings.Contains(string(report), want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Contains(string(report), "Partial run") {
+		t.Error("a kept report calls itself partial, though it holds every benchmark kept")
+	}
+
+	// A damaged kept file stops the run and changes neither file.
+	if err := os.WriteFile(keep, []byte("not benchmark output\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err = run([]string{"-in", second, "-out", out, "-keep", keep}, nil, nil, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "kept results") {
+		t.Errorf("run over a damaged kept file: %v, want an error naming it", err)
+	}
+	if b, _ := os.ReadFile(out); !bytes.Equal(b, report) {
+		t.Error("a failed run changed the report")
+	}
+}
