@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -113,23 +114,42 @@ func script(blocks []block) string {
 	return b.String()
 }
 
-// workspace is a fresh folder that holds the source (links to the
-// repository's files), as a clone would.
+// workspace is a fresh folder holding a copy of the source, as a clone
+// would: what the examples write stays out of the repository.
 func workspace(t *testing.T, root string) string {
 	t.Helper()
 	dir := t.TempDir()
-	entries, err := os.ReadDir(root)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		switch rel {
+		case ".git", "cordon", "cordon-data", "bench-out":
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		dst := filepath.Join(dir, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(dst, 0o755)
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(dst, b, info.Mode().Perm())
+		}
+		return nil // sockets, links: not source
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, e := range entries {
-		switch e.Name() {
-		case ".git", "cordon", "cordon-data":
-			continue
-		}
-		if err := os.Symlink(filepath.Join(root, e.Name()), filepath.Join(dir, e.Name())); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return dir
 }
@@ -194,6 +214,9 @@ func TestReadmeExamples(t *testing.T) {
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	if err != nil {
 		t.Fatalf("the README's examples failed (%v); the last lines ran (+ README.md:LINE is the block's opening fence):\n%s", err, tail(out.String(), 60))
+	}
+	if testing.Verbose() {
+		t.Logf("what the examples printed:\n%s", out.String())
 	}
 	t.Logf("%d README blocks ran", ran)
 }
