@@ -185,7 +185,7 @@ func TestReadmeExamples(t *testing.T) {
 	if ran == 0 {
 		t.Fatal("README.md has no shell example to run")
 	}
-	for _, tool := range []string{"bash", "curl", "jq", "go"} {
+	for _, tool := range []string{"bash", "curl", "jq", "go", "openssl", "psql", "python3"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("the README's examples need %s (.ci/run installs it)", tool)
