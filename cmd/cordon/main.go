@@ -48,7 +48,7 @@ Usage:
                                       (recompute the log, check every signed checkpoint)
   cordon audit checkpoints [-o FILE]  (export the signed checkpoints for a second party)
   cordon audit prove INDEX [--key VKEY]
-  cordon simulate [--server URL] [--gate http://127.0.0.1:8081] [--installs 500]
+  cordon simulate [--server URL] [--gate http://127.0.0.1:8081] [--path /api/feed] [--installs 500]
                   [--duration 60s] [--concurrency 32] [--seed N] [--speed X]
                   [--password-file FILE | --users-prefix sim-]
                                       (app installs reacting to campaigns, through a gate;

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -189,5 +191,58 @@ func TestDemo(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("the demo left %v in the temporary folder", left)
+	}
+}
+
+// TestSimulateFailsWhenNothingSucceeds: `cordon simulate` exited 0 when
+// every request of the fleet failed (an upstream that does not serve
+// /api/feed answers 404 through the gate). It now exits 1 and says what to
+// check; --path names a path the upstream serves, and then it succeeds.
+func TestSimulateFailsWhenNothingSucceeds(t *testing.T) {
+	m := testServer(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "home\n")
+	}))
+	t.Cleanup(up.Close)
+	g := startGate(t, m.URL(), up.URL)
+	t.Setenv("CORDON_ADMIN_TOKEN", testAdminToken)
+	base := []string{"simulate", "--server", m.URL(), "--gate", "http://" + g.Addr(), "--installs", "5", "--duration", "1s", "--speed", "20", "--seed", "3"}
+
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), append(base, "--users-prefix", "sim404-"), nil, &out, &errOut)
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "GET /api/feed? (--path)") {
+		t.Fatalf("every request 404: %v (exit %d), want exit 1 naming the path and --path; summary:\n%s", err, exitCode(err), out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), append(base, "--users-prefix", "simroot-", "--path", "/"), nil, &out, &errOut); err != nil {
+		t.Fatalf("--path /: %v; summary:\n%s", err, out.String())
+	}
+	for _, bad := range []string{"api", "/a b", "/x#y"} {
+		if err := run(context.Background(), append(base, "--path", bad), nil, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "--path") {
+			t.Errorf("--path %q: %v, want it refused", bad, err)
+		}
+	}
+}
+
+func TestSummaryFailure(t *testing.T) {
+	for _, tt := range []struct {
+		sum  simulate.Summary
+		want string
+	}{
+		{simulate.Summary{Requests: 100, OK: 90, Errors: 3}, ""},
+		{simulate.Summary{Requests: 100, OK: 40, Reauth: 60}, ""}, // refusals are campaigns working, not errors
+		{simulate.Summary{Requests: 0, Errors: 5}, "no request reached the gate"},
+		{simulate.Summary{Requests: 10, OK: 0, Errors: 10}, "was answered 200"},
+		{simulate.Summary{Requests: 10, OK: 2, Errors: 6}, "6 of 10 requests failed"},
+		{simulate.Summary{Requests: 10, OK: 10, RoutingViolations: 1}, "store-routing rule"},
+	} {
+		err := tt.sum.Failure("/api/feed")
+		if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: %v, want %q", tt.sum, err, tt.want)
+		}
 	}
 }

@@ -42,7 +42,10 @@ import (
 // Config is what `cordon simulate` is told.
 type Config struct {
 	Server string // the cordon server: login, refresh, offline grants
-	Gate   string // a cordon gate in front of an upstream answering GET /api/feed
+	Gate   string // a cordon gate in front of an upstream answering GET Path
+	// Path is what the apps GET through the gate; /api/feed when empty.
+	// Any path the upstream answers with 200 will do.
+	Path string
 	// Installs is the size of the fleet; Concurrency bounds its requests
 	// in flight.
 	Installs    int
@@ -276,6 +279,12 @@ func (s *Simulator) Run(ctx context.Context) (Summary, error) {
 	}
 	if c.UsersPrefix == "" {
 		c.UsersPrefix = "sim-"
+	}
+	if c.Path == "" {
+		c.Path = "/api/feed"
+	}
+	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, " \t\r\n#") {
+		return Summary{}, fmt.Errorf("--path must be a path beginning with /, got %q", c.Path)
 	}
 	var err error
 	if s.server, err = baseURL("--server", c.Server); err != nil {
@@ -686,9 +695,9 @@ func (in *simInstall) takeTokens(b wireBody) {
 // reaction to its answer.
 func (in *simInstall) callAPI(ctx context.Context, attempt int) {
 	s := in.s
-	a, err := in.send(ctx, "GET", s.gate+"/api/feed", "", nil, in.access)
+	a, err := in.send(ctx, "GET", s.gate+s.Config.Path, "", nil, in.access)
 	if err != nil {
-		in.fail("GET /api/feed", err)
+		in.fail("GET "+s.Config.Path, err)
 		return
 	}
 	in.st.requests.Add(1)
@@ -722,7 +731,7 @@ func (in *simInstall) callAPI(ctx context.Context, attempt int) {
 		in.refused(ctx, "upgrade_required", a.body, attempt)
 	case shedding(a):
 	default:
-		in.unexpected("GET /api/feed", a)
+		in.unexpected("GET "+s.Config.Path, a)
 	}
 }
 
@@ -1120,6 +1129,25 @@ type Summary struct {
 	P50, P90, P99, Max                                   time.Duration
 	Platforms                                            []PlatformSummary
 	Problems                                             []string
+}
+
+// Failure says why the run failed, or is nil: an update sent to the wrong
+// store, no request through the gate answered 200 (the upstream does not
+// serve the path the apps call, or the gate refuses everything), or more
+// than half the requests failed. A run that only shows errors must not
+// look like a success.
+func (sum *Summary) Failure(path string) error {
+	switch {
+	case sum.RoutingViolations > 0:
+		return fmt.Errorf("%d update_url(s) broke the store-routing rule", sum.RoutingViolations)
+	case sum.Requests == 0:
+		return fmt.Errorf("no request reached the gate (%d errors): is --gate right, and is the gate ready?", sum.Errors)
+	case sum.OK == 0:
+		return fmt.Errorf("no request through the gate was answered 200 (%d requests, %d errors): does the upstream answer GET %s? (--path)", sum.Requests, sum.Errors, path)
+	case sum.Errors*2 > sum.Requests:
+		return fmt.Errorf("%d of %d requests failed", sum.Errors, sum.Requests)
+	}
+	return nil
 }
 
 // Route is where upgrade_required answers sent one kind of install.
