@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,5 +174,50 @@ func TestSimulatorLatencyQuantiles(t *testing.T) {
 		if got < tc.want || float64(got) > float64(tc.want)*1.05 {
 			t.Errorf("q%.2f = %v, want %v within 5 %% above", tc.q, got, tc.want)
 		}
+	}
+}
+
+// TestSimulatorShedLoginIsNotAnError: a login the server sheds four times
+// in a row (503 with Retry-After) is put off to the app's next turn and
+// counted as such, not reported as "gave up after 4 attempts" — the demo
+// printed those as if the product failed while it protected its capacity.
+func TestSimulatorShedLoginIsNotAnError(t *testing.T) {
+	var logins atomic.Int64
+	reply := func(w http.ResponseWriter, status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/login", func(w http.ResponseWriter, r *http.Request) {
+		if logins.Add(1) <= 2 { // the fleet's first logins
+			reply(w, 200, map[string]any{"access_token": "a", "refresh_token": "r", "expires_in": 900, "token_type": "Bearer"})
+			return
+		}
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, map[string]any{"error": "overloaded", "message": "try again"})
+	})
+	mux.HandleFunc("POST /v1/offline/grants", func(w http.ResponseWriter, r *http.Request) { reply(w, 201, map[string]any{"grant": "g"}) })
+	mux.HandleFunc("POST /v1/offline/grants/check", func(w http.ResponseWriter, r *http.Request) { reply(w, 200, map[string]any{"valid": true}) })
+	mux.HandleFunc("GET /api/feed", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, http.StatusUnauthorized, map[string]any{"error": "session_revoked"})
+	})
+	fake := httptest.NewServer(mux)
+	t.Cleanup(fake.Close)
+	sim := &Simulator{Config: Config{Server: fake.URL, Gate: fake.URL, Installs: 2, Duration: 5500 * time.Millisecond, Speed: 50,
+		Accounts: []Account{{"ann", "pw"}, {"bob", "pw"}}, Seed: 1}}
+	sum := waitSim(t, runSim(t, sim))
+	if sum.LoginsDeferred == 0 || sum.Shed < 4 {
+		t.Fatalf("deferred %d, shed %d: want logins put off after four sheds", sum.LoginsDeferred, sum.Shed)
+	}
+	for _, p := range sum.Problems {
+		if strings.Contains(p, "gave up") {
+			t.Errorf("a shed login was reported as a failure: %q", p)
+		}
+	}
+	var out bytes.Buffer
+	sum.Print(&out)
+	if !strings.Contains(out.String(), "load shedding") || !strings.Contains(out.String(), "Retry-After") {
+		t.Errorf("the summary does not explain the shedding:\n%s", out.String())
 	}
 }
