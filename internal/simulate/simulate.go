@@ -1130,8 +1130,8 @@ type Summary struct {
 	Logins, Refreshes, CheckIns int64
 	// LoginsDeferred counts logins put off to the app's next turn after
 	// four answers in a row shed them (429, or 503 with Retry-After).
-	LoginsDeferred int64
-	FlexiblePrompts             int64
+	LoginsDeferred  int64
+	FlexiblePrompts int64
 	// Disagreements counts tokens the gate refused although the server
 	// had just renewed them.
 	Disagreements int64
