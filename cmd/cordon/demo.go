@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,7 +70,14 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 	secret, _ := token.NewSecret("cat_")
 	quiet := slog.New(slog.DiscardHandler)
 
-	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: dir, AdminToken: secret, Hash: o.hash, Log: quiet, Out: io.Discard}}
+	// A lighter argon2id than a real server's, said so at the start: the
+	// fleet's first logins are the demo's longest wait.
+	hash := o.hash
+	if hash == (password.Params{}) {
+		hash = password.DefaultParams()
+		hash.Time, hash.MemoryKiB = 1, 8*1024
+	}
+	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: dir, AdminToken: secret, Hash: hash, Log: quiet, Out: io.Discard}}
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
@@ -107,8 +115,9 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 	fmt.Fprintf(out, "cordon demo: the incident of SPEC.md, replayed at %g× speed\n", o.speed)
 	fmt.Fprintf(out, "  server  %s   (data in %s, removed at the end)\n", m.URL(), dir)
 	fmt.Fprintf(out, "  gate    http://%s → upstream http://%s\n", g.Addr(), ln.Addr())
-	fmt.Fprintf(out, "  %d simulated app installs log in at the server (argon2id: this takes a few seconds)\n", o.installs)
-	fmt.Fprintf(out, "  and then call the API behind the gate, reacting as the apps do\n\n")
+	fmt.Fprintf(out, "  %d simulated app installs log in at the server (argon2id at %s, a lighter setting than\n", o.installs, hashLabel(hash))
+	fmt.Fprintf(out, "  cordon serve's %s, to keep the demo short) and then call the API behind the gate,\n", hashLabel(password.DefaultParams()))
+	fmt.Fprintf(out, "  reacting as the apps do\n\n")
 	setUp := time.Now()
 
 	sim := &simulate.Simulator{Config: simulate.Config{Server: m.URL(), Gate: "http://" + g.Addr(), Installs: o.installs, Concurrency: 32,
@@ -149,8 +158,11 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 	fmt.Fprintf(out, "%severy app but the web player holds an offline grant\n", indent)
 
 	var reauth, upgrade, rekey string
+	var scope demoScope
 	header := true // due before the next progress line
-	lastReq, lastAt := int64(0), time.Now()
+	lastReq, lastAt, lastShed := int64(0), time.Now(), int64(0)
+	done100 := 0 // progress lines in a row with every campaign at 100 %
+timeline:
 	for step := 5; step <= 60; step += 5 {
 		if !simulate.Pause(ctx, time.Until(t0.Add(scaled(time.Duration(step)*time.Second)))) {
 			break
@@ -159,11 +171,14 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 		now := time.Now().UTC()
 		switch step {
 		case 5:
-			reauth, err = demoCampaign(ctx, admin, out, stamp(), fmt.Sprintf(`{"kind":"reauth","name":"May incident: desktop, iOS, Windows Phone",
+			scope, err = demoAudit(ctx, admin, out, stamp(), sim.Stats().Installs)
+			if err == nil {
+				reauth, err = demoCampaign(ctx, admin, out, stamp(), fmt.Sprintf(`{"kind":"reauth","name":"May incident: desktop, iOS, Windows Phone",
 				"cohort":{"platforms":["desktop","ios","winphone"]},"ramp":{"start":%q,"duration":%q},
 				"message":"For your security, please log in again."}`, now.Format(time.RFC3339Nano), scaled(30*time.Second)),
-				"forced re-login on desktop, iOS and Windows Phone", "platform",
-				fmt.Sprintf("activated: the ramp admits the cohort's users over %s (30s of demo time), each at a stable point", scaled(30*time.Second).Round(time.Millisecond)))
+					"forced re-login on desktop, iOS and Windows Phone", "platform",
+					fmt.Sprintf("activated: the ramp admits the cohort's users over %s (30s of demo time), each at a stable point, so the login tier is not flooded", scaled(30*time.Second).Round(time.Millisecond)))
+			}
 		case 10:
 			upgrade, err = demoCampaign(ctx, admin, out, stamp(), fmt.Sprintf(`{"kind":"upgrade","name":"Android: update to 8.5.0 from an official source",
 				"cohort":{"platforms":["android"],"versions":"< 8.5.0"},"ramp":{"start":%q,"duration":%q},
@@ -181,16 +196,25 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 				break
 			}
 			if header {
-				fmt.Fprintf(out, "\n%s %-*s   %-*s   %-*s   %6s\n", indent[1:], rampedWidth, "re-login (desktop,iOS,WP)",
-					rampedWidth, "upgrade (Android)", plainWidth, "re-key (Android)", "gate")
-				fmt.Fprintf(out, "%s %s   %s   %s   %6s\n", indent[1:], rampedHeader, rampedHeader, plainHeader, "req/s")
+				fmt.Fprintf(out, "\n%s %-*s   %-*s   %-*s   %6s %6s\n", indent[1:], rampedWidth, "re-login (desktop,iOS,WP)",
+					rampedWidth, "upgrade (Android)", plainWidth, "re-key (Android)", "gate", "logins")
+				fmt.Fprintf(out, "%s %s   %s   %s   %6s %6s\n", indent[1:], rampedHeader, rampedHeader, plainHeader, "req/s", "shed")
 				header = false
 			}
 			st := sim.Stats()
 			rate := float64(st.Requests-lastReq) / time.Since(lastAt).Seconds()
 			lastReq, lastAt = st.Requests, time.Now()
-			fmt.Fprintf(out, "%s %s   %s   %s   %6.0f\n", stamp(), progressCells(ctx, admin, reauth, true), progressCells(ctx, admin, upgrade, true),
-				progressCells(ctx, admin, rekey, false), rate)
+			ps := [3]*demoProgress{demoFetch(ctx, admin, reauth), demoFetch(ctx, admin, upgrade), demoFetch(ctx, admin, rekey)}
+			fmt.Fprintf(out, "%s %s   %s   %s   %6.0f %6d\n", stamp(), ps[0].cells(true), ps[1].cells(true), ps[2].cells(false), rate, st.Shed-lastShed)
+			lastShed = st.Shed
+			if ps[0].finished() && ps[1].finished() && ps[2].finished() {
+				done100++
+			} else {
+				done100 = 0
+			}
+			if done100 == 2 {
+				break timeline // contained and steady: the end
+			}
 			continue
 		}
 		header = true
@@ -206,29 +230,117 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	fmt.Fprintf(out, "\n%s the fleet is stopped; the campaigns are completed:\n", stamp())
-	for _, c := range []struct{ id, what string }{{reauth, "re-login"}, {upgrade, "upgrade"}, {rekey, "offline re-key"}} {
-		var v campaignOut
-		if err := admin.Do(ctx, "POST", "/admin/v1/campaigns/"+c.id+"/complete", nil, nil); err != nil {
-			return fmt.Errorf("complete %s: %w", c.id, err)
+	fmt.Fprintf(out, "\n%s the fleet is stopped; the campaigns are completed\n", stamp())
+	final := map[string]*demoProgress{}
+	for _, id := range []string{reauth, upgrade, rekey} {
+		if err := admin.Do(ctx, "POST", "/admin/v1/campaigns/"+id+"/complete", nil, nil); err != nil {
+			return fmt.Errorf("complete %s: %w", id, err)
 		}
-		if err := admin.Do(ctx, "GET", "/admin/v1/campaigns/"+c.id, nil, &v); err != nil {
-			return err
+		if final[id] = demoFetch(ctx, admin, id); final[id] == nil {
+			return fmt.Errorf("campaign %s could not be read", id)
 		}
-		p := v.Progress
-		fmt.Fprintf(out, "%s %-15s %s  %s: %d of %d blocked users satisfied (%.0f%%)\n", indent, c.what, v.ID, v.State, p.SatisfiedUsers, p.BlockedUsers, p.Complete*100)
 	}
 	fmt.Fprintf(out, "\nThe fleet, as the simulated apps saw it:\n")
 	r.sum.Print(out)
+
+	// The verdict, last, so it is what a reader sees.
+	var failed []string
 	switch {
 	case r.err != nil:
-		return r.err
+		failed = append(failed, r.err.Error())
 	case r.sum.RoutingViolations > 0:
-		return fmt.Errorf("%d update_url(s) broke the store-routing rule", r.sum.RoutingViolations)
+		failed = append(failed, fmt.Sprintf("%d update_url(s) broke the store-routing rule", r.sum.RoutingViolations))
 	case r.sum.ServerErrors > 0:
-		return fmt.Errorf("%d answer(s) were server errors", r.sum.ServerErrors)
+		failed = append(failed, fmt.Sprintf("%d answer(s) were server errors", r.sum.ServerErrors))
+	}
+	for _, c := range []struct{ id, what string }{{reauth, "re-login"}, {upgrade, "upgrade"}, {rekey, "re-key"}} {
+		if p := final[c.id]; !p.finished() {
+			failed = append(failed, fmt.Sprintf("%s: %d of %d blocked users satisfied", c.what, p.SatisfiedUsers, p.BlockedUsers))
+		}
+	}
+	fmt.Fprintln(out)
+	if len(failed) == 0 {
+		fmt.Fprintf(out, "RESULT: contained — every step done by T+%ds of demo time (%s in all)\n", mark, time.Since(setUp).Round(time.Second))
+	} else {
+		fmt.Fprintf(out, "RESULT: NOT contained — %s\n", strings.Join(failed, "; "))
+	}
+	p := final[reauth]
+	fmt.Fprintf(out, "  scoped    %s\n", scope.line)
+	fmt.Fprintf(out, "            (the log is tamper-evident: cordon audit verify proves it intact or names the first bad entry)\n")
+	fmt.Fprintf(out, "  re-login  %d of %d users the campaign blocked on desktop, iOS and Windows Phone logged in again\n", p.SatisfiedUsers, p.BlockedUsers)
+	p = final[upgrade]
+	fmt.Fprintf(out, "  upgrade   %d of %d Android users below 8.5.0 updated, each from its own store (%d of %d store links checked, %d wrong)\n",
+		p.SatisfiedUsers, p.BlockedUsers, r.sum.RoutingChecked, r.sum.RoutingChecked+r.sum.RoutingUnverified, r.sum.RoutingViolations)
+	p = final[rekey]
+	fmt.Fprintf(out, "  re-key    %d of %d Android users whose offline grant was revoked downloaded again\n", p.SatisfiedUsers, p.BlockedUsers)
+	if r.sum.Shed > 0 {
+		fmt.Fprintf(out, "  load      the server shed %d login(s) with 429/503 and Retry-After when they came faster than it can hash\n"+
+			"            passwords; the apps waited and tried again. That is cordon protecting its capacity, not a failure,\n"+
+			"            and the reason campaigns ramp.\n", r.sum.Shed)
+	}
+	fmt.Fprintf(out, "  errors    %d · server errors %d\n", r.sum.Errors, r.sum.ServerErrors)
+	fmt.Fprintf(out, "\nEach step by hand, against `cordon serve` (README.md shows them all):\n")
+	for _, l := range []string{
+		"cordon audit report --principal support-tool-7 --save     # whose data was read",
+		"cordon campaign create -f reauth.yaml                      # then: cordon campaign preview ID",
+		"cordon campaign activate ID                                # and the same for upgrade.yaml, rekey.yaml",
+		"cordon campaign show ID --watch                            # progress until satisfied",
+		"cordon campaign complete ID",
+		"cordon simulate --gate http://127.0.0.1:8081 --installs 300   # the fleet, against your gate",
+	} {
+		fmt.Fprintf(out, "  %s\n", l)
+	}
+	if len(failed) > 0 {
+		return errors.New("the demo's incident was not contained: " + strings.Join(failed, "; "))
 	}
 	return nil
+}
+
+// demoScope is what the audit step found.
+type demoScope struct{ line string }
+
+// demoAudit is the incident's scoping: the services report their reads of
+// user data, one of them (the intruder's foothold, support-tool-7) read one
+// listener's profile and email, and a report says whose data it touched.
+func demoAudit(ctx context.Context, admin *adminclient.Client, out io.Writer, stamp string, installs int) (demoScope, error) {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	var b strings.Builder
+	event := func(principal, subject string, cats ...string) {
+		c, _ := json.Marshal(cats)
+		fmt.Fprintf(&b, `{"time":%q,"principal":%q,"action":"read","subject":%q,"categories":%s,"purpose":"demo"}`+"\n", now, principal, subject, c)
+	}
+	for i := range max(installs/3, 1) {
+		event("svc-recommend", fmt.Sprintf("listener-%d", i), "playlists", "listening_history")
+	}
+	for i := range max(installs/30, 1) {
+		event("svc-billing", fmt.Sprintf("listener-%d", i*7), "payment")
+	}
+	event("support-tool-7", "listener-17", "profile", "email")
+	if err := admin.DoRaw(ctx, "POST", "/audit/v1/events", "application/x-ndjson", strings.NewReader(b.String()), nil); err != nil {
+		return demoScope{}, fmt.Errorf("audit events: %w", err)
+	}
+	var saved struct {
+		Report struct {
+			ID      string `json:"id"`
+			Summary string `json:"summary"`
+		} `json:"report"`
+	}
+	if err := admin.Do(ctx, "POST", "/admin/v1/audit/reports", map[string]any{"principals": []string{"support-tool-7"}}, &saved); err != nil {
+		return demoScope{}, fmt.Errorf("audit report: %w", err)
+	}
+	rep := saved.Report
+	if rep.ID == "" || rep.Summary == "" {
+		return demoScope{}, errors.New("the saved audit report came back without its id or summary")
+	}
+	fmt.Fprintf(out, "\n%s scoping: the services reported %d reads of user data into the tamper-evident log;\n", stamp, strings.Count(b.String(), "\n"))
+	fmt.Fprintf(out, "       whose data did the compromised support-tool-7 touch? (report %s)\n", rep.ID)
+	fmt.Fprintf(out, "       %s\n", rep.Summary)
+	return demoScope{line: fmt.Sprintf("support-tool-7 touched %s (report %s)", rep.Summary, rep.ID)}, nil
+}
+
+// hashLabel names argon2id parameters for a person.
+func hashLabel(p password.Params) string {
+	return fmt.Sprintf("t=%d, %d MiB", p.Time, p.MemoryKiB/1024)
 }
 
 // demoCampaign creates a campaign, prints its preview (sessions by the
@@ -290,20 +402,42 @@ var (
 	plainWidth   = len(plainHeader)
 )
 
-// progressCells are a campaign's cells of the progress table, from GET
-// /admin/v1/campaigns/{id}.
-func progressCells(ctx context.Context, admin *adminclient.Client, id string, ramped bool) string {
-	var v campaignOut
-	if id == "" || admin.Do(ctx, "GET", "/admin/v1/campaigns/"+id, nil, &v) != nil || v.Progress == nil {
+// demoProgress is the part of a campaign's progress the demo shows.
+type demoProgress struct {
+	BlockedUsers   int64   `json:"blocked_users"`
+	SatisfiedUsers int64   `json:"satisfied_users"`
+	AdmittedShare  float64 `json:"admitted_share"`
+}
+
+// demoFetch reads a campaign's progress, or nil.
+func demoFetch(ctx context.Context, admin *adminclient.Client, id string) *demoProgress {
+	var v struct {
+		Progress *demoProgress `json:"progress"`
+	}
+	if id == "" || admin.Do(ctx, "GET", "/admin/v1/campaigns/"+id, nil, &v) != nil {
+		return nil
+	}
+	return v.Progress
+}
+
+// finished says the campaign admitted its whole cohort and every user it
+// blocked did what it asked.
+func (p *demoProgress) finished() bool {
+	return p != nil && p.AdmittedShare >= 1 && p.BlockedUsers > 0 && p.SatisfiedUsers >= p.BlockedUsers
+}
+
+// cells are a campaign's cells of the progress table: the share admitted
+// (ramped campaigns), the users blocked, and those satisfied of them.
+func (p *demoProgress) cells(ramped bool) string {
+	if p == nil {
 		if ramped {
 			return fmt.Sprintf("%5s %8s %12s", "-", "-", "-")
 		}
 		return fmt.Sprintf("%8s %12s", "-", "-")
 	}
-	p := v.Progress
 	sat := fmt.Sprintf("%6d %5s", p.SatisfiedUsers, "")
 	if p.BlockedUsers > 0 {
-		sat = fmt.Sprintf("%6d %4.0f%%", p.SatisfiedUsers, p.Complete*100)
+		sat = fmt.Sprintf("%6d %4.0f%%", p.SatisfiedUsers, float64(p.SatisfiedUsers)/float64(p.BlockedUsers)*100)
 	}
 	if ramped {
 		return fmt.Sprintf("%4.0f%% %8d %s", p.AdmittedShare*100, p.BlockedUsers, sat)
