@@ -104,6 +104,9 @@ func parseConfig(file string, data []byte, fs *pflag.FlagSet) ([]setting, error)
 	}
 	var out []setting
 	seen := map[string]bool{}
+	if len(root.Content)%2 != 0 {
+		return nil, usageError("config %s: not a mapping of flag names to values", file)
+	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		key := k.Value
@@ -117,6 +120,9 @@ func parseConfig(file string, data []byte, fs *pflag.FlagSet) ([]setting, error)
 		var value string
 		switch v.Kind {
 		case yaml.ScalarNode:
+			if v.Tag == "!!null" {
+				return nil, usageError("config %s line %d: %s has no value", file, v.Line, key)
+			}
 			value = v.Value
 		case yaml.SequenceNode:
 			var items []string
@@ -127,7 +133,7 @@ func parseConfig(file string, data []byte, fs *pflag.FlagSet) ([]setting, error)
 				items = append(items, it.Value)
 			}
 			value = strings.Join(items, ",")
-		default:
+		case yaml.MappingNode, yaml.AliasNode, yaml.DocumentNode:
 			return nil, usageError("config %s line %d: %s: want a value or a list of values", file, v.Line, key)
 		}
 		out = append(out, setting{key, value})

@@ -104,6 +104,8 @@ func TestConfigBad(t *testing.T) {
 		{name: "not a mapping", verb: "serve", content: "- addr\n", want: []string{"want a mapping"}},
 		{name: "not YAML", verb: "serve", content: "addr: [unclosed\n", want: []string{"not YAML"}},
 		{name: "nested map", verb: "serve", content: "addr:\n  host: x\n", want: []string{"addr: want a value or a list"}},
+		{name: "a key without a value", verb: "serve", content: "store:\n", want: []string{"store has no value"}},
+		{name: "an alias", verb: "serve", content: "addr: &a 127.0.0.1:0\ndata: *a\n", want: []string{"data: want a value"}},
 		{name: "key twice", verb: "serve", content: "addr: a\naddr: b\n", want: []string{`"addr"`}},
 		{name: "a value of the wrong type", verb: "serve", content: "min-password-length: eight\n", want: []string{"min-password-length", `invalid argument "eight"`}},
 		{name: "a value the flag refuses", verb: "serve", content: "min-password-length: 3\n", want: []string{"--min-password-length must be between 8 and 64"}},

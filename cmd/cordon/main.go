@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && exitCode(err) == 2 && cmd != nil {
-		return &exitError{code: 2, err: fmt.Errorf("%w\n\nUsage:\n  %s\n\nRun '%s --help' for the flags and examples.", err, useLine(cmd), cmd.CommandPath())}
+		return &exitError{code: 2, err: fmt.Errorf("%w\n\nUsage:\n  %s\n\nRun '%s --help' for the flags and examples", err, useLine(cmd), cmd.CommandPath())}
 	}
 	return err
 }
