@@ -251,6 +251,9 @@ terminal, as plain successive blocks when the output is piped or redirected.`,
 			redraw := *watch && isTerminal(a.stdout)
 			for {
 				if err := showOnce(ctx, a, pos[0], out, redraw); err != nil {
+					if *watch && ctx.Err() != nil {
+						return nil // interrupted while fetching
+					}
 					return err
 				}
 				if !*watch {
