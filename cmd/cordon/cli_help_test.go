@@ -393,3 +393,33 @@ func shownInManPages(c *cobra.Command) bool {
 	}
 	return true
 }
+
+// TestBinaryCompletionAndWatchOnATerminal runs the built binary: its bash
+// completion loads in bash as a user would load it, and campaign show
+// --watch redraws in place when its output is a terminal (script(1) gives
+// it one), where into a pipe it does not (TestCampaignWatchPiped).
+func TestBinaryCompletionAndWatchOnATerminal(t *testing.T) {
+	bin := cordonBinary(t)
+	out, err := exec.Command("bash", "--norc", "--noprofile", "-c", "source <('"+bin+"' completion bash) && complete -p cordon").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "-F __start_cordon cordon") {
+		t.Errorf("source <(cordon completion bash): %v\n%s", err, out)
+	}
+	if _, err := exec.LookPath("script"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("script(1) is needed to give --watch a terminal")
+		}
+		t.Skip("no script(1)")
+	}
+	m := cliServer(t)
+	r := cli(t, "kind: reauth\nname: on a terminal\n", "campaign", "create", "-f", "-")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	id := strings.Fields(r.stdout)[3]
+	cmd := exec.Command("script", "-qec", "timeout -s INT 3 '"+bin+"' campaign show "+id+" --watch --server "+m.URL(), "/dev/null")
+	cmd.Env = append(os.Environ(), "CORDON_ADMIN_TOKEN="+testAdminToken)
+	out, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(out), "\033[H\033[2J") || !strings.Contains(string(out), id+"  reauth") {
+		t.Errorf("--watch on a terminal did not redraw in place:\n%q", out)
+	}
+}
