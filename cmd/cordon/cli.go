@@ -166,7 +166,7 @@ func group(c *cobra.Command, verbs ...*cobra.Command) *cobra.Command {
 // the command wants.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
-		return usageError("%s takes no arguments, got %q", cmd.CommandPath()[len("cordon "):], args)
+		return usageError("%s takes no arguments, got %q", strings.TrimPrefix(cmd.CommandPath(), "cordon "), args)
 	}
 	return nil
 }
@@ -174,7 +174,7 @@ func noArgs(cmd *cobra.Command, args []string) error {
 func oneArg(what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != 1 {
-			return usageError("%s takes one %s, got %d argument(s)", cmd.CommandPath()[len("cordon "):], what, len(args))
+			return usageError("%s takes one %s, got %d argument(s)", strings.TrimPrefix(cmd.CommandPath(), "cordon "), what, len(args))
 		}
 		return nil
 	}
