@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
@@ -33,79 +35,153 @@ type sessionOut struct {
 	LastSeenAt time.Time `json:"last_seen_at"`
 }
 
-func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("user needs a verb: add, import, show, sessions, revoke-sessions, lock, unlock, delete, list")
-	}
-	fs := flag.NewFlagSet("user "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := adminFlags(fs)
-	switch args[0] {
-	case "add":
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return usageError("user add takes one USERNAME; the password is read from stdin")
-		}
-		pw, err := readPassword(stdin, stderr)
-		if err != nil {
-			return err
-		}
-		var a accountOut
-		if err := client().Do(ctx, "POST", "/admin/v1/accounts", map[string]string{"username": pos[0], "password": pw}, &a); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created %s (%s)\n", a.Username, a.ID)
-		return nil
-	case "import":
-		return runImport(ctx, fs, client, args[1:], stdout, stderr)
-	case "lock", "unlock", "delete", "list":
-		return runUserLife(ctx, fs, client, args[0], args[1:], stdout)
-	case "show", "sessions", "revoke-sessions":
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
-		}
-		if len(pos) != 1 {
-			return usageError("user %s takes one USER (account id or username)", args[0])
-		}
-		ref := "/admin/v1/accounts/" + url.PathEscape(pos[0])
-		switch args[0] {
-		case "show":
-			var a accountOut
-			if err := client().Do(ctx, "GET", ref, nil, &a); err != nil {
+func userCmd(a *app) *cobra.Command {
+	return group(&cobra.Command{
+		Use:   "user",
+		Short: "Add, import, inspect, lock and delete user accounts",
+		Long: `Manage the accounts of the app's users: add one (password from stdin), import
+many from another system, show one and its sessions, end its sessions, lock,
+unlock or delete it, and list accounts. USER is an account id or a username.`,
+		Example: `  printf '%s\n' "$PW" | cordon user add alice
+  cordon user import users.jsonl
+  cordon user sessions alice
+  cordon user lock alice`,
+	},
+		userAddCmd(a), userImportCmd(a), userShowCmd(a), userSessionsCmd(a), userRevokeSessionsCmd(a),
+		userLifeCmd(a, "lock"), userLifeCmd(a, "unlock"), userLifeCmd(a, "delete"), userListCmd(a),
+	)
+}
+
+func userAddCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   "add USERNAME",
+		Short: "Create an account; the password is read from stdin",
+		Long: `Create an account named USERNAME. The password is read from standard input,
+never from the command line (where it would sit in shell history and the
+process list): typed twice at a prompt on a terminal, else the first line.`,
+		Example: `  cordon user add alice                         # prompts twice
+  printf '%s\n' "$PW" | cordon user add alice`,
+		Args: oneArg("USERNAME; the password is read from stdin"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			pw, err := readPassword(a.stdin, a.stderr)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "id:                  %s\nusername:            %s\ncreated:             %s\npassword changed:    %s\nlocked:              %s\n",
-				a.ID, a.Username, a.CreatedAt.Format(time.RFC3339), a.PasswordChangedAt.Format(time.RFC3339), stamp(a.LockedAt))
-		case "sessions":
-			var out struct {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "POST", "/admin/v1/accounts", map[string]string{"username": pos[0], "password": pw}, &raw); err != nil {
+				return err
+			}
+			var acc accountOut
+			if err := json.Unmarshal(raw, &acc); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				_, err := fmt.Fprintf(a.stdout, "created %s (%s)\n", acc.Username, acc.ID)
+				return err
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+// accountPath is the admin API path of account ref (id or username).
+func accountPath(ref string) string { return "/admin/v1/accounts/" + url.PathEscape(ref) }
+
+func userShowCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:     "show USER",
+		Short:   "Show an account",
+		Long:    "Show an account: id, username, creation, last password change, and whether it is locked.",
+		Example: "  cordon user show alice\n  cordon user show u-0123 -o json",
+		Args:    oneArg("USER (account id or username)"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "GET", accountPath(pos[0]), nil, &raw); err != nil {
+				return err
+			}
+			var acc accountOut
+			if err := json.Unmarshal(raw, &acc); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				_, err := fmt.Fprintf(a.stdout, "id:                  %s\nusername:            %s\ncreated:             %s\npassword changed:    %s\nlocked:              %s\n",
+					acc.ID, acc.Username, acc.CreatedAt.Format(time.RFC3339), acc.PasswordChangedAt.Format(time.RFC3339), stamp(acc.LockedAt))
+				return err
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+func userSessionsCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:     "sessions USER",
+		Short:   "List an account's live sessions",
+		Long:    "List an account's live sessions: id, the client's platform, version, source and device, when it logged in and when it was last seen.",
+		Example: "  cordon user sessions alice",
+		Args:    oneArg("USER (account id or username)"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "GET", accountPath(pos[0])+"/sessions", nil, &raw); err != nil {
+				return err
+			}
+			var list struct {
 				Sessions []sessionOut `json:"sessions"`
 			}
-			if err := client().Do(ctx, "GET", ref+"/sessions", nil, &out); err != nil {
+			if err := json.Unmarshal(raw, &list); err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SESSION\tPLATFORM\tVERSION\tSOURCE\tDEVICE\tAUTH TIME\tLAST SEEN")
-			for _, s := range out.Sessions {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Client.Platform, s.Client.Version, s.Client.Source, s.Client.Device,
-					s.AuthTime.Format(time.RFC3339), s.LastSeenAt.Format(time.RFC3339))
+			return emit(a.stdout, out, raw, func() error {
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "SESSION\tPLATFORM\tVERSION\tSOURCE\tDEVICE\tAUTH TIME\tLAST SEEN")
+				for _, s := range list.Sessions {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Client.Platform, s.Client.Version, s.Client.Source, s.Client.Device,
+						s.AuthTime.Format(time.RFC3339), s.LastSeenAt.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+func userRevokeSessionsCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:     "revoke-sessions USER",
+		Short:   "End every session of an account",
+		Long:    "End every session of an account. The gates refuse their access tokens within a second; the account itself stays usable (lock it to stop new logins).",
+		Example: "  cordon user revoke-sessions alice",
+		Args:    oneArg("USER (account id or username)"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "DELETE", accountPath(pos[0])+"/sessions", nil, &raw); err != nil {
+				return err
 			}
-			tw.Flush()
-		case "revoke-sessions":
-			var out struct {
+			var r struct {
 				Revoked []string `json:"revoked"`
 			}
-			if err := client().Do(ctx, "DELETE", ref+"/sessions", nil, &out); err != nil {
+			if err := json.Unmarshal(raw, &r); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "revoked %d session(s)\n", len(out.Revoked))
+			return emit(a.stdout, out, raw, func() error {
+				_, err := fmt.Fprintf(a.stdout, "revoked %d session(s)\n", len(r.Revoked))
+				return err
+			})
 		}
-		return nil
-	}
-	return usageError("unknown verb user %s", args[0])
+	})
+	out = withOutput(c)
+	return c
 }
 
 // readPassword reads the password from stdin: with a prompt and twice
@@ -137,45 +213,62 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "revoke" {
-		return usageError("session needs a verb: revoke")
-	}
-	fs := flag.NewFlagSet("session revoke", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := adminFlags(fs)
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError("session revoke takes one SESSION_ID")
-	}
-	if err := client().Do(ctx, "DELETE", "/admin/v1/sessions/"+url.PathEscape(pos[0]), nil, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "revoked %s\n", pos[0])
-	return nil
+func sessionCmd(a *app) *cobra.Command {
+	revoke := leaf(&cobra.Command{
+		Use:     "revoke SESSION_ID",
+		Short:   "End one session",
+		Long:    "End one session (its id is in cordon user sessions USER). The gates refuse its access tokens within a second.",
+		Example: "  cordon session revoke s-0123",
+		Args:    oneArg("SESSION_ID"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			if err := a.client().Do(ctx, "DELETE", "/admin/v1/sessions/"+url.PathEscape(pos[0]), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "revoked %s\n", pos[0])
+			return nil
+		}
+	})
+	return group(&cobra.Command{
+		Use:     "session",
+		Short:   "Act on one session",
+		Long:    "Act on one session of a user.",
+		Example: "  cordon session revoke s-0123",
+	}, revoke)
 }
 
-func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "rotate" {
-		return usageError("keys needs a verb: rotate")
-	}
-	fs := flag.NewFlagSet("keys rotate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := adminFlags(fs)
-	if pos, err := parse(fs, args[1:]); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError("keys rotate takes no arguments")
-	}
-	var out struct {
-		KID string `json:"kid"`
-	}
-	if err := client().Do(ctx, "POST", "/admin/v1/keys/rotate", nil, &out); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "new signing key %s; the previous key stays published until its tokens expire\n", out.KID)
-	return nil
+func keysCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	rotate := leaf(&cobra.Command{
+		Use:   "rotate",
+		Short: "Start signing access tokens with a new key",
+		Long: `Make a new signing key and sign new access tokens with it. The previous key
+stays published (JWKS, the gates' feed) until the tokens it signed expire.`,
+		Example: "  cordon keys rotate",
+		Args:    noArgs,
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, _ []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "POST", "/admin/v1/keys/rotate", nil, &raw); err != nil {
+				return err
+			}
+			var k struct {
+				KID string `json:"kid"`
+			}
+			if err := json.Unmarshal(raw, &k); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				_, err := fmt.Fprintf(a.stdout, "new signing key %s; the previous key stays published until its tokens expire\n", k.KID)
+				return err
+			})
+		}
+	})
+	out = withOutput(rotate)
+	return group(&cobra.Command{
+		Use:     "keys",
+		Short:   "Manage the keys that sign access tokens",
+		Long:    "Manage the keys that sign access tokens.",
+		Example: "  cordon keys rotate",
+	}, rotate)
 }

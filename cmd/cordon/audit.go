@@ -20,6 +20,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/adminclient"
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/httpapi"
+	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -29,107 +30,167 @@ type checkpointFile = httpapi.CheckpointsView
 
 type checkpointView = httpapi.CheckpointView
 
-func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("audit needs a verb: verify, report, checkpoints, prove, send, keygen, witness")
-	}
-	verb := args[0]
-	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := adminFlags(fs)
-	switch verb {
-	case "verify":
+func auditCmd(a *app) *cobra.Command {
+	return group(&cobra.Command{
+		Use:   "audit",
+		Short: "Send access events to the audit log, report on them, and verify the log",
+		Long: `The audit log records who read whose data: events sent by your services,
+and every admin action. It is a Merkle tree with signed checkpoints, so a
+second party can check that no entry was changed or removed.`,
+		Example: `  cordon audit send -f events.ndjson
+  cordon audit report --principal svc-export --from 2026-05-01T00:00:00Z
+  cordon audit checkpoints -o held.json
+  cordon audit verify --key "$VKEY" --checkpoints held.json`,
+	}, auditSendCmd(a), auditReportCmd(a), auditVerifyCmd(a), auditCheckpointsCmd(a), auditProveCmd(a), auditKeygenCmd(a), auditWitnessCmd(a))
+}
+
+func auditVerifyCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "verify",
+		Short: "Recompute the audit log and check every signed checkpoint",
+		Long: `Download the whole audit log, recompute its Merkle tree, and check every
+signed checkpoint against it, and the checkpoints of a file kept earlier
+(--checkpoints) with their witnesses' cosignatures (--witness).`,
+		Example: `  cordon audit verify --key "$VKEY"
+  cordon audit verify --key "$VKEY" --checkpoints held.json --witness "$WITNESS_VKEY"`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
 		var keys, witnesses multiFlag
 		fs.Var(&keys, "key", "verifier key of the log's checkpoints (name+hash+base64), from a source you trust; repeat for a log whose key changed; default: the server's, with a warning")
 		held := fs.String("checkpoints", "", "a checkpoint file exported earlier (cordon audit checkpoints -o FILE) or written by a witness (cordon audit witness -o FILE); its checkpoints must still hold")
 		fs.Var(&witnesses, "witness", "verifier key of a witness (repeat for several): a checkpoint in --checkpoints must carry its cosignature")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
+		return func(ctx context.Context, _ []string) error {
+			if len(witnesses) > 0 && *held == "" {
+				return usageError("--witness needs --checkpoints FILE: the checkpoints the witnesses cosigned (cordon audit witness -o FILE)")
+			}
+			return auditVerify(ctx, a.client(), keys, *held, witnesses, a.stdout, a.stderr)
 		}
-		if len(pos) > 0 {
-			return usageError("audit verify takes no arguments, got %q", pos)
-		}
-		if len(witnesses) > 0 && *held == "" {
-			return usageError("--witness needs --checkpoints FILE: the checkpoints the witnesses cosigned (cordon audit witness -o FILE)")
-		}
-		return auditVerify(ctx, client(), keys, *held, witnesses, stdout, stderr)
-	case "keygen":
+	})
+}
+
+func auditKeygenCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "keygen -o FILE",
+		Short: "Make a signing key for the log's checkpoints or for a witness",
+		Long: `Make a signing key and write its secret to a new file (mode 0600); print its
+verifier key. For the log: cordon serve --audit-key FILE. For a witness: the
+--origin is the witness's own name.`,
+		Example: `  cordon audit keygen -o audit.key
+  cordon audit keygen --origin witness.example.com -o witness.key`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
 		origin := fs.String("origin", "", "the key's name: the log's origin (shown by cordon audit checkpoints) for a log key, or the witness's own name for a witness key; default: the server's origin")
 		out := fs.String("o", "", "write the secret key to this new file (mode 0600); required")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
+		return func(ctx context.Context, _ []string) error {
+			if *out == "" {
+				return usageError("audit keygen takes -o FILE and no arguments")
+			}
+			return auditKeygen(ctx, a.client, *origin, *out, a.stdout)
 		}
-		if len(pos) > 0 || *out == "" {
-			return usageError("audit keygen takes -o FILE and no arguments")
-		}
-		return auditKeygen(ctx, client, *origin, *out, stdout)
-	case "witness":
+	})
+}
+
+func auditWitnessCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "witness --log-key VKEY --key FILE --state FILE",
+		Short: "Cosign the log's latest checkpoint if it extends the last one cosigned",
+		Long: `Act as a witness: fetch the log's latest checkpoint, check it is consistent
+with the last one this witness cosigned (kept in --state), and cosign it.`,
+		Example: `  cordon audit witness --log-key "$VKEY" --key witness.key --state witness.state -o held.json`,
+		Args:    noArgs,
+	}, func(fs *flag.FlagSet) action {
 		logKey := fs.String("log-key", "", "the log's verifier key, from a source you trust (required)")
 		key := fs.String("key", "", "the witness's secret key file (cordon audit keygen --origin WITNESS-NAME -o FILE) (required)")
 		state := fs.String("state", "", "the witness's state file: the last checkpoint it cosigned; created on first use (required)")
 		out := fs.String("o", "", "also write the cosigned checkpoint as a checkpoint file verify reads (--checkpoints)")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
+		return func(ctx context.Context, _ []string) error {
+			if *logKey == "" || *key == "" || *state == "" {
+				return usageError("audit witness needs --log-key VKEY, --key FILE and --state FILE, and takes no arguments")
+			}
+			return auditWitness(ctx, a.client(), *logKey, *key, *state, *out, a.stdout)
 		}
-		if len(pos) > 0 || *logKey == "" || *key == "" || *state == "" {
-			return usageError("audit witness needs --log-key VKEY, --key FILE and --state FILE, and takes no arguments")
-		}
-		return auditWitness(ctx, client(), *logKey, *key, *state, *out, stdout)
-	case "checkpoints":
+	})
+}
+
+func auditCheckpointsCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:     "checkpoints [-o FILE]",
+		Short:   "Export the log's signed checkpoints for a second party to keep",
+		Long:    "Export the log's signed checkpoints (JSON), for a second party to keep and later pass to cordon audit verify --checkpoints.",
+		Example: "  cordon audit checkpoints -o held.json",
+		Args:    noArgs,
+	}, func(fs *flag.FlagSet) action {
 		out := fs.String("o", "", "write the export to this file instead of standard output")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
+		return func(ctx context.Context, _ []string) error {
+			return auditCheckpoints(ctx, a.client(), *out, a.stdout)
 		}
-		if len(pos) > 0 {
-			return usageError("audit checkpoints takes no arguments, got %q", pos)
-		}
-		return auditCheckpoints(ctx, client(), *out, stdout)
-	case "report":
+	})
+}
+
+func auditReportCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "report --principal P... [--from T] [--to T]",
+		Short: "Report whose data principals read in a time window",
+		Long: `Report whose data the principals read between --from and --to: the users
+touched, from the audit log. --save keeps the report, so its id can be a
+campaign's cohort (users_from_report). Principals may also be given as
+arguments.`,
+		Example: `  cordon audit report --principal svc-export --from 2026-05-01T00:00:00Z --to 2026-05-08T00:00:00Z
+  cordon audit report --principal svc-export --format csv > touched.csv
+  cordon audit report --principal svc-export --save`,
+		Args: cobra.ArbitraryArgs, // more principals
+	}, func(fs *flag.FlagSet) action {
 		var principals multiFlag
 		fs.Var(&principals, "principal", "whose accesses (repeat for several)")
 		from := fs.String("from", "", "window start, RFC 3339 (default: 30 days before --to)")
 		to := fs.String("to", "", "window end, RFC 3339 (default: the server's now, plus the 5 minutes an event may be dated ahead)")
 		format := fs.String("format", "text", "text, json or csv")
 		save := fs.Bool("save", false, "keep the report; its id can be a campaign cohort (users_from_report)")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
+		return func(ctx context.Context, pos []string) error {
+			principals = append(principals, pos...)
+			if len(principals) == 0 {
+				return usageError("audit report needs --principal NAME")
+			}
+			return auditReport(ctx, a.client(), principals, *from, *to, *format, *save, a.stdout)
 		}
-		principals = append(principals, pos...)
-		if len(principals) == 0 {
-			return usageError("audit report needs --principal NAME")
-		}
-		return auditReport(ctx, client(), principals, *from, *to, *format, *save, stdout)
-	case "prove":
+	})
+}
+
+func auditProveCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:     "prove INDEX",
+		Short:   "Prove that one entry is in the log",
+		Long:    "Fetch and check the inclusion proof of the entry at INDEX against the latest signed checkpoint, and print the entry.",
+		Example: `  cordon audit prove 42 --key "$VKEY"`,
+		Args:    oneArg("entry INDEX"),
+	}, func(fs *flag.FlagSet) action {
 		key := fs.String("key", "", "verifier key (default: the server's, with a warning)")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
+		return func(ctx context.Context, pos []string) error {
+			index, err := strconv.ParseUint(pos[0], 10, 63)
+			if err != nil {
+				return usageError("audit prove: %q is not an entry index", pos[0])
+			}
+			return auditProve(ctx, a.client(), index, *key, a.stdout, a.stderr)
 		}
-		if len(pos) != 1 {
-			return usageError("audit prove takes one entry index")
-		}
-		index, err := strconv.ParseUint(pos[0], 10, 63)
-		if err != nil {
-			return usageError("audit prove: %q is not an entry index", pos[0])
-		}
-		return auditProve(ctx, client(), index, *key, stdout, stderr)
-	case "send":
+	})
+}
+
+func auditSendCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "send [-f FILE]",
+		Short: "Send access events (NDJSON) into the audit log",
+		Long: `Send access events, one JSON object per line, into the audit log (the token
+needs scope audit:write). Each event names a principal, an action, the users
+whose data it touched and when.`,
+		Example: `  cordon audit send -f events.ndjson
+  tail -F access.ndjson | cordon audit send`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
 		file := fs.String("f", "-", "events, one JSON object per line (NDJSON); - for standard input")
-		pos, err := parse(fs, args[1:])
-		if err != nil {
-			return err
+		return func(ctx context.Context, _ []string) error {
+			return auditSend(ctx, a.client(), *file, a.stdin, a.stdout)
 		}
-		if len(pos) > 0 {
-			return usageError("audit send takes -f FILE, got %q", pos)
-		}
-		return auditSend(ctx, client(), *file, stdin, stdout)
-	}
-	return usageError("unknown audit verb %q", verb)
+	})
 }
 
 type multiFlag []string

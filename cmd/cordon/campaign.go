@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 type campaignOut struct {
@@ -34,116 +37,279 @@ type campaignOut struct {
 	PolicyVersion uint64 `json:"policy_version"`
 }
 
-func runCampaign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("campaign needs a verb: create, preview, activate, pause, resume, cancel, complete, list, show")
-	}
-	verb := args[0]
-	fs := flag.NewFlagSet("campaign "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	client := adminFlags(fs)
-	file := fs.String("f", "", "campaign document (JSON or YAML; - for stdin) — create only")
-	watch := fs.Bool("watch", false, "redraw progress every 2 s until interrupted — show only")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	c := client()
-	switch verb {
-	case "create":
-		if *file == "" || len(pos) > 0 {
-			return usageError("campaign create takes -f FILE (JSON or YAML)")
-		}
-		var doc []byte
-		if *file == "-" {
-			doc, err = io.ReadAll(io.LimitReader(stdin, 8<<20))
-		} else {
-			doc, err = os.ReadFile(*file)
-		}
-		if err != nil {
-			return err
-		}
-		ct := documentType(*file, doc)
-		var out campaignOut
-		if err := c.DoRaw(ctx, "POST", "/admin/v1/campaigns", ct, strings.NewReader(string(doc)), &out); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "created %s campaign %s (%s); preview it, then: cordon campaign activate %s\n", out.Kind, out.ID, out.State, out.ID)
-		return nil
-	case "list":
-		var out struct {
-			Campaigns []campaignOut `json:"campaigns"`
-		}
-		if err := c.Do(ctx, "GET", "/admin/v1/campaigns", nil, &out); err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tKIND\tSTATE\tCREATED\tNAME")
-		for _, x := range out.Campaigns {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.ID, x.Kind, x.State, x.Created.Format(time.RFC3339), x.Name)
-		}
-		return tw.Flush()
-	}
-	if len(pos) != 1 {
-		return usageError("campaign %s takes one campaign ID", verb)
-	}
-	path := "/admin/v1/campaigns/" + url.PathEscape(pos[0])
-	switch verb {
-	case "preview":
-		var out struct {
-			Sessions      int64   `json:"sessions"`
-			Users         int64   `json:"users"`
-			LiveSessions  int64   `json:"live_sessions"`
-			Exact         bool    `json:"exact"`
-			AdmittedShare float64 `json:"admitted_share"`
-			Breakdown     []struct {
-				Platform, Version, Source string
-				Sessions                  int64
+func campaignCmd(a *app) *cobra.Command {
+	return group(&cobra.Command{
+		Use:   "campaign",
+		Short: "Create, preview, start and follow campaigns",
+		Long: `A campaign asks a cohort of sessions to do something (reauth, password_reset,
+upgrade, revoke...) at the gates. It starts as a draft: create it from a
+document, preview whom it would hit, activate it, follow its progress and trail,
+and pause, resume, cancel or complete it.`,
+		Example: `  cordon campaign create -f may-incident.yaml
+  cordon campaign preview c-0123
+  cordon campaign activate c-0123
+  cordon campaign show c-0123 --watch`,
+	},
+		campaignCreateCmd(a), campaignListCmd(a), campaignPreviewCmd(a), campaignShowCmd(a),
+		campaignTransitionCmd(a, "activate", "Start enforcing a draft or paused campaign at every gate"),
+		campaignTransitionCmd(a, "pause", "Stop enforcing an active campaign for now"),
+		campaignTransitionCmd(a, "resume", "Enforce a paused campaign again"),
+		campaignTransitionCmd(a, "cancel", "End a campaign without completing it"),
+		campaignTransitionCmd(a, "complete", "End a campaign as done"),
+	)
+}
+
+func campaignCreateCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   "create -f FILE",
+		Short: "Create a draft campaign from a JSON or YAML document",
+		Long: `Create a draft campaign from a campaign document (JSON or YAML; its JSON
+Schema is served at /schema/campaign.json). The draft does nothing until
+activated: preview it first. -f - reads the document from standard input,
+YAML or JSON alike.`,
+		Example: `  cordon campaign create -f may-incident.yaml
+  printf 'kind: reauth\nname: ios only\ncohort: {platforms: [ios]}\n' | cordon campaign create -f -`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
+		file := fs.String("f", "", "campaign document (JSON or YAML; - for stdin)")
+		return func(ctx context.Context, _ []string) error {
+			if *file == "" {
+				return usageError("campaign create takes -f FILE (JSON or YAML; - for stdin)")
 			}
-		}
-		if err := c.Do(ctx, "GET", path+"/preview", nil, &out); err != nil {
-			return err
-		}
-		exact := "exact"
-		if !out.Exact {
-			exact = "from aggregates; users is an upper bound"
-		}
-		fmt.Fprintf(stdout, "would hit %d session(s) of %d user(s) (%s), of %d live sessions; the ramp admits %.0f%% now\n",
-			out.Sessions, out.Users, exact, out.LiveSessions, out.AdmittedShare*100)
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PLATFORM\tVERSION\tSOURCE\tSESSIONS")
-		for _, b := range out.Breakdown {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", b.Platform, b.Version, b.Source, b.Sessions)
-		}
-		return tw.Flush()
-	case "activate", "pause", "resume", "cancel", "complete":
-		var out campaignOut
-		if err := c.Do(ctx, "POST", path+"/"+verb, nil, &out); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "campaign %s is %s\n", out.ID, out.State)
-		return nil
-	case "show":
-		for {
-			var out campaignOut
-			if err := c.Do(ctx, "GET", path, nil, &out); err != nil {
+			var doc []byte
+			var err error
+			if *file == "-" {
+				doc, err = io.ReadAll(io.LimitReader(a.stdin, 8<<20))
+			} else {
+				doc, err = os.ReadFile(*file)
+			}
+			if err != nil {
 				return err
 			}
-			if *watch {
-				fmt.Fprint(stdout, "\033[H\033[2J")
+			// A byte-order mark (Windows editors) is no part of the document.
+			doc = bytes.TrimPrefix(doc, []byte("\ufeff"))
+			ct := documentType(*file, doc)
+			var raw json.RawMessage
+			if err := a.client().DoRaw(ctx, "POST", "/admin/v1/campaigns", ct, strings.NewReader(string(doc)), &raw); err != nil {
+				return err
 			}
-			showCampaign(stdout, &out)
-			if !*watch {
-				return nil
+			var c campaignOut
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return err
 			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(2 * time.Second):
+			return emit(a.stdout, out, raw, func() error {
+				_, err := fmt.Fprintf(a.stdout, "created %s campaign %s (%s); preview it, then: cordon campaign activate %s\n", c.Kind, c.ID, c.State, c.ID)
+				return err
+			})
+		}
+	})
+	c.MarkFlagFilename("f", "yaml", "yml", "json")
+	out = withOutput(c)
+	return c
+}
+
+func campaignListCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:     "list",
+		Short:   "List every campaign",
+		Long:    "List every campaign with its id, kind, state, creation time and name.",
+		Example: "  cordon campaign list\n  cordon campaign list -o json",
+		Args:    noArgs,
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, _ []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "GET", "/admin/v1/campaigns", nil, &raw); err != nil {
+				return err
+			}
+			var list struct {
+				Campaigns []campaignOut `json:"campaigns"`
+			}
+			if err := json.Unmarshal(raw, &list); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tKIND\tSTATE\tCREATED\tNAME")
+				for _, x := range list.Campaigns {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.ID, x.Kind, x.State, x.Created.Format(time.RFC3339), x.Name)
+				}
+				return tw.Flush()
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+// campaignPath is the admin API path of campaign id.
+func campaignPath(id string) string { return "/admin/v1/campaigns/" + url.PathEscape(id) }
+
+func campaignPreviewCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   "preview ID",
+		Short: "Count the sessions and users a campaign would hit now",
+		Long: `Count the sessions and users a campaign would hit if activated now, out of
+the live sessions, with a breakdown by platform, version and source, and the
+share of the cohort its ramp admits now. Exact up to 200,000 live sessions;
+above, counted from aggregates (users is then an upper bound).`,
+		Example: "  cordon campaign preview c-0123\n  cordon campaign preview c-0123 -o json",
+		Args:    oneArg("campaign ID"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "GET", campaignPath(pos[0])+"/preview", nil, &raw); err != nil {
+				return err
+			}
+			var p struct {
+				Sessions      int64   `json:"sessions"`
+				Users         int64   `json:"users"`
+				LiveSessions  int64   `json:"live_sessions"`
+				Exact         bool    `json:"exact"`
+				AdmittedShare float64 `json:"admitted_share"`
+				Breakdown     []struct {
+					Platform, Version, Source string
+					Sessions                  int64
+				}
+			}
+			if err := json.Unmarshal(raw, &p); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				exact := "exact"
+				if !p.Exact {
+					exact = "from aggregates; users is an upper bound"
+				}
+				fmt.Fprintf(a.stdout, "would hit %d session(s) of %d user(s) (%s), of %d live sessions; the ramp admits %.0f%% now\n",
+					p.Sessions, p.Users, exact, p.LiveSessions, p.AdmittedShare*100)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "PLATFORM\tVERSION\tSOURCE\tSESSIONS")
+				for _, b := range p.Breakdown {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", b.Platform, b.Version, b.Source, b.Sessions)
+				}
+				return tw.Flush()
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+func campaignTransitionCmd(a *app, verb, short string) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   verb + " ID",
+		Short: short,
+		Long: short + `. The change reaches every gate through the policy
+feed within a second, and is recorded in the campaign's trail (cordon campaign
+show ID). A transition the campaign's state does not allow fails with exit 1.`,
+		Example: "  cordon campaign " + verb + " c-0123",
+		Args:    oneArg("campaign ID"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "POST", campaignPath(pos[0])+"/"+verb, nil, &raw); err != nil {
+				return err
+			}
+			var c campaignOut
+			if err := json.Unmarshal(raw, &c); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				_, err := fmt.Fprintf(a.stdout, "campaign %s is %s\n", c.ID, c.State)
+				return err
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+// trailEntry is one state change of a campaign, as GET …/trail answers.
+type trailEntry struct {
+	Action string    `json:"action"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+}
+
+func campaignShowCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   "show ID",
+		Short: "Show a campaign, its progress and its trail",
+		Long: `Show a campaign: its kind, state, cohort, ramp and upgrade, its progress,
+and its trail (every state change, when and by which admin token).
+--watch shows it again every 2 s until interrupted: redrawn in place on a
+terminal, as plain successive blocks when the output is piped or redirected.`,
+		Example: "  cordon campaign show c-0123\n  cordon campaign show c-0123 --watch\n  cordon campaign show c-0123 -o json",
+		Args:    oneArg("campaign ID"),
+	}, func(fs *flag.FlagSet) action {
+		watch := fs.Bool("watch", false, "show it again every 2 s until interrupted")
+		return func(ctx context.Context, pos []string) error {
+			redraw := *watch && isTerminal(a.stdout)
+			for {
+				if err := showOnce(ctx, a, pos[0], out, redraw); err != nil {
+					if *watch && ctx.Err() != nil {
+						return nil // interrupted while fetching
+					}
+					return err
+				}
+				if !*watch {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(2 * time.Second):
+				}
 			}
 		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+// showOnce prints campaign id once: its JSON answer with the trail under
+// "trail", or the text form (after clearing the screen when redraw).
+func showOnce(ctx context.Context, a *app, id string, out *outputFormat, redraw bool) error {
+	c := a.client()
+	var raw json.RawMessage
+	if err := c.Do(ctx, "GET", campaignPath(id), nil, &raw); err != nil {
+		return err
 	}
-	return usageError("unknown verb campaign %s", verb)
+	var trail struct {
+		Trail []trailEntry `json:"trail"`
+	}
+	var rawTrail struct {
+		Trail json.RawMessage `json:"trail"`
+	}
+	if err := c.Do(ctx, "GET", campaignPath(id)+"/trail", nil, &rawTrail); err != nil {
+		return err
+	}
+	if err := json.Unmarshal(rawTrail.Trail, &trail.Trail); err != nil {
+		return err
+	}
+	var co campaignOut
+	if err := json.Unmarshal(raw, &co); err != nil {
+		return err
+	}
+	var whole map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &whole); err != nil {
+		return err
+	}
+	whole["trail"] = rawTrail.Trail
+	return emit(a.stdout, out, whole, func() error {
+		if redraw {
+			fmt.Fprint(a.stdout, "\033[H\033[2J")
+		}
+		showCampaign(a.stdout, &co, trail.Trail)
+		if !redraw && *out == "table" {
+			fmt.Fprintln(a.stdout)
+		}
+		return nil
+	})
 }
 
 // documentType is the media type of a campaign document: by the file's
@@ -162,7 +328,7 @@ func documentType(file string, doc []byte) string {
 	return "application/yaml"
 }
 
-func showCampaign(w io.Writer, c *campaignOut) {
+func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry) {
 	fmt.Fprintf(w, "%s  %s  %s\n  %s\n", c.ID, c.Kind, c.State, c.Name)
 	fmt.Fprintf(w, "  cohort:  %s\n", c.Cohort)
 	if len(c.Ramp) > 0 && string(c.Ramp) != "null" {
@@ -175,5 +341,11 @@ func showCampaign(w io.Writer, c *campaignOut) {
 		bar := strings.Repeat("█", int(p.Complete*30)) + strings.Repeat("░", 30-int(p.Complete*30))
 		fmt.Fprintf(w, "  admitted %.0f%% of the cohort; %d session(s) of %d user(s) blocked; %d user(s) satisfied\n  %s %.0f%% complete\n",
 			p.AdmittedShare*100, p.BlockedSessions, p.BlockedUsers, p.SatisfiedUsers, bar, p.Complete*100)
+	}
+	if len(trail) > 0 {
+		fmt.Fprintln(w, "  trail:")
+		for _, t := range trail {
+			fmt.Fprintf(w, "    %s  %-9s by %s\n", t.At.Format(time.RFC3339), t.Action, t.Actor)
+		}
 	}
 }

@@ -137,10 +137,12 @@ func TestDoctorFindsAuditRowsDeleted(t *testing.T) {
 // TestDoctorHelp: doctor --help describes the checks and the flags.
 func TestDoctorHelp(t *testing.T) {
 	var out, stderr bytes.Buffer
-	run(context.Background(), []string{"doctor", "--help"}, nil, &out, &stderr)
+	if err := run(context.Background(), []string{"doctor", "--help"}, nil, &out, &stderr); err != nil {
+		t.Errorf("doctor --help: %v, want exit 0", err)
+	}
 	for _, want := range []string{"integrity_check", "--store", "--data", "read-only"} {
-		if !strings.Contains(stderr.String(), want) {
-			t.Errorf("doctor --help does not mention %q:\n%s", want, stderr.String())
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("doctor --help does not mention %q on stdout:\n%s", want, out.String())
 		}
 	}
 }

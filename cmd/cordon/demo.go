@@ -20,6 +20,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/simulate"
 	"github.com/cordon-dev/cordon/internal/token"
+	"github.com/spf13/cobra"
 )
 
 // demoOptions are what `cordon demo` is told.
@@ -37,17 +38,27 @@ var demoStores = map[string]string{
 	"official": "https://www.example.com/download",
 }
 
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o := demoOptions{}
-	fs.Float64Var(&o.speed, "speed", 1, "play the incident this many times faster (1 takes about a minute)")
-	fs.IntVar(&o.installs, "installs", 300, "app installs in the simulated fleet")
-	if pos, err := parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError("demo takes no arguments, got %q", pos)
-	}
+func demoCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "demo",
+		Short: "Play a whole incident in-process, in about a minute",
+		Long: `Play the incident of the spec in-process: a server on a temporary data
+folder, an API with a gate in front of it, a simulated fleet of app installs,
+and the campaigns an operator would run (reauth, password reset, a forced
+upgrade), with their progress. Nothing outside the process is touched.`,
+		Example: "  cordon demo\n  cordon demo --speed 4 --installs 100",
+		Args:    noArgs,
+	}, func(fs *flag.FlagSet) action {
+		o := demoOptions{}
+		fs.Float64Var(&o.speed, "speed", 1, "play the incident this many times faster (1 takes about a minute)")
+		fs.IntVar(&o.installs, "installs", 300, "app installs in the simulated fleet")
+		return func(ctx context.Context, _ []string) error {
+			return runDemo(ctx, o, a.stdout)
+		}
+	})
+}
+
+func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	if o.speed <= 0 || o.speed > 1000 || math.IsNaN(o.speed) {
 		return usageError("--speed must be above 0 and at most 1000")
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -13,35 +12,43 @@ import (
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/stored"
+	"github.com/spf13/cobra"
 )
 
-const doctorUsage = `cordon doctor checks a store without changing it: SQLite's full
+func doctorCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   "doctor [--data DIR | --store URL]",
+		Short: "Check a store without changing it",
+		Long: `cordon doctor checks a store without changing it: SQLite's full
 integrity_check, the schema's migrations, the deployment's identity
 (deployment id, issuer), a current signing key, and the audit log's rows
 against its recorded size and checkpoints. It opens the store read-only
 and applies no migration, so it may run beside cordon serve.
 
-Usage:
-  cordon doctor [--data DIR | --store URL] [--json]
+Exit status: 0 when every check passes, 1 when one fails, 2 on bad usage.`,
+		Example: `  cordon doctor --data ./cordon-data
+  cordon doctor --store postgres://cordon@db/cordon -o json`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
+		data := fs.String("data", "./cordon-data", "data folder holding cordon.db")
+		storeURL := fs.String("store", "", "postgres://… or sqlite:PATH (instead of --data)")
+		asJSON := fs.Bool("json", false, "print the findings as JSON (as -o json)")
+		return func(ctx context.Context, _ []string) error {
+			if *asJSON {
+				*out = "json"
+			}
+			return runDoctor(ctx, *data, *storeURL, out, a.stdout)
+		}
+	})
+	out = withOutput(c)
+	return c
+}
 
-Exit status: 0 when every check passes, 1 when one fails, 2 on bad usage.
-`
-
-func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, doctorUsage, "\nFlags:\n"); fs.PrintDefaults() }
-	data := fs.String("data", "./cordon-data", "data folder holding cordon.db")
-	storeURL := fs.String("store", "", "postgres://… or sqlite:PATH (instead of --data)")
-	asJSON := fs.Bool("json", false, "print the findings as JSON")
-	if pos, err := parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError("doctor takes no arguments, got %q", pos)
-	}
+func runDoctor(ctx context.Context, data, storeURL string, out *outputFormat, stdout io.Writer) error {
 	var findings []stored.Finding
 	var where string
-	switch u := *storeURL; {
+	switch u := storeURL; {
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
 		db, err := postgres.Inspect(ctx, u)
 		if err != nil {
@@ -50,7 +57,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		defer db.Close()
 		where, findings = redactURL(u), db.Diagnose(ctx)
 	case u == "" || strings.HasPrefix(u, "sqlite:"):
-		path := filepath.Join(*data, "cordon.db")
+		path := filepath.Join(data, "cordon.db")
 		if u != "" {
 			path = strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//")
 		}
@@ -74,9 +81,7 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			failed++
 		}
 	}
-	if *asJSON {
-		json.NewEncoder(stdout).Encode(map[string]any{"store": where, "ok": failed == 0, "findings": findings})
-	} else {
+	emit(stdout, out, map[string]any{"store": where, "ok": failed == 0, "findings": findings}, func() error {
 		fmt.Fprintf(stdout, "store %s\n", where)
 		for _, f := range findings {
 			mark := "ok  "
@@ -85,7 +90,8 @@ func runDoctor(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			fmt.Fprintf(stdout, "%s %-13s %s\n", mark, f.Check, f.Detail)
 		}
-	}
+		return nil
+	})
 	if failed > 0 {
 		return &exitError{code: 1, err: fmt.Errorf("the store failed %d of %d checks", failed, len(findings))}
 	}

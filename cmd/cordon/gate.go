@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/realclientip/realclientip-go"
+	"github.com/spf13/cobra"
 	"golang.org/x/net/netutil"
 )
 
@@ -287,28 +288,53 @@ func (g *GateMain) Close() error {
 	return err
 }
 
-func runGate(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("gate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c GateConfig
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8081", "listen address")
-	fs.StringVar(&c.Upstream, "upstream", "", "URL of the backend to protect (required)")
-	fs.StringVar(&c.Control, "control", "", "URL of the cordon server to follow (default $CORDON_SERVER or http://127.0.0.1:8080)")
-	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222: follow the feed on NATS JetStream instead of a server (needs --issuer)")
-	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, as cordon serve --issuer (default the control URL)")
-	fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", DefaultGateReadHeaderTimeout, "time a client has to send a request's headers")
-	fs.DurationVar(&c.ReadTimeout, "read-timeout", DefaultGateReadTimeout, "time a client has to send a request; for an allowed request, the longest pause in its body")
-	fs.DurationVar(&c.WriteTimeout, "write-timeout", DefaultGateWriteTimeout, "time a client has to take an answer; for an allowed request, the longest pause")
-	fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultGateIdleTimeout, "how long a kept-alive connection may wait for its next request")
-	fs.IntVar(&c.MaxConns, "max-conns", 0, "client connections open at once (default: half the descriptor limit, at most 16384)")
-	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", DefaultGateMaxHeaderBytes, "largest request header block")
-	proxies := fs.String("trusted-proxies", "", "CIDR,...: proxies whose X-Forwarded-For the gate believes (default none: the TCP peer is the client)")
-	userAgents := uaFlags(fs)
-	if pos, err := parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError("gate takes no arguments, got %q", pos)
-	}
+func gateCmd(a *app) *cobra.Command {
+	var cmd *cobra.Command
+	cmd = leaf(&cobra.Command{
+		Use:   "gate --upstream URL",
+		Short: "Run an enforcement point in front of an API",
+		Long: `Run a gate: a reverse proxy in front of your API (--upstream) that follows the
+cordon server's policy feed (--control, else --server or CORDON_SERVER) or
+NATS (--bus), verifies access tokens, and enforces campaigns and revocations
+before a request reaches the API. It needs a token with scope gate in
+CORDON_GATE_TOKEN (cordon token create NAME --scope gate).
+
+` + configHelp,
+		Example: `  CORDON_GATE_TOKEN=$(cordon token create edge-1 --scope gate) cordon gate --upstream http://127.0.0.1:9000
+  cordon gate --upstream http://api:9000 --control https://cordon.internal:8080 --issuer https://id.example.com
+  cordon gate --config /etc/cordon/gate.yaml`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
+		var c GateConfig
+		fs.String("config", "", "YAML file of flag values (default $CORDON_CONFIG); flags and the environment win over it")
+		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8081", "listen address")
+		fs.StringVar(&c.Upstream, "upstream", "", "URL of the backend to protect (required)")
+		fs.StringVar(&c.Control, "control", "", "URL of the cordon server to follow (default $CORDON_SERVER or http://127.0.0.1:8080)")
+		fs.StringVar(&c.Bus, "bus", "", "nats://host:4222: follow the feed on NATS JetStream instead of a server (needs --issuer)")
+		fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, as cordon serve --issuer (default the control URL)")
+		fs.DurationVar(&c.ReadHeaderTimeout, "read-header-timeout", DefaultGateReadHeaderTimeout, "time a client has to send a request's headers")
+		fs.DurationVar(&c.ReadTimeout, "read-timeout", DefaultGateReadTimeout, "time a client has to send a request; for an allowed request, the longest pause in its body")
+		fs.DurationVar(&c.WriteTimeout, "write-timeout", DefaultGateWriteTimeout, "time a client has to take an answer; for an allowed request, the longest pause")
+		fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultGateIdleTimeout, "how long a kept-alive connection may wait for its next request")
+		fs.IntVar(&c.MaxConns, "max-conns", 0, "client connections open at once (default: half the descriptor limit, at most 16384)")
+		fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", DefaultGateMaxHeaderBytes, "largest request header block")
+		proxies := fs.String("trusted-proxies", "", "CIDR,...: proxies whose X-Forwarded-For the gate believes (default none: the TCP peer is the client)")
+		userAgents := uaFlags(fs)
+		return func(ctx context.Context, _ []string) error {
+			if err := settle(cmd.Flags(), os.Getenv); err != nil {
+				return err
+			}
+			if c.Control == "" {
+				c.Control = a.serverURL()
+			}
+			return runGate(ctx, c, *proxies, userAgents, a.stderr)
+		}
+	})
+	return cmd
+}
+
+// runGate checks gate's settled flags and runs the gate until ctx ends.
+func runGate(ctx context.Context, c GateConfig, proxies string, userAgents func() (*uafacts.Rules, error), stderr io.Writer) error {
 	if ua, err := userAgents(); err != nil {
 		return err
 	} else {
@@ -317,8 +343,8 @@ func runGate(ctx context.Context, args []string, stderr io.Writer) error {
 	if c.Upstream == "" {
 		return usageError("gate needs --upstream URL")
 	}
-	if *proxies != "" {
-		nets, err := parseTrustedProxies(*proxies)
+	if proxies != "" {
+		nets, err := parseTrustedProxies(proxies)
 		if err != nil {
 			return usageError("--trusted-proxies: %v", err)
 		}

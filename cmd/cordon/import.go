@@ -16,6 +16,7 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/adminclient"
 	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
 )
 
 // importRecord mirrors authn.ImportRecord on the wire.
@@ -48,17 +49,32 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func runImport(ctx context.Context, fs *flag.FlagSet, client func() *adminclient.Client, args []string, stdout, stderr io.Writer) error {
-	format := fs.String("format", "", "jsonl or csv (default: from the file's extension)")
-	batch := fs.Int("batch", 1000, "accounts per request (at most 10000)")
-	idp := addIDPFlags(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError("user import takes one FILE (JSONL: one {\"username\",\"password\"|\"password_hash\"} per line; CSV: a header row naming username and password or password_hash; JSON: an array of those, or a Keycloak realm/users export, or a Firebase auth:export file)")
-	}
+func userImportCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "import FILE",
+		Short: "Import accounts, with their password hashes, from another system",
+		Long: `Import accounts from FILE: JSONL (one {"username", "password" or
+"password_hash"} per line), a JSON array of those, CSV with a header row naming
+username and password or password_hash, a Keycloak realm or users export, or a
+Firebase auth:export file. bcrypt hashes are kept and replaced by argon2id at
+the user's next login; existing usernames are left untouched. It shows a
+progress bar and reports each bad line by number (exit 1 when any was bad).`,
+		Example: `  cordon user import users.jsonl
+  cordon user import realm-export.json --username-from email
+  cordon user import users.json --firebase-params hash_config.txt
+  cordon user import accounts.txt --format jsonl --batch 5000`,
+		Args: oneArg("FILE (JSONL: one {\"username\",\"password\"|\"password_hash\"} per line; CSV: a header row naming username and password or password_hash; JSON: an array of those, or a Keycloak realm/users export, or a Firebase auth:export file)"),
+	}, func(fs *flag.FlagSet) action {
+		format := fs.String("format", "", "jsonl or csv (default: from the file's extension)")
+		batch := fs.Int("batch", 1000, "accounts per request (at most 10000)")
+		idp := addIDPFlags(fs)
+		return func(ctx context.Context, pos []string) error {
+			return runImport(ctx, a.client, pos, format, batch, idp, a.stdout, a.stderr)
+		}
+	})
+}
+
+func runImport(ctx context.Context, client func() *adminclient.Client, pos []string, format *string, batch *int, idp *idpFlags, stdout, stderr io.Writer) error {
 	idpOpts, err := idp.options()
 	if err != nil {
 		return err

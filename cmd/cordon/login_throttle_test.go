@@ -197,7 +197,7 @@ func TestTrustedProxiesAddress(t *testing.T) {
 }
 
 func TestServeTrustedProxiesFlag(t *testing.T) {
-	err := runServe(t.Context(), []string{"--trusted-proxies", "10.0.0.0/8,not-a-network"}, new(strings.Builder))
+	err := run(t.Context(), []string{"serve", "--trusted-proxies", "10.0.0.0/8,not-a-network"}, nil, new(strings.Builder), new(strings.Builder))
 	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), "not-a-network") {
 		t.Errorf("serve --trusted-proxies with a bad entry: %v, want a usage error naming it", err)
 	}

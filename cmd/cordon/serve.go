@@ -33,6 +33,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/token"
 	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 )
 
 // Config is what `cordon serve` is told.
@@ -317,31 +318,56 @@ func (m *Main) Close() error {
 	return err
 }
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c Config
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&c.Data, "data", "./cordon-data", "data folder (holds cordon.db, SQLite in WAL mode)")
-	fs.StringVar(&c.Store, "store", "", "state store: postgres://... for PostgreSQL (default: SQLite in --data)")
-	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
-	fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
-	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
-	fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
-	fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
-	var categories string
-	fs.StringVar(&categories, "audit-categories", "", "comma-separated audit field categories accepted besides the defaults ("+strings.Join(audit.DefaultCategories(), ",")+")")
-	fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
-	fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
-	auditKeyFile := fs.String("audit-key", "", "sign audit checkpoints with the key in this file (made by cordon audit keygen, mode 0600) instead of one kept in the database, so a database-level attacker cannot sign a rewrite")
-	var proxies string
-	fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
-	userAgents := uaFlags(fs)
-	if pos, err := parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError("serve takes no arguments, got %q", pos)
-	}
+func serveCmd(a *app) *cobra.Command {
+	var cmd *cobra.Command
+	cmd = leaf(&cobra.Command{
+		Use:   "serve",
+		Short: "Run the cordon server",
+		Long: `Run the cordon server: the login and token API for apps, the admin API, and
+the policy feed gates follow. State is kept in SQLite in --data (one node), or
+in PostgreSQL (--store postgres://...) shared by several nodes, which then also
+share the feed over NATS (--bus). At the first start with no admin token,
+CORDON_ADMIN_TOKEN (or --token) becomes the first one; else one is made and
+printed once on stderr.
+
+` + configHelp,
+		Example: `  cordon serve
+  cordon serve --addr 0.0.0.0:8080 --issuer https://id.example.com --data /var/lib/cordon
+  cordon serve --store postgres://cordon@db/cordon --bus nats://nats:4222
+  cordon serve --config /etc/cordon/serve.yaml`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
+		var c Config
+		fs.String("config", "", "YAML file of flag values (default $CORDON_CONFIG); flags and the environment win over it")
+		fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address")
+		fs.StringVar(&c.Data, "data", "./cordon-data", "data folder (holds cordon.db, SQLite in WAL mode)")
+		fs.StringVar(&c.Store, "store", "", "state store: postgres://... for PostgreSQL (default: SQLite in --data)")
+		fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
+		fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
+		fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
+		fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
+		fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
+		var categories string
+		fs.StringVar(&categories, "audit-categories", "", "comma-separated audit field categories accepted besides the defaults ("+strings.Join(audit.DefaultCategories(), ",")+")")
+		fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
+		fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
+		auditKeyFile := fs.String("audit-key", "", "sign audit checkpoints with the key in this file (made by cordon audit keygen, mode 0600) instead of one kept in the database, so a database-level attacker cannot sign a rewrite")
+		var proxies string
+		fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
+		userAgents := uaFlags(fs)
+		return func(ctx context.Context, _ []string) error {
+			if err := settle(cmd.Flags(), os.Getenv); err != nil {
+				return err
+			}
+			c.AdminToken = a.adminToken()
+			return runServe(ctx, c, categories, *auditKeyFile, proxies, userAgents, a.stderr)
+		}
+	})
+	return cmd
+}
+
+// runServe checks serve's settled flags and runs the server until ctx ends.
+func runServe(ctx context.Context, c Config, categories, auditKeyFile, proxies string, userAgents func() (*uafacts.Rules, error), stderr io.Writer) error {
 	var err error
 	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(proxies); err != nil {
 		return usageError("--trusted-proxies: %v", err)
@@ -364,12 +390,11 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if c.AuditEvery == 0 || c.AuditInterval <= 0 {
 		return usageError("--audit-checkpoint-every and --audit-checkpoint-interval must be positive")
 	}
-	if *auditKeyFile != "" {
-		if c.AuditKey, err = readAuditKey(*auditKeyFile); err != nil {
+	if auditKeyFile != "" {
+		if c.AuditKey, err = readAuditKey(auditKeyFile); err != nil {
 			return err
 		}
 	}
-	c.AdminToken = os.Getenv("CORDON_ADMIN_TOKEN")
 	c.Out = stderr
 	c.Log = slog.New(slog.NewJSONHandler(stderr, nil))
 	m := &Main{Config: c}

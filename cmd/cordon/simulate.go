@@ -16,28 +16,44 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/adminclient"
 	"github.com/cordon-dev/cordon/internal/simulate"
+	"github.com/spf13/cobra"
 )
 
-func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c simulate.Config
-	fs.StringVar(&c.Server, "server", "", "cordon server URL (default $CORDON_SERVER or "+adminclient.DefaultServer+")")
-	fs.StringVar(&c.Gate, "gate", "http://127.0.0.1:8081", "URL of a cordon gate in front of an API answering GET --path")
-	fs.StringVar(&c.Path, "path", "/api/feed", "what the apps GET through the gate: any path the upstream answers with 200")
-	fs.IntVar(&c.Installs, "installs", 500, "app installs in the fleet")
-	fs.DurationVar(&c.Duration, "duration", time.Minute, "how long the fleet runs once logged in")
-	fs.IntVar(&c.Concurrency, "concurrency", 32, "requests in flight at most")
-	fs.Float64Var(&c.Speed, "speed", 1, "divides every delay of people and apps (pauses, time to update)")
-	fs.DurationVar(&c.Think, "think", time.Second, "mean pause between two requests of one install (before --speed)")
-	pwFile := fs.String("password-file", "", "existing accounts to log in as (JSONL, JSON or CSV with username and password)")
-	fs.StringVar(&c.UsersPrefix, "users-prefix", "sim-", "prefix of the accounts created when no --password-file is given")
-	seed := fs.String("seed", "", "seed of the fleet and its choices (default: from the clock; printed in the summary)")
-	if pos, err := parse(fs, args); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError("simulate takes no arguments, got %q", pos)
-	}
+func simulateCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "simulate --gate URL",
+		Short: "Run a fleet of simulated app installs through a gate",
+		Long: `Run a fleet of app installs (iOS and Android, several versions and stores)
+that log in, call GET --path (default /api/feed) through a gate, and react to campaigns as
+people would: reauthenticate, reset a password, update the app after a while,
+or give up. The server is --server (or CORDON_SERVER); creating the fleet's
+accounts needs an admin token (CORDON_ADMIN_TOKEN), or --password-file names
+existing ones. It prints a summary, with the seed that replays the run.`,
+		Example: `  cordon simulate --gate http://127.0.0.1:8081 --installs 500 --duration 60s
+  cordon simulate --password-file accounts.csv --speed 10 --seed 42`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
+		var c simulate.Config
+		fs.StringVar(&c.Gate, "gate", "http://127.0.0.1:8081", "URL of a cordon gate in front of an API answering GET --path")
+		fs.StringVar(&c.Path, "path", "/api/feed", "what the apps GET through the gate: any path the upstream answers with 200")
+		fs.IntVar(&c.Installs, "installs", 500, "app installs in the fleet")
+		fs.DurationVar(&c.Duration, "duration", time.Minute, "how long the fleet runs once logged in")
+		fs.IntVar(&c.Concurrency, "concurrency", 32, "requests in flight at most")
+		fs.Float64Var(&c.Speed, "speed", 1, "divides every delay of people and apps (pauses, time to update)")
+		fs.DurationVar(&c.Think, "think", time.Second, "mean pause between two requests of one install (before --speed)")
+		pwFile := fs.String("password-file", "", "existing accounts to log in as (JSONL, JSON or CSV with username and password)")
+		fs.StringVar(&c.UsersPrefix, "users-prefix", "sim-", "prefix of the accounts created when no --password-file is given")
+		seed := fs.String("seed", "", "seed of the fleet and its choices (default: from the clock; printed in the summary)")
+		return func(ctx context.Context, _ []string) error {
+			c.Server, c.AdminToken = a.serverURL(), a.adminToken()
+			return runSimulate(ctx, c, *pwFile, *seed, a.stdout, a.stderr)
+		}
+	})
+}
+
+// runSimulate checks simulate's flags and runs the fleet.
+func runSimulate(ctx context.Context, c simulate.Config, pwFileFlag, seedFlag string, stdout, stderr io.Writer) error {
+	pwFile, seed := &pwFileFlag, &seedFlag
 	switch {
 	case c.Installs < 1 || c.Installs > 100_000:
 		return usageError("--installs must be between 1 and 100000")
@@ -65,7 +81,6 @@ func runSimulate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if c.Server == "" {
 		c.Server = adminclient.DefaultServer
 	}
-	c.AdminToken = os.Getenv("CORDON_ADMIN_TOKEN")
 	if *pwFile != "" {
 		accts, err := readAccounts(*pwFile)
 		if err != nil {

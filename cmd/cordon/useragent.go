@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cordon-dev/cordon/internal/uafacts"
+	"github.com/spf13/cobra"
 )
 
 // uaFlags registers the user-agent rules' flags on fs (serve and gate take
@@ -87,20 +88,37 @@ const maxClassifyInput = 256 << 20
 // same flags as serve and gate), over user agents one per line (from an
 // access log, say), and prints per family how many resolve and to what,
 // and how many stay unknown. Nothing is sent anywhere.
-func runUA(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "classify" {
-		return usageError("ua takes one verb: classify")
-	}
-	fs := flag.NewFlagSet("ua classify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("f", "-", "file of user agents, one per line (- for stdin)")
-	asJSON := fs.Bool("json", false, "print the report as JSON, as POST /admin/v1/ua/classify answers it")
-	userAgents := uaFlags(fs)
-	if pos, err := parse(fs, args[1:]); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usageError("ua classify takes no arguments, got %q", pos)
-	}
+func uaCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	classify := leaf(&cobra.Command{
+		Use:   "classify (--ua-rules FILE | --ua-app NAMES) [-f FILE]",
+		Short: "Preview what user-agent rules make of user agents, locally",
+		Long: `Preview user-agent rules before deploying them: read user agents, one per
+line (from an access log, say), and print per family how many resolve and to
+what, and how many stay unknown. It runs locally with the rules the flags name
+(the same flags as serve and gate); nothing is sent anywhere.`,
+		Example: `  cordon ua classify --ua-app MyApp -f useragents.txt
+  awk -F'"' '{print $6}' access.log | cordon ua classify --ua-rules rules.yaml -o json`,
+		Args: noArgs,
+	}, func(fs *flag.FlagSet) action {
+		file := fs.String("f", "-", "file of user agents, one per line (- for stdin)")
+		asJSON := fs.Bool("json", false, "print the report as JSON, as POST /admin/v1/ua/classify answers it (as -o json)")
+		userAgents := uaFlags(fs)
+		return func(context.Context, []string) error {
+			return runUA(*file, *asJSON, out, userAgents, a.stdin, a.stdout)
+		}
+	})
+	out = withOutput(classify)
+	return group(&cobra.Command{
+		Use:     "ua",
+		Short:   "Try user-agent rules",
+		Long:    "Try the user-agent rules that give platform and version to apps that send no Cordon-Client.",
+		Example: "  cordon ua classify --ua-app MyApp -f useragents.txt",
+	}, classify)
+}
+
+func runUA(file string, asJSONFlag bool, out *outputFormat, userAgents func() (*uafacts.Rules, error), stdin io.Reader, stdout io.Writer) error {
+	asJSON := &asJSONFlag
 	rules, err := userAgents()
 	if err != nil {
 		return err
@@ -109,8 +127,8 @@ func runUA(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return usageError("ua classify needs the rules to try: --ua-rules FILE and/or --ua-app NAMES")
 	}
 	in := stdin
-	if *file != "-" {
-		f, err := os.Open(*file)
+	if file != "-" {
+		f, err := os.Open(file)
 		if err != nil {
 			return err
 		}
@@ -131,13 +149,14 @@ func runUA(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 	}
 	rep := rules.Classify(uas)
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+	if *asJSON && *out == "table" {
+		*out = "json"
+	}
+	if *out != "table" {
+		return emit(stdout, out, struct {
 			Rules bool `json:"rules"`
 			uafacts.Report
-		}{true, rep})
+		}{true, rep}, nil)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FAMILY\tTOTAL\tRESOLVED\tUNKNOWN\tPLATFORMS\tUNKNOWN, E.G.")

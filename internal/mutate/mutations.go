@@ -105,4 +105,13 @@ var mutations = []mutation{
 	{Name: "the gate passes X_Cordon_ spellings on", File: "gate/gate.go",
 		From: `foldedPrefix(k, "x-cordon-")`, To: `strings.HasPrefix(k, "X-Cordon-")`,
 		Pkgs: []string{"./gate"}, Run: "TestOwnedHeaders$|TestProxyHeaders"},
+	// The CLI's config file for serve and gate.
+	{Name: "a config file sets the global token or another config", File: "cmd/cordon/config.go",
+		From: `if fs.Lookup(key) == nil || key == "config" || key == "help" || pflagGlobal(key) {`,
+		To:   `if fs.Lookup(key) == nil {`,
+		Pkgs: []string{"./cmd/cordon"}, Run: "TestConfigBad"},
+	{Name: "the environment beats a flag on the command line", File: "cmd/cordon/config.go",
+		From: `if f.Changed || envErr != nil || f.Name == "help" || pflagGlobal(f.Name) {`,
+		To:   `if envErr != nil || f.Name == "help" || pflagGlobal(f.Name) {`,
+		Pkgs: []string{"./cmd/cordon"}, Run: "TestConfigPrecedence"},
 }
