@@ -326,7 +326,10 @@ func TestTimelineFromTheLog(t *testing.T) {
 			_, err := e.camps.Transition(cordon.WithAudit(ctx, e.adminEntry(t, "cordon:campaign/"+other.ID, "campaign activate")), other.ID, "activate", "ops")
 			return err
 		},
-		func() error { _, err := e.svc.Note(ctx, ops, v.ID, "consequences: emails of two users may be phished"); return err },
+		func() error {
+			_, err := e.svc.Note(ctx, ops, v.ID, "consequences: emails of two users may be phished")
+			return err
+		},
 		func() error { _, err := e.svc.Move(ctx, ops, v.ID, cordon.IncidentContained, false, 0); return err },
 	}
 	for i, st := range steps {
