@@ -36,6 +36,8 @@ Usage:
   cordon campaign preview|activate|pause|resume|cancel|complete ID
   cordon campaign list
   cordon campaign show ID [--watch]
+  cordon incident open|list|show|note|status|close|link|unlink|timeline|summary
+                                      (an incident and its timeline from the audit log; cordon incident --help)
   cordon token create NAME --scope SCOPE... [--ttl 90d | --expires T]
                                       (prints a new admin token once)
   cordon token list
@@ -117,6 +119,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "campaign":
 		return runCampaign(ctx, args[1:], stdin, stdout, stderr)
+	case "incident":
+		return runIncident(ctx, args[1:], stdin, stdout, stderr)
 	case "token":
 		return runToken(ctx, args[1:], stdout, stderr)
 	case "audit":
