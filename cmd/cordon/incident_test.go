@@ -112,7 +112,6 @@ func TestCLIIncident(t *testing.T) {
 	}
 }
 
-
 func TestCLIIncidentRefusals(t *testing.T) {
 	cliServer(t)
 	r := cli(t, "", "incident", "open", "--title", "x", "--severity", "low")
