@@ -58,7 +58,7 @@ var admins = []struct {
 	{"responder", []string{"incidents"}, false, 0},
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
 	e := &env{store: memstore.New(), clk: clock.NewFake(t0), tokens: map[string]string{}}
