@@ -166,3 +166,40 @@ func TestIncidentBadInput(t *testing.T) {
 		t.Errorf("refused requests appended %d audit entries", after-before)
 	}
 }
+
+// A campaign created with ?incident= is linked to it, and the link is
+// refused before anything is created when the token may not change
+// incidents or the incident does not exist.
+func TestCampaignCreatedWithIncident(t *testing.T) {
+	e := newEnv(t)
+	id := e.openIncident(t)
+	doc := `{"kind":"reauth","name":"everyone logs in again"}`
+	tests := []struct {
+		name, token, incident string
+		status                int
+		code                  string
+	}{
+		{"a campaigns-only token", "campaigner", id, 403, "forbidden"},
+		{"an unknown incident", "root", "i-nope", 404, "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := e.do(t, "POST", "/admin/v1/campaigns?incident="+tt.incident, "application/json", doc, tt.token)
+			if res.StatusCode != tt.status || body["error"] != tt.code || body["field"] != "incident" {
+				t.Errorf("%d %v, want %d %s on incident", res.StatusCode, body, tt.status, tt.code)
+			}
+		})
+	}
+	if _, body := e.do(t, "GET", "/admin/v1/campaigns", "", "", "root"); len(body["campaigns"].([]any)) != 0 {
+		t.Errorf("a refused creation made a campaign: %v", body)
+	}
+	res, c := e.do(t, "POST", "/admin/v1/campaigns?incident="+id, "application/json", doc, "root")
+	if res.StatusCode != 201 {
+		t.Fatalf("create with incident: %d %v", res.StatusCode, c)
+	}
+	_, inc := e.do(t, "GET", "/admin/v1/incidents/"+id, "", "", "responder")
+	links, _ := inc["links"].([]any)
+	if len(links) != 1 || links[0].(map[string]any)["id"] != c["id"] || links[0].(map[string]any)["kind"] != "campaign" {
+		t.Errorf("links after creation: %v", inc["links"])
+	}
+}
