@@ -30,7 +30,7 @@ type env struct {
 	svc   *incident.Service
 }
 
-func newEnv(t *testing.T, store cordon.Store) *env {
+func newEnv(t testing.TB, store cordon.Store) *env {
 	t.Helper()
 	e := &env{store: store, clk: clock.NewFake(t0)}
 	var err error
