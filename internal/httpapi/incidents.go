@@ -224,6 +224,10 @@ func (s *Server) handleIncidentTimeline(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	t, err := s.incidents.Timeline(r.Context(), r.PathValue("id"))
+	if err == nil {
+		// Reading the log is evidence too, recorded before the answer.
+		err = s.recordLogRead(r, audit.ActionRead, "incident "+t.Incident+" timeline read ("+format+")")
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -242,6 +246,9 @@ func (s *Server) handleIncidentSummary(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum, err := s.incidents.Summary(r.Context(), r.PathValue("id"))
+	if err == nil {
+		err = s.recordLogRead(r, audit.ActionRead, "incident "+sum.Incident.ID+" summary read ("+format+")")
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -63,8 +63,12 @@ func TestIncidentOverHTTP(t *testing.T) {
 			t.Errorf("%s %s appended %d audit entries, want 1", st.method, st.path, got)
 		}
 	}
+	before := e.auditSize(t)
 	res, body = e.do(t, "GET", "/admin/v1/incidents/"+id+"/timeline", "", "", "responder")
 	entries, _ := body["entries"].([]any)
+	if got := e.auditSize(t) - before; got != 1 {
+		t.Errorf("reading the timeline appended %d audit entries, want 1 (the read is recorded)", got)
+	}
 	if res.StatusCode != 200 || len(entries) != 8 {
 		t.Fatalf("timeline: %d, %d entries (%v); want 8: opened, report saved, campaign created, 2 links, note, 2 moves", res.StatusCode, len(entries), body)
 	}
