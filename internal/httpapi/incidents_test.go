@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -205,5 +206,53 @@ func TestCampaignCreatedWithIncident(t *testing.T) {
 	links, _ := inc["links"].([]any)
 	if len(links) != 1 || links[0].(map[string]any)["id"] != c["id"] || links[0].(map[string]any)["kind"] != "campaign" {
 		t.Errorf("links after creation: %v", inc["links"])
+	}
+}
+
+// Two admins move one incident from the version they both read, at once:
+// exactly one move is stored and the other answers 409 naming the state
+// the incident is in now.
+func TestIncidentMoveRaceOverHTTP(t *testing.T) {
+	for round := range 20 {
+		e := newEnv(t)
+		id := e.openIncident(t)
+		before := e.auditSize(t)
+		targets := []string{"contained", "resolved"}
+		type answer struct {
+			status int
+			body   map[string]any
+		}
+		answers := make([]answer, len(targets))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, to := range targets {
+			wg.Go(func() {
+				<-start
+				res, body := e.do(t, "POST", "/admin/v1/incidents/"+id+"/state", "application/json", `{"state":"`+to+`","version":1}`, "responder")
+				answers[i] = answer{res.StatusCode, body}
+			})
+		}
+		close(start)
+		wg.Wait()
+		won := ""
+		for i, a := range answers {
+			switch a.status {
+			case 200:
+				if won != "" {
+					t.Fatalf("round %d: both moves won", round)
+				}
+				won = targets[i]
+			case 409:
+				if m, _ := a.body["message"].(string); a.body["error"] != "conflict" || !strings.Contains(m, "changed by someone else meanwhile") {
+					t.Errorf("round %d: the loser's answer %v", round, a.body)
+				}
+			default:
+				t.Fatalf("round %d: %d %v", round, a.status, a.body)
+			}
+		}
+		_, got := e.do(t, "GET", "/admin/v1/incidents/"+id, "", "", "responder")
+		if won == "" || got["state"] != won || got["version"] != 2.0 || e.auditSize(t)-before != 1 {
+			t.Errorf("round %d: winner %q, incident %v, %d entries appended; want the winner's state at version 2 and one entry", round, won, got, e.auditSize(t)-before)
+		}
 	}
 }
