@@ -84,7 +84,7 @@ func TestIncidentOverHTTP(t *testing.T) {
 	md, _ := io.ReadAll(w.Result().Body)
 	if w.Code != 200 || w.Header().Get("Content-Type") != "text/markdown; charset=utf-8" ||
 		!strings.Contains(string(md), "### Approximate number of data subjects concerned\n\n1 (from report "+repID+")") ||
-		!strings.Contains(string(md), "| "+campID+" | reauth |") {
+		!strings.Contains(string(md), "| "+campID+" | reauth | alice logs in again | draft | 0 | 0 | – |") {
 		t.Errorf("summary md: %d %q\n%s", w.Code, w.Header().Get("Content-Type"), md)
 	}
 	res, body = e.do(t, "GET", "/admin/v1/incidents", "", "", "responder")

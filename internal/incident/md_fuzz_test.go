@@ -7,7 +7,8 @@ import (
 )
 
 // FuzzMarkdownCell: whatever an admin writes, the escaped text opens no
-// new table cell, link, image or HTML tag, and unescaping gives it back.
+// new table cell, link, image (both need an unescaped '['), code span or
+// HTML tag, and unescaping gives it back.
 func FuzzMarkdownCell(f *testing.F) {
 	for _, s := range []string{"plain", "a | b", "[x](http://evil)", "<script>", "![i](x)", `\|`, "# head", "`code`"} {
 		f.Add(s)
@@ -29,7 +30,7 @@ func FuzzMarkdownCell(f *testing.F) {
 			case '\\':
 				escaped = true
 				continue
-			case '|', '[', ']', '<', '>', '`', '!', '(', ')':
+			case '|', '[', ']', '<', '>', '`':
 				t.Fatalf("md(%q) = %q leaves %q unescaped", s, got, r)
 			}
 			back.WriteRune(r)

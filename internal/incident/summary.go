@@ -285,7 +285,7 @@ func (sum *Summary) Markdown() string {
 	b.WriteString("### Approximate number of data subjects concerned\n\n")
 	figure(&b, sum.People, func(f Figure) string { return fmt.Sprintf("%d", *f.Count) })
 	for _, r := range sum.Reports {
-		fmt.Fprintf(&b, "- report %s: %d users; principals %s; %s to %s; categories: %s\n", r.ID, r.Users, md(strings.Join(r.Principals, ", ")),
+		fmt.Fprintf(&b, "- report %s: users %d; principals %s; %s to %s; categories: %s\n", r.ID, r.Users, md(strings.Join(r.Principals, ", ")),
 			r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), orNone(r.Categories))
 	}
 	if len(sum.Reports) > 0 {
@@ -302,7 +302,12 @@ func (sum *Summary) Markdown() string {
 	if len(sum.Measures) > 0 {
 		b.WriteString("| campaign | kind | name | state | blocked users | satisfied users | complete |\n|---|---|---|---|---|---|---|\n")
 		for _, m := range sum.Measures {
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %.0f %% |\n", m.Campaign, m.Kind, md(m.Name), m.State, m.BlockedUsers, m.SatisfiedUsers, m.Complete*100)
+			// Nobody blocked yet is not "100 % complete": say nothing.
+			complete := "–"
+			if m.BlockedUsers > 0 {
+				complete = fmt.Sprintf("%.0f %%", m.Complete*100)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %s |\n", m.Campaign, m.Kind, md(m.Name), m.State, m.BlockedUsers, m.SatisfiedUsers, complete)
 		}
 		b.WriteString("\n")
 	}

@@ -163,13 +163,15 @@ func (t *Timeline) Text() string {
 	return b.String()
 }
 
-// md escapes text for a Markdown table cell: nothing an admin wrote can
-// open a link, an image, HTML or a new cell.
+// md escapes text for a Markdown table cell or list item: nothing an
+// admin wrote can open a link or an image (both need '['), HTML, code, a
+// heading or a new cell. Parentheses are left as written: a lawyer edits
+// this text, and they mean nothing without a '['.
 func md(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch r {
-		case '\\', '`', '*', '_', '[', ']', '<', '>', '|', '#', '!', '(', ')', '~':
+		case '\\', '`', '*', '_', '[', ']', '<', '>', '|', '#', '~':
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
