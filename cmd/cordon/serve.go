@@ -25,6 +25,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
+	"github.com/cordon-dev/cordon/internal/incident"
 	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/postgres"
@@ -70,6 +71,9 @@ type Config struct {
 	// AuditKey is the checkpoint signer key kept outside the database
 	// (--audit-key FILE); empty: the key the store keeps.
 	AuditKey string
+	// DPO is the data protection officer's contact, shown in incident
+	// summaries (--dpo); empty: "not known yet".
+	DPO string
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; the zero value trusts none.
 	TrustedProxies httpapi.TrustedProxies
@@ -102,6 +106,7 @@ type Main struct {
 	Authn      *authn.Service
 	Campaigns  *campaign.Service
 	Audit      *auditlog.Service
+	Incidents  *incident.Service
 	Feed       *feed.Hub
 	bus        *natsbus.Bus
 	hasher     *password.Hasher
@@ -187,7 +192,7 @@ func (m *Main) start() {
 	}
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents})
+	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -223,6 +228,9 @@ func (m *Main) initialise(ctx context.Context) error {
 		return err
 	}
 	m.Audit = auditLog
+	if m.Incidents, err = incident.New(incident.Config{Store: m.store, Audit: auditLog, Campaigns: camps, Clock: c.Clock, DPO: c.DPO}); err != nil {
+		return err
+	}
 	// The policy feed: every policy version, revocation and key set, to
 	// enforcement points (cordon gate, the gate middleware).
 	m.Feed = feed.NewHub(func(ctx context.Context) (feed.Event, error) { return m.snapshot(ctx) }, 0)
@@ -352,6 +360,7 @@ printed once on stderr.
 		fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
 		fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
 		auditKeyFile := fs.String("audit-key", "", "sign audit checkpoints with the key in this file (made by cordon audit keygen, mode 0600) instead of one kept in the database, so a database-level attacker cannot sign a rewrite")
+		fs.StringVar(&c.DPO, "dpo", "", "the data protection officer's contact (name, email), shown in incident summaries (GDPR Article 33(3)(b))")
 		var proxies string
 		fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
 		userAgents := uaFlags(fs)

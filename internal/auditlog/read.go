@@ -113,6 +113,12 @@ func (s *Service) Entries(ctx context.Context, from, to uint64, fn func(*cordon.
 	return s.store.AuditEntries(ctx, from, to, fn)
 }
 
+// EntriesAbout calls fn, in index order, for the entries about cordon's
+// own objects named by subjects ("cordon:incident/i-…").
+func (s *Service) EntriesAbout(ctx context.Context, subjects []string, fn func(*cordon.AuditEntry) error) error {
+	return s.store.AuditEntriesAbout(ctx, subjects, fn)
+}
+
 // Report is a blast-radius report: which users' data the principals
 // touched over [From, To), and which categories they did and did not.
 type Report struct {

@@ -83,6 +83,12 @@ type AuditStore interface {
 	AuditSize(ctx context.Context) (uint64, error)
 	// AuditEntries calls fn for entries [from, to) in index order.
 	AuditEntries(ctx context.Context, from, to uint64, fn func(*AuditEntry) error) error
+	// AuditEntriesAbout calls fn, in index order, for every entry whose
+	// subject is one of subjects. Only cordon's own objects are indexed
+	// by subject: each subject must begin with ObjectSubjectPrefix, or
+	// the call fails with ECodeInvalid before reading. An error from fn
+	// stops the scan and is returned.
+	AuditEntriesAbout(ctx context.Context, subjects []string, fn func(*AuditEntry) error) error
 	// AddAuditCheckpoint stores a checkpoint and, in the same transaction,
 	// the tree nodes computed on the way to it (a node already stored is
 	// kept as it is); ErrAlreadyExists for a size already checkpointed.
@@ -110,6 +116,10 @@ type AuditStore interface {
 	// returned.
 	AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*AuditAccess) error) error
 }
+
+// ObjectSubjectPrefix begins the audit subjects of cordon's own objects
+// ("cordon:campaign/c-…", "cordon:incident/i-…"); reporters may not use it.
+const ObjectSubjectPrefix = "cordon:"
 
 // AuditNode is the hash of a perfect subtree of the log's Merkle tree:
 // leaves [Index<<Level, (Index+1)<<Level). Stored nodes let a proof be

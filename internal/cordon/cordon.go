@@ -163,10 +163,13 @@ const (
 	ScopeTokens = "tokens"
 	// ScopeIntrospect lets a backend introspect access tokens (RFC 7662).
 	ScopeIntrospect = "introspect"
+	// ScopeIncidents lets a token open and change incidents and read
+	// their timelines and summaries.
+	ScopeIncidents = "incidents"
 )
 
 // Scopes lists every scope but ScopeAll.
-var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens, ScopeIntrospect}
+var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens, ScopeIntrospect, ScopeIncidents}
 
 // HasScope reports whether the token grants scope.
 func (t *AdminToken) HasScope(scope string) bool {

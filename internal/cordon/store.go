@@ -104,6 +104,7 @@ type Store interface {
 	OfflineStore
 	ResetStore
 	AuditStore
+	IncidentStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

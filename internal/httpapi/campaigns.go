@@ -36,6 +36,13 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, jsonError(err))
 		return
 	}
+	incidentID := r.URL.Query().Get("incident")
+	if incidentID != "" {
+		if err := s.canLinkAtCreation(r, incidentID); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	id := cordon.NewID("c")
 	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaign/"+id, "campaign draft created", "campaigns")
 	if err != nil {
@@ -47,8 +54,34 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	if incidentID != "" {
+		if _, err := s.incidents.Link(r.Context(), s.incidentActor(r), incidentID, cordon.LinkCampaign, c.ID); err != nil {
+			// The campaign exists: say so, rather than let a retry make a
+			// second one.
+			writeError(w, r, cordon.FieldError(cordon.ErrorCode(err), "incident", "campaign %s was created as a draft but not linked to incident %s (%s); link it with cordon incident link %s campaign %s",
+				c.ID, short(incidentID), publicMessage(err), short(incidentID), c.ID))
+			return
+		}
+	}
 	w.Header().Set("Location", "/admin/v1/campaigns/"+c.ID)
 	writeJSON(w, http.StatusCreated, c)
+}
+
+// canLinkAtCreation checks, before a campaign is created with
+// ?incident=ID, that the incident exists and that the token may change
+// incidents too: a campaigns-only token must not touch an incident.
+func (s *Server) canLinkAtCreation(r *http.Request, incidentID string) error {
+	if s.incidents == nil {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "incident", "this server keeps no incidents")
+	}
+	if at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken); at == nil || !at.HasScope(cordon.ScopeIncidents) {
+		return cordon.FieldError(cordon.ECodeForbidden, "incident", "linking to an incident needs the scope %q too", cordon.ScopeIncidents)
+	}
+	_, err := s.incidents.Get(r.Context(), incidentID)
+	if cordon.ErrorCode(err) == cordon.ECodeNotFound {
+		return cordon.FieldError(cordon.ECodeNotFound, "incident", "no incident %q", short(incidentID))
+	}
+	return err
 }
 
 func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/incident"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,7 @@ type Server struct {
 	authn     *authn.Service
 	campaigns *campaign.Service
 	audit     *auditlog.Service
+	incidents *incident.Service
 	feed      http.Handler
 	closing   context.Context
 	store     cordon.Store
@@ -65,6 +67,8 @@ type Deps struct {
 	// Audit is the data-access audit log; nil leaves the audit API out and
 	// admin actions unrecorded.
 	Audit *auditlog.Service
+	// Incidents runs the incident record; nil leaves the incident API out.
+	Incidents *incident.Service
 	// Feed serves the policy feed to enforcement points (scope gate).
 	Feed http.Handler
 	// Closing ends when the server shuts down; it ends feed streams, which
@@ -98,7 +102,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -202,6 +206,9 @@ func (s *Server) routes(mux *router) {
 		mux.HandleFunc("GET /admin/v1/audit/report", s.withAdmin(cordon.ScopeAuditRead, s.handleReport))
 		mux.HandleFunc("POST /admin/v1/audit/reports", s.withAdmin(cordon.ScopeAuditRead, s.handleSaveReport))
 		mux.HandleFunc("GET /admin/v1/audit/reports/{id}", s.withAdmin(cordon.ScopeAuditRead, s.handleSavedReport))
+	}
+	if s.incidents != nil {
+		s.incidentRoutes(mux)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

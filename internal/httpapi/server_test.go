@@ -17,6 +17,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/httpapi"
+	"github.com/cordon-dev/cordon/internal/incident"
 	"github.com/cordon-dev/cordon/internal/memstore"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
@@ -35,6 +36,7 @@ type env struct {
 	store  *memstore.Store
 	clk    *clock.Fake
 	tokens map[string]string // admin token name to its secret
+	log    *auditlog.Service
 }
 
 // admins are the admin tokens every env holds, by name.
@@ -53,9 +55,10 @@ var admins = []struct {
 	{"revoked", []string{"*"}, true, 0},
 	{"expired", []string{"*"}, false, -time.Minute},
 	{"expiring", []string{"*"}, false, time.Minute},
+	{"responder", []string{"incidents"}, false, 0},
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
 	e := &env{store: memstore.New(), clk: clock.NewFake(t0), tokens: map[string]string{}}
@@ -90,7 +93,12 @@ func newEnv(t *testing.T) *env {
 		}
 		e.tokens[a.name] = plain
 	}
-	e.srv = httpapi.New(httpapi.Deps{Authn: an, Campaigns: camps, Audit: al, Store: e.store, Hasher: hasher, Clock: e.clk})
+	e.log = al
+	inc, err := incident.New(incident.Config{Store: e.store, Audit: al, Campaigns: camps, Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httpapi.New(httpapi.Deps{Authn: an, Campaigns: camps, Audit: al, Incidents: inc, Store: e.store, Hasher: hasher, Clock: e.clk})
 	return e
 }
 

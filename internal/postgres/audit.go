@@ -98,8 +98,13 @@ func (db *DB) AuditEntries(ctx context.Context, from, to uint64, fn func(*cordon
 }
 
 func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.AuditEntry, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`,
+	return db.queryAudit(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`,
 		int64(from), int64(to), stored.AuditBatch)
+}
+
+// queryAudit runs a query selecting auditCols and returns its entries.
+func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
+	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

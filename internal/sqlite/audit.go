@@ -98,8 +98,13 @@ func (db *DB) AuditEntries(ctx context.Context, from, to uint64, fn func(*cordon
 }
 
 func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.AuditEntry, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?`,
+	return db.queryAudit(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?`,
 		int64(from), int64(to), stored.AuditBatch)
+}
+
+// queryAudit runs a query selecting auditCols and returns its entries.
+func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
