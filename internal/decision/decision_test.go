@@ -249,3 +249,40 @@ func TestAuthTimeToTheSecond(t *testing.T) {
 		}
 	}
 }
+
+// TestBackdatedRampAdmitsAtActivation: a ramp whose start (or whole span)
+// lies before the activation admits its users at the activation, never
+// earlier. Before, each user's admission was their point on the ramp, so
+// a campaign activated today with a ramp dated in May let through every
+// session that logged in between May and today — a stolen token's
+// included — and hit nobody.
+func TestBackdatedRampAdmitsAtActivation(t *testing.T) {
+	act := base.Add(-time.Hour)
+	for _, kind := range []cordon.Kind{cordon.KindReauth, cordon.KindPasswordReset} {
+		c := active("c-back-"+string(kind), kind, cordon.Cohort{}, ramp(act.AddDate(0, -6, 0), 72*time.Hour))
+		p := policy(t, c)
+		for _, tc := range []struct {
+			name string
+			auth time.Time
+			want Outcome
+		}{
+			{"logged in after the ramp's end, before the activation", act.Add(-24 * time.Hour), Deny},
+			{"logged in just before the activation", act.Add(-2 * time.Second), Deny},
+			{"logged in after the activation", act.Add(2 * time.Second), Allow},
+		} {
+			s := session("ios", "8.4.1", "appstore", tc.auth)
+			if got := Decide(&Input{Session: s, Now: base, Policy: p}); got.Outcome != tc.want {
+				t.Errorf("%s %s: %v, want %v", kind, tc.name, got.Outcome, tc.want)
+			}
+		}
+	}
+	// A ramp running across the activation: users whose point is past keep
+	// the activation as their admission; those still ahead keep theirs.
+	c := active("c-across", cordon.KindReauth, cordon.Cohort{}, ramp(act.Add(-36*time.Hour), 72*time.Hour))
+	p := policy(t, c)
+	s := session("ios", "8.4.1", "appstore", act.Add(-time.Minute))
+	adm, ok := p.Admission(c.ID, s.AccountID)
+	if !ok || adm.Before(act) {
+		t.Errorf("admission %v (%v), want not before the activation %v", adm, ok, act)
+	}
+}

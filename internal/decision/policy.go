@@ -188,12 +188,15 @@ func (c *compiled) matches(i int, src int, ver *verInfo, authMicro int64, accoun
 }
 
 // admission is when the account (whose AccountHash is uh) enters the
-// campaign, in Unix ns.
+// campaign, in Unix ns: its point on the ramp, but never before the
+// activation. A ramp dated in the past admits its users at the activation,
+// so a session (or a stolen token's) that logged in between the ramp's
+// points and the activation is still asked to log in again.
 func (c *compiled) admission(uh uint64) int64 {
 	if !c.hasRamp {
 		return c.activated
 	}
-	return c.rampStart + int64(share(c.seed, uh)*float64(c.rampDur))
+	return max(c.rampStart+int64(share(c.seed, uh)*float64(c.rampDur)), c.activated)
 }
 
 // latest is the latest admission time of any user: a session that
@@ -202,7 +205,7 @@ func (c *compiled) latest() int64 {
 	if !c.hasRamp {
 		return c.activated
 	}
-	return c.rampStart + c.rampDur
+	return max(c.rampStart+c.rampDur, c.activated)
 }
 
 // beats breaks a tie between campaigns of equal severity: the later
