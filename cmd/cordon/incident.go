@@ -19,7 +19,6 @@ import (
 	"github.com/cordon-dev/cordon/internal/adminclient"
 )
 
-
 type incidentLinkOut struct {
 	Kind     string    `json:"kind"`
 	ID       string    `json:"id"`
