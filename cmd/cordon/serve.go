@@ -74,6 +74,12 @@ type Config struct {
 	// DPO is the data protection officer's contact, shown in incident
 	// summaries (--dpo); empty: "not known yet".
 	DPO string
+	// DebugAddr serves Go's profiles on an address of its own (--debug-addr);
+	// empty: none.
+	DebugAddr string
+	// AccessLogSample logs one access line in this many answers below 400
+	// (--access-log-sample); 0 or 1: every one.
+	AccessLogSample int
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client; the zero value trusts none.
 	TrustedProxies httpapi.TrustedProxies
@@ -99,6 +105,7 @@ type Main struct {
 
 	ln         net.Listener
 	srv        *http.Server
+	debug      *debugServer
 	store      serveStore
 	unlock     func() // releases the SQLite file's lock
 	deployment string // this deployment's id, from the store
@@ -149,6 +156,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+	if c.DebugAddr != "" {
+		if m.debug, err = startDebug(c.DebugAddr, m.ln.Addr().String(), c.Log); err != nil {
+			return err
+		}
+	}
 	store, where, unlock, err := openStore(ctx, c.Store, c.Data, !c.SkipCheck)
 	if err != nil {
 		return err
@@ -192,7 +204,7 @@ func (m *Main) start() {
 	}
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents})
+	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -310,6 +322,10 @@ func (m *Main) Close() error {
 	} else if m.ln != nil {
 		m.ln.Close() // Run failed before serving; a second Close finds it closed
 	}
+	if m.debug != nil {
+		err = errors.Join(err, m.debug.Close())
+		m.debug = nil
+	}
 	if m.bus != nil {
 		// Kept, closed: publish and followBus may still read the field,
 		// and a closed Bus answers them ErrClosed.
@@ -361,6 +377,9 @@ printed once on stderr.
 		fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
 		auditKeyFile := fs.String("audit-key", "", "sign audit checkpoints with the key in this file (made by cordon audit keygen, mode 0600) instead of one kept in the database, so a database-level attacker cannot sign a rewrite")
 		fs.StringVar(&c.DPO, "dpo", "", "the data protection officer's contact (name, email), shown in incident summaries (GDPR Article 33(3)(b))")
+		fs.StringVar(&c.DebugAddr, "debug-addr", "", "serve Go's profiles (/debug/pprof/) on this address, e.g. 127.0.0.1:6060; never on --addr (default: off)")
+		logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error (access lines are info; 5xx are error)")
+		fs.IntVar(&c.AccessLogSample, "access-log-sample", 1, "log one access line in N answers below 400 (answers of 400 and above are always logged)")
 		var proxies string
 		fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
 		userAgents := uaFlags(fs)
@@ -369,6 +388,14 @@ printed once on stderr.
 				return err
 			}
 			c.AdminToken = a.adminToken()
+			level, err := parseLevel(*logLevel)
+			if err != nil {
+				return err
+			}
+			if c.AccessLogSample < 0 {
+				return usageError("--access-log-sample must be 1 or more (1 logs every answer)")
+			}
+			c.Log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			return runServe(ctx, c, categories, *auditKeyFile, proxies, userAgents, a.stderr)
 		}
 	})
@@ -405,7 +432,9 @@ func runServe(ctx context.Context, c Config, categories, auditKeyFile, proxies s
 		}
 	}
 	c.Out = stderr
-	c.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewJSONHandler(stderr, nil))
+	}
 	m := &Main{Config: c}
 	if err := m.Run(ctx); err != nil {
 		return err

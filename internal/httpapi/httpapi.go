@@ -14,6 +14,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/auditlog"
@@ -46,6 +47,10 @@ type Server struct {
 	handler   http.Handler
 	// userAgents infers client facts for requests without Cordon-Client.
 	userAgents *uafacts.Rules
+	// accessSample logs one in accessSample answers below 400 (every one
+	// at 0 or 1); accessSeen counts them.
+	accessSample uint64
+	accessSeen   atomic.Uint64
 
 	// patterns are the routes registered, in order (see router).
 	patterns []string
@@ -86,6 +91,10 @@ type Deps struct {
 	// UserAgents infers client facts from the User-Agent of requests that
 	// send no Cordon-Client header; nil leaves them unknown.
 	UserAgents *uafacts.Rules
+	// AccessLogSample logs one access line in this many answers below
+	// 400; 0 or 1 logs every one. Answers of 400 and above are always
+	// logged (their level permitting).
+	AccessLogSample int
 }
 
 // New builds the server and its routes.
@@ -103,6 +112,9 @@ func New(d Deps) *Server {
 		d.Closing = context.Background()
 	}
 	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents}
+	if d.AccessLogSample > 1 {
+		s.accessSample = uint64(d.AccessLogSample)
+	}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -339,11 +351,26 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}
+			if !s.logsAccess(r.Context(), log, level, sw.status) {
+				return
+			}
 			log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
 				"duration_ms", float64(d.Microseconds())/1000, "remote", s.proxies.Addr(r))
 		}()
 		mux.ServeHTTP(sw, r)
 	})
+}
+
+// logsAccess says whether this answer gets its access line: the level
+// must be enabled, and an answer below 400 is sampled one in accessSample.
+func (s *Server) logsAccess(ctx context.Context, log *slog.Logger, level slog.Level, status int) bool {
+	if !log.Enabled(ctx, level) {
+		return false
+	}
+	if status >= 400 || s.accessSample <= 1 {
+		return true
+	}
+	return s.accessSeen.Add(1)%s.accessSample == 0
 }
 
 func (s *Server) logger(r *http.Request) *slog.Logger {
