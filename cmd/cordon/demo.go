@@ -264,26 +264,29 @@ timeline:
 	case r.sum.ServerErrors > 0:
 		failed = append(failed, fmt.Sprintf("%d answer(s) were server errors", r.sum.ServerErrors))
 	}
-	for _, c := range []struct{ id, what string }{{reauth, "re-login"}, {upgrade, "upgrade"}, {rekey, "re-key"}} {
-		if p := final[c.id]; !p.finished() {
-			failed = append(failed, fmt.Sprintf("%s: %d of %d blocked users satisfied", c.what, p.SatisfiedUsers, p.BlockedUsers))
-		}
-	}
+	// Containment is enforcement: a user who has not come back yet is
+	// still refused, which is the point. Only a wrong answer fails it.
 	fmt.Fprintln(out)
 	if len(failed) == 0 {
-		fmt.Fprintf(out, "RESULT: contained — every step done by T+%ds of demo time (%s in all)\n", mark, time.Since(setUp).Round(time.Second))
+		fmt.Fprintf(out, "RESULT: contained — every campaign enforced at the gate by T+%ds of demo time (%s in all)\n", mark, time.Since(setUp).Round(time.Second))
 	} else {
 		fmt.Fprintf(out, "RESULT: NOT contained — %s\n", strings.Join(failed, "; "))
+	}
+	later := func(p *demoProgress) string {
+		if n := p.BlockedUsers - p.SatisfiedUsers; n > 0 {
+			return fmt.Sprintf("; %d not back yet, their sessions still refused", n)
+		}
+		return ""
 	}
 	p := final[reauth]
 	fmt.Fprintf(out, "  scoped    %s\n", scope.line)
 	fmt.Fprintf(out, "            (the log is tamper-evident: cordon audit verify proves it intact or names the first bad entry)\n")
-	fmt.Fprintf(out, "  re-login  %d of %d users the campaign blocked on desktop, iOS and Windows Phone logged in again\n", p.SatisfiedUsers, p.BlockedUsers)
+	fmt.Fprintf(out, "  re-login  %d of %d users the campaign blocked on desktop, iOS and Windows Phone logged in again%s\n", p.SatisfiedUsers, p.BlockedUsers, later(p))
 	p = final[upgrade]
-	fmt.Fprintf(out, "  upgrade   %d of %d Android users below 8.5.0 updated, each from its own store (%d of %d store links checked, %d wrong)\n",
-		p.SatisfiedUsers, p.BlockedUsers, r.sum.RoutingChecked, r.sum.RoutingChecked+r.sum.RoutingUnverified, r.sum.RoutingViolations)
+	fmt.Fprintf(out, "  upgrade   %d of %d Android users below 8.5.0 updated, each from its own store (%d of %d store links checked, %d wrong)%s\n",
+		p.SatisfiedUsers, p.BlockedUsers, r.sum.RoutingChecked, r.sum.RoutingChecked+r.sum.RoutingUnverified, r.sum.RoutingViolations, later(p))
 	p = final[rekey]
-	fmt.Fprintf(out, "  re-key    %d of %d Android users whose offline grant was revoked downloaded again\n", p.SatisfiedUsers, p.BlockedUsers)
+	fmt.Fprintf(out, "  re-key    %d of %d Android users whose offline grant was revoked downloaded again%s\n", p.SatisfiedUsers, p.BlockedUsers, later(p))
 	if r.sum.Shed > 0 {
 		fmt.Fprintf(out, "  load      the server shed %d login(s) with 429/503 and Retry-After when they came faster than it can hash\n"+
 			"            passwords; the apps waited and tried again. That is cordon protecting its capacity, not a failure,\n"+
