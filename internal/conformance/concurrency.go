@@ -23,7 +23,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"CreateOneUsernameRace", testCreateAccountRace},
 		{"ManyAccountsAtOnce", testManyWriters},
 		{"ConsumeOneResetRace", testResetRace},
-	}, append(fleetConcurrencyTests(), adminConcurrencyTests()...)...))
+	}, append(append(fleetConcurrencyTests(), progressConcurrencyTests()...), adminConcurrencyTests()...)...))
 	t.Run("Audit", func(t *testing.T) {
 		RunAuditConcurrencyTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })
 	})
