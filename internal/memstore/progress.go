@@ -11,7 +11,7 @@ import (
 
 // progressState is what the ProgressStore methods keep.
 type progressState struct {
-	targeted  map[string]cordon.Targeted
+	targeted map[string]cordon.Targeted
 	rows     map[string]map[factsKey]*cordon.ProgressRow // campaign → facts
 	userRow  map[[2]string]factsKey                      // campaign, account → row first seen in
 	prompted map[[2]string]bool                          // campaign, session
