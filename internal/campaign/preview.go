@@ -3,7 +3,6 @@ package campaign
 import (
 	"context"
 	"sort"
-	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
@@ -35,6 +34,9 @@ type BreakdownRow struct {
 	Version  string `json:"version"`
 	Source   string `json:"source"`
 	Sessions int64  `json:"sessions"`
+	// Users is the accounts with a session in the row (summed over the
+	// row's buckets when the preview is not exact: an upper bound).
+	Users int64 `json:"users"`
 }
 
 type factsKey struct{ platform, version, source string }
@@ -66,13 +68,27 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return nil, err
 	}
 	p := &Preview{AdmittedShare: m.Share(now), LiveSessions: total, Exact: true}
-	rows := map[factsKey]int64{}
+	rows := map[factsKey]*BreakdownRow{}
+	row := func(k factsKey) *BreakdownRow {
+		r := rows[k]
+		if r == nil {
+			r = &BreakdownRow{Platform: k.platform, Version: k.version, Source: k.source}
+			rows[k] = r
+		}
+		return r
+	}
 	users := map[string]struct{}{}
+	rowUsers := map[factsKey]map[string]struct{}{}
 	count := func(sess *cordon.Session) error {
 		if m.Match(sess, now) {
 			p.Sessions++
 			users[sess.AccountID] = struct{}{}
-			rows[factsKey{sess.Facts.Platform, sess.Facts.Version, sess.Facts.Source}]++
+			k := factsKey{sess.Facts.Platform, sess.Facts.Version, sess.Facts.Source}
+			row(k).Sessions++
+			if rowUsers[k] == nil {
+				rowUsers[k] = map[string]struct{}{}
+			}
+			rowUsers[k][sess.AccountID] = struct{}{}
 		}
 		return nil
 	}
@@ -100,16 +116,21 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 			if m.MatchBucket(b, now) {
 				p.Sessions += b.Sessions
 				p.Users += b.Users
-				rows[factsKey{b.Platform, b.Version, b.Source}] += b.Sessions
+				r := row(factsKey{b.Platform, b.Version, b.Source})
+				r.Sessions += b.Sessions
+				r.Users += b.Users
 			}
 		}
 	}
 	if p.Exact {
 		p.Users = int64(len(users))
+		for k, us := range rowUsers {
+			rows[k].Users = int64(len(us))
+		}
 	}
 	p.Breakdown = make([]BreakdownRow, 0, len(rows))
-	for k, n := range rows {
-		p.Breakdown = append(p.Breakdown, BreakdownRow{k.platform, k.version, k.source, n})
+	for _, r := range rows {
+		p.Breakdown = append(p.Breakdown, *r)
 	}
 	sort.Slice(p.Breakdown, func(i, j int) bool {
 		a, b := p.Breakdown[i], p.Breakdown[j]
@@ -119,36 +140,4 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return a.Platform+a.Version+a.Source < b.Platform+b.Version+b.Source
 	})
 	return p, nil
-}
-
-// ProgressView is a campaign's progress as the API shows it.
-type ProgressView struct {
-	cordon.Progress
-	// AdmittedShare is the share of the cohort the ramp admits now.
-	AdmittedShare float64 `json:"admitted_share"`
-	// Complete is satisfied users over blocked users (1 when none was
-	// blocked yet).
-	Complete float64   `json:"complete"`
-	At       time.Time `json:"at"`
-}
-
-// Progress returns what the campaign has done so far, from its counters:
-// one row read, whatever the fleet's size.
-func (s *Service) Progress(ctx context.Context, c *cordon.Campaign) (*ProgressView, error) {
-	pr, err := s.store.Progress(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	now := s.clock.Now()
-	v := &ProgressView{Progress: pr, Complete: 1, At: now.UTC()}
-	if m, err := decision.NewMatcher(c); err == nil {
-		v.AdmittedShare = m.Share(now)
-	}
-	if c.State == cordon.StateDraft {
-		v.AdmittedShare = 0
-	}
-	if pr.BlockedUsers > 0 {
-		v.Complete = float64(pr.SatisfiedUsers) / float64(pr.BlockedUsers)
-	}
-	return v, nil
 }
