@@ -103,6 +103,10 @@ type Options struct {
 	// its User-Agent; ok false means unknown. It runs on the request path
 	// and must be quick and safe for concurrent use.
 	UserAgentFacts func(h http.Header) (f ClientFacts, ok bool)
+	// Reporter, if set, is told of every campaign denial and flexible
+	// upgrade prompt, so the campaign's progress counts what this gate
+	// enforced (NewReporter; run it with Reporter.Run).
+	Reporter *Reporter
 }
 
 // Gate decides requests against a State. It is safe for concurrent use.
@@ -114,6 +118,7 @@ type Gate struct {
 	log        *slog.Logger
 	onDecision func(Decision)
 	uaFacts    func(http.Header) (ClientFacts, bool)
+	reporter   *Reporter
 	nextSweep  atomic.Int64 // Unix ns
 	tunnels    tunnels
 	health     health
@@ -121,7 +126,7 @@ type Gate struct {
 
 // New returns a Gate that decides against st.
 func New(st *State, opts Options) *Gate {
-	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision, uaFacts: opts.UserAgentFacts}
+	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision, uaFacts: opts.UserAgentFacts, reporter: opts.Reporter}
 	if g.clock == nil {
 		g.clock = time.Now
 	}
@@ -357,10 +362,11 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 	}
 
 	sess := &e.session
+	revoked := false
 	if g.st.revoked.has(sess.ID, ns) {
-		revoked := *sess
-		revoked.RevokedAt = now
-		sess = &revoked
+		r := *sess
+		r.RevokedAt = now
+		sess, revoked = &r, true
 	}
 	id := &Identity{
 		AccountID: sess.AccountID,
@@ -379,6 +385,14 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 	}
 	if g.onDecision != nil {
 		g.onDecision(id.Decision)
+	}
+	if g.reporter != nil && d.Campaign != "" && !revoked {
+		switch {
+		case d.Outcome == decision.Deny:
+			g.reporter.Record(d.Campaign, sess.ID, false)
+		case d.Upgrade != nil:
+			g.reporter.Record(d.Campaign, sess.ID, true)
+		}
 	}
 	if d.Outcome == decision.Deny && g.log.Enabled(r.Context(), slog.LevelDebug) {
 		g.log.Debug("request denied", "reason", d.Reason, "campaign", d.Campaign, "session", id.SessionID)
