@@ -65,6 +65,13 @@ func TestProgressAgainstTheCohort(t *testing.T) {
 			draft.Complete, draft.SatisfiedOfCohort, draft.AdmittedShare, draft.Targeted, draft.Admitted, draft.State)
 	}
 
+	// A draft without a ramp would admit everyone once active: as a
+	// draft it admits nobody.
+	now := e.create(t, `{"kind":"reauth","name":"now"}`)
+	if v := progressOf(t, e, now.ID); v.AdmittedShare != 0 || v.Complete != 0 || v.Admitted != (campaign.Counts{}) || v.Dormant != (campaign.Counts{}) {
+		t.Errorf("a draft without a ramp: admitted share %v, complete %v, admitted %+v, dormant %+v; want 0", v.AdmittedShare, v.Complete, v.Admitted, v.Dormant)
+	}
+
 	e.clk.Set(t0.Add(30 * time.Minute))
 	e.transition(t, c.ID, "activate")
 	e.clk.Set(t0.Add(time.Hour + 16*time.Hour)) // 16 % of the ramp
