@@ -24,13 +24,8 @@ type campaignOut struct {
 	Upgrade  json.RawMessage `json:"upgrade"`
 	Message  string          `json:"message"`
 	Created  time.Time       `json:"created_at"`
-	Progress *struct {
-		BlockedSessions int64   `json:"blocked_sessions"`
-		BlockedUsers    int64   `json:"blocked_users"`
-		SatisfiedUsers  int64   `json:"satisfied_users"`
-		AdmittedShare   float64 `json:"admitted_share"`
-		Complete        float64 `json:"complete"`
-	} `json:"progress"`
+	Progress *progressOut    `json:"progress"`
+
 	PolicyVersion uint64 `json:"policy_version"`
 }
 
@@ -171,9 +166,5 @@ func showCampaign(w io.Writer, c *campaignOut) {
 	if len(c.Upgrade) > 0 && string(c.Upgrade) != "null" {
 		fmt.Fprintf(w, "  upgrade: %s\n", c.Upgrade)
 	}
-	if p := c.Progress; p != nil {
-		bar := strings.Repeat("█", int(p.Complete*30)) + strings.Repeat("░", 30-int(p.Complete*30))
-		fmt.Fprintf(w, "  admitted %.0f%% of the cohort; %d session(s) of %d user(s) blocked; %d user(s) satisfied\n  %s %.0f%% complete\n",
-			p.AdmittedShare*100, p.BlockedSessions, p.BlockedUsers, p.SatisfiedUsers, bar, p.Complete*100)
-	}
+	renderProgress(w, c.Progress)
 }

@@ -216,7 +216,7 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 			return err
 		}
 		p := v.Progress
-		fmt.Fprintf(out, "%s %-15s %s  %s: %d of %d blocked users satisfied (%.0f%%)\n", indent, c.what, v.ID, v.State, p.SatisfiedUsers, p.BlockedUsers, p.Complete*100)
+		fmt.Fprintf(out, "%s %-15s %s  %s: %d of %d blocked users satisfied (%.0f%% of the cohort)\n", indent, c.what, v.ID, v.State, p.SatisfiedUsers, p.BlockedUsers, p.Complete*100)
 	}
 	fmt.Fprintf(out, "\nThe fleet, as the simulated apps saw it:\n")
 	r.sum.Print(out)
