@@ -93,7 +93,7 @@ var mutations = []mutation{
 		From: "\t\t\ts.Blocked(ctx, d, sess)\n", To: "\t\t\ts.Blocked(ctx, d, sess)\n\t\t\ts.Satisfied(ctx, r.Campaign, sess.AccountID)\n",
 		Pkgs: []string{"./internal/campaign", "./cmd/cordon"}, Run: "TestGateReportsAreClaims|TestHostileGateReports"},
 	{Name: "a gate report counts a session the campaign does not deny", File: "internal/campaign/gatereport.go",
-		From: "\t\tif !holds {", To: "\t\tif false {",
+		From: "\t\tif !holds {", To: "\t\tif !holds && false {",
 		Pkgs: []string{"./internal/campaign", "./cmd/cordon"}, Run: "TestGateReportsAreClaims|TestHostileGateReports"},
 	{Name: "a gate report for a session nobody holds counts", File: "internal/campaign/gatereport.go",
 		From: "if errors.Is(err, cordon.ErrNotFound) {\n\t\t\trefuse(i, \"unknown_session\"", To: "if errors.Is(err, cordon.ErrNotFound) && false {\n\t\t\trefuse(i, \"unknown_session\"",
