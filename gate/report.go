@@ -30,7 +30,7 @@ const maxReportBatch = 1000
 
 // recentSlots sizes the table of (campaign, session) pairs reported
 // lately, so a client retrying a denied request does not queue a report
-// per request: 64K slots of 8 bytes.
+// per request: 64K slots of 8 bytes, in sets of four.
 const recentSlots = 1 << 16
 
 // ReporterConfig says where a Reporter sends what the gate enforced.
@@ -131,24 +131,29 @@ func NewReporter(cfg ReporterConfig) (*Reporter, error) {
 
 // hash is never 0, which marks an empty slot.
 func (r *Reporter) hash(campaign, session string, prompted bool) uint64 {
-	var h maphash.Hash
-	h.SetSeed(r.seed)
-	h.WriteString(campaign)
-	h.WriteByte(0)
-	h.WriteString(session)
+	h := maphash.String(r.seed, session)
+	h ^= (maphash.String(r.seed, campaign) + 0x9e3779b97f4a7c15) * 0xbf58476d1ce4e5b9
 	if prompted {
-		h.WriteByte(1)
+		h = ^h
 	}
-	return h.Sum64() | 1
+	return h | 1
 }
 
 // Record notes that campaign denied (prompted false) or prompted session.
 // It never blocks on the network.
 func (r *Reporter) Record(campaign, session string, prompted bool) {
 	h := r.hash(campaign, session, prompted)
-	slot := &r.recent[h%recentSlots]
-	if slot.Load() == h {
-		return // reported lately
+	// Four slots per pair (a 4-way set in one cache line), so busy pairs
+	// that share a set do not evict each other on every request.
+	set := r.recent[h%recentSlots&^3:][:4]
+	slot := &set[(h>>32)&3]
+	for i := range set {
+		switch v := set[i].Load(); v {
+		case h:
+			return // reported lately
+		case 0:
+			slot = &set[i]
+		}
 	}
 	outcome := "denied"
 	if prompted {
@@ -242,7 +247,9 @@ func (r *Reporter) putBack(batch []report, dropped int64) {
 	r.buf = append(keep[:len(keep):len(keep)], r.buf...)
 	lost := batch[len(keep):]
 	for _, b := range lost {
-		r.recent[b.h%recentSlots].CompareAndSwap(b.h, 0)
+		for i := range 4 {
+			r.recent[b.h%recentSlots&^3+uint64(i)].CompareAndSwap(b.h, 0)
+		}
 	}
 	r.dropped += dropped + int64(len(lost))
 	r.droppedTotal.Add(int64(len(lost)))
