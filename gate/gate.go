@@ -54,6 +54,11 @@
 // same variable (X_Cordon_Account, x.cordon.account), so a handler, or an
 // upstream behind a reverse proxy, can trust any it finds.
 //
+// A Reporter (Options.Reporter, NewReporter) tells the control plane of
+// every campaign denial and flexible upgrade prompt the gate decides, in
+// batches every few seconds from a bounded buffer, so a campaign's
+// progress counts what the gates enforce.
+//
 // A request is decided on its headers alone. A refused request is
 // answered at once, without waiting for a body the client may never send,
 // and its connection is closed. An upgraded connection (a WebSocket) the
