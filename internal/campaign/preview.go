@@ -22,6 +22,11 @@ type Preview struct {
 	Exact bool `json:"exact"`
 	// AdmittedShare is the share of the cohort the ramp admits now.
 	AdmittedShare float64 `json:"admitted_share"`
+	// AdmittedSessions and AdmittedUsers are the part of the cohort the
+	// ramp admits now: counted user by user when Exact, else
+	// AdmittedShare of Sessions and Users, rounded down.
+	AdmittedSessions int64 `json:"admitted_sessions"`
+	AdmittedUsers    int64 `json:"admitted_users"`
 	// Breakdown counts sessions by platform, version and source.
 	Breakdown []BreakdownRow `json:"breakdown"`
 	// LiveSessions is the size of the whole fleet, for scale.
@@ -37,6 +42,9 @@ type BreakdownRow struct {
 	// Users is the accounts with a session in the row (summed over the
 	// row's buckets when the preview is not exact: an upper bound).
 	Users int64 `json:"users"`
+	// AdmittedSessions and AdmittedUsers: as Preview's, for the row.
+	AdmittedSessions int64 `json:"admitted_sessions"`
+	AdmittedUsers    int64 `json:"admitted_users"`
 }
 
 type factsKey struct{ platform, version, source string }
@@ -77,18 +85,24 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		}
 		return r
 	}
-	users := map[string]struct{}{}
-	rowUsers := map[factsKey]map[string]struct{}{}
+	users := map[string]bool{} // account → admitted now
+	rowUsers := map[factsKey]map[string]bool{}
 	count := func(sess *cordon.Session) error {
 		if m.Match(sess, now) {
 			p.Sessions++
-			users[sess.AccountID] = struct{}{}
+			admitted := m.Admitted(sess.AccountID, now)
+			users[sess.AccountID] = admitted
 			k := factsKey{sess.Facts.Platform, sess.Facts.Version, sess.Facts.Source}
-			row(k).Sessions++
-			if rowUsers[k] == nil {
-				rowUsers[k] = map[string]struct{}{}
+			r := row(k)
+			r.Sessions++
+			if admitted {
+				p.AdmittedSessions++
+				r.AdmittedSessions++
 			}
-			rowUsers[k][sess.AccountID] = struct{}{}
+			if rowUsers[k] == nil {
+				rowUsers[k] = map[string]bool{}
+			}
+			rowUsers[k][sess.AccountID] = admitted
 		}
 		return nil
 	}
@@ -124,8 +138,23 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 	}
 	if p.Exact {
 		p.Users = int64(len(users))
+		for _, in := range users {
+			if in {
+				p.AdmittedUsers++
+			}
+		}
 		for k, us := range rowUsers {
 			rows[k].Users = int64(len(us))
+			for _, in := range us {
+				if in {
+					rows[k].AdmittedUsers++
+				}
+			}
+		}
+	} else {
+		p.AdmittedSessions, p.AdmittedUsers = admitted(p.AdmittedShare, p.Sessions), admitted(p.AdmittedShare, p.Users)
+		for _, r := range rows {
+			r.AdmittedSessions, r.AdmittedUsers = admitted(p.AdmittedShare, r.Sessions), admitted(p.AdmittedShare, r.Users)
 		}
 	}
 	p.Breakdown = make([]BreakdownRow, 0, len(rows))

@@ -41,8 +41,10 @@ type ProgressView struct {
 	// AdmittedShare is the share of the cohort the ramp admits now (0 for
 	// a draft).
 	AdmittedShare float64 `json:"admitted_share"`
-	// Admitted is AdmittedShare of Targeted, rounded down: the ramp admits
-	// users by a hash, so this is the expected number.
+	// Admitted is the part of Targeted the ramp has admitted: counted user
+	// by user at the cohort's last count when Targeted.Exact, else
+	// AdmittedShare of Targeted, rounded down (the ramp admits users by a
+	// hash, so that is the expected number).
 	Admitted Counts `json:"admitted"`
 	// Seen is the admitted sessions and users that made a request the
 	// campaign denied (Blocked) or prompted (Prompted), at the server or a
@@ -127,7 +129,14 @@ func (s *Service) Progress(ctx context.Context, c *cordon.Campaign) (*ProgressVi
 		at := tg.At.UTC()
 		v.Targeted.At = &at
 	}
+	// An exact cohort was counted user by user, admitted ones included,
+	// at its last recount (at most a minute ago while it runs); a cohort
+	// from buckets is admitted by the ramp's share now.
+	exact := tg.Exact
 	v.Admitted = Counts{admitted(v.AdmittedShare, tg.Sessions), admitted(v.AdmittedShare, tg.Users)}
+	if exact {
+		v.Admitted = Counts{tg.AdmittedSessions, tg.AdmittedUsers}
+	}
 	v.Blocked = Counts{pr.BlockedSessions, pr.BlockedUsers}
 	v.Prompted = Counts{pr.PromptedSessions, pr.PromptedUsers}
 	v.Seen = Counts{pr.BlockedSessions + pr.PromptedSessions, pr.BlockedUsers + pr.PromptedUsers}
@@ -151,6 +160,9 @@ func (s *Service) Progress(ctx context.Context, c *cordon.Campaign) (*ProgressVi
 		b := row(r.Platform, r.Version, r.Source)
 		b.Targeted = Counts{r.Sessions, r.Users}
 		b.Admitted = Counts{admitted(v.AdmittedShare, r.Sessions), admitted(v.AdmittedShare, r.Users)}
+		if exact {
+			b.Admitted = Counts{r.AdmittedSessions, r.AdmittedUsers}
+		}
 	}
 	for _, r := range rows {
 		b := row(r.Platform, r.Version, r.Source)
@@ -180,9 +192,10 @@ func (s *Service) refreshTargeted(ctx context.Context, c *cordon.Campaign, now t
 	if err != nil {
 		return err
 	}
-	tg := cordon.Targeted{Sessions: p.Sessions, Users: p.Users, Exact: p.Exact, At: now}
+	tg := cordon.Targeted{Sessions: p.Sessions, Users: p.Users, AdmittedSessions: p.AdmittedSessions, AdmittedUsers: p.AdmittedUsers, Exact: p.Exact, At: now}
 	for _, r := range p.Breakdown {
-		tg.Rows = append(tg.Rows, cordon.TargetedRow{Platform: r.Platform, Version: r.Version, Source: r.Source, Sessions: r.Sessions, Users: r.Users})
+		tg.Rows = append(tg.Rows, cordon.TargetedRow{Platform: r.Platform, Version: r.Version, Source: r.Source,
+			Sessions: r.Sessions, Users: r.Users, AdmittedSessions: r.AdmittedSessions, AdmittedUsers: r.AdmittedUsers})
 	}
 	if err := s.store.SetTargeted(ctx, c.ID, tg); err != nil {
 		return err

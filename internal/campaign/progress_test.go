@@ -57,14 +57,20 @@ func progressOf(t *testing.T, e *env, id string) *campaign.ProgressView {
 func TestProgressAgainstTheCohort(t *testing.T) {
 	ctx := t.Context()
 	e, ss := fleetEnv(t, 100, 60)
-	c := e.create(t, `{"kind":"reauth","name":"r","ramp":{"start":"2026-12-01T10:00:00Z","duration":"100h"}}`)
+	// The ramp hash of this campaign id admits, 16 h into 100 h, exactly
+	// these 16 of the 100 users (10 on iOS, 6 on Android), pinned here as
+	// decision's TestRampHashPinned pins the hash.
+	admittedAt16 := []int{3, 10, 14, 15, 22, 24, 28, 31, 43, 58, 65, 67, 68, 75, 86, 87}
+	c, err := e.svc.CreateWithID(ctx, "c_ramp16_0029", []byte(`{"kind":"reauth","name":"r","ramp":{"start":"2026-12-01T10:00:00Z","duration":"100h"}}`), "json", "a-admin")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	draft := progressOf(t, e, c.ID)
 	if draft.Complete != 0 || draft.SatisfiedOfCohort != 0 || draft.AdmittedShare != 0 || draft.Targeted.Users != 0 || draft.Admitted.Users != 0 || draft.State != cordon.StateDraft {
 		t.Errorf("a draft: complete %v, of cohort %v, admitted share %v, targeted %+v, admitted %+v, state %s; want all 0 and draft",
 			draft.Complete, draft.SatisfiedOfCohort, draft.AdmittedShare, draft.Targeted, draft.Admitted, draft.State)
 	}
-
 	// A draft without a ramp would admit everyone once active: as a
 	// draft it admits nobody.
 	now := e.create(t, `{"kind":"reauth","name":"now"}`)
@@ -74,13 +80,19 @@ func TestProgressAgainstTheCohort(t *testing.T) {
 
 	e.clk.Set(t0.Add(30 * time.Minute))
 	e.transition(t, c.ID, "activate")
-	e.clk.Set(t0.Add(time.Hour + 16*time.Hour)) // 16 % of the ramp
-	deny := decision.Decision{Outcome: decision.Deny, Reason: decision.ReasonReauthRequired, Campaign: c.ID}
-	for _, s := range ss[:15] {
-		e.svc.Blocked(ctx, deny, s)
+	if v := progressOf(t, e, c.ID); v.Admitted != (campaign.Counts{}) || v.Targeted.Counts != (campaign.Counts{Sessions: 100, Users: 100}) {
+		t.Errorf("at activation, before the ramp starts: targeted %+v, admitted %+v; want 100/100 and nobody", v.Targeted, v.Admitted)
 	}
-	for _, s := range ss[:14] {
-		e.svc.Satisfied(ctx, c.ID, s.AccountID)
+	e.clk.Set(t0.Add(time.Hour + 16*time.Hour)) // 16 % of the ramp
+	if err := e.svc.SampleAll(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	deny := decision.Decision{Outcome: decision.Deny, Reason: decision.ReasonReauthRequired, Campaign: c.ID}
+	for _, i := range admittedAt16[:15] {
+		e.svc.Blocked(ctx, deny, ss[i])
+	}
+	for _, i := range admittedAt16[:14] {
+		e.svc.Satisfied(ctx, c.ID, ss[i].AccountID)
 	}
 	v := progressOf(t, e, c.ID)
 	checks := []struct {
@@ -108,11 +120,12 @@ func TestProgressAgainstTheCohort(t *testing.T) {
 	if len(v.Breakdown) == 2 {
 		ios, android := v.Breakdown[0], v.Breakdown[1]
 		wantIOS := campaign.ProgressBreakdown{Platform: "ios", Version: "8.4.0", Source: "appstore",
-			Targeted: campaign.Counts{Sessions: 60, Users: 60}, Admitted: campaign.Counts{Sessions: 9, Users: 9},
-			Seen: campaign.Counts{Sessions: 15, Users: 15}, Blocked: campaign.Counts{Sessions: 15, Users: 15}, Satisfied: 14}
+			Targeted: campaign.Counts{Sessions: 60, Users: 60}, Admitted: campaign.Counts{Sessions: 10, Users: 10},
+			Seen: campaign.Counts{Sessions: 10, Users: 10}, Blocked: campaign.Counts{Sessions: 10, Users: 10}, Satisfied: 10}
 		wantAndroid := campaign.ProgressBreakdown{Platform: "android", Version: "8.4.0", Source: "play",
 			Targeted: campaign.Counts{Sessions: 40, Users: 40}, Admitted: campaign.Counts{Sessions: 6, Users: 6},
-			Dormant: campaign.Counts{Sessions: 6, Users: 6}}
+			Seen: campaign.Counts{Sessions: 5, Users: 5}, Blocked: campaign.Counts{Sessions: 5, Users: 5}, Satisfied: 4,
+			Dormant: campaign.Counts{Sessions: 1, Users: 1}}
 		if ios != wantIOS || android != wantAndroid {
 			t.Errorf("breakdown:\n got %+v\n     %+v\nwant %+v\n     %+v", ios, android, wantIOS, wantAndroid)
 		}

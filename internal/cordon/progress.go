@@ -14,6 +14,10 @@ type Targeted struct {
 	// Exact is false when the counts come from buckets (Users is then an
 	// upper bound), as in a preview.
 	Exact bool `json:"exact"`
+	// AdmittedSessions and AdmittedUsers are the part the ramp admitted
+	// at At, counted user by user when Exact.
+	AdmittedSessions int64 `json:"admitted_sessions"`
+	AdmittedUsers    int64 `json:"admitted_users"`
 	// At is when it was computed; zero when never (a draft).
 	At time.Time `json:"at"`
 	// Rows split the sessions (and, when exact, the users) by facts.
@@ -27,6 +31,9 @@ type TargetedRow struct {
 	Source   string `json:"source"`
 	Sessions int64  `json:"sessions"`
 	Users    int64  `json:"users"`
+	// AdmittedSessions and AdmittedUsers: as Targeted's, for the row.
+	AdmittedSessions int64 `json:"admitted_sessions"`
+	AdmittedUsers    int64 `json:"admitted_users"`
 }
 
 // ProgressRow is a campaign's counters for the sessions with one

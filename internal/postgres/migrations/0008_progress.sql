@@ -36,6 +36,8 @@ CREATE TABLE campaign_targeted (
 	campaign_id TEXT PRIMARY KEY REFERENCES campaigns (id),
 	sessions    BIGINT NOT NULL,
 	users       BIGINT NOT NULL,
+	admitted_sessions BIGINT NOT NULL,
+	admitted_users    BIGINT NOT NULL,
 	exact       BOOLEAN NOT NULL,
 	at          BIGINT NOT NULL
 );
@@ -47,6 +49,8 @@ CREATE TABLE campaign_targeted_rows (
 	source      TEXT NOT NULL,
 	sessions    BIGINT NOT NULL,
 	users       BIGINT NOT NULL,
+	admitted_sessions BIGINT NOT NULL,
+	admitted_users    BIGINT NOT NULL,
 	PRIMARY KEY (campaign_id, platform, version, source)
 );
 

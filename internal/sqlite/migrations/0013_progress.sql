@@ -36,6 +36,8 @@ CREATE TABLE campaign_targeted (
 	campaign_id TEXT PRIMARY KEY REFERENCES campaigns(id),
 	sessions    INTEGER NOT NULL,
 	users       INTEGER NOT NULL,
+	admitted_sessions INTEGER NOT NULL,
+	admitted_users    INTEGER NOT NULL,
 	exact       INTEGER NOT NULL,
 	at          INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
@@ -47,6 +49,8 @@ CREATE TABLE campaign_targeted_rows (
 	source      TEXT NOT NULL,
 	sessions    INTEGER NOT NULL,
 	users       INTEGER NOT NULL,
+	admitted_sessions INTEGER NOT NULL,
+	admitted_users    INTEGER NOT NULL,
 	PRIMARY KEY (campaign_id, platform, version, source)
 ) STRICT, WITHOUT ROWID;
 
