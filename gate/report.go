@@ -224,6 +224,18 @@ func (r *Reporter) Flush(ctx context.Context) error {
 		r.mu.Unlock()
 
 		refused, err := r.send(ctx, batch, dropped)
+		var perm *refusedBatch
+		if errors.As(err, &perm) {
+			// The server will never take this batch (a token without
+			// scope gate, a revoked one): keeping it would only fill
+			// the buffer. It is dropped and counted.
+			r.droppedTotal.Add(int64(len(batch)))
+			r.forget(batch)
+			r.mu.Lock()
+			r.dropped += dropped + int64(len(batch))
+			r.mu.Unlock()
+			return err
+		}
 		if err != nil {
 			r.putBack(batch, dropped)
 			return err
@@ -246,11 +258,7 @@ func (r *Reporter) putBack(batch []report, dropped int64) {
 	keep := batch[:min(room, len(batch))]
 	r.buf = append(keep[:len(keep):len(keep)], r.buf...)
 	lost := batch[len(keep):]
-	for _, b := range lost {
-		for i := range 4 {
-			r.recent[b.h%recentSlots&^3+uint64(i)].CompareAndSwap(b.h, 0)
-		}
-	}
+	r.forget(lost)
 	r.dropped += dropped + int64(len(lost))
 	r.droppedTotal.Add(int64(len(lost)))
 }
@@ -277,7 +285,11 @@ func (r *Reporter) send(ctx context.Context, batch []report, dropped int64) (int
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("gate reports: the server answered %d: %s", resp.StatusCode, bytes.TrimSpace(data[:min(len(data), 200)]))
+		err := fmt.Errorf("gate reports: the server answered %d: %s", resp.StatusCode, bytes.TrimSpace(data[:min(len(data), 200)]))
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests {
+			return 0, &refusedBatch{err}
+		}
+		return 0, err
 	}
 	var res struct {
 		Refused []json.RawMessage `json:"refused"`
@@ -286,4 +298,21 @@ func (r *Reporter) send(ctx context.Context, batch []report, dropped int64) (int
 		return 0, fmt.Errorf("gate reports: unreadable answer: %w", err)
 	}
 	return len(res.Refused), nil
+}
+
+// refusedBatch is a batch the server refused for good (a 4xx other than
+// 408 and 429): sending it again would be refused again.
+type refusedBatch struct{ err error }
+
+func (e *refusedBatch) Error() string { return e.err.Error() }
+func (e *refusedBatch) Unwrap() error { return e.err }
+
+// forget removes reports from the table of pairs reported lately, so a
+// later request reports them again.
+func (r *Reporter) forget(reports []report) {
+	for _, b := range reports {
+		for i := range 4 {
+			r.recent[b.h%recentSlots&^3+uint64(i)].CompareAndSwap(b.h, 0)
+		}
+	}
 }

@@ -20,6 +20,7 @@ type reportServer struct {
 	batches []reportBatch
 	auth    []string
 	fail    bool
+	status  int // when not 0, the answer to every batch
 }
 
 type reportBatch struct {
@@ -38,6 +39,10 @@ func newReportServer(t *testing.T) *reportServer {
 		}
 		if rs.fail {
 			http.Error(w, `{"error":"storage_unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		if rs.status != 0 {
+			http.Error(w, `{"error":"forbidden"}`, rs.status)
 			return
 		}
 		var b reportBatch
@@ -176,5 +181,28 @@ func BenchmarkReporterRecord(b *testing.B) {
 	}
 	if st := r.Stats(); st.Pending != len(ids) || st.Dropped != 0 {
 		b.Fatalf("stats %+v: want %d pending, none dropped (repeats are not queued)", st, len(ids))
+	}
+}
+
+// A batch the server refuses for good (a token without scope gate) is
+// dropped and counted, not kept to fill the buffer.
+func TestReporterDropsWhatTheServerRefuses(t *testing.T) {
+	rs := newReportServer(t)
+	r := newTestReporter(t, rs.URL, 10)
+	rs.status = http.StatusForbidden
+	r.Record("c-1", "s-1", false)
+	r.Record("c-1", "s-2", false)
+	if err := r.Flush(t.Context()); err == nil {
+		t.Fatal("Flush refused with 403: no error")
+	}
+	if st := r.Stats(); st.Pending != 0 || st.Dropped != 2 {
+		t.Errorf("after a 403: %+v, want nothing pending, 2 dropped", st)
+	}
+	rs.status = 0
+	if err := r.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.batches) != 1 || rs.batches[0].Dropped != 2 || len(rs.batches[0].Reports) != 0 {
+		t.Errorf("next batch: %+v, want no reports and dropped 2", rs.batches)
 	}
 }
