@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"context"
+	"github.com/cordon-dev/cordon/internal/password"
 )
 
 // startReportingGate is startGate with reports sent every 50 ms.
@@ -222,4 +224,33 @@ func TestProgressRoutesBadInput(t *testing.T) {
 	if ss, ok := out["samples"].([]any); code != 200 || !ok || len(ss) != 0 {
 		t.Errorf("a draft's series: %d %v; want 200 and no samples", code, out)
 	}
+}
+
+// serve recounts each running campaign's cohort on its own: a session
+// that starts after activation joins "targeted" at the next sample.
+func TestServeRecountsTheCohort(t *testing.T) {
+	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: t.TempDir(), AdminToken: testAdminToken, ProgressSample: 100 * time.Millisecond,
+		Hash: password.Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltLen: 16, KeyLen: 32}, Log: slog.New(slog.DiscardHandler), Out: io.Discard}}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	addUser(t, m, "early", "a long enough password")
+	addUser(t, m, "late", "a long enough password")
+	login(t, m, "early", "a long enough password", `platform=ios, version="8.4.1", source=appstore, device="d-1"`)
+	c := campaignCall(t, m, "POST", "", `{"kind":"upgrade","name":"u","cohort":{"platforms":["ios"]},"upgrade":{"min_version":"9.0.0","mode":"flexible","urls":{"official":"https://example.com/app"}}}`)
+	id := c["id"].(string)
+	campaignCall(t, m, "POST", "/"+id+"/activate", "")
+	if got := counts(campaignProgress(t, m, id), "targeted"); got != "1/1" {
+		t.Fatalf("targeted at activation: %s, want 1/1", got)
+	}
+	login(t, m, "late", "a long enough password", `platform=ios, version="8.4.1", source=appstore, device="d-2"`)
+	took := waitFor(t, 5*time.Second, "the new session in the cohort", func() bool { return counts(campaignProgress(t, m, id), "targeted") == "2/2" })
+	t.Logf("a new session joined the cohort %v after its login", took)
+	// Samples are kept to the second: a second sample comes within two.
+	waitFor(t, 3*time.Second, "a second sample", func() bool {
+		code, _, out := call(t, "GET", m.URL()+"/admin/v1/campaigns/"+id+"/progress/series", admin(), "")
+		ss, _ := out["samples"].([]any)
+		return code == 200 && len(ss) >= 2
+	})
 }
