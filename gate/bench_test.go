@@ -190,3 +190,24 @@ func BenchmarkBareEd25519Verify(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
 }
+
+// BenchmarkGateReporting is BenchmarkGateCacheHit's incident mix (nearly
+// every request denied by a campaign, so each is a report) with and
+// without a Reporter: what telling the control plane costs the hot path.
+// The Reporter is never run, so what is measured is Record alone: a
+// client retrying a denial is found in the table of pairs reported lately.
+func BenchmarkGateReporting(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("report=%t", on), func(b *testing.B) {
+			g, reqs, _ := benchGate(b, 0, mixIncident)
+			if on {
+				rep, err := NewReporter(ReporterConfig{Server: "http://127.0.0.1:9", Capacity: DefaultReportCapacity})
+				if err != nil {
+					b.Fatal(err)
+				}
+				g.reporter = rep
+			}
+			runGate(b, g, reqs)
+		})
+	}
+}

@@ -57,6 +57,42 @@ func Example() {
 	// 401 {"error":"reauth_required","message":"For your security, please log in again.","campaign":"c-may"}
 }
 
+// A Reporter tells the control plane what the gate enforced, so the
+// campaign's progress counts denials no app reported. Here a test server
+// stands in for cordon serve's POST /v1/gate/reports.
+func ExampleReporter() {
+	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b struct {
+			Reports []map[string]string `json:"reports"`
+		}
+		json.NewDecoder(r.Body).Decode(&b)
+		fmt.Println(r.URL.Path, r.Header.Get("Authorization"), b.Reports)
+		fmt.Fprintf(w, `{"accepted":%d,"refused":[]}`, len(b.Reports))
+	}))
+	defer control.Close()
+
+	cp := newControlPlane("https://id.example.com", "api")
+	st := gate.NewState("https://id.example.com", "api")
+	apply(st, cp.snapshot(1))
+	apply(st, fmt.Sprintf(`{"kind":"policy","policy":{"version":2,"campaigns":[
+		{"id":"c-may","kind":"reauth","state":"active","activated_at":%q,"cohort":{"platforms":["android"]}}]}}`,
+		time.Now().Format(time.RFC3339Nano)))
+
+	rep, _ := gate.NewReporter(gate.ReporterConfig{Server: control.URL, Token: "cgt_example"})
+	// In a server: go rep.Run(ctx), which sends every 2 s.
+	h := gate.New(st, gate.Options{Reporter: rep}).Handler(http.NotFoundHandler())
+	r := httptest.NewRequest(http.MethodGet, "/v1/playlists", nil)
+	r.Header.Set("Authorization", "Bearer "+cp.sign(map[string]any{"sub": "u-1", "sid": "s-1", "platform": "android", "ver": "8.4.1", "src": "play"}))
+	for range 3 { // a client retrying: reported once
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	rep.Flush(context.Background())
+	fmt.Printf("%+v\n", rep.Stats())
+	// Output:
+	// /v1/gate/reports Bearer cgt_example [map[campaign:c-may outcome:denied session:s-1]]
+	// {Sent:1 Refused:0 Dropped:0 Pending:0}
+}
+
 // Decide is the gate without the answering: a *gate.Error for a request
 // that never reached the decision engine, else the Decision.
 func ExampleGate_Decide() {

@@ -54,6 +54,11 @@
 // same variable (X_Cordon_Account, x.cordon.account), so a handler, or an
 // upstream behind a reverse proxy, can trust any it finds.
 //
+// A Reporter (Options.Reporter, NewReporter) tells the control plane of
+// every campaign denial and flexible upgrade prompt the gate decides, in
+// batches every few seconds from a bounded buffer, so a campaign's
+// progress counts what the gates enforce.
+//
 // A request is decided on its headers alone. A refused request is
 // answered at once, without waiting for a body the client may never send,
 // and its connection is closed. An upgraded connection (a WebSocket) the
@@ -103,6 +108,10 @@ type Options struct {
 	// its User-Agent; ok false means unknown. It runs on the request path
 	// and must be quick and safe for concurrent use.
 	UserAgentFacts func(h http.Header) (f ClientFacts, ok bool)
+	// Reporter, if set, is told of every campaign denial and flexible
+	// upgrade prompt, so the campaign's progress counts what this gate
+	// enforced (NewReporter; run it with Reporter.Run).
+	Reporter *Reporter
 }
 
 // Gate decides requests against a State. It is safe for concurrent use.
@@ -114,6 +123,7 @@ type Gate struct {
 	log        *slog.Logger
 	onDecision func(Decision)
 	uaFacts    func(http.Header) (ClientFacts, bool)
+	reporter   *Reporter
 	nextSweep  atomic.Int64 // Unix ns
 	tunnels    tunnels
 	health     health
@@ -121,7 +131,7 @@ type Gate struct {
 
 // New returns a Gate that decides against st.
 func New(st *State, opts Options) *Gate {
-	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision, uaFacts: opts.UserAgentFacts}
+	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision, uaFacts: opts.UserAgentFacts, reporter: opts.Reporter}
 	if g.clock == nil {
 		g.clock = time.Now
 	}
@@ -357,10 +367,11 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 	}
 
 	sess := &e.session
+	revoked := false
 	if g.st.revoked.has(sess.ID, ns) {
-		revoked := *sess
-		revoked.RevokedAt = now
-		sess = &revoked
+		r := *sess
+		r.RevokedAt = now
+		sess, revoked = &r, true
 	}
 	id := &Identity{
 		AccountID: sess.AccountID,
@@ -379,6 +390,14 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 	}
 	if g.onDecision != nil {
 		g.onDecision(id.Decision)
+	}
+	if g.reporter != nil && d.Campaign != "" && !revoked {
+		switch {
+		case d.Outcome == decision.Deny:
+			g.reporter.Record(d.Campaign, sess.ID, false)
+		case d.Upgrade != nil:
+			g.reporter.Record(d.Campaign, sess.ID, true)
+		}
 	}
 	if d.Outcome == decision.Deny && g.log.Enabled(r.Context(), slog.LevelDebug) {
 		g.log.Debug("request denied", "reason", d.Reason, "campaign", d.Campaign, "session", id.SessionID)

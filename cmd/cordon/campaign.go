@@ -27,13 +27,8 @@ type campaignOut struct {
 	Upgrade  json.RawMessage `json:"upgrade"`
 	Message  string          `json:"message"`
 	Created  time.Time       `json:"created_at"`
-	Progress *struct {
-		BlockedSessions int64   `json:"blocked_sessions"`
-		BlockedUsers    int64   `json:"blocked_users"`
-		SatisfiedUsers  int64   `json:"satisfied_users"`
-		AdmittedShare   float64 `json:"admitted_share"`
-		Complete        float64 `json:"complete"`
-	} `json:"progress"`
+	Progress *progressOut    `json:"progress"`
+
 	PolicyVersion uint64 `json:"policy_version"`
 }
 
@@ -337,11 +332,7 @@ func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry) {
 	if len(c.Upgrade) > 0 && string(c.Upgrade) != "null" {
 		fmt.Fprintf(w, "  upgrade: %s\n", c.Upgrade)
 	}
-	if p := c.Progress; p != nil {
-		bar := strings.Repeat("█", int(p.Complete*30)) + strings.Repeat("░", 30-int(p.Complete*30))
-		fmt.Fprintf(w, "  admitted %.0f%% of the cohort; %d session(s) of %d user(s) blocked; %d user(s) satisfied\n  %s %.0f%% complete\n",
-			p.AdmittedShare*100, p.BlockedSessions, p.BlockedUsers, p.SatisfiedUsers, bar, p.Complete*100)
-	}
+	renderProgress(w, c.Progress)
 	if len(trail) > 0 {
 		fmt.Fprintln(w, "  trail:")
 		for _, t := range trail {

@@ -855,10 +855,10 @@ func TestCampaignProgress(t *testing.T) {
 	want := func(t *testing.T, sessions, users, satisfied int64) {
 		t.Helper()
 		p := progressOf(t, m, id)
-		complete := 1.0
-		if users > 0 {
-			complete = float64(satisfied) / float64(users)
-		}
+		// Complete is stated against the cohort: u1 to u4 (u4 never shows
+		// up), not against those blocked so far; it was satisfied ÷
+		// blocked, and 1 before anyone was blocked.
+		complete := float64(satisfied) / 4
 		if w := (progress{sessions, users, satisfied, complete}); p != w {
 			t.Errorf("progress = %+v, want %+v", p, w)
 		}

@@ -51,6 +51,13 @@ type GateConfig struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For the gate
 	// believes; from anyone else it sets the headers from the TCP peer.
 	TrustedProxies []net.IPNet
+	// ReportEvery is how often the gate sends the control plane what it
+	// enforced (gate.DefaultReportEvery when zero; negative turns
+	// reporting off); ReportCapacity bounds the reports it holds between
+	// sends (gate.DefaultReportCapacity when zero). Reporting needs the
+	// control URL and a token of scope gate.
+	ReportEvery    time.Duration
+	ReportCapacity int
 }
 
 // Defaults of the gate's limits.
@@ -101,6 +108,10 @@ type GateMain struct {
 	Config GateConfig
 	State  *gate.State
 	Feed   *gate.Follower // the feed, from a server or a bus
+	// Reporter sends what the gate enforced to the control plane; nil
+	// when reporting is off.
+	Reporter *gate.Reporter
+	reported chan struct{} // closed when the Reporter's last send is done
 
 	conns atomic.Int64 // client connections the HTTP server holds (upgraded ones are Gate.Tunnels)
 	gate  *gate.Gate
@@ -169,6 +180,20 @@ func (g *GateMain) Run(ctx context.Context) (err error) {
 	opts := gate.Options{Log: c.Log, OnDecision: func(d gate.Decision) {
 		decisions.WithLabelValues(d.Outcome.String(), d.Reason).Inc()
 	}}
+	if c.ReportEvery >= 0 && c.Token != "" && strings.HasPrefix(c.Control, "http") {
+		rep, err := gate.NewReporter(gate.ReporterConfig{Server: c.Control, Token: c.Token, Every: c.ReportEvery, Capacity: c.ReportCapacity, Log: c.Log})
+		if err != nil {
+			return fmt.Errorf("--control: %w", err)
+		}
+		g.Reporter, opts.Reporter = rep, rep
+		reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_gate_reports_sent_total", Help: "Denials and prompts reported to the control plane."},
+				func() float64 { return float64(rep.Stats().Sent) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_gate_reports_dropped_total", Help: "Reports dropped because the buffer was full."},
+				func() float64 { return float64(rep.Stats().Dropped) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cordon_gate_reports_pending", Help: "Reports waiting for the next send."},
+				func() float64 { return float64(rep.Stats().Pending) }))
+	}
 	if ua := c.UserAgents; ua != nil {
 		opts.UserAgentFacts = func(h http.Header) (gate.ClientFacts, bool) {
 			f, ok := ua.FromHeader(h)
@@ -218,6 +243,13 @@ func (g *GateMain) Run(ctx context.Context) (err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	go f.Run(runCtx)
+	if g.Reporter != nil {
+		g.reported = make(chan struct{})
+		go func() {
+			defer close(g.reported)
+			g.Reporter.Run(runCtx)
+		}()
+	}
 	// ReadTimeout and WriteTimeout bound every request until the gate
 	// has allowed it; an allowed one gets deadlines that move with its
 	// progress instead (streaming), so uploads, long polls, streamed
@@ -269,6 +301,9 @@ func (g *GateMain) Close() error {
 	if g.cancel != nil {
 		g.cancel()
 	}
+	if g.reported != nil {
+		<-g.reported // the last send, bounded by the Reporter (2 s)
+	}
 	if g.Feed != nil {
 		g.Feed.Close()
 	}
@@ -318,6 +353,8 @@ CORDON_GATE_TOKEN (cordon token create NAME --scope gate).
 		fs.DurationVar(&c.IdleTimeout, "idle-timeout", DefaultGateIdleTimeout, "how long a kept-alive connection may wait for its next request")
 		fs.IntVar(&c.MaxConns, "max-conns", 0, "client connections open at once (default: half the descriptor limit, at most 16384)")
 		fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", DefaultGateMaxHeaderBytes, "largest request header block")
+		fs.DurationVar(&c.ReportEvery, "report-every", gate.DefaultReportEvery, "how often to report denials and prompts to the control plane, for campaign progress (negative: never)")
+		fs.IntVar(&c.ReportCapacity, "report-buffer", gate.DefaultReportCapacity, "reports held between sends; beyond it they are counted as dropped")
 		proxies := fs.String("trusted-proxies", "", "CIDR,...: proxies whose X-Forwarded-For the gate believes (default none: the TCP peer is the client)")
 		userAgents := uaFlags(fs)
 		return func(ctx context.Context, _ []string) error {
@@ -350,13 +387,16 @@ func runGate(ctx context.Context, c GateConfig, proxies string, userAgents func(
 		}
 		c.TrustedProxies = nets
 	}
-	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.MaxConns < 0 || c.MaxHeaderBytes < 0 {
+	if c.ReadHeaderTimeout < 0 || c.ReadTimeout < 0 || c.WriteTimeout < 0 || c.IdleTimeout < 0 || c.MaxConns < 0 || c.MaxHeaderBytes < 0 || c.ReportCapacity < 0 {
 		return usageError("gate limits must not be negative")
 	}
 	if c.Control == "" {
 		c.Control = os.Getenv("CORDON_SERVER")
 	}
 	if c.Control == "" {
+		if c.Bus != "" {
+			c.ReportEvery = -1 // a gate on a bus reports only to a server it is given
+		}
 		c.Control = "http://127.0.0.1:8080"
 	}
 	c.Token = os.Getenv("CORDON_GATE_TOKEN")

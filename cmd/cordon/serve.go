@@ -88,6 +88,9 @@ type Config struct {
 	// UserAgents infers client facts from the User-Agent of requests
 	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
 	UserAgents *uafacts.Rules
+	// ProgressSample is how often each running campaign's cohort is
+	// recounted and its counters sampled (campaign.SampleEvery when zero).
+	ProgressSample time.Duration
 	// PolicyPoll is how often the store is read for campaign changes made
 	// by other nodes; zero means every second.
 	PolicyPoll time.Duration
@@ -198,6 +201,7 @@ func (m *Main) start() {
 	// Another node on the same store may change campaigns; a cheap version
 	// read each second keeps this node's policy within a second of it.
 	go m.Campaigns.Watch(watchCtx, c.PolicyPoll)
+	go m.Campaigns.Sample(watchCtx, c.ProgressSample)
 	go m.Audit.Run(watchCtx)
 	if m.bus != nil {
 		go m.followBus(watchCtx)

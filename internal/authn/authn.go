@@ -82,6 +82,9 @@ type Campaigns interface {
 	Policy() *decision.Policy
 	// Blocked records a denial a campaign caused.
 	Blocked(ctx context.Context, d decision.Decision, s *cordon.Session)
+	// Prompted records a flexible campaign's prompt (an allowed request
+	// that carries upgrade advice).
+	Prompted(ctx context.Context, d decision.Decision, s *cordon.Session)
 	// LoggedIn records a fresh login (it satisfies the reauth campaigns
 	// that blocked the account, when the new session is in their cohort).
 	LoggedIn(ctx context.Context, s *cordon.Session)
@@ -102,10 +105,11 @@ type Campaigns interface {
 // noCampaigns is the policy of a service built without campaigns.
 type noCampaigns struct{}
 
-func (noCampaigns) Policy() *decision.Policy                                    { return &decision.Policy{} }
-func (noCampaigns) Blocked(context.Context, decision.Decision, *cordon.Session) {}
-func (noCampaigns) LoggedIn(context.Context, *cordon.Session)                   {}
-func (noCampaigns) PasswordSet(context.Context, string)                         {}
+func (noCampaigns) Policy() *decision.Policy                                     { return &decision.Policy{} }
+func (noCampaigns) Blocked(context.Context, decision.Decision, *cordon.Session)  {}
+func (noCampaigns) Prompted(context.Context, decision.Decision, *cordon.Session) {}
+func (noCampaigns) LoggedIn(context.Context, *cordon.Session)                    {}
+func (noCampaigns) PasswordSet(context.Context, string)                          {}
 func (noCampaigns) ResetAdmissions(context.Context, string) (map[string]bool, error) {
 	return nil, nil
 }
@@ -451,8 +455,12 @@ func (e *DeniedError) Error() string { return e.Decision.Reason + ": " + e.Decis
 // campaign's denial to the campaign engine.
 func (s *Service) decide(ctx context.Context, sess *cordon.Session, client cordon.ClientFacts, now time.Time) decision.Decision {
 	d := decision.Decide(&decision.Input{Session: sess, Client: client, Now: now, Policy: s.campaigns.Policy()})
-	if d.Outcome == decision.Deny && d.Campaign != "" {
+	switch {
+	case d.Campaign == "":
+	case d.Outcome == decision.Deny:
 		s.campaigns.Blocked(ctx, d, sess)
+	case d.Upgrade != nil:
+		s.campaigns.Prompted(ctx, d, sess)
 	}
 	return d
 }

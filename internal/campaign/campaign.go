@@ -26,7 +26,9 @@ import (
 type Store interface {
 	cordon.CampaignStore
 	cordon.FleetStore
+	cordon.ProgressStore
 	cordon.AccountStore
+	SessionByID(ctx context.Context, id string) (*cordon.Session, error)
 	SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error)
 	ExpireSessions(ctx context.Context, now time.Time, limit int) (int, error)
 }
@@ -274,6 +276,14 @@ func (s *Service) Transition(ctx context.Context, id, action, actor string) (*co
 	s.log.Info("campaign "+action, "campaign", id, "actor", actor)
 	if err := s.Reload(ctx); err != nil {
 		return c, err
+	}
+	if action == "activate" {
+		// Whom it targets is fixed now, from the preview's computation;
+		// the activation stands even if counting fails (the next sample
+		// counts again).
+		if err := s.refreshTargeted(ctx, c, s.clock.Now()); err != nil {
+			s.log.Warn("campaign cohort at activation", "campaign", id, "err", err)
+		}
 	}
 	return c, nil
 }

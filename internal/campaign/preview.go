@@ -3,7 +3,6 @@ package campaign
 import (
 	"context"
 	"sort"
-	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
@@ -23,6 +22,11 @@ type Preview struct {
 	Exact bool `json:"exact"`
 	// AdmittedShare is the share of the cohort the ramp admits now.
 	AdmittedShare float64 `json:"admitted_share"`
+	// AdmittedSessions and AdmittedUsers are the part of the cohort the
+	// ramp admits now: counted user by user when Exact, else
+	// AdmittedShare of Sessions and Users, rounded down.
+	AdmittedSessions int64 `json:"admitted_sessions"`
+	AdmittedUsers    int64 `json:"admitted_users"`
 	// Breakdown counts sessions by platform, version and source.
 	Breakdown []BreakdownRow `json:"breakdown"`
 	// LiveSessions is the size of the whole fleet, for scale.
@@ -35,6 +39,12 @@ type BreakdownRow struct {
 	Version  string `json:"version"`
 	Source   string `json:"source"`
 	Sessions int64  `json:"sessions"`
+	// Users is the accounts with a session in the row (summed over the
+	// row's buckets when the preview is not exact: an upper bound).
+	Users int64 `json:"users"`
+	// AdmittedSessions and AdmittedUsers: as Preview's, for the row.
+	AdmittedSessions int64 `json:"admitted_sessions"`
+	AdmittedUsers    int64 `json:"admitted_users"`
 }
 
 type factsKey struct{ platform, version, source string }
@@ -66,13 +76,33 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return nil, err
 	}
 	p := &Preview{AdmittedShare: m.Share(now), LiveSessions: total, Exact: true}
-	rows := map[factsKey]int64{}
-	users := map[string]struct{}{}
+	rows := map[factsKey]*BreakdownRow{}
+	row := func(k factsKey) *BreakdownRow {
+		r := rows[k]
+		if r == nil {
+			r = &BreakdownRow{Platform: k.platform, Version: k.version, Source: k.source}
+			rows[k] = r
+		}
+		return r
+	}
+	users := map[string]bool{} // account → admitted now
+	rowUsers := map[factsKey]map[string]bool{}
 	count := func(sess *cordon.Session) error {
 		if m.Match(sess, now) {
 			p.Sessions++
-			users[sess.AccountID] = struct{}{}
-			rows[factsKey{sess.Facts.Platform, sess.Facts.Version, sess.Facts.Source}]++
+			admitted := m.Admitted(sess.AccountID, now)
+			users[sess.AccountID] = admitted
+			k := factsKey{sess.Facts.Platform, sess.Facts.Version, sess.Facts.Source}
+			r := row(k)
+			r.Sessions++
+			if admitted {
+				p.AdmittedSessions++
+				r.AdmittedSessions++
+			}
+			if rowUsers[k] == nil {
+				rowUsers[k] = map[string]bool{}
+			}
+			rowUsers[k][sess.AccountID] = admitted
 		}
 		return nil
 	}
@@ -100,16 +130,36 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 			if m.MatchBucket(b, now) {
 				p.Sessions += b.Sessions
 				p.Users += b.Users
-				rows[factsKey{b.Platform, b.Version, b.Source}] += b.Sessions
+				r := row(factsKey{b.Platform, b.Version, b.Source})
+				r.Sessions += b.Sessions
+				r.Users += b.Users
 			}
 		}
 	}
 	if p.Exact {
 		p.Users = int64(len(users))
+		for _, in := range users {
+			if in {
+				p.AdmittedUsers++
+			}
+		}
+		for k, us := range rowUsers {
+			rows[k].Users = int64(len(us))
+			for _, in := range us {
+				if in {
+					rows[k].AdmittedUsers++
+				}
+			}
+		}
+	} else {
+		p.AdmittedSessions, p.AdmittedUsers = admitted(p.AdmittedShare, p.Sessions), admitted(p.AdmittedShare, p.Users)
+		for _, r := range rows {
+			r.AdmittedSessions, r.AdmittedUsers = admitted(p.AdmittedShare, r.Sessions), admitted(p.AdmittedShare, r.Users)
+		}
 	}
 	p.Breakdown = make([]BreakdownRow, 0, len(rows))
-	for k, n := range rows {
-		p.Breakdown = append(p.Breakdown, BreakdownRow{k.platform, k.version, k.source, n})
+	for _, r := range rows {
+		p.Breakdown = append(p.Breakdown, *r)
 	}
 	sort.Slice(p.Breakdown, func(i, j int) bool {
 		a, b := p.Breakdown[i], p.Breakdown[j]
@@ -119,36 +169,4 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return a.Platform+a.Version+a.Source < b.Platform+b.Version+b.Source
 	})
 	return p, nil
-}
-
-// ProgressView is a campaign's progress as the API shows it.
-type ProgressView struct {
-	cordon.Progress
-	// AdmittedShare is the share of the cohort the ramp admits now.
-	AdmittedShare float64 `json:"admitted_share"`
-	// Complete is satisfied users over blocked users (1 when none was
-	// blocked yet).
-	Complete float64   `json:"complete"`
-	At       time.Time `json:"at"`
-}
-
-// Progress returns what the campaign has done so far, from its counters:
-// one row read, whatever the fleet's size.
-func (s *Service) Progress(ctx context.Context, c *cordon.Campaign) (*ProgressView, error) {
-	pr, err := s.store.Progress(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	now := s.clock.Now()
-	v := &ProgressView{Progress: pr, Complete: 1, At: now.UTC()}
-	if m, err := decision.NewMatcher(c); err == nil {
-		v.AdmittedShare = m.Share(now)
-	}
-	if c.State == cordon.StateDraft {
-		v.AdmittedShare = 0
-	}
-	if pr.BlockedUsers > 0 {
-		v.Complete = float64(pr.SatisfiedUsers) / float64(pr.BlockedUsers)
-	}
-	return v, nil
 }

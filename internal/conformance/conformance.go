@@ -45,6 +45,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Times", timeTests()},
 		{"Campaigns", campaignTests()},
 		{"Fleet", fleetTests()},
+		{"Progress", progressTests()},
 		{"OfflineGrants", offlineTests()},
 		{"PasswordResets", resetTests()},
 		{"Ping", []subtest{{"Answers", testPing}}},

@@ -122,6 +122,12 @@ type Progress struct {
 	// SatisfiedUsers is the number of accounts that did what the campaign
 	// asked (logged in again, set a new password, upgraded, re-downloaded).
 	SatisfiedUsers int64 `json:"satisfied_users"`
+	// PromptedSessions and PromptedUsers count the sessions a flexible
+	// campaign prompted (RecordPrompted) and the accounts it first reached
+	// by a prompt; BlockedUsers counts those first reached by a denial, so
+	// the two user counts add up to the accounts the campaign has seen.
+	PromptedSessions int64 `json:"prompted_sessions"`
+	PromptedUsers    int64 `json:"prompted_users"`
 }
 
 // FleetStore keeps the aggregates that make previews instant and the
@@ -141,7 +147,7 @@ type FleetStore interface {
 	// each (campaign, session) once. It reports whether this was the first.
 	RecordBlocked(ctx context.Context, campaignID, sessionID, accountID string, at time.Time) (bool, error)
 	// RecordSatisfied notes that the account satisfied the campaign, once,
-	// and only if the campaign blocked the account before (a login of an
+	// and only if the campaign blocked (or prompted) the account before (a login of an
 	// account the campaign never asked anything of satisfies nothing). It
 	// reports whether it counted.
 	RecordSatisfied(ctx context.Context, campaignID, accountID string, at time.Time) (bool, error)

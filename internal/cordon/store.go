@@ -101,6 +101,7 @@ type Store interface {
 	AdminTokenStore
 	CampaignStore
 	FleetStore
+	ProgressStore
 	OfflineStore
 	ResetStore
 	AuditStore

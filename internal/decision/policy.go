@@ -456,6 +456,15 @@ func (m *Matcher) MatchBucket(b *cordon.Bucket, now time.Time) bool {
 	return m.Match(&s, now)
 }
 
+// Admitted reports whether the ramp admits the account at now (always,
+// without a ramp): what Share estimates for a whole cohort, for one user.
+func (m *Matcher) Admitted(account string, now time.Time) bool {
+	if !m.c.hasRamp {
+		return true
+	}
+	return now.UnixNano() >= m.c.admission(AccountHash(account))
+}
+
 // Share is the expected share of the cohort admitted at now, in [0, 1].
 func (m *Matcher) Share(now time.Time) float64 {
 	c := &m.c

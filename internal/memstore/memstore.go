@@ -49,6 +49,7 @@ type Store struct {
 	blockedUsers map[[2]string]bool // campaign, account
 	satisfied    map[[2]string]bool // campaign, account
 	progress     map[string]cordon.Progress
+	prog         progressState
 	grants       map[string]cordon.OfflineGrant // by hash
 	resets       map[string]cordon.PasswordReset
 
@@ -572,21 +573,7 @@ func (m *Store) LiveSessions(_ context.Context, fn func(*cordon.Session) error) 
 
 func (m *Store) RecordBlocked(_ context.Context, campaignID, sessionID, accountID string, _ time.Time) (bool, error) {
 	defer m.lock()()
-	if _, ok := m.campaigns[campaignID]; !ok {
-		return false, cordon.ErrNotFound
-	}
-	if m.blocked[[2]string{campaignID, sessionID}] {
-		return false, nil
-	}
-	m.blocked[[2]string{campaignID, sessionID}] = true
-	p := m.progress[campaignID]
-	p.BlockedSessions++
-	if !m.blockedUsers[[2]string{campaignID, accountID}] {
-		m.blockedUsers[[2]string{campaignID, accountID}] = true
-		p.BlockedUsers++
-	}
-	m.progress[campaignID] = p
-	return true, nil
+	return m.recordSeen(campaignID, sessionID, accountID, false)
 }
 
 func (m *Store) AccountBlocked(_ context.Context, campaignID, accountID string) (bool, error) {
@@ -606,6 +593,7 @@ func (m *Store) RecordSatisfied(_ context.Context, campaignID, accountID string,
 	p := m.progress[campaignID]
 	p.SatisfiedUsers++
 	m.progress[campaignID] = p
+	m.rowOfUser(campaignID, accountID).SatisfiedUsers++
 	return true, nil
 }
 

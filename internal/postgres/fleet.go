@@ -215,36 +215,7 @@ func (db *DB) LiveSessions(ctx context.Context, fn func(*cordon.Session) error) 
 // RecordBlocked counts the session, and its account, as blocked by the
 // campaign, once. An unknown campaign: ErrNotFound.
 func (db *DB) RecordBlocked(ctx context.Context, campaignID, sessionID, accountID string, at time.Time) (bool, error) {
-	// Most calls repeat a block already counted: answer those with one
-	// read instead of a write transaction.
-	var counted bool
-	if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM campaign_blocked WHERE campaign_id = $1 AND session_id = $2)`,
-		campaignID, sessionID).Scan(&counted); err != nil || counted {
-		return false, mapErr(err)
-	}
-	var first bool
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		first = false
-		// Of concurrent inserts of one key, the later ones wait for the
-		// first to commit and then do nothing: one caller counts it.
-		tag, err := tx.Exec(ctx, `INSERT INTO campaign_blocked (campaign_id, session_id, account_id, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
-			campaignID, sessionID, accountID, micros(at))
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		tag, err = tx.Exec(ctx, `INSERT INTO campaign_blocked_users (campaign_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, campaignID, accountID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO campaign_progress (campaign_id, blocked_sessions, blocked_users) VALUES ($1, 1, $2)
-			ON CONFLICT (campaign_id) DO UPDATE SET blocked_sessions = campaign_progress.blocked_sessions + 1, blocked_users = campaign_progress.blocked_users + excluded.blocked_users`,
-			campaignID, tag.RowsAffected()); err != nil {
-			return err
-		}
-		first = true
-		return nil
-	})
-	return first, err
+	return db.recordSeen(ctx, campaignID, sessionID, accountID, at, false)
 }
 
 // RecordSatisfied counts the account as having satisfied the campaign,
@@ -281,6 +252,11 @@ func (db *DB) RecordSatisfied(ctx context.Context, campaignID, accountID string,
 			ON CONFLICT (campaign_id) DO UPDATE SET satisfied_users = campaign_progress.satisfied_users + 1`, campaignID); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO campaign_progress_rows AS r (campaign_id, platform, version, source, satisfied_users)
+			SELECT campaign_id, platform, version, source, 1 FROM campaign_blocked_users WHERE campaign_id = $1 AND account_id = $2
+			ON CONFLICT (campaign_id, platform, version, source) DO UPDATE SET satisfied_users = r.satisfied_users + 1`, campaignID, accountID); err != nil {
+			return err
+		}
 		first = true
 		return nil
 	})
@@ -291,8 +267,9 @@ func (db *DB) RecordSatisfied(ctx context.Context, campaignID, accountID string,
 // recorded has zero progress; an unknown campaign: ErrNotFound.
 func (db *DB) Progress(ctx context.Context, campaignID string) (cordon.Progress, error) {
 	var p cordon.Progress
-	err := db.pool.QueryRow(ctx, `SELECT coalesce(p.blocked_sessions, 0), coalesce(p.blocked_users, 0), coalesce(p.satisfied_users, 0)
-		FROM campaigns c LEFT JOIN campaign_progress p ON p.campaign_id = c.id WHERE c.id = $1`, campaignID).Scan(&p.BlockedSessions, &p.BlockedUsers, &p.SatisfiedUsers)
+	err := db.pool.QueryRow(ctx, `SELECT coalesce(p.blocked_sessions, 0), coalesce(p.blocked_users, 0), coalesce(p.satisfied_users, 0),
+		coalesce(p.prompted_sessions, 0), coalesce(p.prompted_users, 0)
+		FROM campaigns c LEFT JOIN campaign_progress p ON p.campaign_id = c.id WHERE c.id = $1`, campaignID).Scan(&p.BlockedSessions, &p.BlockedUsers, &p.SatisfiedUsers, &p.PromptedSessions, &p.PromptedUsers)
 	if err != nil {
 		return cordon.Progress{}, mapErr(err)
 	}

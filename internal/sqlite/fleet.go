@@ -181,36 +181,7 @@ func (db *DB) LiveSessions(ctx context.Context, fn func(*cordon.Session) error) 
 // RecordBlocked counts the session, and its account, as blocked by the
 // campaign, once. An unknown campaign: ErrNotFound.
 func (db *DB) RecordBlocked(ctx context.Context, campaignID, sessionID, accountID string, at time.Time) (bool, error) {
-	// Most calls repeat a block already counted: answer those from a
-	// reader, so they never queue for the one writer.
-	if ok, err := db.exists(ctx, `SELECT 1 FROM campaign_blocked WHERE campaign_id = ? AND session_id = ?`, campaignID, sessionID); ok || err != nil {
-		return false, err
-	}
-	var first bool
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		first = false
-		res, err := tx.ExecContext(ctx, `INSERT INTO campaign_blocked (campaign_id, session_id, account_id, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-			campaignID, sessionID, accountID, micros(at))
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		res, err = tx.ExecContext(ctx, `INSERT INTO campaign_blocked_users (campaign_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, campaignID, accountID)
-		if err != nil {
-			return err
-		}
-		newUser, _ := res.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_progress (campaign_id, blocked_sessions, blocked_users) VALUES (?, 1, ?)
-			ON CONFLICT (campaign_id) DO UPDATE SET blocked_sessions = blocked_sessions + 1, blocked_users = blocked_users + excluded.blocked_users`,
-			campaignID, newUser); err != nil {
-			return err
-		}
-		first = true
-		return nil
-	})
-	return first, err
+	return db.recordSeen(ctx, campaignID, sessionID, accountID, at, false)
 }
 
 // RecordSatisfied counts the account as having satisfied the campaign,
@@ -250,6 +221,11 @@ func (db *DB) RecordSatisfied(ctx context.Context, campaignID, accountID string,
 			ON CONFLICT (campaign_id) DO UPDATE SET satisfied_users = satisfied_users + 1`, campaignID); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_progress_rows (campaign_id, platform, version, source, satisfied_users)
+			SELECT campaign_id, platform, version, source, 1 FROM campaign_blocked_users WHERE campaign_id = ? AND account_id = ?
+			ON CONFLICT (campaign_id, platform, version, source) DO UPDATE SET satisfied_users = satisfied_users + 1`, campaignID, accountID); err != nil {
+			return err
+		}
 		first = true
 		return nil
 	})
@@ -270,8 +246,9 @@ func (db *DB) exists(ctx context.Context, query string, args ...any) (bool, erro
 // recorded has zero progress; an unknown campaign: ErrNotFound.
 func (db *DB) Progress(ctx context.Context, campaignID string) (cordon.Progress, error) {
 	var p cordon.Progress
-	err := db.r.QueryRowContext(ctx, `SELECT coalesce(p.blocked_sessions, 0), coalesce(p.blocked_users, 0), coalesce(p.satisfied_users, 0)
-		FROM campaigns c LEFT JOIN campaign_progress p ON p.campaign_id = c.id WHERE c.id = ?`, campaignID).Scan(&p.BlockedSessions, &p.BlockedUsers, &p.SatisfiedUsers)
+	err := db.r.QueryRowContext(ctx, `SELECT coalesce(p.blocked_sessions, 0), coalesce(p.blocked_users, 0), coalesce(p.satisfied_users, 0),
+		coalesce(p.prompted_sessions, 0), coalesce(p.prompted_users, 0)
+		FROM campaigns c LEFT JOIN campaign_progress p ON p.campaign_id = c.id WHERE c.id = ?`, campaignID).Scan(&p.BlockedSessions, &p.BlockedUsers, &p.SatisfiedUsers, &p.PromptedSessions, &p.PromptedUsers)
 	if err != nil {
 		return cordon.Progress{}, mapErr(err)
 	}

@@ -1,0 +1,69 @@
+-- Progress against the cohort (issue 13): whom a campaign targets, fixed at
+-- activation and recomputed while it runs; its counters by facts; prompts
+-- of flexible campaigns; and samples over time for a chart.
+
+ALTER TABLE campaign_progress ADD COLUMN prompted_sessions BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE campaign_progress ADD COLUMN prompted_users BIGINT NOT NULL DEFAULT 0;
+
+-- The facts of the session an account was first seen in, so a satisfied
+-- account is counted in the row it was blocked in.
+ALTER TABLE campaign_blocked_users ADD COLUMN platform TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaign_blocked_users ADD COLUMN version TEXT NOT NULL DEFAULT '';
+ALTER TABLE campaign_blocked_users ADD COLUMN source TEXT NOT NULL DEFAULT '';
+
+-- A prompted session is one the campaign has seen, as a blocked one is.
+ALTER TABLE campaign_blocked ADD COLUMN prompt BOOLEAN NOT NULL DEFAULT false;
+
+CREATE TABLE campaign_progress_rows (
+	campaign_id       TEXT NOT NULL REFERENCES campaigns (id),
+	platform          TEXT NOT NULL,
+	version           TEXT NOT NULL,
+	source            TEXT NOT NULL,
+	blocked_sessions  BIGINT NOT NULL DEFAULT 0,
+	blocked_users     BIGINT NOT NULL DEFAULT 0,
+	prompted_sessions BIGINT NOT NULL DEFAULT 0,
+	prompted_users    BIGINT NOT NULL DEFAULT 0,
+	satisfied_users   BIGINT NOT NULL DEFAULT 0,
+	PRIMARY KEY (campaign_id, platform, version, source)
+);
+
+-- Counts recorded before this migration have no facts: they stay whole in
+-- the row of unknown facts.
+INSERT INTO campaign_progress_rows (campaign_id, platform, version, source, blocked_sessions, blocked_users, satisfied_users)
+	SELECT campaign_id, '', '', '', blocked_sessions, blocked_users, satisfied_users FROM campaign_progress;
+
+CREATE TABLE campaign_targeted (
+	campaign_id TEXT PRIMARY KEY REFERENCES campaigns (id),
+	sessions    BIGINT NOT NULL,
+	users       BIGINT NOT NULL,
+	admitted_sessions BIGINT NOT NULL,
+	admitted_users    BIGINT NOT NULL,
+	exact       BOOLEAN NOT NULL,
+	at          BIGINT NOT NULL
+);
+
+CREATE TABLE campaign_targeted_rows (
+	campaign_id TEXT NOT NULL REFERENCES campaigns (id),
+	platform    TEXT NOT NULL,
+	version     TEXT NOT NULL,
+	source      TEXT NOT NULL,
+	sessions    BIGINT NOT NULL,
+	users       BIGINT NOT NULL,
+	admitted_sessions BIGINT NOT NULL,
+	admitted_users    BIGINT NOT NULL,
+	PRIMARY KEY (campaign_id, platform, version, source)
+);
+
+CREATE TABLE campaign_samples (
+	campaign_id       TEXT NOT NULL REFERENCES campaigns (id),
+	at                BIGINT NOT NULL,
+	targeted_sessions BIGINT NOT NULL,
+	targeted_users    BIGINT NOT NULL,
+	admitted_share    DOUBLE PRECISION NOT NULL,
+	blocked_sessions  BIGINT NOT NULL,
+	blocked_users     BIGINT NOT NULL,
+	prompted_sessions BIGINT NOT NULL,
+	prompted_users    BIGINT NOT NULL,
+	satisfied_users   BIGINT NOT NULL,
+	PRIMARY KEY (campaign_id, at)
+);
