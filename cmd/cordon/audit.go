@@ -272,7 +272,8 @@ func auditVerify(ctx context.Context, c *adminclient.Client, keys []string, held
 		}
 		x := v.Indexed
 		return audit.StoredEntry{Index: v.Index, Leaf: v.Leaf, LeafHash: v.LeafHash,
-			Indexed: &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories}}, nil
+			Indexed: &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories,
+				Account: deref(x.Account), Resolved: x.Account != nil}}, nil
 	}
 	start := time.Now()
 	last := start
@@ -521,4 +522,12 @@ func verdict(te *audit.TamperError, served int, heldFile string) string {
 		msg += "; the checkpoint that caught it is from " + heldFile
 	}
 	return msg
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

@@ -143,6 +143,10 @@ func auditEntryDiff(got *cordon.AuditEntry, want cordon.AuditEntry) string {
 	d.str("Action", got.Action, want.Action)
 	d.str("Subject", got.Subject, want.Subject)
 	d.strings("Categories", got.Categories, want.Categories)
+	d.str("Account", got.Account, want.Account)
+	if got.Resolved != want.Resolved {
+		d = append(d, fmt.Sprintf("Resolved: got %v, want %v", got.Resolved, want.Resolved))
+	}
 	return d.String()
 }
 
