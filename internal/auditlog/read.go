@@ -174,13 +174,8 @@ func checkReport(principals []string, from, to time.Time) ([]string, error) {
 	if len(principals) == 0 {
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at least one principal")
 	}
-	if len(principals) > MaxPrincipals {
-		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at most %d principals", MaxPrincipals)
-	}
-	for _, p := range principals {
-		if err := audit.CheckName("principal", p, audit.MaxPrincipal); err != nil {
-			return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "a principal must be 1 to %d bytes of printable text", audit.MaxPrincipal)
-		}
+	if err := CheckPrincipals(principals); err != nil {
+		return nil, err
 	}
 	if !from.Before(to) {
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "to", "the window is empty: from must be before to")
