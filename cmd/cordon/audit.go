@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -31,11 +30,13 @@ type checkpointView = httpapi.CheckpointView
 
 func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError("audit needs a verb: verify, report, checkpoints, prove, send, keygen, witness")
+		return usageError("audit needs a verb: verify, report, principals, checkpoints, prove, send, keygen, witness")
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	if verb == "principals" {
+		return auditPrincipalsVerb(ctx, args[1:], stdout, stderr)
+	}
+	fs := newAuditFlagSet(verb, stderr)
 	client := adminFlags(fs)
 	switch verb {
 	case "verify":
@@ -90,9 +91,11 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return auditCheckpoints(ctx, client(), *out, stdout)
 	case "report":
 		var principals multiFlag
-		fs.Var(&principals, "principal", "whose accesses (repeat for several)")
-		from := fs.String("from", "", "window start, RFC 3339 (default: 30 days before --to)")
-		to := fs.String("to", "", "window end, RFC 3339 (default: the server's now, plus the 5 minutes an event may be dated ahead)")
+		fs.Var(&principals, "principal", "whose accesses: a name or a '*' pattern such as svc-* (repeat for several)")
+		subject := fs.String("subject", "", "instead: who touched this user (a username or an account id; every name of the account counts), by principal")
+		category := fs.String("category", "", "instead: every principal that touched this category (e.g. payment, password_hash)")
+		from := fs.String("from", "", "window start, RFC 3339 (default: 30 days before --to; with --subject or --category, the log's beginning)")
+		to := fs.String("to", "", "window end, RFC 3339 (default: the server's now, plus the 5 minutes an event may be dated ahead; with --subject or --category, no end)")
 		format := fs.String("format", "text", "text, json or csv")
 		save := fs.Bool("save", false, "keep the report; its id can be a campaign cohort (users_from_report)")
 		pos, err := parse(fs, args[1:])
@@ -100,8 +103,11 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			return err
 		}
 		principals = append(principals, pos...)
+		if *subject != "" || *category != "" {
+			return auditReportQuestion(ctx, client, *subject, *category, principals, *from, *to, *format, *save, stdout)
+		}
 		if len(principals) == 0 {
-			return usageError("audit report needs --principal NAME")
+			return usageError("audit report needs --principal NAME, --subject USER or --category NAME")
 		}
 		return auditReport(ctx, client(), principals, *from, *to, *format, *save, stdout)
 	case "prove":

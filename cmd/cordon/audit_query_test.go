@@ -196,3 +196,61 @@ func TestAuditQuestionsBadInput(t *testing.T) {
 	// The report takes the same patterns, and refuses the same.
 	wantFieldError(t, send(t, "GET", m.URL()+"/admin/v1/audit/report?principal=*a*b*c*d*e", admin(), nil), 400, "invalid_request", "principal")
 }
+
+// TestAuditQuestionsCLI drives the questions as an operator would.
+func TestAuditQuestionsCLI(t *testing.T) {
+	m := cliServer(t) // on the real clock: events are dated from it
+	ids := importUsers(t, m, "alice")
+	now := time.Now()
+	lines := []string{
+		evAt(now, 0, "svc-support", "alice", "profile"),
+		evAt(now, 1, "svc-support", ids[0], "payment"),
+		evAt(now, 2, "svc-billing", "ALICE", "payment"),
+		evAt(now, 3, "ada@corp", "ghost", "email"),
+	}
+	if r := cli(t, strings.Join(lines, "\n"), "audit", "send"); r.err != nil {
+		t.Fatalf("audit send: %v", r)
+	}
+	r := cli(t, "", "audit", "report", "--subject", "alice")
+	if want := "alice (account u-alice): touched by 2 principals in 3 events: 3 read; payment, profile\n"; r.err != nil || !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("report --subject: %v, want %q", r, want)
+	}
+	r = cli(t, "", "audit", "report", "--category", "payment", "--principal", "svc-b*", "--format", "csv")
+	if want := "principal,events,categories,first,last,read,write,export,delete\nsvc-billing,1,payment,"; r.err != nil || !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("report --category --format csv: %v, want %q", r, want)
+	}
+	r = cli(t, "", "audit", "report", "--principal", "*", "--to", now.Format(time.RFC3339))
+	if want := "1 user, 1 unresolved subject; 4 events: 4 read;"; r.err != nil || !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("report --principal '*': %v, want %q", r, want)
+	}
+	r = cli(t, "", "audit", "principals", "--to", now.Format(time.RFC3339), "--format", "json")
+	var out struct {
+		Answer struct {
+			Found   int              `json:"principals_found"`
+			Actions map[string]int64 `json:"actions"`
+		} `json:"answer"`
+		Principals []struct {
+			Principal string `json:"principal"`
+		} `json:"principals"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); r.err != nil || err != nil || out.Answer.Found != 3 || out.Answer.Actions["read"] != 4 || out.Principals[0].Principal != "ada@corp" {
+		t.Errorf("principals --format json: %v (%v) %+v", r, err, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"audit", "report", "--subject", "a", "--category", "payment"}, "not both"},
+		{[]string{"audit", "report", "--subject", "a", "--save"}, "--save"},
+		{[]string{"audit", "report"}, "--subject USER"},
+		{[]string{"audit", "principals", "--format", "xml"}, "--format"},
+	} {
+		if r := cli(t, "", tc.args...); r.code != 2 || r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
+			t.Errorf("%q: %v, want a usage error naming %s", tc.args, r, tc.want)
+		}
+	}
+	// A refusal from the server reaches the operator.
+	if r := cli(t, "", "audit", "report", "--category", "shoe_size"); r.code != 1 || r.err == nil || !strings.Contains(r.err.Error(), "unknown category") {
+		t.Errorf("unknown category: %v", r)
+	}
+}

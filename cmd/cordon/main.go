@@ -44,6 +44,10 @@ Usage:
   cordon token expire TOKEN (--ttl 90d | --expires T | --never)
   cordon audit send [-f FILE]         (NDJSON events into the audit log; scope audit:write)
   cordon audit report --principal P... [--from T] [--to T] [--format text|json|csv] [--save]
+  cordon audit report --subject USER | --category NAME [--principal P...] [--from T] [--to T] [--format F]
+                                      (who touched a user, any of its names; who touched a category)
+  cordon audit principals [--principal P...] [--from T] [--to T] [--format F]
+                                      (the principals the log knows: first/last seen, events by action)
   cordon audit verify [--key VKEY] [--checkpoints FILE]
                                       (recompute the log, check every signed checkpoint)
   cordon audit checkpoints [-o FILE]  (export the signed checkpoints for a second party)

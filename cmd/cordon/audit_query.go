@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"net/url"
+
+	"github.com/cordon-dev/cordon/internal/adminclient"
+)
+
+// auditQuestion asks one of the investigator's questions: kind is
+// "subject" (who touched the user value names), "category" (who touched
+// the category value names) or "principals" (the principals the log
+// knows). principals narrows any of them (names or '*' patterns); from and
+// to bound the window (RFC 3339; empty: the whole log). The answer is
+// printed as the server writes it, in format (text, json or csv).
+func auditQuestion(ctx context.Context, c *adminclient.Client, kind, value string, principals []string, from, to, format string, stdout io.Writer) error {
+	switch format {
+	case "text", "json", "csv":
+	default:
+		return usageError("--format must be text, json or csv")
+	}
+	q := url.Values{"format": {format}}
+	if len(principals) > 0 {
+		q["principal"] = principals
+	}
+	switch kind {
+	case "subject", "category":
+		q.Set(kind, value)
+	}
+	if from != "" {
+		q.Set("from", from)
+	}
+	if to != "" {
+		q.Set("to", to)
+	}
+	resp, err := c.Open(ctx, "GET", "/admin/v1/audit/"+kind+"?"+q.Encode(), "application/json", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(stdout, resp.Body)
+	return err
+}
+
+// auditPrincipalsVerb is cordon audit principals [--principal P]... [--from
+// T] [--to T] [--format F]: the principals the log knows.
+func auditPrincipalsVerb(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newAuditFlagSet("principals", stderr)
+	client := adminFlags(fs)
+	var principals multiFlag
+	fs.Var(&principals, "principal", "only principals matching this name or '*' pattern, e.g. svc-* (repeat for several)")
+	from := fs.String("from", "", "window start, RFC 3339 (default: the log's beginning)")
+	to := fs.String("to", "", "window end, RFC 3339 (default: no end)")
+	format := fs.String("format", "text", "text, json or csv")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	principals = append(principals, pos...)
+	return auditQuestion(ctx, client(), "principals", "", principals, *from, *to, *format, stdout)
+}
+
+// auditReportQuestion is cordon audit report --subject USER or --category
+// NAME (--principal then narrows it).
+func auditReportQuestion(ctx context.Context, client func() *adminclient.Client, subject, category string, principals []string, from, to, format string, save bool, stdout io.Writer) error {
+	switch {
+	case subject != "" && category != "":
+		return usageError("audit report takes --subject or --category, not both")
+	case save:
+		return usageError("--save keeps a report by --principal only: its users become a cohort")
+	case subject != "":
+		return auditQuestion(ctx, client(), "subject", subject, principals, from, to, format, stdout)
+	}
+	return auditQuestion(ctx, client(), "category", category, principals, from, to, format, stdout)
+}
+
+// newAuditFlagSet is the flag set of one audit verb.
+func newAuditFlagSet(verb string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
