@@ -119,12 +119,11 @@ func (s *Service) filter(ctx context.Context, q Question, a *Answer) (cordon.Aud
 		a.Subject = q.Subject
 		// The exact name catches entries logged under it before it was
 		// an account (or before subjects were resolved).
-		f.Subjects = []string{q.Subject}
+		f.Users = []string{q.Subject}
 		if id, ok := accounts[q.Subject]; ok {
 			a.Account = id
-			f.Accounts = []string{id}
 			if id != q.Subject {
-				f.Subjects = append(f.Subjects, id)
+				f.Users = append(f.Users, id)
 			}
 		} else {
 			a.Unresolved = true

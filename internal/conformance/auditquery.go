@@ -131,15 +131,21 @@ func testAuditQueryBySubject(t *testing.T, s cordon.Store) {
 	if err != nil || len(rep) != len(got) {
 		t.Errorf("AuditReport: %d rows, %v; want the %d of AuditQuery", len(rep), err, len(got))
 	}
-	// Who touched alice: her account, and her raw names for entries not
+	// Who touched alice: her account, and her raw name for entries not
 	// resolved; grouped by principal.
-	got = collectQuery(t, s, cordon.AuditFilter{Accounts: []string{"u-alice"}, Subjects: []string{"alice"}, By: cordon.AuditByPrincipal})
+	got = collectQuery(t, s, cordon.AuditFilter{Users: []string{"u-alice", "alice"}, By: cordon.AuditByPrincipal})
 	checkRows(t, "who touched alice", got, []string{
 		`svc-billing account="" unresolved=false aliases=[] n=1 read=1 cats=[email payment] 2m0s..2m0s`,
 		`svc-support account="" unresolved=false aliases=[] n=2 export=1,read=1 cats=[payment profile] 0s..1m0s`,
 	})
 	// An unresolved subject by its raw name.
-	got = collectQuery(t, s, cordon.AuditFilter{Subjects: []string{"user-0042"}, By: cordon.AuditByPrincipal})
+	got = collectQuery(t, s, cordon.AuditFilter{Users: []string{"user-0042"}, By: cordon.AuditByPrincipal})
+	// An entry logged before resolution counts under its raw subject.
+	got = collectQuery(t, s, cordon.AuditFilter{Users: []string{"legacy"}, By: cordon.AuditByPrincipal})
+	checkRows(t, "who touched legacy", got, []string{
+		`svc-support account="" unresolved=false aliases=[] n=1 read=1 cats=[profile] 6m0s..6m0s`,
+	})
+	got = collectQuery(t, s, cordon.AuditFilter{Users: []string{"user-0042"}, By: cordon.AuditByPrincipal})
 	checkRows(t, "who touched user-0042", got, []string{
 		`svc-support account="" unresolved=false aliases=[] n=1 write=1 cats=[payment] 5m0s..5m0s`,
 	})

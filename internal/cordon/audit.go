@@ -83,10 +83,10 @@ type AuditFilter struct {
 	// pattern: '*' matches any run of characters, every other character
 	// only itself (%, _, \, ?, [ are literal).
 	Principals []string
-	// Accounts and Subjects keep entries whose subject resolved to one of
-	// Accounts or whose raw subject is one of Subjects (either matches
-	// when both are set).
-	Accounts, Subjects []string
+	// Users keeps entries whose user is one of Users: an entry's user is
+	// the account its subject resolved to, else its subject as logged
+	// (unresolved, or logged before subjects were resolved).
+	Users []string
 	// Category keeps entries carrying it.
 	Category string
 	// From and To bound the entries' time, [From, To); a zero To is no

@@ -962,8 +962,11 @@ func (m *Store) AuditQuery(_ context.Context, f cordon.AuditFilter, fn func(*cor
 		if len(f.Principals) > 0 && !slices.ContainsFunc(f.Principals, func(p string) bool { return stored.MatchPrincipal(p, e.Principal) }) {
 			continue
 		}
-		if (len(f.Accounts) > 0 || len(f.Subjects) > 0) &&
-			!(e.Resolved && e.Account != "" && slices.Contains(f.Accounts, e.Account)) && !slices.Contains(f.Subjects, e.Subject) {
+		user := e.Subject
+		if e.Resolved && e.Account != "" {
+			user = e.Account
+		}
+		if len(f.Users) > 0 && !slices.Contains(f.Users, user) {
 			continue
 		}
 		if f.Category != "" && !slices.Contains(e.Categories, f.Category) {

@@ -290,15 +290,15 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 		}
 		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
-	if len(f.Accounts) > 0 || len(f.Subjects) > 0 {
-		where = append(where, "(account = ANY("+arg(stored.NonNilStrings(f.Accounts))+") OR subject = ANY("+arg(stored.NonNilStrings(f.Subjects))+"))")
+	if len(f.Users) > 0 {
+		where = append(where, auditUser+" = ANY("+arg(f.Users)+")")
 	}
 	if f.Category != "" {
 		where = append(where, "position("+arg(" "+f.Category+" ")+" in ' ' || categories || ' ') > 0")
 	}
 	key, unresolved, account := "principal", "false", "''"
 	if f.By == cordon.AuditBySubject {
-		key = "CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END"
+		key = auditUser
 		unresolved, account = "coalesce(account = '', false)", "coalesce(account, '')"
 	}
 	q := `SELECT ` + key + ` COLLATE "C" AS k, ` + unresolved + ` AS u, min(` + account + `), action,
@@ -332,6 +332,10 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 	}
 	return merge.Flush()
 }
+
+// auditUser is an entry's user, exactly as the index
+// audit_entries_user_at is on (the planner matches the expression).
+const auditUser = "(CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END)"
 
 // ResolveSubjects maps subjects to account ids in one statement: ids
 // first, then username keys.
