@@ -114,6 +114,8 @@ var pairs = []pair{
 		What: "every principal that touched payment in one day of a 10M-entry log (333k entries read) vs COUNT(*) of all 10M (goal < 1 s: see time/op)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkAuditByCategory10M/window=30d", Baseline: "BenchmarkAuditCountScan10M",
 		What: "every principal that touched payment in all 30 days of a 10M-entry log (every entry read) vs COUNT(*) of all 10M"},
+	{Pkg: "internal/sqlite", Bench: "BenchmarkAccountByIDEach", Times: 1_000_000, Baseline: "BenchmarkLiveAccountIDs1M",
+		What: "a users_from_report cohort of 1M users resolved one lookup at a time (as before) vs in one set-based statement"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkAuditVerify10M", Baseline: "BenchmarkAuditEntriesScan10M",
 		What: "verifying 10M audit entries read from the SQLite file against 10,000 checkpoints vs only reading them (goal < 60 s: see time/op)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkAuditVerifyLog10M", Baseline: "BenchmarkAuditEntriesScan10M",

@@ -31,13 +31,21 @@ func testResolveSubjects(t *testing.T, s cordon.Store) {
 	if _, err := s.DeleteAccount(t.Context(), gone.ID, at(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.ResolveSubjects(t.Context(), []string{"alice", "ALICE", alice.ID, bob.ID, "bob", "gone", "nobody", "%", "b_b", ""})
+	refs := []string{"alice", "ALICE", alice.ID, bob.ID, "bob", "gone", gone.ID, "nobody", "%", "b_b", ""}
+	got, err := s.ResolveSubjects(t.Context(), refs)
 	if err != nil {
 		t.Fatalf("ResolveSubjects: %v", err)
 	}
-	want := map[string]string{"alice": alice.ID, "ALICE": alice.ID, alice.ID: alice.ID, bob.ID: bob.ID, "bob": bob.ID, "gone": gone.ID}
+	want := map[string]string{"alice": alice.ID, "ALICE": alice.ID, alice.ID: alice.ID, bob.ID: bob.ID, "bob": bob.ID, "gone": gone.ID, gone.ID: gone.ID}
 	if !maps.Equal(got, want) {
 		t.Errorf("ResolveSubjects: got %v, want %v", got, want)
+	}
+	// A cohort takes live accounts only.
+	got, err = s.LiveAccountIDs(t.Context(), refs)
+	delete(want, "gone")
+	delete(want, gone.ID)
+	if err != nil || !maps.Equal(got, want) {
+		t.Errorf("LiveAccountIDs: got %v, %v; want %v", got, err, want)
 	}
 	if got, err := s.ResolveSubjects(t.Context(), nil); err != nil || len(got) != 0 {
 		t.Errorf("ResolveSubjects(nil): %v, %v; want an empty map", got, err)

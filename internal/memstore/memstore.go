@@ -38,6 +38,7 @@ type Store struct {
 	mu       sync.Mutex
 	accounts map[string]cordon.Account // by id
 	byKey    map[string]string         // username key to id
+	gone     map[string]bool           // ids of deleted accounts
 	sessions map[string]cordon.Session
 	tokens   map[string]cordon.RefreshToken // by hash
 	keys     []cordon.SigningKey
@@ -1017,16 +1018,29 @@ func (m *Store) AuditQuery(_ context.Context, f cordon.AuditFilter, fn func(*cor
 }
 
 // ResolveSubjects maps subjects naming an account, by id first, then by
-// username key.
+// username key; deleted accounts too.
 func (m *Store) ResolveSubjects(_ context.Context, subjects []string) (map[string]string, error) {
+	return m.accountIDs(subjects, false), nil
+}
+
+// LiveAccountIDs is ResolveSubjects without deleted accounts.
+func (m *Store) LiveAccountIDs(_ context.Context, refs []string) (map[string]string, error) {
+	return m.accountIDs(refs, true), nil
+}
+
+func (m *Store) accountIDs(refs []string, live bool) map[string]string {
 	defer m.lock()()
-	out := make(map[string]string, len(subjects))
-	for _, s := range subjects {
-		if _, ok := m.accounts[s]; ok {
+	out := make(map[string]string, len(refs))
+	known := func(id string) bool {
+		_, ok := m.accounts[id]
+		return ok || (!live && m.gone[id])
+	}
+	for _, s := range refs {
+		if known(s) {
 			out[s] = s
-		} else if id, ok := m.byKey[cordon.UsernameKey(s)]; ok {
+		} else if id, ok := m.byKey[cordon.UsernameKey(s)]; ok && known(id) {
 			out[s] = id
 		}
 	}
-	return out, nil
+	return out
 }

@@ -338,8 +338,17 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 const auditUser = "(CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END)"
 
 // ResolveSubjects maps subjects to account ids in one statement: ids
-// first, then username keys.
+// first, then username keys; deleted accounts too.
 func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[string]string, error) {
+	return db.accountIDs(ctx, subjects, false)
+}
+
+// LiveAccountIDs is ResolveSubjects without deleted accounts.
+func (db *DB) LiveAccountIDs(ctx context.Context, refs []string) (map[string]string, error) {
+	return db.accountIDs(ctx, refs, true)
+}
+
+func (db *DB) accountIDs(ctx context.Context, subjects []string, live bool) (map[string]string, error) {
 	out := make(map[string]string, len(subjects))
 	if len(subjects) == 0 {
 		return out, nil
@@ -348,7 +357,11 @@ func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[strin
 	for i, s := range subjects {
 		keys[i] = cordon.UsernameKey(s)
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, username_key FROM accounts WHERE id = ANY($1) OR username_key = ANY($2)`, subjects, keys)
+	q := `SELECT id, username_key FROM accounts WHERE (id = ANY($1) OR username_key = ANY($2))`
+	if live {
+		q += ` AND deleted_at = 0`
+	}
+	rows, err := db.pool.Query(ctx, q, subjects, keys)
 	if err != nil {
 		return nil, mapErr(err)
 	}

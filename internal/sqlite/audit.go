@@ -359,8 +359,17 @@ func jsonStrings(ss []string) string {
 }
 
 // ResolveSubjects maps subjects to account ids in one statement: ids
-// first, then username keys.
+// first, then username keys; deleted accounts too.
 func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[string]string, error) {
+	return db.accountIDs(ctx, subjects, false)
+}
+
+// LiveAccountIDs is ResolveSubjects without deleted accounts.
+func (db *DB) LiveAccountIDs(ctx context.Context, refs []string) (map[string]string, error) {
+	return db.accountIDs(ctx, refs, true)
+}
+
+func (db *DB) accountIDs(ctx context.Context, subjects []string, live bool) (map[string]string, error) {
 	out := make(map[string]string, len(subjects))
 	if len(subjects) == 0 {
 		return out, nil
@@ -369,9 +378,12 @@ func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[strin
 	for i, s := range subjects {
 		keys[i] = cordon.UsernameKey(s)
 	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, username_key FROM accounts
-		WHERE id IN (SELECT value FROM json_each(?)) OR username_key IN (SELECT value FROM json_each(?))`,
-		jsonStrings(subjects), jsonStrings(keys))
+	q := `SELECT id, username_key FROM accounts
+		WHERE (id IN (SELECT value FROM json_each(?)) OR username_key IN (SELECT value FROM json_each(?)))`
+	if live {
+		q += ` AND deleted_at = 0`
+	}
+	rows, err := db.r.QueryContext(ctx, q, jsonStrings(subjects), jsonStrings(keys))
 	if err != nil {
 		return nil, mapErr(err)
 	}
