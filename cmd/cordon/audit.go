@@ -81,12 +81,17 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return auditWitness(ctx, client(), *logKey, *key, *state, *out, stdout)
 	case "checkpoints":
 		out := fs.String("o", "", "write the export to this file instead of standard output")
+		after := fs.Uint64("after", 0, "with --limit: list only checkpoints of a size above this (the next_after of the page before)")
+		limit := fs.Int("limit", 0, "list one page of at most this many checkpoints (1 to 10000), with next_after naming the next page; default: all of them")
 		pos, err := parse(fs, args[1:])
 		if err != nil {
 			return err
 		}
 		if len(pos) > 0 {
 			return usageError("audit checkpoints takes no arguments, got %q", pos)
+		}
+		if *limit != 0 || *after != 0 {
+			return auditCheckpointsPage(ctx, client(), *after, *limit, stdout)
 		}
 		return auditCheckpoints(ctx, client(), *out, stdout)
 	case "report":

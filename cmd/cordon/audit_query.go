@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"io"
 	"net/url"
+	"strconv"
 
 	"github.com/cordon-dev/cordon/internal/adminclient"
 )
@@ -81,4 +83,23 @@ func newAuditFlagSet(verb string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("audit "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	return fs
+}
+
+// auditCheckpointsPage prints one page of the checkpoint listing as the
+// server answers it (JSON, with next_after when there may be more).
+func auditCheckpointsPage(ctx context.Context, c *adminclient.Client, after uint64, limit int, stdout io.Writer) error {
+	if limit < 1 || limit > 10_000 {
+		return usageError("--limit must be 1 to 10000")
+	}
+	q := url.Values{"after": {strconv.FormatUint(after, 10)}, "limit": {strconv.Itoa(limit)}}
+	var page checkpointFile
+	if err := c.Do(ctx, "GET", "/audit/v1/checkpoints?"+q.Encode(), nil, &page); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(page, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(append(b, '\n'))
+	return err
 }

@@ -51,6 +51,7 @@ Usage:
   cordon audit verify [--key VKEY] [--checkpoints FILE]
                                       (recompute the log, check every signed checkpoint)
   cordon audit checkpoints [-o FILE]  (export the signed checkpoints for a second party)
+  cordon audit checkpoints --limit N [--after SIZE]  (one page of them, with next_after)
   cordon audit prove INDEX [--key VKEY]
   cordon simulate [--server URL] [--gate http://127.0.0.1:8081] [--installs 500]
                   [--duration 60s] [--concurrency 32] [--seed N] [--speed X]

@@ -105,6 +105,18 @@ func (s *Service) Checkpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, e
 	return s.store.AuditCheckpoints(ctx)
 }
 
+// MaxCheckpointPage is the most checkpoints one page of the listing holds.
+const MaxCheckpointPage = 10_000
+
+// CheckpointsAfter returns a page of the signed checkpoints: up to limit
+// (1 to MaxCheckpointPage) whose size is above after, smallest first.
+func (s *Service) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
+	if limit < 1 || limit > MaxCheckpointPage {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "limit", "limit must be 1 to %d, not %d", MaxCheckpointPage, limit)
+	}
+	return s.store.AuditCheckpointsAfter(ctx, after, limit)
+}
+
 // Size returns the number of entries.
 func (s *Service) Size(ctx context.Context) (uint64, error) { return s.store.AuditSize(ctx) }
 

@@ -28,6 +28,7 @@ func RunAuditTests(t *testing.T, newStore func(t *testing.T) cordon.AuditStore) 
 		{"EntriesStopOnError", testAuditStop},
 		{"EntriesLongLog", testAuditLongLog},
 		{"Checkpoints", testAuditCheckpoints},
+		{"CheckpointPages", testAuditCheckpointPages},
 		{"Report", testAuditReport},
 		{"ReportNoPrincipals", testAuditReportNoPrincipals},
 		{"Nodes", testAuditNodes},

@@ -230,3 +230,44 @@ func testAuditQueryByPrincipal(t *testing.T, s cordon.Store) {
 		t.Errorf("after the last entry: got %d rows, want none", len(got))
 	}
 }
+
+func testAuditCheckpointPages(t *testing.T, s cordon.AuditStore) {
+	for _, size := range []uint64{3, 1, 7, 5, 9} {
+		c := &cordon.AuditCheckpoint{Size: size, Root: newHash(), Note: []byte(fmt.Sprintf("note %d", size)), Created: at(time.Duration(size) * time.Second)}
+		if err := s.AddAuditCheckpoint(t.Context(), c, nil); err != nil {
+			t.Fatalf("AddAuditCheckpoint(%d): %v", size, err)
+		}
+	}
+	sizes := func(after uint64, limit int) []uint64 {
+		cs, err := s.AuditCheckpointsAfter(t.Context(), after, limit)
+		if err != nil {
+			t.Fatalf("AuditCheckpointsAfter(%d, %d): %v", after, limit, err)
+		}
+		var out []uint64
+		for _, c := range cs {
+			if string(c.Note) != fmt.Sprintf("note %d", c.Size) {
+				t.Errorf("checkpoint %d: note %q", c.Size, c.Note)
+			}
+			out = append(out, c.Size)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		after uint64
+		limit int
+		want  []uint64
+	}{
+		{0, 2, []uint64{1, 3}},
+		{3, 2, []uint64{5, 7}},
+		{7, 2, []uint64{9}},
+		{9, 2, nil},
+		{4, 100, []uint64{5, 7, 9}},
+		{0, -1, []uint64{1, 3, 5, 7, 9}},
+		{2, 0, nil},
+		{1 << 63, 10, nil},
+	} {
+		if got := sizes(tc.after, tc.limit); !slices.Equal(got, tc.want) {
+			t.Errorf("AuditCheckpointsAfter(%d, %d) = %v, want %v", tc.after, tc.limit, got, tc.want)
+		}
+	}
+}

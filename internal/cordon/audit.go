@@ -151,6 +151,10 @@ type AuditStore interface {
 	SavedAuditReport(ctx context.Context, id string) (*SavedAuditReport, error)
 	// AuditCheckpoints returns every checkpoint, smallest size first.
 	AuditCheckpoints(ctx context.Context) ([]*AuditCheckpoint, error)
+	// AuditCheckpointsAfter returns up to limit checkpoints whose size is
+	// above after, smallest first: a page of the listing (a node signs
+	// up to 8,640 a day).
+	AuditCheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*AuditCheckpoint, error)
 	// AuditCheckpoint returns the checkpoint of the given size, or with
 	// size 0 the latest; ErrNotFound when there is none.
 	AuditCheckpoint(ctx context.Context, size uint64) (*AuditCheckpoint, error)

@@ -344,6 +344,9 @@ type CheckpointsView struct {
 	VerifierKey string           `json:"verifier_key"`
 	LogSize     uint64           `json:"log_size"`
 	Checkpoints []CheckpointView `json:"checkpoints"`
+	// NextAfter, on a page (?after=&limit=) that is full, is the after of
+	// the next page.
+	NextAfter *uint64 `json:"next_after,omitempty"`
 }
 
 // CheckpointView is a checkpoint as served and exported.
@@ -352,8 +355,30 @@ type CheckpointView struct {
 	Note string `json:"note"`
 }
 
+// handleCheckpoints lists the signed checkpoints: all of them, or with
+// after and limit a page (limit defaults to 1,000), whose next_after
+// names the next.
 func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
-	cps, err := s.audit.Checkpoints(r.Context())
+	q := r.URL.Query()
+	paged := q.Has("after") || q.Has("limit")
+	var (
+		cps   []*cordon.AuditCheckpoint
+		limit = 1000
+		err   error
+	)
+	if paged {
+		var after, n uint64
+		if after, err = queryUint(r, "after"); err == nil && q.Get("limit") != "" {
+			if n, err = queryUint(r, "limit"); err == nil {
+				limit = int(min(n, auditlog.MaxCheckpointPage+1))
+			}
+		}
+		if err == nil {
+			cps, err = s.audit.CheckpointsAfter(r.Context(), after, limit)
+		}
+	} else {
+		cps, err = s.audit.Checkpoints(r.Context())
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -367,7 +392,12 @@ func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, CheckpointsView{Origin: s.audit.Origin(), VerifierKey: s.audit.VerifierKey(), LogSize: size, Checkpoints: out})
+	v := CheckpointsView{Origin: s.audit.Origin(), VerifierKey: s.audit.VerifierKey(), LogSize: size, Checkpoints: out}
+	if paged && len(cps) == limit {
+		next := cps[len(cps)-1].Size
+		v.NextAfter = &next
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // EntryView is one line of the entries export: the stored leaf bytes and

@@ -938,6 +938,22 @@ func (m *Store) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint, er
 	return out, nil
 }
 
+func (m *Store) AuditCheckpointsAfter(_ context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
+	defer m.lock()()
+	var out []*cordon.AuditCheckpoint
+	for _, size := range slices.Sorted(maps.Keys(m.checkpoints)) {
+		if size <= after {
+			continue
+		}
+		if limit >= 0 && len(out) >= limit {
+			break
+		}
+		c := m.checkpoints[size]
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
 func (m *Store) AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
 	if len(principals) == 0 {
 		return nil

@@ -212,7 +212,20 @@ func (db *DB) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAud
 
 // AuditCheckpoints returns every checkpoint, smallest size first.
 func (db *DB) AuditCheckpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
-	rows, err := db.pool.Query(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size`)
+	return db.AuditCheckpointsAfter(ctx, 0, -1)
+}
+
+// AuditCheckpointsAfter returns a page of checkpoints, through the size
+// key (limit < 0: no limit).
+func (db *DB) AuditCheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
+	if after > math.MaxInt64 || limit == 0 {
+		return nil, nil
+	}
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := db.pool.Query(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT $2`, int64(after), lim)
 	if err != nil {
 		return nil, mapErr(err)
 	}
