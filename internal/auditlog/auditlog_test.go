@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/pgtest"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
+	cstored "github.com/cordon-dev/cordon/internal/stored"
 	"golang.org/x/mod/sumdb/note"
 	_ "modernc.org/sqlite"
 )
@@ -672,5 +673,13 @@ func TestReportCountsAccounts(t *testing.T) {
 				t.Errorf("verify: %v", err)
 			}
 		})
+	}
+}
+
+// The stores count actions in columns of their own: the list must be the
+// actions an event may carry.
+func TestStoresCountEveryAction(t *testing.T) {
+	if !slices.Equal(cstored.AuditActions[:], auditlog.Actions()) {
+		t.Errorf("stored.AuditActions %v, auditlog.Actions %v", cstored.AuditActions, auditlog.Actions())
 	}
 }

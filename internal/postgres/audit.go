@@ -314,10 +314,14 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 		key = auditUser
 		unresolved, account = "coalesce(account = '', false)", "coalesce(account, '')"
 	}
-	q := `SELECT ` + key + ` COLLATE "C" AS k, ` + unresolved + ` AS u, min(` + account + `), action,
+	// One row per group: the actions are counted in columns (there are
+	// four), not grouped by, which would make up to four rows of each.
+	q := `SELECT ` + key + ` COLLATE "C" AS k, ` + unresolved + ` AS u, min(` + account + `),
+		count(*) FILTER (WHERE action = 'read'), count(*) FILTER (WHERE action = 'write'),
+		count(*) FILTER (WHERE action = 'export'), count(*) FILTER (WHERE action = 'delete'),
 		string_agg(DISTINCT categories, ' '), array_agg(DISTINCT subject), count(*), min(at), max(at)
 		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
-		GROUP BY k, u, action ORDER BY k, u, action`
+		GROUP BY k, u ORDER BY k, u`
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return mapErr(err)
@@ -329,7 +333,8 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 			r          stored.AuditRow
 			categories string
 		)
-		if err := rows.Scan(&r.Key, &r.Unresolved, &r.Account, &r.Action, &categories, &r.Aliases, &r.Count, &r.First, &r.Last); err != nil {
+		if err := rows.Scan(&r.Key, &r.Unresolved, &r.Account, &r.PerAction[0], &r.PerAction[1], &r.PerAction[2], &r.PerAction[3],
+			&categories, &r.Aliases, &r.Count, &r.First, &r.Last); err != nil {
 			return err
 		}
 		r.Categories = stored.SplitCategories(categories)

@@ -322,10 +322,13 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 		key = auditUser
 		unresolved, account = "coalesce(account = '', 0)", "coalesce(account, '')"
 	}
-	q := `SELECT ` + key + ` AS k, ` + unresolved + ` AS u, ` + account + `, action,
+	// One row per group: the actions are counted in columns (there are
+	// four), not grouped by, which would make up to four rows of each.
+	q := `SELECT ` + key + ` AS k, ` + unresolved + ` AS u, min(` + account + `),
+		sum(action = 'read'), sum(action = 'write'), sum(action = 'export'), sum(action = 'delete'),
 		group_concat(DISTINCT categories), json_group_array(DISTINCT subject), count(*), min(at), max(at)
 		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
-		GROUP BY k, u, action ORDER BY k, u, action`
+		GROUP BY k, u ORDER BY k, u`
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return mapErr(err)
@@ -337,7 +340,8 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 			r                   stored.AuditRow
 			categories, aliases string
 		)
-		if err := rows.Scan(&r.Key, &r.Unresolved, &r.Account, &r.Action, &categories, &aliases, &r.Count, &r.First, &r.Last); err != nil {
+		if err := rows.Scan(&r.Key, &r.Unresolved, &r.Account, &r.PerAction[0], &r.PerAction[1], &r.PerAction[2], &r.PerAction[3],
+			&categories, &aliases, &r.Count, &r.First, &r.Last); err != nil {
 			return err
 		}
 		r.Categories = stored.SplitCategories(strings.ReplaceAll(categories, ",", stored.CategorySep))

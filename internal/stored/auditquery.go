@@ -84,13 +84,21 @@ func SplitPrincipals(ps []string) (names, patterns []string) {
 	return names, patterns
 }
 
+// AuditActions are the actions a backend counts in columns of its own,
+// in this order: an event's action is one of them (audit.Event.Validate),
+// so a row per group, not per group and action, counts them all.
+var AuditActions = [4]string{"read", "write", "export", "delete"}
+
 // AuditRow is one row as a backend's SQL gives it: the entries of one
-// group and one action.
+// group (or, from memstore, of one group and action).
 type AuditRow struct {
 	Key        string // the group: account id, raw subject or principal
 	Account    string
 	Unresolved bool
+	// Action, when set, is the one action of all Count entries; else
+	// PerAction counts them in the order of AuditActions.
 	Action     string
+	PerAction  [4]int64
 	Categories []string // may repeat; merged here
 	Aliases    []string // may repeat; merged here
 	Count      int64
@@ -126,7 +134,15 @@ func (m *AuditMerger) Add(r AuditRow) error {
 	}
 	a := m.cur
 	a.Count += r.Count
-	a.Actions[r.Action] += r.Count
+	if r.Action != "" {
+		a.Actions[r.Action] += r.Count
+	} else {
+		for i, n := range r.PerAction {
+			if n > 0 {
+				a.Actions[AuditActions[i]] += n
+			}
+		}
+	}
 	a.Categories = append(a.Categories, r.Categories...)
 	a.Aliases = append(a.Aliases, r.Aliases...)
 	if t := Time(r.First); t.Before(a.First) {

@@ -9,5 +9,8 @@ ALTER TABLE audit_entries ADD COLUMN account TEXT;
 -- on account and one on subject: each index is a random-order insert per
 -- entry appended.
 CREATE INDEX audit_entries_user_at ON audit_entries ((CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END), at);
--- By category and the principals list: the entries of a window.
-CREATE INDEX audit_entries_at ON audit_entries (at);
+-- By category and the principals list: the entries of a window, with
+-- what those questions read, so a long window is read from the index
+-- alone rather than by a table lookup per entry (19 s against 10M
+-- entries without).
+CREATE INDEX audit_entries_at ON audit_entries (at, principal, action, categories);
