@@ -129,6 +129,12 @@ var mutations = []mutation{
 	{Name: "an investigator's question is not recorded", File: "internal/httpapi/auditquery.go",
 		From: "err = s.recordLogRead(r, audit.ActionRead, auditlog.AnswerPurpose(qn))", To: "_ = audit.ActionRead",
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestAuditQuestionsRecorded"},
+	{Name: "a report's cohort takes deleted accounts", File: "internal/sqlite/audit.go",
+		From: "q += ` AND deleted_at = 0`", To: "q += ``",
+		Pkgs: []string{"./internal/sqlite"}, Run: "TestConformance/AuditQuery/ResolveSubjects"},
+	{Name: "a checkpoint page repeats the last of the page before", File: "internal/sqlite/audit.go",
+		From: "WHERE size > ? ORDER BY size LIMIT ?", To: "WHERE size >= ? ORDER BY size LIMIT ?",
+		Pkgs: []string{"./internal/sqlite"}, Run: "TestConformance/Audit/CheckpointPages"},
 	// The gate: only tests that write the stripped set out may judge it.
 	{Name: "the gate passes X_Cordon_ spellings on", File: "gate/gate.go",
 		From: `foldedPrefix(k, "x-cordon-")`, To: `strings.HasPrefix(k, "X-Cordon-")`,
