@@ -41,7 +41,31 @@ second party can check that no entry was changed or removed.`,
   cordon audit report --principal svc-export --from 2026-05-01T00:00:00Z
   cordon audit checkpoints -o held.json
   cordon audit verify --key "$VKEY" --checkpoints held.json`,
-	}, auditSendCmd(a), auditReportCmd(a), auditVerifyCmd(a), auditCheckpointsCmd(a), auditProveCmd(a), auditKeygenCmd(a), auditWitnessCmd(a))
+	}, auditSendCmd(a), auditReportCmd(a), auditPrincipalsCmd(a), auditVerifyCmd(a), auditCheckpointsCmd(a), auditProveCmd(a), auditKeygenCmd(a), auditWitnessCmd(a))
+}
+
+func auditPrincipalsCmd(a *app) *cobra.Command {
+	return leaf(&cobra.Command{
+		Use:   "principals [--principal P]...",
+		Short: "List the principals the audit log knows, with first and last seen and event counts",
+		Long: `List the principals the log knows, each with its first and last event and its
+event counts by action (read, write, export, delete). --principal (names or '*'
+patterns such as svc-*) narrows the list; --from and --to bound the window
+(default: the whole log). The question is itself recorded in the log.`,
+		Example: `  cordon audit principals
+  cordon audit principals --principal 'svc-*' --format csv`,
+		Args: cobra.ArbitraryArgs, // more principals
+	}, func(fs *flag.FlagSet) action {
+		var principals multiFlag
+		fs.Var(&principals, "principal", "only principals matching this name or '*' pattern, e.g. svc-* (repeat for several)")
+		from := fs.String("from", "", "window start, RFC 3339 (default: the log's beginning)")
+		to := fs.String("to", "", "window end, RFC 3339 (default: no end)")
+		format := fs.String("format", "text", "text, json or csv")
+		return func(ctx context.Context, pos []string) error {
+			principals = append(principals, pos...)
+			return auditQuestion(ctx, a.client(), "principals", "", principals, *from, *to, *format, a.stdout)
+		}
+	})
 }
 
 func auditVerifyCmd(a *app) *cobra.Command {
@@ -114,14 +138,19 @@ with the last one this witness cosigned (kept in --state), and cosign it.`,
 
 func auditCheckpointsCmd(a *app) *cobra.Command {
 	return leaf(&cobra.Command{
-		Use:     "checkpoints [-o FILE]",
+		Use:     "checkpoints [-o FILE | --limit N [--after SIZE]]",
 		Short:   "Export the log's signed checkpoints for a second party to keep",
 		Long:    "Export the log's signed checkpoints (JSON), for a second party to keep and later pass to cordon audit verify --checkpoints.",
-		Example: "  cordon audit checkpoints -o held.json",
+		Example: "  cordon audit checkpoints -o held.json\n  cordon audit checkpoints --limit 100 --after 5000",
 		Args:    noArgs,
 	}, func(fs *flag.FlagSet) action {
 		out := fs.String("o", "", "write the export to this file instead of standard output")
+		after := fs.Uint64("after", 0, "with --limit: list only checkpoints of a size above this (the next_after of the page before)")
+		limit := fs.Int("limit", 0, "list one page of at most this many checkpoints (1 to 10000), with next_after naming the next page; default: all of them")
 		return func(ctx context.Context, _ []string) error {
+			if *limit != 0 || *after != 0 {
+				return auditCheckpointsPage(ctx, a.client(), *after, *limit, a.stdout)
+			}
 			return auditCheckpoints(ctx, a.client(), *out, a.stdout)
 		}
 	})
@@ -129,27 +158,42 @@ func auditCheckpointsCmd(a *app) *cobra.Command {
 
 func auditReportCmd(a *app) *cobra.Command {
 	return leaf(&cobra.Command{
-		Use:   "report --principal P... [--from T] [--to T]",
-		Short: "Report whose data principals read in a time window",
-		Long: `Report whose data the principals read between --from and --to: the users
-touched, from the audit log. --save keeps the report, so its id can be a
-campaign's cohort (users_from_report). Principals may also be given as
-arguments.`,
+		Use:   "report (--principal P... | --subject USER | --category NAME) [--from T] [--to T]",
+		Short: "Report whose data principals touched, who touched a user, or who touched a category",
+		Long: `Report whose data the principals (names or '*' patterns such as svc-*) read
+between --from and --to: the accounts touched (a user logged by username and
+by account id counts once; subjects that are no account are counted apart, as
+unresolved), the events by action, the categories touched and not touched.
+--save keeps the report, so its id can be a campaign's cohort
+(users_from_report). Principals may also be given as arguments.
+
+--subject USER asks the reverse: which principals touched this user (any name
+of the account), when, which categories and actions. --category NAME asks
+which principals touched that category (e.g. payment, password_hash).
+--principal then narrows either. Every question is recorded in the log.`,
 		Example: `  cordon audit report --principal svc-export --from 2026-05-01T00:00:00Z --to 2026-05-08T00:00:00Z
   cordon audit report --principal svc-export --format csv > touched.csv
-  cordon audit report --principal svc-export --save`,
+  cordon audit report --principal svc-export --save
+  cordon audit report --principal 'svc-*'
+  cordon audit report --subject alice
+  cordon audit report --category payment --from 2026-05-01T00:00:00Z`,
 		Args: cobra.ArbitraryArgs, // more principals
 	}, func(fs *flag.FlagSet) action {
 		var principals multiFlag
-		fs.Var(&principals, "principal", "whose accesses (repeat for several)")
-		from := fs.String("from", "", "window start, RFC 3339 (default: 30 days before --to)")
-		to := fs.String("to", "", "window end, RFC 3339 (default: the server's now, plus the 5 minutes an event may be dated ahead)")
+		fs.Var(&principals, "principal", "whose accesses: a name or a '*' pattern such as svc-* (repeat for several)")
+		subject := fs.String("subject", "", "instead: who touched this user (a username or an account id; every name of the account counts), by principal")
+		category := fs.String("category", "", "instead: every principal that touched this category (e.g. payment, password_hash)")
+		from := fs.String("from", "", "window start, RFC 3339 (default: 30 days before --to; with --subject or --category, the log's beginning)")
+		to := fs.String("to", "", "window end, RFC 3339 (default: the server's now, plus the 5 minutes an event may be dated ahead; with --subject or --category, no end)")
 		format := fs.String("format", "text", "text, json or csv")
 		save := fs.Bool("save", false, "keep the report; its id can be a campaign cohort (users_from_report)")
 		return func(ctx context.Context, pos []string) error {
 			principals = append(principals, pos...)
+			if *subject != "" || *category != "" {
+				return auditReportQuestion(ctx, a.client, *subject, *category, principals, *from, *to, *format, *save, a.stdout)
+			}
 			if len(principals) == 0 {
-				return usageError("audit report needs --principal NAME")
+				return usageError("audit report needs --principal NAME, --subject USER or --category NAME")
 			}
 			return auditReport(ctx, a.client(), principals, *from, *to, *format, *save, a.stdout)
 		}
@@ -333,7 +377,8 @@ func auditVerify(ctx context.Context, c *adminclient.Client, keys []string, held
 		}
 		x := v.Indexed
 		return audit.StoredEntry{Index: v.Index, Leaf: v.Leaf, LeafHash: v.LeafHash,
-			Indexed: &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories}}, nil
+			Indexed: &audit.Event{Time: x.Time, Principal: x.Principal, Action: x.Action, Subject: x.Subject, Categories: x.Categories,
+				Account: deref(x.Account), Resolved: x.Account != nil}}, nil
 	}
 	start := time.Now()
 	last := start
@@ -582,4 +627,12 @@ func verdict(te *audit.TamperError, served int, heldFile string) string {
 		msg += "; the checkpoint that caught it is from " + heldFile
 	}
 	return msg
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }

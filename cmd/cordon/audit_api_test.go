@@ -218,13 +218,15 @@ func TestAuditAdminActionsRecorded(t *testing.T) {
 	}
 	// The admin's own report shows what it touched.
 	r = send(t, "GET", m.URL()+"/admin/v1/audit/report?principal=cordon:admin/root&format=text", admin(), nil)
-	if r.status != http.StatusOK || !strings.HasPrefix(string(r.raw), "1 user, 4 cordon objects; profile, password_hash, sessions, campaigns, signing_keys, admin_tokens, audit_log; no email") {
+	if r.status != http.StatusOK || !strings.HasPrefix(string(r.raw), "1 user, 4 cordon objects; 7 events: 6 write, 1 export; profile, password_hash, sessions, campaigns, signing_keys, admin_tokens, audit_log; no email") {
 		t.Errorf("admin report: %v", r)
 	}
 }
 
 func TestAuditReportAPI(t *testing.T) {
 	m := fakeServer(t, clock.NewFake(auditNow))
+	aliceID := addUser(t, m, "alice", "correct horse battery staple")
+	addUser(t, m, "bob", "correct horse battery staple")
 	ingest(t, m, "application/x-ndjson", strings.Join([]string{
 		evJSON(0, "ada@corp", "alice", "profile"),
 		evJSON(5, "ada@corp", "alice", "email"),
@@ -234,10 +236,11 @@ func TestAuditReportAPI(t *testing.T) {
 	q := func(v url.Values) string { return m.URL() + "/admin/v1/audit/report?" + v.Encode() }
 	r := send(t, "GET", q(url.Values{"principal": {"ada@corp"}}), admin(), nil)
 	rep, _ := r.body["report"].(map[string]any)
-	if r.status != http.StatusOK || count(rep["users"]) != 2 || count(rep["events"]) != 3 {
+	// alice is an account; the formula names none.
+	if r.status != http.StatusOK || count(rep["users"]) != 1 || count(rep["unresolved_subjects"]) != 1 || count(rep["events"]) != 3 {
 		t.Fatalf("JSON report: %v", r)
 	}
-	if s, _ := rep["summary"].(string); !strings.HasPrefix(s, "2 users; profile, email; no phone") {
+	if s, _ := rep["summary"].(string); !strings.HasPrefix(s, "1 user, 1 unresolved subject; 3 events: 3 read; profile, email; no phone") {
 		t.Errorf("summary %q", s)
 	}
 	r = send(t, "GET", q(url.Values{"principal": {"ada@corp"}, "format": {"csv"}}), admin(), nil)
@@ -245,11 +248,12 @@ func TestAuditReportAPI(t *testing.T) {
 	if err != nil || r.status != http.StatusOK || len(rows) != 3 || rows[0][0] != "user" {
 		t.Fatalf("CSV report: %v (%v)", r, err)
 	}
-	if rows[1][0] != "'=cmd|' /C calc'!A0" || rows[2][0] != "alice" || rows[2][1] != "2" || rows[2][2] != "email profile" {
+	if rows[1][0] != "'=cmd|' /C calc'!A0" || rows[1][6] != "true" || rows[1][7] != "'=cmd|' /C calc'!A0" ||
+		rows[2][0] != aliceID || rows[2][1] != "2" || rows[2][2] != "email profile" || rows[2][5] != aliceID || rows[2][7] != "alice" || rows[2][8] != "2" {
 		t.Errorf("CSV rows (a formula must be defused): %q", rows)
 	}
 	r = send(t, "GET", q(url.Values{"principal": {"svc-export"}}), hdr("Authorization", "Bearer "+testAdminToken, "Accept", "text/plain"), nil)
-	if r.status != http.StatusOK || !strings.HasPrefix(string(r.raw), "1 user; payment; no profile") {
+	if r.status != http.StatusOK || !strings.HasPrefix(string(r.raw), "1 user; 1 event: 1 read; payment; no profile") {
 		t.Errorf("text report: %v", r)
 	}
 	// A window that misses everything.
@@ -282,14 +286,15 @@ func TestAuditReportAPI(t *testing.T) {
 			t.Fatalf("save: %v", r)
 		}
 		r = send(t, "GET", m.URL()+"/admin/v1/audit/reports/"+id, admin(), nil)
-		if users, _ := r.body["saved_users"].([]any); r.status != http.StatusOK || len(users) != 3 {
+		// alice and bob; the formula is no account, so no cohort member.
+		if users, _ := r.body["saved_users"].([]any); r.status != http.StatusOK || len(users) != 2 {
 			t.Errorf("saved report: %v", r)
 		}
 		wantError(t, send(t, "GET", m.URL()+"/admin/v1/audit/reports/r-nope", admin(), nil), http.StatusNotFound, "not_found")
 		wantFieldError(t, send(t, "POST", m.URL()+"/admin/v1/audit/reports?format=xml", admin(), []byte(`{"principals":["ada@corp"]}`)), 400, "invalid_request", "format")
 		// Defaults as for GET: the last 30 days up to now.
 		r = send(t, "POST", m.URL()+"/admin/v1/audit/reports?format=text", admin(), []byte(`{"principals":["ada@corp"]}`))
-		if r.status != http.StatusCreated || !strings.HasPrefix(string(r.raw), "2 users; profile, email") {
+		if r.status != http.StatusCreated || !strings.HasPrefix(string(r.raw), "1 user, 1 unresolved subject; 3 events: 3 read; profile, email") {
 			t.Errorf("saved with default window: %v", r)
 		}
 		wantError(t, send(t, "POST", m.URL()+"/admin/v1/audit/reports", admin(), []byte(`{"principals":["a"],"from":"soon"}`)), http.StatusBadRequest, "invalid_request")
@@ -392,6 +397,9 @@ func TestUsersFromReportCohort(t *testing.T) {
 // TestAuditCLI drives the audit verbs as an operator would.
 func TestAuditCLI(t *testing.T) {
 	m := cliServer(t) // on the real clock: events are dated from it
+	// Straight into the store: creating them through the API would log
+	// the admin's action, and the indexes below count from 0.
+	aliceID := importUsers(t, m, "alice", "bob")[0]
 	now := time.Now()
 	evJSON := func(minute int, principal, subject string, categories ...string) string {
 		return evAt(now, minute, principal, subject, categories...)
@@ -422,11 +430,11 @@ func TestAuditCLI(t *testing.T) {
 		t.Errorf("audit prove of an entry past the log: %v", r)
 	}
 	r = cli(t, "", "audit", "report", "--principal", "svc-support")
-	if r.err != nil || !strings.HasPrefix(r.stdout, "2 users; profile, email; no phone") || !strings.Contains(r.stdout, "alice: 1 events") {
+	if r.err != nil || !strings.HasPrefix(r.stdout, "2 users; 2 events: 2 read; profile, email; no phone") || !strings.Contains(r.stdout, aliceID+" (alice): 1 event: 1 read;") {
 		t.Errorf("audit report: %v", r)
 	}
 	r = cli(t, "", "audit", "report", "--principal", "svc-support", "--format", "csv", "--save")
-	if r.err != nil || !strings.HasPrefix(r.stdout, "user,events,categories,first,last\nalice,1,email profile,") {
+	if r.err != nil || !strings.HasPrefix(r.stdout, "user,events,categories,first,last,account,unresolved,aliases,read,write,export,delete\n"+aliceID+",1,email profile,") {
 		t.Errorf("audit report --save --format csv: %v", r)
 	}
 	for _, tc := range []struct {
@@ -481,6 +489,14 @@ func TestAuditAdminReadsRecorded(t *testing.T) {
 func TestAuditReportLong(t *testing.T) {
 	m := fakeServer(t, clock.NewFake(auditNow))
 	n := auditlog.MaxListed + 20
+	users := make([]*cordon.Account, n)
+	for i := range users {
+		u := fmt.Sprintf("u%06d", i)
+		users[i] = &cordon.Account{ID: u, Username: u, PasswordHash: "x", CreatedAt: auditNow, PasswordChangedAt: auditNow}
+	}
+	if _, err := m.store.ImportAccounts(t.Context(), users); err != nil {
+		t.Fatal(err)
+	}
 	for from := 0; from < n; from += auditlog.MaxBatch {
 		var b strings.Builder
 		for i := from; i < min(n, from+auditlog.MaxBatch); i++ {
@@ -506,4 +522,19 @@ func TestAuditReportLong(t *testing.T) {
 	if !strings.Contains(string(r.raw), fmt.Sprintf("… and %d more (--format csv lists them all)", n-50)) {
 		t.Errorf("text report does not say how many more: %.300s", r.raw)
 	}
+}
+
+// importUsers makes accounts straight in the store (no admin record in
+// the audit log), with ids "u-NAME", and returns the ids.
+func importUsers(t *testing.T, m *Main, names ...string) []string {
+	t.Helper()
+	as, ids := make([]*cordon.Account, len(names)), make([]string, len(names))
+	for i, n := range names {
+		ids[i] = "u-" + n
+		as[i] = &cordon.Account{ID: ids[i], Username: n, PasswordHash: "x", CreatedAt: auditNow, PasswordChangedAt: auditNow}
+	}
+	if _, err := m.store.ImportAccounts(t.Context(), as); err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

@@ -199,5 +199,7 @@ func Entry(e Event) *cordon.AuditEntry {
 		Action:     e.Action,
 		Subject:    e.Subject,
 		Categories: slices.Clone(e.Categories),
+		Account:    e.Account,
+		Resolved:   e.Resolved,
 	}
 }

@@ -165,6 +165,7 @@ type StoredEntry struct {
 // the signed log. Times are compared to the microsecond, as stored.
 func SameIndexed(e, indexed Event) bool {
 	return e.Principal == indexed.Principal && e.Action == indexed.Action && e.Subject == indexed.Subject &&
+		e.Resolved == indexed.Resolved && e.Account == indexed.Account &&
 		e.Time.Truncate(time.Microsecond).Equal(indexed.Time) &&
 		slices.Equal(slices.Compact(slices.Sorted(slices.Values(e.Categories))), slices.Compact(slices.Sorted(slices.Values(indexed.Categories))))
 }

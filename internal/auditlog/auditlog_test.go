@@ -6,7 +6,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +18,11 @@ import (
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/memstore"
 	"github.com/cordon-dev/cordon/internal/pgtest"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
+	cstored "github.com/cordon-dev/cordon/internal/stored"
 	"golang.org/x/mod/sumdb/note"
 	_ "modernc.org/sqlite"
 )
@@ -27,6 +31,7 @@ var t0 = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 
 type store interface {
 	cordon.AuditStore
+	ImportAccounts(context.Context, []*cordon.Account) (int, error)
 	Close() error
 }
 
@@ -48,6 +53,27 @@ func newService(t *testing.T, s cordon.AuditStore, clk clock.Clock, every uint64
 		t.Fatalf("auditlog.New: %v", err)
 	}
 	return svc
+}
+
+// addAccounts makes an account for each name, with the name as its id
+// too, so a report's rows (per account id) read as the names.
+func addAccounts(t *testing.T, db interface {
+	ImportAccounts(context.Context, []*cordon.Account) (int, error)
+}, names ...string) {
+	t.Helper()
+	as := make([]*cordon.Account, len(names))
+	for i, n := range names {
+		as[i] = &cordon.Account{ID: n, Username: n, PasswordHash: "x", CreatedAt: t0, PasswordChangedAt: t0}
+	}
+	if _, err := db.ImportAccounts(t.Context(), as); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stored is e as ingest signs it when its subject names no account.
+func stored(e audit.Event) audit.Event {
+	e.Resolved = true
+	return e
 }
 
 func event(i int) audit.Event {
@@ -134,7 +160,7 @@ func TestIngest(t *testing.T) {
 	var leaves []string
 	db.AuditEntries(t.Context(), 0, 100, func(e *cordon.AuditEntry) error { leaves = append(leaves, string(e.Leaf)); return nil })
 	for i, l := range leaves {
-		if want := string(audit.Leaf(event(i))); l != want {
+		if want := string(audit.Leaf(stored(event(i)))); l != want {
 			t.Errorf("stored leaf %d: got %s, want %s", i, l, want)
 		}
 	}
@@ -214,7 +240,7 @@ func TestCheckpointsAndProofs(t *testing.T) {
 	}
 	var hashes [][]byte
 	for i := range total {
-		hashes = append(hashes, audit.LeafHash(audit.Leaf(event(i))))
+		hashes = append(hashes, audit.LeafHash(audit.Leaf(stored(event(i)))))
 	}
 	cps, _ := db.AuditCheckpoints(t.Context())
 	roots := map[uint64][]byte{}
@@ -427,6 +453,7 @@ func TestReport(t *testing.T) {
 	db, _ := openSQLite(t)
 	svc := newService(t, db, clock.NewFake(t0.Add(24*time.Hour)), 1000)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	addAccounts(t, db, "alice", "bob", "carol")
 	mustIngest(t, svc, []audit.Event{
 		{Time: at(0), Principal: "ada@corp", Action: audit.ActionRead, Subject: "alice", Categories: []string{"profile"}},
 		{Time: at(5), Principal: "ada@corp", Action: audit.ActionRead, Subject: "alice", Categories: []string{"email", "profile"}},
@@ -440,7 +467,7 @@ func TestReport(t *testing.T) {
 	if r.Users != 1 || r.Events != 2 || !r.First.Equal(at(0)) || !r.Last.Equal(at(5)) {
 		t.Errorf("report: %+v", r)
 	}
-	if want := "1 user; profile, email; no phone, no address, no password_hash, no payment, no playlists, no listening_history, no devices, no location, no tickets"; r.Summary != want {
+	if want := "1 user; 2 events: 2 read; profile, email; no phone, no address, no password_hash, no payment, no playlists, no listening_history, no devices, no location, no tickets"; r.Summary != want {
 		t.Errorf("summary:\n got %s\nwant %s", r.Summary, want)
 	}
 	r, err = svc.Report(t.Context(), []string{"ada@corp", "svc-export", "ada@corp"}, at(0), at(120))
@@ -560,6 +587,11 @@ func TestReportPastMaxListed(t *testing.T) {
 	db, _ := openSQLite(t)
 	svc := newService(t, db, clock.NewFake(t0.Add(24*time.Hour)), 1_000_000)
 	n := auditlog.MaxListed + 50
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("u%06d", i)
+	}
+	addAccounts(t, db, names...)
 	for from := 0; from < n; from += auditlog.MaxBatch {
 		es := make([]audit.Event, 0, auditlog.MaxBatch)
 		for i := from; i < min(n, from+auditlog.MaxBatch); i++ {
@@ -581,5 +613,73 @@ func TestReportPastMaxListed(t *testing.T) {
 	saved, err := svc.SaveReport(t.Context(), []string{"svc-crawler"}, t0, t0.Add(time.Hour), "t-admin")
 	if err != nil || len(saved.SavedUsers) != n {
 		t.Errorf("saved report: %v users, %v; want all %d", len(saved.SavedUsers), err, n)
+	}
+}
+
+// TestReportCountsAccounts: a user logged under her username, its other
+// case and her account id is one user; subjects naming no account are
+// kept, flagged, signed as such and reported apart, never as users.
+func TestReportCountsAccounts(t *testing.T) {
+	for name, open := range map[string]func(t *testing.T) store{
+		"sqlite":   func(t *testing.T) store { db, _ := openSQLite(t); return db },
+		"memstore": func(*testing.T) store { return memstore.New() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			db := open(t)
+			if _, err := db.ImportAccounts(t.Context(), []*cordon.Account{
+				{ID: "a-1", Username: "Alice", PasswordHash: "x", CreatedAt: t0, PasswordChangedAt: t0},
+				{ID: "a-2", Username: "bob", PasswordHash: "x", CreatedAt: t0, PasswordChangedAt: t0},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			svc := newService(t, db, clock.NewFake(t0.Add(24*time.Hour)), 1000)
+			ev := func(m int, action, subject string) audit.Event {
+				return audit.Event{Time: t0.Add(time.Duration(m) * time.Minute), Principal: "svc-support", Action: action, Subject: subject, Categories: []string{"profile"}}
+			}
+			got := mustIngest(t, svc, []audit.Event{
+				ev(0, audit.ActionRead, "alice"), ev(1, audit.ActionRead, "a-1"), ev(2, audit.ActionExport, "ALICE"),
+				ev(3, audit.ActionRead, "no-such-user"), ev(4, audit.ActionDelete, "user-0042"), ev(5, audit.ActionRead, "user-0042"),
+			})
+			// The account is signed in the leaf, beside the raw subject.
+			for i, want := range []string{"a-1", "a-1", "a-1", "", "", ""} {
+				e, err := audit.ParseLeaf(got[i].Leaf)
+				if err != nil || !e.Resolved || e.Account != want || got[i].Account != want || !got[i].Resolved {
+					t.Errorf("entry %d: leaf account %q resolved %v (%v), column %q; want %q", i, e.Account, e.Resolved, err, got[i].Account, want)
+				}
+			}
+			r, err := svc.Report(t.Context(), []string{"svc-support"}, t0, t0.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Users != 1 || r.Unresolved != 2 || r.Events != 6 {
+				t.Errorf("report: %d users, %d unresolved, %d events; want 1, 2, 6", r.Users, r.Unresolved, r.Events)
+			}
+			if want := map[string]int64{"read": 4, "write": 0, "export": 1, "delete": 1}; !maps.Equal(r.Actions, want) {
+				t.Errorf("actions %v, want %v", r.Actions, want)
+			}
+			if want := "1 user, 2 unresolved subjects; 6 events: 4 read, 1 export, 1 delete; profile"; !strings.HasPrefix(r.Summary, want) {
+				t.Errorf("summary %q, want it to begin %q", r.Summary, want)
+			}
+			if len(r.Accesses) != 3 || r.Accesses[0].Subject != "a-1" || !slices.Equal(r.Accesses[0].Aliases, []string{"ALICE", "a-1", "alice"}) ||
+				!r.Accesses[1].Unresolved || !r.Accesses[2].Unresolved {
+				t.Errorf("accesses %+v", r.Accesses)
+			}
+			saved, err := svc.SaveReport(t.Context(), []string{"svc-support"}, t0, t0.Add(time.Hour), "t-admin")
+			if err != nil || !slices.Equal(saved.SavedUsers, []string{"a-1"}) {
+				t.Errorf("saved users %v, %v; want the one account", saved.SavedUsers, err)
+			}
+			mustCheckpoint(t, svc)
+			if _, err := verifyStore(t, svc, db); err != nil {
+				t.Errorf("verify: %v", err)
+			}
+		})
+	}
+}
+
+// The stores count actions in columns of their own: the list must be the
+// actions an event may carry.
+func TestStoresCountEveryAction(t *testing.T) {
+	if !slices.Equal(cstored.AuditActions[:], auditlog.Actions()) {
+		t.Errorf("stored.AuditActions %v, auditlog.Actions %v", cstored.AuditActions, auditlog.Actions())
 	}
 }

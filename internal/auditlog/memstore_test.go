@@ -159,6 +159,7 @@ func TestReportOnMemstore(t *testing.T) {
 	db := memstore.New()
 	svc := newService(t, db, clock.NewFake(t0.Add(24*time.Hour)), 1000)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	addAccounts(t, db, "alice", "bob", "carol")
 	mustIngest(t, svc, []audit.Event{
 		{Time: at(0), Principal: "ada@corp", Action: audit.ActionRead, Subject: "alice", Categories: []string{"profile"}},
 		{Time: at(5), Principal: "ada@corp", Action: audit.ActionRead, Subject: "alice", Categories: []string{"email"}},

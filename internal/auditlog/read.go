@@ -105,6 +105,18 @@ func (s *Service) Checkpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, e
 	return s.store.AuditCheckpoints(ctx)
 }
 
+// MaxCheckpointPage is the most checkpoints one page of the listing holds.
+const MaxCheckpointPage = 10_000
+
+// CheckpointsAfter returns a page of the signed checkpoints: up to limit
+// (1 to MaxCheckpointPage) whose size is above after, smallest first.
+func (s *Service) CheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
+	if limit < 1 || limit > MaxCheckpointPage {
+		return nil, cordon.FieldError(cordon.ECodeInvalid, "limit", "limit must be 1 to %d, not %d", MaxCheckpointPage, limit)
+	}
+	return s.store.AuditCheckpointsAfter(ctx, after, limit)
+}
+
 // Size returns the number of entries.
 func (s *Service) Size(ctx context.Context) (uint64, error) { return s.store.AuditSize(ctx) }
 
@@ -122,17 +134,23 @@ func (s *Service) EntriesAbout(ctx context.Context, subjects []string, fn func(*
 // Report is a blast-radius report: which users' data the principals
 // touched over [From, To), and which categories they did and did not.
 type Report struct {
-	ID         string     `json:"id,omitempty"`
-	Principals []string   `json:"principals"`
-	From       time.Time  `json:"from"`
-	To         time.Time  `json:"to"`
-	Users      int        `json:"users"`
-	Objects    int        `json:"cordon_objects,omitempty"` // subjects that are cordon's own (ObjectPrefix)
-	Events     int64      `json:"events"`
-	First      *time.Time `json:"first,omitempty"`
-	Last       *time.Time `json:"last,omitempty"`
-	Touched    []string   `json:"categories_touched"`
-	Untouched  []string   `json:"categories_not_touched"`
+	ID         string    `json:"id,omitempty"`
+	Principals []string  `json:"principals"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	// Users counts accounts, not strings: a user logged as alice and as
+	// her account id is one. Unresolved subjects (naming no account at
+	// ingest) are counted apart, never as users.
+	Users      int   `json:"users"`
+	Unresolved int   `json:"unresolved_subjects"`
+	Objects    int   `json:"cordon_objects,omitempty"` // subjects that are cordon's own (ObjectPrefix)
+	Events     int64 `json:"events"`
+	// Actions counts the events by action (read, write, export, delete).
+	Actions   map[string]int64 `json:"actions"`
+	First     *time.Time       `json:"first,omitempty"`
+	Last      *time.Time       `json:"last,omitempty"`
+	Touched   []string         `json:"categories_touched"`
+	Untouched []string         `json:"categories_not_touched"`
 	// Accesses lists the first MaxListed rows, by subject; Truncated says
 	// more were counted than listed (ReportRows streams them all).
 	Accesses   []cordon.AuditAccess `json:"-"`
@@ -174,13 +192,8 @@ func checkReport(principals []string, from, to time.Time) ([]string, error) {
 	if len(principals) == 0 {
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at least one principal")
 	}
-	if len(principals) > MaxPrincipals {
-		return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "name at most %d principals", MaxPrincipals)
-	}
-	for _, p := range principals {
-		if err := audit.CheckName("principal", p, audit.MaxPrincipal); err != nil {
-			return nil, cordon.FieldError(cordon.ECodeInvalid, "principal", "a principal must be 1 to %d bytes of printable text", audit.MaxPrincipal)
-		}
+	if err := CheckPrincipals(principals); err != nil {
+		return nil, err
 	}
 	if !from.Before(to) {
 		return nil, cordon.FieldError(cordon.ECodeInvalid, "to", "the window is empty: from must be before to")
@@ -195,15 +208,21 @@ func (s *Service) report(ctx context.Context, principals []string, from, to time
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Principals: principals, From: from.UTC(), To: to.UTC()}
+	r := &Report{Principals: principals, From: from.UTC(), To: to.UTC(), Actions: zeroActions()}
 	touched := map[string]bool{}
 	err = s.store.AuditReport(ctx, principals, from, to, func(a *cordon.AuditAccess) error {
-		if IsUser(a.Subject) {
-			r.Users++
-		} else {
+		switch {
+		case !IsUser(a.Subject):
 			r.Objects++
+		case a.Unresolved:
+			r.Unresolved++
+		default:
+			r.Users++
 		}
 		r.Events += a.Count
+		for act, n := range a.Actions {
+			r.Actions[act] += n
+		}
 		for _, c := range a.Categories {
 			touched[c] = true
 		}
@@ -250,18 +269,19 @@ func (s *Service) report(ctx context.Context, principals []string, from, to time
 	return r, nil
 }
 
-// summary is the report in one line: "1 user; profile, email; no
-// password_hash, no payment".
+// summary is the report in one line: "1 user, 3 unresolved subjects;
+// 12 events: 10 read, 2 export; profile, email; no password_hash, no
+// payment".
 func summary(r *Report) string {
 	var b strings.Builder
-	if r.Users == 1 {
-		b.WriteString("1 user")
-	} else {
-		b.WriteString(strconv.Itoa(r.Users) + " users")
+	b.WriteString(plural(r.Users, "user", "users"))
+	if r.Unresolved > 0 {
+		b.WriteString(", " + plural(r.Unresolved, "unresolved subject", "unresolved subjects"))
 	}
 	if r.Objects > 0 {
 		b.WriteString(", " + strconv.Itoa(r.Objects) + " cordon objects")
 	}
+	b.WriteString("; " + ActionSummary(r.Events, r.Actions))
 	if len(r.Touched) > 0 {
 		b.WriteString("; " + strings.Join(r.Touched, ", "))
 	}
@@ -276,7 +296,7 @@ func summary(r *Report) string {
 func (s *Service) SaveReport(ctx context.Context, principals []string, from, to time.Time, actor string) (*Report, error) {
 	var users []string
 	r, err := s.report(ctx, principals, from, to, func(a *cordon.AuditAccess) error {
-		if !IsUser(a.Subject) {
+		if !IsUser(a.Subject) || a.Unresolved {
 			return nil
 		}
 		if len(users) == MaxSavedUsers {
@@ -320,3 +340,50 @@ const ObjectPrefix = "cordon:"
 
 // IsUser reports whether a subject names a user rather than a cordon object.
 func IsUser(subject string) bool { return !strings.HasPrefix(subject, ObjectPrefix) }
+
+// Actions are the actions an event may record, in the order summaries
+// list them.
+func Actions() []string {
+	return []string{audit.ActionRead, audit.ActionWrite, audit.ActionExport, audit.ActionDelete}
+}
+
+// zeroActions is a count per action, all zero, so a JSON answer always
+// names every action.
+func zeroActions() map[string]int64 {
+	m := map[string]int64{}
+	for _, a := range Actions() {
+		m[a] = 0
+	}
+	return m
+}
+
+// ActionSummary is "12 events: 10 read, 2 export" (actions with no event
+// left out).
+func ActionSummary(events int64, actions map[string]int64) string {
+	s := plural64(events, "event", "events")
+	if b := ActionBreakdown(actions); b != "" {
+		s += ": " + b
+	}
+	return s
+}
+
+// ActionBreakdown is "10 read, 2 export": the actions with events, in the
+// order of Actions.
+func ActionBreakdown(actions map[string]int64) string {
+	var parts []string
+	for _, a := range Actions() {
+		if n := actions[a]; n > 0 {
+			parts = append(parts, strconv.FormatInt(n, 10)+" "+a)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, one, many string) string { return plural64(int64(n), one, many) }
+
+func plural64(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
+}

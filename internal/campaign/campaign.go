@@ -198,20 +198,19 @@ func (s *Service) reportUsers(ctx context.Context, id string) ([]string, error) 
 		return nil, err
 	}
 	// Reporters name users by username or by account id, as cohort.users
-	// may.
-	var ids []string
+	// may (reports saved since subjects resolve name account ids). One
+	// set-based lookup, not one per user: a report may name a million.
+	found, err := s.store.LiveAccountIDs(ctx, r.Subjects)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(found))
+	seen := make(map[string]bool, len(found))
 	for _, u := range r.Subjects {
-		a, err := s.store.AccountByID(ctx, u)
-		if errors.Is(err, cordon.ErrNotFound) {
-			a, err = s.store.AccountByUsername(ctx, u)
+		if id, ok := found[u]; ok && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		if errors.Is(err, cordon.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		ids = append(ids, a.ID)
 	}
 	if len(ids) == 0 {
 		return nil, cordon.FieldError(cordon.ECodeUnprocessable, "cohort.users_from_report", "report %q names no existing account (%d users)", id, len(r.Subjects))

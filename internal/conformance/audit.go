@@ -28,6 +28,7 @@ func RunAuditTests(t *testing.T, newStore func(t *testing.T) cordon.AuditStore) 
 		{"EntriesStopOnError", testAuditStop},
 		{"EntriesLongLog", testAuditLongLog},
 		{"Checkpoints", testAuditCheckpoints},
+		{"CheckpointPages", testAuditCheckpointPages},
 		{"Report", testAuditReport},
 		{"ReportNoPrincipals", testAuditReportNoPrincipals},
 		{"Nodes", testAuditNodes},
@@ -143,6 +144,10 @@ func auditEntryDiff(got *cordon.AuditEntry, want cordon.AuditEntry) string {
 	d.str("Action", got.Action, want.Action)
 	d.str("Subject", got.Subject, want.Subject)
 	d.strings("Categories", got.Categories, want.Categories)
+	d.str("Account", got.Account, want.Account)
+	if got.Resolved != want.Resolved {
+		d = append(d, fmt.Sprintf("Resolved: got %v, want %v", got.Resolved, want.Resolved))
+	}
 	return d.String()
 }
 

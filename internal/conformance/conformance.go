@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Ping", []subtest{{"Answers", testPing}}},
 		{"AuditWithChange", []subtest{{"SameTransaction", testAuditWithChange}}},
 		{"Incidents", incidentTests()},
+		{"AuditQuery", auditQueryTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })

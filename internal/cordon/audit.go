@@ -24,6 +24,12 @@ type AuditEntry struct {
 	Action     string
 	Subject    string
 	Categories []string
+	// Account is the account Subject resolved to at ingest ("" when it
+	// named none); Resolved says resolution ran. A leaf written before
+	// subjects were resolved has Resolved false: reports then take the
+	// raw subject for the user, as they always did.
+	Account  string
+	Resolved bool
 }
 
 // AuditCheckpoint is a signed note of the log's size and root.
@@ -37,11 +43,57 @@ type AuditCheckpoint struct {
 // AuditAccess is one row of a blast-radius report: a subject user whose
 // data a principal touched, with the categories and the span.
 type AuditAccess struct {
+	// Subject is the user: the account id when the entries' subjects
+	// resolved to one, else the raw subject as logged.
 	Subject    string
 	Categories []string
 	Count      int64
 	First      time.Time
 	Last       time.Time
+	// Account is the account id the subjects resolved to ("" when none).
+	Account string
+	// Unresolved: the subject named no account at ingest. Such a row is
+	// kept and reported, never counted as a user.
+	Unresolved bool
+	// Aliases are the raw subjects the row's entries were logged under
+	// (alice, her account id …), sorted.
+	Aliases []string
+	// Principal is set on rows grouped by principal (AuditByPrincipal).
+	Principal string
+	// Actions counts the row's entries by action (read, write …).
+	Actions map[string]int64
+}
+
+// AuditGroupBy says what an AuditQuery's rows are per.
+type AuditGroupBy int
+
+// The groupings of AuditQuery.
+const (
+	// AuditBySubject gives one row per user: per account for resolved
+	// subjects, per raw subject otherwise.
+	AuditBySubject AuditGroupBy = iota
+	// AuditByPrincipal gives one row per principal.
+	AuditByPrincipal
+)
+
+// AuditFilter selects entries for the investigator's questions. Empty
+// fields select everything.
+type AuditFilter struct {
+	// Principals keeps entries by any of them. A name holding '*' is a
+	// pattern: '*' matches any run of characters, every other character
+	// only itself (%, _, \, ?, [ are literal).
+	Principals []string
+	// Users keeps entries whose user is one of Users: an entry's user is
+	// the account its subject resolved to, else its subject as logged
+	// (unresolved, or logged before subjects were resolved).
+	Users []string
+	// Category keeps entries carrying it.
+	Category string
+	// From and To bound the entries' time, [From, To); a zero To is no
+	// upper bound.
+	From, To time.Time
+	// By groups the rows.
+	By AuditGroupBy
 }
 
 // AuditBatch is an ingested batch remembered by its idempotency key, so
@@ -105,6 +157,10 @@ type AuditStore interface {
 	SavedAuditReport(ctx context.Context, id string) (*SavedAuditReport, error)
 	// AuditCheckpoints returns every checkpoint, smallest size first.
 	AuditCheckpoints(ctx context.Context) ([]*AuditCheckpoint, error)
+	// AuditCheckpointsAfter returns up to limit checkpoints whose size is
+	// above after, smallest first: a page of the listing (a node signs
+	// up to 8,640 a day).
+	AuditCheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*AuditCheckpoint, error)
 	// AuditCheckpoint returns the checkpoint of the given size, or with
 	// size 0 the latest; ErrNotFound when there is none.
 	AuditCheckpoint(ctx context.Context, size uint64) (*AuditCheckpoint, error)
@@ -115,6 +171,20 @@ type AuditStore interface {
 	// is never held whole; an error from fn stops the scan and is
 	// returned.
 	AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*AuditAccess) error) error
+	// AuditQuery calls fn for each row of the entries f selects, grouped
+	// by f.By and ordered by the row's Subject (AuditBySubject: rows of
+	// resolved subjects are per account, with Account, Aliases and
+	// Subject the account id; unresolved ones per raw subject with
+	// Unresolved set) or Principal (AuditByPrincipal). Each row carries
+	// the union of categories, the count per action, the total, the
+	// first and last time. An error from fn stops the scan.
+	AuditQuery(ctx context.Context, f AuditFilter, fn func(*AuditAccess) error) error
+	// ResolveSubjects maps each subject naming an account (its id, or its
+	// username compared case-insensitively; an id wins over a username)
+	// to the account id, in one lookup. Deleted accounts resolve too: the
+	// log records whose data was touched, whatever became of them.
+	// Subjects naming none are absent from the map.
+	ResolveSubjects(ctx context.Context, subjects []string) (map[string]string, error)
 }
 
 // ObjectSubjectPrefix begins the audit subjects of cordon's own objects

@@ -28,6 +28,12 @@ type AccountStore interface {
 	// moves to at.
 	SetPasswordHash(ctx context.Context, accountID, hash string, changed bool, at time.Time) error
 	CountAccounts(ctx context.Context) (int, error)
+	// LiveAccountIDs maps each ref naming an account that is not deleted
+	// (its id, or its username compared case-insensitively; an id wins
+	// over a username) to the account id, in one statement however many
+	// refs: a campaign's cohort of a million users is one lookup. Refs
+	// naming none are absent from the map.
+	LiveAccountIDs(ctx context.Context, refs []string) (map[string]string, error)
 }
 
 // SessionStore keeps sessions and their refresh-token families.

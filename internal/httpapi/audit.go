@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -343,6 +344,9 @@ type CheckpointsView struct {
 	VerifierKey string           `json:"verifier_key"`
 	LogSize     uint64           `json:"log_size"`
 	Checkpoints []CheckpointView `json:"checkpoints"`
+	// NextAfter, on a page (?after=&limit=) that is full, is the after of
+	// the next page.
+	NextAfter *uint64 `json:"next_after,omitempty"`
 }
 
 // CheckpointView is a checkpoint as served and exported.
@@ -351,8 +355,30 @@ type CheckpointView struct {
 	Note string `json:"note"`
 }
 
+// handleCheckpoints lists the signed checkpoints: all of them, or with
+// after and limit a page (limit defaults to 1,000), whose next_after
+// names the next.
 func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
-	cps, err := s.audit.Checkpoints(r.Context())
+	q := r.URL.Query()
+	paged := q.Has("after") || q.Has("limit")
+	var (
+		cps   []*cordon.AuditCheckpoint
+		limit = 1000
+		err   error
+	)
+	if paged {
+		var after, n uint64
+		if after, err = queryUint(r, "after"); err == nil && q.Get("limit") != "" {
+			if n, err = queryUint(r, "limit"); err == nil {
+				limit = int(min(n, auditlog.MaxCheckpointPage+1))
+			}
+		}
+		if err == nil {
+			cps, err = s.audit.CheckpointsAfter(r.Context(), after, limit)
+		}
+	} else {
+		cps, err = s.audit.Checkpoints(r.Context())
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -366,7 +392,12 @@ func (s *Server) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, CheckpointsView{Origin: s.audit.Origin(), VerifierKey: s.audit.VerifierKey(), LogSize: size, Checkpoints: out})
+	v := CheckpointsView{Origin: s.audit.Origin(), VerifierKey: s.audit.VerifierKey(), LogSize: size, Checkpoints: out}
+	if paged && len(cps) == limit {
+		next := cps[len(cps)-1].Size
+		v.NextAfter = &next
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // EntryView is one line of the entries export: the stored leaf bytes and
@@ -387,6 +418,10 @@ type IndexedView struct {
 	Action     string    `json:"action"`
 	Subject    string    `json:"subject"`
 	Categories []string  `json:"categories"`
+	// Account is the account the subject resolved to at ingest, "" when
+	// it named none; absent for entries logged before subjects were
+	// resolved.
+	Account *string `json:"account,omitempty"`
 }
 
 // handleEntries streams entries [from, to) as NDJSON; to defaults to the
@@ -431,7 +466,7 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		return enc.Encode(EntryView{Index: e.Index, Leaf: e.Leaf, LeafHash: e.LeafHash,
-			Indexed: IndexedView{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories}})
+			Indexed: IndexedView{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories, Account: accountOf(e)}})
 	})
 	if err == nil {
 		err = bw.Flush()
@@ -547,13 +582,64 @@ func writeReport(w http.ResponseWriter, r *http.Request, rep *auditlog.Report, r
 	writeReportStatus(w, r, rep, http.StatusOK, rows)
 }
 
-// accessView is one user's row of a report.
+// accessView is one user's row of a report. User is the account id when
+// the subject resolved to one (aliases then lists the names it was logged
+// under), else the subject as logged, with unresolved set when it named
+// no account.
 type accessView struct {
-	User       string    `json:"user"`
-	Events     int64     `json:"events"`
-	Categories []string  `json:"categories"`
-	First      time.Time `json:"first"`
-	Last       time.Time `json:"last"`
+	User       string           `json:"user"`
+	Events     int64            `json:"events"`
+	Categories []string         `json:"categories"`
+	First      time.Time        `json:"first"`
+	Last       time.Time        `json:"last"`
+	Account    string           `json:"account,omitempty"`
+	Unresolved bool             `json:"unresolved,omitempty"`
+	Aliases    []string         `json:"aliases,omitempty"`
+	Actions    map[string]int64 `json:"actions"`
+}
+
+// actionCounts is a row's count per action, every action named.
+func actionCounts(m map[string]int64) map[string]int64 {
+	out := make(map[string]int64, 4)
+	for _, a := range auditlog.Actions() {
+		out[a] = m[a]
+	}
+	return out
+}
+
+// accessCSVHeader is a report's CSV header: the first five columns as
+// before subjects were resolved, then the account, the flag, the aliases
+// and a count per action.
+var accessCSVHeader = append([]string{"user", "events", "categories", "first", "last", "account", "unresolved", "aliases"}, auditlog.Actions()...)
+
+func accessCSV(a *cordon.AuditAccess) []string {
+	row := []string{csvSafe(a.Subject), strconv.FormatInt(a.Count, 10), strings.Join(a.Categories, " "),
+		a.First.UTC().Format(time.RFC3339Nano), a.Last.UTC().Format(time.RFC3339Nano),
+		csvSafe(a.Account), strconv.FormatBool(a.Unresolved), csvSafe(strings.Join(a.Aliases, " "))}
+	for _, act := range auditlog.Actions() {
+		row = append(row, strconv.FormatInt(a.Actions[act], 10))
+	}
+	return row
+}
+
+// accessLine is a row in the human form: "u-1 (alice, ALICE): 3 events:
+// 2 read, 1 export; email, profile; FIRST to LAST".
+func accessLine(a *cordon.AuditAccess) string {
+	name := a.Subject
+	switch {
+	case a.Unresolved:
+		name += " (unresolved: names no account)"
+	case a.Account != "" && !slices.Equal(a.Aliases, []string{a.Account}):
+		var others []string
+		for _, al := range a.Aliases {
+			if al != a.Account {
+				others = append(others, al)
+			}
+		}
+		name += " (" + strings.Join(others, ", ") + ")"
+	}
+	return fmt.Sprintf("%s: %s; %s; %s to %s", name, auditlog.ActionSummary(a.Count, a.Actions), strings.Join(a.Categories, ", "),
+		a.First.Format(time.RFC3339), a.Last.Format(time.RFC3339))
 }
 
 // writeReportStatus answers in the format the format parameter or the
@@ -568,7 +654,8 @@ func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Rep
 	case "json":
 		users := make([]accessView, len(rep.Accesses))
 		for i, a := range rep.Accesses {
-			users[i] = accessView{User: a.Subject, Events: a.Count, Categories: a.Categories, First: a.First, Last: a.Last}
+			users[i] = accessView{User: a.Subject, Events: a.Count, Categories: a.Categories, First: a.First, Last: a.Last,
+				Account: a.Account, Unresolved: a.Unresolved, Aliases: a.Aliases, Actions: actionCounts(a.Actions)}
 		}
 		v := map[string]any{"report": rep, "accesses": users}
 		if rep.ID != "" {
@@ -585,11 +672,8 @@ func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Rep
 		// Every row, even past what the report holds: a CSV is the full
 		// list, streamed from the store.
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"user", "events", "categories", "first", "last"})
-		row := func(a *cordon.AuditAccess) error {
-			return cw.Write([]string{csvSafe(a.Subject), strconv.FormatInt(a.Count, 10), strings.Join(a.Categories, " "),
-				a.First.UTC().Format(time.RFC3339Nano), a.Last.UTC().Format(time.RFC3339Nano)})
-		}
+		cw.Write(accessCSVHeader)
+		row := func(a *cordon.AuditAccess) error { return cw.Write(accessCSV(a)) }
 		var err error
 		if rep.Truncated {
 			err = rows(r.Context(), row)
@@ -654,18 +738,17 @@ func ReportText(rep *auditlog.Report) string {
 	if rep.ID != "" {
 		fmt.Fprintf(&b, "saved as %s (%d users)\n", rep.ID, len(rep.SavedUsers))
 	}
-	fmt.Fprintf(&b, "events: %d\n", rep.Events)
+	fmt.Fprintf(&b, "events: %d (%s)\n", rep.Events, auditlog.ActionBreakdown(rep.Actions))
 	if rep.First != nil {
 		fmt.Fprintf(&b, "first access: %s\nlast access: %s\n", rep.First.Format(time.RFC3339), rep.Last.Format(time.RFC3339))
 	}
 	const shown = 50
 	for i, a := range rep.Accesses {
 		if i == shown {
-			fmt.Fprintf(&b, "  … and %d more (--format csv lists them all)\n", rep.Users+rep.Objects-shown)
+			fmt.Fprintf(&b, "  … and %d more (--format csv lists them all)\n", rep.Users+rep.Unresolved+rep.Objects-shown)
 			break
 		}
-		fmt.Fprintf(&b, "  %s: %d events; %s; %s to %s\n", a.Subject, a.Count, strings.Join(a.Categories, ", "),
-			a.First.Format(time.RFC3339), a.Last.Format(time.RFC3339))
+		fmt.Fprintf(&b, "  %s\n", accessLine(&a))
 	}
 	return b.String()
 }
@@ -762,4 +845,14 @@ func printable(s string, max int) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// accountOf is an entry's account column as an export shows it: nil when
+// the subject was not resolved.
+func accountOf(e *cordon.AuditEntry) *string {
+	if !e.Resolved {
+		return nil
+	}
+	a := e.Account
+	return &a
 }

@@ -221,6 +221,9 @@ func (s *Server) routes(mux *router) {
 		mux.HandleFunc("GET /admin/v1/audit/report", s.withAdmin(cordon.ScopeAuditRead, s.handleReport))
 		mux.HandleFunc("POST /admin/v1/audit/reports", s.withAdmin(cordon.ScopeAuditRead, s.handleSaveReport))
 		mux.HandleFunc("GET /admin/v1/audit/reports/{id}", s.withAdmin(cordon.ScopeAuditRead, s.handleSavedReport))
+		mux.HandleFunc("GET /admin/v1/audit/subject", s.withAdmin(cordon.ScopeAuditRead, s.handleQuestion(auditlog.QuestionSubject)))
+		mux.HandleFunc("GET /admin/v1/audit/category", s.withAdmin(cordon.ScopeAuditRead, s.handleQuestion(auditlog.QuestionCategory)))
+		mux.HandleFunc("GET /admin/v1/audit/principals", s.withAdmin(cordon.ScopeAuditRead, s.handleQuestion(auditlog.QuestionPrincipals)))
 	}
 	if s.incidents != nil {
 		s.incidentRoutes(mux)

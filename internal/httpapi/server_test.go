@@ -321,9 +321,10 @@ func TestAuditLogReadsAreRecorded(t *testing.T) {
 			t.Errorf("%s: log size %d, want %d", st.name, n, st.size)
 		}
 		if st.path == q && st.status == 200 {
-			// The report counts the ingested events, not its own records.
-			if rep, _ := body["report"].(map[string]any); rep["users"] != 2.0 || rep["events"] != 2.0 {
-				t.Errorf("%s: report %v, want 2 users in 2 events", st.name, body)
+			// The report counts the ingested events, not its own records;
+			// alice is an account, bob names none.
+			if rep, _ := body["report"].(map[string]any); rep["users"] != 1.0 || rep["unresolved_subjects"] != 1.0 || rep["events"] != 2.0 {
+				t.Errorf("%s: report %v, want 1 user and 1 unresolved subject in 2 events", st.name, body)
 			}
 		}
 	}

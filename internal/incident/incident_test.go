@@ -200,9 +200,20 @@ func TestEveryChangeIsRecorded(t *testing.T) {
 func (e *env) saveReport(t *testing.T) string {
 	t.Helper()
 	ctx := t.Context()
+	// Reports count accounts: alice and bob are accounts; "no-such-user"
+	// names none and is counted apart, never as a person.
+	for _, n := range []string{"alice", "bob"} {
+		if _, err := e.store.AccountByUsername(ctx, n); err == nil {
+			continue
+		}
+		if err := e.store.CreateAccount(ctx, &cordon.Account{ID: "u-" + n, Username: n, PasswordHash: "x", CreatedAt: t0, PasswordChangedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	_, _, err := e.log.Ingest(ctx, []audit.Event{
 		{Time: t0.Add(-3 * time.Hour), Principal: "support-tool", Action: audit.ActionRead, Subject: "alice", Categories: []string{"email", "payment"}},
 		{Time: t0.Add(-3 * time.Hour), Principal: "support-tool", Action: audit.ActionRead, Subject: "bob", Categories: []string{"email"}},
+		{Time: t0.Add(-3 * time.Hour), Principal: "support-tool", Action: audit.ActionRead, Subject: "no-such-user", Categories: []string{"email"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +498,7 @@ func TestSummaryStatesOnlyWhatItHolds(t *testing.T) {
 		t.Errorf("notes filed as nature %+v, consequences %+v, measures %+v, notified %+v", sum.Nature, sum.Consequences, sum.MeasureNotes, sum.Notified)
 	}
 	md = sum.Markdown()
-	for _, s := range []string{"2 (from report " + rep + ")", "email, payment (from report " + rep + ")", "phishing of the users' email addresses"} {
+	for _, s := range []string{"2 (from report " + rep + ")", "1 logged subject names no account and is not counted", "email, payment (from report " + rep + ")", "phishing of the users' email addresses"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("summary lacks %q:\n%s", s, md)
 		}

@@ -48,7 +48,10 @@ type ReportFacts struct {
 	From       time.Time `json:"from"`
 	To         time.Time `json:"to"`
 	Users      int       `json:"users"`
-	Categories []string  `json:"categories_touched"`
+	// Unresolved counts the subjects the report logged that name no
+	// account: not counted as people, said apart.
+	Unresolved int      `json:"unresolved_subjects"`
+	Categories []string `json:"categories_touched"`
 }
 
 // Measure is a linked campaign with its progress counters.
@@ -180,7 +183,7 @@ func (s *Service) scope(ctx context.Context, sum *Summary) error {
 			}
 		}
 		sum.Reports = append(sum.Reports, ReportFacts{ID: l.ID, Principals: saved.Principals, From: saved.From, To: saved.To,
-			Users: len(saved.Subjects), Categories: rep.Touched})
+			Users: len(saved.Subjects), Unresolved: rep.Unresolved, Categories: rep.Touched})
 	}
 	if len(sum.Reports) == 0 {
 		missing := "no saved audit report is linked; save the blast-radius report (cordon audit report --save) and link it (cordon incident link ID report r-…)"
@@ -284,6 +287,14 @@ func (sum *Summary) Markdown() string {
 	})
 	b.WriteString("### Approximate number of data subjects concerned\n\n")
 	figure(&b, sum.People, func(f Figure) string { return fmt.Sprintf("%d", *f.Count) })
+	for _, r := range sum.Reports {
+		switch {
+		case r.Unresolved == 1:
+			fmt.Fprintf(&b, "\n1 logged subject names no account and is not counted (report %s): a typo, or a person cordon does not know.\n", r.ID)
+		case r.Unresolved > 1:
+			fmt.Fprintf(&b, "\n%d logged subjects name no account and are not counted (report %s): typos, or people cordon does not know.\n", r.Unresolved, r.ID)
+		}
+	}
 	for _, r := range sum.Reports {
 		fmt.Fprintf(&b, "- report %s: users %d; principals %s; %s to %s; categories: %s\n", r.ID, r.Users, md(strings.Join(r.Principals, ", ")),
 			r.From.Format(time.RFC3339), r.To.Format(time.RFC3339), orNone(r.Categories))

@@ -189,6 +189,10 @@ func (m *Store) DeleteAccount(ctx context.Context, id string, at time.Time) ([]s
 		return nil, cordon.ErrNotFound
 	}
 	delete(m.accounts, id)
+	if m.gone == nil {
+		m.gone = map[string]bool{}
+	}
+	m.gone[id] = true
 	ids := m.revokeAccount(id, cordon.RevokeAccountDeleted, at)
 	for sid, s := range m.sessions {
 		if s.AccountID == id {

@@ -14,6 +14,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ type Store struct {
 	mu       sync.Mutex
 	accounts map[string]cordon.Account // by id
 	byKey    map[string]string         // username key to id
+	gone     map[string]bool           // ids of deleted accounts
 	sessions map[string]cordon.Session
 	tokens   map[string]cordon.RefreshToken // by hash
 	keys     []cordon.SigningKey
@@ -776,6 +778,9 @@ func (m *Store) appendAudit(entries []*cordon.AuditEntry) {
 		c.Leaf, c.LeafHash = slices.Clone(e.Leaf), slices.Clone(e.LeafHash)
 		c.Categories = slices.Sorted(slices.Values(e.Categories))
 		c.Time = norm(e.Time)
+		if !c.Resolved {
+			c.Account = ""
+		}
 		m.audit = append(m.audit, c)
 	}
 }
@@ -923,36 +928,125 @@ func (m *Store) AuditCheckpoints(context.Context) ([]*cordon.AuditCheckpoint, er
 	return out, nil
 }
 
-func (m *Store) AuditReport(_ context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
-	m.mu.Lock()
-	from, to = norm(from), norm(to)
-	rows := map[string]*cordon.AuditAccess{}
-	for _, e := range m.audit {
-		if !slices.Contains(principals, e.Principal) || e.Time.Before(from) || !e.Time.Before(to) {
+func (m *Store) AuditCheckpointsAfter(_ context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
+	defer m.lock()()
+	var out []*cordon.AuditCheckpoint
+	for _, size := range slices.Sorted(maps.Keys(m.checkpoints)) {
+		if size <= after {
 			continue
 		}
-		a := rows[e.Subject]
-		if a == nil {
-			a = &cordon.AuditAccess{Subject: e.Subject, First: e.Time, Last: e.Time}
-			rows[e.Subject] = a
+		if limit >= 0 && len(out) >= limit {
+			break
 		}
-		a.Count++
-		a.Categories = append(a.Categories, e.Categories...)
-		if e.Time.Before(a.First) {
-			a.First = e.Time
+		c := m.checkpoints[size]
+		out = append(out, &c)
+	}
+	return out, nil
+}
+
+func (m *Store) AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
+	if len(principals) == 0 {
+		return nil
+	}
+	return m.AuditQuery(ctx, cordon.AuditFilter{Principals: principals, From: from, To: to, By: cordon.AuditBySubject}, fn)
+}
+
+// AuditQuery groups the selected entries as the SQL backends do, through
+// the same merger.
+func (m *Store) AuditQuery(_ context.Context, f cordon.AuditFilter, fn func(*cordon.AuditAccess) error) error {
+	from, to := norm(f.From), norm(f.To)
+	type key struct {
+		k          string
+		unresolved bool
+		action     string
+	}
+	rows := map[key]*stored.AuditRow{}
+	m.mu.Lock()
+	for _, e := range m.audit {
+		if e.Time.Before(from) || (!f.To.IsZero() && !e.Time.Before(to)) {
+			continue
 		}
-		if e.Time.After(a.Last) {
-			a.Last = e.Time
+		if len(f.Principals) > 0 && !slices.ContainsFunc(f.Principals, func(p string) bool { return stored.MatchPrincipal(p, e.Principal) }) {
+			continue
 		}
+		user := e.Subject
+		if e.Resolved && e.Account != "" {
+			user = e.Account
+		}
+		if len(f.Users) > 0 && !slices.Contains(f.Users, user) {
+			continue
+		}
+		if f.Category != "" && !slices.Contains(e.Categories, f.Category) {
+			continue
+		}
+		k := key{action: e.Action}
+		switch {
+		case f.By == cordon.AuditByPrincipal:
+			k.k = e.Principal
+		case e.Resolved && e.Account != "":
+			k.k = e.Account
+		default:
+			k.k, k.unresolved = e.Subject, e.Resolved
+		}
+		r := rows[k]
+		if r == nil {
+			r = &stored.AuditRow{Key: k.k, Unresolved: k.unresolved, Action: e.Action, First: stored.Micros(e.Time), Last: stored.Micros(e.Time)}
+			if f.By == cordon.AuditBySubject {
+				r.Account = e.Account
+			}
+			rows[k] = r
+		}
+		r.Count++
+		r.Categories = append(r.Categories, e.Categories...)
+		r.Aliases = append(r.Aliases, e.Subject)
+		r.First, r.Last = min(r.First, stored.Micros(e.Time)), max(r.Last, stored.Micros(e.Time))
 	}
 	m.mu.Unlock()
-	for _, subject := range slices.Sorted(maps.Keys(rows)) {
-		a := rows[subject]
-		slices.Sort(a.Categories)
-		a.Categories = slices.Compact(a.Categories)
-		if err := fn(a); err != nil {
+	keys := slices.SortedFunc(maps.Keys(rows), func(a, b key) int {
+		if c := strings.Compare(a.k, b.k); c != 0 {
+			return c
+		}
+		if a.unresolved != b.unresolved {
+			if a.unresolved {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.action, b.action)
+	})
+	merge := &stored.AuditMerger{By: f.By, Fn: fn}
+	for _, k := range keys {
+		if err := merge.Add(*rows[k]); err != nil {
 			return err
 		}
 	}
-	return nil
+	return merge.Flush()
+}
+
+// ResolveSubjects maps subjects naming an account, by id first, then by
+// username key; deleted accounts too.
+func (m *Store) ResolveSubjects(_ context.Context, subjects []string) (map[string]string, error) {
+	return m.accountIDs(subjects, false), nil
+}
+
+// LiveAccountIDs is ResolveSubjects without deleted accounts.
+func (m *Store) LiveAccountIDs(_ context.Context, refs []string) (map[string]string, error) {
+	return m.accountIDs(refs, true), nil
+}
+
+func (m *Store) accountIDs(refs []string, live bool) map[string]string {
+	defer m.lock()()
+	out := make(map[string]string, len(refs))
+	known := func(id string) bool {
+		_, ok := m.accounts[id]
+		return ok || (!live && m.gone[id])
+	}
+	for _, s := range refs {
+		if known(s) {
+			out[s] = s
+		} else if id, ok := m.byKey[cordon.UsernameKey(s)]; ok && known(id) {
+			out[s] = id
+		}
+	}
+	return out
 }

@@ -19,7 +19,7 @@ var _ cordon.AuditStore = (*DB)(nil)
 // each, well under PostgreSQL's 65535 per statement.
 const auditInsertRows = 1000
 
-const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories`
+const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories, account`
 
 // AppendAudit stores entries in one transaction. It first moves the
 // one-row audit_size counter by the batch's length: that UPDATE takes the
@@ -63,14 +63,14 @@ func appendAuditTx(ctx context.Context, tx pgx.Tx, entries []*cordon.AuditEntry)
 	for chunk := range slices.Chunk(entries, auditInsertRows) {
 		var q strings.Builder
 		q.WriteString(`INSERT INTO audit_entries (` + auditCols + `) VALUES `)
-		args := make([]any, 0, 8*len(chunk))
+		args := make([]any, 0, 9*len(chunk))
 		for i, e := range chunk {
 			if i > 0 {
 				q.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-			args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories))
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9)
+			args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories), stored.AuditAccount(e))
 			next++
 		}
 		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
@@ -115,9 +115,13 @@ func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.
 			e          cordon.AuditEntry
 			idx, at    int64
 			categories string
+			account    *string
 		)
-		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories); err != nil {
+		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories, &account); err != nil {
 			return nil, err
+		}
+		if account != nil {
+			e.Account, e.Resolved = *account, true
 		}
 		e.Index, e.Time, e.Categories = uint64(idx), fromMicros(at), stored.SplitCategories(categories)
 		batch = append(batch, &e)
@@ -213,7 +217,20 @@ func (db *DB) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAud
 
 // AuditCheckpoints returns every checkpoint, smallest size first.
 func (db *DB) AuditCheckpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
-	rows, err := db.pool.Query(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size`)
+	return db.AuditCheckpointsAfter(ctx, 0, -1)
+}
+
+// AuditCheckpointsAfter returns a page of checkpoints, through the size
+// key (limit < 0: no limit).
+func (db *DB) AuditCheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
+	if after > math.MaxInt64 || limit == 0 {
+		return nil, nil
+	}
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := db.pool.Query(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT $2`, int64(after), lim)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -258,36 +275,139 @@ func (db *DB) AuditCheckpoint(ctx context.Context, size uint64) (*cordon.AuditCh
 // reading them through the (principal, at) index. SQL counts and finds
 // the span; the union of categories is computed here, from the
 // concatenated category lists. Rows come in byte order (COLLATE "C"), as
-// the SQLite backend's do, whatever the database's collation.
+// AuditReport is AuditQuery by subject over exact principals.
 func (db *DB) AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
 	if len(principals) == 0 {
 		return nil
 	}
-	// DISTINCT: a subject read a million times has a handful of distinct
-	// category lists, not a million to concatenate.
-	rows, err := db.pool.Query(ctx, `SELECT subject, string_agg(DISTINCT categories, ' '), count(*), min(at), max(at)
-		FROM audit_entries WHERE principal = ANY($1) AND at >= $2 AND at < $3
-		GROUP BY subject ORDER BY subject COLLATE "C"`, principals, micros(from), micros(to))
+	return db.AuditQuery(ctx, cordon.AuditFilter{Principals: principals, From: from, To: to, By: cordon.AuditBySubject}, fn)
+}
+
+// AuditQuery groups the selected entries in SQL, per group and action,
+// and merges the actions of a group here. (DISTINCT: a subject read a
+// million times has a handful of distinct category lists, not a million
+// to concatenate.)
+func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cordon.AuditAccess) error) error {
+	args := []any{micros(f.From)}
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}
+	where := []string{"at >= $1"}
+	if !f.To.IsZero() {
+		where = append(where, "at < "+arg(micros(f.To)))
+	}
+	if len(f.Principals) > 0 {
+		names, patterns := stored.SplitPrincipals(f.Principals)
+		var or []string
+		if len(names) > 0 {
+			or = append(or, "principal = ANY("+arg(names)+")")
+		}
+		for _, p := range patterns {
+			or = append(or, "principal LIKE "+arg(stored.LikePattern(p))+` ESCAPE '\'`)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	if len(f.Users) > 0 {
+		where = append(where, auditUser+" = ANY("+arg(f.Users)+")")
+	}
+	if f.Category != "" {
+		where = append(where, "position("+arg(" "+f.Category+" ")+" in ' ' || categories || ' ') > 0")
+	}
+	key, unresolved, account := "principal", "false", "''"
+	if f.By == cordon.AuditBySubject {
+		key = auditUser
+		unresolved, account = "coalesce(account = '', false)", "coalesce(account, '')"
+	}
+	// One row per group: the actions are counted in columns (there are
+	// four), not grouped by, which would make up to four rows of each.
+	q := `SELECT ` + key + ` COLLATE "C" AS k, ` + unresolved + ` AS u, min(` + account + `),
+		count(*) FILTER (WHERE action = 'read'), count(*) FILTER (WHERE action = 'write'),
+		count(*) FILTER (WHERE action = 'export'), count(*) FILTER (WHERE action = 'delete'),
+		string_agg(DISTINCT categories, ' '), array_agg(DISTINCT subject), count(*), min(at), max(at)
+		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
+		GROUP BY k, u ORDER BY k, u`
+	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return mapErr(err)
 	}
 	defer rows.Close()
+	merge := &stored.AuditMerger{By: f.By, Fn: fn}
 	for rows.Next() {
 		var (
-			a           cordon.AuditAccess
-			categories  string
-			first, last int64
+			r          stored.AuditRow
+			categories string
 		)
-		if err := rows.Scan(&a.Subject, &categories, &a.Count, &first, &last); err != nil {
+		if err := rows.Scan(&r.Key, &r.Unresolved, &r.Account, &r.PerAction[0], &r.PerAction[1], &r.PerAction[2], &r.PerAction[3],
+			&categories, &r.Aliases, &r.Count, &r.First, &r.Last); err != nil {
 			return err
 		}
-		a.Categories = slices.Compact(stored.SplitCategories(categories))
-		a.First, a.Last = fromMicros(first), fromMicros(last)
-		if err := fn(&a); err != nil {
+		r.Categories = stored.SplitCategories(categories)
+		if f.By != cordon.AuditBySubject {
+			r.Aliases = nil
+		}
+		if err := merge.Add(r); err != nil {
 			return err
 		}
 	}
-	return mapErr(rows.Err())
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	return merge.Flush()
+}
+
+// auditUser is an entry's user, exactly as the index
+// audit_entries_user_at is on (the planner matches the expression).
+const auditUser = "(CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END)"
+
+// ResolveSubjects maps subjects to account ids in one statement: ids
+// first, then username keys; deleted accounts too.
+func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[string]string, error) {
+	return db.accountIDs(ctx, subjects, false)
+}
+
+// LiveAccountIDs is ResolveSubjects without deleted accounts.
+func (db *DB) LiveAccountIDs(ctx context.Context, refs []string) (map[string]string, error) {
+	return db.accountIDs(ctx, refs, true)
+}
+
+func (db *DB) accountIDs(ctx context.Context, subjects []string, live bool) (map[string]string, error) {
+	out := make(map[string]string, len(subjects))
+	if len(subjects) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(subjects))
+	for i, s := range subjects {
+		keys[i] = cordon.UsernameKey(s)
+	}
+	q := `SELECT id, username_key FROM accounts WHERE (id = ANY($1) OR username_key = ANY($2))`
+	if live {
+		q += ` AND deleted_at = 0`
+	}
+	rows, err := db.pool.Query(ctx, q, subjects, keys)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	ids, byKey := map[string]bool{}, map[string]string{}
+	for rows.Next() {
+		var id, key string
+		if err := rows.Scan(&id, &key); err != nil {
+			return nil, err
+		}
+		ids[id], byKey[key] = true, id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	for i, s := range subjects {
+		if ids[s] {
+			out[s] = s
+		} else if id, ok := byKey[keys[i]]; ok {
+			out[s] = id
+		}
+	}
+	return out, nil
 }
 
 // AppendAuditBatch appends entries once per batch key. The key's row is

@@ -17,16 +17,16 @@ import (
 
 var _ cordon.AuditStore = (*DB)(nil)
 
-const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories`
+const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories, account`
 
 // auditInsertRows is how many entries one INSERT carries.
 const auditInsertRows = 200
 
 // auditRowMarks is the VALUES list of a full INSERT; a shorter one is a
 // prefix of it, auditRowMark bytes a row (the last row's ", " cut off).
-var auditRowMarks = strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", auditInsertRows)
+var auditRowMarks = strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", auditInsertRows)
 
-const auditRowMark = len("(?, ?, ?, ?, ?, ?, ?, ?), ")
+const auditRowMark = len("(?, ?, ?, ?, ?, ?, ?, ?, ?), ")
 
 // AppendAudit stores entries in one write transaction, moving the
 // audit_size counter by their number. The one writer connection and BEGIN
@@ -68,9 +68,9 @@ func appendAuditTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntry
 	// than the row does (8 parameters a row, far under SQLite's 32,766).
 	for chunk := range slices.Chunk(entries, auditInsertRows) {
 		q := `INSERT INTO audit_entries (` + auditCols + `) VALUES ` + auditRowMarks[:len(chunk)*auditRowMark-2]
-		args := make([]any, 0, 8*len(chunk))
+		args := make([]any, 0, 9*len(chunk))
 		for _, e := range chunk {
-			args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories))
+			args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories), stored.AuditAccount(e))
 			next++
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
@@ -115,10 +115,12 @@ func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.
 			e          cordon.AuditEntry
 			idx, at    int64
 			categories string
+			account    sql.NullString
 		)
-		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories); err != nil {
+		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories, &account); err != nil {
 			return nil, err
 		}
+		e.Account, e.Resolved = account.String, account.Valid
 		e.Index, e.Time, e.Categories = uint64(idx), fromMicros(at), stored.SplitCategories(categories)
 		batch = append(batch, &e)
 	}
@@ -230,7 +232,16 @@ func (db *DB) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAud
 
 // AuditCheckpoints returns every checkpoint, smallest size first.
 func (db *DB) AuditCheckpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size`)
+	return db.AuditCheckpointsAfter(ctx, 0, -1)
+}
+
+// AuditCheckpointsAfter returns a page of checkpoints, through the size
+// key (limit < 0: no limit).
+func (db *DB) AuditCheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
+	if after > math.MaxInt64 || limit == 0 {
+		return nil, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size > ? ORDER BY size LIMIT ?`, int64(after), limit)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -271,47 +282,149 @@ func (db *DB) AuditCheckpoint(ctx context.Context, size uint64) (*cordon.AuditCh
 	return &c, nil
 }
 
-// AuditReport groups the entries of principals in [from, to) by subject,
-// reading them through the (principal, at) index. SQL counts and finds
-// the span; the union of categories is computed here, from the
-// concatenated category lists, since SQLite has no set aggregate.
+// AuditReport is AuditQuery by subject over exact principals.
 func (db *DB) AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
 	if len(principals) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(principals)+2)
-	for _, p := range principals {
-		args = append(args, p)
+	return db.AuditQuery(ctx, cordon.AuditFilter{Principals: principals, From: from, To: to, By: cordon.AuditBySubject}, fn)
+}
+
+// AuditQuery groups the selected entries in SQL, per group and action,
+// and merges the actions of a group here. SQL counts and finds the span;
+// the union of categories and of aliases is computed here from distinct
+// lists, since SQLite has no set aggregate. (DISTINCT: a subject read a
+// million times has a handful of distinct category lists, not a million
+// to concatenate.)
+func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cordon.AuditAccess) error) error {
+	where, args := []string{"at >= ?"}, []any{micros(f.From)}
+	if !f.To.IsZero() {
+		where, args = append(where, "at < ?"), append(args, micros(f.To))
 	}
-	args = append(args, micros(from), micros(to))
-	marks := strings.Repeat(", ?", len(principals))[2:]
-	// DISTINCT: a subject read a million times has a handful of distinct
-	// category lists, not a million to concatenate. (SQLite allows
-	// DISTINCT only with the default ',' separator; categories hold no
-	// commas.)
-	rows, err := db.r.QueryContext(ctx, `SELECT subject, group_concat(DISTINCT categories), count(*), min(at), max(at)
-		FROM audit_entries WHERE principal IN (`+marks+`) AND at >= ? AND at < ?
-		GROUP BY subject ORDER BY subject`, args...)
+	if len(f.Principals) > 0 {
+		names, patterns := stored.SplitPrincipals(f.Principals)
+		var or []string
+		if len(names) > 0 {
+			or = append(or, "principal IN (SELECT value FROM json_each(?))")
+			args = append(args, jsonStrings(names))
+		}
+		for _, p := range patterns {
+			// GLOB, not LIKE: SQLite's LIKE ignores ASCII case.
+			or, args = append(or, "principal GLOB ?"), append(args, stored.GlobPattern(p))
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
+	if len(f.Users) > 0 {
+		where = append(where, auditUser+" IN (SELECT value FROM json_each(?))")
+		args = append(args, jsonStrings(f.Users))
+	}
+	if f.Category != "" {
+		where = append(where, "instr(' ' || categories || ' ', ?) > 0")
+		args = append(args, " "+f.Category+" ")
+	}
+	key, unresolved, account := "principal", "0", "''"
+	if f.By == cordon.AuditBySubject {
+		key = auditUser
+		unresolved, account = "coalesce(account = '', 0)", "coalesce(account, '')"
+	}
+	// One row per group: the actions are counted in columns (there are
+	// four), not grouped by, which would make up to four rows of each.
+	q := `SELECT ` + key + ` AS k, ` + unresolved + ` AS u, min(` + account + `),
+		sum(action = 'read'), sum(action = 'write'), sum(action = 'export'), sum(action = 'delete'),
+		group_concat(DISTINCT categories), json_group_array(DISTINCT subject), count(*), min(at), max(at)
+		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
+		GROUP BY k, u ORDER BY k, u`
+	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return mapErr(err)
 	}
 	defer rows.Close()
+	merge := &stored.AuditMerger{By: f.By, Fn: fn}
 	for rows.Next() {
 		var (
-			a           cordon.AuditAccess
-			categories  string
-			first, last int64
+			r                   stored.AuditRow
+			categories, aliases string
 		)
-		if err := rows.Scan(&a.Subject, &categories, &a.Count, &first, &last); err != nil {
+		if err := rows.Scan(&r.Key, &r.Unresolved, &r.Account, &r.PerAction[0], &r.PerAction[1], &r.PerAction[2], &r.PerAction[3],
+			&categories, &aliases, &r.Count, &r.First, &r.Last); err != nil {
 			return err
 		}
-		a.Categories = slices.Compact(stored.SplitCategories(strings.ReplaceAll(categories, ",", stored.CategorySep)))
-		a.First, a.Last = fromMicros(first), fromMicros(last)
-		if err := fn(&a); err != nil {
+		r.Categories = stored.SplitCategories(strings.ReplaceAll(categories, ",", stored.CategorySep))
+		if f.By == cordon.AuditBySubject {
+			if err := json.Unmarshal([]byte(aliases), &r.Aliases); err != nil {
+				return fmt.Errorf("sqlite: audit aliases: %w", err)
+			}
+		}
+		if err := merge.Add(r); err != nil {
 			return err
 		}
 	}
-	return mapErr(rows.Err())
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	return merge.Flush()
+}
+
+// auditUser is an entry's user, exactly as the index
+// audit_entries_user_at is on (the planner matches the expression).
+const auditUser = "(CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END)"
+
+// jsonStrings is ss as a JSON array, for json_each: one parameter
+// however many values.
+func jsonStrings(ss []string) string {
+	b, _ := json.Marshal(stored.NonNilStrings(ss)) // strings always encode
+	return string(b)
+}
+
+// ResolveSubjects maps subjects to account ids in one statement: ids
+// first, then username keys; deleted accounts too.
+func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[string]string, error) {
+	return db.accountIDs(ctx, subjects, false)
+}
+
+// LiveAccountIDs is ResolveSubjects without deleted accounts.
+func (db *DB) LiveAccountIDs(ctx context.Context, refs []string) (map[string]string, error) {
+	return db.accountIDs(ctx, refs, true)
+}
+
+func (db *DB) accountIDs(ctx context.Context, subjects []string, live bool) (map[string]string, error) {
+	out := make(map[string]string, len(subjects))
+	if len(subjects) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(subjects))
+	for i, s := range subjects {
+		keys[i] = cordon.UsernameKey(s)
+	}
+	q := `SELECT id, username_key FROM accounts
+		WHERE (id IN (SELECT value FROM json_each(?)) OR username_key IN (SELECT value FROM json_each(?)))`
+	if live {
+		q += ` AND deleted_at = 0`
+	}
+	rows, err := db.r.QueryContext(ctx, q, jsonStrings(subjects), jsonStrings(keys))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	ids, byKey := map[string]bool{}, map[string]string{}
+	for rows.Next() {
+		var id, key string
+		if err := rows.Scan(&id, &key); err != nil {
+			return nil, err
+		}
+		ids[id], byKey[key] = true, id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(err)
+	}
+	for i, s := range subjects {
+		if ids[s] {
+			out[s] = s
+		} else if id, ok := byKey[keys[i]]; ok {
+			out[s] = id
+		}
+	}
+	return out, nil
 }
 
 // AppendAuditBatch appends entries once per batch key: inside one write
