@@ -318,18 +318,28 @@ type demoScope struct{ line string }
 // listener's profile and email, and a report says whose data it touched.
 func demoAudit(ctx context.Context, admin *adminclient.Client, out io.Writer, stamp string, installs int) (demoScope, error) {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
+	// The listeners are the fleet's accounts: the log resolves each
+	// subject to one, and a report counts accounts.
+	page, err := admin.Accounts(ctx, adminclient.AccountFilter{Prefix: "listener-", Limit: installs})
+	if err != nil {
+		return demoScope{}, fmt.Errorf("the fleet's accounts: %w", err)
+	}
+	if len(page.Accounts) == 0 {
+		return demoScope{}, errors.New("the fleet has no accounts to report on")
+	}
+	listener := func(i int) string { return page.Accounts[i%len(page.Accounts)].Username }
 	var b strings.Builder
 	event := func(principal, subject string, cats ...string) {
 		c, _ := json.Marshal(cats)
 		fmt.Fprintf(&b, `{"time":%q,"principal":%q,"action":"read","subject":%q,"categories":%s,"purpose":"demo"}`+"\n", now, principal, subject, c)
 	}
 	for i := range max(installs/3, 1) {
-		event("svc-recommend", fmt.Sprintf("listener-%d", i), "playlists", "listening_history")
+		event("svc-recommend", listener(i), "playlists", "listening_history")
 	}
 	for i := range max(installs/30, 1) {
-		event("svc-billing", fmt.Sprintf("listener-%d", i*7), "payment")
+		event("svc-billing", listener(i*7), "payment")
 	}
-	event("support-tool-7", "listener-17", "profile", "email")
+	event("support-tool-7", listener(17), "profile", "email")
 	if err := admin.DoRaw(ctx, "POST", "/audit/v1/events", "application/x-ndjson", strings.NewReader(b.String()), nil); err != nil {
 		return demoScope{}, fmt.Errorf("audit events: %w", err)
 	}
