@@ -209,10 +209,12 @@ func (s *cordonServer) wantLog(t testing.TB, events []auditclient.Event) {
 	}
 }
 
-// leaf is the stored form of e.
+// leaf is the stored form of e: the server resolves every subject to an
+// account at ingest, and the fixture's subjects (user-N) name none, so the
+// leaf says so with an empty account.
 func leaf(e auditclient.Event) []byte {
 	return audit.Leaf(audit.Event{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject,
-		Categories: e.Categories, Purpose: e.Purpose, Source: e.Source})
+		Account: "", Resolved: true, Categories: e.Categories, Purpose: e.Purpose, Source: e.Source})
 }
 
 // base dates test events, well inside the server's window.
