@@ -49,6 +49,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"PasswordResets", resetTests()},
 		{"Ping", []subtest{{"Answers", testPing}}},
 		{"AuditWithChange", []subtest{{"SameTransaction", testAuditWithChange}}},
+		{"SharedSignals", ssfTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })

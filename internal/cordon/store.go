@@ -104,6 +104,7 @@ type Store interface {
 	OfflineStore
 	ResetStore
 	AuditStore
+	SSFStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

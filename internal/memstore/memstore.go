@@ -58,6 +58,8 @@ type Store struct {
 	auditKey    *cordon.AuditKey
 	reports     map[string]cordon.SavedAuditReport
 	batches     map[string]cordon.AuditBatch
+
+	ssf ssfState
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
