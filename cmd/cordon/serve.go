@@ -29,6 +29,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
+	"github.com/cordon-dev/cordon/internal/ssf"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
 	"github.com/cordon-dev/cordon/internal/uafacts"
@@ -77,6 +78,12 @@ type Config struct {
 	// UserAgents infers client facts from the User-Agent of requests
 	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
 	UserAgents *uafacts.Rules
+	// SSFAllowHTTP lets Shared Signals push endpoints be http:// on
+	// loopback (--ssf-allow-http; tests and development).
+	SSFAllowHTTP bool
+	// SSFTick is how often the transmitter reads events and pushes; zero
+	// means every second.
+	SSFTick time.Duration
 	// PolicyPoll is how often the store is read for campaign changes made
 	// by other nodes; zero means every second.
 	PolicyPoll time.Duration
@@ -101,12 +108,14 @@ type Main struct {
 	Authn      *authn.Service
 	Campaigns  *campaign.Service
 	Audit      *auditlog.Service
-	Feed       *feed.Hub
-	bus        *natsbus.Bus
-	hasher     *password.Hasher
-	node       string // this node's id on the bus
-	stopWatch  context.CancelFunc
-	done       chan error
+	// SSF is the OpenID Shared Signals transmitter.
+	SSF       *ssf.Transmitter
+	Feed      *feed.Hub
+	bus       *natsbus.Bus
+	hasher    *password.Hasher
+	node      string // this node's id on the bus
+	stopWatch context.CancelFunc
+	done      chan error
 }
 
 // Run opens the store, prepares keys and the first admin token, binds the
@@ -186,7 +195,9 @@ func (m *Main) start() {
 	}
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents})
+	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick})
+	go m.SSF.Run(watchCtx)
+	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -327,6 +338,7 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 	fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 	fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
+	fs.BoolVar(&c.SSFAllowHTTP, "ssf-allow-http", false, "let Shared Signals receivers push to http:// endpoints on this machine (tests and development only)")
 	fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
 	fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
 	var categories string

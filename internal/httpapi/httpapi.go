@@ -22,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/ssf"
 	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -44,6 +45,8 @@ type Server struct {
 	handler   http.Handler
 	// userAgents infers client facts for requests without Cordon-Client.
 	userAgents *uafacts.Rules
+	// ssf is the Shared Signals transmitter; nil leaves /ssf out.
+	ssf *ssf.Transmitter
 
 	// patterns are the routes registered, in order (see router).
 	patterns []string
@@ -82,6 +85,9 @@ type Deps struct {
 	// UserAgents infers client facts from the User-Agent of requests that
 	// send no Cordon-Client header; nil leaves them unknown.
 	UserAgents *uafacts.Rules
+	// SSF is the OpenID Shared Signals transmitter; nil leaves
+	// /.well-known/ssf-configuration and /ssf/* out.
+	SSF *ssf.Transmitter
 }
 
 // New builds the server and its routes.
@@ -98,7 +104,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cordon_http_requests_total", Help: "HTTP requests by route and status code."}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cordon_http_request_duration_seconds", Help: "HTTP request latency by route.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}, []string{"route"})
@@ -202,6 +208,9 @@ func (s *Server) routes(mux *router) {
 		mux.HandleFunc("GET /admin/v1/audit/report", s.withAdmin(cordon.ScopeAuditRead, s.handleReport))
 		mux.HandleFunc("POST /admin/v1/audit/reports", s.withAdmin(cordon.ScopeAuditRead, s.handleSaveReport))
 		mux.HandleFunc("GET /admin/v1/audit/reports/{id}", s.withAdmin(cordon.ScopeAuditRead, s.handleSavedReport))
+	}
+	if s.ssf != nil {
+		s.ssfRoutes(mux)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
