@@ -415,3 +415,32 @@ func TestSSFRestartLosesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestSSFCampaignAdmission: a reauth campaign naming its users sends RISC
+// account-credential-change-required to each admitted user, once, and to
+// nobody outside it.
+func TestSSFCampaignAdmission(t *testing.T) {
+	const evChangeRequired = "https://schemas.openid.net/secevent/risc/event-type/account-credential-change-required"
+	m := apiServer(t, withSSF)
+	rc := newReceiver(t, func(int) (int, string) { return http.StatusAccepted, "" })
+	tok := ssfToken(t, m, "rp")
+	r := send(t, "POST", m.URL()+"/ssf/stream", tok, []byte(fmt.Sprintf(`{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":%q},"events_requested":[%q]}`, rc.URL, evChangeRequired)))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %v", r)
+	}
+	alice := addUser(t, m, "alice", "correct horse battery")
+	addUser(t, m, "bob", "correct horse battery")
+	cid := activateOn(t, m.URL(), `{"kind":"password_reset","name":"leak","cohort":{"users":["alice"]}}`)
+	ssfWait(t, "the admission SET", func() bool { _, acc := rc.snapshot(); return len(acc) >= 1 })
+	time.Sleep(6 * time.Second) // past the next look for admissions
+	_, acc := rc.snapshot()
+	if len(acc) != 1 {
+		t.Fatalf("%d SETs, want 1 (alice, once)", len(acc))
+	}
+	c := checkSET(t, m, acc[0], "rp")
+	typ, _ := eventOf(c)
+	sub := c["sub_id"].(map[string]any)
+	if typ != evChangeRequired || sub["format"] != "iss_sub" || sub["sub"] != alice || sub["iss"] != m.Config.Issuer || c["txn"] != cid {
+		t.Errorf("admission SET: %s, sub_id %v, txn %v", typ, sub, c["txn"])
+	}
+}

@@ -62,6 +62,9 @@ type Config struct {
 	Backoff, MaxBackoff time.Duration
 	// PushTimeout bounds one push (default 10 s).
 	PushTimeout time.Duration
+	// Campaigns returns the enforcing policy, for the admissions of
+	// password_reset and reauth campaigns; nil sends none.
+	Campaigns PolicyFunc
 	// Client sends pushes; nil builds one that enforces Policy at every
 	// connection and follows no redirect.
 	Client *http.Client
@@ -78,7 +81,10 @@ type Transmitter struct {
 	cursor   time.Time
 	recent   map[string]time.Time // session ids handled, by revocation time
 	verified map[string]time.Time // stream id to last verification
-	wake     chan struct{}
+	// admLook is when admissions were last looked for, admCursor the
+	// time up to which they were.
+	admLook, admCursor time.Time
+	wake               chan struct{}
 }
 
 // New returns a transmitter; Run starts its work.
@@ -114,7 +120,7 @@ func New(store cordon.Store, clk clock.Clock, log *slog.Logger, cfg Config) *Tra
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Transmitter{store: store, clock: clk, log: log, cfg: cfg, cursor: clk.Now().Add(-cfg.Lookback),
-		recent: map[string]time.Time{}, verified: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+		admCursor: clk.Now().Add(-cfg.Lookback), recent: map[string]time.Time{}, verified: map[string]time.Time{}, wake: make(chan struct{}, 1)}
 }
 
 // PushClient returns the HTTP client pushes go through: every connection's
@@ -160,6 +166,9 @@ func (t *Transmitter) Step(ctx context.Context) error {
 		return err
 	}
 	if err := t.collect(ctx, streams); err != nil {
+		return err
+	}
+	if err := t.admissions(ctx, streams); err != nil {
 		return err
 	}
 	var errs []error
