@@ -101,7 +101,7 @@ func checkSET(t *testing.T, m *Main, set, aud string) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jws, err := jose.ParseSigned(set, []jose.SignatureAlgorithm{jose.EdDSA})
+	jws, err := jose.ParseSignedCompact(set, []jose.SignatureAlgorithm{jose.EdDSA})
 	if err != nil {
 		t.Fatalf("SET does not parse as an EdDSA JWS: %v", err)
 	}
@@ -374,10 +374,8 @@ func TestSSFRestartLosesNothing(t *testing.T) {
 		t.Fatalf("create: %v", r)
 	}
 	addUser(t, m, "carol", "correct horse battery")
-	var sids []string
 	for range 5 {
 		s := mustLogin(t, m, "carol", "correct horse battery", "")
-		sids = append(sids, s["session_id"].(string))
 		send(t, "POST", m.URL()+"/v1/logout", bearerH(accessToken(t, s)), nil)
 	}
 	// Every SET has been tried at least once and refused.
