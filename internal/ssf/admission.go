@@ -34,6 +34,11 @@ func (t *Transmitter) admissions(ctx context.Context, streams []*cordon.SSFStrea
 		return nil
 	}
 	since := t.admCursor.Add(-overlap)
+	if len(streams) == 0 {
+		t.admLook, t.admCursor = now, now
+		t.mu.Unlock()
+		return nil
+	}
 	t.mu.Unlock()
 	pol := t.cfg.Campaigns()
 	camps, _, err := t.store.ActiveCampaigns(ctx)
