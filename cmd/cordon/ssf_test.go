@@ -256,6 +256,17 @@ func TestSSFPushAndPoll(t *testing.T) {
 	if cred == nil {
 		t.Fatal("no credential-change")
 	}
+	// The change and the session it ended are one transaction.
+	var dTxn any
+	for _, set := range acc {
+		cl := checkSET(t, m, set, "rp-push")
+		if sess, _ := cl["sub_id"].(map[string]any)["session"].(map[string]any); sess != nil && sess["id"] == d["session_id"] {
+			dTxn = cl["txn"]
+		}
+	}
+	if dTxn == nil || dTxn != cred["txn"] {
+		t.Errorf("credential-change txn %v, session-revoked (password change) txn %v: want one", cred["txn"], dTxn)
+	}
 
 	// Poll: the same four, then acknowledged, then gone.
 	var got map[string]any
@@ -440,5 +451,42 @@ func TestSSFCampaignAdmission(t *testing.T) {
 	sub := c["sub_id"].(map[string]any)
 	if typ != evChangeRequired || sub["format"] != "iss_sub" || sub["sub"] != alice || sub["iss"] != m.Config.Issuer || c["txn"] != cid {
 		t.Errorf("admission SET: %s, sub_id %v, txn %v", typ, sub, c["txn"])
+	}
+}
+
+// TestSSFCredentialChangeAlone: a password change that ends no other
+// session (the user's only one) is still a credential-change; a new
+// account is not.
+func TestSSFCredentialChangeAlone(t *testing.T) {
+	m := apiServer(t, withSSF)
+	tok := ssfToken(t, m, "rp")
+	r := send(t, "POST", m.URL()+"/ssf/stream", tok, []byte(`{"delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":["`+evCredentialChange+`","`+evSessionRevoked+`"]}`))
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %v", r)
+	}
+	pollURL := r.body["delivery"].(map[string]any)["endpoint_url"].(string)
+	uid := addUser(t, m, "frank", "correct horse battery")
+	s := mustLogin(t, m, "frank", "correct horse battery", "")
+	pw := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + accessToken(t, s)}
+	if r := send(t, "POST", m.URL()+"/v1/password", pw, []byte(`{"current_password":"correct horse battery","new_password":"a new battery staple"}`)); r.status/100 != 2 {
+		t.Fatalf("password change: %v", r)
+	}
+	var sets map[string]any
+	ssfWait(t, "a SET", func() bool {
+		r := send(t, "POST", pollURL, tok, []byte(`{"returnImmediately":true}`))
+		sets = r.body["sets"].(map[string]any)
+		return len(sets) > 0
+	})
+	time.Sleep(200 * time.Millisecond)
+	sets = send(t, "POST", pollURL, tok, []byte(`{"returnImmediately":true}`)).body["sets"].(map[string]any)
+	if len(sets) != 1 {
+		t.Fatalf("%d SETs, want 1 credential-change", len(sets))
+	}
+	for _, set := range sets {
+		c := checkSET(t, m, set.(string), "rp")
+		typ, ev := eventOf(c)
+		if typ != evCredentialChange || c["sub_id"].(map[string]any)["sub"] != uid || ev["change_type"] != "update" {
+			t.Errorf("got %s %v", typ, c)
+		}
 	}
 }

@@ -23,6 +23,7 @@ func ssfTests() []subtest {
 		{"SettleAndPrune", testSSFSettlePrune},
 		{"DeferRetries", testSSFDefer},
 		{"ConcurrentClaimsTakeEachOnce", testSSFConcurrentClaims},
+		{"PasswordsChangedSince", testPasswordsChangedSince},
 	}
 }
 
@@ -273,5 +274,36 @@ func testSSFConcurrentClaims(t *testing.T, s cordon.Store) {
 	}
 	if len(seen) != 40 {
 		t.Errorf("claimed %d distinct events, want 40", len(seen))
+	}
+}
+
+func testPasswordsChangedSince(t *testing.T, s cordon.Store) {
+	ctx := t.Context()
+	a, b, c := mustCreateAccount(t, s, "pa"), mustCreateAccount(t, s, "pb"), mustCreateAccount(t, s, "pc")
+	mustCreateAccount(t, s, "pd") // created, never changed
+	if err := s.SetPasswordHash(ctx, a.ID, "h1", true, at(time.Minute).In(elsewhere())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPasswordHash(ctx, b.ID, "h2", false, at(2*time.Minute)); err != nil { // a rehash
+		t.Fatal(err)
+	}
+	if err := s.SetPasswordHash(ctx, c.ID, "h3", true, at(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PasswordsChangedSince(ctx, at(0), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].AccountID != a.ID || !got[0].At.Equal(at(time.Minute)) || got[0].At.Location() != time.UTC || got[1].AccountID != c.ID {
+		t.Errorf("since the start: %+v, want pa at +1m (UTC) then pc; creation and a rehash are no change", got)
+	}
+	if got, _ := s.PasswordsChangedSince(ctx, at(time.Minute), 10); len(got) != 2 {
+		t.Errorf("since exactly pa's change: %d, want 2 (at or after)", len(got))
+	}
+	if got, _ := s.PasswordsChangedSince(ctx, at(2*time.Minute), 10); len(got) != 1 || got[0].AccountID != c.ID {
+		t.Errorf("since +2m: %+v, want just pc", got)
+	}
+	if got, _ := s.PasswordsChangedSince(ctx, at(0), 1); len(got) != 1 || got[0].AccountID != a.ID {
+		t.Errorf("limit 1: %+v, want the oldest, pa", got)
 	}
 }

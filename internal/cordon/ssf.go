@@ -105,4 +105,16 @@ type SSFStore interface {
 	// PruneSSF deletes delivered events settled before before and returns
 	// how many.
 	PruneSSF(ctx context.Context, before time.Time) (int, error)
+	// PasswordsChangedSince returns up to limit accounts whose password
+	// was changed (SetPasswordHash with changed true) at or after since,
+	// oldest change first (ties by account id). An account's creation or
+	// import is not a change; a later rehash of the same password is not
+	// either. Only the latest change of an account is known.
+	PasswordsChangedSince(ctx context.Context, since time.Time, limit int) ([]PasswordChange, error)
+}
+
+// PasswordChange is an account's latest password change.
+type PasswordChange struct {
+	AccountID string
+	At        time.Time
 }

@@ -259,3 +259,23 @@ func (m *Store) PruneSSF(_ context.Context, before time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+func (m *Store) PasswordsChangedSince(_ context.Context, since time.Time, limit int) ([]cordon.PasswordChange, error) {
+	defer m.lock()()
+	var out []cordon.PasswordChange
+	for _, a := range m.accounts {
+		if !a.PasswordChangedAt.Before(norm(since)) && a.PasswordChangedAt.After(a.CreatedAt) {
+			out = append(out, cordon.PasswordChange{AccountID: a.ID, At: a.PasswordChangedAt})
+		}
+	}
+	slices.SortFunc(out, func(a, b cordon.PasswordChange) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return compareStrings(a.AccountID, b.AccountID)
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

@@ -141,6 +141,12 @@ var mutations = []mutation{
 	{Name: "a ramped user hears of the campaign before the ramp admits them", File: "internal/ssf/admission.go",
 		From: "if !ok || adm.After(now) || adm.Before(since) {", To: "if !ok || adm.Before(since) {",
 		Pkgs: []string{"./internal/ssf"}, Run: "TestAdmissionsFollowTheRamp"},
+	{Name: "an account's creation is a credential change", File: "internal/sqlite/ssf.go",
+		From: "AND password_changed_at > created_at ORDER BY password_changed_at, id LIMIT ?`", To: "ORDER BY password_changed_at, id LIMIT ?`",
+		Pkgs: []string{"./internal/sqlite"}, Run: "TestConformance/SharedSignals"},
+	{Name: "password changes are not transmitted", File: "internal/ssf/ssf.go",
+		From: "\tif err := t.credentials(ctx, streams); err != nil {\n\t\treturn err\n\t}\n", To: "",
+		Pkgs: []string{"./cmd/cordon"}, Run: "TestSSFCredentialChangeAlone"},
 	// The gate: only tests that write the stripped set out may judge it.
 	{Name: "the gate passes X_Cordon_ spellings on", File: "gate/gate.go",
 		From: `foldedPrefix(k, "x-cordon-")`, To: `strings.HasPrefix(k, "X-Cordon-")`,

@@ -217,3 +217,23 @@ func (db *DB) PruneSSF(ctx context.Context, before time.Time) (int, error) {
 	})
 	return int(n), err
 }
+
+func (db *DB) PasswordsChangedSince(ctx context.Context, since time.Time, limit int) ([]cordon.PasswordChange, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, password_changed_at FROM accounts
+		WHERE password_changed_at >= ? AND password_changed_at > created_at ORDER BY password_changed_at, id LIMIT ?`, micros(since), limit)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []cordon.PasswordChange
+	for rows.Next() {
+		var c cordon.PasswordChange
+		var at int64
+		if err := rows.Scan(&c.AccountID, &at); err != nil {
+			return nil, mapErr(err)
+		}
+		c.At = fromMicros(at)
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}

@@ -84,7 +84,9 @@ type Transmitter struct {
 	// admLook is when admissions were last looked for, admCursor the
 	// time up to which they were.
 	admLook, admCursor time.Time
-	wake               chan struct{}
+	// pwCursor is the time up to which password changes were read.
+	pwCursor time.Time
+	wake     chan struct{}
 }
 
 // New returns a transmitter; Run starts its work.
@@ -120,7 +122,7 @@ func New(store cordon.Store, clk clock.Clock, log *slog.Logger, cfg Config) *Tra
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Transmitter{store: store, clock: clk, log: log, cfg: cfg, cursor: clk.Now().Add(-cfg.Lookback),
-		admCursor: clk.Now().Add(-cfg.Lookback), recent: map[string]time.Time{}, verified: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+		admCursor: clk.Now().Add(-cfg.Lookback), pwCursor: clk.Now().Add(-cfg.Lookback), recent: map[string]time.Time{}, verified: map[string]time.Time{}, wake: make(chan struct{}, 1)}
 }
 
 // PushClient returns the HTTP client pushes go through: every connection's
@@ -166,6 +168,9 @@ func (t *Transmitter) Step(ctx context.Context) error {
 		return err
 	}
 	if err := t.collect(ctx, streams); err != nil {
+		return err
+	}
+	if err := t.credentials(ctx, streams); err != nil {
 		return err
 	}
 	if err := t.admissions(ctx, streams); err != nil {
@@ -278,9 +283,9 @@ func sessionSignals(s *cordon.Session) []signal {
 	if s.RevokeReason == cordon.RevokePasswordChange {
 		// One password change ends several sessions: their SETs and the
 		// credential change share one transaction id.
-		txn = fmt.Sprintf("pw.%s.%d", s.AccountID, s.RevokedAt.UnixMicro())
+		txn = passwordTxn(s.AccountID, s.RevokedAt)
 	}
-	out := []signal{{
+	return []signal{{
 		key: "session-revoked/" + s.ID, typ: EventSessionRevoked, txn: txn,
 		sub: map[string]any{"format": "complex",
 			"session": map[string]any{"format": "opaque", "id": s.ID},
@@ -288,14 +293,56 @@ func sessionSignals(s *cordon.Session) []signal {
 		event: map[string]any{"event_timestamp": at, "initiating_entity": who,
 			"reason_admin": map[string]string{"en": s.RevokeReason}},
 	}}
-	if s.RevokeReason == cordon.RevokePasswordChange {
-		out = append(out, signal{
-			key: "credential-change/" + txn, typ: EventCredentialChange, txn: txn,
-			sub:   map[string]any{"format": "iss_sub", "sub": s.AccountID},
-			event: map[string]any{"event_timestamp": at, "credential_type": "password", "change_type": "update", "initiating_entity": "user"},
-		})
+}
+
+// passwordTxn names one password change: its credential-change and the
+// session-revoked SETs of the sessions it ended share it.
+func passwordTxn(account string, at time.Time) string {
+	return fmt.Sprintf("pw.%s.%d", account, at.UnixMicro())
+}
+
+func credentialSignal(c cordon.PasswordChange) signal {
+	txn := passwordTxn(c.AccountID, c.At)
+	return signal{
+		key: "credential-change/" + txn, typ: EventCredentialChange, txn: txn,
+		sub:   map[string]any{"format": "iss_sub", "sub": c.AccountID},
+		event: map[string]any{"event_timestamp": c.At.Unix(), "credential_type": "password", "change_type": "update", "initiating_entity": "user"},
 	}
-	return out
+}
+
+// maxChanges bounds the password changes read per step; more wait for the
+// next.
+const maxChanges = 1000
+
+// credentials turns password changes since the cursor into
+// credential-change SETs. A change is read again within the overlap; its
+// jti (from the account and the change's time) keeps it one SET.
+func (t *Transmitter) credentials(ctx context.Context, streams []*cordon.SSFStream) error {
+	t.mu.Lock()
+	since := t.pwCursor.Add(-overlap)
+	if len(streams) == 0 {
+		t.pwCursor = t.clock.Now()
+		t.mu.Unlock()
+		return nil
+	}
+	t.mu.Unlock()
+	changes, err := t.store.PasswordsChangedSince(ctx, since, maxChanges)
+	if err != nil || len(changes) == 0 {
+		return err
+	}
+	sigs := make([]signal, 0, len(changes))
+	for _, c := range changes {
+		sigs = append(sigs, credentialSignal(c))
+	}
+	if err := t.enqueueAll(ctx, streams, sigs); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	if last := changes[len(changes)-1].At; last.After(t.pwCursor) {
+		t.pwCursor = last
+	}
+	t.mu.Unlock()
+	return nil
 }
 
 // enqueueAll signs each signal for each stream that wants it and adds it
