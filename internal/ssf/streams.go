@@ -234,8 +234,31 @@ func (t *Transmitter) SetStatus(ctx context.Context, owner string, r StatusReque
 	} else if err != nil {
 		return nil, err
 	}
+	if s.Status == cordon.SSFDisabled {
+		// SSF 1.0 §8.1.2: a disabled stream holds nothing for its receiver.
+		if err := t.dropQueued(ctx, s.ID); err != nil {
+			return nil, err
+		}
+	}
 	t.nudge()
 	return s, nil
+}
+
+// dropQueued gives up every undelivered SET of a stream.
+func (t *Transmitter) dropQueued(ctx context.Context, id string) error {
+	for {
+		evs, err := t.store.PendingSSF(ctx, id, time.Unix(1<<40, 0), 1000, 0)
+		if err != nil || len(evs) == 0 {
+			return err
+		}
+		jtis := make([]string, 0, len(evs))
+		for _, e := range evs {
+			jtis = append(jtis, e.JTI)
+		}
+		if _, err := t.store.SettleSSF(ctx, id, jtis, t.clock.Now(), "dropped: the stream was disabled"); err != nil {
+			return err
+		}
+	}
 }
 
 // VerifyRequest is the body of POST /ssf/verification.

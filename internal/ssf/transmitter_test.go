@@ -116,6 +116,26 @@ func TestStreamStates(t *testing.T) {
 	if n := f.queued(t, paused); n != 0 {
 		t.Errorf("after enabling: %d still queued", n)
 	}
+	// Disabling drops what a stream holds: enabled again, it gets nothing.
+	f.tr.SetStatus(t.Context(), "rp-paused", StatusRequest{StreamID: paused.ID, Status: cordon.SSFPaused})
+	f.revoke(t, cordon.RevokeLogout)
+	if err := f.tr.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.queued(t, paused); n != 1 {
+		t.Fatalf("paused again: %d queued, want 1", n)
+	}
+	f.tr.SetStatus(t.Context(), "rp-paused", StatusRequest{StreamID: paused.ID, Status: cordon.SSFDisabled})
+	if n := f.queued(t, paused); n != 0 {
+		t.Errorf("disabled: %d still queued, want 0", n)
+	}
+	f.tr.SetStatus(t.Context(), "rp-paused", StatusRequest{StreamID: paused.ID, Status: cordon.SSFEnabled})
+	if err := f.tr.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.pushes.Load(); n != 1 {
+		t.Errorf("enabled after a disable: %d pushes, want still 1", n)
+	}
 	// Read again (a restart's lookback): nothing is sent twice.
 	f.tr.mu.Lock()
 	f.tr.recent = map[string]time.Time{}
