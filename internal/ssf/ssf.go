@@ -176,12 +176,16 @@ func (t *Transmitter) Step(ctx context.Context) error {
 	if err := t.admissions(ctx, streams); err != nil {
 		return err
 	}
-	var errs []error
-	for _, s := range streams {
+	// Streams are pushed side by side: a slow receiver does not hold the
+	// others back.
+	errs := make([]error, len(streams))
+	var wg sync.WaitGroup
+	for i, s := range streams {
 		if s.Delivery == cordon.SSFDeliveryPush && s.Status == cordon.SSFEnabled {
-			errs = append(errs, t.push(ctx, s))
+			wg.Go(func() { errs[i] = t.push(ctx, s) })
 		}
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
@@ -446,12 +450,18 @@ func (t *Transmitter) push(ctx context.Context, s *cordon.SSFStream) error {
 	// The lease outlasts one push's timeout, so a node that dies mid-push
 	// leaves the SET to be retried, and no other node pushes it meanwhile.
 	lease := t.cfg.PushTimeout + 5*time.Second
+	begun := time.Now()
 	for range 10 {
 		evs, err := t.store.PendingSSF(ctx, s.ID, t.clock.Now(), 50, lease)
 		if err != nil || len(evs) == 0 {
 			return err
 		}
 		for _, e := range evs {
+			if time.Since(begun) > t.cfg.PushTimeout {
+				// A slow receiver costs a round about one timeout, not
+				// one per SET; what it claimed waits for its lease.
+				return nil
+			}
 			if err := t.pushOne(ctx, s, e); err != nil {
 				return err
 			}

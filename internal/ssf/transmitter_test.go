@@ -181,3 +181,40 @@ func TestStreamsPerOwner(t *testing.T) {
 		t.Errorf("another owner's first stream: %v", err)
 	}
 }
+
+// TestSlowReceiverBoundsARound: a receiver that never answers in time
+// costs a round about one push timeout, not one per queued SET, and does
+// not hold back another stream.
+func TestSlowReceiverBoundsARound(t *testing.T) {
+	f := newFixture(t)
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	}))
+	defer slow.Close()
+	f.tr.cfg.PushTimeout = 200 * time.Millisecond
+	f.tr.cfg.Client = PushClient(Policy{AllowHTTP: true}, 200*time.Millisecond)
+	stuck, err := f.tr.Create(t.Context(), "rp-slow", &Request{Delivery: &Delivery{Method: cordon.SSFDeliveryPush, EndpointURL: slow.URL}, EventsRequested: &[]string{EventSessionRevoked}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.stream(t, "rp-fast", cordon.SSFEnabled)
+	for range 8 {
+		f.revoke(t, cordon.RevokeLogout)
+	}
+	begun := time.Now()
+	if err := f.tr.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(begun); took > time.Second {
+		t.Errorf("a round with a stuck receiver took %v, want about one 200 ms timeout (8 SETs would be 1.6 s)", took)
+	}
+	if n := f.pushes.Load(); n != 8 {
+		t.Errorf("the other stream got %d pushes, want all 8", n)
+	}
+	if got, _ := f.st.SSFStreamByID(t.Context(), stuck.ID); got.LastError == "" {
+		t.Errorf("the stuck stream shows no error")
+	}
+}
