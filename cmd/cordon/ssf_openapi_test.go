@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -72,4 +73,39 @@ func TestSSFOpenAPIConformance(t *testing.T) {
 	check("POST", "/ssf/poll/"+id, admin(), `{"returnImmediately":true}`, 404)
 	check("DELETE", "/ssf/stream?stream_id="+id, tok, "", 204)
 	check("DELETE", "/ssf/stream?stream_id="+id, tok, "", 404)
+}
+
+// TestSSFChangesAudited: creating, changing, pausing and deleting a
+// stream each leave an admin record in the audit log, naming the
+// receiver's token; a refused change leaves none.
+func TestSSFChangesAudited(t *testing.T) {
+	m := apiServer(t, withSSF)
+	tok := ssfToken(t, m, "rp-audited")
+	s := send(t, "POST", m.URL()+"/ssf/stream", tok, []byte(`{"delivery":{"method":"urn:ietf:rfc:8936"}}`))
+	id := s.body["stream_id"].(string)
+	send(t, "PATCH", m.URL()+"/ssf/stream", tok, []byte(`{"stream_id":"`+id+`","description":"x"}`))
+	send(t, "POST", m.URL()+"/ssf/status", tok, []byte(`{"stream_id":"`+id+`","status":"paused"}`))
+	send(t, "PATCH", m.URL()+"/ssf/stream", tok, []byte(`{"stream_id":"ssf-not-mine","description":"x"}`))
+	send(t, "DELETE", m.URL()+"/ssf/stream?stream_id="+id, tok, nil)
+	r := send(t, "GET", m.URL()+"/audit/v1/entries", admin(), nil)
+	if r.status != 200 {
+		t.Fatalf("entries: %v", r)
+	}
+	var got []string
+	for _, line := range strings.Split(string(r.raw), "\n") {
+		var e struct {
+			Leaf []byte `json:"leaf"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && strings.Contains(string(e.Leaf), "cordon:ssf-streams") {
+			got = append(got, string(e.Leaf))
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d audit records of stream changes, want 4 (create, patch, pause, delete):\n%s", len(got), strings.Join(got, "\n"))
+	}
+	for i, want := range []string{"created for rp-audited", "changed", "set \\\"paused\\\"", "deleted"} {
+		if !strings.Contains(got[i], want) || !strings.Contains(got[i], "rp-audited") {
+			t.Errorf("record %d: %s, want %q and the token's name", i, got[i], want)
+		}
+	}
 }

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 
+	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/ssf"
 )
@@ -29,6 +31,10 @@ func (s *Server) ssfRoutes(mux *router) {
 
 func ssfOwner(r *http.Request) string { return callerToken(r).Name }
 
+// ssfSubject is the audit subject of the records of a change to a receiver's streams: it
+// commits in the change's transaction.
+const ssfSubject = "cordon:ssf-streams"
+
 // readSSFConfig reads a stream configuration: the right content type, at
 // most 64 KiB, no member twice, valid UTF-8, then ssf.ParseRequest.
 func (s *Server) readSSFConfig(w http.ResponseWriter, r *http.Request) (*ssf.Request, error) {
@@ -51,7 +57,12 @@ func (s *Server) handleSSFCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	st, err := s.ssf.Create(r.Context(), ssfOwner(r), req)
+	ctx, err := s.audited(r, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream created for %s", short(ssfOwner(r))), "ssf_streams")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	st, err := s.ssf.Create(ctx, ssfOwner(r), req)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -88,7 +99,16 @@ func (s *Server) handleSSFUpdate(replace bool) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		st, err := s.ssf.Update(r.Context(), ssfOwner(r), req, replace)
+		what := "changed"
+		if replace {
+			what = "replaced"
+		}
+		ctx, err := s.audited(r, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream %q of %s %s", short(req.StreamID), short(ssfOwner(r)), what), "ssf_streams")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		st, err := s.ssf.Update(ctx, ssfOwner(r), req, replace)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -98,7 +118,13 @@ func (s *Server) handleSSFUpdate(replace bool) http.HandlerFunc {
 }
 
 func (s *Server) handleSSFDelete(w http.ResponseWriter, r *http.Request) {
-	if err := s.ssf.Delete(r.Context(), ssfOwner(r), r.URL.Query().Get("stream_id")); err != nil {
+	id := r.URL.Query().Get("stream_id")
+	ctx, err := s.audited(r, audit.ActionDelete, ssfSubject, fmt.Sprintf("shared signals stream %q of %s deleted", short(id), short(ssfOwner(r))), "ssf_streams")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.ssf.Delete(ctx, ssfOwner(r), id); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -120,7 +146,12 @@ func (s *Server) handleSSFSetStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	st, err := s.ssf.SetStatus(r.Context(), ssfOwner(r), req)
+	ctx, err := s.audited(r, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream %q of %s set %q", short(req.StreamID), short(ssfOwner(r)), short(req.Status)), "ssf_streams")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	st, err := s.ssf.SetStatus(ctx, ssfOwner(r), req)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -45,15 +45,18 @@ func normZero(t time.Time) time.Time {
 	return norm(t)
 }
 
-func (m *Store) CreateSSFStream(_ context.Context, s *cordon.SSFStream) error {
+func (m *Store) CreateSSFStream(ctx context.Context, s *cordon.SSFStream) error {
 	defer m.lock()()
 	m.ssfInit()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
 	if _, ok := m.ssf.streams[s.ID]; ok {
 		return cordon.ErrAlreadyExists
 	}
 	m.ssf.streams[s.ID] = normStream(s)
 	m.ssf.order = append(m.ssf.order, s.ID)
-	return nil
+	return m.audited(ctx, nil)
 }
 
 func (m *Store) SSFStreamByID(_ context.Context, id string) (*cordon.SSFStream, error) {
@@ -78,9 +81,12 @@ func (m *Store) SSFStreams(_ context.Context, owner string) ([]*cordon.SSFStream
 	return out, nil
 }
 
-func (m *Store) UpdateSSFStream(_ context.Context, s *cordon.SSFStream) error {
+func (m *Store) UpdateSSFStream(ctx context.Context, s *cordon.SSFStream) error {
 	defer m.lock()()
 	m.ssfInit()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
 	old, ok := m.ssf.streams[s.ID]
 	if !ok {
 		return cordon.ErrNotFound
@@ -88,12 +94,15 @@ func (m *Store) UpdateSSFStream(_ context.Context, s *cordon.SSFStream) error {
 	n := normStream(s)
 	n.Owner, n.CreatedAt, n.Dropped, n.LastError, n.LastErrorAt = old.Owner, old.CreatedAt, old.Dropped, old.LastError, old.LastErrorAt
 	m.ssf.streams[s.ID] = n
-	return nil
+	return m.audited(ctx, nil)
 }
 
-func (m *Store) DeleteSSFStream(_ context.Context, id string) error {
+func (m *Store) DeleteSSFStream(ctx context.Context, id string) error {
 	defer m.lock()()
 	m.ssfInit()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
 	if _, ok := m.ssf.streams[id]; !ok {
 		return cordon.ErrNotFound
 	}
@@ -103,7 +112,7 @@ func (m *Store) DeleteSSFStream(_ context.Context, id string) error {
 		delete(m.ssf.seen, [2]string{id, r.ev.JTI})
 	}
 	delete(m.ssf.outbox, id)
-	return nil
+	return m.audited(ctx, nil)
 }
 
 func (m *Store) EnqueueSSF(_ context.Context, streamID string, evs []*cordon.SSFEvent, limit int) (int, error) {
