@@ -30,6 +30,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
+	"github.com/cordon-dev/cordon/internal/ssf"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
 	"github.com/cordon-dev/cordon/internal/uafacts"
@@ -91,6 +92,12 @@ type Config struct {
 	// ProgressSample is how often each running campaign's cohort is
 	// recounted and its counters sampled (campaign.SampleEvery when zero).
 	ProgressSample time.Duration
+	// SSFAllowHTTP lets Shared Signals push endpoints be http:// on
+	// loopback (--ssf-allow-http; tests and development).
+	SSFAllowHTTP bool
+	// SSFTick is how often the transmitter reads events and pushes; zero
+	// means every second.
+	SSFTick time.Duration
 	// PolicyPoll is how often the store is read for campaign changes made
 	// by other nodes; zero means every second.
 	PolicyPoll time.Duration
@@ -117,12 +124,14 @@ type Main struct {
 	Campaigns  *campaign.Service
 	Audit      *auditlog.Service
 	Incidents  *incident.Service
-	Feed       *feed.Hub
-	bus        *natsbus.Bus
-	hasher     *password.Hasher
-	node       string // this node's id on the bus
-	stopWatch  context.CancelFunc
-	done       chan error
+	// SSF is the OpenID Shared Signals transmitter.
+	SSF       *ssf.Transmitter
+	Feed      *feed.Hub
+	bus       *natsbus.Bus
+	hasher    *password.Hasher
+	node      string // this node's id on the bus
+	stopWatch context.CancelFunc
+	done      chan error
 }
 
 // Run opens the store, prepares keys and the first admin token, binds the
@@ -208,7 +217,9 @@ func (m *Main) start() {
 	}
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample})
+	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Campaigns: m.Campaigns.Policy})
+	go m.SSF.Run(watchCtx)
+	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -373,6 +384,7 @@ printed once on stderr.
 		fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 		fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 		fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
+		fs.BoolVar(&c.SSFAllowHTTP, "ssf-allow-http", false, "let Shared Signals receivers push to http:// endpoints on this machine (tests and development only)")
 		fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
 		fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
 		var categories string

@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"AuditWithChange", []subtest{{"SameTransaction", testAuditWithChange}}},
 		{"Incidents", incidentTests()},
 		{"AuditQuery", auditQueryTests()},
+		{"SharedSignals", ssfTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })

@@ -169,7 +169,7 @@ const (
 )
 
 // Scopes lists every scope but ScopeAll.
-var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens, ScopeIntrospect, ScopeIncidents}
+var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens, ScopeIntrospect, ScopeIncidents, ScopeSSF}
 
 // HasScope reports whether the token grants scope.
 func (t *AdminToken) HasScope(scope string) bool {

@@ -24,6 +24,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/incident"
 	"github.com/cordon-dev/cordon/internal/password"
+	"github.com/cordon-dev/cordon/internal/ssf"
 	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,6 +52,8 @@ type Server struct {
 	// at 0 or 1); accessSeen counts them.
 	accessSample uint64
 	accessSeen   atomic.Uint64
+	// ssf is the Shared Signals transmitter; nil leaves /ssf out.
+	ssf *ssf.Transmitter
 
 	// patterns are the routes registered, in order (see router).
 	patterns []string
@@ -95,6 +98,9 @@ type Deps struct {
 	// 400; 0 or 1 logs every one. Answers of 400 and above are always
 	// logged (their level permitting).
 	AccessLogSample int
+	// SSF is the OpenID Shared Signals transmitter; nil leaves
+	// /.well-known/ssf-configuration and /ssf/* out.
+	SSF *ssf.Transmitter
 }
 
 // New builds the server and its routes.
@@ -111,7 +117,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF}
 	if d.AccessLogSample > 1 {
 		s.accessSample = uint64(d.AccessLogSample)
 	}
@@ -227,6 +233,9 @@ func (s *Server) routes(mux *router) {
 	}
 	if s.incidents != nil {
 		s.incidentRoutes(mux)
+	}
+	if s.ssf != nil {
+		s.ssfRoutes(mux)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

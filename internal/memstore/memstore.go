@@ -63,6 +63,7 @@ type Store struct {
 	batches     map[string]cordon.AuditBatch
 
 	incidents map[string]cordon.Incident
+	ssf       ssfState
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }

@@ -72,6 +72,7 @@ func NewSigningKey(now time.Time) (*cordon.SigningKey, error) {
 type KeySet struct {
 	activeKID string
 	signer    jose.Signer
+	setSigner jose.Signer // typ secevent+jwt
 	maxTTL    time.Duration
 	public    map[string]crypto.PublicKey
 	jwks      []byte
@@ -132,6 +133,13 @@ func NewKeySet(keys []*cordon.SigningKey, maxTokenTTL time.Duration, now time.Ti
 			ks.signer, err = jose.NewSigner(
 				jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
 				(&jose.SignerOptions{}).WithType(TypeAccessToken).WithHeader("kid", k.ID),
+			)
+			if err != nil {
+				return nil, internalErr("could not build a signer", err)
+			}
+			ks.setSigner, err = jose.NewSigner(
+				jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
+				(&jose.SignerOptions{}).WithType(TypeSET).WithHeader("kid", k.ID),
 			)
 			if err != nil {
 				return nil, internalErr("could not build a signer", err)

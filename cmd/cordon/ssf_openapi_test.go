@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+)
+
+// TestSSFOpenAPIConformance drives every Shared Signals route of a real
+// server and checks each request and answer against the description it
+// serves.
+func TestSSFOpenAPIConformance(t *testing.T) {
+	m := apiServer(t, withSSF)
+	router := servedDescription(t, m)
+	check := func(method, path string, hdr map[string]string, body string, want int) apiResp {
+		t.Helper()
+		req, err := http.NewRequest(method, m.URL()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("%s %s is not in the description: %v", method, path, err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}}
+		if want < 400 {
+			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+				t.Errorf("%s %s: the request does not fit the description: %v", method, path, err)
+			}
+			req.Body = io.NopCloser(strings.NewReader(body))
+		}
+		var b []byte
+		if body != "" {
+			b = []byte(body)
+		}
+		r := send(t, method, m.URL()+path, hdr, b)
+		if r.status != want {
+			t.Fatalf("%s %s: %v, want %d", method, path, r, want)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header, Options: in.Options}
+		out.SetBodyBytes(r.raw)
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("%s %s: the %d answer does not fit the description: %v\n%.500s", method, path, r.status, err, r.raw)
+		}
+		return r
+	}
+	tok := ssfToken(t, m, "rp")
+	check("GET", "/.well-known/ssf-configuration", nil, "", 200)
+	s := check("POST", "/ssf/stream", tok, `{"delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":["`+evSessionRevoked+`"],"description":"d"}`, 201)
+	id := s.body["stream_id"].(string)
+	check("POST", "/ssf/stream", tok, `{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":"http://10.0.0.1/"}}`, 400)
+	check("GET", "/ssf/stream", tok, "", 200)
+	check("GET", "/ssf/stream?stream_id="+id, tok, "", 200)
+	check("GET", "/ssf/stream?stream_id=ssf-nope", tok, "", 404)
+	check("PATCH", "/ssf/stream", tok, `{"stream_id":"`+id+`","description":"e"}`, 200)
+	check("PUT", "/ssf/stream", tok, `{"stream_id":"`+id+`","delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":["`+evCredentialChange+`"]}`, 200)
+	check("GET", "/ssf/status?stream_id="+id, tok, "", 200)
+	check("POST", "/ssf/status", tok, `{"stream_id":"`+id+`","status":"paused","reason":"maintenance"}`, 200)
+	check("POST", "/ssf/status", tok, `{"stream_id":"`+id+`","status":"enabled"}`, 200)
+	check("POST", "/ssf/verification", tok, `{"stream_id":"`+id+`","state":"s1"}`, 204)
+	check("POST", "/ssf/verification", tok, `{"stream_id":"`+id+`"}`, 429)
+	check("POST", "/ssf/poll/"+id, tok, `{"maxEvents":5,"returnImmediately":true}`, 200)
+	check("POST", "/ssf/poll/"+id, tok, `{"ack":["x"],"setErrs":{"y":{"err":"invalid_key","description":"no"}},"returnImmediately":true}`, 200)
+	check("POST", "/ssf/poll/"+id, admin(), `{"returnImmediately":true}`, 404)
+	check("DELETE", "/ssf/stream?stream_id="+id, tok, "", 204)
+	check("DELETE", "/ssf/stream?stream_id="+id, tok, "", 404)
+}
+
+// TestSSFChangesAudited: creating, changing, pausing and deleting a
+// stream each leave an admin record in the audit log, naming the
+// receiver's token; a refused change leaves none.
+func TestSSFChangesAudited(t *testing.T) {
+	m := apiServer(t, withSSF)
+	tok := ssfToken(t, m, "rp-audited")
+	s := send(t, "POST", m.URL()+"/ssf/stream", tok, []byte(`{"delivery":{"method":"urn:ietf:rfc:8936"}}`))
+	id := s.body["stream_id"].(string)
+	send(t, "PATCH", m.URL()+"/ssf/stream", tok, []byte(`{"stream_id":"`+id+`","description":"x"}`))
+	send(t, "POST", m.URL()+"/ssf/status", tok, []byte(`{"stream_id":"`+id+`","status":"paused"}`))
+	send(t, "PATCH", m.URL()+"/ssf/stream", tok, []byte(`{"stream_id":"ssf-not-mine","description":"x"}`))
+	send(t, "DELETE", m.URL()+"/ssf/stream?stream_id="+id, tok, nil)
+	r := send(t, "GET", m.URL()+"/audit/v1/entries", admin(), nil)
+	if r.status != 200 {
+		t.Fatalf("entries: %v", r)
+	}
+	var got []string
+	for _, line := range strings.Split(string(r.raw), "\n") {
+		var e struct {
+			Leaf []byte `json:"leaf"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && strings.Contains(string(e.Leaf), "cordon:ssf-streams") {
+			got = append(got, string(e.Leaf))
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d audit records of stream changes, want 4 (create, patch, pause, delete):\n%s", len(got), strings.Join(got, "\n"))
+	}
+	for i, want := range []string{"created for rp-audited", "changed", "set \\\"paused\\\"", "deleted"} {
+		if !strings.Contains(got[i], want) || !strings.Contains(got[i], "rp-audited") {
+			t.Errorf("record %d: %s, want %q and the token's name", i, got[i], want)
+		}
+	}
+}
