@@ -653,6 +653,8 @@ func ratio(r *Results, pr pair) (x, spread string) {
 
 func fmtRatio(x float64) string {
 	switch {
+	case x > 0 && x < 0.1:
+		return sig(x) + "×" // three significant digits, not 0.00×
 	case x >= 100:
 		return strconv.FormatFloat(x, 'f', 0, 64) + "×"
 	case x >= 10:

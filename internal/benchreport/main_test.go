@@ -173,6 +173,7 @@ func TestFormats(t *testing.T) {
 		{"ratio tens", fmtRatio, 12.345, "12.3×"},
 		{"ratio hundreds", fmtRatio, 1234.5, "1234×"},
 		{"ratio below one", fmtRatio, 0.514, "0.51×"},
+		{"ratio far below one", fmtRatio, 0.001423, "0.00142×"},
 		{"time ns", fmtTime, 24, "24.0 ns"},
 		{"time sub-ns", fmtTime, 0.3142, "0.314 ns"},
 		{"time µs", fmtTime, 63000, "63.0 µs"},
