@@ -320,7 +320,7 @@ func demoAudit(ctx context.Context, admin *adminclient.Client, out io.Writer, st
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	// The listeners are the fleet's accounts: the log resolves each
 	// subject to one, and a report counts accounts.
-	page, err := admin.Accounts(ctx, adminclient.AccountFilter{Prefix: "listener-", Limit: installs})
+	page, err := admin.Accounts(ctx, adminclient.AccountFilter{Prefix: "listener-", Limit: min(installs, 1000)}) // the API's largest page
 	if err != nil {
 		return demoScope{}, fmt.Errorf("the fleet's accounts: %w", err)
 	}
