@@ -62,12 +62,16 @@ func campaignCreateCmd(a *app) *cobra.Command {
 		Long: `Create a draft campaign from a campaign document (JSON or YAML; its JSON
 Schema is served at /schema/campaign.json). The draft does nothing until
 activated: preview it first. -f - reads the document from standard input,
-YAML or JSON alike.`,
+YAML or JSON alike. --incident links the campaign to an incident as it is
+created (the token needs the incidents scope too; an unknown incident creates
+nothing).`,
 		Example: `  cordon campaign create -f may-incident.yaml
-  printf 'kind: reauth\nname: ios only\ncohort: {platforms: [ios]}\n' | cordon campaign create -f -`,
+  printf 'kind: reauth\nname: ios only\ncohort: {platforms: [ios]}\n' | cordon campaign create -f -
+  cordon campaign create -f reauth.yaml --incident i-0123`,
 		Args: noArgs,
 	}, func(fs *flag.FlagSet) action {
 		file := fs.String("f", "", "campaign document (JSON or YAML; - for stdin)")
+		incident := fs.String("incident", "", "link the new campaign to this incident (i-...)")
 		return func(ctx context.Context, _ []string) error {
 			if *file == "" {
 				return usageError("campaign create takes -f FILE (JSON or YAML; - for stdin)")
@@ -86,7 +90,11 @@ YAML or JSON alike.`,
 			doc = bytes.TrimPrefix(doc, []byte("\ufeff"))
 			ct := documentType(*file, doc)
 			var raw json.RawMessage
-			if err := a.client().DoRaw(ctx, "POST", "/admin/v1/campaigns", ct, strings.NewReader(string(doc)), &raw); err != nil {
+			path := "/admin/v1/campaigns"
+			if *incident != "" {
+				path += "?incident=" + url.QueryEscape(*incident)
+			}
+			if err := a.client().DoRaw(ctx, "POST", path, ct, strings.NewReader(string(doc)), &raw); err != nil {
 				return err
 			}
 			var c campaignOut

@@ -154,3 +154,33 @@ func TestCLIIncidentRefusals(t *testing.T) {
 		t.Errorf("--help: %v", r)
 	}
 }
+
+// TestCampaignCreateWithIncident: campaign create --incident links the new
+// campaign to the incident as it is created; an unknown incident creates
+// no campaign.
+func TestCampaignCreateWithIncident(t *testing.T) {
+	cliServer(t)
+	r := cli(t, "", "incident", "open", "--title", "stolen tokens", "--severity", "high")
+	id := regexp.MustCompile(`opened incident (i-[a-z0-9]+)`).FindStringSubmatch(r.stdout)
+	if r.err != nil || id == nil {
+		t.Fatalf("incident open: %v", r)
+	}
+	doc := writeFile(t, "reauth.yaml", "kind: reauth\nname: everyone on iOS\ncohort: {platforms: [ios]}\n")
+	r = cli(t, "", "campaign", "create", "-f", doc, "--incident", id[1], "-o", "json")
+	var c struct {
+		ID string `json:"id"`
+	}
+	if r.err != nil || json.Unmarshal([]byte(r.stdout), &c) != nil || c.ID == "" {
+		t.Fatalf("campaign create --incident: %v", r)
+	}
+	if r := cli(t, "", "incident", "show", id[1]); r.err != nil || !strings.Contains(r.stdout, "linked campaign "+c.ID) {
+		t.Errorf("incident show after create --incident: %v, want the campaign linked", r)
+	}
+	before := cli(t, "", "campaign", "list").stdout
+	if r := cli(t, "", "campaign", "create", "-f", doc, "--incident", "i-nope"); r.err == nil || r.code != 1 {
+		t.Errorf("create --incident with an unknown incident: %v, want a refusal", r)
+	}
+	if after := cli(t, "", "campaign", "list").stdout; after != before {
+		t.Errorf("a refused create --incident left a campaign behind:\n%s", after)
+	}
+}
