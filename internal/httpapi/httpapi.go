@@ -52,6 +52,8 @@ type Server struct {
 	// at 0 or 1); accessSeen counts them.
 	accessSample uint64
 	accessSeen   atomic.Uint64
+	// gateBudget bounds the reports each gate token sends a second.
+	gateBudget reportBudget
 	// ssf is the Shared Signals transmitter; nil leaves /ssf out.
 	ssf *ssf.Transmitter
 

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/campaign"
@@ -77,6 +79,14 @@ func (s *Server) handleGateReports(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// Each report costs the server a session lookup: a gate token (a
+	// stolen one included) gets a budget per second, and a gate over it
+	// keeps its batch and sends it again after Retry-After.
+	if !s.gateBudget.take(callerToken(r).ID, len(b.Reports), s.clock.Now()) {
+		writeError(w, r, &cordon.Error{Code: cordon.ECodeThrottled, RetryAfter: 1,
+			Message: fmt.Sprintf("a gate token may report at most %d denials and prompts a second; send the batch again in a second", MaxGateReportsPerSecond)})
+		return
+	}
 	if b.Reports == nil {
 		writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, "reports", "reports is required (an array, possibly empty)"))
 		return
@@ -94,4 +104,32 @@ func (s *Server) handleGateReports(w http.ResponseWriter, r *http.Request) {
 		s.log.Warn("gate reports", "gate", actor(r), "accepted", res.Accepted, "refused", len(res.Refused), "dropped_by_gate", b.Dropped)
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// MaxGateReportsPerSecond is the reports one gate token may send a second.
+// A gate sends at most campaign.MaxGateReports every two seconds, and a
+// few kept batches at once after an outage.
+const MaxGateReportsPerSecond = 5 * campaign.MaxGateReports
+
+// reportBudget counts the reports of each gate token in the current
+// second (a fixed window: simple, and at most twice the rate across a
+// window's edge).
+type reportBudget struct {
+	mu     sync.Mutex
+	window int64 // Unix second
+	used   map[string]int
+}
+
+// take spends n reports of token's budget at now, or reports it is spent.
+func (b *reportBudget) take(token string, n int, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if sec := now.Unix(); sec != b.window || b.used == nil {
+		b.window, b.used = sec, map[string]int{}
+	}
+	if b.used[token]+n > MaxGateReportsPerSecond {
+		return false
+	}
+	b.used[token] += n
+	return true
 }
