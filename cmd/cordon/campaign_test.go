@@ -241,6 +241,28 @@ func TestIncident(t *testing.T) {
 	if !strings.Contains(string(mb), want) || !strings.Contains(string(mb), "cordon_policy_version") {
 		t.Errorf("metrics lack %s", want)
 	}
+	// And against the cohort, as the progress API states it.
+	var cohort struct {
+		Targeted struct {
+			Users int64 `json:"users"`
+		} `json:"targeted"`
+		SatisfiedOfCohort float64 `json:"satisfied_of_cohort"`
+	}
+	if r := send(t, "GET", m.URL()+"/admin/v1/campaigns/"+id+"/progress", admin(), nil); r.status != 200 || json.Unmarshal(r.raw, &cohort) != nil {
+		t.Fatalf("progress: %v", r)
+	}
+	for _, w := range []string{
+		fmt.Sprintf(`cordon_campaign_targeted_users{campaign=%q,kind="reauth",state="active"} %d`, id, cohort.Targeted.Users),
+		fmt.Sprintf(`cordon_campaign_satisfied_of_cohort{campaign=%q,kind="reauth",state="active"} %g`, id, cohort.SatisfiedOfCohort),
+		`cordon_campaign_admitted_users{`, `cordon_campaign_dormant_users{`,
+	} {
+		if !strings.Contains(string(mb), w) {
+			t.Errorf("metrics lack %s", w)
+		}
+	}
+	if cohort.Targeted.Users == 0 {
+		t.Error("the campaign targets nobody: the cohort metric proves nothing")
+	}
 
 	// Cancel restores access at once.
 	campaignCall(t, m, "POST", "/"+id+"/cancel", "")

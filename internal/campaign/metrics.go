@@ -15,6 +15,8 @@ type collector struct {
 	version, campaigns                    *prometheus.Desc
 	blockedSessions, blockedUsers, satisf *prometheus.Desc
 	admitted                              *prometheus.Desc
+	targeted, admittedUsers, dormant      *prometheus.Desc
+	ofCohort                              *prometheus.Desc
 }
 
 // Collector returns a Prometheus collector of campaign progress.
@@ -28,11 +30,16 @@ func (s *Service) Collector() prometheus.Collector {
 		blockedUsers:    prometheus.NewDesc("cordon_campaign_blocked_users", "Distinct accounts a campaign has denied.", labels, nil),
 		satisf:          prometheus.NewDesc("cordon_campaign_satisfied_users", "Accounts that did what a campaign asked.", labels, nil),
 		admitted:        prometheus.NewDesc("cordon_campaign_admitted_share", "Share of the cohort the ramp admits now.", labels, nil),
+		targeted:        prometheus.NewDesc("cordon_campaign_targeted_users", "Users in a campaign's cohort, as last counted.", labels, nil),
+		admittedUsers:   prometheus.NewDesc("cordon_campaign_admitted_users", "Users of the cohort the ramp has admitted.", labels, nil),
+		dormant:         prometheus.NewDesc("cordon_campaign_dormant_users", "Admitted users not seen since their admission.", labels, nil),
+		ofCohort:        prometheus.NewDesc("cordon_campaign_satisfied_of_cohort", "Satisfied users over the cohort's users (0 to 1).", labels, nil),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.version, c.campaigns, c.blockedSessions, c.blockedUsers, c.satisf, c.admitted} {
+	for _, d := range []*prometheus.Desc{c.version, c.campaigns, c.blockedSessions, c.blockedUsers, c.satisf, c.admitted,
+		c.targeted, c.admittedUsers, c.dormant, c.ofCohort} {
 		ch <- d
 	}
 }
@@ -58,5 +65,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.blockedUsers, prometheus.GaugeValue, float64(pv.BlockedUsers), l...)
 		ch <- prometheus.MustNewConstMetric(c.satisf, prometheus.GaugeValue, float64(pv.SatisfiedUsers), l...)
 		ch <- prometheus.MustNewConstMetric(c.admitted, prometheus.GaugeValue, pv.AdmittedShare, l...)
+		ch <- prometheus.MustNewConstMetric(c.targeted, prometheus.GaugeValue, float64(pv.Targeted.Users), l...)
+		ch <- prometheus.MustNewConstMetric(c.admittedUsers, prometheus.GaugeValue, float64(pv.Admitted.Users), l...)
+		ch <- prometheus.MustNewConstMetric(c.dormant, prometheus.GaugeValue, float64(pv.Dormant.Users), l...)
+		ch <- prometheus.MustNewConstMetric(c.ofCohort, prometheus.GaugeValue, pv.SatisfiedOfCohort, l...)
 	}
 }
