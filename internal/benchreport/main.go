@@ -91,6 +91,8 @@ var pairs = []pair{
 		What: "a gate decision that reports its denial to the control plane (Reporter.Record) vs one that does not, incident mix, cache hit"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngest/batch=1000", Baseline: "BenchmarkAppendAudit/batch=1000",
 		What: "audit ingest on SQLite (validation, canonical encoding, leaf hashing, one transaction) vs the store's append of prepared entries, batches of 1,000 (goal ≥ 100k events/s: see events/s)"},
+	{Pkg: "internal/auditlog", Bench: "BenchmarkAppendAuditOrdered/batch=1000", Baseline: "BenchmarkAppendAudit/batch=1000",
+		What: "the store's append of 1,000 entries whose times rise, as a live log receives them, vs the same entries at random times over 30 days (the time index's cost)"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngestOnce/batch=1000", Baseline: "BenchmarkIngest/batch=1000",
 		What: "audit ingest with an idempotency key per batch (exactly once) vs without, batches of 1,000 on SQLite"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngestNoStore/batch=1000", Baseline: "BenchmarkAppendAudit/batch=1000",
