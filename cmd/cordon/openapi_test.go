@@ -51,43 +51,7 @@ func servedDescription(t *testing.T, m *Main) routers.Router {
 // what the server does, not only to its list of routes.
 func TestOpenAPIConformance(t *testing.T) {
 	m := testServer(t)
-	router := servedDescription(t, m)
-	check := func(method, path string, hdr map[string]string, body string, want int) apiResp {
-		t.Helper()
-		req, err := http.NewRequest(method, m.URL()+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		route, params, err := router.FindRoute(req)
-		if err != nil {
-			t.Fatalf("%s %s is not in the description: %v", method, path, err)
-		}
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}}
-		if want < 400 {
-			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-				t.Errorf("%s %s: the request does not fit the description: %v", method, path, err)
-			}
-			req.Body = io.NopCloser(strings.NewReader(body))
-		}
-		var b []byte
-		if body != "" {
-			b = []byte(body)
-		}
-		r := send(t, method, m.URL()+path, hdr, b)
-		if r.status != want {
-			t.Fatalf("%s %s: %v, want %d", method, path, r, want)
-		}
-		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header, Options: in.Options}
-		out.SetBodyBytes(r.raw)
-		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
-			t.Errorf("%s %s: the %d answer does not fit the description: %v\n%.500s", method, path, r.status, err, r.raw)
-		}
-		return r
-	}
+	check := conformanceCheck(t, m)
 	const client = `platform=android, version="8.4.1", source=play`
 	check("GET", "/healthz", nil, "", 200)
 	check("GET", "/readyz", nil, "", 200)
@@ -134,5 +98,48 @@ func TestOpenAPIConformance(t *testing.T) {
 	var desc map[string]any
 	if err := json.Unmarshal(send(t, "GET", m.URL()+"/openapi.json", nil, nil).raw, &desc); err != nil || desc["openapi"] != "3.1.0" {
 		t.Errorf("/openapi.json: %v %v", err, desc["openapi"])
+	}
+}
+
+// conformanceCheck returns a function that sends one request to m, wants
+// the status given, and checks the request (when it should succeed) and
+// the answer against the description m serves.
+func conformanceCheck(t *testing.T, m *Main) func(method, path string, hdr map[string]string, body string, want int) apiResp {
+	router := servedDescription(t, m)
+	return func(method, path string, hdr map[string]string, body string, want int) apiResp {
+		t.Helper()
+		req, err := http.NewRequest(method, m.URL()+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("%s %s is not in the description: %v", method, path, err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}}
+		if want < 400 {
+			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+				t.Errorf("%s %s: the request does not fit the description: %v", method, path, err)
+			}
+			req.Body = io.NopCloser(strings.NewReader(body))
+		}
+		var b []byte
+		if body != "" {
+			b = []byte(body)
+		}
+		r := send(t, method, m.URL()+path, hdr, b)
+		if r.status != want {
+			t.Fatalf("%s %s: %v, want %d", method, path, r, want)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header, Options: in.Options}
+		out.SetBodyBytes(r.raw)
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("%s %s: the %d answer does not fit the description: %v\n%.500s", method, path, r.status, err, r.raw)
+		}
+		return r
 	}
 }

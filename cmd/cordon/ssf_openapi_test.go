@@ -1,14 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
-
-	"github.com/getkin/kin-openapi/openapi3filter"
 )
 
 // TestSSFOpenAPIConformance drives every Shared Signals route of a real
@@ -16,43 +11,7 @@ import (
 // serves.
 func TestSSFOpenAPIConformance(t *testing.T) {
 	m := apiServer(t, withSSF)
-	router := servedDescription(t, m)
-	check := func(method, path string, hdr map[string]string, body string, want int) apiResp {
-		t.Helper()
-		req, err := http.NewRequest(method, m.URL()+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		route, params, err := router.FindRoute(req)
-		if err != nil {
-			t.Fatalf("%s %s is not in the description: %v", method, path, err)
-		}
-		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
-			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true, MultiError: true}}
-		if want < 400 {
-			if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
-				t.Errorf("%s %s: the request does not fit the description: %v", method, path, err)
-			}
-			req.Body = io.NopCloser(strings.NewReader(body))
-		}
-		var b []byte
-		if body != "" {
-			b = []byte(body)
-		}
-		r := send(t, method, m.URL()+path, hdr, b)
-		if r.status != want {
-			t.Fatalf("%s %s: %v, want %d", method, path, r, want)
-		}
-		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: r.status, Header: r.header, Options: in.Options}
-		out.SetBodyBytes(r.raw)
-		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
-			t.Errorf("%s %s: the %d answer does not fit the description: %v\n%.500s", method, path, r.status, err, r.raw)
-		}
-		return r
-	}
+	check := conformanceCheck(t, m)
 	tok := ssfToken(t, m, "rp")
 	check("GET", "/.well-known/ssf-configuration", nil, "", 200)
 	s := check("POST", "/ssf/stream", tok, `{"delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":["`+evSessionRevoked+`"],"description":"d"}`, 201)
