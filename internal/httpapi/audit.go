@@ -667,32 +667,9 @@ func writeReportStatus(w http.ResponseWriter, r *http.Request, rep *auditlog.Rep
 		}
 		writeJSON(w, status, v)
 	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.WriteHeader(status)
 		// Every row, even past what the report holds: a CSV is the full
 		// list, streamed from the store.
-		cw := csv.NewWriter(w)
-		cw.Write(accessCSVHeader)
-		row := func(a *cordon.AuditAccess) error { return cw.Write(accessCSV(a)) }
-		var err error
-		if rep.Truncated {
-			err = rows(r.Context(), row)
-		} else {
-			for i := range rep.Accesses {
-				if err = row(&rep.Accesses[i]); err != nil {
-					break
-				}
-			}
-		}
-		cw.Flush()
-		if err == nil {
-			err = cw.Error()
-		}
-		if err != nil {
-			// Headers are gone: cut the connection so the CSV is not
-			// taken for whole.
-			panic(http.ErrAbortHandler)
-		}
+		writeCSV(w, r, status, accessCSVHeader, rep.Accesses, rep.Truncated, rows, accessCSV)
 	case "text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
@@ -855,4 +832,34 @@ func accountOf(e *cordon.AuditEntry) *string {
 	}
 	a := e.Account
 	return &a
+}
+
+// writeCSV answers a CSV of header and a record per row: the rows listed,
+// or, when the list was truncated, every row streamed from the store.
+func writeCSV[T any](w http.ResponseWriter, r *http.Request, status int, header []string, listed []T, truncated bool,
+	rows func(context.Context, func(*T) error) error, record func(*T) []string) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.WriteHeader(status)
+	cw := csv.NewWriter(w)
+	cw.Write(header)
+	row := func(x *T) error { return cw.Write(record(x)) }
+	var err error
+	if truncated {
+		err = rows(r.Context(), row)
+	} else {
+		for i := range listed {
+			if err = row(&listed[i]); err != nil {
+				break
+			}
+		}
+	}
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	if err != nil {
+		// Headers are gone: cut the connection so the CSV is not taken
+		// for whole.
+		panic(http.ErrAbortHandler)
+	}
 }

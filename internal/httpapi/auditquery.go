@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"net/http"
@@ -94,35 +93,14 @@ func writeAnswer(w http.ResponseWriter, r *http.Request, format string, a *audit
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"answer": a, "principals": list})
 	case "csv":
-		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		w.WriteHeader(http.StatusOK)
-		cw := csv.NewWriter(w)
-		cw.Write(answerCSVHeader)
-		row := func(p *auditlog.PrincipalRow) error {
+		writeCSV(w, r, http.StatusOK, answerCSVHeader, a.Rows, a.Truncated, rows, func(p *auditlog.PrincipalRow) []string {
 			rec := []string{csvSafe(p.Principal), strconv.FormatInt(p.Events, 10), strings.Join(p.Categories, " "),
 				p.First.UTC().Format(time.RFC3339Nano), p.Last.UTC().Format(time.RFC3339Nano)}
 			for _, act := range auditlog.Actions() {
 				rec = append(rec, strconv.FormatInt(p.Actions[act], 10))
 			}
-			return cw.Write(rec)
-		}
-		var err error
-		if a.Truncated {
-			err = rows(r.Context(), row)
-		} else {
-			for i := range a.Rows {
-				if err = row(&a.Rows[i]); err != nil {
-					break
-				}
-			}
-		}
-		cw.Flush()
-		if err == nil {
-			err = cw.Error()
-		}
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
+			return rec
+		})
 	case "text":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
