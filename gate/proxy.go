@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -228,8 +229,12 @@ func setForwarded(pr *httputil.ProxyRequest, trusted []net.IPNet) {
 	client, xff := peer, peer
 	if peer != "" && contains(trusted, peer) {
 		s, _ := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", trusted)
-		if ip := s.ClientIP(in, ""); ip != "" {
-			client = ip
+		// A zone means nothing beyond the link it was written on, and
+		// realclientip lets one through even on an IPv4 address
+		// ("0.0.0.1%0"): the upstream gets the bare address, or the
+		// peer when what is left is no address.
+		if a, err := netip.ParseAddr(s.ClientIP(in, "")); err == nil {
+			client = a.WithZone("").Unmap().String()
 		}
 		if prior := in.Values("X-Forwarded-For"); len(prior) > 0 {
 			xff = strings.Join(prior, ", ") + ", " + peer
