@@ -34,8 +34,10 @@ func ParseCursor(s string) (cordon.AccountCursor, error) {
 	if len(s) > 256 {
 		return cordon.AccountCursor{}, bad
 	}
+	// The decoder skips CR and LF even in strict mode: "NC5\n0" would read
+	// as "NC50". Only the encoding this server writes is a cursor.
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil {
+	if err != nil || base64.RawURLEncoding.EncodeToString(b) != s {
 		return cordon.AccountCursor{}, bad
 	}
 	micros, id, ok := strings.Cut(string(b), ".")
