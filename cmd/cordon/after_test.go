@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,4 +229,39 @@ func accountOf(t *testing.T, m *Main, username string) string {
 		t.Fatal(err)
 	}
 	return a.ID
+}
+
+// TestCLIAfter: the CLI creates a campaign that waits for another from
+// YAML on stdin, shows the dependency in show, list and -o json, says why
+// it cannot start before its prerequisite, and shows a refused document's
+// field.
+func TestCLIAfter(t *testing.T) {
+	cliServer(t)
+	r := cli(t, "kind: upgrade\nname: Android 8.5\ncohort: {platforms: [android]}\nupgrade: {min_version: 8.5.0, mode: immediate, urls: {official: https://example.com/download}}\n", "campaign", "create", "-f", "-")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	upID := strings.Fields(r.stdout)[3]
+	r = cli(t, "kind: offline_rekey\nname: re-key on 8.5\nafter: {campaign: "+upID+"}\n", "campaign", "create", "-f", "-")
+	if r.err != nil {
+		t.Fatal(r)
+	}
+	rekeyID := strings.Fields(r.stdout)[3]
+	if r := cli(t, "", "campaign", "activate", rekeyID); r.code != 1 || !strings.Contains(fmt.Sprint(r.err), "activate "+upID+" first") {
+		t.Errorf("activate before the prerequisite: %v", r)
+	}
+	cli(t, "", "campaign", "activate", upID)
+	cli(t, "", "campaign", "activate", rekeyID)
+	if r := cli(t, "", "campaign", "show", rekeyID); !strings.Contains(r.stdout, "after:   "+upID+" (once satisfied, per install)") {
+		t.Errorf("show: %v", r)
+	}
+	if r := cli(t, "", "campaign", "list"); !strings.Contains(r.stdout, "AFTER") || !strings.Contains(r.stdout, upID+"  ") {
+		t.Errorf("list: %v", r)
+	}
+	if r := cli(t, "", "campaign", "show", rekeyID, "-o", "json"); !strings.Contains(r.stdout, `"after"`) || !strings.Contains(r.stdout, `"per": "install"`) {
+		t.Errorf("show -o json: %v", r)
+	}
+	if r := cli(t, "kind: reauth\nname: x\nafter: {campaign: "+rekeyID+"}\n", "campaign", "create", "-f", "-"); r.code != 1 || !strings.Contains(fmt.Sprint(r.err), "nothing can wait for") {
+		t.Errorf("after an offline_rekey: %v", r)
+	}
 }
