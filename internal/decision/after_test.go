@@ -59,6 +59,7 @@ func afterCases() []afterCase {
 		{"hostile: an old install's token claims the new version", oldInstall, claim85, cs(up(), rekey())},
 		{"hostile: flexible, an old install's token claims the new version", oldInstall, claim85, cs(upFlex(), rekey())},
 		{"hostile: a new install's check-in claims the old version", newInstall, claim84, cs(up(), rekey())},
+		{"hostile: a claim of another old version does not release", oldInstall, cordon.ClientFacts{Platform: "android", Version: "8.4.2", Source: "play", Device: "d-1"}, cs(up(), rekey())},
 		{"hostile: a claim from another platform cannot release", oldInstall, cordon.ClientFacts{Platform: "ios", Version: "9.0.0", Source: "appstore", Device: "d-1"}, cs(up(), rekey())},
 		{"hostile: no client header at all", oldInstall, none, cs(up(), rekey())},
 		{"upgrade paused, unsatisfied: still waits", oldInstall, claim84, cs(up(state(cordon.StatePaused)), rekey())},
