@@ -95,6 +95,9 @@ func TestAfterRekeyWaitsForUpgrade(t *testing.T) {
 	if out["error"] != "upgrade_required" || out["campaign"] != upID || out["update_url"] != "https://play.example/app" {
 		t.Errorf("old install's download: %v; want upgrade_required from %s", out, upID)
 	}
+	if pv := campaignCall(t, m, "GET", "/"+rekeyID+"/preview", ""); pv["waiting_sessions"] != 1.0 || pv["waiting_users"] != 1.0 {
+		t.Errorf("re-key preview: %v; want the old install waiting", pv)
+	}
 	prog := campaignCall(t, m, "GET", "/"+rekeyID, "")["progress"].(map[string]any)
 	if w := prog["waiting"].(map[string]any); w["sessions"] != 1.0 || w["users"] != 1.0 {
 		t.Errorf("re-key progress: waiting %v; want the old install (1 session, 1 user)", w)
@@ -236,7 +239,11 @@ func accountOf(t *testing.T, m *Main, username string) string {
 // it cannot start before its prerequisite, and shows a refused document's
 // field.
 func TestCLIAfter(t *testing.T) {
-	cliServer(t)
+	m := cliServer(t)
+	addUser(t, m, "olga", "a long enough password")
+	if code, out := login(t, m, "olga", "a long enough password", `platform=android, version="8.4.1", source=play, device="d-1"`); code != 200 {
+		t.Fatalf("login: %d %v", code, out)
+	}
 	r := cli(t, "kind: upgrade\nname: Android 8.5\ncohort: {platforms: [android]}\nupgrade: {min_version: 8.5.0, mode: immediate, urls: {official: https://example.com/download}}\n", "campaign", "create", "-f", "-")
 	if r.err != nil {
 		t.Fatal(r)
@@ -254,6 +261,9 @@ func TestCLIAfter(t *testing.T) {
 	cli(t, "", "campaign", "activate", rekeyID)
 	if r := cli(t, "", "campaign", "show", rekeyID); !strings.Contains(r.stdout, "after:   "+upID+" (once satisfied, per install)") {
 		t.Errorf("show: %v", r)
+	}
+	if r := cli(t, "", "campaign", "preview", rekeyID); !strings.Contains(r.stdout, "1 session(s) of 1 user(s) wait for the prerequisite") {
+		t.Errorf("preview: %v", r)
 	}
 	if r := cli(t, "", "campaign", "list"); !strings.Contains(r.stdout, "AFTER") || !strings.Contains(r.stdout, upID+"  ") {
 		t.Errorf("list: %v", r)

@@ -191,12 +191,14 @@ above, counted from aggregates (users is then an upper bound).`,
 				return err
 			}
 			var p struct {
-				Sessions      int64   `json:"sessions"`
-				Users         int64   `json:"users"`
-				LiveSessions  int64   `json:"live_sessions"`
-				Exact         bool    `json:"exact"`
-				AdmittedShare float64 `json:"admitted_share"`
-				Breakdown     []struct {
+				Sessions        int64   `json:"sessions"`
+				Users           int64   `json:"users"`
+				LiveSessions    int64   `json:"live_sessions"`
+				Exact           bool    `json:"exact"`
+				AdmittedShare   float64 `json:"admitted_share"`
+				WaitingSessions int64   `json:"waiting_sessions"`
+				WaitingUsers    int64   `json:"waiting_users"`
+				Breakdown       []struct {
 					Platform, Version, Source string
 					Sessions                  int64
 				}
@@ -211,6 +213,9 @@ above, counted from aggregates (users is then an upper bound).`,
 				}
 				fmt.Fprintf(a.stdout, "would hit %d session(s) of %d user(s) (%s), of %d live sessions; the ramp admits %.0f%% now\n",
 					p.Sessions, p.Users, exact, p.LiveSessions, p.AdmittedShare*100)
+				if p.WaitingSessions > 0 {
+					fmt.Fprintf(a.stdout, "of those admitted, %d session(s) of %d user(s) wait for the prerequisite (after:)\n", p.WaitingSessions, p.WaitingUsers)
+				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "PLATFORM\tVERSION\tSOURCE\tSESSIONS")
 				for _, b := range p.Breakdown {
