@@ -309,11 +309,12 @@ func (p *Policy) waits(c *compiled, uh uint64, adm int64, pl, src int, ver, clai
 	case afterAdmitted:
 		return max(adm, p.campaigns[c.pre].admission(uh)), false
 	case afterJudge:
-		pre := &p.campaigns[c.pre]
-		if !pre.owes(c.pre, uh, pl, src, ver, auth, authMicro, account) {
+		j := int(c.pre)
+		pre := &p.campaigns[j]
+		if !pre.owes(j, uh, pl, src, ver, auth, authMicro, account) {
 			return adm, false
 		}
-		return adm, claimed == nil || pre.owes(c.pre, uh, pl, src, claimed, auth, authMicro, account)
+		return adm, claimed == nil || pre.owes(j, uh, pl, src, claimed, auth, authMicro, account)
 	case afterHold:
 	}
 	return adm, true
@@ -515,13 +516,14 @@ func DecideDownload(in *Input) Decision {
 		if now < c.admission(uh) {
 			continue
 		}
-		pre := &p.campaigns[c.pre]
-		if !pre.owes(c.pre, uh, pl, src, ver, auth, authMicro, s.AccountID) {
+		j := int(c.pre)
+		pre := &p.campaigns[j]
+		if !pre.owes(j, uh, pl, src, ver, auth, authMicro, s.AccountID) {
 			continue
 		}
 		switch pre.kind {
 		case kindUpgrade:
-			if cur := p.version(reportedVersion(s, in.Client)); pre.owes(c.pre, uh, pl, src, cur, auth, authMicro, s.AccountID) {
+			if cur := p.version(reportedVersion(s, in.Client)); pre.owes(j, uh, pl, src, cur, auth, authMicro, s.AccountID) {
 				return Decision{Outcome: Deny, Reason: ReasonUpgradeRequired, Message: pre.message, Campaign: pre.id, Upgrade: &pre.upgrades[src]}
 			}
 			return Decision{Outcome: Deny, Reason: ReasonReauthRequired, Message: messageLoginOnUpdatedApp, Campaign: c.id}

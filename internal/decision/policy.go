@@ -151,6 +151,12 @@ type compiled struct {
 	// current: the cohort is judged on the version the request reports
 	// (cordon.VersionReported), not the one at login.
 	current bool
+	// after is how the campaign waits for its prerequisite, pre (an index
+	// into Policy.campaigns) when after is afterJudge or afterAdmitted.
+	// Both sit beside kind, on the cache line every decision reads, so a
+	// campaign without a prerequisite pays one compare and no extra load.
+	after   afterRule
+	pre     int32
 	message string
 
 	platforms uint16 // bit per platform index; 0 means any
@@ -169,11 +175,6 @@ type compiled struct {
 	minVersion *semver.Version
 	immediate  bool
 	upgrades   [numSources]Upgrade
-
-	// after is how the campaign waits for its prerequisite, pre (an index
-	// into Policy.campaigns) when after is afterJudge or afterAdmitted.
-	after afterRule
-	pre   int
 }
 
 // afterRule is how a campaign waits for its prerequisite.
@@ -394,7 +395,7 @@ func (p *Policy) linkPrerequisites(cs map[string]*cordon.Campaign, index map[str
 				index[pre.ID] = j
 				p.campaigns = append(p.campaigns, pc)
 			}
-			p.campaigns[i].pre = j
+			p.campaigns[i].pre = int32(j)
 		case pre.State == cordon.StateDraft, pre.State == cordon.StateCancelled:
 		}
 		if ok {

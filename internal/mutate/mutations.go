@@ -5,8 +5,8 @@ package main
 var mutations = []mutation{
 	// The decision engine.
 	{Name: "a claimed version releases a re-key's download", File: "internal/decision/decision.go",
-		From: "if !pre.owes(c.pre, uh, pl, src, ver, auth, authMicro, s.AccountID) {",
-		To:   "if !pre.owes(c.pre, uh, pl, src, p.version(reportedVersion(s, in.Client)), auth, authMicro, s.AccountID) {",
+		From: "if !pre.owes(j, uh, pl, src, ver, auth, authMicro, s.AccountID) {",
+		To:   "if !pre.owes(j, uh, pl, src, p.version(reportedVersion(s, in.Client)), auth, authMicro, s.AccountID) {",
 		Pkgs: []string{"./internal/decision"}, Run: "TestAfterGolden"},
 	{Name: "a cancelled prerequisite releases its dependants", File: "internal/decision/policy.go",
 		From: "case pre.State == cordon.StateCompleted:",
