@@ -180,6 +180,12 @@ func TestStructuralRefusals(t *testing.T) {
 		{"no official url", `{"kind":"upgrade","name":"x","upgrade":{"min_version":"8.5.0","mode":"immediate","urls":{"play":"https://play.google.com/x"}}}`},
 		{"url for web", `{"kind":"upgrade","name":"x","upgrade":{"min_version":"8.5.0","mode":"immediate","urls":{"official":"https://m.example.com/d","web":"https://x.example"}}}`},
 		{"ftp url", `{"kind":"upgrade","name":"x","upgrade":{"min_version":"8.5.0","mode":"immediate","urls":{"official":"ftp://m.example.com/d"}}}`},
+		{"after without campaign", `{"kind":"offline_rekey","name":"x","after":{"satisfied":true}}`},
+		{"after not an id", `{"kind":"offline_rekey","name":"x","after":{"campaign":"upgrade-1"}}`},
+		{"after unknown field", `{"kind":"offline_rekey","name":"x","after":{"campaign":"c-1","when":"now"}}`},
+		{"after satisfied a string", `{"kind":"offline_rekey","name":"x","after":{"campaign":"c-1","satisfied":"yes"}}`},
+		{"after unknown per", `{"kind":"offline_rekey","name":"x","after":{"campaign":"c-1","per":"device"}}`},
+		{"after admission per install", `{"kind":"offline_rekey","name":"x","after":{"campaign":"c-1","satisfied":false,"per":"install"}}`},
 		{"long message", `{"kind":"reauth","name":"x","message":"` + strings.Repeat("m", 2001) + `"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

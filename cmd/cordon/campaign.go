@@ -26,10 +26,26 @@ type campaignOut struct {
 	Ramp     json.RawMessage `json:"ramp"`
 	Upgrade  json.RawMessage `json:"upgrade"`
 	Message  string          `json:"message"`
+	After    *afterOut       `json:"after"`
 	Created  time.Time       `json:"created_at"`
 	Progress *progressOut    `json:"progress"`
 
 	PolicyVersion uint64 `json:"policy_version"`
+}
+
+// afterOut is a campaign's prerequisite as the API shows it.
+type afterOut struct {
+	Campaign  string `json:"campaign"`
+	Satisfied bool   `json:"satisfied"`
+	Per       string `json:"per"`
+}
+
+// String says what the campaign waits for, in words.
+func (a *afterOut) String() string {
+	if !a.Satisfied {
+		return a.Campaign + " (once it has admitted the user)"
+	}
+	return fmt.Sprintf("%s (once satisfied, per %s)", a.Campaign, a.Per)
 }
 
 func campaignCmd(a *app) *cobra.Command {
@@ -64,9 +80,13 @@ Schema is served at /schema/campaign.json). The draft does nothing until
 activated: preview it first. -f - reads the document from standard input,
 YAML or JSON alike. --incident links the campaign to an incident as it is
 created (the token needs the incidents scope too; an unknown incident creates
-nothing).`,
+nothing). A document with after: {campaign: c-...} waits for that campaign:
+it reaches an install only once the install has done what the prerequisite
+asks (judged on what it logged in with), or per user, or once the
+prerequisite has admitted the user (satisfied: false).`,
 		Example: `  cordon campaign create -f may-incident.yaml
   printf 'kind: reauth\nname: ios only\ncohort: {platforms: [ios]}\n' | cordon campaign create -f -
+  printf 'kind: offline_rekey\nname: re-key on 8.5\nafter: {campaign: c-0123}\n' | cordon campaign create -f -
   cordon campaign create -f reauth.yaml --incident i-0123`,
 		Args: noArgs,
 	}, func(fs *flag.FlagSet) action {
@@ -134,9 +154,13 @@ func campaignListCmd(a *app) *cobra.Command {
 			}
 			return emit(a.stdout, out, raw, func() error {
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tKIND\tSTATE\tCREATED\tNAME")
+				fmt.Fprintln(tw, "ID\tKIND\tSTATE\tCREATED\tAFTER\tNAME")
 				for _, x := range list.Campaigns {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", x.ID, x.Kind, x.State, x.Created.Format(time.RFC3339), x.Name)
+					after := "-"
+					if x.After != nil {
+						after = x.After.Campaign
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.Kind, x.State, x.Created.Format(time.RFC3339), after, x.Name)
 				}
 				return tw.Flush()
 			})
@@ -167,12 +191,14 @@ above, counted from aggregates (users is then an upper bound).`,
 				return err
 			}
 			var p struct {
-				Sessions      int64   `json:"sessions"`
-				Users         int64   `json:"users"`
-				LiveSessions  int64   `json:"live_sessions"`
-				Exact         bool    `json:"exact"`
-				AdmittedShare float64 `json:"admitted_share"`
-				Breakdown     []struct {
+				Sessions        int64   `json:"sessions"`
+				Users           int64   `json:"users"`
+				LiveSessions    int64   `json:"live_sessions"`
+				Exact           bool    `json:"exact"`
+				AdmittedShare   float64 `json:"admitted_share"`
+				WaitingSessions int64   `json:"waiting_sessions"`
+				WaitingUsers    int64   `json:"waiting_users"`
+				Breakdown       []struct {
 					Platform, Version, Source string
 					Sessions                  int64
 				}
@@ -187,6 +213,9 @@ above, counted from aggregates (users is then an upper bound).`,
 				}
 				fmt.Fprintf(a.stdout, "would hit %d session(s) of %d user(s) (%s), of %d live sessions; the ramp admits %.0f%% now\n",
 					p.Sessions, p.Users, exact, p.LiveSessions, p.AdmittedShare*100)
+				if p.WaitingSessions > 0 {
+					fmt.Fprintf(a.stdout, "of those admitted, %d session(s) of %d user(s) wait for the prerequisite (after:)\n", p.WaitingSessions, p.WaitingUsers)
+				}
 				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "PLATFORM\tVERSION\tSOURCE\tSESSIONS")
 				for _, b := range p.Breakdown {
@@ -339,6 +368,9 @@ func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry) {
 	}
 	if len(c.Upgrade) > 0 && string(c.Upgrade) != "null" {
 		fmt.Fprintf(w, "  upgrade: %s\n", c.Upgrade)
+	}
+	if c.After != nil {
+		fmt.Fprintf(w, "  after:   %s\n", c.After)
 	}
 	renderProgress(w, c.Progress)
 	if len(trail) > 0 {

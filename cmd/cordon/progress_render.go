@@ -27,6 +27,7 @@ type progressOut struct {
 	Blocked             countsOut `json:"blocked"`
 	Prompted            countsOut `json:"prompted"`
 	Dormant             countsOut `json:"dormant"`
+	Waiting             countsOut `json:"waiting"`
 	Satisfied           int64     `json:"satisfied"`
 	SatisfiedOfAdmitted float64   `json:"satisfied_of_admitted"`
 	SatisfiedOfCohort   float64   `json:"satisfied_of_cohort"`
@@ -70,6 +71,9 @@ func renderProgress(w io.Writer, p *progressOut) {
 	fmt.Fprintf(w, "  targeted  %d user(s), %d session(s)%s\n", p.Targeted.Users, p.Targeted.Sessions, approx)
 	fmt.Fprintf(w, "  admitted  %.0f%% by the ramp: ~%d user(s), %d session(s)\n", p.AdmittedShare*100, p.Admitted.Users, p.Admitted.Sessions)
 	fmt.Fprintf(w, "  seen      %d user(s), %d session(s) (%d blocked, %d prompted)\n", p.Seen.Users, p.Seen.Sessions, p.Blocked.Sessions, p.Prompted.Sessions)
+	if p.Waiting.Sessions > 0 || p.Waiting.Users > 0 {
+		fmt.Fprintf(w, "  waiting   %d user(s), %d session(s) admitted and held back by the prerequisite\n", p.Waiting.Users, p.Waiting.Sessions)
+	}
 	fmt.Fprintf(w, "  dormant   %d user(s), %d session(s) admitted and not seen yet\n", p.Dormant.Users, p.Dormant.Sessions)
 	fmt.Fprintf(w, "  satisfied %d user(s): %.0f%% of those admitted\n", p.Satisfied, p.SatisfiedOfAdmitted*100)
 	fmt.Fprintf(w, "  %s %.0f%% of the cohort complete\n", bar(p.SatisfiedOfCohort), p.SatisfiedOfCohort*100)

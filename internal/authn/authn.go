@@ -419,6 +419,8 @@ type Principal struct {
 	Claims   *token.Claims
 	Session  *cordon.Session
 	Decision decision.Decision
+	// Client is what the request's Cordon-Client said: a claim.
+	Client cordon.ClientFacts
 }
 
 // Authenticate verifies an access token and checks its session is still
@@ -439,7 +441,7 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string, client c
 	}
 	s.noteClient(ctx, sess, client, now)
 	d := s.decide(ctx, sess, client, now)
-	p := &Principal{Claims: c, Session: sess, Decision: d}
+	p := &Principal{Claims: c, Session: sess, Decision: d, Client: client}
 	if d.Outcome == decision.Deny {
 		return p, &DeniedError{Decision: d}
 	}

@@ -18,8 +18,16 @@ const maxGrantBytes = 512
 
 // IssueOfflineGrant gives the caller's install a grant to play downloaded
 // content offline, bound to its account, session and device.
+//
+// An offline_rekey campaign that waits for a prerequisite this install
+// still owes (an upgrade it has not logged in on, a new login) refuses the
+// grant with what to do first (decision.DecideDownload): a grant issued
+// now would outlive the re-key that waits for the install.
 func (s *Service) IssueOfflineGrant(ctx context.Context, p *Principal) (string, time.Time, error) {
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
+	if d := decision.DecideDownload(&decision.Input{Session: p.Session, Client: p.Client, Now: now, Policy: s.campaigns.Policy()}); d.Outcome == decision.Deny {
+		return "", time.Time{}, &DeniedError{Decision: d}
+	}
 	plain, hash := token.NewSecret("cog_")
 	g := &cordon.OfflineGrant{Hash: hash, AccountID: p.Session.AccountID, SessionID: p.Session.ID, Facts: p.Session.Facts,
 		AuthTime: p.Session.AuthTime, IssuedAt: now, ExpiresAt: now.Add(OfflineTTL)}
@@ -70,7 +78,7 @@ func (s *Service) CheckOfflineGrant(ctx context.Context, grant string, client co
 	if !sess.Live() {
 		return revoked("the session this grant was issued to has ended; log in and download again"), nil
 	}
-	d := decision.DecideOffline(&decision.OfflineInput{AccountID: g.AccountID, Facts: g.Facts, AuthTime: g.AuthTime, Issued: g.IssuedAt, Now: now, Policy: s.campaigns.Policy()})
+	d := decision.DecideOffline(&decision.OfflineInput{AccountID: g.AccountID, Facts: g.Facts, AuthTime: g.AuthTime, Client: client, Issued: g.IssuedAt, Now: now, Policy: s.campaigns.Policy()})
 	if d.Outcome == decision.Deny && d.Campaign != "" {
 		s.campaigns.Blocked(ctx, d, sess)
 	}

@@ -82,7 +82,40 @@ func New(ctx context.Context, store Store, clk clock.Clock, log *slog.Logger) (*
 // Enforcing returns the campaigns the policy is made of (active and
 // paused) and its version, for a snapshot of the policy feed.
 func (s *Service) Enforcing(ctx context.Context) ([]*cordon.Campaign, uint64, error) {
-	return s.store.ActiveCampaigns(ctx)
+	cs, v, err := s.store.ActiveCampaigns(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	cs, err = s.withPrerequisites(ctx, cs)
+	return cs, v, err
+}
+
+// withPrerequisites adds to the enforcing campaigns cs the completed and
+// cancelled campaigns they wait for, so the policy (here and at every
+// gate, which compiles what the feed carries) knows a completed
+// prerequisite releases its dependants and a cancelled one never does.
+// Active and paused prerequisites are in cs already.
+func (s *Service) withPrerequisites(ctx context.Context, cs []*cordon.Campaign) ([]*cordon.Campaign, error) {
+	have := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		have[c.ID] = true
+	}
+	out := cs
+	for _, c := range cs {
+		if c.After == nil || have[c.After.Campaign] {
+			continue
+		}
+		pre, err := s.store.Campaign(ctx, c.After.Campaign)
+		if errors.Is(err, cordon.ErrNotFound) {
+			continue // the engine holds a dependant whose prerequisite it lacks
+		}
+		if err != nil {
+			return nil, fmt.Errorf("prerequisite %s of %s: %w", c.After.Campaign, c.ID, err)
+		}
+		have[pre.ID] = true
+		out = append(out[:len(out):len(out)], pre)
+	}
+	return out, nil
 }
 
 // Policy is the current compiled policy; never nil.
@@ -107,14 +140,20 @@ func (s *Service) Reload(ctx context.Context) error {
 	if cur := s.policy.Load(); cur.Version >= v && loaded {
 		return nil
 	}
-	p, err := decision.Compile(cs, v, s.clock.Now())
+	all, err := s.withPrerequisites(ctx, cs)
+	if err != nil {
+		return fmt.Errorf("load campaigns: %w", err)
+	}
+	p, err := decision.Compile(all, v, s.clock.Now())
 	if err != nil {
 		return err
 	}
-	asActive := make([]*cordon.Campaign, len(cs))
-	for i, c := range cs {
+	asActive := make([]*cordon.Campaign, len(all))
+	for i, c := range all {
 		cc := *c
-		cc.State = cordon.StateActive
+		if cc.State == cordon.StatePaused {
+			cc.State = cordon.StateActive
+		}
 		asActive[i] = &cc
 	}
 	prog, err := decision.Compile(asActive, v, s.clock.Now())
@@ -126,7 +165,7 @@ func (s *Service) Reload(ctx context.Context) error {
 	s.enforcing.Store(&cs)
 	s.loaded.Store(true)
 	if s.OnPolicy != nil {
-		s.OnPolicy(p, cs)
+		s.OnPolicy(p, all)
 	}
 	s.log.Info("policy installed", "version", v, "campaigns", p.Campaigns())
 	return nil
@@ -178,11 +217,96 @@ func (s *Service) CreateWithID(ctx context.Context, id string, doc []byte, forma
 	if _, err := decision.NewMatcher(c); err != nil {
 		return nil, cordon.Errorf(cordon.ECodeUnprocessable, "campaign does not compile: %v", err)
 	}
+	if err := s.checkAfter(ctx, c); err != nil {
+		return nil, err
+	}
 	if err := s.store.CreateCampaign(ctx, c, &cordon.TrailEntry{CampaignID: c.ID, Action: "create", Actor: actor, At: now, Document: doc}); err != nil {
 		return nil, err
 	}
 	s.log.Info("campaign created", "campaign", c.ID, "kind", c.Kind, "actor", actor)
 	return c, nil
+}
+
+// maxAfterChain bounds a chain of prerequisites (a after b after c …):
+// each link is one more read at creation and one more campaign a session
+// must get past.
+const maxAfterChain = 8
+
+// checkAfter validates a new campaign's prerequisite: it exists, is not
+// the campaign itself, is of a kind something may wait for, was not
+// cancelled (a cancelled prerequisite never releases, so the campaign
+// would never start), per user is asked only where the account's state is
+// what each of its sessions shows, and the chain it starts ends without a
+// cycle within maxAfterChain links. Campaigns are immutable once created
+// and a prerequisite must exist first, so a cycle cannot be built; the
+// walk is the belt to that brace.
+func (s *Service) checkAfter(ctx context.Context, c *cordon.Campaign) error {
+	a := c.After
+	if a == nil {
+		return nil
+	}
+	if a.Campaign == c.ID {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "after.campaign", "a campaign cannot wait for itself")
+	}
+	pre, err := s.store.Campaign(ctx, a.Campaign)
+	if errors.Is(err, cordon.ErrNotFound) {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "after.campaign", "no campaign %s to wait for; create the prerequisite first (cordon campaign list shows the ids)", a.Campaign)
+	}
+	if err != nil {
+		return err
+	}
+	if r, ok := pre.Kind.Rules(); !ok || !r.Precedes {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "after.campaign",
+			"%s is an %s campaign, which nothing can wait for: a new offline grant satisfies it, and no request shows one; wait for the reauth, password_reset or upgrade it follows", pre.ID, pre.Kind)
+	}
+	if pre.State == cordon.StateCancelled {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "after.campaign", "%s was cancelled and would never release this campaign; wait for another or leave after out", pre.ID)
+	}
+	if a.Satisfied && a.Per == cordon.AfterPerUser && pre.Kind != cordon.KindPasswordReset {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "after.per",
+			"per user needs a password_reset prerequisite (a new password is the account's, and every live session shows it); %s is %s: judge it per install", pre.ID, pre.Kind)
+	}
+	seen := map[string]bool{c.ID: true}
+	for link := pre; link.After != nil; {
+		if seen[link.ID] || len(seen) > maxAfterChain {
+			return cordon.FieldError(cordon.ECodeUnprocessable, "after.campaign", "the prerequisites from %s form a cycle or a chain longer than %d", pre.ID, maxAfterChain)
+		}
+		seen[link.ID] = true
+		next, err := s.store.Campaign(ctx, link.After.Campaign)
+		if errors.Is(err, cordon.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		link = next
+	}
+	return nil
+}
+
+// checkStartable refuses to start (activate or resume) a campaign whose
+// prerequisite cannot release it: a draft (activate that first) or a
+// cancelled one (it never releases).
+func (s *Service) checkStartable(ctx context.Context, id string) error {
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil || c.After == nil {
+		return err
+	}
+	pre, err := s.store.Campaign(ctx, c.After.Campaign)
+	if errors.Is(err, cordon.ErrNotFound) {
+		return cordon.Errorf(cordon.ECodeConflict, "campaign %s waits for %s, which no longer exists; it would never start", id, c.After.Campaign)
+	}
+	if err != nil {
+		return err
+	}
+	switch pre.State {
+	case cordon.StateDraft:
+		return cordon.Errorf(cordon.ECodeConflict, "campaign %s waits for %s, still a draft; activate %s first", id, pre.ID, pre.ID)
+	case cordon.StateCancelled:
+		return cordon.Errorf(cordon.ECodeConflict, "campaign %s waits for %s, which was cancelled and never releases it; cancel %s too, or create one that waits for another", id, pre.ID, id)
+	case cordon.StateActive, cordon.StatePaused, cordon.StateCompleted:
+	}
+	return nil
 }
 
 // reportUsers returns the account ids of a saved audit report's users.
@@ -266,6 +390,11 @@ func (s *Service) Transition(ctx context.Context, id, action, actor string) (*co
 	tr, ok := transitions[action]
 	if !ok {
 		return nil, cordon.Errorf(cordon.ECodeNotFound, "no campaign action %q", action)
+	}
+	if action == "activate" || action == "resume" {
+		if err := s.checkStartable(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	c, _, err := s.store.TransitionCampaign(ctx, id, tr.from, tr.to, &cordon.TrailEntry{CampaignID: id, Action: action, Actor: actor, At: now})

@@ -74,7 +74,25 @@ func (s *Service) ReportFromGate(ctx context.Context, reports []GateReport) (*Ga
 		}
 		var p *decision.Policy
 		if c.State == cordon.StateActive {
-			if p, err = decision.Compile([]*cordon.Campaign{c}, 0, now); err != nil {
+			cs := []*cordon.Campaign{c}
+			if c.After != nil {
+				// The prerequisite is judged, never enforced here: a paused
+				// one is judged as an active one, and an ended one keeps
+				// its state (completed releases, cancelled holds).
+				pre, err := s.store.Campaign(ctx, c.After.Campaign)
+				if err != nil && !errors.Is(err, cordon.ErrNotFound) {
+					return nil, err
+				}
+				if err == nil {
+					if pre.State == cordon.StateActive {
+						pp := *pre
+						pp.State = cordon.StatePaused
+						pre = &pp
+					}
+					cs = append(cs, pre)
+				}
+			}
+			if p, err = decision.Compile(cs, 0, now); err != nil {
 				p = nil
 			}
 		}

@@ -2,7 +2,9 @@ package campaign
 
 import (
 	"context"
+	"errors"
 	"sort"
+	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
@@ -27,6 +29,11 @@ type Preview struct {
 	// AdmittedShare of Sessions and Users, rounded down.
 	AdmittedSessions int64 `json:"admitted_sessions"`
 	AdmittedUsers    int64 `json:"admitted_users"`
+	// WaitingSessions and WaitingUsers are the admitted part that a
+	// campaign with a prerequisite (after:) waits for now: a user when all
+	// of its admitted sessions wait. Counted only when Exact (0 else).
+	WaitingSessions int64 `json:"waiting_sessions"`
+	WaitingUsers    int64 `json:"waiting_users"`
 	// Breakdown counts sessions by platform, version and source.
 	Breakdown []BreakdownRow `json:"breakdown"`
 	// LiveSessions is the size of the whole fleet, for scale.
@@ -45,6 +52,9 @@ type BreakdownRow struct {
 	// AdmittedSessions and AdmittedUsers: as Preview's, for the row.
 	AdmittedSessions int64 `json:"admitted_sessions"`
 	AdmittedUsers    int64 `json:"admitted_users"`
+	// WaitingSessions and WaitingUsers: as Preview's, for the row.
+	WaitingSessions int64 `json:"waiting_sessions"`
+	WaitingUsers    int64 `json:"waiting_users"`
 }
 
 type factsKey struct{ platform, version, source string }
@@ -60,6 +70,10 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return nil, err
 	}
 	now := s.clock.Now()
+	waits, err := s.waiting(ctx, c, now)
+	if err != nil {
+		return nil, err
+	}
 	// Sessions whose refresh family expired cannot be hit: sweep them out of
 	// the live set first (the server also sweeps every minute).
 	for {
@@ -87,22 +101,37 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 	}
 	users := map[string]bool{} // account → admitted now
 	rowUsers := map[factsKey]map[string]bool{}
+	// A user waits when every admitted session of it waits.
+	waitingUsers := map[string]bool{}
+	rowWaiting := map[factsKey]map[string]bool{}
 	count := func(sess *cordon.Session) error {
 		if m.Match(sess, now) {
 			p.Sessions++
 			admitted := m.Admitted(sess.AccountID, now)
-			users[sess.AccountID] = admitted
+			users[sess.AccountID] = users[sess.AccountID] || admitted
 			k := factsKey{sess.Facts.Platform, sess.Facts.Version, sess.Facts.Source}
 			r := row(k)
 			r.Sessions++
+			if rowUsers[k] == nil {
+				rowUsers[k] = map[string]bool{}
+				rowWaiting[k] = map[string]bool{}
+			}
+			rowUsers[k][sess.AccountID] = rowUsers[k][sess.AccountID] || admitted
 			if admitted {
 				p.AdmittedSessions++
 				r.AdmittedSessions++
+				w := waits(sess)
+				if w {
+					p.WaitingSessions++
+					r.WaitingSessions++
+				}
+				if prev, seen := waitingUsers[sess.AccountID]; !seen || prev {
+					waitingUsers[sess.AccountID] = w
+				}
+				if prev, seen := rowWaiting[k][sess.AccountID]; !seen || prev {
+					rowWaiting[k][sess.AccountID] = w
+				}
 			}
-			if rowUsers[k] == nil {
-				rowUsers[k] = map[string]bool{}
-			}
-			rowUsers[k][sess.AccountID] = admitted
 		}
 		return nil
 	}
@@ -150,6 +179,16 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 					rows[k].AdmittedUsers++
 				}
 			}
+			for _, w := range rowWaiting[k] {
+				if w {
+					rows[k].WaitingUsers++
+				}
+			}
+		}
+		for _, w := range waitingUsers {
+			if w {
+				p.WaitingUsers++
+			}
 		}
 	} else {
 		p.AdmittedSessions, p.AdmittedUsers = admitted(p.AdmittedShare, p.Sessions), admitted(p.AdmittedShare, p.Users)
@@ -169,4 +208,31 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 		return a.Platform+a.Version+a.Source < b.Platform+b.Version+b.Source
 	})
 	return p, nil
+}
+
+// waiting returns the judgement of whether campaign c, were it active
+// now, waits for a session's prerequisite: the engine's own, on a policy
+// of c and its prerequisite. A campaign without after never waits.
+func (s *Service) waiting(ctx context.Context, c *cordon.Campaign, now time.Time) (func(*cordon.Session) bool, error) {
+	if c.After == nil {
+		return func(*cordon.Session) bool { return false }, nil
+	}
+	self := *c
+	self.State = cordon.StateActive
+	if self.Activated.IsZero() {
+		self.Activated = now
+	}
+	cs := []*cordon.Campaign{&self}
+	pre, err := s.store.Campaign(ctx, c.After.Campaign)
+	switch {
+	case err == nil:
+		cs = append(cs, pre)
+	case !errors.Is(err, cordon.ErrNotFound):
+		return nil, err
+	}
+	p, err := decision.Compile(cs, 0, now)
+	if err != nil {
+		return nil, err
+	}
+	return func(sess *cordon.Session) bool { return p.Waiting(c.ID, sess, now) }, nil
 }

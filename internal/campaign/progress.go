@@ -54,8 +54,13 @@ type ProgressView struct {
 	Prompted Counts `json:"prompted"`
 	// Satisfied is the users that did what the campaign asks.
 	Satisfied int64 `json:"satisfied"`
-	// Dormant is admitted but not seen yet: those who have not made a
-	// request since their admission.
+	// Waiting is the admitted part a campaign with a prerequisite (after:)
+	// still waits for: it asks nothing of them yet, so they are neither
+	// seen nor dormant (counted at the cohort's last count; 0 when the
+	// cohort was counted from buckets).
+	Waiting Counts `json:"waiting"`
+	// Dormant is admitted, not waiting and not seen yet: those who have
+	// not made a request since the campaign reached them.
 	Dormant Counts `json:"dormant"`
 	// SatisfiedOfAdmitted is Satisfied ÷ Admitted.Users and
 	// SatisfiedOfCohort Satisfied ÷ Targeted.Users, each in [0, 1]; 0 when
@@ -78,6 +83,7 @@ type ProgressBreakdown struct {
 	Targeted  Counts `json:"targeted"`
 	Admitted  Counts `json:"admitted"`
 	Seen      Counts `json:"seen"`
+	Waiting   Counts `json:"waiting"`
 	Blocked   Counts `json:"blocked"`
 	Prompted  Counts `json:"prompted"`
 	Satisfied int64  `json:"satisfied"`
@@ -95,8 +101,8 @@ func share(n, d int64) float64 {
 // admitted is share of n, rounded down.
 func admitted(share float64, n int64) int64 { return int64(math.Floor(share * float64(n))) }
 
-func dormant(admitted, seen Counts) Counts {
-	return Counts{max(0, admitted.Sessions-seen.Sessions), max(0, admitted.Users-seen.Users)}
+func dormant(admitted, seen, waiting Counts) Counts {
+	return Counts{max(0, admitted.Sessions-seen.Sessions-waiting.Sessions), max(0, admitted.Users-seen.Users-waiting.Users)}
 }
 
 // Progress returns what the campaign has done so far against whom it
@@ -141,7 +147,8 @@ func (s *Service) Progress(ctx context.Context, c *cordon.Campaign) (*ProgressVi
 	v.Prompted = Counts{pr.PromptedSessions, pr.PromptedUsers}
 	v.Seen = Counts{pr.BlockedSessions + pr.PromptedSessions, pr.BlockedUsers + pr.PromptedUsers}
 	v.Satisfied = pr.SatisfiedUsers
-	v.Dormant = dormant(v.Admitted, v.Seen)
+	v.Waiting = Counts{tg.WaitingSessions, tg.WaitingUsers}
+	v.Dormant = dormant(v.Admitted, v.Seen, v.Waiting)
 	v.SatisfiedOfAdmitted = share(v.Satisfied, v.Admitted.Users)
 	v.SatisfiedOfCohort = share(v.Satisfied, tg.Users)
 	v.Complete = v.SatisfiedOfCohort
@@ -163,6 +170,7 @@ func (s *Service) Progress(ctx context.Context, c *cordon.Campaign) (*ProgressVi
 		if exact {
 			b.Admitted = Counts{r.AdmittedSessions, r.AdmittedUsers}
 		}
+		b.Waiting = Counts{r.WaitingSessions, r.WaitingUsers}
 	}
 	for _, r := range rows {
 		b := row(r.Platform, r.Version, r.Source)
@@ -172,7 +180,7 @@ func (s *Service) Progress(ctx context.Context, c *cordon.Campaign) (*ProgressVi
 		b.Satisfied = r.SatisfiedUsers
 	}
 	for _, b := range byKey {
-		b.Dormant = dormant(b.Admitted, b.Seen)
+		b.Dormant = dormant(b.Admitted, b.Seen, b.Waiting)
 		v.Breakdown = append(v.Breakdown, *b)
 	}
 	sort.Slice(v.Breakdown, func(i, j int) bool {
@@ -192,10 +200,12 @@ func (s *Service) refreshTargeted(ctx context.Context, c *cordon.Campaign, now t
 	if err != nil {
 		return err
 	}
-	tg := cordon.Targeted{Sessions: p.Sessions, Users: p.Users, AdmittedSessions: p.AdmittedSessions, AdmittedUsers: p.AdmittedUsers, Exact: p.Exact, At: now}
+	tg := cordon.Targeted{Sessions: p.Sessions, Users: p.Users, AdmittedSessions: p.AdmittedSessions, AdmittedUsers: p.AdmittedUsers,
+		WaitingSessions: p.WaitingSessions, WaitingUsers: p.WaitingUsers, Exact: p.Exact, At: now}
 	for _, r := range p.Breakdown {
 		tg.Rows = append(tg.Rows, cordon.TargetedRow{Platform: r.Platform, Version: r.Version, Source: r.Source,
-			Sessions: r.Sessions, Users: r.Users, AdmittedSessions: r.AdmittedSessions, AdmittedUsers: r.AdmittedUsers})
+			Sessions: r.Sessions, Users: r.Users, AdmittedSessions: r.AdmittedSessions, AdmittedUsers: r.AdmittedUsers,
+			WaitingSessions: r.WaitingSessions, WaitingUsers: r.WaitingUsers})
 	}
 	if err := s.store.SetTargeted(ctx, c.ID, tg); err != nil {
 		return err

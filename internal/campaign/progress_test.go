@@ -288,3 +288,26 @@ func TestSeriesThinned(t *testing.T) {
 		t.Errorf("4 points of 10: got %+v, %v; want samples 0, 3, 6, 9", thin, err)
 	}
 }
+
+// TestGateReportsForAWaitingCampaign: a gate's report of a denial by a
+// campaign that waits for another is checked with its prerequisite, as
+// the gate decided it: a session the campaign still waits for was not
+// denied by it (not_enforced), one it has released was.
+func TestGateReportsForAWaitingCampaign(t *testing.T) {
+	e, ss := fleetEnv(t, 4, 2) // user000, user001 on iOS; user002, user003 on Android
+	e.clk.Advance(time.Hour)   // every session logged in before the campaigns
+	up := e.create(t, `{"kind":"upgrade","name":"u","cohort":{"platforms":["ios"]},"upgrade":{"min_version":"9.0.0","mode":"immediate","urls":{"official":"https://example.com/app"}}}`)
+	e.transition(t, up.ID, "activate")
+	again := e.create(t, `{"kind":"reauth","name":"after the upgrade","after":{"campaign":"`+up.ID+`"}}`)
+	e.transition(t, again.ID, "activate")
+	res, err := e.svc.ReportFromGate(t.Context(), []campaign.GateReport{
+		{again.ID, ss[0].ID, "denied"}, // iOS below 9.0.0: the reauth waits
+		{again.ID, ss[2].ID, "denied"}, // Android: outside the upgrade, released
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 1 || len(res.Refused) != 1 || res.Refused[0].Index != 0 || res.Refused[0].Code != "not_enforced" {
+		t.Errorf("result: accepted %d, refused %+v; want the Android report accepted, the iOS one not_enforced", res.Accepted, res.Refused)
+	}
+}

@@ -275,11 +275,11 @@ func TestPreview(t *testing.T) {
 		breakdown     []campaign.BreakdownRow
 	}{
 		{"old iOS and desktop", `{"kind":"reauth","name":"r","cohort":{"platforms":["ios","desktop"],"versions":"< 8.5.0"}}`, 3, 3,
-			[]campaign.BreakdownRow{{"ios", "8.4.0", "appstore", 2, 2, 2, 2}, {"desktop", "8.1.0", "official", 1, 1, 1, 1}}},
+			[]campaign.BreakdownRow{{"ios", "8.4.0", "appstore", 2, 2, 2, 2, 0, 0}, {"desktop", "8.1.0", "official", 1, 1, 1, 1, 0, 0}}},
 		{"everyone", `{"kind":"reauth","name":"r"}`, 5, 3,
-			[]campaign.BreakdownRow{{"ios", "8.4.0", "appstore", 2, 2, 2, 2}, {"android", "8.4.0", "play", 1, 1, 1, 1}, {"desktop", "8.1.0", "official", 1, 1, 1, 1}, {"ios", "9.0.0", "appstore", 1, 1, 1, 1}}},
+			[]campaign.BreakdownRow{{"ios", "8.4.0", "appstore", 2, 2, 2, 2, 0, 0}, {"android", "8.4.0", "play", 1, 1, 1, 1, 0, 0}, {"desktop", "8.1.0", "official", 1, 1, 1, 1, 0, 0}, {"ios", "9.0.0", "appstore", 1, 1, 1, 1, 0, 0}}},
 		{"bob's sessions only", `{"kind":"reauth","name":"r","cohort":{"users":["bob"]}}`, 2, 1,
-			[]campaign.BreakdownRow{{"android", "8.4.0", "play", 1, 1, 1, 1}, {"ios", "8.4.0", "appstore", 1, 1, 1, 1}}},
+			[]campaign.BreakdownRow{{"android", "8.4.0", "play", 1, 1, 1, 1, 0, 0}, {"ios", "8.4.0", "appstore", 1, 1, 1, 1, 0, 0}}},
 		{"nobody", `{"kind":"reauth","name":"r","cohort":{"platforms":["tv"]}}`, 0, 0, []campaign.BreakdownRow{}},
 	}
 	for _, tt := range tests {
@@ -445,7 +445,7 @@ func TestPreviewFromBuckets(t *testing.T) {
 		t.Errorf("Preview = exact %v, %d live, %d sessions, %d users; want from buckets, %d live, 4 sessions, 3 users (alice twice)",
 			p.Exact, p.LiveSessions, p.Sessions, p.Users, campaign.ExactPreviewLimit+1)
 	}
-	if want := []campaign.BreakdownRow{{"ios", "8.4.0", "appstore", 4, 3, 4, 3}}; !slices.Equal(p.Breakdown, want) {
+	if want := []campaign.BreakdownRow{{"ios", "8.4.0", "appstore", 4, 3, 4, 3, 0, 0}}; !slices.Equal(p.Breakdown, want) {
 		t.Errorf("Breakdown = %v, want %v", p.Breakdown, want)
 	}
 }

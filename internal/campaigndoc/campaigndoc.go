@@ -106,6 +106,13 @@ type wireDoc struct {
 	Ramp    *wireRamp    `json:"ramp,omitempty"`
 	Upgrade *wireUpgrade `json:"upgrade,omitempty"`
 	Message string       `json:"message,omitempty"`
+	After   *wireAfter   `json:"after,omitempty"`
+}
+
+type wireAfter struct {
+	Campaign  string `json:"campaign"`
+	Satisfied bool   `json:"satisfied"`
+	Per       string `json:"per"`
 }
 
 type wireCohort struct {
@@ -146,6 +153,9 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 	}
 	if r := c.Ramp; r != nil {
 		d.Ramp = &wireRamp{Start: formatTime(r.Start), Duration: cordon.FormatDuration(r.Duration)}
+	}
+	if a := c.After; a != nil {
+		d.After = &wireAfter{Campaign: a.Campaign, Satisfied: a.Satisfied, Per: a.Per}
 	}
 	if u := c.Upgrade; u != nil {
 		d.Upgrade = &wireUpgrade{MinVersion: u.MinVersion, Mode: u.Mode, URLs: u.URLs}

@@ -513,3 +513,53 @@ func TestFormatFields(t *testing.T) {
 		t.Error("Format(nil) succeeded")
 	}
 }
+
+// TestAfter: the prerequisite block reads with its defaults, refuses what
+// it cannot mean, and Format writes it back to the same campaign.
+func TestAfter(t *testing.T) {
+	for _, tc := range []struct {
+		doc       string
+		satisfied bool
+		per       string
+	}{
+		{`{"kind":"offline_rekey","name":"x","after":{"campaign":"c-1"}}`, true, cordon.AfterPerInstall},
+		{`{"kind":"offline_rekey","name":"x","after":{"campaign":"c-1","per":"user"}}`, true, cordon.AfterPerUser},
+		{`{"kind":"reauth","name":"x","after":{"campaign":"c-1","satisfied":false}}`, false, cordon.AfterPerUser},
+		{`{"kind":"reauth","name":"x","after":{"campaign":"c-1","satisfied":false,"per":"user"}}`, false, cordon.AfterPerUser},
+	} {
+		c, err := Parse([]byte(tc.doc), JSON)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.doc, err)
+		}
+		if c.After == nil || c.After.Campaign != "c-1" || c.After.Satisfied != tc.satisfied || c.After.Per != tc.per {
+			t.Fatalf("%s: after = %+v", tc.doc, c.After)
+		}
+		out, err := Format(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(out, JSON)
+		if err != nil {
+			t.Fatalf("Format wrote what Parse refuses: %v\n%s", err, out)
+		}
+		if *back.After != *c.After {
+			t.Fatalf("round trip: %+v, want %+v", back.After, c.After)
+		}
+	}
+	for doc, field := range map[string]string{
+		`{"kind":"reauth","name":"x","after":{}}`:                                                   "after.campaign",
+		`{"kind":"reauth","name":"x","after":{"campaign":""}}`:                                      "after.campaign",
+		`{"kind":"reauth","name":"x","after":{"campaign":"c-` + strings.Repeat("a", 80) + `"}}`:     "after.campaign",
+		`{"kind":"reauth","name":"x","after":{"campaign":"c-1; drop"}}`:                             "after.campaign",
+		`{"kind":"reauth","name":"x","after":{"campaign":"c-1","per":"device"}}`:                    "after.per",
+		`{"kind":"reauth","name":"x","after":{"campaign":"c-1","satisfied":false,"per":"install"}}`: "after.per",
+		`{"kind":"reauth","name":"x","after":{"campaign":"c-1","Per":"user"}}`:                      "after.Per",
+		`{"kind":"reauth","name":"x","after":"c-1"}`:                                                "after",
+	} {
+		_, err := Parse([]byte(doc), JSON)
+		var e *cordon.Error
+		if !errors.As(err, &e) || e.Field != field {
+			t.Errorf("%s: err %v, want a refusal of %s", doc, err, field)
+		}
+	}
+}

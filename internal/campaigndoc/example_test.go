@@ -71,3 +71,18 @@ func ExampleFormat() {
 	//   }
 	// }
 }
+
+func ExampleParse_after() {
+	doc := `
+kind: offline_rekey
+name: Re-key offline content once on 8.5
+after: {campaign: c-upgrade85}
+`
+	c, err := campaigndoc.Parse([]byte(doc), campaigndoc.YAML)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.After.Campaign, c.After.Satisfied, c.After.Per)
+	// Output: c-upgrade85 true install
+}

@@ -26,6 +26,8 @@ func FuzzParse(f *testing.F) {
 		{"kind: reauth\nname: r\nramp: {start: 2014-05-27T08:00:00Z, duration: 3600}\nmessage: |\n  hi\n", true},
 		{billionLaughs(), true},
 		{`{"kind":"reauth","name":"r"} {}`, false},
+		{`{"kind":"offline_rekey","name":"o","after":{"campaign":"c-1","satisfied":false}}`, false},
+		{"kind: offline_rekey\nname: o\nafter: {campaign: c-up85, per: user}\n", true},
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s.doc), s.yaml)

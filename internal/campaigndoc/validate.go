@@ -42,6 +42,12 @@ var urlSources = cordon.OfficialSources
 
 var reportID = regexp.MustCompile(`^r-[A-Za-z0-9_-]+$`)
 
+// campaignID is the form of cordon.NewID("c"), loosely: the prerequisite
+// must also exist, which the campaign service checks at creation.
+var campaignID = regexp.MustCompile(`^c-[A-Za-z0-9_-]+$`)
+
+const maxCampaignIDLen = 64
+
 func refuse(field, format string, args ...any) *cordon.Error {
 	return cordon.FieldError(cordon.ECodeUnprocessable, field, format, args...)
 }
@@ -95,6 +101,13 @@ func (d *document) campaign() (*cordon.Campaign, error) {
 		}
 		c.Upgrade = u
 	}
+	if d.After != nil {
+		a, err := d.After.after()
+		if err != nil {
+			return nil, err
+		}
+		c.After = a
+	}
 	if n := utf8.RuneCountInString(d.Message); n > maxMessageLen {
 		return nil, refuse("message", "message is %d characters; the limit is %d", n, maxMessageLen)
 	}
@@ -105,6 +118,46 @@ func (d *document) campaign() (*cordon.Campaign, error) {
 		return nil, refuse("message", "message holds a control character (%U); only line breaks are allowed", r)
 	}
 	return c, nil
+}
+
+// after checks the prerequisite block. campaign is required; satisfied
+// defaults to true (wait until the prerequisite is done, the useful
+// order), per to install.
+func (d *docAfter) after() (*cordon.After, error) {
+	a := &cordon.After{Satisfied: true, Per: cordon.AfterPerInstall}
+	if d.Campaign == nil {
+		return nil, refuse("after.campaign", "after needs the id of the campaign to wait for, e.g. {\"campaign\": \"c-…\"}")
+	}
+	if id := *d.Campaign; len(id) > maxCampaignIDLen || !campaignID.MatchString(id) {
+		return nil, refuse("after.campaign", "after.campaign %q is not a campaign id such as \"c-…\"", short(id))
+	}
+	a.Campaign = *d.Campaign
+	if d.Satisfied != nil {
+		a.Satisfied = *d.Satisfied
+	}
+	if d.Per != nil {
+		switch *d.Per {
+		case cordon.AfterPerInstall, cordon.AfterPerUser:
+			a.Per = *d.Per
+		default:
+			return nil, refuse("after.per", "after.per %q is not one of install, user", short(*d.Per))
+		}
+	}
+	if !a.Satisfied && a.Per == cordon.AfterPerInstall && d.Per != nil {
+		return nil, refuse("after.per", "satisfied: false waits for the prerequisite to admit the user, which is per user; leave per out or say user")
+	}
+	if !a.Satisfied {
+		a.Per = cordon.AfterPerUser
+	}
+	return a, nil
+}
+
+// short cuts a quoted value for a message.
+func short(s string) string {
+	if utf8.RuneCountInString(s) <= 80 {
+		return s
+	}
+	return string([]rune(s)[:80]) + "…"
 }
 
 func checkName(name string) error {

@@ -49,17 +49,17 @@ func testTargetedReplaced(t *testing.T, s cordon.Store) {
 	ctx := t.Context()
 	ps := progressStore(t, s)
 	c := mustCreateCampaign(t, campaigns(t, s), newCampaign("cohort", at(0)))
-	first := cordon.Targeted{Sessions: 5, Users: 3, AdmittedSessions: 4, AdmittedUsers: 2, Exact: true, At: at(time.Minute).In(elsewhere()), Rows: []cordon.TargetedRow{
-		{Platform: cordon.PlatformIOS, Version: "8.4.0", Source: cordon.SourceAppStore, Sessions: 2, Users: 1, AdmittedSessions: 2, AdmittedUsers: 1},
+	first := cordon.Targeted{Sessions: 5, Users: 3, AdmittedSessions: 4, AdmittedUsers: 2, WaitingSessions: 2, WaitingUsers: 1, Exact: true, At: at(time.Minute).In(elsewhere()), Rows: []cordon.TargetedRow{
+		{Platform: cordon.PlatformIOS, Version: "8.4.0", Source: cordon.SourceAppStore, Sessions: 2, Users: 1, AdmittedSessions: 2, AdmittedUsers: 1, WaitingSessions: 2, WaitingUsers: 1},
 		{Platform: cordon.PlatformAndroid, Version: "8.4.1", Source: cordon.SourcePlay, Sessions: 3, Users: 2, AdmittedSessions: 2, AdmittedUsers: 1},
 	}}
 	if err := ps.SetTargeted(ctx, c.ID, first); err != nil {
 		t.Fatalf("SetTargeted: %v", err)
 	}
 	got, err := ps.CampaignTargeted(ctx, c.ID)
-	want := cordon.Targeted{Sessions: 5, Users: 3, AdmittedSessions: 4, AdmittedUsers: 2, Exact: true, At: at(time.Minute), Rows: []cordon.TargetedRow{
+	want := cordon.Targeted{Sessions: 5, Users: 3, AdmittedSessions: 4, AdmittedUsers: 2, WaitingSessions: 2, WaitingUsers: 1, Exact: true, At: at(time.Minute), Rows: []cordon.TargetedRow{
 		{Platform: cordon.PlatformAndroid, Version: "8.4.1", Source: cordon.SourcePlay, Sessions: 3, Users: 2, AdmittedSessions: 2, AdmittedUsers: 1},
-		{Platform: cordon.PlatformIOS, Version: "8.4.0", Source: cordon.SourceAppStore, Sessions: 2, Users: 1, AdmittedSessions: 2, AdmittedUsers: 1},
+		{Platform: cordon.PlatformIOS, Version: "8.4.0", Source: cordon.SourceAppStore, Sessions: 2, Users: 1, AdmittedSessions: 2, AdmittedUsers: 1, WaitingSessions: 2, WaitingUsers: 1},
 	}}
 	if err != nil || !reflect.DeepEqual(got, want) || got.At.Location() != time.UTC {
 		t.Errorf("CampaignTargeted: got %+v, %v; want %+v (rows ordered by facts, time in UTC)", got, err, want)

@@ -22,9 +22,11 @@ type Campaign struct {
 	Ramp    *Ramp        `json:"ramp,omitempty"`
 	Upgrade *UpgradeSpec `json:"upgrade,omitempty"`
 	Message string       `json:"message,omitempty"`
-	State   State        `json:"state"`
-	Created time.Time    `json:"created_at"`
-	Updated time.Time    `json:"updated_at"`
+	// After makes the campaign wait for another (a prerequisite).
+	After   *After    `json:"after,omitempty"`
+	State   State     `json:"state"`
+	Created time.Time `json:"created_at"`
+	Updated time.Time `json:"updated_at"`
 	// Activated is when the campaign was first activated; a campaign with
 	// no ramp admits everyone then.
 	Activated time.Time `json:"activated_at,omitzero"`
@@ -47,6 +49,28 @@ type Cohort struct {
 	Users           []string `json:"users,omitempty"`
 	UsersFromReport string   `json:"users_from_report,omitempty"`
 }
+
+// After is a campaign's prerequisite: the campaign reaches a session only
+// once the prerequisite no longer holds it back (ARCHITECTURE.md,
+// "Campaigns that wait for each other").
+type After struct {
+	// Campaign is the prerequisite's id.
+	Campaign string `json:"campaign"`
+	// Satisfied: true waits until the session (Per install) or the account
+	// (Per user) has done what the prerequisite asks; false waits only
+	// until the prerequisite has admitted the user.
+	Satisfied bool `json:"satisfied"`
+	// Per is AfterPerInstall or AfterPerUser.
+	Per string `json:"per"`
+}
+
+// What After.Satisfied is judged on.
+const (
+	// AfterPerInstall judges each session (an install) on its own.
+	AfterPerInstall = "install"
+	// AfterPerUser judges the account.
+	AfterPerUser = "user"
+)
 
 // Ramp admits the cohort's users over Duration from Start: each user at a
 // stable time Start + Duration × h(campaign, user), h uniform in [0, 1).

@@ -93,6 +93,12 @@ type KindRules struct {
 	Upgrade bool
 	// Message is the message of a campaign that gives none.
 	Message string
+	// Precedes says whether another campaign may wait for it (after:):
+	// what it asks of a session must be judgeable from that session alone
+	// (its facts at login and its auth_time), as every gate judges it. An
+	// offline_rekey is satisfied by a grant, which no session decision
+	// sees, so nothing may wait for one.
+	Precedes bool
 }
 
 // kindRules are the rules of every kind.
@@ -103,6 +109,7 @@ var kindRules = map[Kind]*KindRules{
 		Judges:      FactsAtLogin,
 		Denial:      Denial{ReasonReauthRequired, http.StatusUnauthorized},
 		BlockedAt:   []Event{EventRequest},
+		Precedes:    true,
 		SatisfiedBy: EventLogin,
 		Message:     "For your security, please log in again.",
 	},
@@ -113,6 +120,7 @@ var kindRules = map[Kind]*KindRules{
 		Judges:      FactsAtLogin,
 		Denial:      Denial{ReasonPasswordResetRequired, http.StatusUnauthorized},
 		BlockedAt:   []Event{EventRequest, EventLogin},
+		Precedes:    true,
 		SatisfiedBy: EventPasswordSet,
 		Message:     "For your security, please set a new password.",
 	},
@@ -124,6 +132,7 @@ var kindRules = map[Kind]*KindRules{
 		Judges:      VersionReported,
 		Denial:      Denial{ReasonUpgradeRequired, http.StatusUpgradeRequired},
 		BlockedAt:   []Event{EventRequest},
+		Precedes:    true,
 		SatisfiedBy: EventUpgraded,
 		Upgrade:     true,
 		Message:     "Please update the app to keep using it.",

@@ -18,6 +18,11 @@ type Targeted struct {
 	// at At, counted user by user when Exact.
 	AdmittedSessions int64 `json:"admitted_sessions"`
 	AdmittedUsers    int64 `json:"admitted_users"`
+	// WaitingSessions and WaitingUsers are the admitted part a campaign
+	// with a prerequisite (after:) still waits for, at At: a user counts
+	// when every admitted session of it waits.
+	WaitingSessions int64 `json:"waiting_sessions"`
+	WaitingUsers    int64 `json:"waiting_users"`
 	// At is when it was computed; zero when never (a draft).
 	At time.Time `json:"at"`
 	// Rows split the sessions (and, when exact, the users) by facts.
@@ -34,6 +39,9 @@ type TargetedRow struct {
 	// AdmittedSessions and AdmittedUsers: as Targeted's, for the row.
 	AdmittedSessions int64 `json:"admitted_sessions"`
 	AdmittedUsers    int64 `json:"admitted_users"`
+	// WaitingSessions and WaitingUsers: as Targeted's, for the row.
+	WaitingSessions int64 `json:"waiting_sessions"`
+	WaitingUsers    int64 `json:"waiting_users"`
 }
 
 // ProgressRow is a campaign's counters for the sessions with one

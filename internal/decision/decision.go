@@ -138,8 +138,10 @@ func Decide(in *Input) Decision {
 	src := sourceIndex(s.Facts.Source)
 	atLogin := p.version(s.Facts.Version)
 	current := atLogin
+	var claimed *verInfo // a version this request reports, if another
 	if v := reportedVersion(s, in.Client); v != s.Facts.Version {
 		current = p.version(v)
+		claimed = current
 	}
 
 	uh := AccountHash(s.AccountID)
@@ -172,6 +174,16 @@ func Decide(in *Input) Decision {
 			continue
 		}
 		adm := c.admission(uh)
+		if c.after != afterNone {
+			var wait bool
+			// A claimed version may release a waiting campaign here: a
+			// request's campaigns only deny, so releasing one can only add
+			// a denial. (DecideDownload, which hands out keys, never lets a
+			// claim release.)
+			if adm, wait = p.waits(c, uh, adm, pl, src, atLogin, claimed, auth, authMicro, s.AccountID); wait {
+				continue
+			}
+		}
 		if now < adm {
 			continue
 		}
@@ -223,9 +235,14 @@ type OfflineInput struct {
 	Facts cordon.ClientFacts
 	// AuthTime is the auth_time of the grant's session.
 	AuthTime time.Time
-	Issued   time.Time
-	Now      time.Time
-	Policy   *Policy
+	// Client is what the check-in's Cordon-Client says. A claim: it is
+	// read only to release a prerequisite (an install updated in place
+	// says so here), which can only bring a revocation forward, never keep
+	// a grant.
+	Client cordon.ClientFacts
+	Issued time.Time
+	Now    time.Time
+	Policy *Policy
 }
 
 // DecideOffline says whether an offline grant still holds: an
@@ -238,15 +255,27 @@ func DecideOffline(in *OfflineInput) Decision {
 	pl := platformIndex(in.Facts.Platform)
 	src := sourceIndex(in.Facts.Source)
 	ver := p.version(in.Facts.Version)
+	var claimed *verInfo
+	if in.Client.Platform == in.Facts.Platform && in.Client.Version != "" && in.Client.Version != in.Facts.Version {
+		claimed = p.version(in.Client.Version)
+	}
 	now, issued := in.Now.UnixNano(), in.Issued.UnixNano()
+	uh := AccountHash(in.AccountID)
+	authMicro := in.AuthTime.UnixMicro()
 	best := -1
 	var bestKey int64
 	for _, i := range p.byPlatform[pl] {
 		c := &p.campaigns[i]
-		if c.kind != kindOffline || !c.matches(i, src, ver, in.AuthTime.UnixMicro(), in.AccountID) {
+		if c.kind != kindOffline || !c.matches(i, src, ver, authMicro, in.AccountID) {
 			continue
 		}
-		adm := c.admission(AccountHash(in.AccountID))
+		adm := c.admission(uh)
+		if c.after != afterNone {
+			var wait bool
+			if adm, wait = p.waits(c, uh, adm, pl, src, ver, claimed, in.AuthTime.Unix(), authMicro, in.AccountID); wait {
+				continue
+			}
+		}
 		if now < adm || issued >= adm {
 			continue
 		}
@@ -259,6 +288,58 @@ func DecideOffline(in *OfflineInput) Decision {
 	}
 	c := &p.campaigns[best]
 	return Decision{Outcome: Deny, Reason: ReasonOfflineGrantRevoked, Message: c.message, Campaign: c.id}
+}
+
+// waits applies campaign c's prerequisite to one session (facts at login:
+// platform pl, source src, version ver; auth_time auth in seconds and
+// authMicro in µs). It returns the admission the campaign then has (a
+// satisfied: false prerequisite moves it to the prerequisite's own, when
+// later) and whether the campaign waits for the session.
+//
+// satisfied: true waits while the session owes the prerequisite, judged
+// on what the server trusts: the facts recorded at login, never what a
+// request claims, so a stolen token that reports the new version does not
+// release what waits for an upgrade. claimed (nil unless an offline
+// request or check-in reports another version) may release it too: a
+// released campaign only denies a request or revokes a grant sooner.
+func (p *Policy) waits(c *compiled, uh uint64, adm int64, pl, src int, ver, claimed *verInfo, auth, authMicro int64, account string) (int64, bool) {
+	switch c.after {
+	case afterNone, afterRelease:
+		return adm, false
+	case afterAdmitted:
+		return max(adm, p.campaigns[c.pre].admission(uh)), false
+	case afterJudge:
+		j := int(c.pre)
+		pre := &p.campaigns[j]
+		if !pre.owes(j, uh, pl, src, ver, auth, authMicro, account) {
+			return adm, false
+		}
+		return adm, claimed == nil || pre.owes(j, uh, pl, src, claimed, auth, authMicro, account)
+	case afterHold:
+	}
+	return adm, true
+}
+
+// owes reports whether a session (facts at login) is in the cohort of
+// campaign i (c) and has not done what it asks: an upgrade, a version at
+// or above min_version; a reauth or password_reset, a login at or after
+// its user's admission (so a user the ramp has not reached yet owes it
+// too). It does not depend on the campaign being active.
+func (c *compiled) owes(i int, uh uint64, pl, src int, ver *verInfo, auth, authMicro int64, account string) bool {
+	if c.platforms != 0 && c.platforms&(1<<pl) == 0 {
+		return false
+	}
+	if !c.matches(i, src, ver, authMicro, account) {
+		return false
+	}
+	switch c.kind {
+	case kindUpgrade:
+		return ver.v == nil || ver.v.LessThan(c.minVersion)
+	case kindReauth, kindPasswordReset:
+		return auth < ceilSec(c.admission(uh))
+	case kindOffline:
+	}
+	return true // a kind nothing may wait for holds its dependants
 }
 
 // reportedVersion is the app version an upgrade campaign judges: the one
@@ -311,7 +392,7 @@ func ResetRequired(in *ResetInput) Decision {
 	now, changed := in.Now.UnixNano(), in.PasswordChangedAt.UnixNano()
 	best := -1
 	var bestKey int64
-	for i := range p.campaigns {
+	for i := range p.campaigns[:p.n] {
 		c := &p.campaigns[i]
 		if c.kind != kindPasswordReset {
 			continue
@@ -362,7 +443,7 @@ func (c *compiled) anyInCohort(p *Policy, i int, sessions []*cordon.Session) boo
 func (p *Policy) Reauthenticated(s *cordon.Session) []string {
 	var ids []string
 	uh := AccountHash(s.AccountID)
-	for i := range p.campaigns {
+	for i := range p.campaigns[:p.n] {
 		c := &p.campaigns[i]
 		if c.kind != kindReauth {
 			continue
@@ -383,7 +464,7 @@ func (p *Policy) Reauthenticated(s *cordon.Session) []string {
 // campaigns.
 func (p *Policy) ResetCampaigns() []string {
 	var ids []string
-	for i := range p.campaigns {
+	for i := range p.campaigns[:p.n] {
 		if p.campaigns[i].kind == kindPasswordReset {
 			ids = append(ids, p.campaigns[i].id)
 		}
@@ -397,4 +478,79 @@ func ceilSec(ns int64) int64 {
 		return ns/1e9 + 1
 	}
 	return ns / 1e9
+}
+
+// messageLoginOnUpdatedApp is the message of a download refused to an install
+// that reports the version its prerequisite asks for but logged in on an
+// older one: the server trusts only what the session was at login.
+const messageLoginOnUpdatedApp = "log in again on the updated app to download offline content again"
+
+// DecideDownload says whether a session may download offline content (a
+// new offline grant) now. An offline_rekey campaign that admits the
+// session's user but waits for a prerequisite the session still owes
+// refuses it: a grant issued then would postdate the re-key's admission
+// and so survive it, on an install the re-key was waiting to see
+// upgraded. The refusal says what to do: the prerequisite's own denial
+// (update the app, log in again, set a new password), or a new login when
+// the request reports the version asked for but the session logged in on
+// an older one (a claim the server cannot check). Otherwise it is Decide.
+func DecideDownload(in *Input) Decision {
+	d := Decide(in)
+	if d.Outcome == Deny {
+		return d
+	}
+	s, p := in.Session, in.Policy
+	if p == nil {
+		return d
+	}
+	pl := platformIndex(s.Facts.Platform)
+	src := sourceIndex(s.Facts.Source)
+	ver := p.version(s.Facts.Version)
+	uh := AccountHash(s.AccountID)
+	now, auth, authMicro := in.Now.UnixNano(), s.AuthTime.Unix(), s.AuthTime.UnixMicro()
+	for _, i := range p.byPlatform[pl] {
+		c := &p.campaigns[i]
+		if c.kind != kindOffline || c.after != afterJudge || !c.matches(i, src, ver, authMicro, s.AccountID) {
+			continue
+		}
+		if now < c.admission(uh) {
+			continue
+		}
+		j := int(c.pre)
+		pre := &p.campaigns[j]
+		if !pre.owes(j, uh, pl, src, ver, auth, authMicro, s.AccountID) {
+			continue
+		}
+		switch pre.kind {
+		case kindUpgrade:
+			if cur := p.version(reportedVersion(s, in.Client)); pre.owes(j, uh, pl, src, cur, auth, authMicro, s.AccountID) {
+				return Decision{Outcome: Deny, Reason: ReasonUpgradeRequired, Message: pre.message, Campaign: pre.id, Upgrade: &pre.upgrades[src]}
+			}
+			return Decision{Outcome: Deny, Reason: ReasonReauthRequired, Message: messageLoginOnUpdatedApp, Campaign: c.id}
+		case kindReauth, kindPasswordReset, kindOffline:
+		}
+		return Decision{Outcome: Deny, Reason: pre.kind.reason(), Message: pre.message, Campaign: pre.id}
+	}
+	return d
+}
+
+// Waiting reports whether the campaign (an enforcing one of the policy)
+// waits for its prerequisite for this session at now: progress counts such
+// a session as waiting, neither seen nor dormant.
+func (p *Policy) Waiting(campaignID string, s *cordon.Session, now time.Time) bool {
+	for i := range p.campaigns[:p.n] {
+		c := &p.campaigns[i]
+		if c.id != campaignID {
+			continue
+		}
+		if c.after == afterNone {
+			return false
+		}
+		uh := AccountHash(s.AccountID)
+		own := c.admission(uh)
+		adm, wait := p.waits(c, uh, own, platformIndex(s.Facts.Platform), sourceIndex(s.Facts.Source), p.version(s.Facts.Version), nil, s.AuthTime.Unix(), s.AuthTime.UnixMicro(), s.AccountID)
+		t := now.UnixNano()
+		return wait || (t >= own && t < adm)
+	}
+	return false
 }

@@ -20,7 +20,11 @@ type Policy struct {
 	// Compiled is when it was compiled.
 	Compiled time.Time
 
+	// campaigns are the enforcing campaigns, campaigns[:n], then the
+	// paused prerequisites of enforcing ones, which enforce nothing but are
+	// judged for the campaigns that wait for them.
 	campaigns []compiled
+	n         int
 	// byPlatform lists, per platform index, the campaigns that may apply
 	// to a session on that platform, so a decision skips the others.
 	byPlatform [numPlatforms][]int
@@ -43,7 +47,7 @@ type verInfo struct {
 }
 
 // Campaigns is the number of enforcing campaigns in the policy.
-func (p *Policy) Campaigns() int { return len(p.campaigns) }
+func (p *Policy) Campaigns() int { return p.n }
 
 func (p *Policy) version(s string) *verInfo {
 	if v, ok := p.versions.Load(s); ok {
@@ -147,6 +151,12 @@ type compiled struct {
 	// current: the cohort is judged on the version the request reports
 	// (cordon.VersionReported), not the one at login.
 	current bool
+	// after is how the campaign waits for its prerequisite, pre (an index
+	// into Policy.campaigns) when after is afterJudge or afterAdmitted.
+	// Both sit beside kind, on the cache line every decision reads, so a
+	// campaign without a prerequisite pays one compare and no extra load.
+	after   afterRule
+	pre     int32
 	message string
 
 	platforms uint16 // bit per platform index; 0 means any
@@ -166,6 +176,25 @@ type compiled struct {
 	immediate  bool
 	upgrades   [numSources]Upgrade
 }
+
+// afterRule is how a campaign waits for its prerequisite.
+type afterRule uint8
+
+const (
+	// afterNone: no prerequisite; the hot path pays one compare.
+	afterNone afterRule = iota
+	// afterJudge: wait while the session still owes the prerequisite
+	// (after.satisfied: true; the prerequisite is active or paused).
+	afterJudge
+	// afterAdmitted: wait until the prerequisite admits the user
+	// (after.satisfied: false).
+	afterAdmitted
+	// afterRelease: the prerequisite completed; nobody waits.
+	afterRelease
+	// afterHold: the prerequisite was cancelled (or is not in the policy,
+	// or still a draft): everyone waits, and the campaign does nothing.
+	afterHold
+)
 
 // matches reports whether a session with these facts is in the cohort
 // of campaign i (c).
@@ -296,7 +325,10 @@ func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Poli
 	p := &Policy{Version: version, Compiled: now}
 	cs := append([]*cordon.Campaign(nil), campaigns...)
 	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
+	byID := make(map[string]*cordon.Campaign, len(cs))
+	index := map[string]int{}
 	for _, c := range cs {
+		byID[c.ID] = c
 		if !c.State.Enforcing() {
 			continue
 		}
@@ -304,18 +336,23 @@ func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Poli
 		if err != nil {
 			return nil, fmt.Errorf("campaign %s: %w", c.ID, err)
 		}
+		index[c.ID] = len(p.campaigns)
 		p.campaigns = append(p.campaigns, cc)
+	}
+	p.n = len(p.campaigns)
+	if err := p.linkPrerequisites(byID, index); err != nil {
+		return nil, err
 	}
 	// Strictest kinds first, so a decision can stop once nothing left in
 	// the list could beat what it has.
-	order := make([]int, len(p.campaigns))
+	order := make([]int, p.n)
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool {
 		return p.campaigns[order[a]].kind.severity() > p.campaigns[order[b]].kind.severity()
 	})
-	for _, i := range order {
+	for _, i := range order[:p.n] {
 		mask := p.campaigns[i].platforms
 		for pl := range numPlatforms {
 			if mask == 0 || mask&(1<<pl) != 0 {
@@ -324,6 +361,51 @@ func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Poli
 		}
 	}
 	return p, nil
+}
+
+// linkPrerequisites resolves every enforcing campaign's after: to a rule
+// and, for an active or paused prerequisite, to its compiled form (a
+// paused one is compiled here, after the enforcing ones, and enforces
+// nothing). cs holds every campaign the policy was given, by id: the
+// enforcing ones and the prerequisites the feed carries with them.
+func (p *Policy) linkPrerequisites(cs map[string]*cordon.Campaign, index map[string]int) error {
+	for i := range p.n {
+		c := cs[p.campaigns[i].id]
+		if c.After == nil {
+			continue
+		}
+		pre, ok := cs[c.After.Campaign]
+		rule := afterHold
+		switch {
+		case !ok || pre.ID == c.ID:
+		case pre.State == cordon.StateCompleted:
+			rule = afterRelease
+		case pre.State == cordon.StateActive || pre.State == cordon.StatePaused:
+			rule = afterJudge
+			if !c.After.Satisfied {
+				rule = afterAdmitted
+			}
+			j, ok := index[pre.ID]
+			if !ok {
+				pc, err := compile(pre)
+				if err != nil {
+					return fmt.Errorf("campaign %s: prerequisite %s: %w", c.ID, pre.ID, err)
+				}
+				j = len(p.campaigns)
+				index[pre.ID] = j
+				p.campaigns = append(p.campaigns, pc)
+			}
+			p.campaigns[i].pre = int32(j)
+		case pre.State == cordon.StateDraft, pre.State == cordon.StateCancelled:
+		}
+		if ok {
+			if r, known := pre.Kind.Rules(); known && !r.Precedes && rule != afterRelease {
+				rule = afterHold // validation refuses it; never judge what cannot be
+			}
+		}
+		p.campaigns[i].after = rule
+	}
+	return nil
 }
 
 func compile(c *cordon.Campaign) (compiled, error) {

@@ -4,6 +4,14 @@ package main
 // would break it. Add one with every rule that protects.
 var mutations = []mutation{
 	// The decision engine.
+	{Name: "a claimed version releases a re-key's download", File: "internal/decision/decision.go",
+		From: "if !pre.owes(j, uh, pl, src, ver, auth, authMicro, s.AccountID) {",
+		To:   "if !pre.owes(j, uh, pl, src, p.version(reportedVersion(s, in.Client)), auth, authMicro, s.AccountID) {",
+		Pkgs: []string{"./internal/decision"}, Run: "TestAfterGolden"},
+	{Name: "a cancelled prerequisite releases its dependants", File: "internal/decision/policy.go",
+		From: "case pre.State == cordon.StateCompleted:",
+		To:   "case pre.State == cordon.StateCompleted || pre.State == cordon.StateCancelled:",
+		Pkgs: []string{"./internal/decision"}, Run: "TestAfterGolden"},
 	{Name: "reauth judges the claimed version", File: "internal/decision/decision.go",
 		From: "ver := atLogin\n", To: "ver := current\n",
 		Pkgs: []string{"./internal/decision"}},

@@ -80,20 +80,22 @@ func (db *DB) campaignKnown(ctx context.Context, q interface {
 // SetTargeted replaces the campaign's cohort and its rows.
 func (db *DB) SetTargeted(ctx context.Context, campaignID string, c cordon.Targeted) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO campaign_targeted (campaign_id, sessions, users, admitted_sessions, admitted_users, exact, at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		if _, err := tx.Exec(ctx, `INSERT INTO campaign_targeted (campaign_id, sessions, users, admitted_sessions, admitted_users, exact, at, waiting_sessions, waiting_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (campaign_id) DO UPDATE SET sessions = excluded.sessions, users = excluded.users,
-			admitted_sessions = excluded.admitted_sessions, admitted_users = excluded.admitted_users, exact = excluded.exact, at = excluded.at`,
-			campaignID, c.Sessions, c.Users, c.AdmittedSessions, c.AdmittedUsers, c.Exact, micros(c.At)); err != nil {
+			admitted_sessions = excluded.admitted_sessions, admitted_users = excluded.admitted_users, exact = excluded.exact, at = excluded.at,
+			waiting_sessions = excluded.waiting_sessions, waiting_users = excluded.waiting_users`,
+			campaignID, c.Sessions, c.Users, c.AdmittedSessions, c.AdmittedUsers, c.Exact, micros(c.At), c.WaitingSessions, c.WaitingUsers); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM campaign_targeted_rows WHERE campaign_id = $1`, campaignID); err != nil {
 			return err
 		}
 		for _, r := range c.Rows {
-			if _, err := tx.Exec(ctx, `INSERT INTO campaign_targeted_rows AS t (campaign_id, platform, version, source, sessions, users, admitted_sessions, admitted_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			if _, err := tx.Exec(ctx, `INSERT INTO campaign_targeted_rows AS t (campaign_id, platform, version, source, sessions, users, admitted_sessions, admitted_users, waiting_sessions, waiting_users) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 				ON CONFLICT (campaign_id, platform, version, source) DO UPDATE SET sessions = t.sessions + excluded.sessions, users = t.users + excluded.users,
-				admitted_sessions = t.admitted_sessions + excluded.admitted_sessions, admitted_users = t.admitted_users + excluded.admitted_users`,
-				campaignID, r.Platform, r.Version, r.Source, r.Sessions, r.Users, r.AdmittedSessions, r.AdmittedUsers); err != nil {
+				admitted_sessions = t.admitted_sessions + excluded.admitted_sessions, admitted_users = t.admitted_users + excluded.admitted_users,
+				waiting_sessions = t.waiting_sessions + excluded.waiting_sessions, waiting_users = t.waiting_users + excluded.waiting_users`,
+				campaignID, r.Platform, r.Version, r.Source, r.Sessions, r.Users, r.AdmittedSessions, r.AdmittedUsers, r.WaitingSessions, r.WaitingUsers); err != nil {
 				return err
 			}
 		}
@@ -108,7 +110,7 @@ func (db *DB) CampaignTargeted(ctx context.Context, campaignID string) (cordon.T
 		return c, err
 	}
 	var at int64
-	err := db.pool.QueryRow(ctx, `SELECT sessions, users, admitted_sessions, admitted_users, exact, at FROM campaign_targeted WHERE campaign_id = $1`, campaignID).Scan(&c.Sessions, &c.Users, &c.AdmittedSessions, &c.AdmittedUsers, &c.Exact, &at)
+	err := db.pool.QueryRow(ctx, `SELECT sessions, users, admitted_sessions, admitted_users, exact, at, waiting_sessions, waiting_users FROM campaign_targeted WHERE campaign_id = $1`, campaignID).Scan(&c.Sessions, &c.Users, &c.AdmittedSessions, &c.AdmittedUsers, &c.Exact, &at, &c.WaitingSessions, &c.WaitingUsers)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return cordon.Targeted{}, nil
 	}
@@ -116,14 +118,14 @@ func (db *DB) CampaignTargeted(ctx context.Context, campaignID string) (cordon.T
 		return c, mapErr(err)
 	}
 	c.At = fromMicros(at)
-	rows, err := db.pool.Query(ctx, `SELECT platform, version, source, sessions, users, admitted_sessions, admitted_users FROM campaign_targeted_rows WHERE campaign_id = $1 ORDER BY platform, version, source`, campaignID)
+	rows, err := db.pool.Query(ctx, `SELECT platform, version, source, sessions, users, admitted_sessions, admitted_users, waiting_sessions, waiting_users FROM campaign_targeted_rows WHERE campaign_id = $1 ORDER BY platform, version, source`, campaignID)
 	if err != nil {
 		return c, mapErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r cordon.TargetedRow
-		if err := rows.Scan(&r.Platform, &r.Version, &r.Source, &r.Sessions, &r.Users, &r.AdmittedSessions, &r.AdmittedUsers); err != nil {
+		if err := rows.Scan(&r.Platform, &r.Version, &r.Source, &r.Sessions, &r.Users, &r.AdmittedSessions, &r.AdmittedUsers, &r.WaitingSessions, &r.WaitingUsers); err != nil {
 			return c, mapErr(err)
 		}
 		c.Rows = append(c.Rows, r)

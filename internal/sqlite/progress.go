@@ -79,20 +79,22 @@ func campaignKnown(ctx context.Context, q interface {
 // SetTargeted replaces the campaign's cohort and its rows.
 func (db *DB) SetTargeted(ctx context.Context, campaignID string, c cordon.Targeted) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_targeted (campaign_id, sessions, users, admitted_sessions, admitted_users, exact, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_targeted (campaign_id, sessions, users, admitted_sessions, admitted_users, exact, at, waiting_sessions, waiting_users) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (campaign_id) DO UPDATE SET sessions = excluded.sessions, users = excluded.users,
-			admitted_sessions = excluded.admitted_sessions, admitted_users = excluded.admitted_users, exact = excluded.exact, at = excluded.at`,
-			campaignID, c.Sessions, c.Users, c.AdmittedSessions, c.AdmittedUsers, c.Exact, micros(c.At)); err != nil {
+			admitted_sessions = excluded.admitted_sessions, admitted_users = excluded.admitted_users, exact = excluded.exact, at = excluded.at,
+			waiting_sessions = excluded.waiting_sessions, waiting_users = excluded.waiting_users`,
+			campaignID, c.Sessions, c.Users, c.AdmittedSessions, c.AdmittedUsers, c.Exact, micros(c.At), c.WaitingSessions, c.WaitingUsers); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM campaign_targeted_rows WHERE campaign_id = ?`, campaignID); err != nil {
 			return err
 		}
 		for _, r := range c.Rows {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_targeted_rows (campaign_id, platform, version, source, sessions, users, admitted_sessions, admitted_users) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO campaign_targeted_rows (campaign_id, platform, version, source, sessions, users, admitted_sessions, admitted_users, waiting_sessions, waiting_users) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT DO UPDATE SET sessions = sessions + excluded.sessions, users = users + excluded.users,
-				admitted_sessions = admitted_sessions + excluded.admitted_sessions, admitted_users = admitted_users + excluded.admitted_users`,
-				campaignID, r.Platform, r.Version, r.Source, r.Sessions, r.Users, r.AdmittedSessions, r.AdmittedUsers); err != nil {
+				admitted_sessions = admitted_sessions + excluded.admitted_sessions, admitted_users = admitted_users + excluded.admitted_users,
+				waiting_sessions = waiting_sessions + excluded.waiting_sessions, waiting_users = waiting_users + excluded.waiting_users`,
+				campaignID, r.Platform, r.Version, r.Source, r.Sessions, r.Users, r.AdmittedSessions, r.AdmittedUsers, r.WaitingSessions, r.WaitingUsers); err != nil {
 				return err
 			}
 		}
@@ -112,7 +114,7 @@ func (db *DB) CampaignTargeted(ctx context.Context, campaignID string) (cordon.T
 		return c, err
 	}
 	var at int64
-	err = tx.QueryRowContext(ctx, `SELECT sessions, users, admitted_sessions, admitted_users, exact, at FROM campaign_targeted WHERE campaign_id = ?`, campaignID).Scan(&c.Sessions, &c.Users, &c.AdmittedSessions, &c.AdmittedUsers, &c.Exact, &at)
+	err = tx.QueryRowContext(ctx, `SELECT sessions, users, admitted_sessions, admitted_users, exact, at, waiting_sessions, waiting_users FROM campaign_targeted WHERE campaign_id = ?`, campaignID).Scan(&c.Sessions, &c.Users, &c.AdmittedSessions, &c.AdmittedUsers, &c.Exact, &at, &c.WaitingSessions, &c.WaitingUsers)
 	if err == sql.ErrNoRows {
 		return cordon.Targeted{}, nil
 	}
@@ -120,14 +122,14 @@ func (db *DB) CampaignTargeted(ctx context.Context, campaignID string) (cordon.T
 		return c, mapErr(err)
 	}
 	c.At = fromMicros(at)
-	rows, err := tx.QueryContext(ctx, `SELECT platform, version, source, sessions, users, admitted_sessions, admitted_users FROM campaign_targeted_rows WHERE campaign_id = ? ORDER BY platform, version, source`, campaignID)
+	rows, err := tx.QueryContext(ctx, `SELECT platform, version, source, sessions, users, admitted_sessions, admitted_users, waiting_sessions, waiting_users FROM campaign_targeted_rows WHERE campaign_id = ? ORDER BY platform, version, source`, campaignID)
 	if err != nil {
 		return c, mapErr(err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var r cordon.TargetedRow
-		if err := rows.Scan(&r.Platform, &r.Version, &r.Source, &r.Sessions, &r.Users, &r.AdmittedSessions, &r.AdmittedUsers); err != nil {
+		if err := rows.Scan(&r.Platform, &r.Version, &r.Source, &r.Sessions, &r.Users, &r.AdmittedSessions, &r.AdmittedUsers, &r.WaitingSessions, &r.WaitingUsers); err != nil {
 			return c, mapErr(err)
 		}
 		c.Rows = append(c.Rows, r)
