@@ -63,6 +63,8 @@ var pairs = []pair{
 		What: "a decision against 1,000 active campaigns vs a map lookup"},
 	{Pkg: "internal/decision", Bench: "BenchmarkDecide/campaigns=1000", Baseline: "BenchmarkDecide/campaigns=0",
 		What: "what 1,000 active campaigns add to a decision"},
+	{Pkg: "internal/decision", Bench: "BenchmarkDecideRamp/auto", Baseline: "BenchmarkDecideRamp/fixed",
+		What: "a decision on an auto ramp whose pace has 2,048 points vs on a fixed ramp (≈1×: the schedule is a binary search)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshTokenParallel", Baseline: "BenchmarkRotateRefreshToken",
 		What: "refresh rotations from GOMAXPROCS goroutines vs one at a time, per op (≈1×: the one writer connection queues them)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshToken", Baseline: "BenchmarkCreateSession",
