@@ -7,23 +7,21 @@
 // arguments, and the decision engine reads the schedule it writes as an
 // input (decision.Schedule), never a signal.
 //
-// The rule that keeps the login tier under its target: a campaign that
-// admits a share r per second of a cohort whose returning users (users
-// seen lately; dormant ones never come back to log in) number R asks for
-// at most r × R re-logins per second, however long users take to come
-// back, because each admitted user logs in again at most once. So if
-// Σ r_i × R_i stays within the headroom — the target share of the
-// capacity minus every login the auto ramps do not cause — the paced
-// re-logins never exceed it, whatever the lag between admission and
-// return. Shedding or a queue in the hashing pools stops the speed-up
-// at once: the ramps fall back to their max_duration line.
+// The rule that keeps the login tier under its target: an admitted
+// install logs in again when its app next shows up, and the delays are
+// distributed as the cohort's ages since last seen (Forecast). The
+// controller keeps the re-logins its ramps have admitted so far by
+// future minute, and admits over the next interval only what keeps
+// every future minute within the headroom: the target share of the
+// capacity less the logins the ramps do not cause. Shedding or a queue
+// in the hashing pools stops it at once: the ramps fall back to their
+// max_duration line, which no controller can slow.
 package pace
 
 import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -57,10 +55,10 @@ type Signals struct {
 type Ramp struct {
 	CampaignID string
 	Ramp       *cordon.Ramp
-	// Returning is the number of the cohort's users expected to log in
-	// again: those with a session seen lately. It bounds the re-logins
-	// the campaign can cause per unit of share.
-	Returning float64
+	// Forecast predicts the re-logins of what the ramp admitted; Step
+	// syncs it with the ramp's schedule. A ramp without one is left on
+	// its max_duration line.
+	Forecast *Forecast
 }
 
 // Decision is the controller's answer for one campaign: its new pace
@@ -77,23 +75,31 @@ type Decision struct {
 // as it is: a point per tiny wobble would grow the policy for nothing.
 const minChange = 0.05
 
-// Step chooses every auto ramp's speed at now from the signals and
-// returns the paces that change. The ramps share the headroom: each
-// admits the same share per second, so together they cause at most the
-// headroom of re-logins and all finish together.
-func Step(now time.Time, ramps []Ramp, sig Signals) []Decision {
-	target := 0.0
-	var others float64
+// Step chooses every auto ramp's speed at now, until the next step an
+// interval later, from the signals, and returns the paces that change.
+// The ramps share the headroom — the target share of the capacity less
+// the logins they do not cause — and admit the same share per second:
+// the largest whose expected re-logins (MaxRate), added to those still
+// to come from what they admitted before, fit the headroom at every
+// future instant. Shedding or a queue drops the speed to 0 at once: the
+// ramps then admit along their max_duration line only.
+func Step(now time.Time, interval time.Duration, ramps []Ramp, sig Signals) []Decision {
 	sort.Slice(ramps, func(i, j int) bool { return ramps[i].CampaignID < ramps[j].CampaignID })
-	var returning float64
 	var open []Ramp
+	var fs []*Forecast
 	for _, r := range ramps {
 		sc, err := decision.NewSchedule(r.Ramp)
-		if err != nil || sc.ShareAt(now.Add(Lead)) >= 1 {
-			continue // done, or not a pace this controller can extend
+		if err != nil {
+			continue // not a pace this controller can extend
+		}
+		if r.Forecast != nil {
+			r.Forecast.Sync(sc.ShareAt, now)
+		}
+		if sc.ShareAt(now.Add(Lead)) >= 1 || r.Forecast == nil {
+			continue
 		}
 		open = append(open, r)
-		returning += math.Max(r.Returning, 1)
+		fs = append(fs, r.Forecast)
 	}
 	if len(open) == 0 {
 		return nil
@@ -108,8 +114,8 @@ func Step(now time.Time, ramps []Ramp, sig Signals) []Decision {
 	if u <= 0 || u > 1 {
 		u = cordon.DefaultTargetUtilisation
 	}
-	target = u * sig.Capacity
-	others = math.Max(0, sig.Logins-sig.Paced)
+	target := u * sig.Capacity
+	others := math.Max(0, sig.Logins-sig.Paced)
 	headroom := target - others
 	var rate float64
 	var why string
@@ -123,9 +129,13 @@ func Step(now time.Time, ramps []Ramp, sig Signals) []Decision {
 	case headroom <= 0:
 		why = fmt.Sprintf("other logins (%.1f/s) fill the target %.0f %% of %.1f logins/s: admitting along the max_duration line", others, u*100, sig.Capacity)
 	default:
-		rate = headroom / returning
-		why = fmt.Sprintf("%.1f re-logins/s of headroom (%.0f %% of %.1f logins/s capacity, less %.1f/s other logins) over %s returning users of %d auto campaign%s",
-			headroom, u*100, sig.Capacity, others, count(returning), len(open), plural(len(open)))
+		rate = MaxRate(fs, now, interval, headroom)
+		var due float64
+		for _, f := range fs {
+			due += f.Expected(now)
+		}
+		why = fmt.Sprintf("%.1f re-logins/s of headroom (%.0f %% of %.1f logins/s capacity, less %.1f/s other logins); %.1f/s already due from admitted users of %d auto campaign%s; the most that keeps every future minute within it",
+			headroom, u*100, sig.Capacity, others, due, len(open), plural(len(open)))
 	}
 	var out []Decision
 	for _, r := range open {
@@ -176,18 +186,6 @@ func Extend(r *cordon.Ramp, now time.Time, rate float64, why string) (*cordon.Pa
 		p.Points = append(p.Points, cordon.PacePoint{At: at, Share: sc.ShareAt(at)})
 	}
 	return p, true
-}
-
-func count(f float64) string {
-	s := fmt.Sprintf("%.0f", f)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 func plural(n int) string {
