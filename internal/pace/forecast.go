@@ -148,15 +148,15 @@ func (f *Forecast) Expected(t time.Time) float64 {
 }
 
 // MaxRate is the largest share per second the forecasts' cohorts may all
-// admit over the next interval from now so that the expected re-logins
+// admit over the interval from `from` so that the expected re-logins
 // of every forecast together stay within headroom at every future slot.
-// The forecasts advance to now.
-func MaxRate(fs []*Forecast, now time.Time, interval time.Duration, headroom float64) float64 {
+// The forecasts advance to from.
+func MaxRate(fs []*Forecast, from time.Time, interval time.Duration, headroom float64) float64 {
 	if len(fs) == 0 || headroom <= 0 {
 		return 0
 	}
 	for _, f := range fs {
-		f.advance(now)
+		f.advance(from)
 	}
 	n := len(fs[0].expected)
 	rate := math.Inf(1)

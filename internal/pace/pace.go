@@ -93,7 +93,9 @@ func Step(now time.Time, interval time.Duration, ramps []Ramp, sig Signals) []De
 			continue // not a pace this controller can extend
 		}
 		if r.Forecast != nil {
-			r.Forecast.Sync(sc.ShareAt, now)
+			// The schedule is fixed up to now + Lead: what it admits until
+			// then is as good as admitted.
+			r.Forecast.Sync(sc.ShareAt, now.Add(Lead))
 		}
 		if sc.ShareAt(now.Add(Lead)) >= 1 || r.Forecast == nil {
 			continue
@@ -129,10 +131,10 @@ func Step(now time.Time, interval time.Duration, ramps []Ramp, sig Signals) []De
 	case headroom <= 0:
 		why = fmt.Sprintf("other logins (%.1f/s) fill the target %.0f %% of %.1f logins/s: admitting along the max_duration line", others, u*100, sig.Capacity)
 	default:
-		rate = MaxRate(fs, now, interval, headroom)
+		rate = MaxRate(fs, now.Add(Lead), interval, headroom)
 		var due float64
 		for _, f := range fs {
-			due += f.Expected(now)
+			due += f.Expected(now.Add(Lead))
 		}
 		why = fmt.Sprintf("%.1f re-logins/s of headroom (%.0f %% of %.1f logins/s capacity, less %.1f/s other logins); %.1f/s already due from admitted users of %d auto campaign%s; the most that keeps every future minute within it",
 			headroom, u*100, sig.Capacity, others, due, len(open), plural(len(open)))

@@ -69,7 +69,9 @@ func TestForecastPinned(t *testing.T) {
 // TestStepSharesHeadroom: 80 % of 60 logins/s is 48; 8/s of other logins
 // leave 40 re-logins/s for two cohorts of 1,000 and 3,000 installs all
 // seen in the last minute. Over a 30 s interval a share/s admits 2,000
-// installs a second that come back within the minute: 0.02 share/s each.
+// installs a second that come back within the minute: 0.02 share/s each,
+// less what the max_duration line (72 h) admits in the 5 s lead before
+// the new speed starts: 4,000 × 5/259,200 installs due in that minute.
 func TestStepSharesHeadroom(t *testing.T) {
 	ramps := []Ramp{
 		{CampaignID: "c-b", Ramp: autoRamp(0.8), Forecast: forecast(t, ages(1000, 0))},
@@ -80,8 +82,8 @@ func TestStepSharesHeadroom(t *testing.T) {
 		t.Fatalf("%d decisions, want 2", len(got))
 	}
 	for _, d := range got {
-		if !near(d.Rate, 0.02) {
-			t.Errorf("%s: rate %v, want 0.02", d.CampaignID, d.Rate)
+		if want := (40 - 4000*(5.0/259200)/60) / 2000; !near(d.Rate, want) {
+			t.Errorf("%s: rate %v, want %v", d.CampaignID, d.Rate, want)
 		}
 		if d.Pace.Rate != d.Rate {
 			t.Errorf("%s: pace rate %v, decision %v", d.CampaignID, d.Pace.Rate, d.Rate)
