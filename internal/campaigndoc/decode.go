@@ -42,6 +42,12 @@ type docRamp struct {
 	Start *string `json:"start"`
 	// Duration is a string or a number, read by parseDuration.
 	Duration json.RawMessage `json:"duration"`
+	// Mode is "fixed" (the default) or "auto"; an auto ramp has a
+	// MaxDuration (read like Duration) instead of a Duration and may
+	// name a TargetUtilisation.
+	Mode              *string         `json:"mode"`
+	MaxDuration       json.RawMessage `json:"max_duration"`
+	TargetUtilisation *float64        `json:"target_utilisation"`
 }
 
 type docUpgrade struct {
@@ -56,7 +62,7 @@ type docUpgrade struct {
 var schema = map[string][]string{
 	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message"},
 	"cohort":  {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report"},
-	"ramp":    {"start", "duration"},
+	"ramp":    {"start", "duration", "mode", "max_duration", "target_utilisation"},
 	"upgrade": {"min_version", "mode", "urls"},
 }
 
