@@ -40,6 +40,17 @@ func NewSchedule(r *cordon.Ramp) (*Schedule, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
+	// Unix nanoseconds hold 1678 to 2262; a document's times lie in 1970 to
+	// 2200 (campaigndoc), and a pace must too.
+	lo, hi := time.Unix(0, 0), time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	if r.Start.Before(lo) || !r.Start.Add(r.Duration).Before(hi) {
+		return nil, fmt.Errorf("ramp from %v over %v leaves 1970 to 2200", r.Start, r.Duration)
+	}
+	for i, pt := range p.Points {
+		if pt.At.Before(lo) || !pt.At.Before(hi) {
+			return nil, fmt.Errorf("pace point %d at %v is outside 1970 to 2200", i, pt.At)
+		}
+	}
 	s := &Schedule{
 		at:       make([]int64, len(p.Points)),
 		share:    make([]float64, len(p.Points)),
