@@ -464,7 +464,6 @@ func run(cfg Config, f *fleet, rp Ramp, t0 time.Time) (*Result, error) {
 		// next tick, the rest are answered overloaded.
 		r.Shuffle(len(attempts), func(a, b int) { attempts[a], attempts[b] = attempts[b], attempts[a] })
 		demand := float64(len(attempts)) + baselinePerTick
-		arrived := demand
 		queue := append(waiting, attempts...)
 		baseQ := baseWaiting + baselinePerTick
 		budget := capPerTick
@@ -506,7 +505,6 @@ func run(cfg Config, f *fleet, rp Ramp, t0 time.Time) (*Result, error) {
 		queued = len(waiting) + int(baseWaiting)
 		res.Shed += int64(math.Round(shed))
 		served := float64(servedInstalls) + servedBase
-		_ = arrived
 		ctlLogins += demand
 		ctlPaced += float64(len(attempts))
 		ctlShed += shed

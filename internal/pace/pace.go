@@ -83,7 +83,11 @@ const minChange = 0.05
 // to come from what they admitted before, fit the headroom at every
 // future instant. Shedding or a queue drops the speed to 0 at once: the
 // ramps then admit along their max_duration line only.
+//
+// Step syncs each ramp's Forecast, which is not safe for concurrent use:
+// one control plane paces at a time.
 func Step(now time.Time, interval time.Duration, ramps []Ramp, sig Signals) []Decision {
+	ramps = append([]Ramp(nil), ramps...)
 	sort.Slice(ramps, func(i, j int) bool { return ramps[i].CampaignID < ramps[j].CampaignID })
 	var open []Ramp
 	var fs []*Forecast
