@@ -26,6 +26,7 @@ func campaignTests() []subtest {
 		{"ActiveCampaigns", testActiveCampaigns},
 		{"Trail", testTrail},
 		{"TrailUnknownCampaign", testTrailUnknown},
+		{"AutoRampPace", testAutoRampPace},
 	}
 }
 
@@ -537,4 +538,52 @@ func testTrailUnknown(t *testing.T, s cordon.Store) {
 	if err != nil || len(got) != 0 {
 		t.Errorf("Trail of an unknown campaign: got %d entries, %v; want none, nil", len(got), err)
 	}
+}
+
+// testAutoRampPace: an auto ramp's settings and pace come back as stored,
+// every point to the nanosecond the control plane wrote, after the
+// activation too: a restarted node, and every gate's snapshot, admit each
+// user at the instant the node that set the pace did.
+func testAutoRampPace(t *testing.T, s cordon.Store) {
+	cs := campaigns(t, s)
+	c := newCampaign("auto", at(0))
+	start := at(time.Hour).In(elsewhere())
+	c.Ramp = &cordon.Ramp{Start: start, Duration: 72 * time.Hour, Mode: cordon.RampAuto, TargetUtilisation: 0.7,
+		Pace: &cordon.Pace{Points: []cordon.PacePoint{
+			{At: start.UTC()},
+			{At: start.Add(90*time.Second + 123456789).UTC(), Share: 0.123456789012345},
+			{At: start.Add(time.Hour + 1).UTC(), Share: 0.5},
+		}, Rate: 1.0 / 3600, Why: "38.0 re-logins/s of headroom"}}
+	mustCreateCampaign(t, cs, c)
+	mustTransition(t, cs, c.ID, "activate", at(time.Minute))
+	for _, got := range []*cordon.Campaign{mustCampaign(t, cs, c.ID), activeOne(t, cs, c.ID)} {
+		r := got.Ramp
+		if r == nil || !r.Auto() || r.Duration != 72*time.Hour || r.TargetUtilisation != 0.7 || r.Pace == nil {
+			t.Fatalf("ramp read back: %+v", r)
+		}
+		p, want := r.Pace, c.Ramp.Pace
+		if p.Rate != want.Rate || p.Why != want.Why || len(p.Points) != len(want.Points) {
+			t.Fatalf("pace read back: %+v, want %+v", p, want)
+		}
+		for i := range p.Points {
+			if !p.Points[i].At.Equal(want.Points[i].At) || p.Points[i].Share != want.Points[i].Share {
+				t.Errorf("point %d: %v %v, want %v %v", i, p.Points[i].At, p.Points[i].Share, want.Points[i].At, want.Points[i].Share)
+			}
+		}
+	}
+}
+
+func activeOne(t *testing.T, cs cordon.CampaignStore, id string) *cordon.Campaign {
+	t.Helper()
+	all, _, err := cs.ActiveCampaigns(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("%s not among the active campaigns", id)
+	return nil
 }
