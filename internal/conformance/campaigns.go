@@ -27,6 +27,7 @@ func campaignTests() []subtest {
 		{"Trail", testTrail},
 		{"TrailUnknownCampaign", testTrailUnknown},
 		{"AutoRampPace", testAutoRampPace},
+		{"SetCampaignPace", testSetCampaignPace},
 	}
 }
 
@@ -586,4 +587,83 @@ func activeOne(t *testing.T, cs cordon.CampaignStore, id string) *cordon.Campaig
 	}
 	t.Fatalf("%s not among the active campaigns", id)
 	return nil
+}
+
+// testSetCampaignPace: a control plane replaces an auto ramp's pace as a
+// compare-and-set with the policy version bump, keeping every point; a
+// draft, a fixed ramp, a stale read, a pace that drops, moves or lowers a
+// point, and an unknown campaign are refused; of two control planes
+// pacing from the same read at once, exactly one wins.
+func testSetCampaignPace(t *testing.T, s cordon.Store) {
+	cs := campaigns(t, s)
+	ctx := t.Context()
+	start := at(time.Hour).UTC()
+	auto := newCampaign("auto", at(0))
+	auto.Ramp = &cordon.Ramp{Start: start, Duration: 72 * time.Hour, Mode: cordon.RampAuto, TargetUtilisation: 0.8}
+	mustCreateCampaign(t, cs, auto)
+	first := &cordon.Pace{Points: []cordon.PacePoint{{At: start}, {At: start.Add(time.Minute), Share: 0.01}}, Rate: 0.001, Why: "first"}
+	if _, err := cs.SetCampaignPace(ctx, auto.ID, nil, first); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("pacing a draft: %v, want a conflict", err)
+	}
+	mustTransition(t, cs, auto.ID, "activate", at(time.Minute))
+	fixed := mustCreateCampaign(t, cs, newCampaign("fixed", at(0)))
+	mustTransition(t, cs, fixed.ID, "activate", at(time.Minute))
+	if _, err := cs.SetCampaignPace(ctx, fixed.ID, nil, first); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("pacing a fixed ramp: %v, want a conflict", err)
+	}
+	if _, err := cs.SetCampaignPace(ctx, "c-nobody", nil, first); cordon.ErrorCode(err) != cordon.ECodeNotFound {
+		t.Errorf("pacing an unknown campaign: %v, want not found", err)
+	}
+	before := mustPolicyVersion(t, cs)
+	v, err := cs.SetCampaignPace(ctx, auto.ID, nil, first)
+	if err != nil || v != before+1 {
+		t.Fatalf("SetCampaignPace = %d, %v; want version %d", v, err, before+1)
+	}
+	if got := mustCampaign(t, cs, auto.ID).Ramp.Pace; !cordon.SamePace(got, first) {
+		t.Errorf("pace read back %+v, want %+v", got, first)
+	}
+	if _, err := cs.SetCampaignPace(ctx, auto.ID, nil, first); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("a stale read: %v, want a conflict", err)
+	}
+	second := &cordon.Pace{Points: append(slices.Clone(first.Points), cordon.PacePoint{At: start.Add(2 * time.Minute), Share: 0.07}), Rate: 0.0005, Why: "second"}
+	for _, bad := range []struct {
+		name string
+		p    *cordon.Pace
+	}{
+		{"drops a point", &cordon.Pace{Points: first.Points[:1], Rate: 1}},
+		{"moves a point", &cordon.Pace{Points: []cordon.PacePoint{{At: start}, {At: start.Add(time.Minute), Share: 0.02}}, Rate: 1}},
+		{"falls", &cordon.Pace{Points: append(slices.Clone(first.Points), cordon.PacePoint{At: start.Add(2 * time.Minute), Share: 0.005})}},
+		{"nothing", nil},
+	} {
+		if _, err := cs.SetCampaignPace(ctx, auto.ID, first, bad.p); err == nil {
+			t.Errorf("a pace that %s was stored", bad.name)
+		}
+	}
+	if got := mustCampaign(t, cs, auto.ID).Ramp.Pace; !cordon.SamePace(got, first) {
+		t.Fatalf("a refused pace changed the stored one: %+v", got)
+	}
+	// Two control planes, one read.
+	errs := make(chan error, 2)
+	for _, why := range []string{"a", "b"} {
+		go func() {
+			p := *second
+			p.Why = why
+			_, err := cs.SetCampaignPace(ctx, auto.ID, first, &p)
+			errs <- err
+		}()
+	}
+	won := 0
+	for range 2 {
+		if err := <-errs; err == nil {
+			won++
+		} else if cordon.ErrorCode(err) != cordon.ECodeConflict {
+			t.Errorf("the loser got %v, want a conflict", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d control planes won the same read, want 1", won)
+	}
+	if got := mustCampaign(t, cs, auto.ID).Ramp.Pace; got == nil || len(got.Points) != 3 || (got.Why != "a" && got.Why != "b") {
+		t.Errorf("pace after the race: %+v", got)
+	}
 }

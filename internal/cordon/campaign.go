@@ -101,6 +101,12 @@ type CampaignStore interface {
 	// version. It writes O(1) rows whatever the number of sessions. A
 	// campaign not in any state of from: ErrConflict-coded error.
 	TransitionCampaign(ctx context.Context, id string, from []State, to State, t *TrailEntry) (*Campaign, uint64, error)
+	// SetCampaignPace replaces an auto ramp's pace prev with next and bumps
+	// the policy version, in one transaction, if CheckPaceChange allows it
+	// (else its error, ErrConflict-coded when the campaign was paced or
+	// moved meanwhile), and returns the new policy version. A pace change
+	// is the control plane's, not an admin's: it writes no trail entry.
+	SetCampaignPace(ctx context.Context, id string, prev, next *Pace) (uint64, error)
 	// ActiveCampaigns returns the campaigns in state active or paused and
 	// the policy version they make up, read in one transaction.
 	ActiveCampaigns(ctx context.Context) ([]*Campaign, uint64, error)

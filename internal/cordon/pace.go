@@ -78,3 +78,53 @@ func (p *Pace) Check() error {
 	}
 	return nil
 }
+
+// SamePace reports whether a and b are the same pace (nil only equals nil).
+func SamePace(a, b *Pace) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if a.Rate != b.Rate || a.Why != b.Why || len(a.Points) != len(b.Points) {
+		return false
+	}
+	for i := range a.Points {
+		if !a.Points[i].At.Equal(b.Points[i].At) || a.Points[i].Share != b.Points[i].Share {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckPaceChange is the rule every store applies when a control plane
+// replaces campaign c's pace prev with next: c is active or paused and
+// has an auto ramp, its pace is still prev (a compare-and-set, so two
+// control planes never overwrite each other: the loser reads again), and
+// next is a valid pace that keeps every point of prev, so no admission
+// already made moves. Whether next also keeps the instants between prev's
+// last point and next's new one is the control plane's (internal/pace).
+func CheckPaceChange(c *Campaign, prev, next *Pace) error {
+	switch {
+	case c.State != StateActive && c.State != StatePaused:
+		return Errorf(ECodeConflict, "campaign %s is %s; only an active or paused campaign is paced", c.ID, c.State)
+	case !c.Ramp.Auto():
+		return Errorf(ECodeConflict, "campaign %s has no auto ramp to pace", c.ID)
+	case !SamePace(c.Ramp.Pace, prev):
+		return Errorf(ECodeConflict, "campaign %s was paced meanwhile; read it again", c.ID)
+	case next == nil:
+		return Errorf(ECodeInvalid, "a pace cannot be removed")
+	}
+	if err := next.Check(); err != nil {
+		return Errorf(ECodeInvalid, "%v", err)
+	}
+	if prev != nil {
+		if len(next.Points) < len(prev.Points) {
+			return Errorf(ECodeInvalid, "the new pace drops points of the old one")
+		}
+		for i, p := range prev.Points {
+			if !next.Points[i].At.Equal(p.At) || next.Points[i].Share != p.Share {
+				return Errorf(ECodeInvalid, "the new pace changes point %d of the old one", i)
+			}
+		}
+	}
+	return nil
+}
