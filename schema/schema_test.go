@@ -172,6 +172,15 @@ func TestStructuralRefusals(t *testing.T) {
 		{"fractional seconds", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","duration":1.5}}`},
 		{"words for a duration", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","duration":"three days"}}`},
 		{"unknown ramp field", `{"kind":"reauth","name":"x",` + ramp[:len(ramp)-1] + `,"end":"x"}}`},
+		{"a pace from the client", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"auto","max_duration":"72h","pace":{"points":[],"rate":1}}}`},
+		{"unknown ramp mode", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"turbo","duration":"72h"}}`},
+		{"auto without max_duration", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"auto"}}`},
+		{"auto with a duration", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"auto","max_duration":"72h","duration":"1h"}}`},
+		{"fixed with max_duration", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","duration":"1h","max_duration":"72h"}}`},
+		{"fixed with a target", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","duration":"1h","target_utilisation":0.5}}`},
+		{"target above one", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"auto","max_duration":"72h","target_utilisation":1.5}}`},
+		{"target zero", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"auto","max_duration":"72h","target_utilisation":0}}`},
+		{"max_duration words", `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"auto","max_duration":"three days"}}`},
 		{"upgrade without block", `{"kind":"upgrade","name":"x"}`},
 		{"block on reauth", `{"kind":"reauth","name":"x",` + upgrade + `}`},
 		{"no mode", `{"kind":"upgrade","name":"x","upgrade":{"min_version":"8.5.0","urls":{"official":"https://m.example.com/d"}}}`},
@@ -209,6 +218,13 @@ func TestDurationForms(t *testing.T) {
 	sch := compile(t)
 	for _, d := range []string{`"72h"`, `"72h0m0s"`, `"90m"`, `"1.5h"`, `"3d"`, `"1d12h"`, `259200`} {
 		doc := `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","duration":` + d + `}}`
+		auto := `{"kind":"reauth","name":"x","ramp":{"start":"2026-05-27T08:00:00Z","mode":"auto","target_utilisation":0.7,"max_duration":` + d + `}}`
+		if _, err := campaigndoc.Parse([]byte(auto), campaigndoc.JSON); err != nil {
+			t.Fatalf("campaigndoc refuses max_duration %s: %v", d, err)
+		}
+		if err := sch.Validate(instance(t, auto)); err != nil {
+			t.Errorf("the schema refuses max_duration %s: %v", d, err)
+		}
 		if _, err := campaigndoc.Parse([]byte(doc), campaigndoc.JSON); err != nil {
 			t.Fatalf("campaigndoc refuses duration %s: %v", d, err)
 		}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/decision"
 	"io"
 	"net/url"
 	"os"
@@ -336,7 +338,7 @@ func showOnce(ctx context.Context, a *app, id string, out *outputFormat, redraw 
 		if redraw {
 			fmt.Fprint(a.stdout, "\033[H\033[2J")
 		}
-		showCampaign(a.stdout, &co, trail.Trail)
+		showCampaign(a.stdout, &co, trail.Trail, time.Now())
 		if !redraw && *out == "table" {
 			fmt.Fprintln(a.stdout)
 		}
@@ -360,10 +362,13 @@ func documentType(file string, doc []byte) string {
 	return "application/yaml"
 }
 
-func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry) {
+func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry, now time.Time) {
 	fmt.Fprintf(w, "%s  %s  %s\n  %s\n", c.ID, c.Kind, c.State, c.Name)
 	fmt.Fprintf(w, "  cohort:  %s\n", c.Cohort)
-	if len(c.Ramp) > 0 && string(c.Ramp) != "null" {
+	var r cordon.Ramp
+	if len(c.Ramp) > 0 && string(c.Ramp) != "null" && json.Unmarshal(c.Ramp, &r) == nil && r.Auto() {
+		showPace(w, &r, now)
+	} else if len(c.Ramp) > 0 && string(c.Ramp) != "null" {
 		fmt.Fprintf(w, "  ramp:    %s\n", c.Ramp)
 	}
 	if len(c.Upgrade) > 0 && string(c.Upgrade) != "null" {
@@ -379,4 +384,29 @@ func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry) {
 			fmt.Fprintf(w, "    %s  %-9s by %s\n", t.At.Format(time.RFC3339), t.Action, t.Actor)
 		}
 	}
+}
+
+// showPace prints an auto ramp: its settings, the share admitted at now,
+// the speed and why, and when it reaches 100 % at that speed.
+func showPace(w io.Writer, r *cordon.Ramp, now time.Time) {
+	fmt.Fprintf(w, "  ramp:    auto from %s, max_duration %s, target %.0f %% of the login tier\n",
+		r.Start.UTC().Format(time.RFC3339), cordon.FormatDuration(r.Duration), 100*r.TargetUtilisation)
+	sc, err := decision.NewSchedule(r)
+	if err != nil {
+		fmt.Fprintf(w, "  pace:    unreadable: %v\n", err)
+		return
+	}
+	end := sc.End()
+	if !now.Before(end) {
+		fmt.Fprintf(w, "  pace:    100 %% admitted since %s\n", end.UTC().Format(time.RFC3339))
+		return
+	}
+	speed := 100 * (sc.ShareAt(now.Add(time.Hour)) - sc.ShareAt(now))
+	why := "no pace set yet: along the max_duration line"
+	if r.Pace != nil && r.Pace.Why != "" {
+		why = r.Pace.Why
+	}
+	fmt.Fprintf(w, "  pace:    %.1f %% admitted, %.1f %%/h over the next hour; 100 %% by %s at this pace\n",
+		100*sc.ShareAt(now), speed, end.UTC().Format(time.RFC3339))
+	fmt.Fprintf(w, "  why:     %s\n", why)
 }

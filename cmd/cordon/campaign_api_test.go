@@ -148,6 +148,7 @@ func TestCampaignCreateBadInput(t *testing.T) {
 		{"valid JSON", jsonType, `{"kind":"reauth","name":"ok"}`, 201, "", ""},
 		{"valid JSON with charset", "application/json; charset=utf-8", `{"kind":"reauth","name":"ok"}`, 201, "", ""},
 		{"valid YAML", yamlType, "kind: reauth\nname: ok\n", 201, "", ""},
+		{"valid auto ramp", jsonType, `{"kind":"reauth","name":"ok","ramp":{` + rampAt + `,"mode":"auto","max_duration":"72h"}}`, 201, "", ""},
 
 		{"wrong content type", "text/plain", `{"kind":"reauth","name":"x"}`, 415, "unsupported_media_type", ""},
 		{"no content type", "", `{"kind":"reauth","name":"x"}`, 415, "unsupported_media_type", ""},
@@ -168,6 +169,12 @@ func TestCampaignCreateBadInput(t *testing.T) {
 		{"zero ramp", jsonType, `{"kind":"reauth","name":"x","ramp":{` + rampAt + `,"duration":"0s"}}`, 422, "invalid_field", "ramp.duration"},
 		{"zero ramp seconds", jsonType, `{"kind":"reauth","name":"x","ramp":{` + rampAt + `,"duration":0}}`, 422, "invalid_field", "ramp.duration"},
 		{"bad authenticated_before", jsonType, `{"kind":"reauth","name":"x","cohort":{"authenticated_before":"yesterday"}}`, 422, "invalid_field", "cohort.authenticated_before"},
+		// A pace is the control plane's to write: a document that brings
+		// its own (to admit nobody, or everyone at once) is refused.
+		{"auto ramp with a pace", jsonType, `{"kind":"reauth","name":"x","ramp":{` + rampAt + `,"mode":"auto","max_duration":"72h","pace":{"points":[{"at":"2026-03-01T00:00:00Z","share":0}],"rate":0}}}`, 400, "invalid_request", "ramp.pace"},
+		{"auto ramp without max_duration", jsonType, `{"kind":"reauth","name":"x","ramp":{` + rampAt + `,"mode":"auto"}}`, 422, "invalid_field", "ramp.max_duration"},
+		{"auto ramp above full capacity", jsonType, `{"kind":"reauth","name":"x","ramp":{` + rampAt + `,"mode":"auto","max_duration":"72h","target_utilisation":1.5}}`, 422, "invalid_field", "ramp.target_utilisation"},
+		{"unknown ramp mode", yamlType, "kind: reauth\nname: x\nramp: {start: 2026-03-01T00:00:00Z, mode: turbo, duration: 1h}\n", 422, "invalid_field", "ramp.mode"},
 		{"bad ramp start", jsonType, `{"kind":"reauth","name":"x","ramp":{"start":"yesterday","duration":"72h"}}`, 422, "invalid_field", "ramp.start"},
 		{"upgrade without min_version", jsonType, `{"kind":"upgrade","name":"x","upgrade":{"mode":"immediate","urls":{` + official + `}}}`, 422, "invalid_field", "upgrade.min_version"},
 		{"upgrade without urls.official", jsonType, `{"kind":"upgrade","name":"x","upgrade":{"min_version":"8.5.0","mode":"immediate","urls":{"play":"https://play.example/app"}}}`, 422, "invalid_field", "upgrade.urls.official"},
@@ -194,8 +201,8 @@ func TestCampaignCreateBadInput(t *testing.T) {
 	t.Run("nothing refused was stored", func(t *testing.T) {
 		r := send(t, "GET", m.URL()+"/admin/v1/campaigns", admin(), nil)
 		list, _ := r.body["campaigns"].([]any)
-		if r.status != http.StatusOK || len(list) != 3 {
-			t.Errorf("list after the bad posts: %d campaigns, want the 3 controls: %v", len(list), r)
+		if r.status != http.StatusOK || len(list) != 4 {
+			t.Errorf("list after the bad posts: %d campaigns, want the 4 controls: %v", len(list), r)
 		}
 	})
 	t.Run("no admin token", func(t *testing.T) {

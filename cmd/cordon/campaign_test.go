@@ -419,3 +419,38 @@ func TestPasswordResetCampaign(t *testing.T) {
 		t.Errorf("progress = %v, want 1 blocked user and 1 satisfied", prog)
 	}
 }
+
+// TestShowAutoRamp: campaign show gives an auto ramp's settings, the
+// share admitted now, the speed and why, and when it reaches 100 %; not
+// the pace's points.
+func TestShowAutoRamp(t *testing.T) {
+	start := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	ramp := `{"start":"2026-12-01T08:00:00Z","duration":"72h","mode":"auto","target_utilisation":0.8,
+		"pace":{"points":[{"at":"2026-12-01T08:00:00Z","share":0},{"at":"2026-12-01T09:00:00Z","share":0.25}],"rate":0.00005,"why":"38.0 re-logins/s of headroom"}}`
+	c := &campaignOut{ID: "c-1", Kind: "reauth", State: "active", Name: "breach", Cohort: json.RawMessage(`{}`), Ramp: json.RawMessage(ramp)}
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want []string
+	}{
+		// 25 % at 9:00, then 0.005 %/s = 18 %/h: 100 % 15,000 s later, 13:10.
+		{"running", start.Add(time.Hour), []string{
+			"ramp:    auto from 2026-12-01T08:00:00Z, max_duration 72h, target 80 % of the login tier",
+			"pace:    25.0 % admitted, 18.0 %/h over the next hour; 100 % by 2026-12-01T13:10:00Z at this pace",
+			"why:     38.0 re-logins/s of headroom"}},
+		{"done", start.Add(6 * time.Hour), []string{"pace:    100 % admitted since 2026-12-01T13:10:00Z"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			showCampaign(&b, c, nil, tc.now)
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("no %q in\n%s", w, b.String())
+				}
+			}
+			if strings.Contains(b.String(), "points") {
+				t.Errorf("the pace's points shown:\n%s", b.String())
+			}
+		})
+	}
+}

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -255,6 +257,73 @@ func TestSummaryFailure(t *testing.T) {
 		err := tt.sum.Failure("/api/feed")
 		if (tt.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: %v, want %q", tt.sum, err, tt.want)
+		}
+	}
+}
+
+// TestSimulateVirtualUsage: every --virtual setting that cannot describe
+// a run is a usage error before anything runs.
+func TestSimulateVirtualUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--fleet", "0"},
+		{"--fleet", "10000001"},
+		{"--capacity", "0"},
+		{"--capacity", "NaN"},
+		{"--baseline", "60"},
+		{"--baseline", "-1"},
+		{"--target", "0"},
+		{"--target", "1.5"},
+		{"--max-duration", "0s"},
+		{"--horizon", "1m"},
+		{"--horizon", "1441h"},
+		{"--ramps", "soon"},
+		{"--ramps", "30s"},
+		{"--ramps", "1h,,auto"},
+		{"--ramps", strings.Repeat("1h,", 16) + "auto"},
+		{"--seed", "-3"},
+	} {
+		err := run(context.Background(), append([]string{"simulate", "--virtual", "--fleet", "100"}, args...), nil, io.Discard, io.Discard)
+		if exitCode(err) != 2 {
+			t.Errorf("%q: %v, want a usage error", args, err)
+		}
+	}
+}
+
+// TestSimulateVirtual runs a small fleet and reads its JSON: one row per
+// ramp, in order, the auto ramp's with no disagreement between gates
+// and server, and the three plots written.
+func TestSimulateVirtual(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"simulate", "--virtual", "--fleet", "3000", "--capacity", "0.5", "--baseline", "0.05",
+		"--horizon", "12h", "--ramps", "10m,auto", "--seed", "7", "--plots", dir, "-o", "json"}, nil, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Ramp          string  `json:"ramp"`
+		Capacity      float64 `json:"capacity_per_s"`
+		Contained     float64 `json:"contained_seconds"`
+		Disagreements int64   `json:"gate_disagreements"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if len(rows) != 2 || rows[0].Ramp != "fixed 10m" || rows[1].Ramp != "auto (max 72h, 80 %)" {
+		t.Fatalf("rows %+v", rows)
+	}
+	for _, r := range rows {
+		if r.Capacity != 0.5 || r.Contained <= 0 || r.Disagreements != 0 {
+			t.Errorf("row %+v", r)
+		}
+	}
+	for _, name := range []string{"demand.svg", "containment.svg", "satisfied.svg"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("<svg ")) || !bytes.Contains(b, []byte("auto (max 72h, 80 %)")) || !bytes.Contains(b, []byte("hours since activation")) {
+			t.Errorf("%s: not the chart: %.200s", name, b)
 		}
 	}
 }

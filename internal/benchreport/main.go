@@ -65,6 +65,8 @@ var pairs = []pair{
 		What: "what 1,000 active campaigns add to a decision"},
 	{Pkg: "internal/decision", Bench: "BenchmarkDecideAfter/dependencies=half", Baseline: "BenchmarkDecideAfter/dependencies=0",
 		What: "100 campaigns, half of them waiting for an upgrade (after:, per install), vs the same 100 without"},
+	{Pkg: "internal/decision", Bench: "BenchmarkDecideRamp/auto", Baseline: "BenchmarkDecideRamp/fixed",
+		What: "a decision on an auto ramp whose pace has 2,048 points vs on a fixed ramp (≈1×: the schedule is a binary search)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshTokenParallel", Baseline: "BenchmarkRotateRefreshToken",
 		What: "refresh rotations from GOMAXPROCS goroutines vs one at a time, per op (≈1×: the one writer connection queues them)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshToken", Baseline: "BenchmarkCreateSession",

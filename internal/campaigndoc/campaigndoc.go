@@ -125,8 +125,11 @@ type wireCohort struct {
 }
 
 type wireRamp struct {
-	Start    string `json:"start"`
-	Duration string `json:"duration"`
+	Start             string  `json:"start"`
+	Duration          string  `json:"duration,omitempty"`
+	Mode              string  `json:"mode,omitempty"`
+	MaxDuration       string  `json:"max_duration,omitempty"`
+	TargetUtilisation float64 `json:"target_utilisation,omitempty"`
 }
 
 type wireUpgrade struct {
@@ -153,6 +156,9 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 	}
 	if r := c.Ramp; r != nil {
 		d.Ramp = &wireRamp{Start: formatTime(r.Start), Duration: cordon.FormatDuration(r.Duration)}
+		if r.Auto() {
+			d.Ramp = &wireRamp{Start: formatTime(r.Start), Mode: cordon.RampAuto, MaxDuration: cordon.FormatDuration(r.Duration), TargetUtilisation: r.TargetUtilisation}
+		}
 	}
 	if a := c.After; a != nil {
 		d.After = &wireAfter{Campaign: a.Campaign, Satisfied: a.Satisfied, Per: a.Per}

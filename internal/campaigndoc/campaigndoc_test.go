@@ -150,6 +150,12 @@ func TestParseValid(t *testing.T) {
 			check: wantRamp(72 * time.Hour)},
 		{name: "ramp in seconds in yaml", format: YAML, doc: "kind: reauth\nname: r\nramp:\n  start: 2014-05-27T08:00:00Z\n  duration: 5400\n",
 			check: wantRamp(90 * time.Minute)},
+		{name: "auto ramp", format: YAML, doc: "kind: reauth\nname: r\nramp: {start: 2014-05-27T08:00:00Z, mode: auto, max_duration: 3d, target_utilisation: 0.7}\n",
+			check: wantAuto(72*time.Hour, 0.7)},
+		{name: "auto ramp with the default target", format: JSON, doc: `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"72h"}}`,
+			check: wantAuto(72*time.Hour, 0.8)},
+		{name: "fixed ramp said so", format: JSON, doc: `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"fixed","duration":"1h"}}`,
+			check: wantRamp(time.Hour)},
 		{name: "ramp of ten years", format: JSON, doc: `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"3650d"}}`,
 			check: wantRamp(3650 * 24 * time.Hour)},
 		{name: "versions range below min_version", format: JSON,
@@ -199,6 +205,15 @@ func wantRamp(d time.Duration) func(t *testing.T, c *cordon.Campaign) {
 		t.Helper()
 		if c.Ramp == nil || c.Ramp.Duration != d {
 			t.Errorf("ramp = %+v, want duration %v", c.Ramp, d)
+		}
+	}
+}
+
+func wantAuto(maxDur time.Duration, u float64) func(t *testing.T, c *cordon.Campaign) {
+	return func(t *testing.T, c *cordon.Campaign) {
+		t.Helper()
+		if c.Ramp == nil || !c.Ramp.Auto() || c.Ramp.Duration != maxDur || c.Ramp.TargetUtilisation != u || c.Ramp.Pace != nil {
+			t.Errorf("ramp = %+v, want auto, max_duration %v, target %v, no pace", c.Ramp, maxDur, u)
 		}
 	}
 }
@@ -319,6 +334,15 @@ func TestParseInvalid(t *testing.T) {
 		{"exponent seconds", JSON, ramp(`1e3`), refused, "ramp.duration"},
 		{"ramp too long", JSON, ramp(`"3651d"`), refused, "ramp.duration"},
 		{"ramp too long in hours", JSON, ramp(`"87601h"`), refused, "ramp.duration"},
+		{"unknown ramp mode", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"turbo","duration":"1h"}}`, refused, "ramp.mode"},
+		{"auto without max_duration", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto"}}`, refused, "ramp.max_duration"},
+		{"auto with a duration", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","duration":"1h","max_duration":"72h"}}`, refused, "ramp.duration"},
+		{"auto max_duration negative", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"-1h"}}`, refused, "ramp.max_duration"},
+		{"auto max_duration too long", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"3651d"}}`, refused, "ramp.max_duration"},
+		{"target above one", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"72h","target_utilisation":1.01}}`, refused, "ramp.target_utilisation"},
+		{"target zero", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"72h","target_utilisation":0}}`, refused, "ramp.target_utilisation"},
+		{"fixed with max_duration", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","max_duration":"72h"}}`, refused, "ramp.max_duration"},
+		{"fixed with a target", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","target_utilisation":0.5}}`, refused, "ramp.target_utilisation"},
 		{"ramp too long in seconds", JSON, ramp(`315360001`), refused, "ramp.duration"},
 		{"ramp days overflow", JSON, ramp(`"99999999999999999999d"`), refused, "ramp.duration"},
 		{"ramp in weeks", JSON, ramp(`"2w"`), refused, "ramp.duration"},

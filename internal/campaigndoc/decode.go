@@ -49,6 +49,12 @@ type docRamp struct {
 	Start *string `json:"start"`
 	// Duration is a string or a number, read by parseDuration.
 	Duration json.RawMessage `json:"duration"`
+	// Mode is "fixed" (the default) or "auto"; an auto ramp has a
+	// MaxDuration (read like Duration) instead of a Duration and may
+	// name a TargetUtilisation.
+	Mode              *string         `json:"mode"`
+	MaxDuration       json.RawMessage `json:"max_duration"`
+	TargetUtilisation *float64        `json:"target_utilisation"`
 }
 
 type docUpgrade struct {
@@ -64,7 +70,7 @@ var schema = map[string][]string{
 	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message", "after"},
 	"after":   {"campaign", "satisfied", "per"},
 	"cohort":  {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report"},
-	"ramp":    {"start", "duration"},
+	"ramp":    {"start", "duration", "mode", "max_duration", "target_utilisation"},
 	"upgrade": {"min_version", "mode", "urls"},
 }
 

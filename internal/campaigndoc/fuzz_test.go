@@ -24,6 +24,8 @@ func FuzzParse(f *testing.F) {
 		{`{"kind":"offline_rekey","name":"o","cohort":{"users":["a","b","a"],"authenticated_before":"2014-05-27T00:00:00+02:00"}}`, false},
 		{`{"kind":"upgrade","name":"u","cohort":{"versions":">= 8, < 8.5"},"upgrade":{"min_version":"8.5","mode":"flexible","urls":{"official":"http://localhost/"}}}`, false},
 		{"kind: reauth\nname: r\nramp: {start: 2014-05-27T08:00:00Z, duration: 3600}\nmessage: |\n  hi\n", true},
+		{`{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"3d","target_utilisation":0.75}}`, false},
+		{"kind: reauth\nname: r\nramp: {start: 2014-05-27T08:00:00Z, mode: auto, max_duration: 259200}\n", true},
 		{billionLaughs(), true},
 		{`{"kind":"reauth","name":"r"} {}`, false},
 		{`{"kind":"offline_rekey","name":"o","after":{"campaign":"c-1","satisfied":false}}`, false},

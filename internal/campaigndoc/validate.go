@@ -1,6 +1,7 @@
 package campaigndoc
 
 import (
+	"errors"
 	"net/url"
 	"regexp"
 	"slices"
@@ -294,11 +295,51 @@ func (d *docRamp) ramp() (*cordon.Ramp, error) {
 	if err != nil {
 		return nil, err
 	}
-	dur, err := parseDuration(d.Duration)
-	if err != nil {
-		return nil, err
+	mode := cordon.RampFixed
+	if d.Mode != nil {
+		mode = *d.Mode
 	}
-	return &cordon.Ramp{Start: start, Duration: dur}, nil
+	switch mode {
+	case cordon.RampFixed:
+		switch {
+		case len(d.MaxDuration) > 0:
+			return nil, refuse("ramp.max_duration", "only an auto ramp (\"mode\": \"auto\") has a max_duration; a fixed ramp has a duration")
+		case d.TargetUtilisation != nil:
+			return nil, refuse("ramp.target_utilisation", "only an auto ramp (\"mode\": \"auto\") has a target_utilisation")
+		}
+		dur, err := parseDuration(d.Duration)
+		if err != nil {
+			return nil, err
+		}
+		return &cordon.Ramp{Start: start, Duration: dur}, nil
+	case cordon.RampAuto:
+		if len(d.Duration) > 0 {
+			return nil, refuse("ramp.duration", "an auto ramp paces itself: give its max_duration (the latest it may end), not a duration")
+		}
+		if len(d.MaxDuration) == 0 {
+			return nil, refuse("ramp.max_duration", "an auto ramp needs a max_duration, the latest it may end, e.g. \"72h\"")
+		}
+		dur, err := parseDuration(d.MaxDuration)
+		if err != nil {
+			var ce *cordon.Error
+			if errors.As(err, &ce) {
+				c := *ce
+				c.Field = "ramp.max_duration"
+				c.Message = strings.ReplaceAll(c.Message, "ramp.duration", "ramp.max_duration")
+				return nil, &c
+			}
+			return nil, err
+		}
+		u := cordon.DefaultTargetUtilisation
+		if t := d.TargetUtilisation; t != nil {
+			if !(*t > 0 && *t <= 1) {
+				return nil, refuse("ramp.target_utilisation", "ramp.target_utilisation must be above 0 and at most 1 (a share of the login tier's capacity), not %v", *t)
+			}
+			u = *t
+		}
+		return &cordon.Ramp{Start: start, Duration: dur, Mode: cordon.RampAuto, TargetUtilisation: u}, nil
+	}
+	return nil, refuse("ramp.mode", "ramp.mode %q is not fixed or auto", mode)
 }
 
 func (d *docUpgrade) upgrade() (*cordon.UpgradeSpec, error) {

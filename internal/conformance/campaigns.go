@@ -26,6 +26,8 @@ func campaignTests() []subtest {
 		{"ActiveCampaigns", testActiveCampaigns},
 		{"Trail", testTrail},
 		{"TrailUnknownCampaign", testTrailUnknown},
+		{"AutoRampPace", testAutoRampPace},
+		{"SetCampaignPace", testSetCampaignPace},
 	}
 }
 
@@ -536,5 +538,132 @@ func testTrailUnknown(t *testing.T, s cordon.Store) {
 	got, err := campaigns(t, s).Trail(t.Context(), cordon.NewID("c"))
 	if err != nil || len(got) != 0 {
 		t.Errorf("Trail of an unknown campaign: got %d entries, %v; want none, nil", len(got), err)
+	}
+}
+
+// testAutoRampPace: an auto ramp's settings and pace come back as stored,
+// every point to the nanosecond the control plane wrote, after the
+// activation too: a restarted node, and every gate's snapshot, admit each
+// user at the instant the node that set the pace did.
+func testAutoRampPace(t *testing.T, s cordon.Store) {
+	cs := campaigns(t, s)
+	c := newCampaign("auto", at(0))
+	start := at(time.Hour).In(elsewhere())
+	c.Ramp = &cordon.Ramp{Start: start, Duration: 72 * time.Hour, Mode: cordon.RampAuto, TargetUtilisation: 0.7,
+		Pace: &cordon.Pace{Points: []cordon.PacePoint{
+			{At: start.UTC()},
+			{At: start.Add(90*time.Second + 123456789).UTC(), Share: 0.123456789012345},
+			{At: start.Add(time.Hour + 1).UTC(), Share: 0.5},
+		}, Rate: 1.0 / 3600, Why: "38.0 re-logins/s of headroom"}}
+	mustCreateCampaign(t, cs, c)
+	mustTransition(t, cs, c.ID, "activate", at(time.Minute))
+	for _, got := range []*cordon.Campaign{mustCampaign(t, cs, c.ID), activeOne(t, cs, c.ID)} {
+		r := got.Ramp
+		if r == nil || !r.Auto() || r.Duration != 72*time.Hour || r.TargetUtilisation != 0.7 || r.Pace == nil {
+			t.Fatalf("ramp read back: %+v", r)
+		}
+		p, want := r.Pace, c.Ramp.Pace
+		if p.Rate != want.Rate || p.Why != want.Why || len(p.Points) != len(want.Points) {
+			t.Fatalf("pace read back: %+v, want %+v", p, want)
+		}
+		for i := range p.Points {
+			if !p.Points[i].At.Equal(want.Points[i].At) || p.Points[i].Share != want.Points[i].Share {
+				t.Errorf("point %d: %v %v, want %v %v", i, p.Points[i].At, p.Points[i].Share, want.Points[i].At, want.Points[i].Share)
+			}
+		}
+	}
+}
+
+func activeOne(t *testing.T, cs cordon.CampaignStore, id string) *cordon.Campaign {
+	t.Helper()
+	all, _, err := cs.ActiveCampaigns(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		if c.ID == id {
+			return c
+		}
+	}
+	t.Fatalf("%s not among the active campaigns", id)
+	return nil
+}
+
+// testSetCampaignPace: a control plane replaces an auto ramp's pace as a
+// compare-and-set with the policy version bump, keeping every point; a
+// draft, a fixed ramp, a stale read, a pace that drops, moves or lowers a
+// point, and an unknown campaign are refused; of two control planes
+// pacing from the same read at once, exactly one wins.
+func testSetCampaignPace(t *testing.T, s cordon.Store) {
+	cs := campaigns(t, s)
+	ctx := t.Context()
+	start := at(time.Hour).UTC()
+	auto := newCampaign("auto", at(0))
+	auto.Ramp = &cordon.Ramp{Start: start, Duration: 72 * time.Hour, Mode: cordon.RampAuto, TargetUtilisation: 0.8}
+	mustCreateCampaign(t, cs, auto)
+	first := &cordon.Pace{Points: []cordon.PacePoint{{At: start}, {At: start.Add(time.Minute), Share: 0.01}}, Rate: 0.001, Why: "first"}
+	if _, err := cs.SetCampaignPace(ctx, auto.ID, nil, first); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("pacing a draft: %v, want a conflict", err)
+	}
+	mustTransition(t, cs, auto.ID, "activate", at(time.Minute))
+	fixed := mustCreateCampaign(t, cs, newCampaign("fixed", at(0)))
+	mustTransition(t, cs, fixed.ID, "activate", at(time.Minute))
+	if _, err := cs.SetCampaignPace(ctx, fixed.ID, nil, first); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("pacing a fixed ramp: %v, want a conflict", err)
+	}
+	if _, err := cs.SetCampaignPace(ctx, "c-nobody", nil, first); cordon.ErrorCode(err) != cordon.ECodeNotFound {
+		t.Errorf("pacing an unknown campaign: %v, want not found", err)
+	}
+	before := mustPolicyVersion(t, cs)
+	v, err := cs.SetCampaignPace(ctx, auto.ID, nil, first)
+	if err != nil || v != before+1 {
+		t.Fatalf("SetCampaignPace = %d, %v; want version %d", v, err, before+1)
+	}
+	if got := mustCampaign(t, cs, auto.ID).Ramp.Pace; !cordon.SamePace(got, first) {
+		t.Errorf("pace read back %+v, want %+v", got, first)
+	}
+	if _, err := cs.SetCampaignPace(ctx, auto.ID, nil, first); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("a stale read: %v, want a conflict", err)
+	}
+	second := &cordon.Pace{Points: append(slices.Clone(first.Points), cordon.PacePoint{At: start.Add(2 * time.Minute), Share: 0.07}), Rate: 0.0005, Why: "second"}
+	for _, bad := range []struct {
+		name string
+		p    *cordon.Pace
+	}{
+		{"drops a point", &cordon.Pace{Points: first.Points[:1], Rate: 1}},
+		{"moves a point", &cordon.Pace{Points: []cordon.PacePoint{{At: start}, {At: start.Add(time.Minute), Share: 0.02}}, Rate: 1}},
+		{"falls", &cordon.Pace{Points: append(slices.Clone(first.Points), cordon.PacePoint{At: start.Add(2 * time.Minute), Share: 0.005})}},
+		{"nothing", nil},
+	} {
+		if _, err := cs.SetCampaignPace(ctx, auto.ID, first, bad.p); err == nil {
+			t.Errorf("a pace that %s was stored", bad.name)
+		}
+	}
+	if got := mustCampaign(t, cs, auto.ID).Ramp.Pace; !cordon.SamePace(got, first) {
+		t.Fatalf("a refused pace changed the stored one: %+v", got)
+	}
+	// Two control planes, one read.
+	errs := make(chan error, 2)
+	for _, why := range []string{"a", "b"} {
+		go func() {
+			p := *second
+			p.Why = why
+			_, err := cs.SetCampaignPace(ctx, auto.ID, first, &p)
+			errs <- err
+		}()
+	}
+	won := 0
+	for range 2 {
+		if err := <-errs; err == nil {
+			won++
+		} else if cordon.ErrorCode(err) != cordon.ECodeConflict {
+			t.Errorf("the loser got %v, want a conflict", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d control planes won the same read, want 1", won)
+	}
+	if got := mustCampaign(t, cs, auto.ID).Ramp.Pace; got == nil || len(got.Points) != 3 || (got.Why != "a" && got.Why != "b") {
+		t.Errorf("pace after the race: %+v", got)
 	}
 }

@@ -74,10 +74,24 @@ const (
 
 // Ramp admits the cohort's users over Duration from Start: each user at a
 // stable time Start + Duration × h(campaign, user), h uniform in [0, 1).
+//
+// An auto ramp (Mode RampAuto) admits in the same order, at the speed its
+// Pace gives; Duration is then its max_duration, the latest it may end.
 type Ramp struct {
 	Start    time.Time     `json:"start"`
 	Duration time.Duration `json:"duration"`
+	// Mode is "" or RampFixed for a linear ramp, RampAuto for a paced one.
+	Mode string `json:"mode,omitempty"`
+	// TargetUtilisation is the share of the login tier's capacity an auto
+	// ramp aims to fill (0 < u ≤ 1).
+	TargetUtilisation float64 `json:"target_utilisation,omitempty"`
+	// Pace is an auto ramp's schedule; nil until the control plane sets
+	// one, when the ramp admits along its max_duration line.
+	Pace *Pace `json:"pace,omitempty"`
 }
+
+// Auto reports whether the ramp paces itself.
+func (r *Ramp) Auto() bool { return r != nil && r.Mode == RampAuto }
 
 // UpgradeSpec is what an upgrade campaign demands.
 type UpgradeSpec struct {
@@ -111,6 +125,12 @@ type CampaignStore interface {
 	// version. It writes O(1) rows whatever the number of sessions. A
 	// campaign not in any state of from: ErrConflict-coded error.
 	TransitionCampaign(ctx context.Context, id string, from []State, to State, t *TrailEntry) (*Campaign, uint64, error)
+	// SetCampaignPace replaces an auto ramp's pace prev with next and bumps
+	// the policy version, in one transaction, if CheckPaceChange allows it
+	// (else its error, ErrConflict-coded when the campaign was paced or
+	// moved meanwhile), and returns the new policy version. A pace change
+	// is the control plane's, not an admin's: it writes no trail entry.
+	SetCampaignPace(ctx context.Context, id string, prev, next *Pace) (uint64, error)
 	// ActiveCampaigns returns the campaigns in state active or paused and
 	// the policy version they make up, read in one transaction.
 	ActiveCampaigns(ctx context.Context) ([]*Campaign, uint64, error)

@@ -15,9 +15,12 @@ import (
 // "72h" in `campaign show`, not 259200000000000.
 func (r Ramp) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Start    time.Time `json:"start"`
-		Duration string    `json:"duration"`
-	}{r.Start, FormatDuration(r.Duration)})
+		Start             time.Time `json:"start"`
+		Duration          string    `json:"duration"`
+		Mode              string    `json:"mode,omitempty"`
+		TargetUtilisation float64   `json:"target_utilisation,omitempty"`
+		Pace              *Pace     `json:"pace,omitempty"`
+	}{r.Start, FormatDuration(r.Duration), r.Mode, r.TargetUtilisation, r.Pace})
 }
 
 // UnmarshalJSON reads a ramp whose duration is a Go duration string or,
@@ -25,8 +28,11 @@ func (r Ramp) MarshalJSON() ([]byte, error) {
 // of nanoseconds.
 func (r *Ramp) UnmarshalJSON(b []byte) error {
 	var w struct {
-		Start    time.Time       `json:"start"`
-		Duration json.RawMessage `json:"duration"`
+		Start             time.Time       `json:"start"`
+		Duration          json.RawMessage `json:"duration"`
+		Mode              string          `json:"mode"`
+		TargetUtilisation float64         `json:"target_utilisation"`
+		Pace              *Pace           `json:"pace"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -51,6 +57,7 @@ func (r *Ramp) UnmarshalJSON(b []byte) error {
 		d = time.Duration(n)
 	}
 	r.Start, r.Duration = w.Start, d
+	r.Mode, r.TargetUtilisation, r.Pace = w.Mode, w.TargetUtilisation, w.Pace
 	return nil
 }
 

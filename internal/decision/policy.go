@@ -171,6 +171,8 @@ type compiled struct {
 	rampDur   int64 // ns
 	activated int64 // ns
 	seed      uint64
+	// pace is an auto ramp's schedule; nil for a fixed ramp.
+	pace *Schedule
 
 	minVersion *semver.Version
 	immediate  bool
@@ -225,6 +227,9 @@ func (c *compiled) admission(uh uint64) int64 {
 	if !c.hasRamp {
 		return c.activated
 	}
+	if c.pace != nil {
+		return max(c.pace.admit(share(c.seed, uh)), c.activated)
+	}
 	return max(c.rampStart+int64(share(c.seed, uh)*float64(c.rampDur)), c.activated)
 }
 
@@ -233,6 +238,9 @@ func (c *compiled) admission(uh uint64) int64 {
 func (c *compiled) latest() int64 {
 	if !c.hasRamp {
 		return c.activated
+	}
+	if c.pace != nil {
+		return max(c.pace.end, c.activated)
 	}
 	return max(c.rampStart+c.rampDur, c.activated)
 }
@@ -456,6 +464,18 @@ func compile(c *cordon.Campaign) (compiled, error) {
 			return cc, fmt.Errorf("ramp duration %v", c.Ramp.Duration)
 		}
 		cc.hasRamp, cc.rampStart, cc.rampDur = true, c.Ramp.Start.UnixNano(), int64(c.Ramp.Duration)
+		switch c.Ramp.Mode {
+		case "", cordon.RampFixed, cordon.RampAuto:
+		default:
+			return cc, fmt.Errorf("unknown ramp mode %q", c.Ramp.Mode)
+		}
+		if c.Ramp.Auto() {
+			sc, err := NewSchedule(c.Ramp)
+			if err != nil {
+				return cc, fmt.Errorf("ramp pace: %w", err)
+			}
+			cc.pace = sc
+		}
 	}
 	if rules.Upgrade {
 		u := c.Upgrade
@@ -552,6 +572,9 @@ func (m *Matcher) Share(now time.Time) float64 {
 	c := &m.c
 	if !c.hasRamp {
 		return 1
+	}
+	if c.pace != nil {
+		return c.pace.ShareAt(now)
 	}
 	f := float64(now.UnixNano()-c.rampStart) / float64(c.rampDur)
 	return math.Max(0, math.Min(1, f))

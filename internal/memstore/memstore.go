@@ -379,6 +379,11 @@ func cloneCampaign(c cordon.Campaign) *cordon.Campaign {
 	if c.Ramp != nil {
 		r := *c.Ramp
 		r.Start = norm(r.Start)
+		if r.Pace != nil {
+			p := *r.Pace
+			p.Points = slices.Clone(p.Points)
+			r.Pace = &p
+		}
 		c.Ramp = &r
 	}
 	if c.Upgrade != nil {
@@ -473,6 +478,25 @@ func (m *Store) TransitionCampaign(_ context.Context, id string, from []cordon.S
 	m.appendTrail(id, t)
 	m.version++
 	return cloneCampaign(c), m.version, nil
+}
+
+func (m *Store) SetCampaignPace(_ context.Context, id string, prev, next *cordon.Pace) (uint64, error) {
+	defer m.lock()()
+	c, ok := m.campaigns[id]
+	if !ok {
+		return 0, cordon.ErrNotFound
+	}
+	if err := cordon.CheckPaceChange(&c, prev, next); err != nil {
+		return 0, err
+	}
+	r := *c.Ramp
+	p := *next
+	p.Points = slices.Clone(next.Points)
+	r.Pace = &p
+	c.Ramp = &r
+	m.campaigns[id] = c
+	m.version++
+	return m.version, nil
 }
 
 func (m *Store) ActiveCampaigns(context.Context) ([]*cordon.Campaign, uint64, error) {

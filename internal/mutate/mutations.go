@@ -49,6 +49,26 @@ var mutations = []mutation{
 		From: "if c.inCohort(p, i, s.Facts, time.Time{}, s.AccountID) {", To: "if true {",
 		Pkgs: []string{"./internal/decision", "./cmd/cordon"}, Run: "Reauth"},
 
+	// The auto ramp's pace (issue 18).
+	{Name: "a pace may take an admission back", File: "internal/cordon/pace.go",
+		From: "if pt.Share < prev.Share {", To: "if false && pt.Share < prev.Share {",
+		Pkgs: []string{"./internal/decision"}, Run: "TestCompileRefusesBadPace"},
+	{Name: "an auto ramp is slower than its max_duration", File: "internal/decision/schedule.go",
+		From: "f = math.Max(f, s0+(1-s0)*dt/left)", To: "f = math.Max(f, s0)",
+		Pkgs: []string{"./internal/decision"}, Run: "TestSchedule"},
+	{Name: "a change of pace rewrites instants gates still decide on", File: "internal/pace/pace.go",
+		From: "at := now.Add(Lead)", To: "at := now",
+		Pkgs: []string{"./internal/pace", "./internal/fleetsim"}},
+	{Name: "the pace ignores shedding", File: "internal/pace/pace.go",
+		From: "case sig.Shed > 0:", To: "case false && sig.Shed > 0:",
+		Pkgs: []string{"./internal/pace"}},
+	{Name: "a restarted pacer forgets what it admitted", File: "internal/campaign/pacer.go",
+		From: "if f, err = pace.NewForecast(from, ages", To: "if f, err = pace.NewForecast(now, ages",
+		Pkgs: []string{"./internal/campaign"}, Run: "TestPacer"},
+	{Name: "the pace forgets the re-logins already due", File: "internal/pace/forecast.go",
+		From: "rate = math.Min(rate, math.Max(0, headroom-e)/per)", To: "rate = math.Min(rate, headroom/per)",
+		Pkgs: []string{"./internal/pace", "./internal/fleetsim"}},
+
 	// Campaign documents.
 	{Name: "an unsatisfiable version constraint is accepted", File: "internal/campaigndoc/validate.go",
 		From: "if !satisfiable(v) {", To: "if false {",

@@ -136,6 +136,37 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []cordon.S
 	return c, version, nil
 }
 
+// SetCampaignPace replaces an auto ramp's pace (cordon.CampaignStore).
+// The campaign's row is locked, so two control planes pacing at once
+// serialise and the second fails the compare-and-set.
+func (db *DB) SetCampaignPace(ctx context.Context, id string, prev, next *cordon.Pace) (uint64, error) {
+	var version uint64
+	err := db.tx(ctx, func(tx pgx.Tx) error {
+		cur, err := scanCampaign(tx.QueryRow(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := cordon.CheckPaceChange(cur, prev, next); err != nil {
+			return err
+		}
+		r := *cur.Ramp
+		r.Pace = next
+		cur.Ramp = &r
+		doc, _, err := stored.EncodeCampaign(cur)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE campaigns SET document = $1 WHERE id = $2`, string(doc), id); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `UPDATE policy_version SET version = version + 1 WHERE id = 1 RETURNING version`).Scan(&version)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return version, nil
+}
+
 // appendTrail adds t as the campaign's next trail entry. Its callers hold
 // the campaign's row (inserted or locked), so no other entry of the
 // campaign takes the same number meanwhile.

@@ -134,6 +134,35 @@ func (db *DB) TransitionCampaign(ctx context.Context, id string, from []cordon.S
 	return c, version, nil
 }
 
+// SetCampaignPace replaces an auto ramp's pace (cordon.CampaignStore).
+func (db *DB) SetCampaignPace(ctx context.Context, id string, prev, next *cordon.Pace) (uint64, error) {
+	var version uint64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		cur, err := scanCampaign(tx.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if err := cordon.CheckPaceChange(cur, prev, next); err != nil {
+			return err
+		}
+		r := *cur.Ramp
+		r.Pace = next
+		cur.Ramp = &r
+		doc, _, err := stored.EncodeCampaign(cur)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET document = ? WHERE id = ?`, string(doc), id); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `UPDATE policy_version SET version = version + 1 WHERE id = 1 RETURNING version`).Scan(&version)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return version, nil
+}
+
 // appendTrail adds t as the campaign's next trail entry.
 func appendTrail(ctx context.Context, tx *sql.Tx, campaignID string, t *cordon.TrailEntry) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO campaign_trail (campaign_id, seq, action, actor, at, document)
