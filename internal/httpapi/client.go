@@ -122,6 +122,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		if u := re.Decision.Upgrade; u != nil {
 			body.MinVersion, body.UpdateURL, body.Sideloaded = u.MinVersion, u.URL, u.Sideloaded
 		}
+		if s.notices != nil {
+			wire.SetNotice(w, s.notices.Denials(), &re.Decision, r.Header.Get("Accept-Language"))
+		}
 		writeJSON(w, http.StatusBadRequest, body)
 		return
 	case err != nil:
