@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cordon-dev/cordon/internal/decision"
 	"golang.org/x/text/language"
@@ -41,6 +43,12 @@ type Notices struct {
 
 type compiledNotice struct {
 	matcher language.Matcher
+	// memo maps Accept-Language values seen to their index in values:
+	// a fleet sends few distinct ones, and matching one costs a parse and
+	// a dozen allocations that a denial should not pay each time. Bounded
+	// by maxMemo; past it, values are matched afresh.
+	memo  sync.Map
+	nmemo atomic.Int32
 	// values are the header values by the matcher's index; values[0] is
 	// the default language's.
 	values []string
@@ -98,15 +106,34 @@ func (n *Notices) Header(campaign, acceptLanguage string) string {
 	if acceptLanguage == "" || len(c.values) == 1 {
 		return c.values[0]
 	}
+	if i, ok := c.memo.Load(acceptLanguage); ok {
+		return c.values[i.(int)]
+	}
+	i := c.match(acceptLanguage)
+	if len(acceptLanguage) <= maxMemoKey && c.nmemo.Add(1) <= maxMemo {
+		c.memo.Store(acceptLanguage, i)
+	}
+	return c.values[i]
+}
+
+// Bounds of a notice's memo of Accept-Language values.
+const (
+	maxMemo    = 1024
+	maxMemoKey = 256
+)
+
+// match returns the index of the best value for acceptLanguage: the
+// default (0) when none matches or it does not parse.
+func (c *compiledNotice) match(acceptLanguage string) int {
 	want, _, err := language.ParseAcceptLanguage(acceptLanguage)
 	if err != nil || len(want) == 0 {
-		return c.values[0]
+		return 0
 	}
 	_, i, conf := c.matcher.Match(want...)
 	if conf == language.No || i >= len(c.values) {
-		return c.values[0]
+		return 0
 	}
-	return c.values[i]
+	return i
 }
 
 // headerValue writes one notice's header in one language.
