@@ -129,7 +129,7 @@ investigating).`,
 or a notice (n-...).`,
 			`  cordon incident link INC report r-...
   cordon incident link INC campaign c-...`, nil),
-		verb("unlink ID report|campaign OBJECT_ID", "Unlink an object from an incident", `Unlink an object; the link and unlink stay in the timeline.`,
+		verb("unlink ID report|campaign|notice OBJECT_ID", "Unlink an object from an incident", `Unlink an object; the link and unlink stay in the timeline.`,
 			`  cordon incident unlink INC campaign c-...`, nil),
 		verb("timeline ID", "Print an incident's timeline, read from the audit log",
 			`Print the timeline: the incident's own entries and the admin actions on
