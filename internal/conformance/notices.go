@@ -259,7 +259,7 @@ func testNoticeAckRace(t *testing.T, s cordon.Store) {
 
 func testNoticePublishRace(t *testing.T, s cordon.Store) {
 	ctx := t.Context()
-	for round := range 8 {
+	for round := range 20 {
 		id := fmt.Sprintf("n-%d", round)
 		mustNotice(t, s, newNotice(id, at(0)))
 		var states [2]cordon.NoticeState
