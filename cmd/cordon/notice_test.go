@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -456,4 +457,88 @@ func activeHTML(t *testing.T, doc string) []string {
 	}
 	walk(root)
 	return bad
+}
+
+// The notice and public page verbs through the CLI against a real
+// server, and their refusals (exit 2 for usage, 1 for the server's no).
+func TestCLINotice(t *testing.T) {
+	m := cliServer(t)
+	r := cli(t, "", "incident", "open", "--title", "support tool read user data", "--severity", "high")
+	inc := regexp.MustCompile(`opened incident (i-[a-z0-9]+)`).FindStringSubmatch(r.stdout)
+	if r.err != nil || inc == nil {
+		t.Fatalf("incident open: %v", r)
+	}
+	doc := "cohort: {platforms: [ios]}\ndefault_language: en\ntexts:\n  en: {title: \"Please log in again\", body: \"**Sorry.**\"}\n  fr: {title: \"Reconnectez-vous\", body: \"Pardon.\"}\n"
+	r = cli(t, doc, "notice", "create", "-f", "-", "--incident", inc[1])
+	id := regexp.MustCompile(`created notice (n-[a-z0-9]+) \(draft\)`).FindStringSubmatch(r.stdout)
+	if r.err != nil || id == nil {
+		t.Fatalf("notice create: %v", r)
+	}
+	if r := cli(t, "", "notice", "publish", id[1]); r.err != nil || r.stdout != "notice "+id[1]+" is published\n" {
+		t.Errorf("publish: %v", r)
+	}
+	r = cli(t, "", "notice", "list")
+	if r.err != nil || !regexp.MustCompile(id[1]+`\s+published\s+`+inc[1]+`\s+-\s+Please log in again`).MatchString(r.stdout) {
+		t.Errorf("list: %v", r)
+	}
+	r = cli(t, "", "notice", "show", id[1])
+	for _, s := range []string{"notice " + id[1] + ": Please log in again", "published; languages en, fr (default en)", "targets 0 session(s) of 0 user(s) (exact)", "acknowledged by 0 session(s)"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("show lacks %q: %v", s, r)
+		}
+	}
+	if r := cli(t, "", "notice", "show", id[1], "-o", "json"); r.err != nil || !strings.Contains(r.stdout, `"state":"published"`) && !strings.Contains(r.stdout, `"state": "published"`) {
+		t.Errorf("show -o json: %v", r)
+	}
+	if r := cli(t, "", "notice", "withdraw", id[1]); r.err != nil || !strings.Contains(r.stdout, "is withdrawn") {
+		t.Errorf("withdraw: %v", r)
+	}
+	en := writeFile(t, "statement.md", "# Unauthorised access\n\nA support tool was used to read **one** user's data.\n")
+	de := writeFile(t, "statement.de.md", "\n# Unbefugter Zugriff\n\nEin Support-Werkzeug wurde benutzt.\n")
+	if r := cli(t, "", "incident", "publish", inc[1], "--slug", "support-tool", "-f", en, "-f", "de="+de); r.err != nil || !strings.Contains(r.stdout, "/status/support-tool (1 statement(s))") {
+		t.Fatalf("incident publish: %v", r)
+	}
+	if r := cli(t, "# Contained\n\nDone.\n", "incident", "update", inc[1], "-f", "-"); r.err != nil || !strings.Contains(r.stdout, "(2 statement(s))") {
+		t.Fatalf("incident update: %v", r)
+	}
+	page := send(t, "GET", m.URL()+"/status/support-tool", hdr("Accept-Language", "de"), nil)
+	if page.status != http.StatusOK || !strings.Contains(string(page.raw), "Unbefugter Zugriff") || !strings.Contains(string(page.raw), "<h1>Contained</h1>") {
+		t.Errorf("page: %v", page)
+	}
+	r = cli(t, "", "incident", "timeline", inc[1])
+	for _, s := range []string{"linked notice " + id[1], "public page update", "notice published -> withdrawn"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("timeline lacks %q: %v", s, r)
+		}
+	}
+
+	bad := []struct {
+		name  string
+		stdin string
+		args  []string
+		code  int
+		want  string
+	}{
+		{"create without -f", "", []string{"notice", "create"}, 2, "notice create takes -f FILE"},
+		{"create from a missing file", "", []string{"notice", "create", "-f", "/nonexistent/notice.yaml"}, 1, "no such file"},
+		{"create with an unknown field", "default_language: en\ntexts: {en: {title: t, body: b}}\nsend_email: true\n", []string{"notice", "create", "-f", "-"}, 1, `unknown field "send_email"`},
+		{"create with a two-line title", "default_language: en\ntexts: {en: {title: \"a\\nb\", body: b}}\n", []string{"notice", "create", "-f", "-"}, 1, "a title is one line"},
+		{"show without an id", "", []string{"notice", "show"}, 2, "takes one notice ID"},
+		{"show an unknown notice", "", []string{"notice", "show", "n-nope"}, 1, `no notice "n-nope"`},
+		{"publish a withdrawn notice", "", []string{"notice", "publish", id[1]}, 1, "is withdrawn; it cannot become published"},
+		{"publish without a slug", "# T\n\nB\n", []string{"incident", "publish", inc[1], "-f", "-"}, 2, "takes --slug SLUG"},
+		{"publish without -f", "", []string{"incident", "publish", inc[1], "--slug", "x"}, 2, "takes -f FILE.md"},
+		{"a statement without a title", "no heading here\n", []string{"incident", "update", inc[1], "-f", "-"}, 1, `the first line is the title as a Markdown heading, "# Title"`},
+		{"a second language without its tag", "", []string{"incident", "update", inc[1], "-f", en, "-f", de}, 2, "a further language is given as TAG=FILE"},
+		{"a language twice", "", []string{"incident", "update", inc[1], "-f", en, "-f", "en=" + de}, 2, `language "en" is given twice`},
+		{"a bad slug", "# T\n\nB\n", []string{"incident", "publish", inc[1], "--slug", "Support Tool!", "-f", "-"}, 1, "lower-case letters, digits and dashes"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			r := cli(t, tt.stdin, tt.args...)
+			if r.err == nil || r.code != tt.code || !strings.Contains(r.err.Error()+r.stderr, tt.want) {
+				t.Errorf("got exit %d, %v; want exit %d with %q", r.code, r, tt.code, tt.want)
+			}
+		})
+	}
 }
