@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 )
@@ -541,4 +542,36 @@ func TestCLINotice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A notice published at the control plane reaches every gate's denials
+// within a second over the policy feed, a gate started later has it from
+// its snapshot, and a withdrawal takes it off again.
+func TestGateCarriesNoticeOverTheFeed(t *testing.T) {
+	w := newNoticeWorld(t)
+	up := echoUpstream(t)
+	g := startGate(t, w.m.URL(), up.URL)
+	denial := func(g *GateMain) (int, string) {
+		code, h, _ := call(t, "GET", "http://"+g.Addr()+"/api/things", w.app(w.alice, iosApp, "Accept-Language", "de"), "")
+		return code, h.Get("Cordon-Notice")
+	}
+	waitFor(t, time.Second, "the campaign at the gate", func() bool { code, _ := denial(g); return code == http.StatusUnauthorized })
+	if _, n := denial(g); n != "" {
+		t.Fatalf("a denial without a notice carries %q", n)
+	}
+	id := w.create(t, w.noticeDoc(""))
+	if r := send(t, "POST", w.m.URL()+"/admin/v1/notices/"+id+"/publish", admin(), nil); r.status != http.StatusOK {
+		t.Fatalf("publish: %v", r)
+	}
+	want := `id="` + id + `", lang="de", title*="UTF-8'de'Bitte%20melden%20Sie%20sich%20neu%20an%20%E2%80%93%20f%C3%BCr%20Ihre%20Sicherheit"`
+	took := waitFor(t, time.Second, "the notice at the gate", func() bool { _, n := denial(g); return n == want })
+	t.Logf("the notice reached the gate in %v", took)
+	late := startGate(t, w.m.URL(), up.URL)
+	if code, n := denial(late); code != http.StatusUnauthorized || n != want {
+		t.Errorf("a gate started after publishing: %d, Cordon-Notice %q", code, n)
+	}
+	if r := send(t, "POST", w.m.URL()+"/admin/v1/notices/"+id+"/withdraw", admin(), nil); r.status != http.StatusOK {
+		t.Fatalf("withdraw: %v", r)
+	}
+	waitFor(t, time.Second, "the withdrawal at the gate", func() bool { code, n := denial(g); return code == http.StatusUnauthorized && n == "" })
 }
