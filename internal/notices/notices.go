@@ -75,7 +75,15 @@ type Service struct {
 	matchers sync.Map
 	// denials is what this server's own denials carry (Denials).
 	denials atomic.Pointer[wire.Notices]
+	// delivered remembers the (notice, session) pairs recorded, so an app
+	// polling its notices does not cost a write per poll. Bounded: past
+	// maxDelivered pairs the store's own once-only insert takes over.
+	delivered  sync.Map
+	ndelivered atomic.Int64
 }
+
+// maxDelivered bounds the delivered memo (about 100 bytes a pair).
+const maxDelivered = 1 << 20
 
 // New returns a service.
 func New(c Config) (*Service, error) {
@@ -364,8 +372,14 @@ func (s *Service) ForSession(ctx context.Context, sess *cordon.Session, preferen
 		if at, ok := acks[n.ID]; ok {
 			a.Acknowledged = &at
 		}
-		if _, err := s.store.RecordNoticeDelivered(ctx, n.ID, sess.ID, sess.AccountID, now); err != nil {
-			return nil, err
+		key := n.ID + "\x00" + sess.ID
+		if _, seen := s.delivered.Load(key); !seen {
+			if _, err := s.store.RecordNoticeDelivered(ctx, n.ID, sess.ID, sess.AccountID, now); err != nil {
+				return nil, err
+			}
+			if s.ndelivered.Add(1) <= maxDelivered {
+				s.delivered.Store(key, struct{}{})
+			}
 		}
 		out = append(out, a)
 	}
