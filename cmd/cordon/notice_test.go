@@ -575,3 +575,48 @@ func TestGateCarriesNoticeOverTheFeed(t *testing.T) {
 	}
 	waitFor(t, time.Second, "the withdrawal at the gate", func() bool { code, n := denial(g); return code == http.StatusUnauthorized && n == "" })
 }
+
+// A login that must set a new password first (a password_reset campaign)
+// says why too, and an upgrade's 426 does.
+func TestNoticeOnResetAndUpgrade(t *testing.T) {
+	m := testServer(t)
+	u := m.URL()
+	addUser(t, m, "paula", "a long enough password 3")
+	_, tok := login(t, m, "paula", "a long enough password 3", androidApp)
+	access := tok["access_token"].(string)
+	mk := func(doc string) string {
+		r := send(t, "POST", u+"/admin/v1/campaigns", admin(), []byte(doc))
+		if r.status != http.StatusCreated {
+			t.Fatalf("campaign: %v", r)
+		}
+		id := r.body["id"].(string)
+		if r := send(t, "POST", u+"/admin/v1/campaigns/"+id+"/activate", admin(), nil); r.status != http.StatusOK {
+			t.Fatalf("activate: %v", r)
+		}
+		return id
+	}
+	explain := func(campaign, title string) string {
+		r := send(t, "POST", u+"/admin/v1/notices", admin(), []byte(`{"campaign":"`+campaign+`","default_language":"en","texts":{"en":{"title":"`+title+`","body":"b"}}}`))
+		if r.status != http.StatusCreated {
+			t.Fatalf("notice: %v", r)
+		}
+		id := r.body["id"].(string)
+		if r := send(t, "POST", u+"/admin/v1/notices/"+id+"/publish", admin(), nil); r.status != http.StatusOK {
+			t.Fatalf("publish: %v", r)
+		}
+		return id
+	}
+	up := mk(`{"kind":"upgrade","name":"old android","cohort":{"platforms":["android"]},"upgrade":{"min_version":"8.5.0","mode":"immediate","urls":{"play":"https://play.google.com/store/apps/details?id=x","official":"https://example.com/download"}}}`)
+	n := explain(up, "Update the app")
+	r := send(t, "GET", u+"/v1/session", hdr("Authorization", "Bearer "+access, "Cordon-Client", androidApp), nil)
+	if r.status != http.StatusUpgradeRequired || r.header.Get("Cordon-Notice") != `id="`+n+`", lang="en", title*="UTF-8'en'Update%20the%20app"` {
+		t.Errorf("426: %v, Cordon-Notice %q", r, r.header.Get("Cordon-Notice"))
+	}
+	pr := mk(`{"kind":"password_reset","name":"everyone","cohort":{"platforms":["android"]}}`)
+	n = explain(pr, "Choose a new password")
+	b, _ := json.Marshal(map[string]string{"username": "paula", "password": "a long enough password 3"})
+	r = send(t, "POST", u+"/v1/login", hdr("Content-Type", "application/json", "Cordon-Client", `platform=android, version="8.6.0", source=play`), b)
+	if r.status != http.StatusUnauthorized || r.body["error"] != "password_reset_required" || r.header.Get("Cordon-Notice") != `id="`+n+`", lang="en", title*="UTF-8'en'Choose%20a%20new%20password"` {
+		t.Errorf("password_reset_required: %v, Cordon-Notice %q", r, r.header.Get("Cordon-Notice"))
+	}
+}

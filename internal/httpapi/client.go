@@ -32,6 +32,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var rr *authn.ResetRequiredError
 	if errors.As(err, &rr) {
 		s.logins.WithLabelValues(rr.Decision.Reason).Inc()
+		if s.notices != nil {
+			wire.SetNotice(w, s.notices.Denials(), &rr.Decision, r.Header.Get("Accept-Language"))
+		}
 		writeResetRequired(w, rr)
 		return
 	}
