@@ -111,30 +111,74 @@ func (db *DB) TransitionNotice(ctx context.Context, id string, from []cordon.Not
 func (db *DB) RecordNoticeDelivered(ctx context.Context, noticeID, sessionID, accountID string, at time.Time) (bool, error) {
 	var first bool
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		res, err := tx.Exec(ctx, `INSERT INTO notice_deliveries (notice, session, account, delivered_at, acked_at) VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING`,
-			noticeID, sessionID, accountID, micros(at))
+		d, err := deliverTx(ctx, tx, noticeID, sessionID, accountID, at)
 		if err != nil {
 			return err
 		}
-		first = res.RowsAffected() == 1
-		return nil
+		first = d.deliveredSessions == 1
+		return countTx(ctx, tx, noticeID, d)
 	})
 	return first, err
+}
+
+// noticeDelta is what one write adds to a notice's counters.
+type noticeDelta struct{ deliveredSessions, deliveredUsers, ackedSessions, ackedUsers int64 }
+
+// deliverTx records a delivery once per session, and its account once
+// per notice. Rows are taken in one order (delivery, account, counters)
+// by every write, so concurrent writes wait rather than deadlock.
+func deliverTx(ctx context.Context, tx pgx.Tx, noticeID, sessionID, accountID string, at time.Time) (noticeDelta, error) {
+	var d noticeDelta
+	tag, err := tx.Exec(ctx, `INSERT INTO notice_deliveries (notice, session, account, delivered_at, acked_at) VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING`,
+		noticeID, sessionID, accountID, micros(at))
+	if err != nil {
+		return d, err
+	}
+	if d.deliveredSessions = tag.RowsAffected(); d.deliveredSessions == 0 {
+		return d, nil
+	}
+	tag, err = tx.Exec(ctx, `INSERT INTO notice_accounts (notice, account, acked) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING`, noticeID, accountID)
+	if err != nil {
+		return d, err
+	}
+	d.deliveredUsers = tag.RowsAffected()
+	return d, nil
+}
+
+// countTx adds d to the notice's counters.
+func countTx(ctx context.Context, tx pgx.Tx, noticeID string, d noticeDelta) error {
+	if d == (noticeDelta{}) {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO notice_counts AS c (notice, delivered_sessions, delivered_users, acked_sessions, acked_users) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (notice) DO UPDATE SET delivered_sessions = c.delivered_sessions + excluded.delivered_sessions,
+		delivered_users = c.delivered_users + excluded.delivered_users, acked_sessions = c.acked_sessions + excluded.acked_sessions,
+		acked_users = c.acked_users + excluded.acked_users`, noticeID, d.deliveredSessions, d.deliveredUsers, d.ackedSessions, d.ackedUsers)
+	return err
 }
 
 func (db *DB) AckNotice(ctx context.Context, noticeID, sessionID, accountID string, at time.Time) (bool, error) {
 	var first bool
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO notice_deliveries (notice, session, account, delivered_at, acked_at) VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING`,
-			noticeID, sessionID, accountID, micros(at)); err != nil {
-			return err
-		}
-		res, err := tx.Exec(ctx, `UPDATE notice_deliveries SET acked_at = $1 WHERE notice = $2 AND session = $3 AND acked_at = 0`, micros(at), noticeID, sessionID)
+		d, err := deliverTx(ctx, tx, noticeID, sessionID, accountID, at)
 		if err != nil {
 			return err
 		}
-		first = res.RowsAffected() == 1
-		return nil
+		tag, err := tx.Exec(ctx, `UPDATE notice_deliveries SET acked_at = $1 WHERE notice = $2 AND session = $3 AND acked_at = 0`, micros(at), noticeID, sessionID)
+		if err != nil {
+			return err
+		}
+		d.ackedSessions = tag.RowsAffected()
+		if first = d.ackedSessions == 1; first {
+			// The delivery's own account: a session never changes account.
+			tag, err := tx.Exec(ctx, `UPDATE notice_accounts SET acked = 1 WHERE notice = $1 AND account = (SELECT account FROM notice_deliveries WHERE notice = $1 AND session = $2) AND acked = 0`,
+				noticeID, sessionID)
+			if err != nil {
+				return err
+			}
+			d.ackedUsers = tag.RowsAffected()
+		}
+		return countTx(ctx, tx, noticeID, d)
 	})
 	return first, err
 }
@@ -157,11 +201,15 @@ func (db *DB) SessionNoticeAcks(ctx context.Context, sessionID string) (map[stri
 	return out, mapErr(rows.Err())
 }
 
+// NoticeProgress reads the notice's counters: one row, whatever the
+// number of deliveries.
 func (db *DB) NoticeProgress(ctx context.Context, noticeID string) (cordon.NoticeProgress, error) {
 	var p cordon.NoticeProgress
-	err := db.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT account), count(*) FILTER (WHERE acked_at > 0),
-		count(DISTINCT account) FILTER (WHERE acked_at > 0) FROM notice_deliveries WHERE notice = $1`, noticeID).
+	err := db.pool.QueryRow(ctx, `SELECT delivered_sessions, delivered_users, acked_sessions, acked_users FROM notice_counts WHERE notice = $1`, noticeID).
 		Scan(&p.DeliveredSessions, &p.DeliveredUsers, &p.AckedSessions, &p.AckedUsers)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return cordon.NoticeProgress{}, nil
+	}
 	return p, mapErr(err)
 }
 

@@ -112,32 +112,79 @@ func (db *DB) TransitionNotice(ctx context.Context, id string, from []cordon.Not
 func (db *DB) RecordNoticeDelivered(ctx context.Context, noticeID, sessionID, accountID string, at time.Time) (bool, error) {
 	var first bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO notice_deliveries (notice, session, account, delivered_at, acked_at) VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING`,
-			noticeID, sessionID, accountID, micros(at))
-		if err != nil {
+		var d noticeDelta
+		var err error
+		if d, err = deliverTx(ctx, tx, noticeID, sessionID, accountID, at); err != nil {
 			return err
 		}
-		k, err := res.RowsAffected()
-		first = k == 1
-		return err
+		first = d.deliveredSessions == 1
+		return countTx(ctx, tx, noticeID, d)
 	})
 	return first, err
+}
+
+// noticeDelta is what one write adds to a notice's counters.
+type noticeDelta struct{ deliveredSessions, deliveredUsers, ackedSessions, ackedUsers int64 }
+
+// deliverTx records a delivery once per session, and its account once
+// per notice. Rows are taken in one order (delivery, account, counters)
+// by every write, so concurrent writes wait rather than deadlock.
+func deliverTx(ctx context.Context, tx *sql.Tx, noticeID, sessionID, accountID string, at time.Time) (noticeDelta, error) {
+	var d noticeDelta
+	res, err := tx.ExecContext(ctx, `INSERT INTO notice_deliveries (notice, session, account, delivered_at, acked_at) VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING`,
+		noticeID, sessionID, accountID, micros(at))
+	if err != nil {
+		return d, err
+	}
+	if d.deliveredSessions, err = res.RowsAffected(); err != nil || d.deliveredSessions == 0 {
+		return d, err
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO notice_accounts (notice, account, acked) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`, noticeID, accountID)
+	if err != nil {
+		return d, err
+	}
+	d.deliveredUsers, err = res.RowsAffected()
+	return d, err
+}
+
+// countTx adds d to the notice's counters.
+func countTx(ctx context.Context, tx *sql.Tx, noticeID string, d noticeDelta) error {
+	if d == (noticeDelta{}) {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO notice_counts (notice, delivered_sessions, delivered_users, acked_sessions, acked_users) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (notice) DO UPDATE SET delivered_sessions = delivered_sessions + excluded.delivered_sessions,
+		delivered_users = delivered_users + excluded.delivered_users, acked_sessions = acked_sessions + excluded.acked_sessions,
+		acked_users = acked_users + excluded.acked_users`, noticeID, d.deliveredSessions, d.deliveredUsers, d.ackedSessions, d.ackedUsers)
+	return err
 }
 
 func (db *DB) AckNotice(ctx context.Context, noticeID, sessionID, accountID string, at time.Time) (bool, error) {
 	var first bool
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notice_deliveries (notice, session, account, delivered_at, acked_at) VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING`,
-			noticeID, sessionID, accountID, micros(at)); err != nil {
+		d, err := deliverTx(ctx, tx, noticeID, sessionID, accountID, at)
+		if err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE notice_deliveries SET acked_at = ? WHERE notice = ? AND session = ? AND acked_at = 0`, micros(at), noticeID, sessionID)
 		if err != nil {
 			return err
 		}
-		k, err := res.RowsAffected()
-		first = k == 1
-		return err
+		if d.ackedSessions, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if first = d.ackedSessions == 1; first {
+			// The delivery's own account: a session never changes account.
+			res, err := tx.ExecContext(ctx, `UPDATE notice_accounts SET acked = 1 WHERE notice = ? AND account = (SELECT account FROM notice_deliveries WHERE notice = ? AND session = ?) AND acked = 0`,
+				noticeID, noticeID, sessionID)
+			if err != nil {
+				return err
+			}
+			if d.ackedUsers, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+		return countTx(ctx, tx, noticeID, d)
 	})
 	return first, err
 }
@@ -160,11 +207,15 @@ func (db *DB) SessionNoticeAcks(ctx context.Context, sessionID string) (map[stri
 	return out, mapErr(rows.Err())
 }
 
+// NoticeProgress reads the notice's counters: one row, whatever the
+// number of deliveries.
 func (db *DB) NoticeProgress(ctx context.Context, noticeID string) (cordon.NoticeProgress, error) {
 	var p cordon.NoticeProgress
-	err := db.r.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT account), count(*) FILTER (WHERE acked_at > 0),
-		count(DISTINCT account) FILTER (WHERE acked_at > 0) FROM notice_deliveries WHERE notice = ?`, noticeID).
+	err := db.r.QueryRowContext(ctx, `SELECT delivered_sessions, delivered_users, acked_sessions, acked_users FROM notice_counts WHERE notice = ?`, noticeID).
 		Scan(&p.DeliveredSessions, &p.DeliveredUsers, &p.AckedSessions, &p.AckedUsers)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cordon.NoticeProgress{}, nil
+	}
 	return p, mapErr(err)
 }
 

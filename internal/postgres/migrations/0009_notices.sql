@@ -26,6 +26,24 @@ CREATE TABLE notice_deliveries (
 );
 CREATE INDEX notice_deliveries_session ON notice_deliveries (session);
 
+-- The accounts a notice reached, once each, so users are counted as they
+-- come rather than by scanning deliveries.
+CREATE TABLE notice_accounts (
+	notice  TEXT NOT NULL REFERENCES notices (id),
+	account TEXT NOT NULL,
+	acked   BIGINT NOT NULL, -- 1 once a session of the account acknowledged
+	PRIMARY KEY (notice, account)
+);
+
+-- A notice's progress, counted incrementally: one row per notice.
+CREATE TABLE notice_counts (
+	notice             TEXT PRIMARY KEY REFERENCES notices (id),
+	delivered_sessions BIGINT NOT NULL,
+	delivered_users    BIGINT NOT NULL,
+	acked_sessions     BIGINT NOT NULL,
+	acked_users        BIGINT NOT NULL
+);
+
 -- Public pages: an incident's page exists from its first published update.
 CREATE TABLE public_pages (
 	incident TEXT PRIMARY KEY,

@@ -26,6 +26,24 @@ CREATE TABLE notice_deliveries (
 ) STRICT;
 CREATE INDEX notice_deliveries_session ON notice_deliveries (session) WHERE acked_at > 0;
 
+-- The accounts a notice reached, once each, so users are counted as they
+-- come rather than by scanning deliveries.
+CREATE TABLE notice_accounts (
+	notice  TEXT NOT NULL REFERENCES notices (id),
+	account TEXT NOT NULL,
+	acked   INTEGER NOT NULL, -- 1 once a session of the account acknowledged
+	PRIMARY KEY (notice, account)
+) STRICT;
+
+-- A notice's progress, counted incrementally: one row per notice.
+CREATE TABLE notice_counts (
+	notice             TEXT PRIMARY KEY REFERENCES notices (id),
+	delivered_sessions INTEGER NOT NULL,
+	delivered_users    INTEGER NOT NULL,
+	acked_sessions     INTEGER NOT NULL,
+	acked_users        INTEGER NOT NULL
+) STRICT;
+
 -- Public pages: an incident's page exists from its first published update.
 CREATE TABLE public_pages (
 	incident TEXT PRIMARY KEY,
