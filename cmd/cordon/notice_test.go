@@ -173,6 +173,15 @@ func TestNoticeEndToEnd(t *testing.T) {
 		t.Errorf("publishing a withdrawn notice: %v, want 409", r)
 	}
 
+	// A revoked session (a stolen token cut off) reads nothing more,
+	// though its token has not expired; only a campaign's denial lets a
+	// session read the notice that explains it.
+	if r := send(t, "DELETE", u+"/admin/v1/accounts/alice/sessions", admin(), nil); r.status >= 300 {
+		t.Fatalf("revoke alice's sessions: %v", r)
+	}
+	wantError(t, send(t, "GET", u+"/v1/notices", w.app(w.alice, iosApp), nil), http.StatusUnauthorized, "session_revoked")
+	wantError(t, send(t, "POST", u+"/v1/notices/"+id+"/ack", w.app(w.alice, iosApp), nil), http.StatusUnauthorized, "session_revoked")
+
 	// The incident links it and its timeline reads every change.
 	r = send(t, "GET", u+"/admin/v1/incidents/"+w.incident+"/timeline", admin(), nil)
 	tl := string(r.raw)

@@ -121,7 +121,8 @@ func (s *Server) handleMoveNotice(move noticeMove) http.HandlerFunc {
 
 // withNoticeReader authenticates an app as withUser does, but lets a
 // session a campaign denies through: the notice that explains the denial
-// is what it needs to read. A bad token or a revoked session still fails.
+// is what it needs to read. Only a campaign's denial: a bad token, a
+// revoked session (logged out, locked, stolen and cut off) still fails.
 func (s *Server) withNoticeReader(h func(http.ResponseWriter, *http.Request, *authn.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, err := bearer(r)
@@ -136,7 +137,7 @@ func (s *Server) withNoticeReader(h func(http.ResponseWriter, *http.Request, *au
 		}
 		p, err := s.authn.Authenticate(r.Context(), tok, facts)
 		var de *authn.DeniedError
-		if err != nil && !(errors.As(err, &de) && p != nil) {
+		if err != nil && !(errors.As(err, &de) && p != nil && de.Decision.Campaign != "") {
 			writeError(w, r, err)
 			return
 		}
