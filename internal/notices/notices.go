@@ -308,7 +308,8 @@ func (s *Service) move(ctx context.Context, by incident.Actor, id string, from [
 }
 
 // DenialNotices returns the published notices that explain a campaign,
-// for the policy feed and this server's denials.
+// oldest published first (the newest of a campaign's wins), for the
+// policy feed and this server's denials.
 func (s *Service) DenialNotices(ctx context.Context) ([]wire.DenialNotice, error) {
 	ns, err := s.store.PublishedNotices(ctx)
 	if err != nil {

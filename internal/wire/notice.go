@@ -54,14 +54,13 @@ type compiledNotice struct {
 	values []string
 }
 
-// CompileNotices prepares the denial notices. Of two notices explaining
-// one campaign the one with the greater id (the newer) wins; a notice
-// whose default language has no title is left out.
+// CompileNotices prepares the denial notices, given oldest published
+// first: of two notices explaining one campaign the later in ns (the
+// newer) wins. A notice whose default language has no title, or whose id
+// could not stand in a header, is left out.
 func CompileNotices(ns []DenialNotice) *Notices {
-	sorted := append([]DenialNotice(nil), ns...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
 	out := &Notices{byCampaign: map[string]*compiledNotice{}}
-	for _, n := range sorted {
+	for _, n := range ns {
 		if _, ok := n.Titles[n.Default]; !ok || n.Campaign == "" || !safeID(n.ID) {
 			continue
 		}

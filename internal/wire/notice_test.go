@@ -8,8 +8,8 @@ import (
 
 func TestNoticeHeader(t *testing.T) {
 	ns := CompileNotices([]DenialNotice{
+		{ID: "n-z", Campaign: "c-1", Default: "en", Titles: map[string]string{"en": "older"}}, // published first: n-1 wins
 		{ID: "n-1", Campaign: "c-1", Default: "en", Titles: map[string]string{"en": "Log in again", "pt-BR": "Entre de novo", "de": "Neu anmelden"}},
-		{ID: "n-0", Campaign: "c-1", Default: "en", Titles: map[string]string{"en": "older"}}, // n-1 is newer: it wins
 		{ID: "n-bad id", Campaign: "c-2", Default: "en", Titles: map[string]string{"en": "x"}},
 		{ID: "n-3", Campaign: "c-3", Default: "fr", Titles: map[string]string{"en": "no default text"}},
 	})
