@@ -36,14 +36,18 @@ type noticeDocument struct {
 	Texts           map[string]json.RawMessage `json:"texts"`
 }
 
+// MaxNoticeSize is the largest notice document ParseNotice reads: a
+// campaign's cohort (MaxSize) and fifty languages of a 20 kB body.
+const MaxNoticeSize = 2 << 20
+
 var campaignID = regexp.MustCompile(`^c-[A-Za-z0-9_-]{1,62}$`)
 
 // ParseNotice reads an in-app notice document in format JSON or YAML, as
 // strictly as Parse reads a campaign: one object, no unknown, misspelt or
 // repeated key, the cohort under the campaign rules.
 func ParseNotice(data []byte, format string) (*NoticeDoc, error) {
-	if len(data) > MaxSize {
-		return nil, &cordon.Error{Code: cordon.ECodeTooLarge, Message: "the notice document is larger than 1 MiB"}
+	if len(data) > MaxNoticeSize {
+		return nil, &cordon.Error{Code: cordon.ECodeTooLarge, Message: "the notice document is larger than 2 MiB"}
 	}
 	yamlInput := false
 	switch format {

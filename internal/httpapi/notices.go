@@ -17,9 +17,9 @@ import (
 	"github.com/cordon-dev/cordon/internal/notices"
 )
 
-// maxNoticeBody bounds a notice document: fifty languages of a 20 kB
-// body, and a cohort's list of users.
-const maxNoticeBody = campaigndoc.MaxSize + notice.MaxLanguages*(notice.MaxBody+notice.MaxTitle)
+// maxNoticeBody bounds a notice document: a cohort's list of users and
+// fifty languages of a 20 kB body.
+const maxNoticeBody = campaigndoc.MaxNoticeSize
 
 // maxPageBody bounds a public page update.
 const maxPageBody = notice.MaxLanguages * (notice.MaxBody + notice.MaxTitle + 64)
