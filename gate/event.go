@@ -66,8 +66,10 @@ func (e Event) PolicyVersion() uint64 {
 //
 //   - snapshot replaces everything: the policy (whatever its version),
 //     the keys and the revocation set;
-//   - policy compiles and swaps in the new policy if its version is newer
-//     than the one held, and is ignored otherwise (a replay or a reorder);
+//   - policy compiles and swaps in the new policy, with the notices that
+//     explain its campaigns' denials (Cordon-Notice), if its version is
+//     newer than the one held, and is ignored otherwise (a replay or a
+//     reorder);
 //   - revoke adds the sessions, each refused until its Until (plus
 //     a minute of clock skew, see Revoked);
 //   - keys swaps the public key set.

@@ -9,6 +9,9 @@
 //     invalid_token; a revoked session: 401 session_revoked;
 //   - reauth_required and password_reset_required: 401 with
 //     WWW-Authenticate and the campaign;
+//   - a campaign's denial carries a Cordon-Notice header when a published
+//     notice explains that campaign (its id and title, in the best
+//     language of Accept-Language), learnt over the feed with the policy;
 //   - an immediate upgrade: 426 upgrade_required with min_version,
 //     update_url, campaign and, for a side-loaded install, sideloaded;
 //   - a flexible upgrade passes with a Cordon-Upgrade response header;
@@ -198,6 +201,9 @@ func (g *Gate) Handler(next http.Handler) http.Handler {
 		}
 		if d.Outcome == decision.Deny {
 			refuse(w, r)
+			if d.Campaign != "" {
+				wire.SetNotice(w, g.st.notices.Load(), &d, r.Header.Get("Accept-Language"))
+			}
 			wire.WriteDenied(w, &d)
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/token"
+	"github.com/cordon-dev/cordon/internal/wire"
 )
 
 // State is what an enforcement point knows: the compiled policy, the
@@ -27,8 +28,10 @@ import (
 type State struct {
 	issuer, audience string
 
-	mu      sync.Mutex // serialises apply
-	policy  atomic.Pointer[decision.Policy]
+	mu     sync.Mutex // serialises apply
+	policy atomic.Pointer[decision.Policy]
+	// notices are the denial notices of the policy held: swapped with it.
+	notices atomic.Pointer[wire.Notices]
 	keys    atomic.Pointer[token.PublicKeys]
 	updated atomic.Int64 // Unix ns of the last event taken; 0 never
 	revoked revocations
@@ -67,6 +70,7 @@ func (s *State) apply(e feed.Event) error {
 			return fmt.Errorf("gate: snapshot %s:%d: %w", e.Epoch, e.Seq, err)
 		}
 		s.policy.Store(p)
+		s.notices.Store(wire.CompileNotices(e.Policy.Notices))
 		s.keys.Store(keys)
 		s.revoked.replace(e.Revoked)
 	case feed.KindPolicy:
@@ -79,6 +83,7 @@ func (s *State) apply(e feed.Event) error {
 				return err
 			}
 			s.policy.Store(p)
+			s.notices.Store(wire.CompileNotices(e.Policy.Notices))
 		}
 	case feed.KindRevoke:
 		s.revoked.add(e.Revoked)

@@ -124,11 +124,12 @@ investigating).`,
 				version(fs, o)
 			}),
 		verb("close ID", "Resolve an incident", `The same as status ID resolved.`, `  cordon incident close INC`, version),
-		verb("link ID report|campaign OBJECT_ID", "Link a saved report or a campaign to an incident",
-			`Link an object that exists: a saved audit report (r-...) or a campaign (c-...).`,
+		verb("link ID report|campaign|notice OBJECT_ID", "Link a saved report, a campaign or a notice to an incident",
+			`Link an object that exists: a saved audit report (r-...), a campaign (c-...)
+or a notice (n-...).`,
 			`  cordon incident link INC report r-...
   cordon incident link INC campaign c-...`, nil),
-		verb("unlink ID report|campaign OBJECT_ID", "Unlink an object from an incident", `Unlink an object; the link and unlink stay in the timeline.`,
+		verb("unlink ID report|campaign|notice OBJECT_ID", "Unlink an object from an incident", `Unlink an object; the link and unlink stay in the timeline.`,
 			`  cordon incident unlink INC campaign c-...`, nil),
 		verb("timeline ID", "Print an incident's timeline, read from the audit log",
 			`Print the timeline: the incident's own entries and the admin actions on
@@ -141,6 +142,7 @@ postmortem.`,
 the linked reports and campaigns; a figure cordon does not hold is written
 "not known yet" with what would provide it.`,
 			`  cordon incident summary INC -o summary.md`, export("md or json", "md")),
+		incidentPageCmd(a, "publish"), incidentPageCmd(a, "update"),
 	)
 }
 

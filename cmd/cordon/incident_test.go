@@ -136,7 +136,7 @@ func TestCLIIncidentRefusals(t *testing.T) {
 		{"stale version", []string{"incident", "status", id, "contained", "--version", "9"}, 1, "changed by someone else meanwhile"},
 		{"unknown incident", []string{"incident", "show", "i-nope"}, 1, `no incident "i-nope"`},
 		{"unknown report", []string{"incident", "link", id, "report", "r-nope"}, 1, `no report "r-nope"`},
-		{"a notice", []string{"incident", "link", id, "notice", "n-1"}, 1, "cordon keeps no notices yet"},
+		{"unknown notice", []string{"incident", "link", id, "notice", "n-nope"}, 1, `no notice "n-nope"`},
 		{"link without the object", []string{"incident", "link", id, "report"}, 2, "takes ID KIND OBJECT_ID"},
 		{"note without text", []string{"incident", "note", id}, 2, "takes ID TEXT"},
 		{"timeline as pdf", []string{"incident", "timeline", id, "--format", "pdf"}, 2, `--format "pdf" is not one of`},

@@ -27,6 +27,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
 	"github.com/cordon-dev/cordon/internal/natsbus"
+	"github.com/cordon-dev/cordon/internal/notices"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
@@ -34,6 +35,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
 	"github.com/cordon-dev/cordon/internal/uafacts"
+	"github.com/cordon-dev/cordon/internal/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 )
@@ -124,6 +126,7 @@ type Main struct {
 	Campaigns  *campaign.Service
 	Audit      *auditlog.Service
 	Incidents  *incident.Service
+	Notices    *notices.Service
 	// SSF is the OpenID Shared Signals transmitter.
 	SSF       *ssf.Transmitter
 	Feed      *feed.Hub
@@ -219,7 +222,7 @@ func (m *Main) start() {
 	go m.reloadKeys(watchCtx)
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Campaigns: m.Campaigns.Policy})
 	go m.SSF.Run(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
+	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Notices: m.Notices, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -260,9 +263,26 @@ func (m *Main) initialise(ctx context.Context) error {
 	}
 	// The policy feed: every policy version, revocation and key set, to
 	// enforcement points (cordon gate, the gate middleware).
+	if m.Notices, err = notices.New(notices.Config{Store: m.store, Audit: auditLog, Campaigns: camps, Clock: c.Clock, Log: c.Log}); err != nil {
+		return err
+	}
+	if _, err := m.denialNotices(ctx); err != nil {
+		return fmt.Errorf("notices: %w", err)
+	}
 	m.Feed = feed.NewHub(func(ctx context.Context) (feed.Event, error) { return m.snapshot(ctx) }, 0)
 	camps.OnPolicy = func(_ *decision.Policy, cs []*cordon.Campaign) {
-		m.publish(feed.Event{Kind: feed.KindPolicy, Policy: feed.WirePolicy(camps.Policy().Version, cs)})
+		p := feed.WirePolicy(camps.Policy().Version, cs)
+		// A notice's publish or withdraw moved this version: its denial
+		// notices go with the policy, to this server and every gate. If
+		// they cannot be read, the ones held stay (fail static).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if ns, err := m.denialNotices(ctx); err != nil {
+			c.Log.Error("denial notices", "err", err)
+		} else {
+			p.Notices = ns
+		}
+		m.publish(feed.Event{Kind: feed.KindPolicy, Policy: p})
 	}
 	m.hasher = password.NewHasher(c.Hash, password.Limits{})
 	pol := password.DefaultPolicy()
@@ -477,10 +497,24 @@ func (m *Main) snapshot(ctx context.Context) (feed.Event, error) {
 		return feed.Event{}, err
 	}
 	e := feed.Event{Kind: feed.KindSnapshot, Policy: feed.WirePolicy(v, cs), JWKS: m.Authn.JWKS()}
+	if e.Policy.Notices, err = m.denialNotices(ctx); err != nil {
+		return feed.Event{}, err
+	}
 	for _, r := range rs {
 		e.Revoked = append(e.Revoked, feed.Revocation{SessionID: r.SessionID, Until: r.RevokedAt.Add(ttl + tokenLeeway)})
 	}
 	return e, nil
+}
+
+// denialNotices reads the published notices that explain campaigns and
+// installs them for this server's own denials.
+func (m *Main) denialNotices(ctx context.Context) ([]wire.DenialNotice, error) {
+	ns, err := m.Notices.DenialNotices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.Notices.SetDenials(ns)
+	return ns, nil
 }
 
 // tokenLeeway is the clock skew verifiers allow past exp.

@@ -91,6 +91,8 @@ var pairs = []pair{
 		What: "preview from buckets vs an exact COUNT(*) scan, on PostgreSQL"},
 	{Pkg: "internal/campaign", Bench: "BenchmarkProgressRead/sessions=1M", Baseline: "BenchmarkProgressRead/sessions=100k",
 		What: "a campaign's progress read (counters, cohort, both by facts) over 1M live sessions vs over 100k: rows per combination of facts, not per session (≈ 1×)"},
+	{Pkg: "gate", Bench: "BenchmarkGateDenialNotice/notice=true", Baseline: "BenchmarkGateDenialNotice/notice=false",
+		What: "a gate denial that carries the Cordon-Notice of its campaign (100 notices, 3 languages, Accept-Language matched) vs the same denial without notices, incident mix, cache hit"},
 	{Pkg: "gate", Bench: "BenchmarkGateReporting/report=true", Baseline: "BenchmarkGateReporting/report=false",
 		What: "a gate decision that reports its denial to the control plane (Reporter.Record) vs one that does not, incident mix, cache hit"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngest/batch=1000", Baseline: "BenchmarkAppendAudit/batch=1000",

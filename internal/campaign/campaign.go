@@ -201,16 +201,9 @@ func (s *Service) CreateWithID(ctx context.Context, id string, doc []byte, forma
 	if err != nil {
 		return nil, err
 	}
-	ids, err := s.resolveUsers(ctx, c.Cohort.Users)
+	ids, err := s.CohortUsers(ctx, c.Cohort)
 	if err != nil {
 		return nil, err
-	}
-	if c.Cohort.UsersFromReport != "" {
-		more, err := s.reportUsers(ctx, c.Cohort.UsersFromReport)
-		if err != nil {
-			return nil, err
-		}
-		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, more...))))
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	c.ID, c.State, c.Created, c.Updated, c.UserIDs = id, cordon.StateDraft, now, now, ids
@@ -307,6 +300,24 @@ func (s *Service) checkStartable(ctx context.Context, id string) error {
 	case cordon.StateActive, cordon.StatePaused, cordon.StateCompleted:
 	}
 	return nil
+}
+
+// CohortUsers resolves a cohort's explicit users (cohort.users, ids or
+// usernames, and cohort.users_from_report) to sorted account ids, as a
+// campaign's are at creation; a notice's cohort is resolved the same way.
+func (s *Service) CohortUsers(ctx context.Context, c cordon.Cohort) ([]string, error) {
+	ids, err := s.resolveUsers(ctx, c.Users)
+	if err != nil {
+		return nil, err
+	}
+	if c.UsersFromReport != "" {
+		more, err := s.reportUsers(ctx, c.UsersFromReport)
+		if err != nil {
+			return nil, err
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, more...))))
+	}
+	return ids, nil
 }
 
 // reportUsers returns the account ids of a saved audit report's users.

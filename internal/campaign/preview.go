@@ -65,6 +65,12 @@ func (s *Service) Preview(ctx context.Context, id string) (*Preview, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.PreviewOf(ctx, c)
+}
+
+// PreviewOf is Preview for a campaign given whole, stored or not: a
+// notice's cohort is counted by the same computation (package notices).
+func (s *Service) PreviewOf(ctx context.Context, c *cordon.Campaign) (*Preview, error) {
 	m, err := decision.NewMatcher(c)
 	if err != nil {
 		return nil, err

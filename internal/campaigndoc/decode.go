@@ -86,7 +86,7 @@ func decode(data []byte, fromYAML bool) (*document, error) {
 	if !utf8.Valid(data) {
 		return nil, invalid("", "the campaign document is not valid UTF-8")
 	}
-	if err := checkStructure(data); err != nil {
+	if err := checkStructure(data, schema); err != nil {
 		return nil, err
 	}
 	var doc document
@@ -106,7 +106,7 @@ const maxDepth = 8
 // checkStructure verifies that data is exactly one JSON object, that no
 // object repeats a key, and that the objects of the schema hold only its
 // keys, spelt exactly.
-func checkStructure(data []byte) error {
+func checkStructure(data []byte, schema map[string][]string) error {
 	type frame struct {
 		object bool
 		path   string

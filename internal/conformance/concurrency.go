@@ -23,7 +23,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"CreateOneUsernameRace", testCreateAccountRace},
 		{"ManyAccountsAtOnce", testManyWriters},
 		{"ConsumeOneResetRace", testResetRace},
-	}, append(append(append(fleetConcurrencyTests(), progressConcurrencyTests()...), adminConcurrencyTests()...), incidentConcurrencyTests()...)...))
+	}, append(append(append(fleetConcurrencyTests(), progressConcurrencyTests()...), adminConcurrencyTests()...), append(incidentConcurrencyTests(), noticeConcurrencyTests()...)...)...))
 	t.Run("Audit", func(t *testing.T) {
 		RunAuditConcurrencyTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })
 	})

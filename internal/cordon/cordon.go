@@ -168,8 +168,13 @@ const (
 	ScopeIncidents = "incidents"
 )
 
+// ScopeNotices lets a token create, publish and withdraw in-app notices
+// and read their reach. Telling users is not enforcing: a communications
+// team may hold it without campaigns.
+const ScopeNotices = "notices"
+
 // Scopes lists every scope but ScopeAll.
-var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens, ScopeIntrospect, ScopeIncidents, ScopeSSF}
+var Scopes = []string{ScopeAccounts, ScopeSessions, ScopeKeys, ScopeCampaigns, ScopeAuditWrite, ScopeAuditRead, ScopeGate, ScopeTokens, ScopeIntrospect, ScopeIncidents, ScopeSSF, ScopeNotices}
 
 // HasScope reports whether the token grants scope.
 func (t *AdminToken) HasScope(scope string) bool {

@@ -112,6 +112,8 @@ type Store interface {
 	ResetStore
 	AuditStore
 	IncidentStore
+	NoticeStore
+	PublicPageStore
 	SSFStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error

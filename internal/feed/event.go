@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/wire"
 )
 
 // Kinds of event.
@@ -49,6 +50,10 @@ type Event struct {
 type Policy struct {
 	Version   uint64     `json:"version"`
 	Campaigns []Campaign `json:"campaigns"`
+	// Notices are the published notices that explain a campaign, which
+	// its denials carry (the Cordon-Notice header). A notice's publish or
+	// withdraw moves the policy version, so they travel with the policy.
+	Notices []wire.DenialNotice `json:"notices,omitempty"`
 }
 
 // Campaign is a cordon.Campaign on the wire.

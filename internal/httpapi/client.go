@@ -32,6 +32,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	var rr *authn.ResetRequiredError
 	if errors.As(err, &rr) {
 		s.logins.WithLabelValues(rr.Decision.Reason).Inc()
+		if s.notices != nil {
+			wire.SetNotice(w, s.notices.Denials(), &rr.Decision, r.Header.Get("Accept-Language"))
+		}
 		writeResetRequired(w, rr)
 		return
 	}
@@ -121,6 +124,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		}{oauthError: oauthError{Error: "invalid_grant", Description: re.Message, Message: re.Message, Reason: re.Reason}, Campaign: re.Decision.Campaign}
 		if u := re.Decision.Upgrade; u != nil {
 			body.MinVersion, body.UpdateURL, body.Sideloaded = u.MinVersion, u.URL, u.Sideloaded
+		}
+		if s.notices != nil {
+			wire.SetNotice(w, s.notices.Denials(), &re.Decision, r.Header.Get("Accept-Language"))
 		}
 		writeJSON(w, http.StatusBadRequest, body)
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/notices"
 	"github.com/cordon-dev/cordon/internal/wire"
 )
 
@@ -56,6 +57,9 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var de *authn.DeniedError
 	if errors.As(err, &de) {
+		if n, ok := r.Context().Value(keyNotices).(*notices.Service); ok {
+			wire.SetNotice(w, n.Denials(), &de.Decision, r.Header.Get("Accept-Language"))
+		}
 		wire.WriteDenied(w, &de.Decision)
 		return
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/incident"
+	"github.com/cordon-dev/cordon/internal/notices"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/ssf"
 	"github.com/cordon-dev/cordon/internal/uafacts"
@@ -37,6 +38,7 @@ type Server struct {
 	campaigns *campaign.Service
 	audit     *auditlog.Service
 	incidents *incident.Service
+	notices   *notices.Service
 	feed      http.Handler
 	closing   context.Context
 	store     cordon.Store
@@ -79,6 +81,8 @@ type Deps struct {
 	Audit *auditlog.Service
 	// Incidents runs the incident record; nil leaves the incident API out.
 	Incidents *incident.Service
+	// Notices runs in-app notices and public pages; nil leaves them out.
+	Notices *notices.Service
 	// Feed serves the policy feed to enforcement points (scope gate).
 	Feed http.Handler
 	// Closing ends when the server shuts down; it ends feed streams, which
@@ -119,7 +123,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, notices: d.Notices, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF}
 	if d.AccessLogSample > 1 {
 		s.accessSample = uint64(d.AccessLogSample)
 	}
@@ -239,6 +243,9 @@ func (s *Server) routes(mux *router) {
 	if s.ssf != nil {
 		s.ssfRoutes(mux)
 	}
+	if s.notices != nil {
+		s.noticeRoutes(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -298,6 +305,7 @@ const (
 	keyLogger ctxKey = iota
 	keyActor
 	keyAdmin
+	keyNotices
 )
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -346,6 +354,10 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		log := s.log.With("request_id", id)
 		r = r.WithContext(context.WithValue(r.Context(), keyLogger, log))
+		if s.notices != nil {
+			// Denials carry the notice that explains their campaign.
+			r = r.WithContext(context.WithValue(r.Context(), keyNotices, s.notices))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		_, route := mux.Handler(r)
 		if route == "" || route == "/" {

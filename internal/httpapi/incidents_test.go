@@ -145,7 +145,7 @@ func TestIncidentBadInput(t *testing.T) {
 		{"unknown link kind", "responder", "POST", base + "/links", "application/json", `{"kind":"ticket","id":"x"}`, 422, "invalid_field", "kind"},
 		{"unknown report", "responder", "POST", base + "/links", "application/json", `{"kind":"report","id":"r-nope"}`, 404, "not_found", "id"},
 		{"unknown campaign", "responder", "POST", base + "/links", "application/json", `{"kind":"campaign","id":"c-nope"}`, 404, "not_found", "id"},
-		{"a notice (not kept yet)", "responder", "POST", base + "/links", "application/json", `{"kind":"notice","id":"n-1"}`, 422, "invalid_field", "kind"},
+		{"unknown notice", "responder", "POST", base + "/links", "application/json", `{"kind":"notice","id":"n-nope"}`, 404, "not_found", "id"},
 		{"a hostile link id", "responder", "POST", base + "/links", "application/json", `{"kind":"report","id":"r-1 | <script>"}`, 422, "invalid_field", "id"},
 		{"unlink what is not linked", "responder", "DELETE", base + "/links/campaign/c-nope", "", ``, 404, "not_found", "id"},
 		{"unlink an unknown kind", "responder", "DELETE", base + "/links/ticket/x", "", ``, 422, "invalid_field", "kind"},

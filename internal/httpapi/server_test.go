@@ -19,6 +19,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
 	"github.com/cordon-dev/cordon/internal/memstore"
+	"github.com/cordon-dev/cordon/internal/notices"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
@@ -98,7 +99,11 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httpapi.New(httpapi.Deps{Authn: an, Campaigns: camps, Audit: al, Incidents: inc, Store: e.store, Hasher: hasher, Clock: e.clk})
+	nt, err := notices.New(notices.Config{Store: e.store, Audit: al, Campaigns: camps, Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httpapi.New(httpapi.Deps{Authn: an, Campaigns: camps, Audit: al, Incidents: inc, Notices: nt, Store: e.store, Hasher: hasher, Clock: e.clk})
 	return e
 }
 

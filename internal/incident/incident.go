@@ -52,6 +52,7 @@ const (
 type Store interface {
 	cordon.IncidentStore
 	SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error)
+	Notice(ctx context.Context, id string) (*cordon.Notice, error)
 }
 
 // Config is what a Service is built from.
@@ -384,9 +385,9 @@ func (s *Service) Note(ctx context.Context, by Actor, id, text string) (*View, e
 	})
 }
 
-// Link links an object that exists to the incident. Notices and alerts
-// are named kinds for what issue 15 adds later; until cordon keeps them,
-// linking one is refused.
+// Link links an object that exists to the incident. Alerts are a named
+// kind for what issue 15 adds later; until cordon keeps them, linking one
+// is refused.
 func (s *Service) Link(ctx context.Context, by Actor, id string, kind cordon.LinkKind, object string) (*View, error) {
 	if err := s.exists(ctx, kind, object); err != nil {
 		return nil, err
@@ -442,7 +443,9 @@ func (s *Service) exists(ctx context.Context, kind cordon.LinkKind, object strin
 			return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "this server runs no campaigns")
 		}
 		_, err = s.campaigns.Get(ctx, object)
-	case cordon.LinkNotice, cordon.LinkAlert:
+	case cordon.LinkNotice:
+		_, err = s.store.Notice(ctx, object)
+	case cordon.LinkAlert:
 		return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "cordon keeps no %ss yet; link them once it does", kind)
 	default:
 		return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "unknown kind %q", kind)

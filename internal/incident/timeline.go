@@ -45,7 +45,7 @@ type Timeline struct {
 const auditLogSubject = auditlog.ObjectPrefix + "audit-log"
 
 // Timeline reads the incident's history from the audit log: its own
-// entries and the admin actions on the campaigns and saved reports it
+// entries and the admin actions on the campaigns, notices and saved reports it
 // links, in log order. Nothing of it comes from the incident's row but
 // which objects are linked, so editing the row changes no entry.
 func (s *Service) Timeline(ctx context.Context, id string) (*Timeline, error) {
@@ -54,17 +54,22 @@ func (s *Service) Timeline(ctx context.Context, id string) (*Timeline, error) {
 		return nil, err
 	}
 	subjects := []string{Subject(id)}
-	campaigns := map[string]string{}
+	// objects names the other linked objects by their audit subject.
+	objects := map[string]string{}
 	var reports []string
 	for _, l := range v.Links {
 		switch l.Kind {
 		case cordon.LinkCampaign:
 			sub := auditlog.ObjectPrefix + "campaign/" + l.ID
 			subjects = append(subjects, sub)
-			campaigns[sub] = l.ID
+			objects[sub] = "campaign " + l.ID
 		case cordon.LinkReport:
 			reports = append(reports, l.ID)
-		case cordon.LinkNotice, cordon.LinkAlert:
+		case cordon.LinkNotice:
+			sub := auditlog.ObjectPrefix + "notice/" + l.ID
+			subjects = append(subjects, sub)
+			objects[sub] = "notice " + l.ID
+		case cordon.LinkAlert:
 			// Not kept by cordon yet: no entries to read.
 		}
 	}
@@ -73,7 +78,7 @@ func (s *Service) Timeline(ctx context.Context, id string) (*Timeline, error) {
 	}
 	t := &Timeline{Incident: id, Title: v.Title, At: s.clock.Now().UTC(), Entries: []Entry{}}
 	err = s.audit.EntriesAbout(ctx, subjects, func(e *cordon.AuditEntry) error {
-		out, keep := readEntry(e, id, campaigns, reports)
+		out, keep := readEntry(e, id, objects, reports)
 		if keep {
 			t.Entries = append(t.Entries, out)
 		}
@@ -88,7 +93,7 @@ func (s *Service) Timeline(ctx context.Context, id string) (*Timeline, error) {
 // readEntry turns a stored entry into a timeline line, reading every
 // field from the signed leaf, and says whether it belongs to the
 // timeline.
-func readEntry(e *cordon.AuditEntry, id string, campaigns map[string]string, reports []string) (Entry, bool) {
+func readEntry(e *cordon.AuditEntry, id string, objects map[string]string, reports []string) (Entry, bool) {
 	out := Entry{Index: e.Index, Time: e.Time, Principal: e.Principal, Action: e.Action, LeafHash: hex.EncodeToString(e.LeafHash)}
 	ev, err := audit.ParseLeaf(e.Leaf)
 	if err != nil || !bytes.Equal(audit.LeafHash(e.Leaf), e.LeafHash) || ev.Subject != e.Subject {
@@ -100,8 +105,8 @@ func readEntry(e *cordon.AuditEntry, id string, campaigns map[string]string, rep
 	switch {
 	case ev.Subject == Subject(id):
 		out.Object = "incident " + id
-	case campaigns[ev.Subject] != "":
-		out.Object = "campaign " + campaigns[ev.Subject]
+	case objects[ev.Subject] != "":
+		out.Object = objects[ev.Subject]
 	case ev.Subject == auditLogSubject:
 		r := reportOf(ev.Purpose, reports)
 		if r == "" {

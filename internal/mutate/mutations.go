@@ -270,6 +270,27 @@ var mutations = []mutation{
 		To:   `if envErr != nil || f.Name == "help" || pflagGlobal(f.Name) {`,
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestConfigPrecedence"},
 
+	// Notices (issue 15): who reads them, who may acknowledge, what the
+	// denial header can carry, and their records.
+	{Name: "an app acknowledges a notice not meant for its session", File: "internal/notices/notices.go",
+		From: "if !m.Match(sess, s.clock.Now()) {", To: "if !m.Match(sess, s.clock.Now()) && false {",
+		Pkgs: []string{"./internal/notices"}, Run: "TestServedByFactsAtLogin"},
+	{Name: "an app acknowledges a notice that is not published", File: "internal/notices/notices.go",
+		From: "if n.State != cordon.NoticePublished {", To: "if false {",
+		Pkgs: []string{"./internal/notices"}, Run: "TestServedByFactsAtLogin"},
+	{Name: "a revoked session still reads its notices", File: "internal/httpapi/notices.go",
+		From: "p != nil && de.Decision.Campaign != \"\"", To: "p != nil",
+		Pkgs: []string{"./cmd/cordon"}, Run: "TestNoticeEndToEnd"},
+	{Name: "a notice change is written without its audit entry", File: "internal/notices/notices.go",
+		From: "return cordon.WithAudit(ctx, e), nil", To: "_ = e\n\treturn ctx, nil",
+		Pkgs: []string{"./internal/notices"}, Run: "TestEveryChangeIsRecorded"},
+	{Name: "a Cordon-Notice title is written unencoded", File: "internal/wire/notice.go",
+		From: "b.WriteString(attrChars(title))", To: "b.WriteString(title)",
+		Pkgs: []string{"./internal/wire", "./gate"}, Run: "TestNoticeHeader|TestGateDenialCarriesNotice"},
+	{Name: "a withdraw loses to a racing publish on PostgreSQL", File: "internal/postgres/notice.go",
+		From: " FOR UPDATE`, id)", To: "`, id)",
+		Pkgs: []string{"./internal/postgres"}, Run: "TestConcurrency/PublishRacesWithdraw"},
+
 	// Incidents (issue 15): the record, its moves and its timeline.
 	{Name: "an incident change is written without its audit entry", File: "internal/incident/incident.go",
 		From: "return cordon.WithAudit(ctx, e), nil", To: "_ = e\n\treturn ctx, nil",

@@ -1,0 +1,294 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/stored"
+)
+
+var (
+	_ cordon.NoticeStore     = (*DB)(nil)
+	_ cordon.PublicPageStore = (*DB)(nil)
+)
+
+const noticeCols = `id, incident, campaign, state, created_at, created_by, updated_at, published_at, withdrawn_at, doc`
+
+// CreateNotice stores a new notice with its context's audit entries.
+func (db *DB) CreateNotice(ctx context.Context, n *cordon.Notice) error {
+	if err := stored.CheckNotice(n); err != nil {
+		return err
+	}
+	doc, err := stored.EncodeNotice(n)
+	if err != nil {
+		return err
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO notices (`+noticeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.ID, n.Incident, n.Campaign, string(n.State), micros(n.CreatedAt), n.CreatedBy, micros(n.UpdatedAt),
+			stored.ZeroMicros(n.PublishedAt), stored.ZeroMicros(n.WithdrawnAt), string(doc))
+		return err
+	})
+}
+
+func scanNotice(row interface{ Scan(...any) error }) (*cordon.Notice, error) {
+	var r stored.NoticeRow
+	var doc string
+	if err := row.Scan(&r.ID, &r.Incident, &r.Campaign, &r.State, &r.Created, &r.CreatedBy, &r.Updated, &r.Published, &r.Withdrawn, &doc); err != nil {
+		return nil, mapErr(err)
+	}
+	r.Doc = []byte(doc)
+	return stored.DecodeNotice(&r)
+}
+
+func (db *DB) Notice(ctx context.Context, id string) (*cordon.Notice, error) {
+	return scanNotice(db.r.QueryRowContext(ctx, `SELECT `+noticeCols+` FROM notices WHERE id = ?`, id))
+}
+
+func (db *DB) notices(ctx context.Context, q string, args ...any) ([]*cordon.Notice, error) {
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []*cordon.Notice{}
+	for rows.Next() {
+		n, err := scanNotice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, mapErr(rows.Err())
+}
+
+func (db *DB) Notices(ctx context.Context) ([]*cordon.Notice, error) {
+	return db.notices(ctx, `SELECT `+noticeCols+` FROM notices ORDER BY created_at DESC, id DESC`)
+}
+
+func (db *DB) PublishedNotices(ctx context.Context) ([]*cordon.Notice, error) {
+	return db.notices(ctx, `SELECT `+noticeCols+` FROM notices WHERE state = ? ORDER BY published_at, id`, string(cordon.NoticePublished))
+}
+
+// TransitionNotice is a compare-and-set on the state: the UPDATE names
+// the states it leaves, so of two racing moves one finds none.
+func (db *DB) TransitionNotice(ctx context.Context, id string, from []cordon.NoticeState, to cordon.NoticeState, at time.Time) (*cordon.Notice, error) {
+	var n *cordon.Notice
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var err error
+		if n, err = scanNotice(tx.QueryRowContext(ctx, `SELECT `+noticeCols+` FROM notices WHERE id = ?`, id)); err != nil {
+			return err
+		}
+		if !slices.Contains(from, n.State) {
+			return stored.NoticeConflict(id, n.State, to)
+		}
+		prev := n.State
+		stored.NoticeMoved(n, to, at)
+		res, err := tx.ExecContext(ctx, `UPDATE notices SET state = ?, updated_at = ?, published_at = ?, withdrawn_at = ? WHERE id = ? AND state = ?`,
+			string(to), micros(n.UpdatedAt), stored.ZeroMicros(n.PublishedAt), stored.ZeroMicros(n.WithdrawnAt), id, string(prev))
+		if err != nil {
+			return err
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return err
+		} else if k != 1 {
+			return stored.NoticeConflict(id, prev, to)
+		}
+		if n.Campaign != "" {
+			_, err = tx.ExecContext(ctx, `UPDATE policy_version SET version = version + 1 WHERE id = 1`)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func (db *DB) RecordNoticeDelivered(ctx context.Context, noticeID, sessionID, accountID string, at time.Time) (bool, error) {
+	var first bool
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		var d noticeDelta
+		var err error
+		if d, err = deliverTx(ctx, tx, noticeID, sessionID, accountID, at); err != nil {
+			return err
+		}
+		first = d.deliveredSessions == 1
+		return countTx(ctx, tx, noticeID, d)
+	})
+	return first, err
+}
+
+// noticeDelta is what one write adds to a notice's counters.
+type noticeDelta struct{ deliveredSessions, deliveredUsers, ackedSessions, ackedUsers int64 }
+
+// deliverTx records a delivery once per session, and its account once
+// per notice. Rows are taken in one order (delivery, account, counters)
+// by every write, so concurrent writes wait rather than deadlock.
+func deliverTx(ctx context.Context, tx *sql.Tx, noticeID, sessionID, accountID string, at time.Time) (noticeDelta, error) {
+	var d noticeDelta
+	res, err := tx.ExecContext(ctx, `INSERT INTO notice_deliveries (notice, session, account, delivered_at, acked_at) VALUES (?, ?, ?, ?, 0) ON CONFLICT DO NOTHING`,
+		noticeID, sessionID, accountID, micros(at))
+	if err != nil {
+		return d, err
+	}
+	if d.deliveredSessions, err = res.RowsAffected(); err != nil || d.deliveredSessions == 0 {
+		return d, err
+	}
+	res, err = tx.ExecContext(ctx, `INSERT INTO notice_accounts (notice, account, acked) VALUES (?, ?, 0) ON CONFLICT DO NOTHING`, noticeID, accountID)
+	if err != nil {
+		return d, err
+	}
+	d.deliveredUsers, err = res.RowsAffected()
+	return d, err
+}
+
+// countTx adds d to the notice's counters.
+func countTx(ctx context.Context, tx *sql.Tx, noticeID string, d noticeDelta) error {
+	if d == (noticeDelta{}) {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO notice_counts (notice, delivered_sessions, delivered_users, acked_sessions, acked_users) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (notice) DO UPDATE SET delivered_sessions = delivered_sessions + excluded.delivered_sessions,
+		delivered_users = delivered_users + excluded.delivered_users, acked_sessions = acked_sessions + excluded.acked_sessions,
+		acked_users = acked_users + excluded.acked_users`, noticeID, d.deliveredSessions, d.deliveredUsers, d.ackedSessions, d.ackedUsers)
+	return err
+}
+
+func (db *DB) AckNotice(ctx context.Context, noticeID, sessionID, accountID string, at time.Time) (bool, error) {
+	var first bool
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		d, err := deliverTx(ctx, tx, noticeID, sessionID, accountID, at)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE notice_deliveries SET acked_at = ? WHERE notice = ? AND session = ? AND acked_at = 0`, micros(at), noticeID, sessionID)
+		if err != nil {
+			return err
+		}
+		if d.ackedSessions, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if first = d.ackedSessions == 1; first {
+			// The delivery's own account: a session never changes account.
+			res, err := tx.ExecContext(ctx, `UPDATE notice_accounts SET acked = 1 WHERE notice = ? AND account = (SELECT account FROM notice_deliveries WHERE notice = ? AND session = ?) AND acked = 0`,
+				noticeID, noticeID, sessionID)
+			if err != nil {
+				return err
+			}
+			if d.ackedUsers, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+		return countTx(ctx, tx, noticeID, d)
+	})
+	return first, err
+}
+
+func (db *DB) SessionNoticeAcks(ctx context.Context, sessionID string) (map[string]time.Time, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT notice, acked_at FROM notice_deliveries WHERE session = ? AND acked_at > 0`, sessionID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, mapErr(err)
+		}
+		out[id] = fromMicros(at)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// NoticeProgress reads the notice's counters: one row, whatever the
+// number of deliveries.
+func (db *DB) NoticeProgress(ctx context.Context, noticeID string) (cordon.NoticeProgress, error) {
+	var p cordon.NoticeProgress
+	err := db.r.QueryRowContext(ctx, `SELECT delivered_sessions, delivered_users, acked_sessions, acked_users FROM notice_counts WHERE notice = ?`, noticeID).
+		Scan(&p.DeliveredSessions, &p.DeliveredUsers, &p.AckedSessions, &p.AckedUsers)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cordon.NoticeProgress{}, nil
+	}
+	return p, mapErr(err)
+}
+
+func (db *DB) PublishPageUpdate(ctx context.Context, incident, slug string, u *cordon.PublicUpdate) (*cordon.PublicPage, error) {
+	if err := stored.CheckPageUpdate(incident, slug, u); err != nil {
+		return nil, err
+	}
+	texts, err := stored.EncodeTexts(u.Texts)
+	if err != nil {
+		return nil, err
+	}
+	err = db.write(ctx, func(tx *sql.Tx) error {
+		var have string
+		err := tx.QueryRowContext(ctx, `SELECT slug FROM public_pages WHERE incident = ?`, incident).Scan(&have)
+		switch {
+		case errors.Is(err, sql.ErrNoRows) && slug == "":
+			return cordon.ErrNotFound
+		case errors.Is(err, sql.ErrNoRows):
+			if _, err := tx.ExecContext(ctx, `INSERT INTO public_pages (incident, slug) VALUES (?, ?)`, incident, slug); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case slug != "" && slug != have:
+			return stored.PageSlugConflict(incident, have, slug)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO public_updates (id, incident, published_at, published_by, default_language, texts) VALUES (?, ?, ?, ?, ?, ?)`,
+			u.ID, incident, micros(u.PublishedAt), u.PublishedBy, u.DefaultLanguage, string(texts))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return db.PublicPageOf(ctx, incident)
+}
+
+func (db *DB) PublicPageBySlug(ctx context.Context, slug string) (*cordon.PublicPage, error) {
+	var p cordon.PublicPage
+	if err := db.r.QueryRowContext(ctx, `SELECT incident, slug FROM public_pages WHERE slug = ?`, slug).Scan(&p.Incident, &p.Slug); err != nil {
+		return nil, mapErr(err)
+	}
+	return db.pageUpdates(ctx, &p)
+}
+
+func (db *DB) PublicPageOf(ctx context.Context, incident string) (*cordon.PublicPage, error) {
+	var p cordon.PublicPage
+	if err := db.r.QueryRowContext(ctx, `SELECT incident, slug FROM public_pages WHERE incident = ?`, incident).Scan(&p.Incident, &p.Slug); err != nil {
+		return nil, mapErr(err)
+	}
+	return db.pageUpdates(ctx, &p)
+}
+
+func (db *DB) pageUpdates(ctx context.Context, p *cordon.PublicPage) (*cordon.PublicPage, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, published_at, published_by, default_language, texts FROM public_updates WHERE incident = ? ORDER BY published_at DESC, id DESC`, p.Incident)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	p.Updates = []cordon.PublicUpdate{}
+	for rows.Next() {
+		var (
+			u     cordon.PublicUpdate
+			at    int64
+			texts string
+		)
+		if err := rows.Scan(&u.ID, &at, &u.PublishedBy, &u.DefaultLanguage, &texts); err != nil {
+			return nil, mapErr(err)
+		}
+		u.PublishedAt = fromMicros(at)
+		if u.Texts, err = stored.DecodeTexts([]byte(texts)); err != nil {
+			return nil, err
+		}
+		p.Updates = append(p.Updates, u)
+	}
+	return p, mapErr(rows.Err())
+}
