@@ -113,6 +113,7 @@ type Store interface {
 	AuditStore
 	IncidentStore
 	SSFStore
+	ConsoleStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

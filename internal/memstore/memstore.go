@@ -64,6 +64,7 @@ type Store struct {
 
 	incidents map[string]cordon.Incident
 	ssf       ssfState
+	console   consoleState
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
