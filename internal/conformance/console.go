@@ -14,6 +14,7 @@ func consoleTests() []subtest {
 		{"TOTPStepOnlyMovesForward", testConsoleTOTPStep},
 		{"SessionExpires", testConsoleSessionExpiry},
 		{"SessionOfNoAdmin", testConsoleSessionNoAdmin},
+		{"TransitionCarriesAudit", testTransitionCarriesAudit},
 	}
 }
 
@@ -89,4 +90,27 @@ func testConsoleSessionExpiry(t *testing.T, s cordon.Store) {
 func testConsoleSessionNoAdmin(t *testing.T, s cordon.Store) {
 	sess := &cordon.ConsoleSession{Hash: []byte("h"), AdminID: "ca_none", CreatedAt: at(0), ExpiresAt: at(time.Hour)}
 	checkErr(t, "CreateConsoleSession of no admin", s.CreateConsoleSession(t.Context(), sess), cordon.ErrNotFound)
+}
+
+// testTransitionCarriesAudit: a campaign's lifecycle change by a console
+// admin and its audit record commit together (the memstore once dropped
+// the record).
+func testTransitionCarriesAudit(t *testing.T, s cordon.Store) {
+	ctx := t.Context()
+	c := mustCreateCampaign(t, s, newCampaign("audited", at(0)))
+	e := newAuditEntry("activate", at(time.Minute), "cordon:console/ada", "cordon:campaign/"+c.ID, "campaigns")
+	if _, _, err := s.TransitionCampaign(cordon.WithAudit(ctx, e), c.ID, []cordon.State{cordon.StateDraft}, cordon.StateActive, trailEntry("activate", at(time.Minute))); err != nil {
+		t.Fatalf("TransitionCampaign: %v", err)
+	}
+	if size, err := s.AuditSize(ctx); err != nil || size != 1 {
+		t.Fatalf("after an audited transition: audit size %d, %v; want 1", size, err)
+	}
+	// A refused transition leaves no record.
+	e2 := newAuditEntry("activate-again", at(2*time.Minute), "cordon:console/ada", "cordon:campaign/"+c.ID, "campaigns")
+	if _, _, err := s.TransitionCampaign(cordon.WithAudit(ctx, e2), c.ID, []cordon.State{cordon.StateDraft}, cordon.StateActive, trailEntry("activate", at(2*time.Minute))); err == nil {
+		t.Fatal("a second activation of an active campaign: nil error")
+	}
+	if size, _ := s.AuditSize(ctx); size != 1 {
+		t.Errorf("a refused transition appended its record: size %d, want 1", size)
+	}
 }
