@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -136,7 +137,8 @@ func (c *Console) verify(ctx context.Context, n uint64) (audit.Report, error) {
 	go func() {
 		defer close(ch)
 		errc <- c.cfg.Audit.Entries(ctx, 0, n, func(e *cordon.AuditEntry) error {
-			se := audit.StoredEntry{Index: e.Index, Leaf: e.Leaf, LeafHash: e.LeafHash}
+			// Copied: a store may reuse the buffers once fn returns.
+			se := audit.StoredEntry{Index: e.Index, Leaf: bytes.Clone(e.Leaf), LeafHash: bytes.Clone(e.LeafHash)}
 			select {
 			case ch <- se:
 				return nil
