@@ -3,10 +3,10 @@ package console_test
 import (
 	"io"
 	"log/slog"
-	"os"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
