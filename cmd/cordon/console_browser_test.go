@@ -224,7 +224,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b := newBrowser(t)
 	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: t.TempDir(), AdminToken: testAdminToken,
 		Hash: password.Params{Time: 1, MemoryKiB: 64, Threads: 1, SaltLen: 16, KeyLen: 32},
-		Log:  slog.New(slog.DiscardHandler), Out: io.Discard, ProgressSample: 300 * time.Millisecond}}
+		Log:  slog.New(slog.DiscardHandler), Out: io.Discard, ProgressSample: 300 * time.Millisecond, AuditInterval: 200 * time.Millisecond}}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +55,7 @@ func newEnv(t *testing.T, fourEyes bool) *env {
 	if e.inc, err = incident.New(incident.Config{Store: e.store, Audit: e.audit, Campaigns: e.camps, Clock: e.clk}); err != nil {
 		t.Fatal(err)
 	}
-	con, err := console.New(console.Config{Log: slog.New(slog.NewTextHandler(os.Stderr, nil)), Store: e.store, Campaigns: e.camps, Incidents: e.inc, Audit: e.audit, Hasher: e.hasher, Clock: e.clk,
+	con, err := console.New(console.Config{Log: slog.New(slog.DiscardHandler), Store: e.store, Campaigns: e.camps, Incidents: e.inc, Audit: e.audit, Hasher: e.hasher, Clock: e.clk,
 		FourEyes: fourEyes, Throttle: throttle.New(throttle.DefaultConfig(), e.clk), LiveEvery: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -450,11 +449,15 @@ func TestLiveStream(t *testing.T) {
 func TestAuditVerify(t *testing.T) {
 	e := newEnv(t, false)
 	c := e.signIn(t, "cy")
+	resp, body := c.do(t, "POST", "/console/audit/verify", url.Values{}, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "no signed checkpoint yet") {
+		t.Fatalf("verify before any checkpoint: %d\n%s", resp.StatusCode, body)
+	}
 	if _, err := e.audit.Checkpoint(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	c.do(t, "GET", "/console/blast?principals=svc", nil, nil) // one more entry, past the checkpoint
-	resp, body := c.do(t, "POST", "/console/audit/verify", url.Values{}, nil)
+	resp, body = c.do(t, "POST", "/console/audit/verify", url.Values{}, nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, "Verified: ") {
 		t.Fatalf("verify: %d\n%s", resp.StatusCode, body)
 	}

@@ -97,7 +97,9 @@ func (c *Console) handleVerify(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rep, err := c.verify(r.Context(), p.Size)
 	p.VerifiedIn = time.Since(start).Round(time.Millisecond)
-	if err != nil {
+	if errors.Is(err, audit.ErrNoCheckpoint) {
+		p.VerifyErr = "no signed checkpoint yet: there is nothing to verify the entries against. The server signs one soon after entries arrive; try again in a minute."
+	} else if err != nil {
 		var te *audit.TamperError
 		if !errors.As(err, &te) {
 			var ce *cordon.Error
