@@ -40,7 +40,7 @@ type env struct {
 	secrets map[string]string
 }
 
-func newEnv(t *testing.T, fourEyes bool) *env {
+func newEnv(t testing.TB, fourEyes bool) *env {
 	t.Helper()
 	ctx := t.Context()
 	e := &env{store: memstore.New(), clk: clock.NewFake(t0), secrets: map[string]string{}}
@@ -68,7 +68,7 @@ func newEnv(t *testing.T, fourEyes bool) *env {
 	return e
 }
 
-func (e *env) addAdmin(t *testing.T, name, role string) {
+func (e *env) addAdmin(t testing.TB, name, role string) {
 	t.Helper()
 	hash, err := e.hasher.Hash(t.Context(), adminPassword)
 	if err != nil {
@@ -88,7 +88,7 @@ func (e *env) addAdmin(t *testing.T, name, role string) {
 }
 
 // code is the admin's TOTP code at the fake clock's now.
-func (e *env) code(t *testing.T, name string) string {
+func (e *env) code(t testing.TB, name string) string {
 	t.Helper()
 	c, err := totp.GenerateCodeCustom(e.secrets[name], e.clk.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
@@ -107,7 +107,7 @@ type client struct {
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-func (c *client) do(t *testing.T, method, path string, form url.Values, hdr map[string]string) (*http.Response, string) {
+func (c *client) do(t testing.TB, method, path string, form url.Values, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
 	var body io.Reader
 	if form != nil {
@@ -148,7 +148,7 @@ func (c *client) do(t *testing.T, method, path string, form url.Values, hdr map[
 	return resp, string(b)
 }
 
-func (e *env) signIn(t *testing.T, name string) *client {
+func (e *env) signIn(t testing.TB, name string) *client {
 	t.Helper()
 	e.clk.Advance(30 * time.Second) // a fresh TOTP step: a code is good once
 	c := &client{e: e}
