@@ -345,6 +345,14 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do(t, "incident room", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`progress`)))
 	b.shot(t, "incident-room")
 	b.axe(t, "incident room")
+	// On a phone: nothing wider than the screen but the charts' own
+	// scrolling tables.
+	b.do(t, "phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`progress`)))
+	if wide := brun(t, b, "page width", chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`)); wide {
+		t.Error("the incident room is wider than a phone's screen")
+	}
+	b.shot(t, "incident-room-phone")
+	b.do(t, "desktop", chromedp.ResetViewport())
 
 	// Blast radius → cohort → draft.
 	b.do(t, "blast radius",
