@@ -13,6 +13,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
@@ -460,5 +461,64 @@ func TestAuditVerify(t *testing.T) {
 	resp, body = c.do(t, "POST", "/console/audit/verify", url.Values{}, nil)
 	if resp.StatusCode != 200 || !strings.Contains(body, "Verified: ") {
 		t.Fatalf("verify: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestLiveStreamEndsAtSignOut: a stream opened with a session ends once
+// the session is signed out.
+func TestLiveStreamEndsAtSignOut(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.signIn(t, "ada")
+	r, _ := http.NewRequestWithContext(t.Context(), "GET", e.srv.URL+"/console/live/fleet", nil)
+	r.AddCookie(&http.Cookie{Name: console.CookieName, Value: c.cookie})
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64)
+	if _, err := io.ReadAtLeast(resp.Body, buf, 16); err != nil {
+		t.Fatalf("the stream sent nothing: %v", err)
+	}
+	if resp, _ := c.do(t, "POST", "/console/logout", url.Values{}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream outlived its session by 5 s")
+	}
+}
+
+// TestBlastCSV: the export lists every user, and a subject a reporter
+// logged as a spreadsheet formula is written so it cannot run.
+func TestBlastCSV(t *testing.T) {
+	e := newEnv(t, false)
+	now := e.clk.Now()
+	if _, _, err := e.audit.Ingest(t.Context(), []audit.Event{
+		{Time: now.Add(-time.Hour), Principal: "svc-a", Action: "read", Subject: "=HYPERLINK(\"http://evil\")", Categories: []string{"tickets"}, Purpose: "T-1"},
+		{Time: now.Add(-time.Hour), Principal: "svc-a", Action: "read", Subject: "bob", Categories: []string{"payments"}, Purpose: "T-2"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "cy")
+	resp, body := c.do(t, "GET", "/console/blast.csv?principals=svc-a", nil, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv; charset=utf-8" || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("CSV: %d %v", resp.StatusCode, resp.Header)
+	}
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if len(lines) != 3 || lines[0] != "subject,account,categories,events,first,last" {
+		t.Fatalf("CSV:\n%s", body)
+	}
+	if !strings.HasPrefix(lines[1], `"'=HYPERLINK(""http://evil"")"`) {
+		t.Errorf("the formula row is %q, want it quoted by an apostrophe", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], "bob,") {
+		t.Errorf("second row %q, want bob", lines[2])
+	}
+	if !auditHas(t, e, "cordon:console/cy", "blast radius CSV") {
+		t.Error("the export is not in the audit log under cy")
 	}
 }

@@ -35,7 +35,13 @@ func (c *Console) live(render func(*http.Request) (template.HTML, error)) http.H
 		tick := time.NewTicker(c.cfg.LiveEvery)
 		defer tick.Stop()
 		var last template.HTML
+		ck, _ := r.Cookie(CookieName)
 		for {
+			// A stream lives as long as its session: signed out or expired,
+			// it ends at the next tick.
+			if _, _, err := c.cfg.Store.ConsoleSession(ctx, hashSecret(ck.Value), c.cfg.Clock.Now()); err != nil {
+				return
+			}
 			html, err := render(r.WithContext(ctx))
 			if err != nil {
 				if ctx.Err() == nil {
