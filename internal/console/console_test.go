@@ -522,3 +522,46 @@ func TestBlastCSV(t *testing.T) {
 		t.Error("the export is not in the audit log under cy")
 	}
 }
+
+func TestLifecycle(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.signIn(t, "bo")
+	resp, _ := c.do(t, "POST", "/console/campaigns", url.Values{"document": {"kind: reauth\nname: life\ncohort: {platforms: [ios]}\n"}}, nil)
+	loc := resp.Header.Get("Location")
+	id := strings.TrimPrefix(loc, "/console/campaigns/")
+	_, page := c.do(t, "GET", loc, nil, nil)
+	for _, want := range []string{`action="/console/campaigns/` + id + `/activate"`, `action="/console/campaigns/` + id + `/cancel"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("a draft's page lacks %s", want)
+		}
+	}
+	if strings.Contains(page, "/pause\"") {
+		t.Error("a draft's page offers pause")
+	}
+	for _, step := range []struct {
+		action string
+		form   url.Values
+		status int
+		state  cordon.State
+	}{
+		{"pause", url.Values{}, 422, cordon.StateDraft}, // not from a draft
+		{"activate", url.Values{"confirm": {id}}, 303, cordon.StateActive},
+		{"pause", url.Values{}, 303, cordon.StatePaused},
+		{"resume", url.Values{}, 303, cordon.StateActive},
+		{"complete", url.Values{}, 303, cordon.StateCompleted},
+		{"resume", url.Values{}, 422, cordon.StateCompleted},
+		{"explode", url.Values{}, 404, cordon.StateCompleted},
+	} {
+		resp, _ := c.do(t, "POST", loc+"/"+step.action, step.form, nil)
+		camp, err := e.camps.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != step.status || camp.State != step.state {
+			t.Errorf("%s: %d, state %s; want %d, %s", step.action, resp.StatusCode, camp.State, step.status, step.state)
+		}
+	}
+	if !auditHas(t, e, "cordon:console/bo", "campaign pause") || !auditHas(t, e, "cordon:console/bo", "campaign complete") {
+		t.Error("the lifecycle is not in the audit log under bo")
+	}
+}
