@@ -565,3 +565,41 @@ func TestLifecycle(t *testing.T) {
 		t.Error("the lifecycle is not in the audit log under bo")
 	}
 }
+
+func TestIncidentRoom(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.signIn(t, "bo")
+	if resp, body := c.do(t, "POST", "/console/incidents", url.Values{"title": {"support tool leak"}, "severity": {"high"}}, nil); resp.StatusCode != 303 {
+		t.Fatalf("open: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := c.do(t, "POST", "/console/incidents", url.Values{"title": {"x"}, "severity": {"apocalyptic"}}, nil); resp.StatusCode != 422 || !strings.Contains(body, "severity") {
+		t.Errorf("a bad severity: %d, want 422 naming the severity", resp.StatusCode)
+	}
+	list, err := e.inc.List(t.Context())
+	if err != nil || len(list) != 1 {
+		t.Fatalf("incidents: %v %v", list, err)
+	}
+	id := list[0].ID
+	resp, _ := c.do(t, "POST", "/console/campaigns", url.Values{"document": {"kind: reauth\nname: linked\ncohort: {platforms: [ios]}\n"}}, nil)
+	campID := strings.TrimPrefix(resp.Header.Get("Location"), "/console/campaigns/")
+	if _, err := e.inc.Link(t.Context(), incident.Actor{Principal: "cordon:admin/root"}, id, cordon.LinkCampaign, campID); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(2 * time.Hour)
+	_, body := c.do(t, "GET", "/console/", nil, nil)
+	for _, want := range []string{"support tool leak", "investigating", "70h left", `<progress max="0" value="0"`, "linked", "cordon:console/bo: incident opened"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the incident room lacks %q\n%s", want, body)
+		}
+	}
+	resp, md := c.do(t, "GET", "/console/incidents/"+id+"/summary.md", nil, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/markdown") || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") || !strings.Contains(md, "support tool leak") {
+		t.Fatalf("summary: %d %v\n%s", resp.StatusCode, resp.Header, md)
+	}
+	if !auditHas(t, e, "cordon:console/bo", "incident summary downloaded") {
+		t.Error("the download is not in the audit log under bo")
+	}
+	if resp, _ := c.do(t, "GET", "/console/incidents/i-nope/summary.md", nil, nil); resp.StatusCode != 404 {
+		t.Errorf("an unknown incident's summary: %d, want 404", resp.StatusCode)
+	}
+}
