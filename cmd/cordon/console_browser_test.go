@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -340,6 +341,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot(t, "campaign-progress")
 	b.axe(t, "campaign progress")
+	// Dark mode: the same page under prefers-color-scheme: dark, checked
+	// by axe (colour contrast among its rules).
+	dark := func(on string) {
+		t.Helper()
+		if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: on}}}); err != nil {
+			t.Fatalf("emulate %s: %v", on, err)
+		}
+	}
+	dark("dark")
+	if bg := brun(t, b, "background", chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`)); bg != "rgb(13, 17, 23)" {
+		t.Errorf("dark mode background %s, want rgb(13, 17, 23)", bg)
+	}
+	b.shot(t, "campaign-progress-dark")
+	b.axe(t, "campaign progress, dark")
+	dark("light")
 
 	// The incident room, with the campaign's bar.
 	b.do(t, "incident room", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`progress`)))

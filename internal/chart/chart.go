@@ -168,8 +168,11 @@ func Lines(title string, series []Series) template.HTML {
 		fmt.Fprintf(&b, `<text class="label" x="%d" y="%d">no samples yet</text>`, x0+10, (y0+y1)/2)
 	} else {
 		layout := "15:04:05"
-		if span > 24*time.Hour {
+		switch {
+		case span > 24*time.Hour:
 			layout = "Jan 2 15:04"
+		case span < 10*time.Second:
+			layout = "15:04:05.0"
 		}
 		ticks := 4
 		if span <= 0 {
@@ -182,7 +185,11 @@ func Lines(title string, series []Series) template.HTML {
 			}
 			x := xOf(t)
 			fmt.Fprintf(&b, `<line class="axis" x1="%d" y1="%d" x2="%d" y2="%d"/>`, x, y0, x, y0+4)
-			fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d" text-anchor="middle">%s</text>`, x, y0+18, t.UTC().Format(layout))
+			anchor := "middle"
+			if i == ticks && ticks > 0 {
+				anchor = "end" // the last label ends at the axis, inside the chart
+			}
+			fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d" text-anchor="%s">%s</text>`, x, y0+18, anchor, t.UTC().Format(layout))
 		}
 		fmt.Fprintf(&b, `<text class="tick" x="%d" y="%d" text-anchor="end">time (UTC)</text>`, x1, y0+36)
 	}
