@@ -603,3 +603,18 @@ func TestIncidentRoom(t *testing.T) {
 		t.Errorf("an unknown incident's summary: %d, want 404", resp.StatusCode)
 	}
 }
+
+// TestDraftFromReport: the link from a saved report prefills a draft
+// naming it; a report parameter that is no report id prefills nothing.
+func TestDraftFromReport(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.signIn(t, "ada")
+	_, body := c.do(t, "GET", "/console/campaigns?report=r-abc234", nil, nil)
+	if !strings.Contains(body, `users_from_report: &#34;r-abc234&#34;`) {
+		t.Errorf("the draft does not name the report:\n%s", body)
+	}
+	_, body = c.do(t, "GET", "/console/campaigns?report="+url.QueryEscape("r-1\nkind: password_reset"), nil, nil)
+	if strings.Contains(body, "users_from_report") {
+		t.Error("a hostile report parameter was put in the draft")
+	}
+}

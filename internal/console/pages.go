@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,6 +163,10 @@ type campaignsPage struct {
 	Field string
 }
 
+// reportID is what a saved report's id looks like; anything else in the
+// query is not put in a draft.
+var reportID = regexp.MustCompile(`^r-[a-z0-9]{1,60}$`)
+
 const exampleDoc = `kind: reauth
 name: Log in again after the token leak
 cohort:
@@ -177,7 +182,7 @@ func (c *Console) handleCampaigns(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc := exampleDoc
-	if rep := r.URL.Query().Get("report"); rep != "" {
+	if rep := r.URL.Query().Get("report"); reportID.MatchString(rep) {
 		// One click from a saved blast-radius report to a draft: its users
 		// are the cohort.
 		doc = fmt.Sprintf("kind: password_reset\nname: Reset the passwords of report %s\ncohort:\n  users_from_report: %s\nmessage: Your password must be changed.\n", rep, strconv.Quote(rep))
