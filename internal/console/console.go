@@ -84,6 +84,7 @@ type Console struct {
 
 	mu        sync.Mutex
 	approvals map[string]approval // campaign id → activation awaiting a second admin
+	job       verifyJob
 }
 
 type approval struct {
@@ -144,6 +145,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Prefix+"/live/fleet", c.signedIn(cordon.ScopeCampaigns, c.live(c.fleetLive)))
 	mux.HandleFunc("GET "+Prefix+"/audit", c.signedIn(cordon.ScopeAuditRead, c.handleAudit))
 	mux.HandleFunc("POST "+Prefix+"/audit/verify", c.signedIn(cordon.ScopeAuditRead, c.handleVerify))
+	mux.HandleFunc("GET "+Prefix+"/live/audit", c.signedIn(cordon.ScopeAuditRead, c.live(c.auditLive)))
 	mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		c.page(w, r, http.StatusNotFound, "error", nil, errorPage{Title: "Not found", Message: "There is no such page in the console."})
 	})

@@ -85,43 +85,82 @@ func semverBelow(v string) (*semver.Constraints, error) {
 	return semver.NewConstraint("< " + v)
 }
 
-// handleVerify recomputes the log's tree from every stored entry and
-// checks it against every signed checkpoint, with the server's own key:
-// it finds damage to the store (an edited or deleted row); an auditor who
-// does not trust the server runs cordon audit verify with the key they
-// hold.
+// verifyJob is the node's audit verification: one at a time, run in the
+// background so a log of millions of entries shows its progress (the
+// audit page streams it) instead of holding a request open.
+type verifyJob struct {
+	Running      bool
+	By           string
+	Done, Total  uint64
+	Started, End time.Time
+	Report       *audit.Report
+	Err          string
+}
+
+// handleVerify starts a verification unless one runs: it recomputes the
+// log's tree from every stored entry and checks it against every signed
+// checkpoint, with the server's own key. It finds damage to the store (an
+// edited or deleted row); an auditor who does not trust the server runs
+// cordon audit verify with the key they hold.
 func (c *Console) handleVerify(w http.ResponseWriter, r *http.Request) {
-	p, err := c.auditPage(r.Context())
+	a := admin(r)
+	size, err := c.cfg.Audit.Size(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	if err := c.record(r, admin(r), audit.ActionRead, "cordon:audit-log", "audit log verified", "audit_log"); err != nil {
+	if err := c.record(r, a, audit.ActionRead, "cordon:audit-log", "audit log verified", "audit_log"); err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	start := time.Now()
-	rep, err := c.verify(r.Context(), p.Size)
-	p.VerifiedIn = time.Since(start).Round(time.Millisecond)
-	if errors.Is(err, audit.ErrNoCheckpoint) {
-		p.VerifyErr = "no signed checkpoint yet: there is nothing to verify the entries against. The server signs one soon after entries arrive; try again in a minute."
-	} else if err != nil {
-		var te *audit.TamperError
-		if !errors.As(err, &te) {
-			var ce *cordon.Error
-			if !errors.As(err, &ce) {
-				c.fail(w, r, err)
-				return
-			}
-		}
-		p.VerifyErr = err.Error()
-	} else {
-		p.Verified = &rep
+	c.mu.Lock()
+	if !c.job.Running {
+		c.job = verifyJob{Running: true, By: a.Name, Total: size, Started: c.cfg.Clock.Now()}
+		go c.runVerify(size)
 	}
-	c.page(w, r, http.StatusOK, "audit", nil, p)
+	c.mu.Unlock()
+	http.Redirect(w, r, Prefix+"/audit", http.StatusSeeOther)
 }
 
-func (c *Console) verify(ctx context.Context, n uint64) (audit.Report, error) {
+func (c *Console) runVerify(n uint64) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer context.AfterFunc(c.cfg.Closing, cancel)()
+	rep, err := c.verify(ctx, n, func(done uint64) {
+		c.mu.Lock()
+		c.job.Done = done
+		c.mu.Unlock()
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.job.Running, c.job.End = false, c.cfg.Clock.Now()
+	switch {
+	case errors.Is(err, audit.ErrNoCheckpoint):
+		c.job.Err = "no signed checkpoint yet: there is nothing to verify the entries against. The server signs one soon after entries arrive; try again in a minute."
+	case err != nil:
+		var te *audit.TamperError
+		var ce *cordon.Error
+		if !errors.As(err, &te) && !errors.As(err, &ce) {
+			c.cfg.Log.Error("console: audit verification", "err", err)
+		}
+		c.job.Err = err.Error()
+	default:
+		c.job.Report, c.job.Done = &rep, rep.Entries
+	}
+}
+
+func (c *Console) verifyState() verifyJob {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j := c.job
+	return j
+}
+
+func (c *Console) auditLive(*http.Request) (template.HTML, error) {
+	return c.fragment("audit-verify", c.verifyState())
+}
+
+func (c *Console) verify(ctx context.Context, n uint64, progress func(done uint64)) (audit.Report, error) {
 	v, err := note.NewVerifier(c.cfg.Audit.VerifierKey())
 	if err != nil {
 		return audit.Report{}, err
@@ -165,5 +204,5 @@ func (c *Console) verify(ctx context.Context, n uint64) (audit.Report, error) {
 		}
 		return e, nil
 	}
-	return audit.VerifyLog(next, n, checkpoints, note.VerifierList(v), nil)
+	return audit.VerifyLog(next, n, checkpoints, note.VerifierList(v), progress)
 }

@@ -667,9 +667,7 @@ type auditPage struct {
 	Size       uint64
 	Last       *cordon.AuditCheckpoint
 	Origin     string
-	Verified   *audit.Report
-	VerifyErr  string
-	VerifiedIn time.Duration
+	Job        template.HTML
 }
 
 func (c *Console) auditPage(ctx context.Context) (*auditPage, error) {
@@ -681,7 +679,11 @@ func (c *Console) auditPage(ctx context.Context) (*auditPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &auditPage{Size: size, Origin: c.cfg.Audit.Origin()}
+	job, err := c.fragment("audit-verify", c.verifyState())
+	if err != nil {
+		return nil, err
+	}
+	p := &auditPage{Size: size, Origin: c.cfg.Audit.Origin(), Job: job}
 	if len(cps) > 0 {
 		p.Last = cps[len(cps)-1]
 	}
