@@ -471,7 +471,7 @@ func TestAuditVerify(t *testing.T) {
 	if _, err := e.audit.Checkpoint(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	c.do(t, "GET", "/console/blast?principals=svc", nil, nil) // one more entry, past the checkpoint
+	c.do(t, "GET", "/console/blast?principals=svc", nil, nil)                    // one more entry, past the checkpoint
 	verify("Verified: 3 entries, 1 checkpoints good, the first 2 proven intact") // the sign-in and the first verification signed; the report after
 	if !auditHas(t, e, "cordon:console/cy", "audit log verified") {
 		t.Error("the verification is not in the audit log under cy")

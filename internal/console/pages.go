@@ -8,8 +8,8 @@ import (
 	"html/template"
 	"io"
 	"net/http"
-	"slices"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -664,10 +664,10 @@ func (c *Console) fleetLive(r *http.Request) (template.HTML, error) {
 // --- Audit ---
 
 type auditPage struct {
-	Size       uint64
-	Last       *cordon.AuditCheckpoint
-	Origin     string
-	Job        template.HTML
+	Size   uint64
+	Last   *cordon.AuditCheckpoint
+	Origin string
+	Job    template.HTML
 }
 
 func (c *Console) auditPage(ctx context.Context) (*auditPage, error) {
