@@ -131,6 +131,8 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("POST "+Prefix+"/logout", c.signedIn("", c.handleLogout))
 	mux.HandleFunc("GET "+Prefix+"/{$}", c.signedIn(cordon.ScopeIncidents, c.handleIncidents))
 	mux.HandleFunc("POST "+Prefix+"/incidents", c.signedIn(cordon.ScopeIncidents, c.handleOpenIncident))
+	mux.HandleFunc("POST "+Prefix+"/incidents/{id}/state", c.signedIn(cordon.ScopeIncidents, c.handleIncidentState))
+	mux.HandleFunc("POST "+Prefix+"/incidents/{id}/notes", c.signedIn(cordon.ScopeIncidents, c.handleIncidentNote))
 	mux.HandleFunc("GET "+Prefix+"/incidents/{id}/summary.md", c.signedIn(cordon.ScopeIncidents, c.handleSummary))
 	mux.HandleFunc("GET "+Prefix+"/live/incidents", c.signedIn(cordon.ScopeIncidents, c.live(c.incidentsLive)))
 	mux.HandleFunc("GET "+Prefix+"/campaigns", c.signedIn(cordon.ScopeCampaigns, c.handleCampaigns))

@@ -632,3 +632,52 @@ func TestDraftFromReport(t *testing.T) {
 		t.Error("a hostile report parameter was put in the draft")
 	}
 }
+
+// TestIncidentActions: moving an incident at the version the page showed,
+// a note, and a campaign drafted for it, all under the person's name.
+func TestIncidentActions(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.signIn(t, "bo")
+	c.do(t, "POST", "/console/incidents", url.Values{"title": {"leak"}, "severity": {"high"}}, nil)
+	list, _ := e.inc.List(t.Context())
+	id := list[0].ID
+	if resp, _ := c.do(t, "POST", "/console/incidents/"+id+"/state", url.Values{"state": {"contained"}, "version": {"1"}}, nil); resp.StatusCode != 303 {
+		t.Fatalf("move: %d", resp.StatusCode)
+	}
+	// A second person's move from the same page, at the old version.
+	resp, body := c.do(t, "POST", "/console/incidents/"+id+"/state", url.Values{"state": {"resolved"}, "version": {"1"}}, nil)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "contained") {
+		t.Errorf("a stale move: %d, want 409 naming the state now", resp.StatusCode)
+	}
+	for _, bad := range []url.Values{{"state": {"exploded"}, "version": {"2"}}, {"state": {"resolved"}}} {
+		if resp, _ := c.do(t, "POST", "/console/incidents/"+id+"/state", bad, nil); resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Errorf("move %v: %d, want a 4xx", bad, resp.StatusCode)
+		}
+	}
+	if resp, _ := c.do(t, "POST", "/console/incidents/"+id+"/notes", url.Values{"text": {"consequences: phishing"}}, nil); resp.StatusCode != 303 {
+		t.Errorf("note: %d", resp.StatusCode)
+	}
+	if resp, _ := c.do(t, "POST", "/console/incidents/"+id+"/notes", url.Values{"text": {"two\nlines"}}, nil); resp.StatusCode != 422 {
+		t.Errorf("a two-line note: %d, want 422", resp.StatusCode)
+	}
+	doc := url.Values{"document": {"kind: reauth\nname: for the leak\ncohort: {platforms: [ios]}\n"}, "incident": {"i-nope"}}
+	if resp, body := c.do(t, "POST", "/console/campaigns", doc, nil); resp.StatusCode != 422 || !strings.Contains(body, "<strong>incident</strong>") {
+		t.Errorf("a draft for an unknown incident: %d, want 422 at the incident", resp.StatusCode)
+	}
+	if camps, _ := e.camps.List(t.Context()); len(camps) != 0 {
+		t.Fatalf("a refused draft was made: %d campaigns", len(camps))
+	}
+	doc.Set("incident", id)
+	resp, _ = c.do(t, "POST", "/console/campaigns", doc, nil)
+	campID := strings.TrimPrefix(resp.Header.Get("Location"), "/console/campaigns/")
+	v, _ := e.inc.Get(t.Context(), id)
+	if resp.StatusCode != 303 || v.State != cordon.IncidentContained || len(v.Links) != 1 || v.Links[0].ID != campID {
+		t.Fatalf("after the draft: %d, incident %+v", resp.StatusCode, v.Incident)
+	}
+	_, room := c.do(t, "GET", "/console/", nil, nil)
+	for _, want := range []string{"cordon:console/bo: state investigating -&gt; contained", "cordon:console/bo: note: consequences: phishing", "cordon:console/bo: linked campaign " + campID, "for the leak"} {
+		if !strings.Contains(room, want) {
+			t.Errorf("the incident room lacks %q\n%s", want, room)
+		}
+	}
+}

@@ -119,9 +119,8 @@ func (c *Console) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 	if !parseForm(w, r) {
 		return
 	}
-	a := admin(r)
 	o := incident.Open{Title: r.PostFormValue("title"), Severity: r.PostFormValue("severity")}
-	_, err := c.cfg.Incidents.Open(r.Context(), incident.Actor{Principal: clip(Principal(a.Name), audit.MaxPrincipal), Source: c.cfg.ClientAddr(r)}, o)
+	_, err := c.cfg.Incidents.Open(r.Context(), c.actor(r), o)
 	var ce *cordon.Error
 	if errors.As(err, &ce) && statusOf(ce.Code) < 500 {
 		var p incidentsPage
@@ -132,6 +131,66 @@ func (c *Console) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		c.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+}
+
+func (c *Console) actor(r *http.Request) incident.Actor {
+	return incident.Actor{Principal: clip(Principal(admin(r).Name), audit.MaxPrincipal), Source: clip(c.cfg.ClientAddr(r), audit.MaxSource)}
+}
+
+// incidentProblem answers a refused incident change on the incident room,
+// with what was wrong.
+func (c *Console) incidentProblem(w http.ResponseWriter, r *http.Request, err error) {
+	var ce *cordon.Error
+	if !errors.As(err, &ce) || statusOf(ce.Code) >= 500 {
+		c.fail(w, r, err)
+		return
+	}
+	var p incidentsPage
+	var lerr error
+	if p.Open, p.Closed, lerr = c.incidentRows(r.Context()); lerr != nil {
+		c.fail(w, r, lerr)
+		return
+	}
+	p.Problem, p.Form.Severity = ce.Message, "high"
+	if ce.Field != "" {
+		p.Problem = ce.Field + ": " + ce.Message
+	}
+	c.page(w, r, statusOf(ce.Code), "incidents", nil, p)
+}
+
+// handleIncidentState moves an incident (investigating → contained →
+// resolved), at the version the page showed: of two people moving it at
+// once, one wins and the other is told its state now.
+func (c *Console) handleIncidentState(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) {
+		return
+	}
+	to, err := incident.ParseState(r.PostFormValue("state"))
+	if err != nil {
+		c.incidentProblem(w, r, err)
+		return
+	}
+	version, err := strconv.ParseInt(r.PostFormValue("version"), 10, 64)
+	if err != nil || version < 1 {
+		c.incidentProblem(w, r, cordon.FieldError(cordon.ECodeInvalid, "version", "the form lost the incident's version; reload the page"))
+		return
+	}
+	if _, err := c.cfg.Incidents.Move(r.Context(), c.actor(r), r.PathValue("id"), to, false, version); err != nil {
+		c.incidentProblem(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
+}
+
+func (c *Console) handleIncidentNote(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) {
+		return
+	}
+	if _, err := c.cfg.Incidents.Note(r.Context(), c.actor(r), r.PathValue("id"), r.PostFormValue("text")); err != nil {
+		c.incidentProblem(w, r, err)
 		return
 	}
 	http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
@@ -157,6 +216,9 @@ func (c *Console) handleSummary(w http.ResponseWriter, r *http.Request) {
 
 type campaignsPage struct {
 	Campaigns []*cordon.Campaign
+	// Incidents are the open incidents a new campaign may be linked to.
+	Incidents []*incident.View
+	Incident  string
 	Doc       string
 	Problem   string
 	// Field is the document field the problem is at.
@@ -188,7 +250,26 @@ func (c *Console) handleCampaigns(w http.ResponseWriter, r *http.Request) {
 		doc = fmt.Sprintf("kind: password_reset\nname: Reset the passwords of report %s\ncohort:\n  users_from_report: %s\nmessage: Your password must be changed.\n", rep, strconv.Quote(rep))
 	}
 	slices.Reverse(list)
-	c.page(w, r, http.StatusOK, "campaigns", nil, campaignsPage{Campaigns: list, Doc: doc})
+	incs, err := c.openIncidents(r.Context())
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.page(w, r, http.StatusOK, "campaigns", nil, campaignsPage{Campaigns: list, Doc: doc, Incidents: incs, Incident: r.URL.Query().Get("incident")})
+}
+
+func (c *Console) openIncidents(ctx context.Context) ([]*incident.View, error) {
+	all, err := c.cfg.Incidents.List(ctx)
+	if err != nil || !cordon.RoleHasScope(admin0(ctx), cordon.ScopeIncidents) {
+		return nil, err
+	}
+	var open []*incident.View
+	for _, v := range all {
+		if v.State != cordon.IncidentResolved {
+			open = append(open, v)
+		}
+	}
+	return open, nil
 }
 
 func (c *Console) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
@@ -198,6 +279,25 @@ func (c *Console) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	doc := r.PostFormValue("document")
 	a := admin(r)
+	incID := r.PostFormValue("incident")
+	again := func(status int, problem, field string) {
+		list, _ := c.cfg.Campaigns.List(r.Context())
+		slices.Reverse(list)
+		incs, _ := c.openIncidents(r.Context())
+		c.page(w, r, status, "campaigns", nil, campaignsPage{Campaigns: list, Doc: doc, Problem: problem, Field: field, Incidents: incs, Incident: incID})
+	}
+	if incID != "" {
+		// The incident must exist, and the person may change incidents,
+		// before anything is made.
+		if !cordon.RoleHasScope(a.Role, cordon.ScopeIncidents) {
+			again(http.StatusForbidden, "your role cannot link campaigns to incidents", "incident")
+			return
+		}
+		if _, err := c.cfg.Incidents.Get(r.Context(), incID); err != nil {
+			again(http.StatusUnprocessableEntity, "no such incident; pick one from the list", "incident")
+			return
+		}
+	}
 	id := cordon.NewID("c")
 	ctx, err := c.audited(r, a, audit.ActionWrite, "cordon:campaign/"+id, "campaign draft created", "campaigns")
 	if err != nil {
@@ -207,14 +307,20 @@ func (c *Console) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 	camp, err := c.cfg.Campaigns.CreateWithID(ctx, id, []byte(doc), "yaml", Principal(a.Name))
 	var ce *cordon.Error
 	if errors.As(err, &ce) && statusOf(ce.Code) < 500 {
-		list, _ := c.cfg.Campaigns.List(r.Context())
-		slices.Reverse(list)
-		c.page(w, r, statusOf(ce.Code), "campaigns", nil, campaignsPage{Campaigns: list, Doc: doc, Problem: ce.Message, Field: ce.Field})
+		again(statusOf(ce.Code), ce.Message, ce.Field)
 		return
 	}
 	if err != nil {
 		c.fail(w, r, err)
 		return
+	}
+	if incID != "" {
+		if _, err := c.cfg.Incidents.Link(r.Context(), c.actor(r), incID, cordon.LinkCampaign, camp.ID); err != nil {
+			// The draft exists: say so rather than let a retry make a
+			// second one.
+			c.fail(w, r, cordon.Errorf(cordon.ErrorCode(err), "campaign %s was created as a draft but not linked to the incident: %s", camp.ID, publicMessage(err)))
+			return
+		}
 	}
 	http.Redirect(w, r, Prefix+"/campaigns/"+camp.ID, http.StatusSeeOther)
 }
@@ -697,6 +803,22 @@ func (c *Console) handleAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.page(w, r, http.StatusOK, "audit", nil, p)
+}
+
+// admin0 is the role of the context's admin ("" when none).
+func admin0(ctx context.Context) string {
+	if a, _ := ctx.Value(ctxKey{}).(*cordon.ConsoleAdmin); a != nil {
+		return a.Role
+	}
+	return ""
+}
+
+func publicMessage(err error) string {
+	var ce *cordon.Error
+	if errors.As(err, &ce) {
+		return ce.Message
+	}
+	return "an internal error"
 }
 
 func parseForm(w http.ResponseWriter, r *http.Request) bool {

@@ -6,11 +6,30 @@
   if (!window.EventSource) return;
   document.querySelectorAll("[data-live]").forEach(function (el) {
     var src = new EventSource(el.getAttribute("data-live"));
-    src.addEventListener("fragment", function (ev) {
+    var pending = null;
+    function apply(html) {
       // The fragment is HTML the server rendered with its templates,
       // every value escaped there.
-      el.innerHTML = ev.data;
+      el.innerHTML = html;
       el.setAttribute("data-updated", String(Date.now()));
+    }
+    // Someone typing in a form inside the live part keeps what they typed:
+    // the update waits until they leave the form.
+    function busy() {
+      var a = document.activeElement;
+      if (a && el.contains(a) && /^(INPUT|SELECT|TEXTAREA)$/.test(a.tagName)) return true;
+      var fields = el.querySelectorAll("input[type=text], textarea");
+      for (var i = 0; i < fields.length; i++) if (fields[i].value !== "") return true;
+      return false;
+    }
+    src.addEventListener("fragment", function (ev) {
+      if (busy()) { pending = ev.data; return; }
+      apply(ev.data);
+    });
+    el.addEventListener("focusout", function () {
+      setTimeout(function () {
+        if (pending !== null && !busy()) { apply(pending); pending = null; }
+      }, 0);
     });
   });
   // Confirm before leaving a destructive button's form unchecked.
