@@ -137,6 +137,7 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Prefix+"/live/incidents", c.signedIn(cordon.ScopeIncidents, c.live(c.incidentsLive)))
 	mux.HandleFunc("GET "+Prefix+"/campaigns", c.signedIn(cordon.ScopeCampaigns, c.handleCampaigns))
 	mux.HandleFunc("POST "+Prefix+"/campaigns", c.signedIn(cordon.ScopeCampaigns, c.handleCreateCampaign))
+	mux.HandleFunc("POST "+Prefix+"/campaigns/form", c.signedIn(cordon.ScopeCampaigns, c.handleCampaignForm))
 	mux.HandleFunc("GET "+Prefix+"/campaigns/{id}", c.signedIn(cordon.ScopeCampaigns, c.handleCampaign))
 	mux.HandleFunc("GET "+Prefix+"/live/campaigns/{id}", c.signedIn(cordon.ScopeCampaigns, c.live(c.campaignLive)))
 	mux.HandleFunc("POST "+Prefix+"/campaigns/{id}/{action}", c.signedIn(cordon.ScopeCampaigns, c.handleTransition))

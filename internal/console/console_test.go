@@ -681,3 +681,38 @@ func TestIncidentActions(t *testing.T) {
 		}
 	}
 }
+
+func TestCampaignForm(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.signIn(t, "bo")
+	form := url.Values{"kind": {"reauth"}, "name": {"form made"}, "platforms": {"ios", "android"}, "versions": {"<< 8"}, "message": {"Sign in again."}}
+	resp, body := c.do(t, "POST", "/console/campaigns/form", form, nil)
+	if resp.StatusCode != 422 {
+		t.Fatalf("a bad constraint: %d", resp.StatusCode)
+	}
+	for _, want := range []string{`id="f-versions" name="versions" type="text" value="&lt;&lt; 8" aria-invalid="true"`, `<strong>cohort.versions</strong>`, `value="ios" checked`, `value="form made"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the refused form lacks %q", want)
+		}
+	}
+	form.Set("versions", "< 8.5.0")
+	resp, _ = c.do(t, "POST", "/console/campaigns/form", form, nil)
+	if resp.StatusCode != 303 {
+		t.Fatalf("the form: %d", resp.StatusCode)
+	}
+	camp, err := e.camps.Get(t.Context(), strings.TrimPrefix(resp.Header.Get("Location"), "/console/campaigns/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if camp.Kind != cordon.KindReauth || camp.Name != "form made" || strings.Join(camp.Cohort.Platforms, ",") != "ios,android" || camp.Cohort.Versions != "< 8.5.0" || camp.Message != "Sign in again." {
+		t.Errorf("the campaign made: %+v", camp)
+	}
+	// A name that would be YAML if pasted stays a name.
+	form.Set("name", "x\nkind: upgrade")
+	if resp, _ := c.do(t, "POST", "/console/campaigns/form", form, nil); resp.StatusCode == 303 {
+		camp, _ := e.camps.Get(t.Context(), strings.TrimPrefix(resp.Header.Get("Location"), "/console/campaigns/"))
+		if camp.Kind != cordon.KindReauth {
+			t.Errorf("a name injected the kind: %s", camp.Kind)
+		}
+	}
+}

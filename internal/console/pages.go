@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/Masterminds/semver/v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/campaign"
@@ -219,6 +220,10 @@ type campaignsPage struct {
 	// Incidents are the open incidents a new campaign may be linked to.
 	Incidents []*incident.View
 	Incident  string
+	// Form is the form's last input when it was refused.
+	Form      *campaignForm
+	Kinds     []cordon.Kind
+	Platforms []string
 	Doc       string
 	Problem   string
 	// Field is the document field the problem is at.
@@ -255,7 +260,7 @@ func (c *Console) handleCampaigns(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	c.page(w, r, http.StatusOK, "campaigns", nil, campaignsPage{Campaigns: list, Doc: doc, Incidents: incs, Incident: r.URL.Query().Get("incident")})
+	c.page(w, r, http.StatusOK, "campaigns", nil, campaignsPage{Campaigns: list, Doc: doc, Incidents: incs, Incident: r.URL.Query().Get("incident"), Kinds: formKinds, Platforms: cordon.Platforms})
 }
 
 func (c *Console) openIncidents(ctx context.Context) ([]*incident.View, error) {
@@ -277,14 +282,62 @@ func (c *Console) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 	if !parseForm(w, r) {
 		return
 	}
-	doc := r.PostFormValue("document")
+	c.createCampaign(w, r, r.PostFormValue("document"), nil)
+}
+
+// campaignForm is the campaign as the form (not the YAML) gives it.
+type campaignForm struct {
+	Kind, Name, Versions, Message string
+	Platforms                     []string
+	// Problem and Field: the refusal, at the form field it names.
+	Problem, Field string
+}
+
+// FormKinds are the kinds the form builds; an upgrade needs its store
+// pages, so it is written as YAML.
+var formKinds = []cordon.Kind{cordon.KindReauth, cordon.KindPasswordReset, cordon.KindOfflineRekey}
+
+// handleCampaignForm builds the document from the form's fields and
+// creates it as the YAML form does: one validation, one path.
+func (c *Console) handleCampaignForm(w http.ResponseWriter, r *http.Request) {
+	if !parseForm(w, r) {
+		return
+	}
+	f := &campaignForm{Kind: r.PostFormValue("kind"), Name: r.PostFormValue("name"), Versions: r.PostFormValue("versions"),
+		Message: r.PostFormValue("message"), Platforms: r.PostForm["platforms"]}
+	doc := map[string]any{"kind": f.Kind, "name": f.Name}
+	cohort := map[string]any{}
+	if len(f.Platforms) > 0 {
+		cohort["platforms"] = f.Platforms
+	}
+	if f.Versions != "" {
+		cohort["versions"] = f.Versions
+	}
+	doc["cohort"] = cohort
+	if f.Message != "" {
+		doc["message"] = f.Message
+	}
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.createCampaign(w, r, string(b), f)
+}
+
+func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request, doc string, form *campaignForm) {
 	a := admin(r)
 	incID := r.PostFormValue("incident")
 	again := func(status int, problem, field string) {
 		list, _ := c.cfg.Campaigns.List(r.Context())
 		slices.Reverse(list)
 		incs, _ := c.openIncidents(r.Context())
-		c.page(w, r, status, "campaigns", nil, campaignsPage{Campaigns: list, Doc: doc, Problem: problem, Field: field, Incidents: incs, Incident: incID})
+		p := campaignsPage{Campaigns: list, Doc: doc, Problem: problem, Field: field, Incidents: incs, Incident: incID, Kinds: formKinds, Platforms: cordon.Platforms}
+		if form != nil {
+			form.Problem, form.Field = problem, field
+			p.Form, p.Doc, p.Problem, p.Field = form, exampleDoc, "", ""
+		}
+		c.page(w, r, status, "campaigns", nil, p)
 	}
 	if incID != "" {
 		// The incident must exist, and the person may change incidents,

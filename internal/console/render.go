@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -23,6 +25,10 @@ var funcs = template.FuncMap{
 	"pct":           func(f float64) string { return strconv.FormatFloat(100*f, 'f', 0, 64) + "%" },
 	"canTransition": canTransition,
 	"list":          func(s ...string) []string { return s },
+	"has":           func(list []string, s string) bool { return slices.Contains(list, s) },
+	"at": func(f *campaignForm, field string) bool {
+		return f != nil && f.Problem != "" && strings.HasPrefix(f.Field, field)
+	},
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
