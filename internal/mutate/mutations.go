@@ -298,4 +298,7 @@ var mutations = []mutation{
 	{Name: "a console stream outlives its session", File: "internal/console/live.go",
 		From: "if _, _, err := c.cfg.Store.ConsoleSession(ctx, hashSecret(ck.Value), c.cfg.Clock.Now()); err != nil {", To: "if _ = ck; false {",
 		Pkgs: []string{"./internal/console"}, Run: "TestLiveStreamEndsAtSignOut"},
+	{Name: "the console sends no Content-Security-Policy", File: "internal/console/console.go",
+		From: "h.Set(\"Content-Security-Policy\", CSP)", To: "_ = CSP",
+		Pkgs: []string{"./internal/console"}, Run: "TestSecurityHeaders"},
 }
