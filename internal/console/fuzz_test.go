@@ -27,7 +27,10 @@ func FuzzForms(f *testing.F) {
 		}
 		resp, body := c.do(t, "POST", "/console/campaigns", url.Values{"document": {s}}, nil)
 		check("campaign", resp, body)
-		resp, body = c.do(t, "POST", "/console/incidents", url.Values{"title": {s}, "severity": {"high"}}, nil)
+		// A severity that is refused, after the title is checked: the title
+		// comes back in the form, and the store does not grow (a growing
+		// incident room would slow each run down).
+		resp, body = c.do(t, "POST", "/console/incidents", url.Values{"title": {s}, "severity": {"x"}}, nil)
 		check("incident", resp, body)
 		resp, body = c.do(t, "GET", "/console/blast?"+url.Values{"principals": {s}, "from": {s}, "to": {s}}.Encode(), nil, nil)
 		check("blast radius", resp, body)
