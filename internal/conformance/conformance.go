@@ -54,6 +54,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Notices", noticeTests()},
 		{"AuditQuery", auditQueryTests()},
 		{"SharedSignals", ssfTests()},
+		{"Console", consoleTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })

@@ -115,6 +115,7 @@ type Store interface {
 	NoticeStore
 	PublicPageStore
 	SSFStore
+	ConsoleStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -40,6 +40,7 @@ type Server struct {
 	incidents *incident.Service
 	notices   *notices.Service
 	feed      http.Handler
+	console   http.Handler
 	closing   context.Context
 	store     cordon.Store
 	hasher    *password.Hasher
@@ -104,6 +105,8 @@ type Deps struct {
 	// 400; 0 or 1 logs every one. Answers of 400 and above are always
 	// logged (their level permitting).
 	AccessLogSample int
+	// Console is the web console, served at /console; nil leaves it out.
+	Console http.Handler
 	// SSF is the OpenID Shared Signals transmitter; nil leaves
 	// /.well-known/ssf-configuration and /ssf/* out.
 	SSF *ssf.Transmitter
@@ -123,7 +126,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, notices: d.Notices, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, notices: d.Notices, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF, console: d.Console}
 	if d.AccessLogSample > 1 {
 		s.accessSample = uint64(d.AccessLogSample)
 	}
@@ -195,6 +198,7 @@ func (s *Server) routes(mux *router) {
 	mux.HandleFunc("POST /admin/v1/accounts/{ref}/lock", s.withAdmin(cordon.ScopeAccounts, s.handleLockAccount))
 	mux.HandleFunc("POST /admin/v1/accounts/{ref}/unlock", s.withAdmin(cordon.ScopeAccounts, s.handleUnlockAccount))
 	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}", s.withAdmin(cordon.ScopeAccounts, s.handleDeleteAccount))
+	mux.HandleFunc("POST /admin/v1/console/admins", s.withAdmin(cordon.ScopeTokens, s.handleCreateConsoleAdmin))
 	mux.HandleFunc("POST /admin/v1/ua/classify", s.withAdmin(cordon.ScopeCampaigns, s.handleClassifyUA))
 	if s.feed != nil {
 		mux.HandleFunc("GET /v1/gate/feed", s.withAdmin(cordon.ScopeGate, func(w http.ResponseWriter, r *http.Request) {
@@ -245,6 +249,12 @@ func (s *Server) routes(mux *router) {
 	}
 	if s.notices != nil {
 		s.noticeRoutes(mux)
+	}
+	if s.console != nil {
+		// The console is pages for people, not API: its routes are its
+		// own (console.Console) and not in the OpenAPI description.
+		mux.ServeMux.Handle("/console/", s.console)
+		mux.ServeMux.Handle("/console", s.console)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

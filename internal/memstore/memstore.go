@@ -65,6 +65,7 @@ type Store struct {
 	incidents map[string]cordon.Incident
 	ssf       ssfState
 	notes     noticeState
+	console   consoleState
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -454,10 +455,13 @@ func (m *Store) Campaigns(context.Context) ([]*cordon.Campaign, error) {
 	return out, nil
 }
 
-func (m *Store) TransitionCampaign(_ context.Context, id string, from []cordon.State, to cordon.State, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
+func (m *Store) TransitionCampaign(ctx context.Context, id string, from []cordon.State, to cordon.State, t *cordon.TrailEntry) (*cordon.Campaign, uint64, error) {
 	defer m.lock()()
 	if t == nil {
 		return nil, 0, errNoTrail
+	}
+	if err := checkPending(ctx); err != nil {
+		return nil, 0, err
 	}
 	c, ok := m.campaigns[id]
 	if !ok {
@@ -478,6 +482,9 @@ func (m *Store) TransitionCampaign(_ context.Context, id string, from []cordon.S
 	m.campaigns[id] = c
 	m.appendTrail(id, t)
 	m.version++
+	// The admin's record of the change commits with it, as a backend's
+	// transaction would append it.
+	m.audited(ctx, nil)
 	return cloneCampaign(c), m.version, nil
 }
 

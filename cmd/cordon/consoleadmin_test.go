@@ -1,0 +1,38 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestAdminCreateCLI(t *testing.T) {
+	cliServer(t)
+	r := cli(t, "a long admin passphrase\n", "admin", "create", "ada", "--role", "owner")
+	if r.code != 0 || !strings.Contains(r.stdout, "created console admin ada") || !strings.Contains(r.stdout, "otpauth://totp/cordon:ada?") {
+		t.Fatalf("admin create: %v", r)
+	}
+	r = cli(t, "another long passphrase\n", "admin", "create", "bo", "-o", "json")
+	var out struct {
+		Role string `json:"role"`
+		URI  string `json:"otpauth_uri"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Role != "responder" || !strings.HasPrefix(out.URI, "otpauth://") {
+		t.Fatalf("admin create -o json (default role responder): %v", r)
+	}
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{"a taken name", "a long admin passphrase\n", []string{"ada"}, "exists already"},
+		{"an unknown role", "a long admin passphrase\n", []string{"cy", "--role", "root"}, "unknown role"},
+		{"a weak password", "short\n", []string{"cy"}, "password"},
+		{"no name", "", nil, "NAME"},
+	} {
+		r := cli(t, tc.stdin, append([]string{"admin", "create"}, tc.args...)...)
+		if r.code == 0 || !strings.Contains(r.String(), tc.want) {
+			t.Errorf("%s: %v, want a failure naming %q", tc.name, r, tc.want)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/console"
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/password"
+)
+
+// consoleAdminName is what a console admin's name may be: it becomes the
+// audit principal cordon:console/NAME, so it is kept plain.
+var consoleAdminName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// consoleAdminPolicy is the password policy for people who run the
+// console: longer than the users' minimum.
+var consoleAdminPolicy = password.Policy{MinLength: 12, MaxLength: 256}
+
+type consoleAdminBody struct {
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	Password string `json:"password"`
+}
+
+// handleCreateConsoleAdmin adds a person who signs in to the web console.
+// The caller's token must hold every scope of the role (a token cannot
+// make someone more powerful than itself). The TOTP secret is answered
+// once, as an otpauth:// URI, and never again.
+func (s *Server) handleCreateConsoleAdmin(w http.ResponseWriter, r *http.Request) {
+	var body consoleAdminBody
+	if err := readJSON(w, r, &body, maxJSONBody); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if !consoleAdminName.MatchString(body.Name) {
+		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "name", "name must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"))
+		return
+	}
+	scopes, ok := cordon.ConsoleRoles[body.Role]
+	if !ok {
+		roles := make([]string, 0, len(cordon.ConsoleRoles))
+		for r := range cordon.ConsoleRoles {
+			roles = append(roles, r)
+		}
+		slices.Sort(roles)
+		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "role", "unknown role %q; roles are %s", short(body.Role), strings.Join(roles, ", ")))
+		return
+	}
+	caller, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
+	for _, sc := range scopes {
+		if caller == nil || !caller.HasScope(sc) || (sc == cordon.ScopeAll && !caller.HasScope(cordon.ScopeAll)) {
+			writeError(w, r, cordon.FieldError(cordon.ECodeForbidden, "role", "the role %s holds the scope %q, which this token lacks; a token can only grant scopes it holds", body.Role, sc))
+			return
+		}
+	}
+	if err := consoleAdminPolicy.Check(body.Password, body.Name); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	hash, err := s.hasher.Hash(r.Context(), body.Password)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	secret, uri, err := console.NewTOTP("cordon", body.Name)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	a := &cordon.ConsoleAdmin{ID: cordon.NewID("ca"), Name: body.Name, Role: body.Role, PasswordHash: hash, TOTPSecret: secret, CreatedAt: s.clock.Now().UTC()}
+	ctx, err := s.audited(r, audit.ActionWrite, "cordon:console-admins", fmt.Sprintf("console admin %s created with role %s", a.Name, a.Role), "admin_tokens")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.store.CreateConsoleAdmin(ctx, a); errors.Is(err, cordon.ErrAlreadyExists) {
+		writeError(w, r, cordon.FieldError(cordon.ECodeConflict, "name", "a console admin named %q exists already", a.Name))
+		return
+	} else if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.logger(r).Info("console admin created", "name", a.Name, "role", a.Role, "by", actor(r))
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "role": a.Role, "scopes": scopes, "otpauth_uri": uri, "created_at": a.CreatedAt})
+}
