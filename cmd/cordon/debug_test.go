@@ -61,6 +61,11 @@ func TestServeLogFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--log-level", "loud"},
 		{"serve", "--access-log-sample", "-2"},
+		{"serve", "--pace-nodes", "0"},
+		{"serve", "--pace-nodes", "-3"},
+		{"serve", "--pace-nodes", "many"},
+		{"serve", "--pace-every", "0s"},
+		{"serve", "--pace-every", "2h"},
 	} {
 		err := run(context.Background(), args, nil, io.Discard, io.Discard)
 		if exitCode(err) != 2 {

@@ -104,6 +104,12 @@ type Config struct {
 	// SSFTick is how often the transmitter reads events and pushes; zero
 	// means every second.
 	SSFTick time.Duration
+	// PaceEvery is how often this node paces the active auto ramps
+	// (campaign.Pacer); zero means every 30 s. PaceNodes is how many nodes
+	// share the login tier behind the balancer (--pace-nodes): this node's
+	// load and capacity are scaled by it; zero means 1.
+	PaceEvery time.Duration
+	PaceNodes int
 	// PolicyPoll is how often the store is read for campaign changes made
 	// by other nodes; zero means every second.
 	PolicyPoll time.Duration
@@ -226,6 +232,7 @@ func (m *Main) start() {
 	go m.reloadKeys(watchCtx)
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Campaigns: m.Campaigns.Policy})
 	go m.SSF.Run(watchCtx)
+	go m.pace(watchCtx, c)
 	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Hasher: m.hasher,
 		Clock: c.Clock, Log: c.Log, FourEyes: c.FourEyes, Closing: watchCtx, ClientAddr: c.TrustedProxies.Addr,
 		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock)})
@@ -416,6 +423,8 @@ printed once on stderr.
 		fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 		fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 		fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
+		fs.DurationVar(&c.PaceEvery, "pace-every", 30*time.Second, "how often this node paces the active auto ramps from its login load")
+		fs.IntVar(&c.PaceNodes, "pace-nodes", 1, "how many cordon nodes share the logins behind the balancer (an auto ramp paces on this node's load times this)")
 		fs.BoolVar(&c.FourEyes, "four-eyes", false, "a campaign activation in the web console needs a second admin's approval")
 		fs.BoolVar(&c.SSFAllowHTTP, "ssf-allow-http", false, "let Shared Signals receivers push to http:// endpoints on this machine (tests and development only)")
 		fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
@@ -443,6 +452,12 @@ printed once on stderr.
 			}
 			if c.AccessLogSample < 0 {
 				return usageError("--access-log-sample must be 1 or more (1 logs every answer)")
+			}
+			if c.PaceNodes < 1 || c.PaceNodes > 10000 {
+				return usageError("--pace-nodes must be between 1 and 10000: the number of cordon nodes behind the balancer")
+			}
+			if c.PaceEvery < time.Second || c.PaceEvery > time.Hour {
+				return usageError("--pace-every must be between 1s and 1h (default 30s)")
 			}
 			c.Log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			return runServe(ctx, c, categories, *auditKeyFile, proxies, userAgents, a.stderr)
@@ -793,4 +808,23 @@ func readAuditKey(path string) (string, error) {
 		return "", usageError("--audit-key: %s holds no checkpoint signer key (make one with cordon audit keygen): %v", path, err)
 	}
 	return key, nil
+}
+
+// pace runs this node's pacer of the auto ramps until ctx ends, on its
+// hashing pool's load: it first times one hash, so the pace knows the
+// node's capacity before the first login.
+func (m *Main) pace(ctx context.Context, c *Config) {
+	every := c.PaceEvery
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	perOp, err := campaign.Calibrate(ctx, m.hasher)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.Log.Warn("auto ramps: cannot time a hash; they admit along their max_duration line", "err", err)
+		}
+		return
+	}
+	tier := m.Campaigns.NewTier(m.hasher.Load, c.PaceNodes, perOp)
+	campaign.NewPacer(m.Campaigns, every, m.Campaigns.LiveAges).Run(ctx, tier)
 }

@@ -59,6 +59,11 @@ type Service struct {
 	// every request. Bounded like blocked.
 	upgraded  sync.Map
 	nupgraded atomic.Int64
+	// autoRamps is the active auto ramps' ids as the pacer last read them,
+	// and pacedLogins counts the logins that satisfied one: the re-logins
+	// the pace itself caused (pace.Signals.Paced).
+	autoRamps   atomic.Pointer[map[string]bool]
+	pacedLogins atomic.Int64
 	// OnPolicy, when set, is called with every newly installed policy and
 	// the campaigns (active and paused) it was compiled from, so enforcement
 	// points beyond this process can follow.
@@ -481,7 +486,11 @@ func (s *Service) Satisfied(ctx context.Context, campaignID, accountID string) {
 // installs). A login never satisfies a password_reset campaign: only a
 // new password does (PasswordSet).
 func (s *Service) LoggedIn(ctx context.Context, sess *cordon.Session) {
+	auto := s.autoRamps.Load()
 	for _, id := range s.progress.Load().Reauthenticated(sess) {
+		if auto != nil && (*auto)[id] {
+			s.pacedLogins.Add(1)
+		}
 		s.Satisfied(ctx, id, sess.AccountID)
 	}
 }

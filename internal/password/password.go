@@ -102,11 +102,18 @@ type Limits struct {
 // concurrent use.
 type Hasher struct {
 	params    Params
-	slots     chan struct{}
+	// slots holds the start time of each slot taken. A release takes
+	// the oldest out, not necessarily its own: the sum of (release −
+	// start) over all releases is still the slots' busy time, which is
+	// all Load reports.
+	slots     chan time.Time
 	maxQueue  int64
 	queueWait time.Duration
 	inFlight  atomic.Int64
 	waiting   atomic.Int64
+	done      atomic.Int64 // slots released
+	busy      atomic.Int64 // nanoseconds slots were held, summed
+	shed      atomic.Int64 // callers refused for a full queue or a long wait
 	// dummy is verified against by VerifyDummy while no families are
 	// known: the hasher's own params with a random salt and key, so the
 	// work equals a real verify's.
@@ -138,7 +145,7 @@ func NewHasher(p Params, cfg Limits) *Hasher {
 	}
 	h := &Hasher{
 		params:    p,
-		slots:     make(chan struct{}, cfg.MaxConcurrent),
+		slots:     make(chan time.Time, cfg.MaxConcurrent),
 		maxQueue:  int64(cfg.MaxQueue),
 		queueWait: cfg.QueueWait,
 		dummy: phc{
@@ -159,6 +166,25 @@ func (h *Hasher) InFlight() int { return int(h.inFlight.Load()) }
 
 // Waiting returns how many callers are queued for a slot now.
 func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
+
+// Load is what a hasher has done since it started; two Loads apart in
+// time give its throughput and what it refused meanwhile.
+type Load struct {
+	// Done counts the hashes and verifies (dummies included) that held a
+	// slot, and Busy the time they held it, summed over slots.
+	Done int64
+	Busy time.Duration
+	// Shed counts callers answered overloaded: the queue was full or the
+	// wait for a slot too long (not callers that went away).
+	Shed int64
+	// Slots is how many may hash at once; Waiting how many wait now.
+	Slots, Waiting int
+}
+
+// Load returns the hasher's counters now.
+func (h *Hasher) Load() Load {
+	return Load{Done: h.done.Load(), Busy: time.Duration(h.busy.Load()), Shed: h.shed.Load(), Slots: cap(h.slots), Waiting: h.Waiting()}
+}
 
 // Hash returns the argon2id PHC string of the NFKC form of password. The
 // password is not checked against a Policy here; callers check first.
@@ -294,7 +320,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return overloaded(err)
 	}
 	select {
-	case h.slots <- struct{}{}:
+	case h.slots <- time.Now():
 		h.inFlight.Add(1)
 		return nil
 	default:
@@ -302,16 +328,18 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 	if h.waiting.Add(1) > h.maxQueue {
 		h.waiting.Add(-1)
+		h.shed.Add(1)
 		return overloaded(errQueueFull)
 	}
 	defer h.waiting.Add(-1)
 	timer := time.NewTimer(h.queueWait)
 	defer timer.Stop()
 	select {
-	case h.slots <- struct{}{}:
+	case h.slots <- time.Now():
 		h.inFlight.Add(1)
 		return nil
 	case <-timer.C:
+		h.shed.Add(1)
 		return overloaded(errQueueWait)
 	case <-ctx.Done():
 		return overloaded(ctx.Err())
@@ -320,7 +348,9 @@ func (h *Hasher) acquire(ctx context.Context) error {
 
 func (h *Hasher) release() {
 	h.inFlight.Add(-1)
-	<-h.slots
+	start := <-h.slots
+	h.busy.Add(int64(time.Since(start)))
+	h.done.Add(1)
 }
 
 func randomBytes(n uint32) []byte {

@@ -348,6 +348,11 @@ func TestOverload(t *testing.T) {
 	if err := <-errs; err != nil {
 		t.Errorf("queued caller: %v, want success once the slot freed", err)
 	}
+	// Load: the first hash, the held slot and the queued caller took a
+	// slot; every refused caller was shed.
+	if l := h.Load(); l.Done != 3 || l.Shed != callers-1 || l.Slots != 1 || l.Waiting != 0 || l.Busy <= 0 {
+		t.Errorf("Load = %+v, want Done 3, Shed %d, Slots 1, Waiting 0, Busy > 0", l, callers-1)
+	}
 	wg.Wait()
 	if h.InFlight() != 0 || h.Waiting() != 0 {
 		t.Errorf("at rest InFlight = %d, Waiting = %d; want 0, 0", h.InFlight(), h.Waiting())
