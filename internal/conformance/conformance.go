@@ -51,6 +51,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Ping", []subtest{{"Answers", testPing}}},
 		{"AuditWithChange", []subtest{{"SameTransaction", testAuditWithChange}}},
 		{"Incidents", incidentTests()},
+		{"Alerts", alertTests()},
 		{"AuditQuery", auditQueryTests()},
 		{"SharedSignals", ssfTests()},
 	}

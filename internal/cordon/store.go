@@ -112,6 +112,7 @@ type Store interface {
 	ResetStore
 	AuditStore
 	IncidentStore
+	AlertStore
 	SSFStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
