@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
@@ -23,6 +26,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/detect"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
@@ -101,6 +105,15 @@ type Config struct {
 	// PolicyPoll is how often the store is read for campaign changes made
 	// by other nodes; zero means every second.
 	PolicyPoll time.Duration
+	// AlertWebhook, when set, receives every new alert, signed with
+	// AlertWebhookSecret (--alert-webhook, CORDON_ALERT_WEBHOOK_SECRET).
+	AlertWebhook       string
+	AlertWebhookSecret []byte
+	// AlertWebhookBackoff is the webhook's first retry delay (1 s when zero).
+	AlertWebhookBackoff time.Duration
+	// DetectRules are detection's thresholds and access rules
+	// (--detect-rules FILE); nil means the defaults.
+	DetectRules *detect.File
 	// Clock, when set, replaces the system clock (tests).
 	Clock clock.Clock
 	Log   *slog.Logger
@@ -125,10 +138,16 @@ type Main struct {
 	Audit      *auditlog.Service
 	Incidents  *incident.Service
 	// SSF is the OpenID Shared Signals transmitter.
-	SSF       *ssf.Transmitter
+	SSF *ssf.Transmitter
+	// Alerts keeps what detection raises; Watcher feeds it logins.
+	Alerts    *alert.Service
+	Watcher   *alert.Watcher
+	Access    *alert.AccessWatcher
+	webhook   *alert.Webhook
 	Feed      *feed.Hub
 	bus       *natsbus.Bus
 	hasher    *password.Hasher
+	pwKey     *detect.PasswordKey
 	node      string // this node's id on the bus
 	stopWatch context.CancelFunc
 	done      chan error
@@ -219,7 +238,12 @@ func (m *Main) start() {
 	go m.reloadKeys(watchCtx)
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Campaigns: m.Campaigns.Policy})
 	go m.SSF.Run(watchCtx)
-	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
+	go m.Watcher.Run(watchCtx)
+	go m.Access.Run(watchCtx, time.Second)
+	if m.webhook != nil {
+		go m.webhook.Run(watchCtx)
+	}
+	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Alerts: m.Alerts, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -264,6 +288,9 @@ func (m *Main) initialise(ctx context.Context) error {
 	camps.OnPolicy = func(_ *decision.Policy, cs []*cordon.Campaign) {
 		m.publish(feed.Event{Kind: feed.KindPolicy, Policy: feed.WirePolicy(camps.Policy().Version, cs)})
 	}
+	if err := m.detection(ctx); err != nil {
+		return err
+	}
 	m.hasher = password.NewHasher(c.Hash, password.Limits{})
 	pol := password.DefaultPolicy()
 	if c.MinPasswordLength > 0 {
@@ -276,11 +303,48 @@ func (m *Main) initialise(ctx context.Context) error {
 			m.publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
 		},
 		OnKeys: func(jwks []byte) { m.publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
+		Detect: m.Watcher, PasswordKey: m.pwKey,
 	}, authn.Config{Issuer: c.Issuer})
 	if err != nil {
 		return err
 	}
 	m.Authn = svc
+	return nil
+}
+
+// detection builds the alert service, the login watcher and the access
+// watcher. The password key that names sprayed passwords is derived from
+// a secret the store keeps (made at the first start, like the other
+// keys), so every node and every restart hash a password alike.
+func (m *Main) detection(ctx context.Context) error {
+	c := &m.Config
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	secret, err := m.store.PutMeta(ctx, cordon.MetaDetectKey, hex.EncodeToString(fresh))
+	if err != nil {
+		return fmt.Errorf("detection key: %w", err)
+	}
+	raw, err := hex.DecodeString(secret)
+	if err != nil || len(raw) < 32 {
+		return fmt.Errorf("detection key: the stored %s is damaged", cordon.MetaDetectKey)
+	}
+	m.pwKey = detect.PasswordKeyOf(raw)
+	if c.AlertWebhook != "" {
+		if m.webhook, err = alert.NewWebhook(alert.WebhookConfig{URL: c.AlertWebhook, Secret: c.AlertWebhookSecret,
+			Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Clock: c.Clock, Log: c.Log, Backoff: c.AlertWebhookBackoff}); err != nil {
+			return err
+		}
+	}
+	rules := c.DetectRules
+	if rules == nil {
+		rules = detect.DefaultFile()
+	}
+	if m.Alerts, err = alert.New(alert.Config{Store: m.store, Audit: m.Audit, Incidents: m.Incidents, Campaigns: m.Campaigns,
+		Clock: c.Clock, Log: c.Log, Webhook: m.webhook}); err != nil {
+		return err
+	}
+	m.Watcher = alert.NewWatcher(detect.New(rules.Login), m.Alerts, c.Log)
+	m.Access = alert.NewAccessWatcher(m.store, m.Audit, detect.NewAccess(rules.Access), m.Alerts, c.Log)
 	return nil
 }
 

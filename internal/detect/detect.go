@@ -16,6 +16,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -54,6 +55,21 @@ func NewPasswordKey() *PasswordKey {
 	rand.Read(k.key[:])
 	return k
 }
+
+// PasswordKeyOf returns the key derived from a deployment's secret (kept
+// in its store, as its other keys are): every node of the deployment, and
+// every restart, names a sprayed password alike, and still nobody without
+// the secret can test a hash against a dictionary.
+func PasswordKeyOf(secret []byte) *PasswordKey {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("cordon detect password key v1"))
+	k := new(PasswordKey)
+	copy(k.key[:], m.Sum(nil))
+	return k
+}
+
+// LogValue keeps the key out of logs.
+func (k *PasswordKey) LogValue() slog.Value { return slog.StringValue("[detect password key]") }
 
 // Sum returns the keyed hash of password.
 func (k *PasswordKey) Sum(password string) Hash {
@@ -376,8 +392,10 @@ func (d *Detector) Reached(kind, key string, now time.Time) []string {
 	return al.Reached
 }
 
-// fingerprint names a sprayed password in an alert without revealing it:
+// Fingerprint names a sprayed password in an alert without revealing it:
 // the first 6 bytes of its keyed hash, in hex.
+func Fingerprint(h Hash) string { return fingerprint(h) }
+
 func fingerprint(h Hash) string {
 	const hexdigits = "0123456789abcdef"
 	b := make([]byte, 12)

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
@@ -37,6 +38,7 @@ type Server struct {
 	campaigns *campaign.Service
 	audit     *auditlog.Service
 	incidents *incident.Service
+	alerts    *alert.Service
 	feed      http.Handler
 	closing   context.Context
 	store     cordon.Store
@@ -79,6 +81,8 @@ type Deps struct {
 	Audit *auditlog.Service
 	// Incidents runs the incident record; nil leaves the incident API out.
 	Incidents *incident.Service
+	// Alerts keeps what detection raises; nil leaves the alert API out.
+	Alerts *alert.Service
 	// Feed serves the policy feed to enforcement points (scope gate).
 	Feed http.Handler
 	// Closing ends when the server shuts down; it ends feed streams, which
@@ -119,7 +123,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, alerts: d.Alerts, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF}
 	if d.AccessLogSample > 1 {
 		s.accessSample = uint64(d.AccessLogSample)
 	}
@@ -235,6 +239,9 @@ func (s *Server) routes(mux *router) {
 	}
 	if s.incidents != nil {
 		s.incidentRoutes(mux)
+	}
+	if s.alerts != nil {
+		s.alertRoutes(mux)
 	}
 	if s.ssf != nil {
 		s.ssfRoutes(mux)

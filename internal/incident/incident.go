@@ -52,6 +52,7 @@ const (
 type Store interface {
 	cordon.IncidentStore
 	SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error)
+	Alert(ctx context.Context, id string) (*cordon.Alert, error)
 }
 
 // Config is what a Service is built from.
@@ -98,6 +99,10 @@ type Actor struct {
 
 // Subject is the audit subject of an incident's records.
 func Subject(id string) string { return auditlog.ObjectPrefix + "incident/" + id }
+
+// AlertSubject is the audit subject of an alert's records (package alert
+// writes them; a linked alert's records join the timeline).
+func AlertSubject(id string) string { return auditlog.ObjectPrefix + "alert/" + id }
 
 // record returns ctx carrying the audit entry of a change to incident id:
 // the store appends it in the change's transaction, so a change without
@@ -442,7 +447,9 @@ func (s *Service) exists(ctx context.Context, kind cordon.LinkKind, object strin
 			return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "this server runs no campaigns")
 		}
 		_, err = s.campaigns.Get(ctx, object)
-	case cordon.LinkNotice, cordon.LinkAlert:
+	case cordon.LinkAlert:
+		_, err = s.store.Alert(ctx, object)
+	case cordon.LinkNotice:
 		return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "cordon keeps no %ss yet; link them once it does", kind)
 	default:
 		return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "unknown kind %q", kind)

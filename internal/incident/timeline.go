@@ -64,7 +64,11 @@ func (s *Service) Timeline(ctx context.Context, id string) (*Timeline, error) {
 			campaigns[sub] = l.ID
 		case cordon.LinkReport:
 			reports = append(reports, l.ID)
-		case cordon.LinkNotice, cordon.LinkAlert:
+		case cordon.LinkAlert:
+			sub := AlertSubject(l.ID)
+			subjects = append(subjects, sub)
+			campaigns[sub] = "alert " + l.ID
+		case cordon.LinkNotice:
 			// Not kept by cordon yet: no entries to read.
 		}
 	}
@@ -100,6 +104,8 @@ func readEntry(e *cordon.AuditEntry, id string, campaigns map[string]string, rep
 	switch {
 	case ev.Subject == Subject(id):
 		out.Object = "incident " + id
+	case strings.HasPrefix(campaigns[ev.Subject], "alert "):
+		out.Object = campaigns[ev.Subject]
 	case campaigns[ev.Subject] != "":
 		out.Object = "campaign " + campaigns[ev.Subject]
 	case ev.Subject == auditLogSubject:
