@@ -275,3 +275,79 @@ func TestConcurrentLoginsUnderDetection(t *testing.T) {
 		t.Errorf("%d attempts dropped", d)
 	}
 }
+
+// TestAlertCLI: cordon alert list|show|ack|escalate against a server, and
+// their bad input.
+func TestAlertCLI(t *testing.T) {
+	m := cliServer(t)
+	if r := cli(t, "", "alert", "list"); r.code != 0 || r.stdout != "no alerts\n" {
+		t.Fatalf("list of none: %v", r)
+	}
+	ingest(t, m, "application/x-ndjson", evJSON(0, "svc-support", "alice", "password_hash"))
+	if _, err := m.Access.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, "", "alert", "list", "-o", "json")
+	var l struct {
+		Alerts []struct{ ID, Kind string } `json:"alerts"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &l); err != nil || len(l.Alerts) != 1 || l.Alerts[0].Kind != "access_categories" {
+		t.Fatalf("list -o json: %v (%v)", r, err)
+	}
+	id := l.Alerts[0].ID
+	if r := cli(t, "", "alert", "list"); !strings.Contains(r.stdout, id+"  access_categories  open") {
+		t.Errorf("list: %v", r)
+	}
+	if r := cli(t, "", "alert", "show", id); r.code != 0 || !strings.Contains(r.stdout, "principal svc-support read 1 users; categories password_hash; users alice") ||
+		!strings.Contains(r.stdout, "report: /admin/v1/audit/report?") {
+		t.Errorf("show: %v", r)
+	}
+	if r := cli(t, "", "alert", "escalate", id, "--severity", "critical"); r.code != 0 || !strings.HasPrefix(r.stdout, "alert "+id+" is incident i-") || strings.Contains(r.stdout, "campaign") {
+		t.Errorf("escalate (no accounts reached, no campaign): %v", r)
+	}
+	if r := cli(t, "", "alert", "ack", id); r.code != 0 || r.stdout != "acknowledged alert "+id+" (access_categories)\n" {
+		t.Errorf("ack: %v", r)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"alert", "ack", id}, "acknowledged already"},
+		{[]string{"alert", "show", "al-nope"}, "no alert"},
+		{[]string{"alert", "show"}, "takes one alert ID"},
+		{[]string{"alert", "list", "--state", "closed"}, "state must be open or acknowledged"},
+		{[]string{"alert", "escalate", id, "--severity", "dire"}, "is incident"},
+		{[]string{"alert", "frob"}, "unknown verb alert frob"},
+	} {
+		if r := cli(t, "", tc.args...); r.code == 0 || !strings.Contains(r.stderr+fmt.Sprint(r.err), tc.want) {
+			t.Errorf("%v: %v, want an error saying %q", tc.args, r, tc.want)
+		}
+	}
+}
+
+// TestServeRefusesBadDetectionFlags: a rules file that does not parse,
+// and a webhook URL or secret the policy refuses, stop cordon serve with a
+// usage error before it binds.
+func TestServeRefusesBadDetectionFlags(t *testing.T) {
+	bad := writeFile(t, "rules.yaml", "access:\n  - {name: x, kind: categories, categories: [password_hash], factor: 3}\n")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		secret string
+		want   string
+	}{
+		{"rules that do not parse", []string{"--detect-rules", bad}, "", "factor does not apply to a categories rule"},
+		{"missing rules file", []string{"--detect-rules", bad + ".nope"}, "", "--detect-rules"},
+		{"webhook without a secret", []string{"--alert-webhook", "https://hooks.example.com/cordon"}, "", "CORDON_ALERT_WEBHOOK_SECRET"},
+		{"webhook on plain http", []string{"--alert-webhook", "http://hooks.example.com/cordon"}, "whsec_" + strings.Repeat("QUJD", 8), "must use https"},
+		{"webhook inside", []string{"--alert-webhook", "https://10.0.0.7/cordon"}, "whsec_" + strings.Repeat("QUJD", 8), "internal address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CORDON_ALERT_WEBHOOK_SECRET", tc.secret)
+			r := cli(t, "", append([]string{"serve", "--addr", freeAddr(t), "--data", t.TempDir()}, tc.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr+fmt.Sprint(r.err), tc.want) {
+				t.Errorf("got %v, want a usage error saying %q", r, tc.want)
+			}
+		})
+	}
+}

@@ -312,6 +312,30 @@ func (m *Main) initialise(ctx context.Context) error {
 	return nil
 }
 
+// detectFlags reads --detect-rules and the webhook's secret.
+func detectFlags(c *Config, rulesFile string, getenv func(string) string) error {
+	if rulesFile != "" {
+		data, err := os.ReadFile(rulesFile)
+		if err != nil {
+			return usageError("--detect-rules: %v", err)
+		}
+		if c.DetectRules, err = detect.ParseFile(data); err != nil {
+			return usageError("--detect-rules %s: %v", rulesFile, err)
+		}
+	}
+	if c.AlertWebhook != "" {
+		secret, err := alert.ParseSecret(getenv("CORDON_ALERT_WEBHOOK_SECRET"))
+		if err != nil {
+			return usageError("--alert-webhook: CORDON_ALERT_WEBHOOK_SECRET: %v", err)
+		}
+		c.AlertWebhookSecret = secret
+		if _, err := alert.NewWebhook(alert.WebhookConfig{URL: c.AlertWebhook, Secret: secret, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}}); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	return nil
+}
+
 // detection builds the alert service, the login watcher and the access
 // watcher. The password key that names sprayed passwords is derived from
 // a secret the store keeps (made at the first start, like the other
@@ -463,6 +487,8 @@ printed once on stderr.
 		var proxies string
 		fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
 		userAgents := uaFlags(fs)
+		fs.StringVar(&c.AlertWebhook, "alert-webhook", "", "deliver every new alert to this https URL, signed as Standard Webhooks sign (secret: CORDON_ALERT_WEBHOOK_SECRET=whsec_...)")
+		rulesFile := fs.String("detect-rules", "", "detection rules file (YAML): login-abuse thresholds and access rules over the audit log (default: the built-in rules, see README)")
 		return func(ctx context.Context, _ []string) error {
 			if err := settle(cmd.Flags(), os.Getenv); err != nil {
 				return err
@@ -476,6 +502,9 @@ printed once on stderr.
 				return usageError("--access-log-sample must be 1 or more (1 logs every answer)")
 			}
 			c.Log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			if err := detectFlags(&c, *rulesFile, os.Getenv); err != nil {
+				return err
+			}
 			return runServe(ctx, c, categories, *auditKeyFile, proxies, userAgents, a.stderr)
 		}
 	})
