@@ -63,6 +63,7 @@ type principal struct {
 	cats    map[int]*accrue // per categories / off_hours rule
 	hours   [24]int
 	total   int
+	first   time.Time // the principal's first read
 	raised  map[int]time.Time
 }
 
@@ -108,7 +109,7 @@ func (a *Access) Observe(e AccessEvent) []AccessAlert {
 		if len(a.principals) >= MaxPrincipals {
 			return nil
 		}
-		p = &principal{windows: make([]*window, len(a.rules)), cats: map[int]*accrue{}, raised: map[int]time.Time{}}
+		p = &principal{windows: make([]*window, len(a.rules)), cats: map[int]*accrue{}, raised: map[int]time.Time{}, first: e.At}
 		a.principals[e.Principal] = p
 	}
 	var out []AccessAlert
@@ -133,7 +134,7 @@ func (a *Access) Observe(e AccessEvent) []AccessAlert {
 				out = append(out, al)
 			}
 		case RuleOffHours:
-			if p.total >= r.Learn && float64(p.hours[hour]) < r.MinShare*float64(p.total) {
+			if p.total >= r.Learn && e.At.Sub(p.first) >= r.LearnFor && float64(p.hours[hour]) < r.MinShare*float64(p.total) {
 				if al, ok := a.accrue(p, i, r, e, nil, hour); ok {
 					out = append(out, al)
 				}
@@ -164,7 +165,8 @@ func (a *Access) distinct(p *principal, i int, r AccessRule, e AccessEvent) (Acc
 		if len(w.history) > r.Learn {
 			w.history = w.history[len(w.history)-r.Learn:]
 		}
-		w.start, w.users, w.first, w.entries, w.reads, w.alerted = start, map[string]struct{}{}, nil, nil, 0, false
+		clear(w.users)
+		w.start, w.first, w.entries, w.reads, w.alerted = start, nil, nil, 0, false
 	}
 	w.reads++
 	if _, ok := w.users[e.User]; !ok && len(w.users) < MaxWindowUsers {

@@ -25,7 +25,7 @@ import (
 //	access:
 //	  - {name: wide-reads, kind: distinct_users, window: 1h, factor: 5, min_users: 20, learn: 24}
 //	  - {name: secrets, kind: categories, categories: [password_hash, payment]}
-//	  - {name: night-reads, kind: off_hours, learn: 200, min_share: 0.01}
+//	  - {name: night-reads, kind: off_hours, learn: 200, learn_for: 168h, min_share: 0.01}
 type File struct {
 	Login  Rules
 	Access []AccessRule
@@ -53,6 +53,9 @@ type AccessRule struct {
 	MinUsers   int           // distinct_users: at least this many users (20)
 	Learn      int           // distinct_users: windows of baseline (24); off_hours: reads (200)
 	MinShare   float64       // off_hours: an hour under this share is unusual (0.01)
+	// LearnFor: off_hours judges a principal only once its reads span this
+	// long (7 days), so a week's rhythm is learnt, not a first morning's.
+	LearnFor time.Duration
 	Categories []string      // categories: those that alert
 	// Cooldown: a rule alerts on a principal at most once per Cooldown
 	// (1h); the evidence keeps growing meanwhile.
@@ -90,6 +93,7 @@ access:
   - name: night-reads
     kind: off_hours
     learn: 200
+    learn_for: 168h
     min_share: 0.01
 `
 
@@ -124,6 +128,7 @@ type fileYAML struct {
 		MinUsers   int      `yaml:"min_users"`
 		Learn      int      `yaml:"learn"`
 		MinShare   float64  `yaml:"min_share"`
+		LearnFor   string   `yaml:"learn_for"`
 		Categories []string `yaml:"categories"`
 		Cooldown   string   `yaml:"cooldown"`
 	} `yaml:"access"`
@@ -215,7 +220,7 @@ func ParseFile(data []byte) (*File, error) {
 		}
 		unused := func(fields ...string) error {
 			vals := map[string]bool{"window": a.Window != "", "factor": a.Factor != 0, "min_users": a.MinUsers != 0, "learn": a.Learn != 0,
-				"min_share": a.MinShare != 0, "categories": a.Categories != nil}
+				"min_share": a.MinShare != 0, "categories": a.Categories != nil, "learn_for": a.LearnFor != ""}
 			for _, f := range fields {
 				if vals[f] {
 					return fmt.Errorf("%s: %s does not apply to a %s rule", at, f, a.Kind)
@@ -225,7 +230,7 @@ func ParseFile(data []byte) (*File, error) {
 		}
 		switch a.Kind {
 		case RuleDistinctUsers:
-			if err := unused("min_share", "categories"); err != nil {
+			if err := unused("min_share", "categories", "learn_for"); err != nil {
 				return nil, err
 			}
 			if r.Window, err = duration(at+".window", a.Window, time.Hour, time.Minute, 7*24*time.Hour); err != nil {
@@ -251,7 +256,7 @@ func ParseFile(data []byte) (*File, error) {
 				return nil, err
 			}
 		case RuleCategories:
-			if err := unused("window", "factor", "min_users", "learn", "min_share"); err != nil {
+			if err := unused("window", "factor", "min_users", "learn", "min_share", "learn_for"); err != nil {
 				return nil, err
 			}
 			if len(a.Categories) == 0 || len(a.Categories) > 64 {
@@ -268,6 +273,9 @@ func ParseFile(data []byte) (*File, error) {
 				return nil, err
 			}
 			r.Learn, r.MinShare = a.Learn, a.MinShare
+			if r.LearnFor, err = duration(at+".learn_for", a.LearnFor, 7*24*time.Hour, 0, 90*24*time.Hour); err != nil {
+				return nil, err
+			}
 			if r.Learn == 0 {
 				r.Learn = 200
 			}
