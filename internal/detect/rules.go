@@ -46,17 +46,17 @@ const (
 
 // AccessRule is one rule over the audit log.
 type AccessRule struct {
-	Name       string
-	Kind       string
-	Window     time.Duration // distinct_users: the window (1h)
-	Factor     float64       // distinct_users: k× the baseline (5)
-	MinUsers   int           // distinct_users: at least this many users (20)
-	Learn      int           // distinct_users: windows of baseline (24); off_hours: reads (200)
-	MinShare   float64       // off_hours: an hour under this share is unusual (0.01)
+	Name     string
+	Kind     string
+	Window   time.Duration // distinct_users: the window (1h)
+	Factor   float64       // distinct_users: k× the baseline (5)
+	MinUsers int           // distinct_users: at least this many users (20)
+	Learn    int           // distinct_users: windows of baseline (24); off_hours: reads (200)
+	MinShare float64       // off_hours: an hour under this share is unusual (0.01)
 	// LearnFor: off_hours judges a principal only once its reads span this
 	// long (7 days), so a week's rhythm is learnt, not a first morning's.
-	LearnFor time.Duration
-	Categories []string      // categories: those that alert
+	LearnFor   time.Duration
+	Categories []string // categories: those that alert
 	// Cooldown: a rule alerts on a principal at most once per Cooldown
 	// (1h); the evidence keeps growing meanwhile.
 	Cooldown time.Duration
