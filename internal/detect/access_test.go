@@ -73,9 +73,14 @@ func TestAccessDistinctUsers(t *testing.T) {
 // 03:00, raises one alert; its usual hours raise none.
 func TestAccessOffHours(t *testing.T) {
 	e := NewAccess([]AccessRule{{Name: "night", Kind: RuleOffHours, Learn: 50, LearnFor: 7 * 24 * time.Hour, MinShare: 0.01, Cooldown: time.Hour}})
-	// Learning: a read at night in the first week is not judged.
-	if got := e.Observe(ev(0, a0.Add(9*time.Hour), "staff-ann", "u", "email")); len(got) != 0 {
-		t.Fatal(got)
+	// Learning: 60 reads in the first morning, then one at night, are not
+	// judged (the reads span less than learn_for).
+	early := NewAccess([]AccessRule{{Name: "night", Kind: RuleOffHours, Learn: 50, LearnFor: 7 * 24 * time.Hour, MinShare: 0.01, Cooldown: time.Hour}})
+	for i := range 60 {
+		early.Observe(ev(i, a0.Add(9*time.Hour+time.Duration(i)*time.Minute), "staff-bo", "u", "email"))
+	}
+	if got := early.Observe(ev(60, a0.Add(27*time.Hour), "staff-bo", "u", "email")); len(got) != 0 {
+		t.Errorf("a night read on the second day, while learning: %+v", got)
 	}
 	n := 0
 	for d := range 10 {
