@@ -16,6 +16,8 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"hash"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -47,7 +49,12 @@ type Hash [16]byte
 // PasswordKey hashes attempted passwords with a key of its own, made at
 // random for each process: a hash is only compared with hashes of the same
 // run, and cannot be tested against a dictionary once the process is gone.
-type PasswordKey struct{ key [32]byte }
+type PasswordKey struct {
+	key [32]byte
+	// macs keeps keyed HMAC states for reuse: a login then pays the hash
+	// and no allocation for the key schedule.
+	macs sync.Pool
+}
 
 // NewPasswordKey returns a key made from crypto/rand.
 func NewPasswordKey() *PasswordKey {
@@ -73,10 +80,16 @@ func (k *PasswordKey) LogValue() slog.Value { return slog.StringValue("[detect p
 
 // Sum returns the keyed hash of password.
 func (k *PasswordKey) Sum(password string) Hash {
-	m := hmac.New(sha256.New, k.key[:])
-	m.Write([]byte(password))
+	m, _ := k.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.key[:])
+	}
+	m.Reset()
+	io.WriteString(m, password)
+	var buf [sha256.Size]byte
 	var h Hash
-	copy(h[:], m.Sum(nil))
+	copy(h[:], m.Sum(buf[:0]))
+	k.macs.Put(m)
 	return h
 }
 
