@@ -369,7 +369,7 @@ func (m *Main) detection(ctx context.Context) error {
 	}
 	m.Watcher = alert.NewWatcher(detect.New(rules.Login), m.Alerts, c.Log)
 	m.Access = alert.NewAccessWatcher(m.store, m.Audit, detect.NewAccess(rules.Access), m.Alerts, c.Log)
-	return nil
+	return m.Access.Start(ctx)
 }
 
 // bootstrapAdmin makes the first admin token when there is none: the

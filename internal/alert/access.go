@@ -18,6 +18,7 @@ import (
 // CursorStore keeps how far access detection has read the log.
 type CursorStore interface {
 	Meta(ctx context.Context, key string) (string, error)
+	PutMeta(ctx context.Context, key, value string) (string, error)
 	SetMeta(ctx context.Context, key, value string) error
 }
 
@@ -25,7 +26,9 @@ type CursorStore interface {
 // entries: every tick it reads from where it stopped to the log's end
 // (in batches), so each entry is read once, never the whole log again.
 // Where it stopped is kept in the store, so a restart resumes; the
-// baselines are kept in memory and learn again after a restart.
+// baselines are kept in memory and learn again after a restart. A
+// deployment's first start begins at the log's end (Start): the reads
+// logged before detection existed raise nothing.
 type AccessWatcher struct {
 	store  CursorStore
 	audit  *auditlog.Service
@@ -44,6 +47,27 @@ func NewAccessWatcher(store CursorStore, audit *auditlog.Service, eng *detect.Ac
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &AccessWatcher{store: store, audit: audit, eng: eng, raiser: r, log: log}
+}
+
+// Start reads where the watcher stopped, or, the first time, marks the
+// log's current end as the start. Run it before entries can be appended
+// that should be judged (cordon serve does, at initialisation).
+func (w *AccessWatcher) Start(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	size, err := w.audit.Size(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := w.store.PutMeta(ctx, cordon.MetaAccessCursor, strconv.FormatUint(size, 10))
+	if err != nil {
+		return err
+	}
+	if w.cursor, err = strconv.ParseUint(v, 10, 64); err != nil {
+		return fmt.Errorf("the stored %s %q is damaged", cordon.MetaAccessCursor, v)
+	}
+	w.loaded = true
+	return nil
 }
 
 // Run steps every tick until ctx ends.

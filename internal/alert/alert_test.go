@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -16,11 +17,13 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/alert"
+	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/detect"
 	"github.com/cordon-dev/cordon/internal/memstore"
+	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/ssf"
 )
 
@@ -249,5 +252,65 @@ func TestConcurrentObserve(t *testing.T) {
 	}
 	if w.Dropped() != 0 {
 		t.Errorf("%d attempts dropped", w.Dropped())
+	}
+}
+
+// TestAccessWatcherResumes: the reads logged before detection first ran
+// raise nothing; those appended later do, each read once; a restart
+// (a new watcher on the same store) resumes where the last stopped, so
+// reads logged while it was down are judged too.
+func TestAccessWatcherResumes(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "cordon.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	clk := clock.NewFake(t0)
+	log, err := auditlog.New(t.Context(), auditlog.Config{Store: store, Clock: clk, Origin: "test.example/audit", Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := alert.New(alert.Config{Store: store, Audit: log, Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(principal, cat string) {
+		t.Helper()
+		if _, _, err := log.Ingest(t.Context(), []audit.Event{{Time: clk.Now(), Principal: principal, Action: audit.ActionRead, Subject: "alice", Categories: []string{cat}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := func() *alert.AccessWatcher {
+		t.Helper()
+		w := alert.NewAccessWatcher(store, log, detect.NewAccess(detect.DefaultFile().Access), svc, nil)
+		if err := w.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	read("svc-old", "password_hash") // before detection existed
+	w := start()
+	if _, err := w.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(t, svc); len(got) != 0 {
+		t.Fatalf("a read logged before the first start raised %v", got)
+	}
+	read("svc-a", "payment")
+	if _, err := w.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	read("svc-b", "password_hash") // while the node is down
+	w = start()
+	if _, err := w.Step(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, a := range list(t, svc) {
+		keys = append(keys, a.Key)
+	}
+	slices.Sort(keys)
+	if fmt.Sprint(keys) != "[secrets/svc-a secrets/svc-b]" {
+		t.Errorf("alerts = %v, want svc-a's and svc-b's, once each", keys)
 	}
 }
