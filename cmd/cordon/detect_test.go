@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/detect"
@@ -349,5 +353,45 @@ func TestServeRefusesBadDetectionFlags(t *testing.T) {
 				t.Errorf("got %v, want a usage error saying %q", r, tc.want)
 			}
 		})
+	}
+}
+
+// TestAlertWebhookFromServe: cordon serve --alert-webhook delivers the
+// alert a brute force through the API raises, signed with the secret.
+func TestAlertWebhookFromServe(t *testing.T) {
+	secret := []byte("a webhook secret of 32 bytes!!!!")
+	got := make(chan *http.Request, 4)
+	bodies := make(chan []byte, 4)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- r
+		bodies <- b
+	}))
+	defer recv.Close()
+	m := apiServer(t, withClock(clock.NewFake(fakeNow)), func(c *Config) {
+		c.AlertWebhook, c.AlertWebhookSecret, c.SSFAllowHTTP = recv.URL+"/cordon", secret, true
+	})
+	addUser(t, m, "victim", "the victim's password")
+	for i := range 35 {
+		loginAs(t, m, "victim", fmt.Sprintf("guess %d", i), nil)
+	}
+	select {
+	case r := <-got:
+		body := <-bodies
+		ts, _ := strconv.ParseInt(r.Header.Get("webhook-timestamp"), 10, 64)
+		if want := alert.Sign(secret, r.Header.Get("webhook-id"), ts, body); r.Header.Get("webhook-signature") != want || ts != fakeNow.Unix() {
+			t.Errorf("signature %q at %d, want %q at %d", r.Header.Get("webhook-signature"), ts, want, fakeNow.Unix())
+		}
+		var ev struct {
+			Type string `json:"type"`
+			Data struct {
+				Kind, Key string
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(body, &ev); err != nil || ev.Type != "alert.raised" || ev.Data.Kind != "brute_force" || ev.Data.Key != "victim" {
+			t.Errorf("delivered %s (%v)", body, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no delivery")
 	}
 }
