@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/cordon-dev/cordon/internal/alert"
 )
 
 type alertOut struct {
@@ -128,7 +130,7 @@ func alertListCmd(a *app) *cobra.Command {
 func showAlert(a *app, x *alertOut) {
 	w := a.stdout
 	fmt.Fprintf(w, "alert %s: %s\n", x.ID, x.Summary)
-	fmt.Fprintf(w, "  kind %s, key %s, %s; raised %s, seen %d times\n", x.Kind, x.Key, x.State, x.CreatedAt.Format(time.RFC3339), x.Seen)
+	fmt.Fprintf(w, "  kind %s, key %s, %s; raised %s, seen %d times\n", x.Kind, alert.Shown(x.Key), x.State, x.CreatedAt.Format(time.RFC3339), x.Seen)
 	e := x.Evidence
 	fmt.Fprintf(w, "  window %s to %s\n", e.From.Format(time.RFC3339), e.To.Format(time.RFC3339))
 	if e.Attempts > 0 {
@@ -138,7 +140,11 @@ func showAlert(a *app, x *alertOut) {
 		fmt.Fprintf(w, "  top addresses: %s\n", strings.Join(e.TopAddresses[:min(10, len(e.TopAddresses))], ", "))
 	}
 	if e.ReachedTotal > 0 {
-		fmt.Fprintf(w, "  reached %d accounts: %s\n", e.ReachedTotal, strings.Join(e.Reached[:min(20, len(e.Reached))], ", "))
+		var reached []string
+		for _, r := range e.Reached[:min(20, len(e.Reached))] {
+			reached = append(reached, alert.Shown(r))
+		}
+		fmt.Fprintf(w, "  reached %d accounts: %s\n", e.ReachedTotal, strings.Join(reached, ", "))
 	}
 	if e.Principal != "" {
 		fmt.Fprintf(w, "  principal %s read %d users", e.Principal, e.Users)

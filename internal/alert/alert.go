@@ -133,19 +133,14 @@ func (s *Service) Raise(ctx context.Context, a *cordon.Alert) (bool, error) {
 	return false, cordon.Errorf(cordon.ECodeConflict, "alert %s %s kept changing while it was raised", a.Kind, a.Key)
 }
 
-// openAlert returns the open alert of kind and key, or nil. Open alerts
-// are few (one per attack under way).
+// openAlert returns the open alert of kind and key, or nil (an index
+// lookup: the open alerts' unique index is on kind and key).
 func (s *Service) openAlert(ctx context.Context, kind, key string) (*cordon.Alert, error) {
-	open, err := s.store.Alerts(ctx, cordon.AlertQuery{State: cordon.AlertOpen})
-	if err != nil {
+	open, err := s.store.Alerts(ctx, cordon.AlertQuery{State: cordon.AlertOpen, Kind: kind, Key: key, Limit: 1})
+	if err != nil || len(open) == 0 {
 		return nil, err
 	}
-	for _, a := range open {
-		if a.Kind == kind && a.Key == key {
-			return a, nil
-		}
-	}
-	return nil, nil
+	return open[0], nil
 }
 
 // Get returns an alert.

@@ -314,3 +314,16 @@ func TestAccessWatcherResumes(t *testing.T) {
 		t.Errorf("alerts = %v, want svc-a's and svc-b's, once each", keys)
 	}
 }
+
+// TestHostileUsernameInSummary: a username tried by an attacker is shown
+// quoted, so an alert's line cannot forge another or drive a terminal.
+func TestHostileUsernameInSummary(t *testing.T) {
+	a := alert.FromLogin(detect.Alert{Kind: detect.KindBruteForce, Key: "eve\x1b[2J\nal-forged  brute_force  acknowledged", Failures: 30, From: t0, To: t0})
+	want := `brute force on account "eve\x1b[2J\nal-forged  brute_force  acknowledged": 30 failures from 0 addresses in 0s`
+	if a.Summary != want {
+		t.Errorf("summary = %q, want %q", a.Summary, want)
+	}
+	if got := alert.Shown("bruno"); got != "bruno" {
+		t.Errorf("Shown(bruno) = %q", got)
+	}
+}

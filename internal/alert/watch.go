@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/detect"
@@ -182,7 +184,7 @@ func FromLogin(al detect.Alert) *cordon.Alert {
 	var summary string
 	switch al.Kind {
 	case detect.KindBruteForce:
-		summary = fmt.Sprintf("brute force on account %s: %d failures from %d addresses in %s", al.Key, al.Failures, al.Addresses, span(al.From, al.To))
+		summary = fmt.Sprintf("brute force on account %s: %d failures from %d addresses in %s", Shown(al.Key), al.Failures, al.Addresses, span(al.From, al.To))
 	case detect.KindSpraying:
 		summary = fmt.Sprintf("password spraying: one password (%s) failed on %d accounts from %d addresses in %s", al.Key, al.Accounts, al.Addresses, span(al.From, al.To))
 	case detect.KindStuffing:
@@ -196,6 +198,22 @@ func FromLogin(al detect.Alert) *cordon.Alert {
 	return &cordon.Alert{Kind: al.Kind, Key: al.Key, Summary: summary, Evidence: cordon.AlertEvidence{
 		From: al.From.UTC(), To: al.To.UTC(), Attempts: al.Attempts, Failures: al.Failures, Accounts: al.Accounts, Addresses: al.Addresses,
 		TopAddresses: al.TopAddresses, Reached: al.Reached, ReachedTotal: al.ReachedTotal}}
+}
+
+// Shown is an attacker's string (a username tried) as a summary shows it:
+// as it is when it is a short line of printable text, else quoted with
+// its control characters escaped, so no alert line can forge another or
+// drive a terminal.
+func Shown(s string) string {
+	if len(s) > 64 {
+		s = cut(s, 64) + "…"
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == '"' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 func span(from, to time.Time) string { return to.Sub(from).Truncate(time.Second).String() }

@@ -138,6 +138,10 @@ func testAlertList(t *testing.T, s cordon.Store) {
 		{cordon.AlertQuery{State: cordon.AlertOpen}, "[al-c al-a]"},
 		{cordon.AlertQuery{State: cordon.AlertAcknowledged}, "[al-b]"},
 		{cordon.AlertQuery{Limit: 2}, "[al-c al-b]"},
+		{cordon.AlertQuery{Kind: "brute_force", Key: "b"}, "[al-b]"},
+		{cordon.AlertQuery{State: cordon.AlertOpen, Kind: "brute_force", Key: "b"}, "[]"},
+		{cordon.AlertQuery{State: cordon.AlertOpen, Kind: "brute_force", Key: "c", Limit: 1}, "[al-c]"},
+		{cordon.AlertQuery{Kind: "password_spraying", Key: "a"}, "[]"},
 	} {
 		if got := ids(c.q); got != c.want {
 			t.Errorf("Alerts(%+v) = %s, want %s", c.q, got, c.want)

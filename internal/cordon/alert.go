@@ -78,6 +78,8 @@ type AlertEvidence struct {
 // AlertQuery selects alerts; zero fields select all.
 type AlertQuery struct {
 	State AlertState
+	// Kind and Key, when both set, select one attack's alerts.
+	Kind, Key string
 	// Limit bounds the answer (newest first); 0 means no bound.
 	Limit int
 }

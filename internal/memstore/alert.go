@@ -96,7 +96,7 @@ func (m *Store) Alerts(_ context.Context, q cordon.AlertQuery) ([]*cordon.Alert,
 	defer m.lock()()
 	out := []*cordon.Alert{}
 	for _, s := range m.alerts {
-		if q.State != "" && s.a.State != q.State {
+		if q.State != "" && s.a.State != q.State || (q.Kind != "" || q.Key != "") && (s.a.Kind != q.Kind || s.a.Key != q.Key) {
 			continue
 		}
 		a, err := s.alert()

@@ -76,9 +76,14 @@ func (db *DB) Alert(ctx context.Context, id string) (*cordon.Alert, error) {
 
 func (db *DB) Alerts(ctx context.Context, q cordon.AlertQuery) ([]*cordon.Alert, error) {
 	query, args := `SELECT `+alertCols+` FROM alerts`, []any{}
+	query += ` WHERE 1 = 1`
 	if q.State != "" {
-		query += ` WHERE state = $1`
 		args = append(args, string(q.State))
+		query += fmt.Sprintf(` AND state = $%d`, len(args))
+	}
+	if q.Kind != "" || q.Key != "" {
+		args = append(args, q.Kind, q.Key)
+		query += fmt.Sprintf(` AND kind = $%d AND key = $%d`, len(args)-1, len(args))
 	}
 	query += ` ORDER BY created_at DESC, id DESC`
 	if q.Limit > 0 {

@@ -73,10 +73,14 @@ func (db *DB) Alert(ctx context.Context, id string) (*cordon.Alert, error) {
 }
 
 func (db *DB) Alerts(ctx context.Context, q cordon.AlertQuery) ([]*cordon.Alert, error) {
-	query, args := `SELECT `+alertCols+` FROM alerts`, []any{}
+	query, args := `SELECT `+alertCols+` FROM alerts WHERE 1 = 1`, []any{}
 	if q.State != "" {
-		query += ` WHERE state = ?`
+		query += ` AND state = ?`
 		args = append(args, string(q.State))
+	}
+	if q.Kind != "" || q.Key != "" {
+		query += ` AND kind = ? AND key = ?`
+		args = append(args, q.Kind, q.Key)
 	}
 	query += ` ORDER BY created_at DESC, id DESC`
 	if q.Limit > 0 {
