@@ -128,8 +128,10 @@ func (w *Watcher) Run(ctx context.Context) {
 
 // reached returns the active alerts a successful attempt adds a reached
 // account to, with their new evidence; it forgets alerts whose window
-// has passed. Only a success that matches an attack (its account, its
-// sprayed password, an address it failed from) costs a recount.
+// has passed. A success that matches an attack (its account, its sprayed
+// password, an address it failed from) came after the attack's failures,
+// so it is added as it is, without a rescan of the window: a wave of
+// successes costs O(1) each.
 func (w *Watcher) reached(a detect.Attempt, active map[string]detect.Alert) []detect.Alert {
 	var out []detect.Alert
 	window := w.det.Rules().Window
@@ -150,11 +152,12 @@ func (w *Watcher) reached(a detect.Attempt, active map[string]detect.Alert) []de
 		if !match || slices.Contains(al.Reached, a.Account) {
 			continue
 		}
-		got := w.det.Reached(al.Kind, al.Key, a.At)
-		if len(got) <= len(al.Reached) {
-			continue
+		al.ReachedTotal++
+		if len(al.Reached) < detect.MaxListed {
+			al.Reached = append(slices.Clone(al.Reached), a.Account)
+			slices.Sort(al.Reached)
 		}
-		al.Reached, al.ReachedTotal, al.To = got, len(got), a.At
+		al.To = a.At
 		active[k] = al
 		out = append(out, al)
 	}
