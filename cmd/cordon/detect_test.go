@@ -395,3 +395,12 @@ func TestAlertWebhookFromServe(t *testing.T) {
 		t.Fatal("no delivery")
 	}
 }
+
+// TestDetectionMetrics: /metrics shows the attempts detection dropped.
+func TestDetectionMetrics(t *testing.T) {
+	m := apiServer(t)
+	r := send(t, "GET", m.URL()+"/metrics", nil, nil)
+	if !strings.Contains(string(r.raw), "cordon_detect_attempts_dropped_total 0\n") {
+		t.Errorf("/metrics lacks cordon_detect_attempts_dropped_total 0")
+	}
+}

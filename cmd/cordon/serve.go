@@ -224,6 +224,15 @@ func (m *Main) start() {
 	c := &m.Config
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.healed)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_detect_attempts_dropped_total",
+		Help: "Login attempts detection did not see: its queue was full (a login never waits for detection)."},
+		func() float64 { return float64(m.Watcher.Dropped()) }))
+	if wh := m.webhook; wh != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_alert_webhook_delivered_total",
+			Help: "Alerts the webhook receiver accepted (2xx)."}, func() float64 { return float64(wh.Delivered()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_alert_webhook_failed_total",
+			Help: "Alerts the webhook gave up on (a 4xx, the tries spent, or a full queue)."}, func() float64 { return float64(wh.Failed()) }))
+	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	m.stopWatch = stopWatch
 	// Another node on the same store may change campaigns; a cheap version
