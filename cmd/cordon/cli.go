@@ -93,7 +93,7 @@ func newRoot(a *app) *cobra.Command {
 	root.PersistentFlags().StringVar(&a.token, "token", "", "admin token (default $CORDON_ADMIN_TOKEN; prefer the variable: argv is visible to other users)")
 	root.AddCommand(
 		serveCmd(a), gateCmd(a),
-		userCmd(a), adminCmd(a), sessionCmd(a), keysCmd(a), campaignCmd(a), incidentCmd(a), noticeCmd(a), tokenCmd(a), auditCmd(a),
+		userCmd(a), adminCmd(a), sessionCmd(a), keysCmd(a), campaignCmd(a), incidentCmd(a), noticeCmd(a), alertCmd(a), tokenCmd(a), auditCmd(a),
 		simulateCmd(a), demoCmd(a), doctorCmd(a), uaCmd(a),
 		versionCmd(a), docsCmd(),
 	)

@@ -97,7 +97,7 @@ func TestConfigBad(t *testing.T) {
 		env                 map[string]string
 		want                []string
 	}{
-		{name: "unknown key", verb: "serve", content: "addr: 127.0.0.1:0\nadress: 127.0.0.1:9\n", want: []string{`unknown key "adress"`, "line 2", "addr, audit-categories"}},
+		{name: "unknown key", verb: "serve", content: "addr: 127.0.0.1:0\nadress: 127.0.0.1:9\n", want: []string{`unknown key "adress"`, "line 2", "addr, alert-webhook, audit-categories"}},
 		{name: "a global flag", verb: "serve", content: "token: cat_secret\n", want: []string{`unknown key "token"`}},
 		{name: "config in config", verb: "gate", content: "config: other.yaml\n", want: []string{`unknown key "config"`}},
 		{name: "a key of serve given to gate", verb: "gate", content: "data: /x\n", want: []string{`unknown key "data"`}},

@@ -124,12 +124,14 @@ investigating).`,
 				version(fs, o)
 			}),
 		verb("close ID", "Resolve an incident", `The same as status ID resolved.`, `  cordon incident close INC`, version),
-		verb("link ID report|campaign|notice OBJECT_ID", "Link a saved report, a campaign or a notice to an incident",
-			`Link an object that exists: a saved audit report (r-...), a campaign (c-...)
-or a notice (n-...).`,
+		verb("link ID report|campaign|notice|alert OBJECT_ID", "Link a saved report, a campaign, a notice or an alert to an incident",
+			`Link an object that exists: a saved audit report (r-...), a campaign (c-...),
+a notice (n-...) or an alert (al-...; cordon alert escalate opens one as an
+incident).`,
 			`  cordon incident link INC report r-...
-  cordon incident link INC campaign c-...`, nil),
-		verb("unlink ID report|campaign|notice OBJECT_ID", "Unlink an object from an incident", `Unlink an object; the link and unlink stay in the timeline.`,
+  cordon incident link INC campaign c-...
+  cordon incident link INC alert al-...`, nil),
+		verb("unlink ID report|campaign|notice|alert OBJECT_ID", "Unlink an object from an incident", `Unlink an object; the link and unlink stay in the timeline.`,
 			`  cordon incident unlink INC campaign c-...`, nil),
 		verb("timeline ID", "Print an incident's timeline, read from the audit log",
 			`Print the timeline: the incident's own entries and the admin actions on
@@ -265,7 +267,7 @@ func runIncident(ctx context.Context, c *adminclient.Client, verb string, pos []
 		fmt.Fprintf(stdout, "incident %s is %s (version %d)\n", o.ID, o.State, o.Version)
 		return nil
 	case "link", "unlink":
-		if err := need(3, "ID KIND OBJECT_ID (KIND: report or campaign)"); err != nil {
+		if err := need(3, "ID KIND OBJECT_ID (KIND: report, campaign or alert)"); err != nil {
 			return err
 		}
 		var o incidentOut

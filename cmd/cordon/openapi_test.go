@@ -110,6 +110,11 @@ func TestOpenAPIConformance(t *testing.T) {
 	check("GET", "/status/nothing", nil, "", 404)
 	check("POST", "/v1/logout", user, "", 204)
 	check("GET", "/admin/v1/accounts", nil, "", 401)
+	check("GET", "/admin/v1/alerts?state=open&limit=5", admin(), "", 200)
+	check("GET", "/admin/v1/alerts?state=shut", admin(), "", 422)
+	check("GET", "/admin/v1/alerts/al-nope", admin(), "", 404)
+	check("POST", "/admin/v1/alerts/al-nope/ack", admin(), `{}`, 404)
+	check("POST", "/admin/v1/alerts/al-nope/escalate", admin(), `{"severity":"high"}`, 404)
 
 	var desc map[string]any
 	if err := json.Unmarshal(send(t, "GET", m.URL()+"/openapi.json", nil, nil).raw, &desc); err != nil || desc["openapi"] != "3.1.0" {

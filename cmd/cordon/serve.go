@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
@@ -24,6 +27,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/console"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/detect"
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
@@ -113,6 +117,15 @@ type Config struct {
 	// PolicyPoll is how often the store is read for campaign changes made
 	// by other nodes; zero means every second.
 	PolicyPoll time.Duration
+	// AlertWebhook, when set, receives every new alert, signed with
+	// AlertWebhookSecret (--alert-webhook, CORDON_ALERT_WEBHOOK_SECRET).
+	AlertWebhook       string
+	AlertWebhookSecret []byte
+	// AlertWebhookBackoff is the webhook's first retry delay (1 s when zero).
+	AlertWebhookBackoff time.Duration
+	// DetectRules are detection's thresholds and access rules
+	// (--detect-rules FILE); nil means the defaults.
+	DetectRules *detect.File
 	// Clock, when set, replaces the system clock (tests).
 	Clock clock.Clock
 	Log   *slog.Logger
@@ -138,10 +151,16 @@ type Main struct {
 	Incidents  *incident.Service
 	Notices    *notices.Service
 	// SSF is the OpenID Shared Signals transmitter.
-	SSF       *ssf.Transmitter
+	SSF *ssf.Transmitter
+	// Alerts keeps what detection raises; Watcher feeds it logins.
+	Alerts    *alert.Service
+	Watcher   *alert.Watcher
+	Access    *alert.AccessWatcher
+	webhook   *alert.Webhook
 	Feed      *feed.Hub
 	bus       *natsbus.Bus
 	hasher    *password.Hasher
+	pwKey     *detect.PasswordKey
 	node      string // this node's id on the bus
 	stopWatch context.CancelFunc
 	done      chan error
@@ -218,6 +237,15 @@ func (m *Main) start() {
 	c := &m.Config
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m.healed)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_detect_attempts_dropped_total",
+		Help: "Login attempts detection did not see: its queue was full (a login never waits for detection)."},
+		func() float64 { return float64(m.Watcher.Dropped()) }))
+	if wh := m.webhook; wh != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_alert_webhook_delivered_total",
+			Help: "Alerts the webhook receiver accepted (2xx)."}, func() float64 { return float64(wh.Delivered()) }))
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_alert_webhook_failed_total",
+			Help: "Alerts the webhook gave up on (a 4xx, the tries spent, or a full queue)."}, func() float64 { return float64(wh.Failed()) }))
+	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	m.stopWatch = stopWatch
 	// Another node on the same store may change campaigns; a cheap version
@@ -241,7 +269,12 @@ func (m *Main) start() {
 		// failure here is a broken build.
 		panic(err)
 	}
-	api := httpapi.New(httpapi.Deps{Console: con, Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Notices: m.Notices, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
+	go m.Watcher.Run(watchCtx)
+	go m.Access.Run(watchCtx, time.Second)
+	if m.webhook != nil {
+		go m.webhook.Run(watchCtx)
+	}
+	api := httpapi.New(httpapi.Deps{Console: con, Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Notices: m.Notices, Alerts: m.Alerts, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
 		ErrorLog: slog.NewLogLogger(c.Log.Handler(), slog.LevelWarn)}
@@ -303,6 +336,9 @@ func (m *Main) initialise(ctx context.Context) error {
 		}
 		m.publish(feed.Event{Kind: feed.KindPolicy, Policy: p})
 	}
+	if err := m.detection(ctx); err != nil {
+		return err
+	}
 	m.hasher = password.NewHasher(c.Hash, password.Limits{})
 	pol := password.DefaultPolicy()
 	if c.MinPasswordLength > 0 {
@@ -315,12 +351,73 @@ func (m *Main) initialise(ctx context.Context) error {
 			m.publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
 		},
 		OnKeys: func(jwks []byte) { m.publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
+		Detect: m.Watcher, PasswordKey: m.pwKey,
 	}, authn.Config{Issuer: c.Issuer})
 	if err != nil {
 		return err
 	}
 	m.Authn = svc
 	return nil
+}
+
+// detectFlags reads --detect-rules and the webhook's secret.
+func detectFlags(c *Config, rulesFile string, getenv func(string) string) error {
+	if rulesFile != "" {
+		data, err := os.ReadFile(rulesFile)
+		if err != nil {
+			return usageError("--detect-rules: %v", err)
+		}
+		if c.DetectRules, err = detect.ParseFile(data); err != nil {
+			return usageError("--detect-rules %s: %v", rulesFile, err)
+		}
+	}
+	if c.AlertWebhook != "" {
+		secret, err := alert.ParseSecret(getenv("CORDON_ALERT_WEBHOOK_SECRET"))
+		if err != nil {
+			return usageError("--alert-webhook: CORDON_ALERT_WEBHOOK_SECRET: %v", err)
+		}
+		c.AlertWebhookSecret = secret
+		if _, err := alert.NewWebhook(alert.WebhookConfig{URL: c.AlertWebhook, Secret: secret, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}}); err != nil {
+			return usageError("%v", err)
+		}
+	}
+	return nil
+}
+
+// detection builds the alert service, the login watcher and the access
+// watcher. The password key that names sprayed passwords is derived from
+// a secret the store keeps (made at the first start, like the other
+// keys), so every node and every restart hash a password alike.
+func (m *Main) detection(ctx context.Context) error {
+	c := &m.Config
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	secret, err := m.store.PutMeta(ctx, cordon.MetaDetectKey, hex.EncodeToString(fresh))
+	if err != nil {
+		return fmt.Errorf("detection key: %w", err)
+	}
+	raw, err := hex.DecodeString(secret)
+	if err != nil || len(raw) < 32 {
+		return fmt.Errorf("detection key: the stored %s is damaged", cordon.MetaDetectKey)
+	}
+	m.pwKey = detect.PasswordKeyOf(raw)
+	if c.AlertWebhook != "" {
+		if m.webhook, err = alert.NewWebhook(alert.WebhookConfig{URL: c.AlertWebhook, Secret: c.AlertWebhookSecret,
+			Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Clock: c.Clock, Log: c.Log, Backoff: c.AlertWebhookBackoff}); err != nil {
+			return err
+		}
+	}
+	rules := c.DetectRules
+	if rules == nil {
+		rules = detect.DefaultFile()
+	}
+	if m.Alerts, err = alert.New(alert.Config{Store: m.store, Audit: m.Audit, Incidents: m.Incidents, Campaigns: m.Campaigns,
+		Clock: c.Clock, Log: c.Log, Webhook: m.webhook}); err != nil {
+		return err
+	}
+	m.Watcher = alert.NewWatcher(detect.New(rules.Login), m.Alerts, c.Log)
+	m.Access = alert.NewAccessWatcher(m.store, m.Audit, detect.NewAccess(rules.Access), m.Alerts, c.Log)
+	return m.Access.Start(ctx)
 }
 
 // bootstrapAdmin makes the first admin token when there is none: the
@@ -441,6 +538,8 @@ printed once on stderr.
 		var proxies string
 		fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
 		userAgents := uaFlags(fs)
+		fs.StringVar(&c.AlertWebhook, "alert-webhook", "", "deliver every new alert to this https URL, signed as Standard Webhooks sign (secret: CORDON_ALERT_WEBHOOK_SECRET=whsec_...)")
+		rulesFile := fs.String("detect-rules", "", "detection rules file (YAML): login-abuse thresholds and access rules over the audit log (default: the built-in rules, see README)")
 		return func(ctx context.Context, _ []string) error {
 			if err := settle(cmd.Flags(), os.Getenv); err != nil {
 				return err
@@ -460,6 +559,9 @@ printed once on stderr.
 				return usageError("--pace-every must be between 1s and 1h (default 30s)")
 			}
 			c.Log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+			if err := detectFlags(&c, *rulesFile, os.Getenv); err != nil {
+				return err
+			}
 			return runServe(ctx, c, categories, *auditKeyFile, proxies, userAgents, a.stderr)
 		}
 	})

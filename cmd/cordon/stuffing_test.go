@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,5 +124,25 @@ func TestCredentialStuffing(t *testing.T) {
 	}
 	if count[401] != int64(wrong) || count[401]+count[429]+count[503] != 10000 {
 		t.Errorf("statuses %v: want every evaluated guess a 401 and every other attempt a 429 or 503", count)
+	}
+
+	// Detection saw one attack: one credential_stuffing alert, from the
+	// addresses the trusted proxy named, no brute force (10 guesses per
+	// account) and no spraying (every guess another password). The owner's
+	// login from an attacking address counts as reached: from there, the
+	// list was tried.
+	got := alerts(t, m, "")
+	if len(got) != 1 || got[0]["kind"] != "credential_stuffing" {
+		t.Fatalf("alerts = %v, want one credential_stuffing", got)
+	}
+	ev := evidence(got[0])
+	if ev["accounts"].(float64) < 100 || ev["addresses"].(float64) < 10 || fmt.Sprint(ev["reached"]) != "[acct-0000]" {
+		t.Errorf("evidence = %v, want ≥ 100 accounts, ≥ 10 addresses, reached [acct-0000]", ev)
+	}
+	for _, a := range ev["top_addresses"].([]any) {
+		if !strings.HasPrefix(a.(string), "198.18.") {
+			t.Errorf("top address %v is not one the proxy named", a)
+			break
+		}
 	}
 }

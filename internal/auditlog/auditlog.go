@@ -41,7 +41,7 @@ const (
 // CordonCategories are the categories cordon's own admin actions use; they
 // are always accepted.
 func CordonCategories() []string {
-	return []string{"sessions", "campaigns", "signing_keys", "admin_tokens", "audit_log", "incidents", "ssf_streams", "notices"}
+	return []string{"sessions", "campaigns", "signing_keys", "admin_tokens", "audit_log", "incidents", "ssf_streams", "notices", "alerts"}
 }
 
 // Config is what a Service is built from.

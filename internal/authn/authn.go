@@ -18,6 +18,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/detect"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
@@ -66,6 +67,15 @@ type Service struct {
 	campaigns Campaigns
 	onRevoke  func([]string, time.Time)
 	onKeys    func([]byte)
+	detect    Detector
+	pwKey     *detect.PasswordKey
+}
+
+// Detector hears of every password login attempt, right or wrong, for
+// login-abuse detection. Observe must not block or do I/O: it runs on
+// the login path (package alert's Watcher queues).
+type Detector interface {
+	Observe(detect.Attempt)
 }
 
 // revoked tells enforcement points about revoked sessions.
@@ -131,6 +141,10 @@ type Deps struct {
 	OnRevoke func(sessionIDs []string, at time.Time)
 	// OnKeys, when set, hears of every new published key set (JWKS).
 	OnKeys func(jwks []byte)
+	// Detect, when set, hears of every login attempt; PasswordKey keys
+	// the hash of the attempted password it is given (required with it).
+	Detect      Detector
+	PasswordKey *detect.PasswordKey
 }
 
 // New builds a Service and loads (or, on first start, creates) the
@@ -164,7 +178,11 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if d.Campaigns == nil {
 		d.Campaigns = noCampaigns{}
 	}
-	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns, onRevoke: d.OnRevoke, onKeys: d.OnKeys}
+	if d.Detect != nil && d.PasswordKey == nil {
+		return nil, errors.New("authn: detection needs a password key")
+	}
+	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns, onRevoke: d.OnRevoke, onKeys: d.OnKeys,
+		detect: d.Detect, pwKey: d.PasswordKey}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/detect"
 	"github.com/cordon-dev/cordon/internal/throttle"
 )
 
@@ -21,6 +22,10 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*cordon.Acc
 	key := cordon.UsernameKey(req.Username)
 	attempt, err := s.throttle.Check(ctx, throttle.Keys{Account: key, Address: req.Address, Device: req.Client.Device})
 	if err != nil {
+		// A guess the throttle refused is still a guess: detection counts it.
+		if cordon.ErrorCode(err) == cordon.ECodeThrottled {
+			s.observe(key, req, false)
+		}
 		return nil, false, err
 	}
 	acct, err := s.store.AccountByUsername(ctx, req.Username)
@@ -30,6 +35,7 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*cordon.Acc
 			return nil, false, err
 		}
 		attempt.Fail()
+		s.observe(key, req, false)
 		return nil, false, errInvalidCredentials
 	}
 	if err != nil {
@@ -43,14 +49,26 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*cordon.Acc
 	}
 	if !ok {
 		attempt.Fail()
+		s.observe(key, req, false)
 		return nil, false, errInvalidCredentials
 	}
 	attempt.Succeed()
+	s.observe(key, req, true)
 	// Only someone who knows the password learns the account is locked.
 	if err := refuseLocked(acct); err != nil {
 		return nil, false, err
 	}
 	return acct, rehash, nil
+}
+
+// observe hands a login attempt to detection: the account's key, the
+// client's address, whether the password was right, and a keyed hash of
+// the attempted password (never the password). It queues and returns.
+func (s *Service) observe(key string, req LoginRequest, ok bool) {
+	if s.detect == nil {
+		return
+	}
+	s.detect.Observe(detect.Attempt{At: s.clock.Now(), Account: key, Address: req.Address, Password: s.pwKey.Sum(req.Password), OK: ok})
 }
 
 // schemeCounter is a store that can count its accounts per password hash

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"CreateOneUsernameRace", testCreateAccountRace},
 		{"ManyAccountsAtOnce", testManyWriters},
 		{"ConsumeOneResetRace", testResetRace},
-	}, append(append(append(fleetConcurrencyTests(), progressConcurrencyTests()...), adminConcurrencyTests()...), append(incidentConcurrencyTests(), noticeConcurrencyTests()...)...)...))
+	}, slices.Concat(fleetConcurrencyTests(), progressConcurrencyTests(), adminConcurrencyTests(), incidentConcurrencyTests(), noticeConcurrencyTests(), alertConcurrencyTests())...))
 	t.Run("Audit", func(t *testing.T) {
 		RunAuditConcurrencyTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })
 	})

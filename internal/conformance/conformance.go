@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"AuditWithChange", []subtest{{"SameTransaction", testAuditWithChange}}},
 		{"Incidents", incidentTests()},
 		{"Notices", noticeTests()},
+		{"Alerts", alertTests()},
 		{"AuditQuery", auditQueryTests()},
 		{"SharedSignals", ssfTests()},
 		{"Console", consoleTests()},

@@ -12,6 +12,12 @@ const (
 	// MetaIssuer is the iss of the deployment's access tokens: every node
 	// signs and verifies with the same one, whatever its listen address.
 	MetaIssuer = "issuer"
+	// MetaDetectKey is the secret (hex) the keyed hash of attempted
+	// passwords is derived from (password spraying detection).
+	MetaDetectKey = "detect_key"
+	// MetaAccessCursor is the audit log index access detection has read
+	// up to (decimal).
+	MetaAccessCursor = "detect_access_cursor"
 )
 
 // MetaStore keeps a deployment's identity: a few settings made once, at

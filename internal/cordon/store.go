@@ -114,6 +114,7 @@ type Store interface {
 	IncidentStore
 	NoticeStore
 	PublicPageStore
+	AlertStore
 	SSFStore
 	ConsoleStore
 	// Ping checks the backend answers (readiness).

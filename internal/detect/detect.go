@@ -16,6 +16,9 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"hash"
+	"io"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -46,7 +49,12 @@ type Hash [16]byte
 // PasswordKey hashes attempted passwords with a key of its own, made at
 // random for each process: a hash is only compared with hashes of the same
 // run, and cannot be tested against a dictionary once the process is gone.
-type PasswordKey struct{ key [32]byte }
+type PasswordKey struct {
+	key [32]byte
+	// macs keeps keyed HMAC states for reuse: a login then pays the hash
+	// and no allocation for the key schedule.
+	macs sync.Pool
+}
 
 // NewPasswordKey returns a key made from crypto/rand.
 func NewPasswordKey() *PasswordKey {
@@ -55,12 +63,33 @@ func NewPasswordKey() *PasswordKey {
 	return k
 }
 
+// PasswordKeyOf returns the key derived from a deployment's secret (kept
+// in its store, as its other keys are): every node of the deployment, and
+// every restart, names a sprayed password alike, and still nobody without
+// the secret can test a hash against a dictionary.
+func PasswordKeyOf(secret []byte) *PasswordKey {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("cordon detect password key v1"))
+	k := new(PasswordKey)
+	copy(k.key[:], m.Sum(nil))
+	return k
+}
+
+// LogValue keeps the key out of logs.
+func (k *PasswordKey) LogValue() slog.Value { return slog.StringValue("[detect password key]") }
+
 // Sum returns the keyed hash of password.
 func (k *PasswordKey) Sum(password string) Hash {
-	m := hmac.New(sha256.New, k.key[:])
-	m.Write([]byte(password))
+	m, _ := k.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.key[:])
+	}
+	m.Reset()
+	io.WriteString(m, password)
+	var buf [sha256.Size]byte
 	var h Hash
-	copy(h[:], m.Sum(nil))
+	copy(h[:], m.Sum(buf[:0]))
+	k.macs.Put(m)
 	return h
 }
 
@@ -376,8 +405,10 @@ func (d *Detector) Reached(kind, key string, now time.Time) []string {
 	return al.Reached
 }
 
-// fingerprint names a sprayed password in an alert without revealing it:
+// Fingerprint names a sprayed password in an alert without revealing it:
 // the first 6 bytes of its keyed hash, in hex.
+func Fingerprint(h Hash) string { return fingerprint(h) }
+
 func fingerprint(h Hash) string {
 	const hexdigits = "0123456789abcdef"
 	b := make([]byte, 12)

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
@@ -39,6 +40,7 @@ type Server struct {
 	audit     *auditlog.Service
 	incidents *incident.Service
 	notices   *notices.Service
+	alerts    *alert.Service
 	feed      http.Handler
 	console   http.Handler
 	closing   context.Context
@@ -84,6 +86,8 @@ type Deps struct {
 	Incidents *incident.Service
 	// Notices runs in-app notices and public pages; nil leaves them out.
 	Notices *notices.Service
+	// Alerts keeps what detection raises; nil leaves the alert API out.
+	Alerts *alert.Service
 	// Feed serves the policy feed to enforcement points (scope gate).
 	Feed http.Handler
 	// Closing ends when the server shuts down; it ends feed streams, which
@@ -126,7 +130,7 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, notices: d.Notices, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF, console: d.Console}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, notices: d.Notices, alerts: d.Alerts, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF, console: d.Console}
 	if d.AccessLogSample > 1 {
 		s.accessSample = uint64(d.AccessLogSample)
 	}
@@ -243,6 +247,9 @@ func (s *Server) routes(mux *router) {
 	}
 	if s.incidents != nil {
 		s.incidentRoutes(mux)
+	}
+	if s.alerts != nil {
+		s.alertRoutes(mux)
 	}
 	if s.ssf != nil {
 		s.ssfRoutes(mux)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/incident"
@@ -61,7 +62,7 @@ func loadOpenAPI(t *testing.T) *openapi3.T {
 // it is the 404/405 the description's introduction states.
 func registeredRoutes(t *testing.T) []string {
 	t.Helper()
-	s := &Server{campaigns: new(campaign.Service), audit: new(auditlog.Service), incidents: new(incident.Service), notices: new(notices.Service), feed: http.NotFoundHandler(), ssf: new(ssf.Transmitter)}
+	s := &Server{campaigns: new(campaign.Service), audit: new(auditlog.Service), incidents: new(incident.Service), notices: new(notices.Service), alerts: new(alert.Service), feed: http.NotFoundHandler(), ssf: new(ssf.Transmitter)}
 	mux := &router{ServeMux: http.NewServeMux()}
 	s.routes(mux)
 	var out []string

@@ -53,6 +53,7 @@ type Store interface {
 	cordon.IncidentStore
 	SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error)
 	Notice(ctx context.Context, id string) (*cordon.Notice, error)
+	Alert(ctx context.Context, id string) (*cordon.Alert, error)
 }
 
 // Config is what a Service is built from.
@@ -99,6 +100,10 @@ type Actor struct {
 
 // Subject is the audit subject of an incident's records.
 func Subject(id string) string { return auditlog.ObjectPrefix + "incident/" + id }
+
+// AlertSubject is the audit subject of an alert's records (package alert
+// writes them; a linked alert's records join the timeline).
+func AlertSubject(id string) string { return auditlog.ObjectPrefix + "alert/" + id }
 
 // record returns ctx carrying the audit entry of a change to incident id:
 // the store appends it in the change's transaction, so a change without
@@ -446,7 +451,7 @@ func (s *Service) exists(ctx context.Context, kind cordon.LinkKind, object strin
 	case cordon.LinkNotice:
 		_, err = s.store.Notice(ctx, object)
 	case cordon.LinkAlert:
-		return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "cordon keeps no %ss yet; link them once it does", kind)
+		_, err = s.store.Alert(ctx, object)
 	default:
 		return cordon.FieldError(cordon.ECodeUnprocessable, "kind", "unknown kind %q", kind)
 	}

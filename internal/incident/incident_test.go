@@ -273,7 +273,7 @@ func TestLinkChecksTheObject(t *testing.T) {
 		{"an unknown report", cordon.LinkReport, "r-doesnotexist", cordon.ECodeNotFound},
 		{"an unknown campaign", cordon.LinkCampaign, "c-doesnotexist", cordon.ECodeNotFound},
 		{"an unknown notice", cordon.LinkNotice, "n-doesnotexist", cordon.ECodeNotFound},
-		{"an alert (not kept yet)", cordon.LinkAlert, "a-1", cordon.ECodeUnprocessable},
+		{"an unknown alert", cordon.LinkAlert, "al-doesnotexist", cordon.ECodeNotFound},
 		{"a hostile id", cordon.LinkReport, "r-1\n| forged |", cordon.ECodeUnprocessable},
 		{"an empty id", cordon.LinkReport, "", cordon.ECodeUnprocessable},
 	}

@@ -70,7 +70,9 @@ func (s *Service) Timeline(ctx context.Context, id string) (*Timeline, error) {
 			subjects = append(subjects, sub)
 			objects[sub] = "notice " + l.ID
 		case cordon.LinkAlert:
-			// Not kept by cordon yet: no entries to read.
+			sub := AlertSubject(l.ID)
+			subjects = append(subjects, sub)
+			objects[sub] = "alert " + l.ID
 		}
 	}
 	if len(reports) > 0 {

@@ -63,6 +63,7 @@ type Store struct {
 	batches     map[string]cordon.AuditBatch
 
 	incidents map[string]cordon.Incident
+	alerts    map[string]storedAlert
 	ssf       ssfState
 	notes     noticeState
 	console   consoleState

@@ -101,7 +101,7 @@ type Limits struct {
 // Hasher hashes and verifies passwords under Limits. It is safe for
 // concurrent use.
 type Hasher struct {
-	params    Params
+	params Params
 	// slots holds the start time of each slot taken. A release takes
 	// the oldest out, not necessarily its own: the sum of (release −
 	// start) over all releases is still the slots' busy time, which is
