@@ -23,6 +23,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"CreateOneUsernameRace", testCreateAccountRace},
 		{"ManyAccountsAtOnce", testManyWriters},
 		{"ConsumeOneResetRace", testResetRace},
+		{"ClaimMailRace", testMailClaimRace},
 	}, append(append(append(fleetConcurrencyTests(), progressConcurrencyTests()...), adminConcurrencyTests()...), incidentConcurrencyTests()...)...))
 	t.Run("Audit", func(t *testing.T) {
 		RunAuditConcurrencyTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })

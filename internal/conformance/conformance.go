@@ -53,6 +53,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Incidents", incidentTests()},
 		{"AuditQuery", auditQueryTests()},
 		{"SharedSignals", ssfTests()},
+		{"AccountEmail", emailTests()},
+		{"Outbox", mailTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })
