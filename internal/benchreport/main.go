@@ -63,6 +63,8 @@ var pairs = []pair{
 		What: "a decision against 1,000 active campaigns vs a map lookup"},
 	{Pkg: "internal/decision", Bench: "BenchmarkDecide/campaigns=1000", Baseline: "BenchmarkDecide/campaigns=0",
 		What: "what 1,000 active campaigns add to a decision"},
+	{Pkg: "internal/outbox", Bench: "BenchmarkDeliver/via=outbox", Baseline: "BenchmarkDeliver/via=direct",
+		What: "an email through the durable outbox on SQLite (enqueue, claim under a lease, send, record) vs sent straight through package mail to the same in-process go-smtp relay, four at a time in both (see messages/s)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshTokenParallel", Baseline: "BenchmarkRotateRefreshToken",
 		What: "refresh rotations from GOMAXPROCS goroutines vs one at a time, per op (≈1×: the one writer connection queues them)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshToken", Baseline: "BenchmarkCreateSession",
