@@ -609,9 +609,19 @@ func CheckUsername(name string) error {
 	return nil
 }
 
-// CreateAccount creates an account with a password.
+// CreateAccount creates an account with a password and no email address.
 func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cordon.Account, error) {
+	return s.CreateAccountEmail(ctx, username, pw, "")
+}
+
+// CreateAccountEmail creates an account with a password and an email
+// address ("" for none), which must be free.
+func (s *Service) CreateAccountEmail(ctx context.Context, username, pw, email string) (*cordon.Account, error) {
 	if err := CheckUsername(username); err != nil {
+		return nil, err
+	}
+	email, err := cordon.NormalizeEmail(email)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.checkConfusable(ctx, username); err != nil {
@@ -625,15 +635,37 @@ func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cord
 		return nil, err
 	}
 	now := s.clock.Now()
-	a := &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(username), PasswordHash: h, PasswordChangedAt: now, CreatedAt: now}
+	a := &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(username), PasswordHash: h, PasswordChangedAt: now, CreatedAt: now, Email: email}
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, cordon.ErrAlreadyExists) {
+			if email != "" {
+				if _, err := s.store.AccountByUsername(ctx, username); errors.Is(err, cordon.ErrNotFound) {
+					return nil, cordon.FieldError(cordon.ECodeConflict, "email", "the email address belongs to another account")
+				}
+			}
 			return nil, cordon.FieldError(cordon.ECodeConflict, "username", "username %q is taken", username)
 		}
 		return nil, err
 	}
 	s.hasher.AddScheme(h, 1)
 	return a, nil
+}
+
+// SetEmail replaces an account's email address ("" removes it); ctx
+// carries the change's audit record.
+func (s *Service) SetEmail(ctx context.Context, accountID, email string) (string, error) {
+	email, err := cordon.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.SetAccountEmail(ctx, accountID, email)
+	switch {
+	case errors.Is(err, cordon.ErrAlreadyExists):
+		return "", cordon.FieldError(cordon.ECodeConflict, "email", "the email address belongs to another account")
+	case errors.Is(err, cordon.ErrNotFound):
+		return "", cordon.Errorf(cordon.ECodeNotFound, "no account %q", accountID)
+	}
+	return email, err
 }
 
 // Account looks an account up by id ("u-...") or username.
