@@ -106,6 +106,7 @@ type wireDoc struct {
 	Ramp    *wireRamp    `json:"ramp,omitempty"`
 	Upgrade *wireUpgrade `json:"upgrade,omitempty"`
 	Message string       `json:"message,omitempty"`
+	Verify  string       `json:"verify,omitempty"`
 }
 
 type wireCohort struct {
@@ -140,6 +141,7 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 			UsersFromReport: c.Cohort.UsersFromReport,
 		},
 		Message: c.Message,
+		Verify:  c.Verify,
 	}
 	if t := c.Cohort.AuthenticatedBefore; t != nil {
 		d.Cohort.AuthenticatedBefore = formatTime(*t)

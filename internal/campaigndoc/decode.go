@@ -27,6 +27,7 @@ type document struct {
 	Ramp    *docRamp    `json:"ramp"`
 	Upgrade *docUpgrade `json:"upgrade"`
 	Message string      `json:"message"`
+	Verify  *string     `json:"verify"`
 }
 
 type docCohort struct {
@@ -54,7 +55,7 @@ type docUpgrade struct {
 // path. Objects at other paths (upgrade.urls, or an object where a string
 // belongs) are left to the typed decode and to validation.
 var schema = map[string][]string{
-	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message"},
+	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message", "verify"},
 	"cohort":  {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report"},
 	"ramp":    {"start", "duration"},
 	"upgrade": {"min_version", "mode", "urls"},

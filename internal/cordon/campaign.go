@@ -5,6 +5,12 @@ import (
 	"time"
 )
 
+// How a password_reset campaign verifies its users (Campaign.Verify).
+const (
+	VerifyPassword = "password"
+	VerifyEmail    = "email"
+)
+
 // Upgrade modes, after Play In-App Updates.
 const (
 	UpgradeImmediate = "immediate"
@@ -22,9 +28,14 @@ type Campaign struct {
 	Ramp    *Ramp        `json:"ramp,omitempty"`
 	Upgrade *UpgradeSpec `json:"upgrade,omitempty"`
 	Message string       `json:"message,omitempty"`
-	State   State        `json:"state"`
-	Created time.Time    `json:"created_at"`
-	Updated time.Time    `json:"updated_at"`
+	// Verify is how a password_reset campaign's users prove themselves:
+	// "" or VerifyPassword (the old password at login, then a new one),
+	// or VerifyEmail (a single-use link sent to the account's address;
+	// the old password proves nothing).
+	Verify  string    `json:"verify,omitempty"`
+	State   State     `json:"state"`
+	Created time.Time `json:"created_at"`
+	Updated time.Time `json:"updated_at"`
 	// Activated is when the campaign was first activated; a campaign with
 	// no ramp admits everyone then.
 	Activated time.Time `json:"activated_at,omitzero"`

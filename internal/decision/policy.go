@@ -148,6 +148,9 @@ type compiled struct {
 	// (cordon.VersionReported), not the one at login.
 	current bool
 	message string
+	// byEmail: a password_reset campaign with verify: email, whose demand
+	// only a link sent by email can meet (never the old password).
+	byEmail bool
 
 	platforms uint16 // bit per platform index; 0 means any
 	sources   uint16 // bit per source index; 0 means any
@@ -327,7 +330,7 @@ func Compile(campaigns []*cordon.Campaign, version uint64, now time.Time) (*Poli
 }
 
 func compile(c *cordon.Campaign) (compiled, error) {
-	cc := compiled{id: c.ID, message: c.Message, seed: Seed(c.ID), activated: c.Activated.UnixNano()}
+	cc := compiled{id: c.ID, message: c.Message, seed: Seed(c.ID), activated: c.Activated.UnixNano(), byEmail: c.Verify == cordon.VerifyEmail}
 	rules, ok := c.Kind.Rules()
 	code, known := codeOf(c.Kind)
 	if !ok || !known {
