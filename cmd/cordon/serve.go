@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,9 +27,12 @@ import (
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
+	cmail "github.com/cordon-dev/cordon/internal/mail"
 	"github.com/cordon-dev/cordon/internal/natsbus"
+	"github.com/cordon-dev/cordon/internal/outbox"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/postgres"
+	"github.com/cordon-dev/cordon/internal/resetmail"
 	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/ssf"
 	"github.com/cordon-dev/cordon/internal/throttle"
@@ -101,6 +105,25 @@ type Config struct {
 	// PolicyPoll is how often the store is read for campaign changes made
 	// by other nodes; zero means every second.
 	PolicyPoll time.Duration
+	// SMTPURL is the relay emails go through (--smtp-url
+	// smtp://user:pass@host:587, STARTTLS required; smtps:// for TLS from
+	// the first byte); empty: emails are queued but not sent.
+	SMTPURL  string
+	SMTPFrom string // the sender address (--smtp-from)
+	// SMTPRate bounds emails per second (--smtp-rate; 0 unbounded).
+	SMTPRate float64
+	// SMTPAllowPlain allows a relay in clear on this machine only
+	// (--smtp-allow-plain; development).
+	SMTPAllowPlain bool
+	// SMTPTLS, when set, replaces the relay's TLS configuration (tests
+	// trust their relay's own certificate with it).
+	SMTPTLS *tls.Config
+	// ResetURL is where a password_reset (verify: email) link leads; the
+	// token is appended (--reset-url; default ISSUER/reset#token=).
+	ResetURL string
+	// OutboxPoll is how often the mail worker looks for due messages
+	// (zero: every 2 s).
+	OutboxPoll time.Duration
 	// Clock, when set, replaces the system clock (tests).
 	Clock clock.Clock
 	Log   *slog.Logger
@@ -125,7 +148,11 @@ type Main struct {
 	Audit      *auditlog.Service
 	Incidents  *incident.Service
 	// SSF is the OpenID Shared Signals transmitter.
-	SSF       *ssf.Transmitter
+	SSF *ssf.Transmitter
+	// Outbox queues email (Enqueue, Counts); with --smtp-url, this
+	// node's worker sends it.
+	Outbox    *outbox.Outbox
+	resetMail *resetmail.Mailer
 	Feed      *feed.Hub
 	bus       *natsbus.Bus
 	hasher    *password.Hasher
@@ -219,6 +246,8 @@ func (m *Main) start() {
 	go m.reloadKeys(watchCtx)
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Campaigns: m.Campaigns.Policy})
 	go m.SSF.Run(watchCtx)
+	go m.Outbox.Run(watchCtx)
+	go m.resetMail.Run(watchCtx, m.Outbox, c.PolicyPoll)
 	api := httpapi.New(httpapi.Deps{Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
@@ -281,7 +310,25 @@ func (m *Main) initialise(ctx context.Context) error {
 		return err
 	}
 	m.Authn = svc
-	return nil
+	var sender outbox.Sender
+	if c.SMTPURL != "" {
+		mc, err := relayConfig(c.SMTPURL, c.SMTPFrom, c.SMTPAllowPlain, c.SMTPTLS)
+		if err != nil {
+			return err
+		}
+		if sender, err = cmail.New(mc); err != nil {
+			return err
+		}
+	}
+	resetURL := c.ResetURL
+	if resetURL == "" {
+		resetURL = strings.TrimSuffix(c.Issuer, "/") + "/reset#token="
+	}
+	m.resetMail = resetmail.New(resetmail.Config{Store: m.store, Links: svc, URL: resetURL, Clock: c.Clock, Log: c.Log})
+	m.Outbox, err = outbox.New(outbox.Config{Store: m.store, Sender: sender, Clock: c.Clock, Log: c.Log, Owner: m.node,
+		Domain: fromDomain(c.SMTPFrom), Rate: c.SMTPRate, Poll: c.OutboxPoll,
+		Renderers: map[string]outbox.Renderer{resetmail.Kind: m.resetMail.Render}})
+	return err
 }
 
 // bootstrapAdmin makes the first admin token when there is none: the
@@ -384,6 +431,11 @@ printed once on stderr.
 		fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 		fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 		fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
+		fs.StringVar(&c.SMTPURL, "smtp-url", "", "the SMTP relay emails go through: smtp://user:password@host:587 (STARTTLS required) or smtps://…:465 (default: emails are queued, not sent)")
+		fs.StringVar(&c.SMTPFrom, "smtp-from", "", "the sender of emails, e.g. 'Example Security <security@example.com>' (required with --smtp-url)")
+		fs.Float64Var(&c.SMTPRate, "smtp-rate", 10, "emails sent per second at most, per node (0: no bound)")
+		fs.BoolVar(&c.SMTPAllowPlain, "smtp-allow-plain", false, "allow a relay without TLS, on this machine only (localhost; development)")
+		fs.StringVar(&c.ResetURL, "reset-url", "", "where a password-reset email's link leads; the token is appended (default ISSUER/reset#token=)")
 		fs.BoolVar(&c.SSFAllowHTTP, "ssf-allow-http", false, "let Shared Signals receivers push to http:// endpoints on this machine (tests and development only)")
 		fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
 		fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
@@ -429,6 +481,21 @@ func runServe(ctx context.Context, c Config, categories, auditKeyFile, proxies s
 	}
 	if c.MinPasswordLength < 8 || c.MinPasswordLength > 64 {
 		return usageError("--min-password-length must be between 8 and 64")
+	}
+	if c.SMTPRate < 0 {
+		return usageError("--smtp-rate must not be negative (0: no bound)")
+	}
+	if c.SMTPURL != "" {
+		if _, err := relayConfig(c.SMTPURL, c.SMTPFrom, c.SMTPAllowPlain, nil); err != nil {
+			return usageError("%v", err)
+		}
+	} else if c.SMTPFrom != "" || c.SMTPAllowPlain {
+		return usageError("--smtp-from and --smtp-allow-plain need --smtp-url")
+	}
+	if c.ResetURL != "" {
+		if u, err := neturl.Parse(c.ResetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usageError("--reset-url %q: want an http(s) URL such as https://app.example.com/reset#token=", c.ResetURL)
+		}
 	}
 	for _, cat := range strings.Split(categories, ",") {
 		if cat = strings.TrimSpace(cat); cat == "" {

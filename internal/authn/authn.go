@@ -91,6 +91,10 @@ type Campaigns interface {
 	// PasswordSet records a new password (it satisfies the password_reset
 	// campaigns that blocked the account).
 	PasswordSet(ctx context.Context, accountID string)
+	// EmailReset records that the account set a new password through a
+	// link the campaign (verify: email) sent: it counts as reached and
+	// satisfied.
+	EmailReset(ctx context.Context, campaignID, accountID string)
 	// ResetAdmissions returns the password_reset campaigns that have
 	// already denied the account.
 	ResetAdmissions(ctx context.Context, accountID string) (map[string]bool, error)
@@ -110,6 +114,7 @@ func (noCampaigns) Blocked(context.Context, decision.Decision, *cordon.Session) 
 func (noCampaigns) Prompted(context.Context, decision.Decision, *cordon.Session) {}
 func (noCampaigns) LoggedIn(context.Context, *cordon.Session)                    {}
 func (noCampaigns) PasswordSet(context.Context, string)                          {}
+func (noCampaigns) EmailReset(context.Context, string, string)                   {}
 func (noCampaigns) ResetAdmissions(context.Context, string) (map[string]bool, error) {
 	return nil, nil
 }
@@ -576,6 +581,15 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		return cordon.FieldError(cordon.ECodeForbidden, "current_password", "the current password is wrong")
 	}
 	attempt.Succeed()
+	// A password_reset campaign with verify: email holds the account: the
+	// old password may be what leaked, so only the emailed link may set
+	// a new one.
+	if d, err := s.resetRequired(ctx, acct, p.Session.Facts); err != nil {
+		return err
+	} else if d.Outcome == decision.Deny && s.campaigns.Policy().ResetByEmail(d.Campaign) {
+		return cordon.FieldError(cordon.ECodeForbidden, "current_password",
+			"a security campaign requires this account to set its password through the link sent to its email address; the current password is not accepted as proof")
+	}
 	if err := s.policy.Check(next, acct.Username); err != nil {
 		return err
 	}

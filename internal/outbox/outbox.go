@@ -43,10 +43,17 @@ type Sender interface {
 
 // Renderer completes a message just before it is sent, for content that
 // must not rest in the store (a reset link's secret). It returns the
-// text to send; an error gives the message up with that reason.
+// text to send. An error wrapping ErrGiveUp gives the message up with
+// that reason; any other is retried later, like a relay's 4xx.
 type Renderer func(ctx context.Context, m *cordon.MailMessage) (text string, err error)
 
-// Config is an outbox and its worker. Store and Sender are required.
+// ErrGiveUp, wrapped by a Renderer's error, says the message must not be
+// sent at all (its account is gone, its campaign ended).
+var ErrGiveUp = errors.New("not sent")
+
+// Config is an outbox and its worker. Store is required; without a
+// Sender messages are queued and counted but nobody sends them (a node
+// with no relay configured).
 type Config struct {
 	Store  cordon.MailStore
 	Sender Sender
@@ -88,8 +95,8 @@ type Outbox struct {
 
 // New checks cfg and fills its defaults.
 func New(cfg Config) (*Outbox, error) {
-	if cfg.Store == nil || cfg.Sender == nil {
-		return nil, errors.New("outbox: a store and a sender are required")
+	if cfg.Store == nil {
+		return nil, errors.New("outbox: a store is required")
 	}
 	if cfg.Rate < 0 {
 		return nil, errors.New("outbox: the rate must not be negative")
@@ -191,6 +198,10 @@ func (o *Outbox) mailMessage(key, to, subject, text, lang string, at time.Time) 
 // their messages go back to the queue (or, if the worker cannot record
 // that, their leases expire) and are sent by the next worker.
 func (o *Outbox) Run(ctx context.Context) error {
+	if o.cfg.Sender == nil {
+		o.cfg.Log.Info("outbox: no SMTP relay configured; emails stay queued")
+		return nil
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -215,6 +226,9 @@ func (o *Outbox) Run(ctx context.Context) error {
 // RunOnce claims one batch of due messages and sends it, and returns how
 // many it claimed.
 func (o *Outbox) RunOnce(ctx context.Context) (int, error) {
+	if o.cfg.Sender == nil {
+		return 0, errors.New("outbox: no sender")
+	}
 	ms, err := o.cfg.Store.ClaimMail(ctx, o.cfg.Owner, o.cfg.Clock.Now(), o.cfg.Lease, o.cfg.Batch)
 	if err != nil {
 		return 0, err
@@ -275,8 +289,12 @@ func (o *Outbox) deliver(ctx context.Context, m *cordon.MailMessage) {
 	kind, _, _ := strings.Cut(m.Key, ":")
 	if r := o.cfg.Renderers[kind]; r != nil {
 		t, err := r(ctx, m)
+		if errors.Is(err, ErrGiveUp) {
+			o.fail(rec, m, err.Error())
+			return
+		}
 		if err != nil {
-			o.fail(rec, m, "not sent: "+err.Error())
+			o.retry(rec, m, o.backoff(m.Attempts), "not rendered: "+err.Error())
 			return
 		}
 		text = t

@@ -367,7 +367,7 @@ func TestOutboxRendererKeepsSecretsOutOfTheStore(t *testing.T) {
 	o, err := outbox.New(outbox.Config{Store: st, Sender: sender(t, r), Clock: clock.NewFake(t0), Renderers: map[string]outbox.Renderer{
 		"reset": func(_ context.Context, m *cordon.MailMessage) (string, error) {
 			if strings.HasSuffix(m.Key, "u-gone") {
-				return "", fmt.Errorf("the account is gone")
+				return "", fmt.Errorf("%w: the account is gone", outbox.ErrGiveUp)
 			}
 			return strings.ReplaceAll(m.Text, "{link}", "https://app.example/reset#token=SECRET"), nil
 		}}})
