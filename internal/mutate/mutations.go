@@ -272,7 +272,7 @@ var mutations = []mutation{
 		From: "if s.campaigns.Policy().ResetByEmail(d.Campaign) {", To: "if false {",
 		Pkgs: []string{"./internal/authn"}, Run: "TestPasswordResetByEmailCampaign"},
 	{Name: "a password change with the old password passes a verify: email campaign", File: "internal/authn/authn.go",
-		From: "} else if d.Outcome == decision.Deny && s.campaigns.Policy().ResetByEmail(d.Campaign) {", To: "} else if false {",
+		From: "} else if d.Outcome == decision.Deny && s.campaigns.Policy().ResetByEmail(d.Campaign) {", To: "} else if d.Outcome == decision.Deny && false {",
 		Pkgs: []string{"./internal/authn"}, Run: "TestPasswordResetByEmailCampaign"},
 	{Name: "a login's reset token satisfies a verify: email campaign", File: "internal/authn/reset.go",
 		From: "if !byEmail && s.campaigns.Policy().ResetByEmail(r.CampaignID) {", To: "if false {",
