@@ -102,6 +102,18 @@ func TestPasswordResetByEmail(t *testing.T) {
 		if r.body["reset_by_email"] != true || r.body["reset_token"] != nil {
 			t.Errorf("login with the old password: %v, want reset_by_email and no reset_token", r)
 		}
+		// The held-back login sends a fresh link to the account's own
+		// address (the first may have expired), once per 30 minutes.
+		send(t, "POST", m.URL()+"/v1/login", jsonCT, loginBodyJSON("alice", "the leaked password"))
+		deadline := time.Now().Add(10 * time.Second)
+		for len(relay.Messages()) < 3 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		msgs := relay.Messages()
+		if len(msgs) != 3 || msgs[2].To != "alice@example.org" {
+			t.Fatalf("after two held-back logins the relay has %d messages, want 3 (one fresh link to alice)", len(msgs))
+		}
 	})
 	t.Run("stolen session cannot change the password with the old one", func(t *testing.T) {
 		r := send(t, "POST", m.URL()+"/v1/password", hdr("Content-Type", "application/json", "Authorization", "Bearer "+stolen),

@@ -305,6 +305,13 @@ func (m *Main) initialise(ctx context.Context) error {
 			m.publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
 		},
 		OnKeys: func(jwks []byte) { m.publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
+		OnEmailReset: func(ctx context.Context, campaignID string, acct *cordon.Account) {
+			camp, err := m.store.Campaign(ctx, campaignID)
+			if err != nil || camp.State != cordon.StateActive {
+				return
+			}
+			m.resetMail.Resend(ctx, m.Outbox, camp, acct)
+		},
 	}, authn.Config{Issuer: c.Issuer})
 	if err != nil {
 		return err

@@ -66,6 +66,7 @@ type Service struct {
 	campaigns Campaigns
 	onRevoke  func([]string, time.Time)
 	onKeys    func([]byte)
+	onEmail   func(context.Context, string, *cordon.Account)
 }
 
 // revoked tells enforcement points about revoked sessions.
@@ -136,6 +137,10 @@ type Deps struct {
 	OnRevoke func(sessionIDs []string, at time.Time)
 	// OnKeys, when set, hears of every new published key set (JWKS).
 	OnKeys func(jwks []byte)
+	// OnEmailReset, when set, hears of a login held back by a verify:
+	// email campaign, so a user whose link expired gets a fresh one (the
+	// mail goes to the account's own address, never to the caller).
+	OnEmailReset func(ctx context.Context, campaignID string, acct *cordon.Account)
 }
 
 // New builds a Service and loads (or, on first start, creates) the
@@ -169,7 +174,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 	if d.Campaigns == nil {
 		d.Campaigns = noCampaigns{}
 	}
-	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns, onRevoke: d.OnRevoke, onKeys: d.OnKeys}
+	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns, onRevoke: d.OnRevoke, onKeys: d.OnKeys, onEmail: d.OnEmailReset}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}

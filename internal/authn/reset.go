@@ -54,6 +54,9 @@ func (s *Service) requireReset(ctx context.Context, acct *cordon.Account, d deci
 	if s.campaigns.Policy().ResetByEmail(d.Campaign) {
 		// The old password is what may have leaked: it earns no token.
 		s.campaigns.Blocked(ctx, d, &cordon.Session{ID: "login-" + acct.ID, AccountID: acct.ID})
+		if s.onEmail != nil {
+			s.onEmail(ctx, d.Campaign, acct)
+		}
 		return &ResetRequiredError{Decision: d, ByEmail: true, Problem: problem}
 	}
 	plain, hash := token.NewSecret(loginResetPrefix)

@@ -166,6 +166,21 @@ link without access to this mailbox.
 	return outbox.Message{Key: Key(c.ID, a.ID), To: a.Email, Subject: "Set a new password", Text: text}
 }
 
+// Resend queues a fresh link for a login the campaign held back (the
+// user's link may have expired): at most one per account and campaign
+// per LinkTTL window, keyed reset:CAMPAIGN:ACCOUNT:wN, to the account's
+// own address. Failures are logged: the login's answer does not wait.
+func (m *Mailer) Resend(ctx context.Context, o Enqueuer, c *cordon.Campaign, a *cordon.Account) {
+	if a.Email == "" || c.Verify != cordon.VerifyEmail {
+		return
+	}
+	msg := Message(c, a)
+	msg.Key = fmt.Sprintf("%s:w%d", msg.Key, m.cfg.Clock.Now().Unix()/int64(LinkTTL/time.Second))
+	if _, err := o.Enqueue(ctx, []outbox.Message{msg}); err != nil {
+		m.cfg.Log.Warn("queue a fresh reset link", "campaign", c.ID, "account", a.ID, "err", err)
+	}
+}
+
 // LinkTTL is how long a link holds once sent (authn.EmailResetTTL).
 const LinkTTL = 30 * time.Minute
 
