@@ -26,8 +26,14 @@ type campaignOut struct {
 	Ramp     json.RawMessage `json:"ramp"`
 	Upgrade  json.RawMessage `json:"upgrade"`
 	Message  string          `json:"message"`
+	Verify   string          `json:"verify"`
 	Created  time.Time       `json:"created_at"`
 	Progress *progressOut    `json:"progress"`
+	Email    *struct {
+		Queued int64 `json:"queued"`
+		Sent   int64 `json:"sent"`
+		Failed int64 `json:"failed"`
+	} `json:"email"`
 
 	PolicyVersion uint64 `json:"policy_version"`
 }
@@ -339,6 +345,12 @@ func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry) {
 	}
 	if len(c.Upgrade) > 0 && string(c.Upgrade) != "null" {
 		fmt.Fprintf(w, "  upgrade: %s\n", c.Upgrade)
+	}
+	if c.Verify != "" {
+		fmt.Fprintf(w, "  verify:  %s\n", c.Verify)
+	}
+	if e := c.Email; e != nil {
+		fmt.Fprintf(w, "  email:   %d link(s) queued, %d sent, %d failed\n", e.Queued, e.Sent, e.Failed)
 	}
 	renderProgress(w, c.Progress)
 	if len(trail) > 0 {

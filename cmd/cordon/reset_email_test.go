@@ -91,6 +91,10 @@ func TestPasswordResetByEmail(t *testing.T) {
 	if err != nil || c != (cordon.MailCounts{Sent: 2}) {
 		t.Errorf("outbox counts: %+v, %v; want 2 sent", c, err)
 	}
+	r := send(t, "GET", m.URL()+"/admin/v1/campaigns/"+id, admin(), nil)
+	if e, _ := r.body["email"].(map[string]any); e["sent"] != float64(2) || e["queued"] != float64(0) || e["failed"] != float64(0) {
+		t.Errorf("the campaign's email counts: %v, want 2 sent", r.body["email"])
+	}
 	stored, err := m.store.MailByKey(t.Context(), resetmail.Key(id, mustAccount(t, m, "alice").ID))
 	if err != nil || strings.Contains(stored.Text, "cre_") {
 		t.Errorf("the outbox keeps the link's secret (or lost the message): %v", err)
