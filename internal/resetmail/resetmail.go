@@ -39,6 +39,7 @@ type Links interface {
 // Store is what the mailer reads.
 type Store interface {
 	ActiveCampaigns(ctx context.Context) ([]*cordon.Campaign, uint64, error)
+	Campaign(ctx context.Context, id string) (*cordon.Campaign, error)
 	AccountByID(ctx context.Context, id string) (*cordon.Account, error)
 }
 
@@ -191,6 +192,20 @@ func (m *Mailer) Render(ctx context.Context, msg *cordon.MailMessage) (string, e
 	parts := strings.Split(msg.Key, ":")
 	if len(parts) < 3 || parts[0] != Kind {
 		return "", fmt.Errorf("not a reset link key: %s", msg.Key)
+	}
+	if m.cfg.Store != nil {
+		c, err := m.cfg.Store.Campaign(ctx, parts[1])
+		switch {
+		case errors.Is(err, cordon.ErrNotFound):
+			return "", fmt.Errorf("%w: campaign %s is gone", outbox.ErrGiveUp, parts[1])
+		case err != nil:
+			return "", err
+		case c.State == cordon.StatePaused:
+			// Retried with backoff: the link leaves once it is resumed.
+			return "", fmt.Errorf("campaign %s is paused", c.ID)
+		case c.State != cordon.StateActive:
+			return "", fmt.Errorf("%w: campaign %s is %s", outbox.ErrGiveUp, c.ID, c.State)
+		}
 	}
 	tok, err := m.cfg.Links.EmailResetLink(ctx, parts[1], parts[2], msg.To)
 	if errors.Is(err, ErrNoLink) {

@@ -98,3 +98,39 @@ func TestRender(t *testing.T) {
 		t.Error("rendered a key of another kind")
 	}
 }
+
+// TestRenderFollowsTheCampaign: a queued link leaves only while its
+// campaign is active; paused, it waits (retried); ended, it is dropped.
+func TestRenderFollowsTheCampaign(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	c := &cordon.Campaign{ID: "c-1", Kind: cordon.KindPasswordReset, Name: "x", Verify: cordon.VerifyEmail, Created: t0}
+	if err := st.CreateCampaign(ctx, c, &cordon.TrailEntry{CampaignID: "c-1", Action: "create", At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	m := resetmail.New(resetmail.Config{Store: st, Links: links{}, URL: "u#"})
+	msg := &cordon.MailMessage{Key: "reset:c-1:u-1", To: "a@example.org", Text: resetmail.Placeholder}
+	move := func(from, to cordon.State) {
+		if _, _, err := st.TransitionCampaign(ctx, "c-1", []cordon.State{from}, to, &cordon.TrailEntry{CampaignID: "c-1", Action: string(to), At: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.Render(ctx, msg); !errors.Is(err, outbox.ErrGiveUp) {
+		t.Errorf("draft: %v, want given up", err)
+	}
+	move(cordon.StateDraft, cordon.StateActive)
+	if got, err := m.Render(ctx, msg); err != nil || got != "u#cre_c-1u-1" {
+		t.Errorf("active: %q, %v", got, err)
+	}
+	move(cordon.StateActive, cordon.StatePaused)
+	if _, err := m.Render(ctx, msg); err == nil || errors.Is(err, outbox.ErrGiveUp) {
+		t.Errorf("paused: %v, want a retryable error", err)
+	}
+	move(cordon.StatePaused, cordon.StateCancelled)
+	if _, err := m.Render(ctx, msg); !errors.Is(err, outbox.ErrGiveUp) {
+		t.Errorf("cancelled: %v, want given up", err)
+	}
+	if _, err := m.Render(ctx, &cordon.MailMessage{Key: "reset:c-9:u-1", To: "a@example.org"}); !errors.Is(err, outbox.ErrGiveUp) {
+		t.Errorf("unknown campaign: %v, want given up", err)
+	}
+}
