@@ -65,9 +65,12 @@ type Config struct {
 	Domain string
 	// Rate bounds sends per second across the worker; 0 is unbounded.
 	Rate float64
-	// Lease is how long a claim lasts; it must exceed one send's timeout
-	// (mail.Config.Timeout, 30 s by default). Default 2 min.
-	Lease time.Duration
+	// Lease is how long a claim lasts (default 2 min). SendTimeout is
+	// the longest one send may take (mail.Config.Timeout, default 30 s):
+	// a message is sent only while its lease has at least that long to
+	// run, so no other node can claim it during the send. Lease must be
+	// at least twice SendTimeout.
+	Lease, SendTimeout time.Duration
 	// Batch is how many messages one claim takes (default 32); Parallel
 	// how many are sent at once (default 4).
 	Batch, Parallel int
@@ -119,11 +122,19 @@ func New(cfg Config) (*Outbox, error) {
 		}
 	}
 	def(&cfg.Lease, 2*time.Minute)
+	def(&cfg.SendTimeout, 30*time.Second)
+	if cfg.Lease < 2*cfg.SendTimeout {
+		return nil, fmt.Errorf("outbox: a lease of %v is too short for sends of up to %v", cfg.Lease, cfg.SendTimeout)
+	}
 	def(&cfg.Poll, 2*time.Second)
 	def(&cfg.Backoff, 30*time.Second)
 	def(&cfg.MaxBackoff, time.Hour)
 	if cfg.Batch <= 0 {
 		cfg.Batch = 32
+	}
+	if cfg.Rate > 0 {
+		// Claim no more than the rate lets leave within a quarter lease.
+		cfg.Batch = max(1, min(cfg.Batch, int(cfg.Rate*cfg.Lease.Seconds()/4)))
 	}
 	if cfg.Parallel <= 0 {
 		cfg.Parallel = 4
@@ -283,6 +294,13 @@ func (o *Outbox) deliver(ctx context.Context, m *cordon.MailMessage) {
 	rec := context.WithoutCancel(ctx)
 	if err := o.wait(ctx); err != nil {
 		o.retry(rec, m, 0, "worker stopped before sending")
+		return
+	}
+	// The claim must outlast the send, or another node could take the
+	// message over mid-send and send it too: a message whose lease is
+	// nearly spent (a slow batch, a stalled relay) goes back, due now.
+	if o.cfg.Clock.Now().Add(o.cfg.SendTimeout).After(m.LeaseUntil) {
+		o.retry(rec, m, 0, "claim ran out before sending; put back")
 		return
 	}
 	text := m.Text

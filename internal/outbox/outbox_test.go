@@ -454,3 +454,47 @@ func TestOutboxNodesShareOnePostgreSQL(t *testing.T) {
 	wantEachOnce(t, r, 60)
 	wantCounts(t, nodes[2], "notice:n-1:", cordon.MailCounts{Sent: 60})
 }
+
+// slowClock advances a fake clock on every send, as a stalled relay
+// would eat the lease.
+type slowSender struct {
+	inner outbox.Sender
+	clk   *clock.Fake
+	step  time.Duration
+}
+
+func (s slowSender) Send(ctx context.Context, m cmail.Message) error {
+	s.clk.Advance(s.step)
+	return s.inner.Send(ctx, m)
+}
+
+// TestOutboxNeverSendsOnASpentLease: when sends eat the lease (each takes
+// 25 s of a 2-minute lease), the messages left in the batch go back
+// instead of being sent while another node may claim them.
+func TestOutboxNeverSendsOnASpentLease(t *testing.T) {
+	r := mailtest.Start(t)
+	st := memstore.New()
+	clk := clock.NewFake(t0)
+	o, err := outbox.New(outbox.Config{Store: st, Sender: slowSender{sender(t, r), clk, 25 * time.Second}, Clock: clk, Owner: "w", Parallel: 1, Batch: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Enqueue(t.Context(), messages(10, "notice:n-1")); err != nil {
+		t.Fatal(err)
+	}
+	o.RunOnce(t.Context())
+	// Sends start at 0, 25, 50, 75 s; from 100 s on, less than the 30 s
+	// send timeout is left of the lease.
+	if n := len(r.Messages()); n != 4 {
+		t.Errorf("sent %d on one claim, want 4 (then the lease is too short)", n)
+	}
+	for o.RunOnce(t.Context()); len(r.Messages()) < 10; {
+		if n, _ := o.RunOnce(t.Context()); n == 0 {
+			break
+		}
+	}
+	wantEachOnce(t, r, 10)
+	if _, err := outbox.New(outbox.Config{Store: st, Lease: time.Minute, SendTimeout: 45 * time.Second}); err == nil {
+		t.Error("a lease shorter than two send timeouts was accepted")
+	}
+}
