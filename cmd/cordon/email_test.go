@@ -133,3 +133,34 @@ func TestCLIUserEmail(t *testing.T) {
 		t.Errorf("set-email with a bad address: %v", r)
 	}
 }
+
+// TestImportEmail: cordon's import format carries email; a taken address
+// skips the record as existing, a hostile or repeated one is a problem.
+func TestImportEmail(t *testing.T) {
+	m := apiServer(t)
+	if r := send(t, "POST", m.URL()+"/admin/v1/accounts", admin(), createBody("alice", "a long enough password", "alice@example.com")); r.status != http.StatusCreated {
+		t.Fatal(r)
+	}
+	const pw = "another long password"
+	body := ndjson(
+		map[string]string{"username": "bob", "password": pw, "email": "Bob@Example.com"},
+		map[string]string{"username": "carol", "password": pw, "email": "ALICE@example.com"},
+		map[string]string{"username": "dave", "password": pw, "email": "bob@example.com"},
+		map[string]string{"username": "erin", "password": pw, "email": "erin@example.com\r\nBcc: x@example.com"},
+		map[string]string{"username": "frank", "password": pw},
+	)
+	r := send(t, "POST", m.URL()+"/admin/v1/accounts/import", importHdr("application/x-ndjson"), body)
+	if r.status != http.StatusOK || r.body["created"] != float64(2) || r.body["existing"] != float64(1) || r.body["invalid"] != float64(2) {
+		t.Fatalf("import: %v, want bob and frank created, carol existing (alice's address), dave and erin invalid", r)
+	}
+	for name, want := range map[string]string{"bob": "bob@example.com", "frank": ""} {
+		if a := mustAccount(t, m, name); a.Email != want {
+			t.Errorf("%s: email %q, want %q", name, a.Email, want)
+		}
+	}
+	for _, name := range []string{"carol", "dave", "erin"} {
+		if _, err := m.store.AccountByUsername(t.Context(), name); err == nil {
+			t.Errorf("%s was imported", name)
+		}
+	}
+}
