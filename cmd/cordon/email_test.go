@@ -25,6 +25,16 @@ func TestAccountEmail(t *testing.T) {
 	if r := send(t, "GET", m.URL()+"/admin/v1/accounts/alice", admin(), nil); r.body["email"] != "alice@example.com" {
 		t.Errorf("GET alice: %v", r)
 	}
+	// Showing the address is a read of the category email.
+	shown := false
+	for _, e := range auditLeaves(t, m) {
+		if e.Purpose != "" && strings.HasPrefix(e.Purpose, "account shown") && e.Subject == "alice" && strings.Join(e.Categories, ",") == "email,profile" {
+			shown = true
+		}
+	}
+	if !shown {
+		t.Error("showing alice's address is not recorded as a read of email")
+	}
 
 	bad := []struct {
 		name   string

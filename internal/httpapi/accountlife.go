@@ -108,7 +108,7 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
 	q.Limit++
 	list, err := s.authn.ListAccounts(r.Context(), q)
 	if err == nil {
-		err = s.recordRead(r, "cordon:accounts", fmt.Sprintf("accounts listed (prefix %q, %d shown)", short(q.Prefix), min(len(list), want)), "profile")
+		err = s.recordRead(r, "cordon:accounts", fmt.Sprintf("accounts listed (prefix %q, %d shown)", short(q.Prefix), min(len(list), want)), shownCategories(list[:min(len(list), want)]...)...)
 	}
 	if err != nil {
 		writeError(w, r, err)

@@ -193,10 +193,21 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// shownCategories are the audit categories of showing accounts: their
+// profile, and their email when one of them has an address.
+func shownCategories(as ...*cordon.Account) []string {
+	for _, a := range as {
+		if a.Email != "" {
+			return []string{"profile", "email"}
+		}
+	}
+	return []string{"profile"}
+}
+
 func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
 	if err == nil {
-		err = s.recordRead(r, a.Username, "account shown", "profile")
+		err = s.recordRead(r, a.Username, "account shown", shownCategories(a)...)
 	}
 	if err != nil {
 		writeError(w, r, err)
