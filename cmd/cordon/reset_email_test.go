@@ -41,24 +41,30 @@ func waitLinks(t *testing.T, r *mailtest.Relay, n int) map[string]string {
 	}
 	got := map[string]string{}
 	for _, m := range r.Messages() {
-		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
-		tok := linkToken.FindSubmatch(body)
-		if tok == nil {
-			t.Fatalf("message to %s holds no link:\n%s", m.To, body)
-		}
 		if _, dup := got[m.To]; dup {
 			t.Errorf("%s got two links", m.To)
 		}
-		got[m.To] = string(tok[1])
+		got[m.To] = linkOf(t, m)
 	}
 	if len(got) != n {
 		t.Fatalf("the relay got links for %d recipients, want %d: %v", len(got), n, got)
 	}
 	return got
+}
+
+// linkOf returns the token of the reset link a message carries.
+func linkOf(t *testing.T, m mailtest.Received) string {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	tok := linkToken.FindSubmatch(body)
+	if tok == nil {
+		t.Fatalf("message to %s holds no link:\n%s", m.To, body)
+	}
+	return string(tok[1])
 }
 
 func resetBody(tok, pw string) []byte {
@@ -107,6 +113,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 		t.Errorf("the outbox keeps the link's secret (or lost the message): %v", err)
 	}
 
+	var resent string // alice's second link
 	t.Run("old password earns no token", func(t *testing.T) {
 		r := send(t, "POST", m.URL()+"/v1/login", jsonCT, loginBodyJSON("alice", "the leaked password"))
 		wantError(t, r, http.StatusUnauthorized, "password_reset_required")
@@ -125,6 +132,7 @@ func TestPasswordResetByEmail(t *testing.T) {
 		if len(msgs) != 3 || msgs[2].To != "alice@example.org" {
 			t.Fatalf("after two held-back logins the relay has %d messages, want 3 (one fresh link to alice)", len(msgs))
 		}
+		resent = linkOf(t, msgs[2])
 	})
 	t.Run("stolen session cannot change the password with the old one", func(t *testing.T) {
 		r := send(t, "POST", m.URL()+"/v1/password", hdr("Content-Type", "application/json", "Authorization", "Bearer "+stolen),
@@ -176,6 +184,9 @@ func TestPasswordResetByEmail(t *testing.T) {
 			t.Fatalf("reset: %v", r)
 		}
 		r = send(t, "POST", m.URL()+"/v1/password/reset", jsonCT, resetBody(tok, "another new password"))
+		wantError(t, r, http.StatusUnauthorized, "invalid_token")
+		// Her other link, unused, died with the reset.
+		r = send(t, "POST", m.URL()+"/v1/password/reset", jsonCT, resetBody(resent, "another new password"))
 		wantError(t, r, http.StatusUnauthorized, "invalid_token")
 		if r := send(t, "GET", m.URL()+"/v1/session", hdr("Authorization", "Bearer "+stolen), nil); r.status != http.StatusUnauthorized {
 			t.Errorf("the stolen session after the reset: %v, want 401", r)

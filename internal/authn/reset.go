@@ -135,6 +135,10 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 	if err := s.store.SetPasswordHash(ctx, acct.ID, h, true, now); err != nil {
 		return nil, err
 	}
+	// No other link or token sent before may set another password.
+	if err := s.store.DeletePasswordResets(ctx, acct.ID); err != nil {
+		return nil, err
+	}
 	if byEmail {
 		s.campaigns.EmailReset(ctx, r.CampaignID, acct.ID)
 	}

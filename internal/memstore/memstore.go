@@ -701,6 +701,16 @@ func (m *Store) ConsumePasswordReset(_ context.Context, hash []byte, now time.Ti
 	return &r, nil
 }
 
+func (m *Store) DeletePasswordResets(_ context.Context, accountID string) error {
+	defer m.lock()()
+	for h, r := range m.resets {
+		if r.AccountID == accountID {
+			delete(m.resets, h)
+		}
+	}
+	return nil
+}
+
 func (m *Store) RevokedSince(_ context.Context, t time.Time) ([]cordon.Revoked, error) {
 	defer m.lock()()
 	var out []cordon.Revoked
