@@ -24,6 +24,7 @@ type accountOut struct {
 	CreatedAt         time.Time  `json:"created_at"`
 	PasswordChangedAt time.Time  `json:"password_changed_at"`
 	LockedAt          *time.Time `json:"locked_at"`
+	Email             string     `json:"email"`
 }
 
 type sessionOut struct {
@@ -47,7 +48,7 @@ unlock or delete it, and list accounts. USER is an account id or a username.`,
   cordon user sessions alice
   cordon user lock alice`,
 	},
-		userAddCmd(a), userImportCmd(a), userShowCmd(a), userSessionsCmd(a), userRevokeSessionsCmd(a),
+		userAddCmd(a), userImportCmd(a), userShowCmd(a), userSetEmailCmd(a), userSessionsCmd(a), userRevokeSessionsCmd(a),
 		userLifeCmd(a, "lock"), userLifeCmd(a, "unlock"), userLifeCmd(a, "delete"), userListCmd(a),
 	)
 }
@@ -59,18 +60,25 @@ func userAddCmd(a *app) *cobra.Command {
 		Short: "Create an account; the password is read from stdin",
 		Long: `Create an account named USERNAME. The password is read from standard input,
 never from the command line (where it would sit in shell history and the
-process list): typed twice at a prompt on a terminal, else the first line.`,
+process list): typed twice at a prompt on a terminal, else the first line.
+--email gives the account an email address (unique; it receives
+password-reset links).`,
 		Example: `  cordon user add alice                         # prompts twice
-  printf '%s\n' "$PW" | cordon user add alice`,
+  printf '%s\n' "$PW" | cordon user add alice --email alice@example.com`,
 		Args: oneArg("USERNAME; the password is read from stdin"),
-	}, func(*flag.FlagSet) action {
+	}, func(fs *flag.FlagSet) action {
+		email := fs.String("email", "", "the account's email address (optional)")
 		return func(ctx context.Context, pos []string) error {
 			pw, err := readPassword(a.stdin, a.stderr)
 			if err != nil {
 				return err
 			}
+			body := map[string]string{"username": pos[0], "password": pw}
+			if *email != "" {
+				body["email"] = *email
+			}
 			var raw json.RawMessage
-			if err := a.client().Do(ctx, "POST", "/admin/v1/accounts", map[string]string{"username": pos[0], "password": pw}, &raw); err != nil {
+			if err := a.client().Do(ctx, "POST", "/admin/v1/accounts", body, &raw); err != nil {
 				return err
 			}
 			var acc accountOut
@@ -95,7 +103,7 @@ func userShowCmd(a *app) *cobra.Command {
 	c := leaf(&cobra.Command{
 		Use:     "show USER",
 		Short:   "Show an account",
-		Long:    "Show an account: id, username, creation, last password change, and whether it is locked.",
+		Long:    "Show an account: id, username, email address, creation, last password change, and whether it is locked.",
 		Example: "  cordon user show alice\n  cordon user show u-0123 -o json",
 		Args:    oneArg("USER (account id or username)"),
 	}, func(*flag.FlagSet) action {
@@ -109,8 +117,48 @@ func userShowCmd(a *app) *cobra.Command {
 				return err
 			}
 			return emit(a.stdout, out, raw, func() error {
-				_, err := fmt.Fprintf(a.stdout, "id:                  %s\nusername:            %s\ncreated:             %s\npassword changed:    %s\nlocked:              %s\n",
-					acc.ID, acc.Username, acc.CreatedAt.Format(time.RFC3339), acc.PasswordChangedAt.Format(time.RFC3339), stamp(acc.LockedAt))
+				email := acc.Email
+				if email == "" {
+					email = "-"
+				}
+				_, err := fmt.Fprintf(a.stdout, "id:                  %s\nusername:            %s\nemail:               %s\ncreated:             %s\npassword changed:    %s\nlocked:              %s\n",
+					acc.ID, acc.Username, email, acc.CreatedAt.Format(time.RFC3339), acc.PasswordChangedAt.Format(time.RFC3339), stamp(acc.LockedAt))
+				return err
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+func userSetEmailCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   "set-email USER EMAIL",
+		Short: "Set or remove an account's email address",
+		Long: `Set the email address of an account (a bare address, unique among accounts;
+it receives password-reset links), or remove it with "". The change is
+written to the audit log with the admin token that made it.`,
+		Example: "  cordon user set-email alice alice@example.com\n  cordon user set-email alice ''",
+		Args:    exactArgs(2, "USER (account id or username) and EMAIL (\"\" removes it)"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "PUT", accountPath(pos[0])+"/email", map[string]string{"email": pos[1]}, &raw); err != nil {
+				return err
+			}
+			var r struct {
+				Account accountOut `json:"account"`
+			}
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				if r.Account.Email == "" {
+					_, err := fmt.Fprintf(a.stdout, "%s has no email address now\n", r.Account.Username)
+					return err
+				}
+				_, err := fmt.Fprintf(a.stdout, "%s: email %s\n", r.Account.Username, r.Account.Email)
 				return err
 			})
 		}

@@ -29,8 +29,14 @@ type campaignOut struct {
 	Upgrade  json.RawMessage `json:"upgrade"`
 	Message  string          `json:"message"`
 	After    *afterOut       `json:"after"`
+	Verify   string          `json:"verify"`
 	Created  time.Time       `json:"created_at"`
 	Progress *progressOut    `json:"progress"`
+	Email    *struct {
+		Queued int64 `json:"queued"`
+		Sent   int64 `json:"sent"`
+		Failed int64 `json:"failed"`
+	} `json:"email"`
 
 	PolicyVersion uint64 `json:"policy_version"`
 }
@@ -376,6 +382,12 @@ func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry, now time.Time
 	}
 	if c.After != nil {
 		fmt.Fprintf(w, "  after:   %s\n", c.After)
+	}
+	if c.Verify != "" {
+		fmt.Fprintf(w, "  verify:  %s\n", c.Verify)
+	}
+	if e := c.Email; e != nil {
+		fmt.Fprintf(w, "  email:   %d link(s) queued, %d sent, %d failed\n", e.Queued, e.Sent, e.Failed)
 	}
 	renderProgress(w, c.Progress)
 	if len(trail) > 0 {

@@ -180,6 +180,16 @@ func oneArg(what string) cobra.PositionalArgs {
 	}
 }
 
+// exactArgs wants n positional arguments, described by what.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError("%s takes %s, got %d argument(s)", strings.TrimPrefix(cmd.CommandPath(), "cordon "), what, len(args))
+		}
+		return nil
+	}
+}
+
 // outputFormat is -o: table (the text form), json (the API's answer) or
 // yaml (the same, as YAML).
 type outputFormat string

@@ -24,6 +24,7 @@ type importRecord struct {
 	Username     string `json:"username"`
 	Password     string `json:"password,omitempty"`
 	PasswordHash string `json:"password_hash,omitempty"`
+	Email        string `json:"email,omitempty"`
 }
 
 type importResult struct {

@@ -109,6 +109,6 @@ func exportReader(r io.Reader, opt idpexport.Options) func() (importRecord, int,
 		case err != nil:
 			return importRecord{}, 0, &fatalReadError{fmt.Errorf("want a JSON array of account records, or a Keycloak or Firebase export: %w", err)}
 		}
-		return importRecord{Username: rec.Username, PasswordHash: rec.PasswordHash}, er.Index(), nil
+		return importRecord{Username: rec.Username, PasswordHash: rec.PasswordHash, Email: rec.Email}, er.Index(), nil
 	}
 }

@@ -136,6 +136,12 @@ func TestCLIImportKeycloakExport(t *testing.T) {
 			t.Errorf("login %s: %d %v, want 200", name, code, out)
 		}
 	}
+	// The export's email addresses come along (erin has none).
+	for name, want := range map[string]string{"alice": "alice@example.com", "bob": "bob@example.com", "carol": "carol@example.com", "erin": ""} {
+		if a, err := m.store.AccountByUsername(t.Context(), name); err != nil || a.Email != want {
+			t.Errorf("%s's email: got %q (%v), want %q", name, a.Email, err, want)
+		}
+	}
 }
 
 // TestCLIImportFirebaseExport: a Firebase auth:export file with the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -31,10 +32,13 @@ import (
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
+	cmail "github.com/cordon-dev/cordon/internal/mail"
 	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/cordon-dev/cordon/internal/notices"
+	"github.com/cordon-dev/cordon/internal/outbox"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/postgres"
+	"github.com/cordon-dev/cordon/internal/resetmail"
 	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/ssf"
 	"github.com/cordon-dev/cordon/internal/throttle"
@@ -126,6 +130,25 @@ type Config struct {
 	// DetectRules are detection's thresholds and access rules
 	// (--detect-rules FILE); nil means the defaults.
 	DetectRules *detect.File
+	// SMTPURL is the relay emails go through (--smtp-url
+	// smtp://user:pass@host:587, STARTTLS required; smtps:// for TLS from
+	// the first byte); empty: emails are queued but not sent.
+	SMTPURL  string
+	SMTPFrom string // the sender address (--smtp-from)
+	// SMTPRate bounds emails per second (--smtp-rate; 0 unbounded).
+	SMTPRate float64
+	// SMTPAllowPlain allows a relay in clear on this machine only
+	// (--smtp-allow-plain; development).
+	SMTPAllowPlain bool
+	// SMTPTLS, when set, replaces the relay's TLS configuration (tests
+	// trust their relay's own certificate with it).
+	SMTPTLS *tls.Config
+	// ResetURL is where a password_reset (verify: email) link leads; the
+	// token is appended (--reset-url; default ISSUER/reset#token=).
+	ResetURL string
+	// OutboxPoll is how often the mail worker looks for due messages
+	// (zero: every 2 s).
+	OutboxPoll time.Duration
 	// Clock, when set, replaces the system clock (tests).
 	Clock clock.Clock
 	Log   *slog.Logger
@@ -153,10 +176,14 @@ type Main struct {
 	// SSF is the OpenID Shared Signals transmitter.
 	SSF *ssf.Transmitter
 	// Alerts keeps what detection raises; Watcher feeds it logins.
-	Alerts    *alert.Service
-	Watcher   *alert.Watcher
-	Access    *alert.AccessWatcher
-	webhook   *alert.Webhook
+	Alerts  *alert.Service
+	Watcher *alert.Watcher
+	Access  *alert.AccessWatcher
+	webhook *alert.Webhook
+	// Outbox queues email (Enqueue, Counts); with --smtp-url, this
+	// node's worker sends it.
+	Outbox    *outbox.Outbox
+	resetMail *resetmail.Mailer
 	Feed      *feed.Hub
 	bus       *natsbus.Bus
 	hasher    *password.Hasher
@@ -274,6 +301,8 @@ func (m *Main) start() {
 	if m.webhook != nil {
 		go m.webhook.Run(watchCtx)
 	}
+	go m.Outbox.Run(watchCtx)
+	go m.resetMail.Run(watchCtx, m.Outbox, c.PolicyPoll)
 	api := httpapi.New(httpapi.Deps{Console: con, Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Notices: m.Notices, Alerts: m.Alerts, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
@@ -352,12 +381,37 @@ func (m *Main) initialise(ctx context.Context) error {
 		},
 		OnKeys: func(jwks []byte) { m.publish(feed.Event{Kind: feed.KindKeys, JWKS: jwks}) },
 		Detect: m.Watcher, PasswordKey: m.pwKey,
+		OnEmailReset: func(ctx context.Context, campaignID string, acct *cordon.Account) {
+			camp, err := m.store.Campaign(ctx, campaignID)
+			if err != nil || camp.State != cordon.StateActive {
+				return
+			}
+			m.resetMail.Resend(ctx, m.Outbox, camp, acct)
+		},
 	}, authn.Config{Issuer: c.Issuer})
 	if err != nil {
 		return err
 	}
 	m.Authn = svc
-	return nil
+	var sender outbox.Sender
+	if c.SMTPURL != "" {
+		mc, err := relayConfig(c.SMTPURL, c.SMTPFrom, c.SMTPAllowPlain, c.SMTPTLS)
+		if err != nil {
+			return err
+		}
+		if sender, err = cmail.New(mc); err != nil {
+			return err
+		}
+	}
+	resetURL := c.ResetURL
+	if resetURL == "" {
+		resetURL = strings.TrimSuffix(c.Issuer, "/") + "/reset#token="
+	}
+	m.resetMail = resetmail.New(resetmail.Config{Store: m.store, Links: svc, URL: resetURL, Clock: c.Clock, Log: c.Log})
+	m.Outbox, err = outbox.New(outbox.Config{Store: m.store, Sender: sender, Clock: c.Clock, Log: c.Log, Owner: m.node,
+		Domain: fromDomain(c.SMTPFrom), Rate: c.SMTPRate, Poll: c.OutboxPoll,
+		Renderers: map[string]outbox.Renderer{resetmail.Kind: m.resetMail.Render}})
+	return err
 }
 
 // detectFlags reads --detect-rules and the webhook's secret.
@@ -523,6 +577,11 @@ printed once on stderr.
 		fs.DurationVar(&c.PaceEvery, "pace-every", 30*time.Second, "how often this node paces the active auto ramps from its login load")
 		fs.IntVar(&c.PaceNodes, "pace-nodes", 1, "how many cordon nodes share the logins behind the balancer (an auto ramp paces on this node's load times this)")
 		fs.BoolVar(&c.FourEyes, "four-eyes", false, "a campaign activation in the web console needs a second admin's approval")
+		fs.StringVar(&c.SMTPURL, "smtp-url", "", "the SMTP relay emails go through: smtp://user:password@host:587 (STARTTLS required) or smtps://…:465 (default: emails are queued, not sent)")
+		fs.StringVar(&c.SMTPFrom, "smtp-from", "", "the sender of emails, e.g. 'Example Security <security@example.com>' (required with --smtp-url)")
+		fs.Float64Var(&c.SMTPRate, "smtp-rate", 10, "emails sent per second at most, per node (0: no bound)")
+		fs.BoolVar(&c.SMTPAllowPlain, "smtp-allow-plain", false, "allow a relay without TLS, on this machine only (localhost; development)")
+		fs.StringVar(&c.ResetURL, "reset-url", "", "where a password-reset email's link leads; the token is appended (default ISSUER/reset#token=)")
 		fs.BoolVar(&c.SSFAllowHTTP, "ssf-allow-http", false, "let Shared Signals receivers push to http:// endpoints on this machine (tests and development only)")
 		fs.BoolVar(&c.SkipCheck, "skip-check", false, "skip SQLite's quick_check of the file at start (it reads the whole file: ~2.4 s per 375 MB)")
 		fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
@@ -579,6 +638,21 @@ func runServe(ctx context.Context, c Config, categories, auditKeyFile, proxies s
 	}
 	if c.MinPasswordLength < 8 || c.MinPasswordLength > 64 {
 		return usageError("--min-password-length must be between 8 and 64")
+	}
+	if c.SMTPRate < 0 {
+		return usageError("--smtp-rate must not be negative (0: no bound)")
+	}
+	if c.SMTPURL != "" {
+		if _, err := relayConfig(c.SMTPURL, c.SMTPFrom, c.SMTPAllowPlain, nil); err != nil {
+			return usageError("%v", err)
+		}
+	} else if c.SMTPFrom != "" || c.SMTPAllowPlain {
+		return usageError("--smtp-from and --smtp-allow-plain need --smtp-url")
+	}
+	if c.ResetURL != "" {
+		if u, err := neturl.Parse(c.ResetURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usageError("--reset-url %q: want an http(s) URL such as https://app.example.com/reset#token=", c.ResetURL)
+		}
 	}
 	for _, cat := range strings.Split(categories, ",") {
 		if cat = strings.TrimSpace(cat); cat == "" {

@@ -69,6 +69,7 @@ type Service struct {
 	onKeys    func([]byte)
 	detect    Detector
 	pwKey     *detect.PasswordKey
+	onEmail   func(context.Context, string, *cordon.Account)
 }
 
 // Detector hears of every password login attempt, right or wrong, for
@@ -101,6 +102,10 @@ type Campaigns interface {
 	// PasswordSet records a new password (it satisfies the password_reset
 	// campaigns that blocked the account).
 	PasswordSet(ctx context.Context, accountID string)
+	// EmailReset records that the account set a new password through a
+	// link the campaign (verify: email) sent: it counts as reached and
+	// satisfied.
+	EmailReset(ctx context.Context, campaignID, accountID string)
 	// ResetAdmissions returns the password_reset campaigns that have
 	// already denied the account.
 	ResetAdmissions(ctx context.Context, accountID string) (map[string]bool, error)
@@ -120,6 +125,7 @@ func (noCampaigns) Blocked(context.Context, decision.Decision, *cordon.Session) 
 func (noCampaigns) Prompted(context.Context, decision.Decision, *cordon.Session) {}
 func (noCampaigns) LoggedIn(context.Context, *cordon.Session)                    {}
 func (noCampaigns) PasswordSet(context.Context, string)                          {}
+func (noCampaigns) EmailReset(context.Context, string, string)                   {}
 func (noCampaigns) ResetAdmissions(context.Context, string) (map[string]bool, error) {
 	return nil, nil
 }
@@ -145,6 +151,10 @@ type Deps struct {
 	// the hash of the attempted password it is given (required with it).
 	Detect      Detector
 	PasswordKey *detect.PasswordKey
+	// OnEmailReset, when set, hears of a login held back by a verify:
+	// email campaign, so a user whose link expired gets a fresh one (the
+	// mail goes to the account's own address, never to the caller).
+	OnEmailReset func(ctx context.Context, campaignID string, acct *cordon.Account)
 }
 
 // New builds a Service and loads (or, on first start, creates) the
@@ -182,7 +192,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("authn: detection needs a password key")
 	}
 	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns, onRevoke: d.OnRevoke, onKeys: d.OnKeys,
-		detect: d.Detect, pwKey: d.PasswordKey}
+		detect: d.Detect, pwKey: d.PasswordKey, onEmail: d.OnEmailReset}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -596,6 +606,15 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		return cordon.FieldError(cordon.ECodeForbidden, "current_password", "the current password is wrong")
 	}
 	attempt.Succeed()
+	// A password_reset campaign with verify: email holds the account: the
+	// old password may be what leaked, so only the emailed link may set
+	// a new one.
+	if d, err := s.resetRequired(ctx, acct, p.Session.Facts); err != nil {
+		return err
+	} else if d.Outcome == decision.Deny && s.campaigns.Policy().ResetByEmail(d.Campaign) {
+		return cordon.FieldError(cordon.ECodeForbidden, "current_password",
+			"a security campaign requires this account to set its password through the link sent to its email address; the current password is not accepted as proof")
+	}
 	if err := s.policy.Check(next, acct.Username); err != nil {
 		return err
 	}
@@ -629,9 +648,19 @@ func CheckUsername(name string) error {
 	return nil
 }
 
-// CreateAccount creates an account with a password.
+// CreateAccount creates an account with a password and no email address.
 func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cordon.Account, error) {
+	return s.CreateAccountEmail(ctx, username, pw, "")
+}
+
+// CreateAccountEmail creates an account with a password and an email
+// address ("" for none), which must be free.
+func (s *Service) CreateAccountEmail(ctx context.Context, username, pw, email string) (*cordon.Account, error) {
 	if err := CheckUsername(username); err != nil {
+		return nil, err
+	}
+	email, err := cordon.NormalizeEmail(email)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.checkConfusable(ctx, username); err != nil {
@@ -645,15 +674,37 @@ func (s *Service) CreateAccount(ctx context.Context, username, pw string) (*cord
 		return nil, err
 	}
 	now := s.clock.Now()
-	a := &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(username), PasswordHash: h, PasswordChangedAt: now, CreatedAt: now}
+	a := &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(username), PasswordHash: h, PasswordChangedAt: now, CreatedAt: now, Email: email}
 	if err := s.store.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, cordon.ErrAlreadyExists) {
+			if email != "" {
+				if _, err := s.store.AccountByUsername(ctx, username); errors.Is(err, cordon.ErrNotFound) {
+					return nil, cordon.FieldError(cordon.ECodeConflict, "email", "the email address belongs to another account")
+				}
+			}
 			return nil, cordon.FieldError(cordon.ECodeConflict, "username", "username %q is taken", username)
 		}
 		return nil, err
 	}
 	s.hasher.AddScheme(h, 1)
 	return a, nil
+}
+
+// SetEmail replaces an account's email address ("" removes it); ctx
+// carries the change's audit record.
+func (s *Service) SetEmail(ctx context.Context, accountID, email string) (string, error) {
+	email, err := cordon.NormalizeEmail(email)
+	if err != nil {
+		return "", err
+	}
+	err = s.store.SetAccountEmail(ctx, accountID, email)
+	switch {
+	case errors.Is(err, cordon.ErrAlreadyExists):
+		return "", cordon.FieldError(cordon.ECodeConflict, "email", "the email address belongs to another account")
+	case errors.Is(err, cordon.ErrNotFound):
+		return "", cordon.Errorf(cordon.ECodeNotFound, "no account %q", accountID)
+	}
+	return email, err
 }
 
 // Account looks an account up by id ("u-...") or username.

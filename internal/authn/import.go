@@ -19,6 +19,9 @@ type ImportRecord struct {
 	Username     string `json:"username"`
 	Password     string `json:"password,omitempty"`
 	PasswordHash string `json:"password_hash,omitempty"`
+	// Email is the account's address, optional; an account whose address
+	// another account has is skipped (counted as existing).
+	Email string `json:"email,omitempty"`
 }
 
 // ImportProblem names a record that was not imported and why.
@@ -51,6 +54,7 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 	now := s.clock.Now()
 	accts := make([]*cordon.Account, 0, len(recs))
 	seen := make(map[string]bool, len(recs))
+	seenEmail := make(map[string]bool, len(recs))
 	for i, r := range recs {
 		problem := func(err error) {
 			msg := err.Error()
@@ -71,6 +75,16 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 			continue
 		}
 		seen[key] = true
+		email, err := cordon.NormalizeEmail(r.Email)
+		if err != nil {
+			problem(err)
+			continue
+		}
+		if email != "" && seenEmail[email] {
+			problem(fmt.Errorf("email %q appears twice in this batch; an address belongs to one account", email))
+			continue
+		}
+		seenEmail[email] = true
 		if err := s.checkConfusable(ctx, r.Username); err != nil {
 			var ce *cordon.Error
 			if !errors.As(err, &ce) {
@@ -101,7 +115,7 @@ func (s *Service) Import(ctx context.Context, recs []ImportRecord) (ImportResult
 			}
 			hash = h
 		}
-		accts = append(accts, &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(r.Username), PasswordHash: hash, PasswordChangedAt: now, CreatedAt: now})
+		accts = append(accts, &cordon.Account{ID: cordon.NewID("u"), Username: norm.NFC.String(r.Username), PasswordHash: hash, PasswordChangedAt: now, CreatedAt: now, Email: email})
 	}
 	n, err := s.store.ImportAccounts(ctx, accts)
 	if err != nil {

@@ -67,6 +67,8 @@ var pairs = []pair{
 		What: "100 campaigns, half of them waiting for an upgrade (after:, per install), vs the same 100 without"},
 	{Pkg: "internal/decision", Bench: "BenchmarkDecideRamp/auto", Baseline: "BenchmarkDecideRamp/fixed",
 		What: "a decision on an auto ramp whose pace has 2,048 points vs on a fixed ramp (≈1×: the schedule is a binary search)"},
+	{Pkg: "internal/outbox", Bench: "BenchmarkDeliver/via=outbox", Baseline: "BenchmarkDeliver/via=direct",
+		What: "an email through the durable outbox on SQLite (enqueue, claim under a lease, send, record) vs sent straight through package mail to the same in-process go-smtp relay, four at a time in both (see messages/s)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshTokenParallel", Baseline: "BenchmarkRotateRefreshToken",
 		What: "refresh rotations from GOMAXPROCS goroutines vs one at a time, per op (≈1×: the one writer connection queues them)"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkRotateRefreshToken", Baseline: "BenchmarkCreateSession",

@@ -499,10 +499,27 @@ func (s *Service) LoggedIn(ctx context.Context, sess *cordon.Session) {
 // campaigns that blocked the account (the store counts an account only if
 // the campaign blocked it, which it did only once the account was
 // admitted, so the password is newer than the admission).
+//
+// A campaign with verify: email is not satisfied so: only its link is
+// proof (EmailReset), never a change made with the old password.
 func (s *Service) PasswordSet(ctx context.Context, accountID string) {
+	pol := s.policy.Load()
 	for _, id := range s.campaignIDs(cordon.EventPasswordSet) {
+		if pol.ResetByEmail(id) {
+			continue
+		}
 		s.Satisfied(ctx, id, accountID)
 	}
+}
+
+// EmailReset counts a new password set through a verify: email
+// campaign's link: the link reached the account (counted as blocked
+// once, as a login held back is) and the account did what it asked.
+func (s *Service) EmailReset(ctx context.Context, campaignID, accountID string) {
+	if _, err := s.store.RecordBlocked(ctx, campaignID, "email-"+accountID, accountID, s.clock.Now()); err != nil {
+		s.log.Warn("record blocked", "campaign", campaignID, "err", err)
+	}
+	s.Satisfied(ctx, campaignID, accountID)
 }
 
 // ResetAdmissions returns the password_reset campaigns that have already

@@ -107,6 +107,7 @@ type wireDoc struct {
 	Upgrade *wireUpgrade `json:"upgrade,omitempty"`
 	Message string       `json:"message,omitempty"`
 	After   *wireAfter   `json:"after,omitempty"`
+	Verify  string       `json:"verify,omitempty"`
 }
 
 type wireAfter struct {
@@ -150,6 +151,7 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 			UsersFromReport: c.Cohort.UsersFromReport,
 		},
 		Message: c.Message,
+		Verify:  c.Verify,
 	}
 	if t := c.Cohort.AuthenticatedBefore; t != nil {
 		d.Cohort.AuthenticatedBefore = formatTime(*t)

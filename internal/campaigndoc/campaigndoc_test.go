@@ -124,6 +124,10 @@ func TestParseValid(t *testing.T) {
 		{name: "json is yaml", format: YAML, doc: specUpgrade, want: specCampaign()},
 		{name: "minimal reauth", format: JSON, doc: `{"kind":"reauth","name":"everyone logs in again"}`,
 			want: &cordon.Campaign{Kind: "reauth", Name: "everyone logs in again", State: "draft"}},
+		{name: "password reset by email", format: YAML, doc: "kind: password_reset\nname: leaked hashes\nverify: email\ncohort: {users_from_report: r-1}\n",
+			want: &cordon.Campaign{Kind: "password_reset", Name: "leaked hashes", State: "draft", Verify: "email", Cohort: cordon.Cohort{UsersFromReport: "r-1"}}},
+		{name: "password reset by password", format: JSON, doc: `{"kind":"password_reset","name":"p","verify":"password"}`,
+			want: &cordon.Campaign{Kind: "password_reset", Name: "p", State: "draft", Verify: "password"}},
 		{name: "offline rekey", format: JSON,
 			doc: `{"kind":"offline_rekey","name":"rotate offline keys","cohort":{"platforms":["android","ios"],"authenticated_before":"2014-05-27T00:00:00+02:00"}}`,
 			want: &cordon.Campaign{Kind: "offline_rekey", Name: "rotate offline keys", State: "draft",
@@ -298,6 +302,14 @@ func TestParseInvalid(t *testing.T) {
 		{"blank name", JSON, `{"kind":"reauth","name":"  "}`, refused, "name"},
 		{"long name", JSON, `{"kind":"reauth","name":"` + strings.Repeat("é", 201) + `"}`, refused, "name"},
 		{"name with a newline", JSON, `{"kind":"reauth","name":"a\nb"}`, refused, "name"},
+
+		// verify
+		{"verify on a reauth", JSON, `{"kind":"reauth","name":"r","verify":"email"}`, refused, "verify"},
+		{"verify unknown", JSON, `{"kind":"password_reset","name":"p","verify":"sms","cohort":{"users":["alice"]}}`, refused, "verify"},
+		{"verify upper-case", JSON, `{"kind":"password_reset","name":"p","verify":"Email","cohort":{"users":["alice"]}}`, refused, "verify"},
+		{"verify email without named users", JSON, `{"kind":"password_reset","name":"p","verify":"email","cohort":{"platforms":["ios"]}}`, refused, "verify"},
+		{"verify email with a ramp", JSON, `{"kind":"password_reset","name":"p","verify":"email","cohort":{"users":["alice"]},"ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h"}}`, refused, "ramp"},
+		{"verify not a string", JSON, `{"kind":"password_reset","name":"p","verify":true,"cohort":{"users":["alice"]}}`, bad, "verify"},
 
 		// cohort
 		{"bad constraint", JSON, cohort(`{"versions":"<<8"}`), refused, "cohort.versions"},

@@ -28,6 +28,7 @@ type document struct {
 	Upgrade *docUpgrade `json:"upgrade"`
 	Message string      `json:"message"`
 	After   *docAfter   `json:"after"`
+	Verify  *string     `json:"verify"`
 }
 
 type docAfter struct {
@@ -67,7 +68,7 @@ type docUpgrade struct {
 // path. Objects at other paths (upgrade.urls, or an object where a string
 // belongs) are left to the typed decode and to validation.
 var schema = map[string][]string{
-	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message", "after"},
+	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message", "after", "verify"},
 	"after":   {"campaign", "satisfied", "per"},
 	"cohort":  {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report"},
 	"ramp":    {"start", "duration", "mode", "max_duration", "target_utilisation"},

@@ -109,6 +109,27 @@ func (d *document) campaign() (*cordon.Campaign, error) {
 		}
 		c.After = a
 	}
+	if d.Verify != nil {
+		switch {
+		case kind != cordon.KindPasswordReset:
+			return nil, refuse("verify", "only a password_reset campaign has verify; this one is %s", d.Kind)
+		case *d.Verify == cordon.VerifyPassword:
+			c.Verify = cordon.VerifyPassword
+		case *d.Verify == cordon.VerifyEmail:
+			// The links go to the accounts the campaign names, all at
+			// activation (the outbox paces them): a cohort of client facts
+			// names no account, and a ramp would hold links back.
+			if len(c.Cohort.Users) == 0 && c.Cohort.UsersFromReport == "" {
+				return nil, refuse("verify", "verify: email sends links to the accounts the cohort names: give cohort.users or cohort.users_from_report")
+			}
+			if c.Ramp != nil {
+				return nil, refuse("ramp", "verify: email sends every link at activation (paced by the outbox's rate); remove the ramp")
+			}
+			c.Verify = cordon.VerifyEmail
+		default:
+			return nil, refuse("verify", "verify %q is not one of password, email", *d.Verify)
+		}
+	}
 	if n := utf8.RuneCountInString(d.Message); n > maxMessageLen {
 		return nil, refuse("message", "message is %d characters; the limit is %d", n, maxMessageLen)
 	}

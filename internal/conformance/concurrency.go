@@ -24,6 +24,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"CreateOneUsernameRace", testCreateAccountRace},
 		{"ManyAccountsAtOnce", testManyWriters},
 		{"ConsumeOneResetRace", testResetRace},
+		{"ClaimMailRace", testMailClaimRace},
 	}, slices.Concat(fleetConcurrencyTests(), progressConcurrencyTests(), adminConcurrencyTests(), incidentConcurrencyTests(), noticeConcurrencyTests(), alertConcurrencyTests())...))
 	t.Run("Audit", func(t *testing.T) {
 		RunAuditConcurrencyTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })

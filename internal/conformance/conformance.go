@@ -56,6 +56,8 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"AuditQuery", auditQueryTests()},
 		{"SharedSignals", ssfTests()},
 		{"Console", consoleTests()},
+		{"AccountEmail", emailTests()},
+		{"Outbox", mailTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })

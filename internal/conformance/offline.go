@@ -69,6 +69,31 @@ func testGrantRoundTrip(t *testing.T, s cordon.Store) {
 
 func resetTests() []subtest {
 	return []subtest{
+		{"DeleteAllOfAnAccount", func(t *testing.T, s cordon.Store) {
+			ctx := t.Context()
+			a, b := mustCreateAccount(t, s, "alice"), mustCreateAccount(t, s, "bob")
+			var hashes [][]byte
+			for _, id := range []string{a.ID, a.ID, b.ID} {
+				r := &cordon.PasswordReset{Hash: newHash(), AccountID: id, CampaignID: "c-1", CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+				if err := s.CreatePasswordReset(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				hashes = append(hashes, r.Hash)
+			}
+			if err := s.DeletePasswordResets(ctx, a.ID); err != nil {
+				t.Fatal(err)
+			}
+			for i, h := range hashes[:2] {
+				_, err := s.ConsumePasswordReset(ctx, h, at(time.Minute))
+				checkErr(t, fmt.Sprintf("alice's permission %d after DeletePasswordResets", i), err, cordon.ErrNotFound)
+			}
+			if _, err := s.ConsumePasswordReset(ctx, hashes[2], at(time.Minute)); err != nil {
+				t.Errorf("bob's permission after alice's were deleted: %v", err)
+			}
+			if err := s.DeletePasswordResets(ctx, "u-nobody"); err != nil {
+				t.Errorf("DeletePasswordResets of an account with none: %v", err)
+			}
+		}},
 		{"ConsumeOnce", func(t *testing.T, s cordon.Store) {
 			ctx := context.Background()
 			a := mustCreateAccount(t, s, "resetter")

@@ -5,6 +5,12 @@ import (
 	"time"
 )
 
+// How a password_reset campaign verifies its users (Campaign.Verify).
+const (
+	VerifyPassword = "password"
+	VerifyEmail    = "email"
+)
+
 // Upgrade modes, after Play In-App Updates.
 const (
 	UpgradeImmediate = "immediate"
@@ -23,7 +29,12 @@ type Campaign struct {
 	Upgrade *UpgradeSpec `json:"upgrade,omitempty"`
 	Message string       `json:"message,omitempty"`
 	// After makes the campaign wait for another (a prerequisite).
-	After   *After    `json:"after,omitempty"`
+	After *After `json:"after,omitempty"`
+	// Verify is how a password_reset campaign's users prove themselves:
+	// "" or VerifyPassword (the old password at login, then a new one),
+	// or VerifyEmail (a single-use link sent to the account's address;
+	// the old password proves nothing).
+	Verify  string    `json:"verify,omitempty"`
 	State   State     `json:"state"`
 	Created time.Time `json:"created_at"`
 	Updated time.Time `json:"updated_at"`

@@ -68,6 +68,10 @@ type Account struct {
 	// LockedAt is when an operator locked the account (no login until it
 	// is unlocked); zero while it is not locked.
 	LockedAt time.Time
+	// Email is the account's address in NormalizeEmail form, "" when it
+	// has none. Unique among accounts that are not deleted: it receives
+	// password-reset links, so whoever holds it can take the account.
+	Email string
 }
 
 // Session is one login of one account on one install. Its facts are the

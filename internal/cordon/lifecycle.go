@@ -62,7 +62,7 @@ type AccountLifeStore interface {
 	// DeleteAccount, in one transaction, revokes the account's live
 	// sessions with RevokeAccountDeleted, erases their device ids,
 	// deletes its refresh tokens, offline grants and password-reset
-	// permissions, clears its password hash, and marks it deleted. It
+	// permissions, clears its password hash and email address, and marks it deleted. It
 	// returns the revoked session ids. The session rows stay as
 	// revocation records (RevokedSince), which enforcement points need
 	// until the access tokens they cover have expired.

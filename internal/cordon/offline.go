@@ -48,4 +48,8 @@ type ResetStore interface {
 	// transaction where at most one concurrent caller wins; a used, expired
 	// or unknown permission is ErrNotFound.
 	ConsumePasswordReset(ctx context.Context, hash []byte, now time.Time) (*PasswordReset, error)
+	// DeletePasswordResets deletes every permission of the account, used
+	// or not: once a new password is set, no other link or token sent
+	// before may set another. An account with none is no error.
+	DeletePasswordResets(ctx context.Context, accountID string) error
 }

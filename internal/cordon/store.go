@@ -14,11 +14,11 @@ import (
 // AccountStore keeps accounts.
 type AccountStore interface {
 	// CreateAccount stores a new account; ErrAlreadyExists when the
-	// username (compared case-insensitively) is taken.
+	// username (compared case-insensitively) or the email is taken.
 	CreateAccount(ctx context.Context, a *Account) error
 	// ImportAccounts stores many accounts in one transaction. Accounts whose
-	// username exists already are skipped, not overwritten; it returns how
-	// many were created.
+	// username, or email address, exists already are skipped, not
+	// overwritten; it returns how many were created.
 	ImportAccounts(ctx context.Context, as []*Account) (created int, err error)
 	AccountByID(ctx context.Context, id string) (*Account, error)
 	// AccountByUsername looks a username up case-insensitively.
@@ -28,6 +28,10 @@ type AccountStore interface {
 	// moves to at.
 	SetPasswordHash(ctx context.Context, accountID, hash string, changed bool, at time.Time) error
 	CountAccounts(ctx context.Context) (int, error)
+	// SetAccountEmail replaces the account's email address (email in
+	// NormalizeEmail form, "" to remove it); ErrAlreadyExists when another
+	// account that is not deleted has it, ErrNotFound for no live account.
+	SetAccountEmail(ctx context.Context, accountID, email string) error
 	// LiveAccountIDs maps each ref naming an account that is not deleted
 	// (its id, or its username compared case-insensitively; an id wins
 	// over a username) to the account id, in one statement however many
@@ -117,6 +121,7 @@ type Store interface {
 	AlertStore
 	SSFStore
 	ConsoleStore
+	MailStore
 	// Ping checks the backend answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

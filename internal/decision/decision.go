@@ -472,6 +472,18 @@ func (p *Policy) ResetCampaigns() []string {
 	return ids
 }
 
+// ResetByEmail reports whether id is a password_reset campaign with
+// verify: email: its demand is met only through the link it emails, so
+// neither a login's reset token nor a change with the old password may.
+func (p *Policy) ResetByEmail(id string) bool {
+	for i := range p.campaigns {
+		if p.campaigns[i].id == id {
+			return p.campaigns[i].kind == kindPasswordReset && p.campaigns[i].byEmail
+		}
+	}
+	return false
+}
+
 // ceilSec is a Unix-ns time in whole seconds, rounded up.
 func ceilSec(ns int64) int64 {
 	if ns > 0 && ns%1e9 != 0 {

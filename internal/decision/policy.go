@@ -158,6 +158,9 @@ type compiled struct {
 	after   afterRule
 	pre     int32
 	message string
+	// byEmail: a password_reset campaign with verify: email, whose demand
+	// only a link sent by email can meet (never the old password).
+	byEmail bool
 
 	platforms uint16 // bit per platform index; 0 means any
 	sources   uint16 // bit per source index; 0 means any
@@ -417,7 +420,7 @@ func (p *Policy) linkPrerequisites(cs map[string]*cordon.Campaign, index map[str
 }
 
 func compile(c *cordon.Campaign) (compiled, error) {
-	cc := compiled{id: c.ID, message: c.Message, seed: Seed(c.ID), activated: c.Activated.UnixNano()}
+	cc := compiled{id: c.ID, message: c.Message, seed: Seed(c.ID), activated: c.Activated.UnixNano(), byEmail: c.Verify == cordon.VerifyEmail}
 	rules, ok := c.Kind.Rules()
 	code, known := codeOf(c.Kind)
 	if !ok || !known {

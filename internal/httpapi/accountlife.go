@@ -110,7 +110,7 @@ func (s *Server) handleListAccounts(w http.ResponseWriter, r *http.Request) {
 	q.Limit++
 	list, err := s.authn.ListAccounts(r.Context(), q)
 	if err == nil {
-		err = s.recordRead(r, "cordon:accounts", fmt.Sprintf("accounts listed (prefix %q, %d shown)", short(q.Prefix), min(len(list), want)), "profile")
+		err = s.recordRead(r, "cordon:accounts", fmt.Sprintf("accounts listed (prefix %q, %d shown)", short(q.Prefix), min(len(list), want)), shownCategories(list[:min(len(list), want)]...)...)
 	}
 	if err != nil {
 		writeError(w, r, err)
@@ -189,4 +189,39 @@ func (s *Server) handleDeleteAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"deleted": a.ID, "username": a.Username, "revoked": ids})
+}
+
+// handleSetEmail replaces (or, with "", removes) an account's email
+// address, with its audit record in the same transaction.
+func (s *Server) handleSetEmail(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email *string `json:"email"`
+	}
+	if err := readJSON(w, r, &body, maxJSONBody); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if body.Email == nil {
+		writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, "email", `email is required ("" removes the address)`))
+		return
+	}
+	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	what := "email address changed"
+	if *body.Email == "" {
+		what = "email address removed"
+	}
+	ctx, err := s.audited(r, audit.ActionWrite, a.Username, what, "email")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if a.Email, err = s.authn.SetEmail(ctx, a.ID, *body.Email); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"account": viewAccount(a)})
 }

@@ -69,24 +69,37 @@ type accountView struct {
 	PasswordChangedAt time.Time `json:"password_changed_at"`
 	// LockedAt is when the account was locked; absent when it is not.
 	LockedAt *time.Time `json:"locked_at,omitempty"`
+	// Email is the account's address; absent when it has none. Only the
+	// admin API shows it.
+	Email string `json:"email,omitempty"`
 }
 
 func viewAccount(a *cordon.Account) accountView {
-	return accountView{ID: a.ID, Username: a.Username, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt, LockedAt: optTime(a.LockedAt)}
+	return accountView{ID: a.ID, Username: a.Username, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt, LockedAt: optTime(a.LockedAt), Email: a.Email}
+}
+
+type createAccountBody struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Email    string `json:"email,omitempty"`
 }
 
 func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
-	var body loginBody
+	var body createAccountBody
 	if err := readJSON(w, r, &body, maxJSONBody); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, body.Username, "account created", "profile", "password_hash")
+	cats := []string{"profile", "password_hash"}
+	if body.Email != "" {
+		cats = append(cats, "email")
+	}
+	ctx, err := s.audited(r, audit.ActionWrite, body.Username, "account created", cats...)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	a, err := s.authn.CreateAccount(ctx, body.Username, body.Password)
+	a, err := s.authn.CreateAccountEmail(ctx, body.Username, body.Password, body.Email)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -180,10 +193,21 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
+// shownCategories are the audit categories of showing accounts: their
+// profile, and their email when one of them has an address.
+func shownCategories(as ...*cordon.Account) []string {
+	for _, a := range as {
+		if a.Email != "" {
+			return []string{"profile", "email"}
+		}
+	}
+	return []string{"profile"}
+}
+
 func (s *Server) handleGetAccount(w http.ResponseWriter, r *http.Request) {
 	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
 	if err == nil {
-		err = s.recordRead(r, a.Username, "account shown", "profile")
+		err = s.recordRead(r, a.Username, "account shown", shownCategories(a)...)
 	}
 	if err != nil {
 		writeError(w, r, err)

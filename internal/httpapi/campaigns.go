@@ -10,6 +10,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/resetmail"
 )
 
 func actor(r *http.Request) string {
@@ -101,6 +102,9 @@ func (s *Server) handleListCampaigns(w http.ResponseWriter, r *http.Request) {
 type campaignView struct {
 	*cordon.Campaign
 	Progress *campaign.ProgressView `json:"progress"`
+	// Email counts the links a verify: email campaign queued, sent and
+	// gave up on; absent for other campaigns.
+	Email *cordon.MailCounts `json:"email,omitempty"`
 	// PolicyVersion is the version of the policy this server enforces.
 	PolicyVersion uint64 `json:"policy_version"`
 }
@@ -140,7 +144,16 @@ func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, campaignView{Campaign: c, Progress: p, PolicyVersion: s.campaigns.Policy().Version})
+	v := campaignView{Campaign: c, Progress: p, PolicyVersion: s.campaigns.Policy().Version}
+	if c.Verify == cordon.VerifyEmail && s.store != nil {
+		n, err := s.store.MailCounts(r.Context(), resetmail.Prefix(c.ID))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		v.Email = &n
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (s *Server) handlePreview(w http.ResponseWriter, r *http.Request) {

@@ -306,11 +306,14 @@ func writeResetRequired(w http.ResponseWriter, rr *authn.ResetRequiredError) {
 		Error      string `json:"error"`
 		Message    string `json:"message"`
 		Campaign   string `json:"campaign"`
-		ResetToken string `json:"reset_token"`
-		ExpiresIn  int    `json:"reset_expires_in"`
-		Problem    string `json:"problem,omitempty"`
-		Field      string `json:"field,omitempty"`
-	}{Error: d.Reason, Message: msg, Campaign: d.Campaign, ResetToken: rr.ResetToken, ExpiresIn: rr.ExpiresIn}
+		ResetToken string `json:"reset_token,omitempty"`
+		ExpiresIn  int    `json:"reset_expires_in,omitempty"`
+		// ResetByEmail: no token here; the campaign sent a link to the
+		// account's email address (verify: email).
+		ResetByEmail bool   `json:"reset_by_email,omitempty"`
+		Problem      string `json:"problem,omitempty"`
+		Field        string `json:"field,omitempty"`
+	}{Error: d.Reason, Message: msg, Campaign: d.Campaign, ResetToken: rr.ResetToken, ExpiresIn: rr.ExpiresIn, ResetByEmail: rr.ByEmail}
 	if rr.Problem != nil {
 		var e *cordon.Error
 		if errors.As(rr.Problem, &e) {

@@ -201,6 +201,7 @@ func (s *Server) routes(mux *router) {
 	mux.HandleFunc("GET /admin/v1/accounts", s.withAdmin(cordon.ScopeAccounts, s.handleListAccounts))
 	mux.HandleFunc("POST /admin/v1/accounts/{ref}/lock", s.withAdmin(cordon.ScopeAccounts, s.handleLockAccount))
 	mux.HandleFunc("POST /admin/v1/accounts/{ref}/unlock", s.withAdmin(cordon.ScopeAccounts, s.handleUnlockAccount))
+	mux.HandleFunc("PUT /admin/v1/accounts/{ref}/email", s.withAdmin(cordon.ScopeAccounts, s.handleSetEmail))
 	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}", s.withAdmin(cordon.ScopeAccounts, s.handleDeleteAccount))
 	mux.HandleFunc("POST /admin/v1/console/admins", s.withAdmin(cordon.ScopeTokens, s.handleCreateConsoleAdmin))
 	mux.HandleFunc("POST /admin/v1/ua/classify", s.withAdmin(cordon.ScopeCampaigns, s.handleClassifyUA))

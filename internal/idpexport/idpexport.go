@@ -27,6 +27,9 @@ import (
 type Record struct {
 	Username     string
 	PasswordHash string
+	// Email is the user's address as the export gives it ("" when none);
+	// the importer checks it.
+	Email string
 }
 
 // Problem is a user of the export that yields no record.
@@ -182,7 +185,7 @@ func (r *Reader) record(u user) (Record, error) {
 		return &Problem{Index: r.index, Who: u.who(), Reason: fmt.Sprintf(format, args...)}
 	}
 	firebase := !r.realm && (u.LocalID != "" || u.PasswordHash != "")
-	var rec Record
+	rec := Record{Email: u.Email}
 	from := r.opt.UsernameFrom
 	if from == "" {
 		from = "username"

@@ -185,8 +185,12 @@ func (m *Store) DeleteAccount(ctx context.Context, id string, at time.Time) ([]s
 	if err := checkPending(ctx); err != nil {
 		return nil, err
 	}
-	if _, ok := m.accounts[id]; !ok {
+	a, ok := m.accounts[id]
+	if !ok {
 		return nil, cordon.ErrNotFound
+	}
+	if a.Email != "" {
+		delete(m.byEmail, a.Email)
 	}
 	delete(m.accounts, id)
 	if m.gone == nil {

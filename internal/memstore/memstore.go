@@ -38,6 +38,7 @@ type Store struct {
 	mu       sync.Mutex
 	accounts map[string]cordon.Account // by id
 	byKey    map[string]string         // username key to id
+	byEmail  map[string]string         // email to id, live accounts only
 	gone     map[string]bool           // ids of deleted accounts
 	sessions map[string]cordon.Session
 	tokens   map[string]cordon.RefreshToken // by hash
@@ -67,6 +68,7 @@ type Store struct {
 	ssf       ssfState
 	notes     noticeState
 	console   consoleState
+	outbox    map[string]cordon.MailMessage // by key
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }
@@ -109,9 +111,18 @@ func (m *Store) insertAccount(a *cordon.Account) error {
 	if _, ok := m.byKey[key]; ok {
 		return cordon.ErrAlreadyExists
 	}
+	if m.byEmail == nil {
+		m.byEmail = map[string]string{}
+	}
+	if _, ok := m.byEmail[a.Email]; ok && a.Email != "" {
+		return cordon.ErrAlreadyExists
+	}
 	c := *a
 	c.PasswordChangedAt, c.CreatedAt = norm(c.PasswordChangedAt), norm(c.CreatedAt)
 	m.accounts[a.ID], m.byKey[key] = c, a.ID
+	if a.Email != "" {
+		m.byEmail[a.Email] = a.ID
+	}
 	return nil
 }
 
@@ -155,6 +166,33 @@ func (m *Store) SetPasswordHash(_ context.Context, accountID, hash string, chang
 	a.PasswordHash = hash
 	if changed {
 		a.PasswordChangedAt = norm(at)
+	}
+	m.accounts[accountID] = a
+	return nil
+}
+
+func (m *Store) SetAccountEmail(ctx context.Context, accountID, email string) error {
+	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
+	a, ok := m.accounts[accountID]
+	if !ok {
+		return cordon.ErrNotFound
+	}
+	if m.byEmail == nil {
+		m.byEmail = map[string]string{}
+	}
+	if id, ok := m.byEmail[email]; ok && email != "" && id != accountID {
+		return cordon.ErrAlreadyExists
+	}
+	if err := m.audited(ctx, nil); err != nil {
+		return err
+	}
+	delete(m.byEmail, a.Email)
+	a.Email = email
+	if email != "" {
+		m.byEmail[email] = accountID
 	}
 	m.accounts[accountID] = a
 	return nil
@@ -694,6 +732,16 @@ func (m *Store) ConsumePasswordReset(_ context.Context, hash []byte, now time.Ti
 	r.UsedAt = norm(now)
 	m.resets[string(hash)] = r
 	return &r, nil
+}
+
+func (m *Store) DeletePasswordResets(_ context.Context, accountID string) error {
+	defer m.lock()()
+	for h, r := range m.resets {
+		if r.AccountID == accountID {
+			delete(m.resets, h)
+		}
+	}
+	return nil
 }
 
 func (m *Store) RevokedSince(_ context.Context, t time.Time) ([]cordon.Revoked, error) {

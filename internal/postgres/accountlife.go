@@ -69,7 +69,7 @@ func (db *DB) UnlockAccount(ctx context.Context, id string) error {
 func (db *DB) DeleteAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
 	var ids []string
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET deleted_at = $1, password_hash = '' WHERE id = $2 AND deleted_at = 0`, micros(at), id)
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET deleted_at = $1, password_hash = '', email = '' WHERE id = $2 AND deleted_at = 0`, micros(at), id)
 		if err != nil {
 			return err
 		}

@@ -12,8 +12,8 @@ import (
 // ErrAlreadyExists.
 func (db *DB) CreateAccount(ctx context.Context, a *cordon.Account) error {
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-			a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash, micros(a.PasswordChangedAt), micros(a.CreatedAt))
+		_, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at, email) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash, micros(a.PasswordChangedAt), micros(a.CreatedAt), a.Email)
 		return err
 	})
 }
@@ -26,19 +26,19 @@ func (db *DB) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, er
 		return 0, nil
 	}
 	n := len(as)
-	ids, names, keys, hashes := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	ids, names, keys, hashes, emails := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	changed, created := make([]int64, n), make([]int64, n)
 	for i, a := range as {
-		ids[i], names[i], keys[i], hashes[i] = a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash
+		ids[i], names[i], keys[i], hashes[i], emails[i] = a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash, a.Email
 		changed[i], created[i] = micros(a.PasswordChangedAt), micros(a.CreatedAt)
 	}
 	var count int
 	err := db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at)
-			SELECT id, username, username_key, password_hash, password_changed_at, created_at
-			FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[]) WITH ORDINALITY AS a(id, username, username_key, password_hash, password_changed_at, created_at, i)
+		tag, err := tx.Exec(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at, email)
+			SELECT id, username, username_key, password_hash, password_changed_at, created_at, email
+			FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[], $6::BIGINT[], $7::TEXT[]) WITH ORDINALITY AS a(id, username, username_key, password_hash, password_changed_at, created_at, email, i)
 			ORDER BY i
-			ON CONFLICT DO NOTHING`, ids, names, keys, hashes, changed, created)
+			ON CONFLICT DO NOTHING`, ids, names, keys, hashes, changed, created, emails)
 		count = int(tag.RowsAffected())
 		return err
 	})
@@ -48,12 +48,12 @@ func (db *DB) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, er
 	return count, nil
 }
 
-const accountCols = `id, username, password_hash, password_changed_at, created_at, locked_at`
+const accountCols = `id, username, password_hash, password_changed_at, created_at, locked_at, email`
 
 func scanAccount(row rowScanner) (*cordon.Account, error) {
 	var a cordon.Account
 	var changed, created, locked int64
-	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created, &locked); err != nil {
+	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created, &locked, &a.Email); err != nil {
 		return nil, mapErr(err)
 	}
 	a.PasswordChangedAt, a.CreatedAt, a.LockedAt = fromMicros(changed), fromMicros(created), fromMicros(locked)
@@ -68,6 +68,20 @@ func (db *DB) AccountByID(ctx context.Context, id string) (*cordon.Account, erro
 // AccountByUsername looks an account up by its username key.
 func (db *DB) AccountByUsername(ctx context.Context, username string) (*cordon.Account, error) {
 	return scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE username_key = $1 AND deleted_at = 0`, cordon.UsernameKey(username)))
+}
+
+// SetAccountEmail replaces an account's email address.
+func (db *DB) SetAccountEmail(ctx context.Context, accountID, email string) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET email = $1 WHERE id = $2 AND deleted_at = 0`, email, accountID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return cordon.ErrNotFound
+		}
+		return nil
+	})
 }
 
 // SetPasswordHash replaces an account's password hash, and its

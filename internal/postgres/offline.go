@@ -63,3 +63,11 @@ func (db *DB) ConsumePasswordReset(ctx context.Context, hash []byte, now time.Ti
 	}
 	return &r, nil
 }
+
+// DeletePasswordResets deletes every permission of the account.
+func (db *DB) DeletePasswordResets(ctx context.Context, accountID string) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `DELETE FROM password_resets WHERE account_id = $1`, accountID)
+		return err
+	})
+}

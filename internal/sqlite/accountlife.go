@@ -66,7 +66,7 @@ func (db *DB) UnlockAccount(ctx context.Context, id string) error {
 func (db *DB) DeleteAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
 	var ids []string
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET deleted_at = ?, password_hash = '' WHERE id = ? AND deleted_at = 0`, micros(at), id)
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET deleted_at = ?, password_hash = '', email = '' WHERE id = ? AND deleted_at = 0`, micros(at), id)
 		if err != nil {
 			return err
 		}

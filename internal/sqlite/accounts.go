@@ -14,8 +14,8 @@ func (db *DB) CreateAccount(ctx context.Context, a *cordon.Account) error {
 }
 
 func insertAccount(ctx context.Context, tx *sql.Tx, a *cordon.Account) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash, micros(a.PasswordChangedAt), micros(a.CreatedAt))
+	_, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at, email) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash, micros(a.PasswordChangedAt), micros(a.CreatedAt), a.Email)
 	return mapErr(err)
 }
 
@@ -25,13 +25,13 @@ func (db *DB) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, er
 	created := 0
 	err := db.write(ctx, func(tx *sql.Tx) error {
 		created = 0
-		st, err := tx.PrepareContext(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO accounts (id, username, username_key, password_hash, password_changed_at, created_at, email) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for _, a := range as {
-			res, err := st.ExecContext(ctx, a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash, micros(a.PasswordChangedAt), micros(a.CreatedAt))
+			res, err := st.ExecContext(ctx, a.ID, a.Username, cordon.UsernameKey(a.Username), a.PasswordHash, micros(a.PasswordChangedAt), micros(a.CreatedAt), a.Email)
 			if err != nil {
 				return err
 			}
@@ -43,12 +43,12 @@ func (db *DB) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, er
 	return created, err
 }
 
-const accountCols = `id, username, password_hash, password_changed_at, created_at, locked_at`
+const accountCols = `id, username, password_hash, password_changed_at, created_at, locked_at, email`
 
 func scanAccount(row interface{ Scan(...any) error }) (*cordon.Account, error) {
 	var a cordon.Account
 	var changed, created, locked int64
-	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created, &locked); err != nil {
+	if err := row.Scan(&a.ID, &a.Username, &a.PasswordHash, &changed, &created, &locked, &a.Email); err != nil {
 		return nil, mapErr(err)
 	}
 	a.PasswordChangedAt, a.CreatedAt, a.LockedAt = fromMicros(changed), fromMicros(created), fromMicros(locked)
@@ -75,6 +75,20 @@ func (db *DB) SetPasswordHash(ctx context.Context, accountID, hash string, chang
 			args = []any{hash, micros(at), accountID}
 		}
 		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return cordon.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// SetAccountEmail replaces an account's email address.
+func (db *DB) SetAccountEmail(ctx context.Context, accountID, email string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET email = ? WHERE id = ? AND deleted_at = 0`, email, accountID)
 		if err != nil {
 			return err
 		}

@@ -69,3 +69,11 @@ func (db *DB) ConsumePasswordReset(ctx context.Context, hash []byte, now time.Ti
 	}
 	return &r, nil
 }
+
+// DeletePasswordResets deletes every permission of the account.
+func (db *DB) DeletePasswordResets(ctx context.Context, accountID string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE account_id = ?`, accountID)
+		return err
+	})
+}
