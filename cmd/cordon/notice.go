@@ -40,6 +40,12 @@ type noticeOut struct {
 		AckedSessions     int64 `json:"acknowledged_sessions"`
 		AckedUsers        int64 `json:"acknowledged_users"`
 	} `json:"progress"`
+	Email bool `json:"email"`
+	Mail  *struct {
+		Queued int64 `json:"queued"`
+		Sent   int64 `json:"sent"`
+		Failed int64 `json:"failed"`
+	} `json:"mail"`
 }
 
 func (n *noticeOut) title() string { return n.Texts[n.DefaultLanguage].Title }
@@ -227,6 +233,12 @@ delivered to and that acknowledged it.`,
 				if p := n.Progress; p != nil {
 					fmt.Fprintf(a.stdout, "  delivered to %d session(s) of %d user(s); acknowledged by %d session(s) of %d user(s)\n",
 						p.DeliveredSessions, p.DeliveredUsers, p.AckedSessions, p.AckedUsers)
+				}
+				switch {
+				case n.Mail != nil:
+					fmt.Fprintf(a.stdout, "  email: %d queued, %d sent, %d failed\n", n.Mail.Queued, n.Mail.Sent, n.Mail.Failed)
+				case n.Email:
+					fmt.Fprintln(a.stdout, "  email: once published")
 				}
 				return nil
 			})

@@ -303,6 +303,7 @@ func (m *Main) start() {
 	}
 	go m.Outbox.Run(watchCtx)
 	go m.resetMail.Run(watchCtx, m.Outbox, c.PolicyPoll)
+	go m.Notices.RunMail(watchCtx, c.OutboxPoll)
 	api := httpapi.New(httpapi.Deps{Console: con, Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Notices: m.Notices, Alerts: m.Alerts, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
 	m.srv = &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 1 << 20,
@@ -410,8 +411,12 @@ func (m *Main) initialise(ctx context.Context) error {
 	m.resetMail = resetmail.New(resetmail.Config{Store: m.store, Links: svc, URL: resetURL, Clock: c.Clock, Log: c.Log})
 	m.Outbox, err = outbox.New(outbox.Config{Store: m.store, Sender: sender, Clock: c.Clock, Log: c.Log, Owner: m.node,
 		Domain: fromDomain(c.SMTPFrom), Rate: c.SMTPRate, Poll: c.OutboxPoll,
-		Renderers: map[string]outbox.Renderer{resetmail.Kind: m.resetMail.Render}})
-	return err
+		Renderers: map[string]outbox.Renderer{resetmail.Kind: m.resetMail.Render, notices.MailKind: m.Notices.RenderMail}})
+	if err != nil {
+		return err
+	}
+	m.Notices.SetMail(m.Outbox, m.store)
+	return nil
 }
 
 // detectFlags reads --detect-rules and the webhook's secret.

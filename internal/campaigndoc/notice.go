@@ -17,12 +17,14 @@ type NoticeDoc struct {
 	Cohort          cordon.Cohort
 	DefaultLanguage string
 	Texts           map[string]cordon.NoticeText
+	// Email sends the notice by email too, once published.
+	Email bool
 }
 
 // noticeSchema is the keys of a notice document's objects (texts maps
 // language tags, each to an object checked on its own).
 var noticeSchema = map[string][]string{
-	"":       {"campaign", "cohort", "default_language", "texts"},
+	"":       {"campaign", "cohort", "default_language", "texts", "email"},
 	"cohort": schema["cohort"],
 }
 
@@ -33,6 +35,7 @@ type noticeDocument struct {
 	Cohort          *docCohort                 `json:"cohort"`
 	DefaultLanguage *string                    `json:"default_language"`
 	Texts           map[string]json.RawMessage `json:"texts"`
+	Email           *bool                      `json:"email"`
 }
 
 // MaxNoticeSize is the largest notice document ParseNotice reads: a
@@ -68,6 +71,9 @@ func ParseNotice(data []byte, format string) (*NoticeDoc, error) {
 		return nil, decodeError(data, err, yamlInput)
 	}
 	out := &NoticeDoc{Texts: map[string]cordon.NoticeText{}}
+	if doc.Email != nil {
+		out.Email = *doc.Email
+	}
 	if doc.Campaign != nil {
 		if len(*doc.Campaign) > maxCampaignIDLen || !campaignID.MatchString(*doc.Campaign) {
 			return nil, refuse("campaign", "campaign %q is not a campaign id such as \"c-…\"", short(*doc.Campaign))

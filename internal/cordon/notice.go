@@ -42,12 +42,16 @@ type Notice struct {
 	Cohort          Cohort                `json:"cohort"`
 	DefaultLanguage string                `json:"default_language"`
 	Texts           map[string]NoticeText `json:"texts"`
-	State           NoticeState           `json:"state"`
-	CreatedAt       time.Time             `json:"created_at"`
-	CreatedBy       string                `json:"created_by"`
-	UpdatedAt       time.Time             `json:"updated_at"`
-	PublishedAt     time.Time             `json:"published_at,omitzero"`
-	WithdrawnAt     time.Time             `json:"withdrawn_at,omitzero"`
+	// Email sends the notice, once published, to every account it
+	// targets that has an address (in its default language), besides
+	// serving it in the app.
+	Email       bool        `json:"email,omitempty"`
+	State       NoticeState `json:"state"`
+	CreatedAt   time.Time   `json:"created_at"`
+	CreatedBy   string      `json:"created_by"`
+	UpdatedAt   time.Time   `json:"updated_at"`
+	PublishedAt time.Time   `json:"published_at,omitzero"`
+	WithdrawnAt time.Time   `json:"withdrawn_at,omitzero"`
 	// UserIDs are the account ids of Cohort.Users and
 	// Cohort.UsersFromReport, resolved at creation as a campaign's are.
 	UserIDs []string `json:"-"`

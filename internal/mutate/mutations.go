@@ -350,6 +350,13 @@ var mutations = []mutation{
 	{Name: "the console sends no Content-Security-Policy", File: "internal/console/console.go",
 		From: "h.Set(\"Content-Security-Policy\", CSP)", To: "_ = CSP",
 		Pkgs: []string{"./internal/console"}, Run: "TestSecurityHeaders"},
+	// Notice email.
+	{Name: "a withdrawn notice's queued email is still sent", File: "internal/notices/mail.go",
+		From: "case n.State != cordon.NoticePublished:", To: "case false:",
+		Pkgs: []string{"./internal/notices"}, Run: "TestNoticeMail"},
+	{Name: "notice email goes to locked accounts", File: "internal/notices/mail.go",
+		From: "if a.Email == \"\" || !a.LockedAt.IsZero() {", To: "if a.Email == \"\" {",
+		Pkgs: []string{"./internal/notices"}, Run: "TestNoticeMail"},
 	// Detection.
 	{Name: "a guess the throttle refused is not counted", File: "internal/authn/login.go",
 		From: "if cordon.ErrorCode(err) == cordon.ECodeThrottled {", To: "if false {",

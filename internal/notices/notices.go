@@ -80,6 +80,10 @@ type Service struct {
 	// maxDelivered pairs the store's own once-only insert takes over.
 	delivered  sync.Map
 	ndelivered atomic.Int64
+	// mail queues published email notices (SetMail); nil: none sent.
+	mail     Outbox
+	accounts Accounts
+	mailWake chan struct{}
 }
 
 // maxDelivered bounds the delivered memo (about 100 bytes a pair).
@@ -181,13 +185,16 @@ func (s *Service) Create(ctx context.Context, by incident.Actor, doc []byte, for
 	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	n := &cordon.Notice{ID: cordon.NewID("n"), Incident: incidentID, Campaign: d.Campaign, Cohort: d.Cohort, DefaultLanguage: d.DefaultLanguage,
-		Texts: d.Texts, State: cordon.NoticeDraft, CreatedAt: now, CreatedBy: by.Principal, UpdatedAt: now, UserIDs: ids}
+		Texts: d.Texts, Email: d.Email, State: cordon.NoticeDraft, CreatedAt: now, CreatedBy: by.Principal, UpdatedAt: now, UserIDs: ids}
 	if _, err := s.matcher(n); err != nil {
 		return nil, cordon.Errorf(cordon.ECodeUnprocessable, "the notice's cohort does not compile: %v", err)
 	}
 	what := fmt.Sprintf("notice draft created: %d languages, default %s", len(n.Texts), n.DefaultLanguage)
 	if n.Campaign != "" {
 		what += "; explains campaign " + n.Campaign
+	}
+	if n.Email {
+		what += "; sent by email once published"
 	}
 	rctx, err := s.record(ctx, by, Subject(n.ID), Category, what)
 	if err != nil {
@@ -239,6 +246,8 @@ type View struct {
 	*cordon.Notice
 	Targeted Targeted              `json:"targeted"`
 	Progress cordon.NoticeProgress `json:"progress"`
+	// Mail is its email's progress in the outbox (email: true only).
+	Mail *cordon.MailCounts `json:"mail,omitempty"`
 }
 
 // Targeted is whom a notice targets, counted as a campaign preview counts.
@@ -264,14 +273,29 @@ func (s *Service) Show(ctx context.Context, id string) (*View, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &View{Notice: n, Targeted: Targeted{Sessions: p.Sessions, Users: p.Users, Exact: p.Exact, At: s.clock.Now().UTC()}, Progress: prog}, nil
+	v := &View{Notice: n, Targeted: Targeted{Sessions: p.Sessions, Users: p.Users, Exact: p.Exact, At: s.clock.Now().UTC()}, Progress: prog}
+	if n.Email && s.mail != nil {
+		c, err := s.mail.Counts(ctx, MailPrefix(n.ID))
+		if err != nil {
+			return nil, err
+		}
+		v.Mail = &c
+	}
+	return v, nil
 }
 
 // Publish makes a draft visible to its cohort. Withdraw takes a draft or
 // a published notice out for good. Of a publish and a withdraw racing,
 // the notice ends withdrawn either way: a withdraw is never undone.
 func (s *Service) Publish(ctx context.Context, by incident.Actor, id string) (*cordon.Notice, error) {
-	return s.move(ctx, by, id, []cordon.NoticeState{cordon.NoticeDraft}, cordon.NoticePublished)
+	n, err := s.move(ctx, by, id, []cordon.NoticeState{cordon.NoticeDraft}, cordon.NoticePublished)
+	if err == nil && n.Email && s.mailWake != nil {
+		select {
+		case s.mailWake <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
 }
 
 // Withdraw stops a notice.

@@ -16,6 +16,7 @@ type noticeDoc struct {
 	DefaultLanguage string                       `json:"default_language"`
 	Texts           map[string]cordon.NoticeText `json:"texts"`
 	UserIDs         []string                     `json:"user_ids,omitempty"`
+	Email           bool                         `json:"email,omitempty"`
 }
 
 // CheckNotice refuses a notice a backend cannot keep.
@@ -28,7 +29,7 @@ func CheckNotice(n *cordon.Notice) error {
 
 // EncodeNotice returns the document of a notice.
 func EncodeNotice(n *cordon.Notice) ([]byte, error) {
-	return json.Marshal(noticeDoc{Cohort: n.Cohort, DefaultLanguage: n.DefaultLanguage, Texts: n.Texts, UserIDs: n.UserIDs})
+	return json.Marshal(noticeDoc{Cohort: n.Cohort, DefaultLanguage: n.DefaultLanguage, Texts: n.Texts, UserIDs: n.UserIDs, Email: n.Email})
 }
 
 // NoticeRow is a notice as a backend reads it back.
@@ -45,7 +46,7 @@ func DecodeNotice(r *NoticeRow) (*cordon.Notice, error) {
 		return nil, fmt.Errorf("notice %s: stored document: %w", r.ID, err)
 	}
 	n := &cordon.Notice{ID: r.ID, Incident: r.Incident, Campaign: r.Campaign, State: cordon.NoticeState(r.State), CreatedBy: r.CreatedBy,
-		Cohort: d.Cohort, DefaultLanguage: d.DefaultLanguage, Texts: d.Texts, UserIDs: d.UserIDs,
+		Cohort: d.Cohort, DefaultLanguage: d.DefaultLanguage, Texts: d.Texts, UserIDs: d.UserIDs, Email: d.Email,
 		CreatedAt: Time(r.Created), UpdatedAt: Time(r.Updated)}
 	if n.Cohort.AuthenticatedBefore != nil {
 		t := n.Cohort.AuthenticatedBefore.UTC()
