@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -170,6 +171,7 @@ func playDemo(ctx context.Context, o demoOptions, out io.Writer) (err error) {
 
 	var reauth, upgrade, rekey string
 	var scope demoScope
+	var inc demoIncident
 	header := true // due before the next progress line
 	lastReq, lastAt, lastShed := int64(0), time.Now(), int64(0)
 	done100 := 0 // progress lines in a row with every campaign at 100 %
@@ -190,6 +192,11 @@ timeline:
 					"forced re-login on desktop, iOS and Windows Phone", "platform",
 					fmt.Sprintf("activated: the ramp admits the cohort's users over %s (30s of demo time), each at a stable point, so the login tier is not flooded", scaled(30*time.Second).Round(time.Millisecond)))
 			}
+			if err == nil {
+				inc, err = demoOpenIncident(ctx, admin, out, indent, scope.report, reauth)
+			}
+		case 15:
+			err = demoTellUsers(ctx, admin, out, stamp(), m.URL(), inc, reauth)
 		case 10:
 			upgrade, err = demoCampaign(ctx, admin, out, stamp(), fmt.Sprintf(`{"kind":"upgrade","name":"Android: update to 8.5.0 from an official source",
 				"cohort":{"platforms":["android"],"versions":"< 8.5.0"},"ramp":{"start":%q,"duration":%q},
@@ -281,6 +288,7 @@ timeline:
 	p := final[reauth]
 	fmt.Fprintf(out, "  scoped    %s\n", scope.line)
 	fmt.Fprintf(out, "            (the log is tamper-evident: cordon audit verify proves it intact or names the first bad entry)\n")
+	fmt.Fprintf(out, "  incident  %s\n", inc.summary(ctx, admin))
 	fmt.Fprintf(out, "  re-login  %d of %d users the campaign blocked on desktop, iOS and Windows Phone logged in again%s\n", p.SatisfiedUsers, p.BlockedUsers, later(p))
 	p = final[upgrade]
 	fmt.Fprintf(out, "  upgrade   %d of %d Android users below 8.5.0 updated, each from its own store (%d of %d store links checked, %d wrong)%s\n",
@@ -296,9 +304,12 @@ timeline:
 	fmt.Fprintf(out, "\nEach step by hand, against `cordon serve` (README.md shows them all):\n")
 	for _, l := range []string{
 		"cordon audit report --principal support-tool-7 --save     # whose data was read",
+		"cordon incident open \"support-tool-7 read listener data\"   # then: cordon incident link ID report r-…",
 		"cordon campaign create -f reauth.yaml                      # then: cordon campaign preview ID",
 		"cordon campaign activate ID                                # and the same for upgrade.yaml, rekey.yaml",
 		"cordon campaign show ID --watch                            # progress until satisfied",
+		"cordon notice create -f notice.yaml --incident ID          # then: cordon notice publish N",
+		"cordon incident timeline ID --format md                    # the postmortem's timeline",
 		"cordon campaign complete ID",
 		"cordon simulate --gate http://127.0.0.1:8081 --installs 300   # the fleet, against your gate",
 	} {
@@ -311,7 +322,82 @@ timeline:
 }
 
 // demoScope is what the audit step found.
-type demoScope struct{ line string }
+type demoScope struct{ line, report string }
+
+// demoIncident is the incident the demo opens, and its public page.
+type demoIncident struct{ id, page string }
+
+// demoOpenIncident opens the incident with its 72-hour clock and links
+// the report and the re-login campaign to it.
+func demoOpenIncident(ctx context.Context, admin *adminclient.Client, out io.Writer, indent, report, campaign string) (demoIncident, error) {
+	var opened struct {
+		ID string `json:"id"`
+	}
+	if err := admin.Do(ctx, "POST", "/admin/v1/incidents", map[string]string{"title": "support-tool-7 read listener data", "severity": "high"}, &opened); err != nil {
+		return demoIncident{}, fmt.Errorf("open the incident: %w", err)
+	}
+	for kind, id := range map[string]string{"report": report, "campaign": campaign} {
+		if err := admin.Do(ctx, "POST", "/admin/v1/incidents/"+opened.ID+"/links", map[string]string{"kind": kind, "id": id}, nil); err != nil {
+			return demoIncident{}, fmt.Errorf("link the %s: %w", kind, err)
+		}
+	}
+	fmt.Fprintf(out, "%sincident %s opened (GDPR's 72-hour clock starts); the report and the campaign are linked to it\n", indent, opened.ID)
+	return demoIncident{id: opened.ID}, nil
+}
+
+// demoTellUsers publishes the notice that explains the re-login, in two
+// languages (the gate's denials carry its title as Cordon-Notice, in the
+// app's language), and the incident's public page.
+func demoTellUsers(ctx context.Context, admin *adminclient.Client, out io.Writer, stamp, server string, inc demoIncident, campaign string) error {
+	doc := `{"campaign":` + strconv.Quote(campaign) + `,"cohort":{"platforms":["desktop","ios","winphone"]},"default_language":"en",
+		"texts":{"en":{"title":"We signed you out to protect your account","body":"A support tool was misused. Please log in again."},
+		"de":{"title":"Wir haben Sie zu Ihrem Schutz abgemeldet","body":"Ein Support-Werkzeug wurde missbraucht. Bitte melden Sie sich neu an."}}}`
+	var n struct {
+		ID string `json:"id"`
+	}
+	if err := admin.DoRaw(ctx, "POST", "/admin/v1/notices?incident="+inc.id, "application/json", strings.NewReader(doc), &n); err != nil {
+		return fmt.Errorf("create the notice: %w", err)
+	}
+	if err := admin.Do(ctx, "POST", "/admin/v1/notices/"+n.ID+"/publish", nil, nil); err != nil {
+		return fmt.Errorf("publish the notice: %w", err)
+	}
+	page := map[string]any{"slug": "may-incident", "default_language": "en", "texts": map[string]any{
+		"en": map[string]string{"title": "A support tool was misused", "body": "We signed out affected users and are forcing an update of old Android apps."}}}
+	if err := admin.Do(ctx, "POST", "/admin/v1/incidents/"+inc.id+"/page", page, nil); err != nil {
+		return fmt.Errorf("publish the public page: %w", err)
+	}
+	fmt.Fprintf(out, "\n%s telling users: notice %s (English, German) explains the re-login; every denial of\n", stamp, n.ID)
+	fmt.Fprintf(out, "       that campaign now carries its title (Cordon-Notice), in the app's language; the public\n")
+	fmt.Fprintf(out, "       page is at %s/status/may-incident (HTML, Atom, JSON)\n", server)
+	return nil
+}
+
+// summary is the incident's line in the verdict: its timeline's length
+// and the people concerned, as the regulator summary states them.
+func (inc demoIncident) summary(ctx context.Context, admin *adminclient.Client) string {
+	if inc.id == "" {
+		return "not opened"
+	}
+	var tl struct {
+		Entries []json.RawMessage `json:"entries"`
+	}
+	var sum struct {
+		People struct {
+			Count *int `json:"count"`
+		} `json:"people"`
+	}
+	if err := admin.Do(ctx, "GET", "/admin/v1/incidents/"+inc.id+"/timeline", nil, &tl); err != nil {
+		return inc.id + ": timeline unreadable: " + err.Error()
+	}
+	if err := admin.Do(ctx, "GET", "/admin/v1/incidents/"+inc.id+"/summary", nil, &sum); err != nil {
+		return inc.id + ": summary unreadable: " + err.Error()
+	}
+	people := "not known yet"
+	if sum.People.Count != nil {
+		people = fmt.Sprintf("%d", *sum.People.Count)
+	}
+	return fmt.Sprintf("%s: %d signed timeline entries; people concerned (Article 33): %s", inc.id, len(tl.Entries), people)
+}
 
 // demoAudit is the incident's scoping: the services report their reads of
 // user data, one of them (the intruder's foothold, support-tool-7) read one
@@ -359,7 +445,7 @@ func demoAudit(ctx context.Context, admin *adminclient.Client, out io.Writer, st
 	fmt.Fprintf(out, "\n%s scoping: the services reported %d reads of user data into the tamper-evident log;\n", stamp, strings.Count(b.String(), "\n"))
 	fmt.Fprintf(out, "       whose data did the compromised support-tool-7 touch? (report %s)\n", rep.ID)
 	fmt.Fprintf(out, "       %s\n", rep.Summary)
-	return demoScope{line: fmt.Sprintf("support-tool-7 touched %s (report %s)", rep.Summary, rep.ID)}, nil
+	return demoScope{line: fmt.Sprintf("support-tool-7 touched %s (report %s)", rep.Summary, rep.ID), report: rep.ID}, nil
 }
 
 // hashLabel names argon2id parameters for a person.

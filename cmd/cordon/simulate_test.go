@@ -183,7 +183,8 @@ func TestDemo(t *testing.T) {
 	t.Logf("demo output:\n%s", out.String())
 	text := out.String()
 	for _, want := range []string{"T+0s", "fleet logged in", "T+5s", "scoping:", "1 user; 1 event: 1 read; profile, email; no phone",
-		"reauth campaign", "T+10s", "upgrade campaign", "T+20s", "offline_rekey campaign", "T+25s",
+		"reauth campaign", "opened (GDPR's 72-hour clock starts)", "T+10s", "upgrade campaign",
+		"T+15s", "telling users: notice n-", "/status/may-incident", "people concerned (Article 33): 1", "T+20s", "offline_rekey campaign", "T+25s",
 		"the campaigns are completed", "store-routing violations: 0",
 		"RESULT: contained", "re-login  ", "Each step by hand", "cordon campaign activate"} {
 		if !strings.Contains(text, want) {
