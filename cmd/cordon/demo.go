@@ -324,8 +324,8 @@ timeline:
 // demoScope is what the audit step found.
 type demoScope struct{ line, report string }
 
-// demoIncident is the incident the demo opens, and its public page.
-type demoIncident struct{ id, page string }
+// demoIncident is the incident the demo opens.
+type demoIncident struct{ id string }
 
 // demoOpenIncident opens the incident with its 72-hour clock and links
 // the report and the re-login campaign to it.
