@@ -54,6 +54,14 @@ default_language: en
 texts:
   en: {title: "In the app only", body: "No email."}
 `)
+	// A locked account named outright (locking ended its sessions) gets
+	// no email either.
+	named := e.published(t, `cohort: {users: [cat, ben]}
+default_language: en
+email: true
+texts:
+  en: {title: "Named", body: "Named accounts."}
+`)
 	for range 2 {
 		if err := e.svc.SweepMail(t.Context()); err != nil {
 			t.Fatal(err)
@@ -61,6 +69,9 @@ texts:
 	}
 	if c, err := o.Counts(t.Context(), notices.MailPrefix(n.ID)); err != nil || c != (cordon.MailCounts{Queued: 1}) {
 		t.Errorf("the email notice's counts: %+v, %v; want 1 queued (amy only)", c, err)
+	}
+	if c, _ := o.Counts(t.Context(), notices.MailPrefix(named.ID)); c != (cordon.MailCounts{}) {
+		t.Errorf("a locked account and one without an address were queued %+v", c)
 	}
 	if c, _ := o.Counts(t.Context(), notices.MailPrefix(quiet.ID)); c != (cordon.MailCounts{}) {
 		t.Errorf("a notice without email queued %+v", c)
