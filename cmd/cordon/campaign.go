@@ -421,4 +421,8 @@ func showPace(w io.Writer, r *cordon.Ramp, now time.Time) {
 	fmt.Fprintf(w, "  pace:    %.1f %% admitted, %.1f %%/h over the next hour; 100 %% by %s at this pace\n",
 		100*sc.ShareAt(now), speed, end.UTC().Format(time.RFC3339))
 	fmt.Fprintf(w, "  why:     %s\n", why)
+	if r.Pace != nil && !r.Pace.Back95.IsZero() {
+		fmt.Fprintf(w, "  back:    95 %% of the cohort's returning installs logged in again by %s (projected from when each was last seen)\n",
+			r.Pace.Back95.UTC().Format(time.RFC3339))
+	}
 }

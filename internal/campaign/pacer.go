@@ -30,12 +30,15 @@ type Pacer struct {
 	// ages gives a cohort's installs' ages since last seen at t.
 	ages      func(ctx context.Context, c *cordon.Campaign, t time.Time) ([]time.Duration, error)
 	forecasts map[string]*pace.Forecast
+	// cohortAges keeps each campaign's cohort ages (as its forecast was
+	// built from) for the projection of when 95 % of it is back.
+	cohortAges map[string][]time.Duration
 }
 
 // NewPacer builds a pacer stepping every interval; ages reads the
 // cohort's ages since last seen (LiveAges reads them from the store).
 func NewPacer(svc *Service, interval time.Duration, ages func(ctx context.Context, c *cordon.Campaign, t time.Time) ([]time.Duration, error)) *Pacer {
-	return &Pacer{svc: svc, interval: interval, ages: ages, forecasts: map[string]*pace.Forecast{}}
+	return &Pacer{svc: svc, interval: interval, ages: ages, forecasts: map[string]*pace.Forecast{}, cohortAges: map[string][]time.Duration{}}
 }
 
 // forecastHorizon is how far ahead a forecast looks, and in what slots.
@@ -71,6 +74,7 @@ func (p *Pacer) Step(ctx context.Context, now time.Time, sig pace.Signals) (int,
 				return 0, err
 			}
 			p.forecasts[c.ID] = f
+			p.cohortAges[c.ID] = ages
 		}
 		ramps = append(ramps, pace.Ramp{CampaignID: c.ID, Ramp: c.Ramp, Forecast: f})
 		byID[c.ID] = c
@@ -83,6 +87,7 @@ func (p *Pacer) Step(ctx context.Context, now time.Time, sig pace.Signals) (int,
 	stored := 0
 	for _, d := range pace.Step(now, p.interval, ramps, sig) {
 		c := byID[d.CampaignID]
+		d.Pace.Back95 = p.project(c, d.Pace, now)
 		if _, err := p.svc.store.SetCampaignPace(ctx, c.ID, c.Ramp.Pace, d.Pace); err != nil {
 			if cordon.ErrorCode(err) == cordon.ECodeConflict {
 				p.svc.log.Info("campaign paced elsewhere meanwhile", "campaign", c.ID)
@@ -124,6 +129,28 @@ func (s *Service) LiveAges(ctx context.Context, c *cordon.Campaign, t time.Time)
 		return nil
 	})
 	return ages, err
+}
+
+// project is when 95 % of campaign c's returning installs are expected
+// back (logged in again after their admission) under the new pace, kept
+// as it stands; zero when that is beyond the forecast's horizon past the
+// ramp's end, or nobody returns.
+func (p *Pacer) project(c *cordon.Campaign, next *cordon.Pace, now time.Time) time.Time {
+	r := *c.Ramp
+	r.Pace = next
+	sc, err := decision.NewSchedule(&r)
+	if err != nil {
+		return time.Time{}
+	}
+	from := r.Start
+	if c.Activated.After(from) {
+		from = c.Activated
+	}
+	at, ok := pace.ProjectReturn(sc.ShareAt, p.cohortAges[c.ID], from, sc.End().Add(forecastHorizon), 0.95)
+	if !ok || at.Before(now) {
+		return time.Time{}
+	}
+	return at.UTC().Truncate(time.Second)
 }
 
 // Run steps the pacer every interval until ctx ends, on the signals tier

@@ -61,6 +61,13 @@ func TestPacerStoresAndInstalls(t *testing.T) {
 	if sp == nil || math.Abs(sp.Rate-0.7/75) > 4e-4 {
 		t.Fatalf("stored pace %+v, want a rate of 0.00933", sp)
 	}
+	// At that speed everyone is admitted within two minutes, and the
+	// last seen 31 minutes before come back after as long: 95 % of them
+	// are projected back well within the hour.
+	if sp.Back95.IsZero() || !sp.Back95.After(e.clk.Now()) || sp.Back95.After(e.clk.Now().Add(time.Hour)) {
+		t.Errorf("projected 95 %% back by %v, want within the hour after %v", sp.Back95, e.clk.Now())
+	}
+	first := sp.Back95
 	if v := e.svc.Policy().Version; v != v0+1 {
 		t.Errorf("policy version %d, want %d", v, v0+1)
 	}
@@ -79,6 +86,10 @@ func TestPacerStoresAndInstalls(t *testing.T) {
 	got, _ = e.svc.Get(t.Context(), c.ID)
 	if got.Ramp.Pace.Rate != 0 || len(got.Ramp.Pace.Points) != 3 {
 		t.Errorf("after shedding: pace %+v, want rate 0 and a third point", got.Ramp.Pace)
+	}
+	// Held on the max_duration line, the projection moves out.
+	if b := got.Ramp.Pace.Back95; !b.After(first.Add(time.Hour)) {
+		t.Errorf("projected after shedding %v, want well after %v", b, first)
 	}
 }
 

@@ -47,6 +47,10 @@ type Pace struct {
 	Rate float64 `json:"rate"`
 	// Why says, for `campaign show`, what set the current speed.
 	Why string `json:"why,omitempty"`
+	// Back95 is when 95 % of the cohort's returning installs are
+	// projected to have logged in again after their admission, at this
+	// pace (zero: not projected). Informative: no decision reads it.
+	Back95 time.Time `json:"back_95_by,omitzero"`
 }
 
 // Check reports the first way p breaks the pace's rules: at least one
