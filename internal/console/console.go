@@ -66,8 +66,8 @@ type Config struct {
 	// no Alerts page and none in the incident room.
 	Alerts *alert.Service
 	Hasher *password.Hasher
-	Clock     clock.Clock
-	Log       *slog.Logger
+	Clock  clock.Clock
+	Log    *slog.Logger
 	// Throttle delays failed sign-ins per name and per address.
 	Throttle *throttle.Throttle
 	// FourEyes makes a campaign's activation need a second admin's

@@ -52,7 +52,7 @@ type incidentsPage struct {
 	// Alerts are the open alerts, to acknowledge or open as incidents.
 	Alerts  []*cordon.Alert
 	Problem string
-	Form         struct{ Title, Severity string }
+	Form    struct{ Title, Severity string }
 }
 
 func (c *Console) incidentRows(ctx context.Context) (open, closed []incidentRow, err error) {

@@ -26,8 +26,8 @@ var funcs = template.FuncMap{
 	"canTransition": canTransition,
 	"list":          func(s ...string) []string { return s },
 	"has":           func(list []string, s string) bool { return slices.Contains(list, s) },
-	"alertList": func(from string, as []*cordon.Alert) alertList { return alertList{From: from, Alerts: as} },
-	"first":     func(n int, s []string) []string { return s[:min(n, len(s))] },
+	"alertList":     func(from string, as []*cordon.Alert) alertList { return alertList{From: from, Alerts: as} },
+	"first":         func(n int, s []string) []string { return s[:min(n, len(s))] },
 	"at": func(f *campaignForm, field string) bool {
 		return f != nil && f.Problem != "" && strings.HasPrefix(f.Field, field)
 	},
