@@ -18,8 +18,10 @@ import (
 // --- Notices ---
 
 type noticeRow struct {
-	*notices.View
-	Title string
+	*cordon.Notice
+	Title    string
+	Progress cordon.NoticeProgress
+	Mail     *cordon.MailCounts
 }
 
 type noticesPage struct {
@@ -59,9 +61,8 @@ texts:
       Melden Sie sich erneut an; mehr ist nicht nötig.
 `
 
-// maxListedNotices bounds the notices the page counts (each counted as
-// a preview is).
-const maxListedNotices = 100
+// maxListedNotices bounds the notices the page lists.
+const maxListedNotices = 200
 
 func (c *Console) noticeRows(ctx context.Context) ([]noticeRow, error) {
 	list, err := c.cfg.Notices.List(ctx)
@@ -73,11 +74,11 @@ func (c *Console) noticeRows(ctx context.Context) ([]noticeRow, error) {
 	}
 	var rows []noticeRow
 	for _, n := range list {
-		v, err := c.cfg.Notices.Show(ctx, n.ID)
+		prog, mail, err := c.cfg.Notices.Reached(ctx, n)
 		if err != nil {
 			return nil, err
 		}
-		rows = append(rows, noticeRow{View: v, Title: n.Texts[n.DefaultLanguage].Title})
+		rows = append(rows, noticeRow{Notice: n, Title: n.Texts[n.DefaultLanguage].Title, Progress: prog, Mail: mail})
 	}
 	return rows, nil
 }

@@ -1,12 +1,15 @@
 package console_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/outbox"
 )
 
 const noticeDoc = `default_language: en
@@ -362,5 +365,60 @@ func TestNoticeRolesAndCSRF(t *testing.T) {
 	// An incidents link needs the incident to exist.
 	if resp, body := bo.do(t, "POST", "/console/notices", url.Values{"document": {noticeDoc}, "incident": {"i-nope"}}, nil); resp.StatusCode != 422 || !strings.Contains(body, "<strong>incident</strong>") {
 		t.Errorf("a notice for an unknown incident: %d, want 422 at the incident", resp.StatusCode)
+	}
+}
+
+// TestNoticeListCounts: the list shows a published email notice's
+// messages in the outbox and its acknowledgements, as the apps and the
+// outbox report them.
+func TestNoticeListCounts(t *testing.T) {
+	e := newEnv(t, false)
+	o, err := outbox.New(outbox.Config{Store: e.store, Clock: e.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.notes.SetMail(o, e.store)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go e.notes.RunMail(ctx, 5*time.Millisecond)
+	var sess *cordon.Session
+	for i, name := range []string{"amy", "ben"} {
+		acct := &cordon.Account{ID: cordon.NewID("u"), Username: name, PasswordHash: "x", CreatedAt: t0, PasswordChangedAt: t0}
+		if err := e.store.CreateAccount(t.Context(), acct); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			if err := e.store.SetAccountEmail(t.Context(), acct.ID, "amy@example.org"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sess = &cordon.Session{ID: cordon.NewID("s"), AccountID: acct.ID, Facts: cordon.ClientFacts{Platform: "ios", Version: "8.4.0", Source: "appstore"}, AuthTime: t0, CreatedAt: t0, LastSeenAt: t0}
+		rt := &cordon.RefreshToken{Hash: []byte(sess.ID), SessionID: sess.ID, CreatedAt: t0, IdleExpiresAt: t0.Add(240 * time.Hour), AbsoluteExpiresAt: t0.Add(480 * time.Hour)}
+		if err := e.store.CreateSession(t.Context(), sess, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.signIn(t, "bo")
+	id := newNotice(t, c, "email: true\n"+noticeDoc, nil)
+	_, page := c.do(t, "GET", "/console/notices/"+id, nil, nil)
+	if !strings.Contains(page, `data-figure="targeted">2 users`) || !strings.Contains(page, "and emails every one with an address") {
+		t.Errorf("the draft's page does not say whom it reaches:\n%s", page)
+	}
+	if resp, _ := c.do(t, "POST", "/console/notices/"+id+"/publish", url.Values{"confirm": {id}}, nil); resp.StatusCode != 303 {
+		t.Fatalf("publish: %d", resp.StatusCode)
+	}
+	if _, err := e.notes.Ack(t.Context(), sess, id); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, list := c.do(t, "GET", "/console/notices", nil, nil)
+		if strings.Contains(list, "0 sent, 1 queued, 0 failed") && strings.Contains(list, "1 of 1 users") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the list never showed one queued email and one acknowledgement:\n%s", list)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
