@@ -28,6 +28,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
 )
 
@@ -466,8 +467,34 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot(t, "public-page")
 	b.axe(t, "public page")
 	b.do(t, "as users see it", chromedp.Click(chromedp.CSS(`[data-figure="status-link"]`)), chromedp.WaitVisible(chromedp.Search(`//*[contains(., "signed everyone out")]`)))
-	b.do(t, "alerts", chromedp.Navigate(base+"/console/alerts"), chromedp.WaitVisible(chromedp.CSS(`#open-h`)))
+	// An alert whose evidence an attacker wrote (the usernames tried, the
+	// accounts reached), acknowledged nowhere yet: on the Alerts page and
+	// in the incident room, opened as an incident from the room.
+	al := &cordon.Alert{Kind: "credential_stuffing", Key: "browser", Summary: "stuffing " + xss,
+		Evidence: cordon.AlertEvidence{Attempts: 120, Failures: 118, Accounts: 60, Addresses: 4, TopAddresses: []string{"192.0.2.9"}, Reached: []string{xss}, ReachedTotal: 1}}
+	if _, err := m.Alerts.Raise(context.Background(), al); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "alerts", chromedp.Navigate(base+"/console/alerts"), chromedp.WaitVisible(chromedp.CSS(`.alert-item`)))
+	b.shot(t, "alerts")
 	b.axe(t, "alerts")
+	b.do(t, "alert in the room", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`#alerts-h`)))
+	b.axe(t, "incident room with an alert")
+	b.do(t, "open the alert as an incident", chromedp.Click(chromedp.CSS(`form[action="/console/alerts/`+al.ID+`/escalate"] button`)))
+	// The room comes back without the alert's form once it is an incident.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		got, err := m.Alerts.Get(context.Background(), al.ID)
+		gone := brun(t, b, "the alert's form", chromedp.Evaluate[bool](`document.readyState === "complete" && !document.querySelector('form[action="/console/alerts/`+al.ID+`/escalate"]')`))
+		if err == nil && got.Incident != "" && gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the alert after \"Open as incident\": %+v %v (form gone: %v)", got, err, gone)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.shot(t, "incident-room-escalated")
 
 	// Hostile names stayed text: no dialog opened, no foreign image
 	// loaded, and the pages ran no script but the console's own.

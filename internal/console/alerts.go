@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
@@ -23,6 +24,16 @@ func (c *Console) openAlerts(ctx context.Context) ([]*cordon.Alert, error) {
 		return nil, nil
 	}
 	return c.cfg.Alerts.List(ctx, string(cordon.AlertOpen), maxAlertsShown)
+}
+
+// roomAlerts are the open alerts not yet opened as incidents: once one
+// is, the room shows the incident.
+func (c *Console) roomAlerts(ctx context.Context) ([]*cordon.Alert, error) {
+	open, err := c.openAlerts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(open, func(a *cordon.Alert) bool { return a.Incident != "" }), nil
 }
 
 func (c *Console) alertsPage(ctx context.Context) (*alertsPage, error) {

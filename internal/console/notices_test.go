@@ -282,6 +282,9 @@ func TestAlertsInRoom(t *testing.T) {
 	if resp, _ := c.do(t, "POST", "/console/alerts/"+two.ID+"/escalate", url.Values{}, nil); resp.StatusCode != 409 {
 		t.Errorf("escalating twice: %d, want 409", resp.StatusCode)
 	}
+	if _, room := c.do(t, "GET", "/console/", nil, nil); strings.Contains(room, `action="/console/alerts/`+two.ID+`/ack"`) {
+		t.Error("the room still lists an alert opened as an incident")
+	}
 	_, alerts := c.do(t, "GET", "/console/alerts", nil, nil)
 	if !strings.Contains(alerts, "by cordon:console/bo") || !strings.Contains(alerts, "<code>"+inc.ID+"</code>") {
 		t.Error("the Alerts page does not show who acknowledged and the incident opened")

@@ -108,7 +108,7 @@ func (c *Console) handleIncidents(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	if p.Alerts, err = c.openAlerts(r.Context()); err != nil {
+	if p.Alerts, err = c.roomAlerts(r.Context()); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -134,7 +134,7 @@ func (c *Console) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 	if errors.As(err, &ce) && statusOf(ce.Code) < 500 {
 		var p incidentsPage
 		p.Open, p.Closed, _ = c.incidentRows(r.Context())
-		p.Alerts, _ = c.openAlerts(r.Context())
+		p.Alerts, _ = c.roomAlerts(r.Context())
 		p.Problem, p.Form.Title, p.Form.Severity = ce.Message, o.Title, o.Severity
 		c.page(w, r, statusOf(ce.Code), "incidents", nil, p)
 		return
@@ -164,7 +164,7 @@ func (c *Console) incidentProblem(w http.ResponseWriter, r *http.Request, err er
 		c.fail(w, r, lerr)
 		return
 	}
-	p.Alerts, _ = c.openAlerts(r.Context())
+	p.Alerts, _ = c.roomAlerts(r.Context())
 	p.Problem, p.Form.Severity = ce.Message, "high"
 	if ce.Field != "" {
 		p.Problem = ce.Field + ": " + ce.Message
