@@ -210,8 +210,14 @@ func TestNoticeXSSInert(t *testing.T) {
 	}
 	if _, err := e.alerts.Raise(t.Context(), &cordon.Alert{Kind: "credential_stuffing", Key: payload, Summary: "stuffing " + payload,
 		Evidence: cordon.AlertEvidence{Attempts: 9, Failures: 8, Accounts: 3, Addresses: 2, TopAddresses: []string{payload}, Reached: []string{payload}, ReachedTotal: 1,
-			Principal: payload, Subjects: []string{payload}}}); err != nil {
+			Principal: payload + "&x=1", Subjects: []string{payload}}}); err != nil {
 		t.Fatal(err)
+	}
+	// The principal goes into a link's query escaped: it cannot add a
+	// parameter.
+	_, alerts := c.do(t, "GET", "/console/alerts", nil, nil)
+	if !strings.Contains(alerts, `href="/console/blast?principals=%3cscript%3ealert%281%29%3c%2fscript%3e%3cimg%20src%3dx%20onerror%3dalert%282%29%3e%26x%3d1&amp;from=`) {
+		t.Errorf("the blast-radius link does not carry the principal escaped:\n%s", alerts)
 	}
 	previewForm := url.Values{"document": {doc}, "preview": {"1"}}
 	for _, p := range []string{"/console/notices", "/console/notices/" + id, page, "/console/", "/console/alerts", "preview"} {
