@@ -28,6 +28,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
 )
 
@@ -415,6 +416,85 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.shot(t, "audit")
 	b.axe(t, "audit")
+
+	// A notice: a mistake shown at its field, then the draft, its phone
+	// preview per language, the typed publication; the incident's public
+	// page; the Alerts page.
+	b.do(t, "notices page", chromedp.Navigate(base+"/console/notices"), chromedp.WaitVisible(chromedp.CSS("#document")))
+	b.do(t, "a bad notice",
+		chromedp.SetValue(chromedp.CSS("#document"), "default_language: fr\ntexts:\n  en: {title: t, body: b}\n"),
+		chromedp.Submit(chromedp.CSS("#document")),
+		chromedp.WaitVisible(chromedp.CSS("#doc-problem")))
+	if got := b.text(t, "#doc-problem"); !strings.HasPrefix(got, "default_language:") {
+		t.Errorf("the notice problem shown %q, want it at default_language", got)
+	}
+	notice := "default_language: en\ncohort:\n  platforms: [ios]\ntexts:\n  en:\n    title: 'Sign in again " + xss + "'\n    body: |\n      A token leaked. **Sign in again.** " + xss +
+		"\n  de:\n    title: Bitte neu anmelden\n    body: Bitte **neu anmelden**.\n"
+	b.do(t, "create the notice",
+		chromedp.SetValue(chromedp.CSS("#document"), notice),
+		chromedp.Submit(chromedp.CSS("#document")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-phone="en"]`)))
+	if got := b.text(t, `[data-phone="en"] .phone-body strong`); got != "Sign in again." {
+		t.Errorf("the phone preview's body shows %q in bold, want the Markdown rendered", got)
+	}
+	if got := b.text(t, `[data-phone="en"] .phone-title`); got != "Sign in again "+xss {
+		t.Errorf("the phone preview's title is %q, want the hostile title as text", got)
+	}
+	b.do(t, "open the German preview", chromedp.Click(chromedp.Search(`//summary[text()="de"]`)), chromedp.WaitVisible(chromedp.CSS(`[data-phone="de"] .phone-title`)))
+	if got := b.text(t, `[data-phone="de"] .phone-title`); got != "Bitte neu anmelden" {
+		t.Errorf("the German preview's title %q", got)
+	}
+	if got := b.text(t, `[data-figure="targeted"]`); !strings.HasPrefix(got, fmt.Sprintf("%d users", users)) {
+		t.Errorf("the notice targets %q, want %d users", got, users)
+	}
+	b.shot(t, "notice-preview")
+	b.axe(t, "notice preview")
+	noticeURL := brun(t, b, "notice url", chromedp.Location())
+	noticeID := noticeURL[strings.LastIndex(noticeURL, "/")+1:]
+	b.do(t, "publish the notice",
+		chromedp.SetValue(chromedp.CSS("#confirm"), noticeID),
+		chromedp.Submit(chromedp.CSS("#confirm")),
+		chromedp.WaitVisible(chromedp.CSS(`.badge.published`)))
+	b.do(t, "notice list", chromedp.Navigate(base+"/console/notices"), chromedp.WaitVisible(chromedp.CSS(`.badge.published`)))
+	b.shot(t, "notices")
+	b.axe(t, "notices")
+	b.do(t, "public page", chromedp.Navigate(base+"/console/incidents/"+incID+"/page"), chromedp.WaitVisible(chromedp.CSS("#slug")),
+		chromedp.SendKeys(chromedp.CSS("#slug"), "token-leak"),
+		chromedp.SendKeys(chromedp.CSS("#st-title"), "What happened"),
+		chromedp.SetValue(chromedp.CSS("#st-body"), "A support tool's token leaked. We **signed everyone out**."),
+		chromedp.Submit(chromedp.CSS("#st-body")),
+		chromedp.WaitVisible(chromedp.CSS(`[data-figure="status-link"]`)))
+	b.shot(t, "public-page")
+	b.axe(t, "public page")
+	b.do(t, "as users see it", chromedp.Click(chromedp.CSS(`[data-figure="status-link"]`)), chromedp.WaitVisible(chromedp.Search(`//*[contains(., "signed everyone out")]`)))
+	// An alert whose evidence an attacker wrote (the usernames tried, the
+	// accounts reached), acknowledged nowhere yet: on the Alerts page and
+	// in the incident room, opened as an incident from the room.
+	al := &cordon.Alert{Kind: "credential_stuffing", Key: "browser", Summary: "stuffing " + xss,
+		Evidence: cordon.AlertEvidence{Attempts: 120, Failures: 118, Accounts: 60, Addresses: 4, TopAddresses: []string{"192.0.2.9"}, Reached: []string{xss}, ReachedTotal: 1}}
+	if _, err := m.Alerts.Raise(context.Background(), al); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "alerts", chromedp.Navigate(base+"/console/alerts"), chromedp.WaitVisible(chromedp.CSS(`.alert-item`)))
+	b.shot(t, "alerts")
+	b.axe(t, "alerts")
+	b.do(t, "alert in the room", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`#alerts-h`)))
+	b.axe(t, "incident room with an alert")
+	b.do(t, "open the alert as an incident", chromedp.Click(chromedp.CSS(`form[action="/console/alerts/`+al.ID+`/escalate"] button`)))
+	// The room comes back without the alert's form once it is an incident.
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		got, err := m.Alerts.Get(context.Background(), al.ID)
+		gone := brun(t, b, "the alert's form", chromedp.Evaluate[bool](`document.readyState === "complete" && !document.querySelector('form[action="/console/alerts/`+al.ID+`/escalate"]')`))
+		if err == nil && got.Incident != "" && gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the alert after \"Open as incident\": %+v %v (form gone: %v)", got, err, gone)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.shot(t, "incident-room-escalated")
 
 	// Hostile names stayed text: no dialog opened, no foreign image
 	// loaded, and the pages ran no script but the console's own.

@@ -288,7 +288,7 @@ func (m *Main) start() {
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Campaigns: m.Campaigns.Policy})
 	go m.SSF.Run(watchCtx)
 	go m.pace(watchCtx, c)
-	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Hasher: m.hasher,
+	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Notices: m.Notices, Alerts: m.Alerts, Hasher: m.hasher,
 		Clock: c.Clock, Log: c.Log, FourEyes: c.FourEyes, Closing: watchCtx, ClientAddr: c.TrustedProxies.Addr,
 		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock)})
 	if err != nil {

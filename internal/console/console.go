@@ -24,12 +24,14 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/incident"
+	"github.com/cordon-dev/cordon/internal/notices"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
 )
@@ -57,9 +59,15 @@ type Config struct {
 	Campaigns *campaign.Service
 	Incidents *incident.Service
 	Audit     *auditlog.Service
-	Hasher    *password.Hasher
-	Clock     clock.Clock
-	Log       *slog.Logger
+	// Notices runs in-app notices and incidents' public pages; nil: the
+	// console has no Notices page.
+	Notices *notices.Service
+	// Alerts lists, acknowledges and escalates detection's alerts; nil:
+	// no Alerts page and none in the incident room.
+	Alerts *alert.Service
+	Hasher *password.Hasher
+	Clock  clock.Clock
+	Log    *slog.Logger
 	// Throttle delays failed sign-ins per name and per address.
 	Throttle *throttle.Throttle
 	// FourEyes makes a campaign's activation need a second admin's
@@ -141,6 +149,19 @@ func New(cfg Config) (*Console, error) {
 	mux.HandleFunc("GET "+Prefix+"/campaigns/{id}", c.signedIn(cordon.ScopeCampaigns, c.handleCampaign))
 	mux.HandleFunc("GET "+Prefix+"/live/campaigns/{id}", c.signedIn(cordon.ScopeCampaigns, c.live(c.campaignLive)))
 	mux.HandleFunc("POST "+Prefix+"/campaigns/{id}/{action}", c.signedIn(cordon.ScopeCampaigns, c.handleTransition))
+	if cfg.Notices != nil {
+		mux.HandleFunc("GET "+Prefix+"/notices", c.signedIn(cordon.ScopeNotices, c.handleNotices))
+		mux.HandleFunc("POST "+Prefix+"/notices", c.signedIn(cordon.ScopeNotices, c.handleCreateNotice))
+		mux.HandleFunc("GET "+Prefix+"/notices/{id}", c.signedIn(cordon.ScopeNotices, c.handleNotice))
+		mux.HandleFunc("POST "+Prefix+"/notices/{id}/{action}", c.signedIn(cordon.ScopeNotices, c.handleNoticeMove))
+		mux.HandleFunc("GET "+Prefix+"/incidents/{id}/page", c.signedIn(cordon.ScopeIncidents, c.handlePublicPage))
+		mux.HandleFunc("POST "+Prefix+"/incidents/{id}/page", c.signedIn(cordon.ScopeIncidents, c.handlePublishPage))
+	}
+	if cfg.Alerts != nil {
+		mux.HandleFunc("GET "+Prefix+"/alerts", c.signedIn(cordon.ScopeIncidents, c.handleAlerts))
+		mux.HandleFunc("POST "+Prefix+"/alerts/{id}/ack", c.signedIn(cordon.ScopeIncidents, c.handleAckAlert))
+		mux.HandleFunc("POST "+Prefix+"/alerts/{id}/escalate", c.signedIn(cordon.ScopeIncidents, c.handleEscalateAlert))
+	}
 	mux.HandleFunc("GET "+Prefix+"/blast", c.signedIn(cordon.ScopeAuditRead, c.handleBlast))
 	mux.HandleFunc("GET "+Prefix+"/blast.csv", c.signedIn(cordon.ScopeAuditRead, c.handleBlastCSV))
 	mux.HandleFunc("POST "+Prefix+"/blast/cohort", c.signedIn(cordon.ScopeAuditRead, c.handleSaveCohort))

@@ -13,6 +13,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/campaign"
@@ -21,6 +22,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/incident"
 	"github.com/cordon-dev/cordon/internal/memstore"
+	"github.com/cordon-dev/cordon/internal/notices"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
 )
@@ -36,6 +38,8 @@ type env struct {
 	audit  *auditlog.Service
 	inc    *incident.Service
 	camps  *campaign.Service
+	notes  *notices.Service
+	alerts *alert.Service
 	srv    *httptest.Server
 	// secrets are the admins' TOTP secrets, by name.
 	secrets map[string]string
@@ -56,7 +60,14 @@ func newEnv(t testing.TB, fourEyes bool) *env {
 	if e.inc, err = incident.New(incident.Config{Store: e.store, Audit: e.audit, Campaigns: e.camps, Clock: e.clk}); err != nil {
 		t.Fatal(err)
 	}
+	if e.notes, err = notices.New(notices.Config{Store: e.store, Audit: e.audit, Campaigns: e.camps, Clock: e.clk}); err != nil {
+		t.Fatal(err)
+	}
+	if e.alerts, err = alert.New(alert.Config{Store: e.store, Audit: e.audit, Incidents: e.inc, Campaigns: e.camps, Clock: e.clk}); err != nil {
+		t.Fatal(err)
+	}
 	con, err := console.New(console.Config{Log: slog.New(slog.DiscardHandler), Store: e.store, Campaigns: e.camps, Incidents: e.inc, Audit: e.audit, Hasher: e.hasher, Clock: e.clk,
+		Notices: e.notes, Alerts: e.alerts,
 		FourEyes: fourEyes, Throttle: throttle.New(throttle.DefaultConfig(), e.clk), LiveEvery: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -274,7 +285,7 @@ func TestSignInThrottled(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	e := newEnv(t, false)
 	c := e.signIn(t, "ada")
-	for _, path := range []string{"/console/", "/console/campaigns", "/console/blast", "/console/fleet", "/console/audit", "/console/login", "/console/nowhere"} {
+	for _, path := range []string{"/console/", "/console/campaigns", "/console/blast", "/console/fleet", "/console/audit", "/console/notices", "/console/alerts", "/console/login", "/console/nowhere"} {
 		resp, _ := c.do(t, "GET", path, nil, nil)
 		want := map[string]string{
 			"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",

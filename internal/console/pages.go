@@ -34,6 +34,8 @@ type incidentRow struct {
 	*incident.View
 	Campaigns []campaignBar
 	Timeline  []incident.Entry
+	// Notices: the console runs notices and public pages.
+	Notices bool
 }
 
 // campaignBar is a linked campaign's progress, as a bar.
@@ -47,8 +49,10 @@ type campaignBar struct {
 
 type incidentsPage struct {
 	Open, Closed []incidentRow
-	Problem      string
-	Form         struct{ Title, Severity string }
+	// Alerts are the open alerts, to acknowledge or open as incidents.
+	Alerts  []*cordon.Alert
+	Problem string
+	Form    struct{ Title, Severity string }
 }
 
 func (c *Console) incidentRows(ctx context.Context) (open, closed []incidentRow, err error) {
@@ -57,7 +61,7 @@ func (c *Console) incidentRows(ctx context.Context) (open, closed []incidentRow,
 		return nil, nil, err
 	}
 	for _, v := range views {
-		row := incidentRow{View: v}
+		row := incidentRow{View: v, Notices: c.cfg.Notices != nil}
 		for _, l := range v.Links {
 			if l.Kind != cordon.LinkCampaign {
 				continue
@@ -104,6 +108,10 @@ func (c *Console) handleIncidents(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	if p.Alerts, err = c.roomAlerts(r.Context()); err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	p.Form.Severity = "high"
 	c.page(w, r, http.StatusOK, "incidents", nil, p)
 }
@@ -126,6 +134,7 @@ func (c *Console) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 	if errors.As(err, &ce) && statusOf(ce.Code) < 500 {
 		var p incidentsPage
 		p.Open, p.Closed, _ = c.incidentRows(r.Context())
+		p.Alerts, _ = c.roomAlerts(r.Context())
 		p.Problem, p.Form.Title, p.Form.Severity = ce.Message, o.Title, o.Severity
 		c.page(w, r, statusOf(ce.Code), "incidents", nil, p)
 		return
@@ -155,6 +164,7 @@ func (c *Console) incidentProblem(w http.ResponseWriter, r *http.Request, err er
 		c.fail(w, r, lerr)
 		return
 	}
+	p.Alerts, _ = c.roomAlerts(r.Context())
 	p.Problem, p.Form.Severity = ce.Message, "high"
 	if ce.Field != "" {
 		p.Problem = ce.Field + ": " + ce.Message

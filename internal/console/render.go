@@ -26,6 +26,8 @@ var funcs = template.FuncMap{
 	"canTransition": canTransition,
 	"list":          func(s ...string) []string { return s },
 	"has":           func(list []string, s string) bool { return slices.Contains(list, s) },
+	"alertList":     func(from string, as []*cordon.Alert) alertList { return alertList{From: from, Alerts: as} },
+	"first":         func(n int, s []string) []string { return s[:min(n, len(s))] },
 	"at": func(f *campaignForm, field string) bool {
 		return f != nil && f.Problem != "" && strings.HasPrefix(f.Field, field)
 	},
@@ -45,6 +47,12 @@ type layout struct {
 	Nav []navItem
 }
 
+// alertList is a list of alerts with the page its forms return to.
+type alertList struct {
+	From   string
+	Alerts []*cordon.Alert
+}
+
 type navItem struct {
 	Name, Href string
 	Current    bool
@@ -61,11 +69,16 @@ func (c *Console) nav(a *cordon.ConsoleAdmin, current string) []navItem {
 	var out []navItem
 	for _, n := range []struct{ name, href, scope string }{
 		{"Incidents", Prefix + "/", cordon.ScopeIncidents},
+		{"Alerts", Prefix + "/alerts", cordon.ScopeIncidents},
 		{"Campaigns", Prefix + "/campaigns", cordon.ScopeCampaigns},
+		{"Notices", Prefix + "/notices", cordon.ScopeNotices},
 		{"Blast radius", Prefix + "/blast", cordon.ScopeAuditRead},
 		{"Fleet", Prefix + "/fleet", cordon.ScopeCampaigns},
 		{"Audit", Prefix + "/audit", cordon.ScopeAuditRead},
 	} {
+		if (n.name == "Alerts" && c.cfg.Alerts == nil) || (n.name == "Notices" && c.cfg.Notices == nil) {
+			continue
+		}
 		if cordon.RoleHasScope(a.Role, n.scope) {
 			out = append(out, navItem{Name: n.name, Href: n.href, Current: n.name == current})
 		}
@@ -74,7 +87,7 @@ func (c *Console) nav(a *cordon.ConsoleAdmin, current string) []navItem {
 }
 
 var titles = map[string]string{"login": "Sign in", "incidents": "Incidents", "campaigns": "Campaigns", "campaign": "Campaigns",
-	"blast": "Blast radius", "fleet": "Fleet", "audit": "Audit", "error": ""}
+	"blast": "Blast radius", "notices": "Notices", "notice": "Notices", "publicpage": "Incidents", "alerts": "Alerts", "fleet": "Fleet", "audit": "Audit", "error": ""}
 
 // page renders a whole page into a buffer first, so a template error
 // answers 500 rather than half a page.

@@ -41,11 +41,12 @@ const (
 )
 
 // ConsoleRoles maps each console role to the admin scopes it holds: an
-// owner holds every scope; a responder runs incidents and campaigns and
-// reads the audit log; an auditor reads the audit log only.
+// owner holds every scope; a responder runs incidents (and their alerts
+// and public pages), campaigns and notices and reads the audit log; an
+// auditor reads the audit log only.
 var ConsoleRoles = map[string][]string{
 	RoleOwner:     {ScopeAll},
-	RoleResponder: {ScopeIncidents, ScopeCampaigns, ScopeAuditRead, ScopeSessions},
+	RoleResponder: {ScopeIncidents, ScopeCampaigns, ScopeNotices, ScopeAuditRead, ScopeSessions},
 	RoleAuditor:   {ScopeAuditRead},
 }
 
