@@ -96,26 +96,50 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 		return nil, errResetToken
 	}
 	byEmail := strings.HasPrefix(resetToken, emailResetPrefix)
-	if !byEmail && s.campaigns.Policy().ResetByEmail(r.CampaignID) {
+	pol := s.campaigns.Policy()
+	if !byEmail && pol.ResetByEmail(r.CampaignID) {
 		// A login's token for a campaign that became verify: email (or
 		// was made so): the old password that earned it proves nothing.
 		return nil, errResetToken
 	}
 	acct, err := s.store.AccountByID(ctx, r.AccountID)
+	if errors.Is(err, cordon.ErrNotFound) {
+		return nil, errResetToken
+	}
 	if err != nil {
 		return nil, err
+	}
+	if byEmail {
+		// A link holds only while what it was sent for does: its campaign
+		// still asks for an emailed reset, and the account is unlocked and
+		// still has an address (changing it deletes the account's links).
+		if !pol.ResetByEmail(r.CampaignID) || !acct.LockedAt.IsZero() || acct.Email == "" {
+			return nil, errResetToken
+		}
+	} else if d, err := s.resetRequired(ctx, acct, client); err != nil {
+		return nil, err
+	} else if d.Outcome == decision.Deny && pol.ResetByEmail(d.Campaign) {
+		// A login's token from before a verify: email campaign reached
+		// the account: that campaign distrusts the password it was
+		// earned with.
+		return nil, errResetToken
 	}
 	d := decision.Decision{Outcome: decision.Deny, Reason: decision.ReasonPasswordResetRequired, Campaign: r.CampaignID,
 		Message: cordon.KindPasswordReset.MustRules().Message}
 	retry := func(problem error) error {
 		if byEmail {
-			// The link was spent on a refused password: give a fresh one
-			// to the holder of the link, as a login's retry does.
-			plain, err := s.newEmailReset(ctx, acct.ID, r.CampaignID)
+			// The link was spent on a refused password: give its holder
+			// another to retry with, expiring when the link did — a
+			// retry must never make a link outlive its 30 minutes.
+			left := r.ExpiresAt.Sub(now)
+			if left <= 0 {
+				return errResetToken
+			}
+			plain, err := s.newEmailReset(ctx, acct.ID, r.CampaignID, r.ExpiresAt)
 			if err != nil {
 				return err
 			}
-			return &ResetRequiredError{Decision: d, ResetToken: plain, ExpiresIn: int(EmailResetTTL / time.Second), Problem: problem}
+			return &ResetRequiredError{Decision: d, ResetToken: plain, ExpiresIn: int(left / time.Second), Problem: problem}
 		}
 		return s.requireReset(ctx, acct, d, problem)
 	}
@@ -151,10 +175,11 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 	return s.openSession(ctx, acct, client)
 }
 
-func (s *Service) newEmailReset(ctx context.Context, accountID, campaignID string) (string, error) {
+// newEmailReset stores the token of a reset link expiring at expires.
+func (s *Service) newEmailReset(ctx context.Context, accountID, campaignID string, expires time.Time) (string, error) {
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
 	plain, hash := token.NewSecret(emailResetPrefix)
-	r := &cordon.PasswordReset{Hash: hash, AccountID: accountID, CampaignID: campaignID, CreatedAt: now, ExpiresAt: now.Add(EmailResetTTL)}
+	r := &cordon.PasswordReset{Hash: hash, AccountID: accountID, CampaignID: campaignID, CreatedAt: now, ExpiresAt: expires.UTC().Truncate(time.Microsecond)}
 	if err := s.store.CreatePasswordReset(ctx, r); err != nil {
 		return "", err
 	}
@@ -191,5 +216,5 @@ func (s *Service) EmailResetLink(ctx context.Context, campaignID, accountID, to 
 	case acct.Email == "" || acct.Email != to:
 		return "", fmt.Errorf("%w: the account's email address changed since the link was queued", ErrNoResetLink)
 	}
-	return s.newEmailReset(ctx, acct.ID, campaignID)
+	return s.newEmailReset(ctx, acct.ID, campaignID, s.clock.Now().Add(EmailResetTTL))
 }

@@ -15,6 +15,38 @@ func emailTests() []subtest {
 		{"ImportSkipsTakenEmail", testEmailImport},
 		{"DeleteFreesEmail", testEmailDelete},
 		{"SetWithAudit", testEmailAudit},
+		{"ChangeDeletesResetLinks", testEmailChangeDeletesResets},
+	}
+}
+
+// testEmailChangeDeletesResets: changing (or removing) an account's
+// address deletes its pending reset links in the same write, so a link
+// sent to the old mailbox cannot set a password afterwards; another
+// account's link stays.
+func testEmailChangeDeletesResets(t *testing.T, s cordon.Store) {
+	ctx := t.Context()
+	a, b := newAccount("alice"), newAccount("bob")
+	a.Email, b.Email = "alice@example.com", "bob@example.com"
+	for _, acct := range []*cordon.Account{a, b} {
+		if err := s.CreateAccount(ctx, acct); err != nil {
+			t.Fatalf("CreateAccount: %v", err)
+		}
+	}
+	reset := func(acct *cordon.Account, secret string) *cordon.PasswordReset {
+		r := &cordon.PasswordReset{Hash: []byte(secret), AccountID: acct.ID, CampaignID: "c-1", CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+		if err := s.CreatePasswordReset(ctx, r); err != nil {
+			t.Fatalf("CreatePasswordReset: %v", err)
+		}
+		return r
+	}
+	ra, rb := reset(a, "link-of-alice-000000000000000000"), reset(b, "link-of-bob-00000000000000000000")
+	if err := s.SetAccountEmail(ctx, a.ID, "alice.new@example.com"); err != nil {
+		t.Fatalf("SetAccountEmail: %v", err)
+	}
+	_, err := s.ConsumePasswordReset(ctx, ra.Hash, at(time.Minute))
+	checkErr(t, "ConsumePasswordReset of a link sent before the address changed", err, cordon.ErrNotFound)
+	if got, err := s.ConsumePasswordReset(ctx, rb.Hash, at(time.Minute)); err != nil || got.AccountID != b.ID {
+		t.Errorf("another account's link: %+v, %v; want it kept", got, err)
 	}
 }
 

@@ -404,7 +404,12 @@ func ResetRequired(in *ResetInput) Decision {
 		if !in.Admitted[c.id] && !c.inCohort(p, i, in.Client, in.PasswordChangedAt, in.AccountID) && !c.anyInCohort(p, i, in.Sessions) {
 			continue
 		}
-		if best < 0 || c.beats(&p.campaigns[best], adm, bestKey) {
+		// A verify: email campaign outranks every other that denies: the
+		// old password, which the others would take as proof, is what it
+		// distrusts (a login's claimed facts could otherwise pick a
+		// password campaign and its token).
+		if best < 0 || c.byEmail && !p.campaigns[best].byEmail ||
+			c.byEmail == p.campaigns[best].byEmail && c.beats(&p.campaigns[best], adm, bestKey) {
 			best, bestKey = i, adm
 		}
 	}

@@ -195,6 +195,12 @@ func (m *Store) SetAccountEmail(ctx context.Context, accountID, email string) er
 		m.byEmail[email] = accountID
 	}
 	m.accounts[accountID] = a
+	// A link sent to the old address must not outlive it.
+	for h, r := range m.resets {
+		if r.AccountID == accountID {
+			delete(m.resets, h)
+		}
+	}
 	return nil
 }
 

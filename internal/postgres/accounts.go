@@ -80,7 +80,9 @@ func (db *DB) SetAccountEmail(ctx context.Context, accountID, email string) erro
 		if tag.RowsAffected() == 0 {
 			return cordon.ErrNotFound
 		}
-		return nil
+		// A link sent to the old address must not outlive it.
+		_, err = tx.Exec(ctx, `DELETE FROM password_resets WHERE account_id = $1`, accountID)
+		return err
 	})
 }
 

@@ -95,7 +95,9 @@ func (db *DB) SetAccountEmail(ctx context.Context, accountID, email string) erro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return cordon.ErrNotFound
 		}
-		return nil
+		// A link sent to the old address must not outlive it.
+		_, err = tx.ExecContext(ctx, `DELETE FROM password_resets WHERE account_id = ?`, accountID)
+		return err
 	})
 }
 
