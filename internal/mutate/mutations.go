@@ -405,9 +405,12 @@ var mutations = []mutation{
 	{Name: "a password change with the old password passes a verify: email campaign", File: "internal/authn/authn.go",
 		From: "} else if d.Outcome == decision.Deny && s.campaigns.Policy().ResetByEmail(d.Campaign) {", To: "} else if d.Outcome == decision.Deny && false {",
 		Pkgs: []string{"./internal/authn"}, Run: "TestPasswordResetByEmailCampaign"},
-	{Name: "a login's reset token satisfies a verify: email campaign", File: "internal/authn/reset.go",
-		From: "if !byEmail && pol.ResetByEmail(r.CampaignID) {", To: "if false {",
-		Pkgs: []string{"./internal/authn"}, Run: "TestPasswordResetByEmailCampaign"},
+	// A login's token bound to an email campaign is never issued, so the
+	// guard on r.CampaignID is a second line; the first, a token refused
+	// while any email campaign denies the account, is the mutation here.
+	{Name: "a login's reset token works while a verify: email campaign holds the account", File: "internal/authn/reset.go",
+		From: "} else if d.Outcome == decision.Deny && pol.ResetByEmail(d.Campaign) {", To: "} else if false {",
+		Pkgs: []string{"./internal/authn"}, Run: "TestEmailCampaignOutranksPasswordCampaign|TestPasswordResetByEmailCampaign"},
 	{Name: "a reset link goes to an address the account no longer has", File: "internal/authn/reset.go",
 		From: "case acct.Email == \"\" || acct.Email != to:", To: "case acct.Email == \"\":",
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestPasswordResetByEmail"},
