@@ -409,7 +409,7 @@ var mutations = []mutation{
 	// guard on r.CampaignID is a second line; the first, a token refused
 	// while any email campaign denies the account, is the mutation here.
 	{Name: "a login's reset token works while a verify: email campaign holds the account", File: "internal/authn/reset.go",
-		From: "} else if d.Outcome == decision.Deny && pol.ResetByEmail(d.Campaign) {", To: "} else if false {",
+		From: "} else if d.Outcome == decision.Deny && pol.ResetByEmail(d.Campaign) {", To: "} else if d.Outcome == decision.Deny && false {",
 		Pkgs: []string{"./internal/authn"}, Run: "TestEmailCampaignOutranksPasswordCampaign|TestPasswordResetByEmailCampaign"},
 	{Name: "a reset link goes to an address the account no longer has", File: "internal/authn/reset.go",
 		From: "case acct.Email == \"\" || acct.Email != to:", To: "case acct.Email == \"\":",
