@@ -224,7 +224,10 @@ type Escalation struct {
 // it, and when the attack reached accounts creates a draft reauth
 // campaign whose cohort is exactly those accounts, linked to the alert and
 // the incident. The campaign stays a draft: a person activates it.
-func (s *Service) Escalate(ctx context.Context, by incident.Actor, id, severity string) (*Escalation, error) {
+// mayDraft says whether the caller may create campaigns: without it an
+// alert that reached accounts is refused, judged on the alert read here
+// (the watcher may add reached accounts until the escalation).
+func (s *Service) Escalate(ctx context.Context, by incident.Actor, id, severity string, mayDraft bool) (*Escalation, error) {
 	if s.incidents == nil {
 		return nil, cordon.Errorf(cordon.ECodeUnprocessable, "this server keeps no incidents")
 	}
@@ -234,6 +237,9 @@ func (s *Service) Escalate(ctx context.Context, by incident.Actor, id, severity 
 	}
 	if a.Incident != "" {
 		return nil, cordon.Errorf(cordon.ECodeConflict, "alert %s is incident %s already; cordon incident show %s", id, a.Incident, a.Incident)
+	}
+	if len(a.Evidence.Reached) > 0 && !mayDraft {
+		return nil, cordon.Errorf(cordon.ECodeForbidden, "alert %s reached %d accounts: opening it drafts a campaign for them, which needs the scope %q too", a.ID, len(a.Evidence.Reached), cordon.ScopeCampaigns)
 	}
 	if severity == "" {
 		severity = string(cordon.SeverityHigh)

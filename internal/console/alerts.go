@@ -109,7 +109,7 @@ func (c *Console) handleEscalateAlert(w http.ResponseWriter, r *http.Request) {
 		c.alertProblem(w, r, cordon.Errorf(cordon.ECodeForbidden, "alert %s reached %d accounts: opening it drafts a campaign for them, which your role (%s) may not do", a.ID, len(a.Evidence.Reached), admin(r).Role))
 		return
 	}
-	if _, err := c.cfg.Alerts.Escalate(r.Context(), c.actor(r), a.ID, r.PostFormValue("severity")); err != nil {
+	if _, err := c.cfg.Alerts.Escalate(r.Context(), c.actor(r), a.ID, r.PostFormValue("severity"), cordon.RoleHasScope(admin(r).Role, cordon.ScopeCampaigns)); err != nil {
 		c.alertProblem(w, r, err)
 		return
 	}

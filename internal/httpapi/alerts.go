@@ -88,11 +88,12 @@ func (s *Server) handleEscalateAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	// The escalation drafts a campaign when the attack reached accounts:
 	// an incidents-only token must not create one.
-	if at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken); len(a.Evidence.Reached) > 0 && (at == nil || !at.HasScope(cordon.ScopeCampaigns)) {
+	at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
+	if len(a.Evidence.Reached) > 0 && (at == nil || !at.HasScope(cordon.ScopeCampaigns)) {
 		writeError(w, r, cordon.Errorf(cordon.ECodeForbidden, "alert %s reached %d accounts: opening it drafts a campaign for them, which needs the scope %q too", a.ID, len(a.Evidence.Reached), cordon.ScopeCampaigns))
 		return
 	}
-	esc, err := s.alerts.Escalate(r.Context(), s.incidentActor(r), a.ID, body.Severity)
+	esc, err := s.alerts.Escalate(r.Context(), s.incidentActor(r), a.ID, body.Severity, at != nil && at.HasScope(cordon.ScopeCampaigns))
 	if err != nil {
 		writeError(w, r, err)
 		return
