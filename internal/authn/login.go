@@ -68,7 +68,11 @@ func (s *Service) observe(key string, req LoginRequest, ok bool) {
 	if s.detect == nil {
 		return
 	}
-	s.detect.Observe(detect.Attempt{At: s.clock.Now(), Account: key, Address: req.Address, Password: s.pwKey.Sum(req.Password), OK: ok})
+	// The address as the throttle counts it (an IPv6 client by its /64):
+	// one host rotating through its /64 is one address to detection too,
+	// so neither its count of networks nor the accounts it reached can be
+	// spread over 2^64 addresses.
+	s.detect.Observe(detect.Attempt{At: s.clock.Now(), Account: key, Address: throttle.AddressKey(req.Address), Password: s.pwKey.Sum(req.Password), OK: ok})
 }
 
 // schemeCounter is a store that can count its accounts per password hash
