@@ -15,6 +15,43 @@ func consoleTests() []subtest {
 		{"SessionExpires", testConsoleSessionExpiry},
 		{"SessionOfNoAdmin", testConsoleSessionNoAdmin},
 		{"TransitionCarriesAudit", testTransitionCarriesAudit},
+		{"AdminRemovedWithItsSessions", testConsoleAdminRemoved},
+	}
+}
+
+// testConsoleAdminRemoved: admins list by name; removing one ends every
+// one of its sessions in the same write and leaves the others' alone; an
+// unknown name is ErrNotFound.
+func testConsoleAdminRemoved(t *testing.T, s cordon.Store) {
+	ctx := t.Context()
+	bo, ada := mustConsoleAdmin(t, s, "bo"), mustConsoleAdmin(t, s, "ada")
+	list, err := s.ConsoleAdmins(ctx)
+	if err != nil || len(list) != 2 || list[0].Name != "ada" || list[1].Name != "bo" {
+		t.Fatalf("ConsoleAdmins = %v, %v; want ada, bo", list, err)
+	}
+	sess := func(a *cordon.ConsoleAdmin, h string) []byte {
+		x := &cordon.ConsoleSession{Hash: []byte(h), AdminID: a.ID, CreatedAt: at(0), ExpiresAt: at(time.Hour)}
+		if err := s.CreateConsoleSession(ctx, x); err != nil {
+			t.Fatalf("CreateConsoleSession: %v", err)
+		}
+		return x.Hash
+	}
+	b1, b2, a1 := sess(bo, "bo-session-1-0000000000000000000"), sess(bo, "bo-session-2-0000000000000000000"), sess(ada, "ada-session-00000000000000000000")
+	if err := s.DeleteConsoleAdmin(ctx, "bo"); err != nil {
+		t.Fatalf("DeleteConsoleAdmin(bo): %v", err)
+	}
+	for _, h := range [][]byte{b1, b2} {
+		_, _, err := s.ConsoleSession(ctx, h, at(time.Minute))
+		checkErr(t, "a removed admin's session", err, cordon.ErrNotFound)
+	}
+	if _, a, err := s.ConsoleSession(ctx, a1, at(time.Minute)); err != nil || a.Name != "ada" {
+		t.Errorf("ada's session after bo's removal: %v, %v", a, err)
+	}
+	_, err = s.ConsoleAdminByName(ctx, "bo")
+	checkErr(t, "ConsoleAdminByName of a removed admin", err, cordon.ErrNotFound)
+	checkErr(t, "DeleteConsoleAdmin of no admin", s.DeleteConsoleAdmin(ctx, "bo"), cordon.ErrNotFound)
+	if list, _ := s.ConsoleAdmins(ctx); len(list) != 1 || list[0].Name != "ada" {
+		t.Errorf("ConsoleAdmins after the removal = %v, want ada", list)
 	}
 }
 

@@ -75,4 +75,9 @@ type ConsoleStore interface {
 	// DeleteConsoleSession ends a session (signing out); deleting an
 	// unknown one is not an error.
 	DeleteConsoleSession(ctx context.Context, hash []byte) error
+	// ConsoleAdmins lists the admins by name.
+	ConsoleAdmins(ctx context.Context) ([]*ConsoleAdmin, error)
+	// DeleteConsoleAdmin removes the admin named name and ends every one
+	// of its sessions, in one write; ErrNotFound when unknown.
+	DeleteConsoleAdmin(ctx context.Context, name string) error
 }

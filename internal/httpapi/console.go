@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/console"
@@ -89,4 +90,67 @@ func (s *Server) handleCreateConsoleAdmin(w http.ResponseWriter, r *http.Request
 	s.logger(r).Info("console admin created", "name", a.Name, "role", a.Role, "by", actor(r))
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, map[string]any{"id": a.ID, "name": a.Name, "role": a.Role, "scopes": scopes, "otpauth_uri": uri, "created_at": a.CreatedAt})
+}
+
+// consoleAdminOut is a console admin as the API shows it: never its
+// password hash or TOTP secret.
+type consoleAdminOut struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (s *Server) handleListConsoleAdmins(w http.ResponseWriter, r *http.Request) {
+	as, err := s.store.ConsoleAdmins(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	out := make([]consoleAdminOut, 0, len(as))
+	for _, a := range as {
+		out = append(out, consoleAdminOut{ID: a.ID, Name: a.Name, Role: a.Role, CreatedAt: a.CreatedAt.UTC()})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"admins": out})
+}
+
+// handleDeleteConsoleAdmin removes a console admin and ends its sessions
+// at once (its next page or live-stream tick is refused): the way to cut
+// off a person whose laptop or password is lost. The token must hold
+// every scope of the admin's role, as to create one.
+func (s *Server) handleDeleteConsoleAdmin(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !consoleAdminName.MatchString(name) {
+		writeError(w, r, cordon.FieldError(cordon.ECodeNotFound, "name", "no console admin %q", short(name)))
+		return
+	}
+	a, err := s.store.ConsoleAdminByName(r.Context(), name)
+	if errors.Is(err, cordon.ErrNotFound) {
+		writeError(w, r, cordon.FieldError(cordon.ECodeNotFound, "name", "no console admin %q; cordon admin list shows them", name))
+		return
+	} else if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	caller, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
+	for _, sc := range cordon.ConsoleRoles[a.Role] {
+		if caller == nil || !caller.HasScope(sc) || (sc == cordon.ScopeAll && !caller.HasScope(cordon.ScopeAll)) {
+			writeError(w, r, cordon.FieldError(cordon.ECodeForbidden, "name", "%s has the role %s, which holds the scope %q this token lacks; only a token holding every scope of the role may remove its admin", a.Name, a.Role, sc))
+			return
+		}
+	}
+	ctx, err := s.audited(r, audit.ActionDelete, "cordon:console-admins", fmt.Sprintf("console admin %s (role %s) removed; its sessions ended", a.Name, a.Role), "admin_tokens")
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := s.store.DeleteConsoleAdmin(ctx, a.Name); errors.Is(err, cordon.ErrNotFound) {
+		writeError(w, r, cordon.FieldError(cordon.ECodeNotFound, "name", "no console admin %q", a.Name))
+		return
+	} else if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.logger(r).Info("console admin removed", "name", a.Name, "by", actor(r))
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -204,6 +204,8 @@ func (s *Server) routes(mux *router) {
 	mux.HandleFunc("PUT /admin/v1/accounts/{ref}/email", s.withAdmin(cordon.ScopeAccounts, s.handleSetEmail))
 	mux.HandleFunc("DELETE /admin/v1/accounts/{ref}", s.withAdmin(cordon.ScopeAccounts, s.handleDeleteAccount))
 	mux.HandleFunc("POST /admin/v1/console/admins", s.withAdmin(cordon.ScopeTokens, s.handleCreateConsoleAdmin))
+	mux.HandleFunc("GET /admin/v1/console/admins", s.withAdmin(cordon.ScopeTokens, s.handleListConsoleAdmins))
+	mux.HandleFunc("DELETE /admin/v1/console/admins/{name}", s.withAdmin(cordon.ScopeTokens, s.handleDeleteConsoleAdmin))
 	mux.HandleFunc("POST /admin/v1/ua/classify", s.withAdmin(cordon.ScopeCampaigns, s.handleClassifyUA))
 	if s.feed != nil {
 		mux.HandleFunc("GET /v1/gate/feed", s.withAdmin(cordon.ScopeGate, func(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,8 @@ package memstore
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -98,4 +100,38 @@ func (m *Store) DeleteConsoleSession(ctx context.Context, hash []byte) error {
 	defer m.lock()()
 	delete(m.console.sessions, string(hash))
 	return m.audited(ctx, nil)
+}
+
+func (m *Store) ConsoleAdmins(_ context.Context) ([]*cordon.ConsoleAdmin, error) {
+	defer m.lock()()
+	var out []*cordon.ConsoleAdmin
+	for _, a := range m.console.admins {
+		c := a
+		out = append(out, &c)
+	}
+	slices.SortFunc(out, func(a, b *cordon.ConsoleAdmin) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func (m *Store) DeleteConsoleAdmin(ctx context.Context, name string) error {
+	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return err
+	}
+	for id, a := range m.console.admins {
+		if a.Name != name {
+			continue
+		}
+		if err := m.audited(ctx, nil); err != nil {
+			return err
+		}
+		for h, s := range m.console.sessions {
+			if s.AdminID == id {
+				delete(m.console.sessions, h)
+			}
+		}
+		delete(m.console.admins, id)
+		return nil
+	}
+	return cordon.ErrNotFound
 }

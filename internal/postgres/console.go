@@ -90,3 +90,38 @@ func (db *DB) DeleteConsoleSession(ctx context.Context, hash []byte) error {
 		return mapErr(err)
 	})
 }
+
+// ConsoleAdmins lists the console admins by name.
+func (db *DB) ConsoleAdmins(ctx context.Context) ([]*cordon.ConsoleAdmin, error) {
+	rows, err := db.pool.Query(ctx, `SELECT `+consoleAdminCols+` FROM console_admins ORDER BY name`)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []*cordon.ConsoleAdmin
+	for rows.Next() {
+		a, err := scanConsoleAdmin(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// DeleteConsoleAdmin removes a console admin and its sessions.
+func (db *DB) DeleteConsoleAdmin(ctx context.Context, name string) error {
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE admin_id IN (SELECT id FROM console_admins WHERE name = $1)`, name); err != nil {
+			return mapErr(err)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM console_admins WHERE name = $1`, name)
+		if err != nil {
+			return mapErr(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return cordon.ErrNotFound
+		}
+		return nil
+	})
+}
