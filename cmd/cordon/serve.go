@@ -112,6 +112,9 @@ type Config struct {
 	// SSFTick is how often the transmitter reads events and pushes; zero
 	// means every second.
 	SSFTick time.Duration
+	// SSFBackoff is the Shared Signals push's first retry delay (tests;
+	// zero: the transmitter's default of 1 s).
+	SSFBackoff time.Duration
 	// PaceEvery is how often this node paces the active auto ramps
 	// (campaign.Pacer); zero means every 30 s. PaceNodes is how many nodes
 	// share the login tier behind the balancer (--pace-nodes): this node's
@@ -285,7 +288,7 @@ func (m *Main) start() {
 	}
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
-	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Campaigns: m.Campaigns.Policy})
+	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Backoff: c.SSFBackoff, Campaigns: m.Campaigns.Policy})
 	go m.SSF.Run(watchCtx)
 	go m.pace(watchCtx, c)
 	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Notices: m.Notices, Alerts: m.Alerts, Hasher: m.hasher,

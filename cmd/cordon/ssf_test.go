@@ -378,7 +378,11 @@ func TestSSFRestartLosesNothing(t *testing.T) {
 		return http.StatusAccepted, ""
 	})
 	data := t.TempDir()
-	m := apiServer(t, withSSF, func(c *Config) { c.Data = data })
+	// Retries 50 ms apart at first: a loaded machine may try each SET
+	// several times before the restart, and the default backoff (1 s,
+	// doubling) could then put the next try past the wait below.
+	quick := func(c *Config) { c.Data, c.SSFBackoff = data, 50*time.Millisecond }
+	m := apiServer(t, withSSF, quick)
 	tok := ssfToken(t, m, "rp")
 	r := send(t, "POST", m.URL()+"/ssf/stream", tok, []byte(fmt.Sprintf(`{"delivery":{"method":"urn:ietf:rfc:8935","endpoint_url":%q},"events_requested":[%q]}`, rc.URL, evSessionRevoked)))
 	if r.status != http.StatusCreated {
@@ -405,7 +409,7 @@ func TestSSFRestartLosesNothing(t *testing.T) {
 	mu.Lock()
 	down = false
 	mu.Unlock()
-	m2 := apiServer(t, withSSF, func(c *Config) { c.Data = data })
+	m2 := apiServer(t, withSSF, quick)
 	_ = m2
 	ssfWait(t, "5 accepted SETs after the restart", func() bool { _, acc := rc.snapshot(); return len(acc) >= 5 })
 	time.Sleep(200 * time.Millisecond)
