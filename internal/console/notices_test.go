@@ -132,6 +132,11 @@ func TestNoticeLifecycle(t *testing.T) {
 			t.Errorf("the list lacks %q", want)
 		}
 	}
+	// The incident room lists the notice linked to it.
+	if _, room := c.do(t, "GET", "/console/", nil, nil); !strings.Contains(room, `<a href="/console/notices/`+id+`">Sign in again</a> <span class="badge published">`) ||
+		!strings.Contains(room, "acknowledged by 0 user(s)") {
+		t.Errorf("the incident room does not list the linked notice:\n%s", room)
+	}
 	if resp, body := c.do(t, "POST", "/console/notices/"+id+"/publish", url.Values{"confirm": {id}}, nil); resp.StatusCode != 409 || !strings.Contains(body, "cannot become published") {
 		t.Errorf("publishing twice: %d, want 409", resp.StatusCode)
 	}

@@ -36,6 +36,15 @@ type incidentRow struct {
 	Timeline  []incident.Entry
 	// Notices: the console runs notices and public pages.
 	Notices bool
+	// LinkedNotices are the notices linked to the incident, with their
+	// acknowledgements.
+	LinkedNotices []noticeLine
+}
+
+// noticeLine is a linked notice in the incident room.
+type noticeLine struct {
+	ID, Title, State string
+	AckedUsers       int64
 }
 
 // campaignBar is a linked campaign's progress, as a bar.
@@ -63,6 +72,18 @@ func (c *Console) incidentRows(ctx context.Context) (open, closed []incidentRow,
 	for _, v := range views {
 		row := incidentRow{View: v, Notices: c.cfg.Notices != nil}
 		for _, l := range v.Links {
+			if l.Kind == cordon.LinkNotice && c.cfg.Notices != nil {
+				n, err := c.cfg.Notices.Get(ctx, l.ID)
+				if err != nil {
+					return nil, nil, err
+				}
+				prog, _, err := c.cfg.Notices.Reached(ctx, n)
+				if err != nil {
+					return nil, nil, err
+				}
+				row.LinkedNotices = append(row.LinkedNotices, noticeLine{ID: n.ID, Title: n.Texts[n.DefaultLanguage].Title, State: string(n.State), AckedUsers: prog.AckedUsers})
+				continue
+			}
 			if l.Kind != cordon.LinkCampaign {
 				continue
 			}
