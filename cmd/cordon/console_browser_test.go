@@ -369,7 +369,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Error("the incident room is wider than a phone's screen")
 	}
 	b.shot(t, "incident-room-phone")
-	b.do(t, "desktop", chromedp.ResetViewport())
+	b.do(t, "desktop", chromedp.EmulateViewport(1280, 900))
 
 	// Blast radius → cohort → draft.
 	b.do(t, "blast radius",
