@@ -40,6 +40,9 @@ func TestProjectReturn(t *testing.T) {
 	}
 	near("all at once", got, t0.Add(19*time.Hour))
 	got, ok = ProjectReturn(at(t0, 0), ages, t0, t0.Add(14*24*time.Hour), 1)
+	if !ok {
+		t.Fatal("no projection of everyone returning")
+	}
 	near("everyone returning", got, t0.Add(20*time.Hour))
 	// A 10 h ramp: the last admitted (at 10 h) come back by 30 h; 95 %
 	// lies between 19 h and 29 h.
