@@ -193,7 +193,10 @@ type Main struct {
 	pwKey     *detect.PasswordKey
 	node      string // this node's id on the bus
 	stopWatch context.CancelFunc
-	done      chan error
+	// ssfDone is closed when the Shared Signals transmitter has stopped
+	// (and given back the SETs it claimed), before the store closes.
+	ssfDone chan struct{}
+	done    chan error
 }
 
 // Run opens the store, prepares keys and the first admin token, binds the
@@ -289,7 +292,8 @@ func (m *Main) start() {
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Backoff: c.SSFBackoff, Campaigns: m.Campaigns.Policy})
-	go m.SSF.Run(watchCtx)
+	m.ssfDone = make(chan struct{})
+	go func() { defer close(m.ssfDone); m.SSF.Run(watchCtx) }()
 	go m.pace(watchCtx, c)
 	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Notices: m.Notices, Alerts: m.Alerts, Hasher: m.hasher,
 		Clock: c.Clock, Log: c.Log, FourEyes: c.FourEyes, Closing: watchCtx, ClientAddr: c.TrustedProxies.Addr,
@@ -523,6 +527,13 @@ func (m *Main) Close() error {
 	var err error
 	if m.stopWatch != nil {
 		m.stopWatch()
+	}
+	if m.ssfDone != nil {
+		select {
+		case <-m.ssfDone:
+		case <-time.After(5 * time.Second):
+		}
+		m.ssfDone = nil
 	}
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

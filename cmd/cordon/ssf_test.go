@@ -371,8 +371,13 @@ func TestSSFRestartLosesNothing(t *testing.T) {
 	down := true
 	rc := newReceiver(t, func(int) (int, string) {
 		mu.Lock()
-		defer mu.Unlock()
-		if down {
+		isDown := down
+		mu.Unlock()
+		if isDown {
+			// Slow to refuse: the node is stopped with a push in flight
+			// and SETs claimed, which it must give back (not leave to a
+			// 15 s lease) so the restarted node sends them at once.
+			time.Sleep(150 * time.Millisecond)
 			return http.StatusServiceUnavailable, ""
 		}
 		return http.StatusAccepted, ""

@@ -369,6 +369,9 @@ var mutations = []mutation{
 	{Name: "an address change keeps the old reset links on SQLite", File: "internal/sqlite/accounts.go",
 		From: "_, err = tx.ExecContext(ctx, `DELETE FROM password_resets WHERE account_id = ?`, accountID)", To: "_ = accountID",
 		Pkgs: []string{"./internal/sqlite"}, Run: "TestConformance/AccountEmail"},
+	{Name: "a stopping transmitter keeps the SETs it claimed", File: "internal/ssf/ssf.go",
+		From: "t.release(s, evs[i:])", To: "_ = i",
+		Pkgs: []string{"./cmd/cordon"}, Run: "TestSSFRestartLosesNothing"},
 	// Notice email.
 	{Name: "a withdrawn notice's queued email is still sent", File: "internal/notices/mail.go",
 		From: "case n.State != cordon.NoticePublished:", To: "case false:",

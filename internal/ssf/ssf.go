@@ -456,13 +456,21 @@ func (t *Transmitter) push(ctx context.Context, s *cordon.SSFStream) error {
 		if err != nil || len(evs) == 0 {
 			return err
 		}
-		for _, e := range evs {
+		for i, e := range evs {
 			if time.Since(begun) > t.cfg.PushTimeout {
 				// A slow receiver costs a round about one timeout, not
 				// one per SET; what it claimed waits for its lease.
 				return nil
 			}
 			if err := t.pushOne(ctx, s, e); err != nil {
+				if ctx.Err() != nil {
+					// The node is stopping: it gives back what it claimed
+					// and did not settle (the push cut short included:
+					// a receiver dedupes a SET by its jti), so a restart
+					// or another node sends them at once, not after the
+					// lease.
+					t.release(s, evs[i:])
+				}
 				return err
 			}
 		}
@@ -515,6 +523,20 @@ func (t *Transmitter) pushOne(ctx context.Context, s *cordon.SSFStream, e *cordo
 		t.log.Warn("shared signals push refused: SET given up", "stream", s.ID, "jti", e.JTI, "why", msg)
 		_, err := t.store.SettleSSF(ctx, s.ID, []string{e.JTI}, now, msg)
 		return err
+	}
+}
+
+// release makes claimed events due now again, on a context of its own
+// (the node's is done), within a second.
+func (t *Transmitter) release(s *cordon.SSFStream, evs []*cordon.SSFEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	now := t.clock.Now()
+	for _, e := range evs {
+		if err := t.store.DeferSSF(ctx, s.ID, e.JTI, now, now, ""); err != nil && !errors.Is(err, cordon.ErrNotFound) {
+			t.log.Warn("shared signals: give back a claimed SET", "stream", s.ID, "jti", e.JTI, "err", err)
+			return
+		}
 	}
 }
 
