@@ -376,9 +376,9 @@ var mutations = []mutation{
 	{Name: "a withdrawn notice's queued email is still sent", File: "internal/notices/mail.go",
 		From: "case n.State != cordon.NoticePublished:", To: "case false:",
 		Pkgs: []string{"./internal/notices"}, Run: "TestNoticeMail"},
-	{Name: "notice email goes to locked accounts", File: "internal/notices/mail.go",
+	{Name: "email goes to locked accounts", File: "internal/outbox/outbox.go",
 		From: "if a.Email == \"\" || !a.LockedAt.IsZero() {", To: "if a.Email == \"\" {",
-		Pkgs: []string{"./internal/notices"}, Run: "TestNoticeMail"},
+		Pkgs: []string{"./internal/notices", "./internal/resetmail"}, Run: "Test"},
 	// Detection.
 	{Name: "a guess the throttle refused is not counted", File: "internal/authn/login.go",
 		From: "if cordon.ErrorCode(err) == cordon.ECodeThrottled {", To: "if false {",

@@ -121,37 +121,10 @@ func (s *Service) queueMail(ctx context.Context, n *cordon.Notice) (queued, with
 	if !ok {
 		return 0, 0, fmt.Errorf("no text in the default language %s", n.DefaultLanguage)
 	}
-	var batch []outbox.Message
-	flush := func() error {
-		k, err := s.mail.Enqueue(ctx, batch)
-		queued += k
-		batch = batch[:0]
-		return err
-	}
-	for _, id := range ids {
-		a, err := s.accounts.AccountByID(ctx, id)
-		if errors.Is(err, cordon.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return queued, without, err
-		}
-		if a.Email == "" || !a.LockedAt.IsZero() {
-			without++
-			continue
-		}
-		batch = append(batch, outbox.Message{Key: MailKey(n.ID, a.ID), To: a.Email, Subject: mailSubject(t.Title),
-			Text: strings.TrimSpace(t.Body) + "\n", Language: n.DefaultLanguage})
-		if len(batch) == 500 {
-			if err := flush(); err != nil {
-				return queued, without, err
-			}
-		}
-	}
-	if len(batch) > 0 {
-		err = flush()
-	}
-	return queued, without, err
+	subject, text := mailSubject(t.Title), strings.TrimSpace(t.Body)+"\n"
+	return outbox.QueueAccounts(ctx, s.mail, s.accounts, ids, func(a *cordon.Account) outbox.Message {
+		return outbox.Message{Key: MailKey(n.ID, a.ID), To: a.Email, Subject: subject, Text: text, Language: n.DefaultLanguage}
+	})
 }
 
 // mailSubject is a title as an email subject: one line (a title is one

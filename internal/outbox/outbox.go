@@ -375,3 +375,53 @@ func (o *Outbox) fail(ctx context.Context, m *cordon.MailMessage, reason string)
 		o.cfg.Log.Warn("outbox: failure not recorded", "key", m.Key, "err", err)
 	}
 }
+
+// Enqueuer is what QueueAccounts queues into: an Outbox.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, ms []Message) (int, error)
+}
+
+// Accounts reads the accounts QueueAccounts writes to.
+type Accounts interface {
+	AccountByID(ctx context.Context, id string) (*cordon.Account, error)
+}
+
+// queueBatch is how many messages QueueAccounts enqueues at once.
+const queueBatch = 500
+
+// QueueAccounts queues msg(account) for every account of ids that is
+// still there, has an address and is not locked, in batches; queued is
+// how many were new (a key queued before adds nothing), without how many
+// accounts had no address or a lock.
+func QueueAccounts(ctx context.Context, o Enqueuer, accounts Accounts, ids []string, msg func(*cordon.Account) Message) (queued, without int, err error) {
+	var batch []Message
+	flush := func() error {
+		n, err := o.Enqueue(ctx, batch)
+		queued += n
+		batch = batch[:0]
+		return err
+	}
+	for _, id := range ids {
+		a, err := accounts.AccountByID(ctx, id)
+		if errors.Is(err, cordon.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return queued, without, err
+		}
+		if a.Email == "" || !a.LockedAt.IsZero() {
+			without++
+			continue
+		}
+		batch = append(batch, msg(a))
+		if len(batch) == queueBatch {
+			if err := flush(); err != nil {
+				return queued, without, err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		err = flush()
+	}
+	return queued, without, err
+}

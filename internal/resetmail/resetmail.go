@@ -114,36 +114,7 @@ func (m *Mailer) Sweep(ctx context.Context, o Enqueuer) error {
 }
 
 func (m *Mailer) queue(ctx context.Context, o Enqueuer, c *cordon.Campaign) (queued, without int, err error) {
-	var batch []outbox.Message
-	flush := func() error {
-		n, err := o.Enqueue(ctx, batch)
-		queued += n
-		batch = batch[:0]
-		return err
-	}
-	for _, id := range c.UserIDs {
-		a, err := m.cfg.Store.AccountByID(ctx, id)
-		if errors.Is(err, cordon.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return queued, without, err
-		}
-		if a.Email == "" || !a.LockedAt.IsZero() {
-			without++
-			continue
-		}
-		batch = append(batch, Message(c, a))
-		if len(batch) == 1000 {
-			if err := flush(); err != nil {
-				return queued, without, err
-			}
-		}
-	}
-	if len(batch) > 0 {
-		err = flush()
-	}
-	return queued, without, err
+	return outbox.QueueAccounts(ctx, o, m.cfg.Store, c.UserIDs, func(a *cordon.Account) outbox.Message { return Message(c, a) })
 }
 
 // Message is the queued email of c's link to a; its text holds
