@@ -131,17 +131,25 @@ func sortedTags(m map[string]Text) []string {
 // HTML in the source as a comment rather than pass it through.
 var markdown = goldmark.New()
 
-// policy allows the formatting Markdown produces and absolute links to
-// http(s) and mailto only, opened without a referrer; everything else is
-// removed. A relative link is removed too: on a page served beside the
-// API it would point into cordon itself.
+// policy allows the text formatting Markdown produces and absolute links
+// to http(s) and mailto only, opened without a referrer or follow;
+// everything else is removed. A relative link is removed too: on a page
+// served beside the API it would point into cordon itself. No image: a
+// notice loads nothing (an image would tell its host who read it), and
+// bluemonday's UGC policy, which allows them, kept an <img> whose source
+// it had dropped (a fuzz input: invalid UTF-8 before "![]()").
 var policy = func() *bluemonday.Policy {
-	p := bluemonday.UGCPolicy()
+	p := bluemonday.NewPolicy()
+	p.AllowStandardURLs()
 	p.AllowURLSchemes("https", "http", "mailto")
 	p.AllowRelativeURLs(false)
 	p.RequireParseableURLs(true)
+	p.AllowAttrs("href").OnElements("a")
+	p.RequireNoFollowOnLinks(true)
 	p.RequireNoReferrerOnLinks(true)
 	p.AddTargetBlankToFullyQualifiedLinks(false)
+	p.AllowElements("p", "br", "hr", "em", "strong", "code", "pre", "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6")
+	p.AllowAttrs("start").Matching(bluemonday.Integer).OnElements("ol")
 	return p
 }()
 
