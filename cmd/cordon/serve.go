@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/alert"
@@ -193,9 +194,12 @@ type Main struct {
 	pwKey     *detect.PasswordKey
 	node      string // this node's id on the bus
 	stopWatch context.CancelFunc
-	// ssfDone is closed when the Shared Signals transmitter has stopped
-	// (and given back the SETs it claimed), before the store closes.
-	ssfDone chan struct{}
+	// workers are the background loops that record their state on the
+	// way out (the Shared Signals transmitter gives back the SETs it
+	// claimed, the mail outbox the messages it was sending): Close waits
+	// for them before it closes the store, or their claims would wait out
+	// a lease (15 s, 2 min) after a restart.
+	workers sync.WaitGroup
 	done    chan error
 }
 
@@ -292,8 +296,7 @@ func (m *Main) start() {
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Backoff: c.SSFBackoff, Campaigns: m.Campaigns.Policy})
-	m.ssfDone = make(chan struct{})
-	go func() { defer close(m.ssfDone); m.SSF.Run(watchCtx) }()
+	m.workers.Go(func() { m.SSF.Run(watchCtx) })
 	go m.pace(watchCtx, c)
 	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Notices: m.Notices, Alerts: m.Alerts, Hasher: m.hasher,
 		Clock: c.Clock, Log: c.Log, FourEyes: c.FourEyes, Closing: watchCtx, ClientAddr: c.TrustedProxies.Addr,
@@ -308,7 +311,7 @@ func (m *Main) start() {
 	if m.webhook != nil {
 		go m.webhook.Run(watchCtx)
 	}
-	go m.Outbox.Run(watchCtx)
+	m.workers.Go(func() { _ = m.Outbox.Run(watchCtx) })
 	go m.resetMail.Run(watchCtx, m.Outbox, c.PolicyPoll)
 	go m.Notices.RunMail(watchCtx, c.OutboxPoll)
 	api := httpapi.New(httpapi.Deps{Console: con, Authn: m.Authn, Campaigns: m.Campaigns, Audit: m.Audit, Incidents: m.Incidents, Notices: m.Notices, Alerts: m.Alerts, Feed: feed.Handler(m.Feed, c.Log), Closing: watchCtx, Store: m.store, Hasher: m.hasher, Log: c.Log, Clock: c.Clock, Registry: reg, TrustedProxies: c.TrustedProxies, UserAgents: c.UserAgents, AccessLogSample: c.AccessLogSample, SSF: m.SSF})
@@ -527,13 +530,12 @@ func (m *Main) Close() error {
 	var err error
 	if m.stopWatch != nil {
 		m.stopWatch()
-	}
-	if m.ssfDone != nil {
+		done := make(chan struct{})
+		go func() { m.workers.Wait(); close(done) }()
 		select {
-		case <-m.ssfDone:
+		case <-done:
 		case <-time.After(5 * time.Second):
 		}
-		m.ssfDone = nil
 	}
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

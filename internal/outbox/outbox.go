@@ -331,6 +331,14 @@ func (o *Outbox) deliver(ctx context.Context, m *cordon.MailMessage) {
 			return
 		}
 	}
+	if ctx.Err() != nil {
+		// The worker is stopping and cut this send: not the relay's
+		// failure, so no attempt's backoff; the next worker takes it
+		// at once (the relay may have it already: the at-least-once
+		// window the package doc names).
+		o.retry(rec, m, 0, "worker stopped mid-send; put back")
+		return
+	}
 	if m.Attempts >= o.cfg.MaxAttempts {
 		o.fail(rec, m, fmt.Sprintf("gave up after %d attempts: %s", m.Attempts, reason))
 		return
