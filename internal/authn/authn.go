@@ -316,15 +316,16 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*Tokens, error) 
 }
 
 // resetRequired says whether a login of the account must set a new
-// password first. The admission belongs to the account: its live sessions
-// (as they authenticated) and the campaigns that already denied it decide,
+// password first. The admission belongs to the account: its sessions live
+// since the campaigns began (as they authenticated, ended ones included)
+// and the campaigns that already denied it decide,
 // so a login that claims another platform, or none, cannot dodge it.
 func (s *Service) resetRequired(ctx context.Context, acct *cordon.Account, client cordon.ClientFacts) (decision.Decision, error) {
 	pol := s.campaigns.Policy()
 	if len(pol.ResetCampaigns()) == 0 {
 		return decision.Decision{Outcome: decision.Allow}, nil
 	}
-	sessions, err := s.store.ListSessions(ctx, acct.ID)
+	sessions, err := s.store.SessionsSince(ctx, acct.ID, pol.ResetSince())
 	if err != nil {
 		return decision.Decision{}, err
 	}

@@ -16,6 +16,7 @@ func sessionTests() []subtest {
 		{"ByIDNotFound", testSessionNotFound},
 		{"ListLiveNewestFirst", testListSessions},
 		{"ListUnknownAccount", testListSessionsUnknownAccount},
+		{"SinceKeepsThoseEndedAfter", testSessionsSince},
 		{"UpdateFacts", testUpdateSessionFacts},
 		{"UpdateFactsNotFound", testUpdateSessionFactsNotFound},
 		{"RevokeKeepsFirstReason", testRevokeSession},
@@ -98,6 +99,39 @@ func testListSessions(t *testing.T, s cordon.Store) {
 		if d := sessionDiff(got[i], want[i]); d != "" {
 			t.Errorf("ListSessions[%d]: %s", i, d)
 		}
+	}
+}
+
+func testSessionsSince(t *testing.T, s cordon.Store) {
+	ctx := t.Context()
+	alice := mustCreateAccount(t, s, "alice")
+	bob := mustCreateAccount(t, s, "bob")
+	live, _ := mustCreateSession(t, s, alice.ID, at(0))
+	endedBefore, _ := mustCreateSession(t, s, alice.ID, at(time.Hour))
+	endedAt, _ := mustCreateSession(t, s, alice.ID, at(2*time.Hour))
+	endedAfter, _ := mustCreateSession(t, s, alice.ID, at(3*time.Hour))
+	mustCreateSession(t, s, bob.ID, at(4*time.Hour))
+	since := at(10 * time.Hour)
+	for _, r := range []struct {
+		id   string
+		when time.Time
+	}{{endedBefore.ID, since.Add(-time.Microsecond)}, {endedAt.ID, since}, {endedAfter.ID, since.Add(time.Hour)}} {
+		if err := s.RevokeSession(ctx, r.id, cordon.RevokeUser, r.when); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+	}
+	got, err := s.SessionsSince(ctx, alice.ID, since)
+	if err != nil {
+		t.Fatalf("SessionsSince: %v", err)
+	}
+	if want := []string{endedAfter.ID, endedAt.ID, live.ID}; !slices.Equal(ids(got), want) {
+		t.Fatalf("SessionsSince: got ids %q, want %q (live or ended at or after since, newest first)", ids(got), want)
+	}
+	if got[2].Live() != true || got[0].Live() || !got[1].RevokedAt.Equal(since) {
+		t.Errorf("SessionsSince: the sessions' revocations were not kept: %+v", got)
+	}
+	if none, err := s.SessionsSince(ctx, cordon.NewID("u"), since); err != nil || len(none) != 0 {
+		t.Errorf("SessionsSince of an unknown account: got %d sessions, %v; want none, nil", len(none), err)
 	}
 }
 

@@ -47,6 +47,12 @@ type SessionStore interface {
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	// ListSessions returns the account's live sessions, newest first.
 	ListSessions(ctx context.Context, accountID string) ([]*Session, error)
+	// SessionsSince returns the account's sessions that were live at or
+	// after since: the live ones and those revoked at or after it,
+	// newest first. A password_reset campaign judges the account on
+	// them, so ending a session in its cohort does not take the account
+	// out of it.
+	SessionsSince(ctx context.Context, accountID string, since time.Time) ([]*Session, error)
 	// UpdateSessionFacts records newer client facts and the time seen.
 	UpdateSessionFacts(ctx context.Context, id string, f ClientFacts, seen time.Time) error
 	// RevokeSession revokes one session and its refresh tokens. Revoking a

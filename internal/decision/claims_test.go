@@ -129,14 +129,17 @@ func TestOfflineJudgesTheGrant(t *testing.T) {
 }
 
 // TestResetRequiredBelongsToTheAccount: the account is in a password_reset
-// cohort by any live session's facts at login, by a recorded admission, or
-// by what the login itself says; nothing the login claims takes it out.
+// cohort by the facts at login of any session live since the campaign
+// began (ended ones too), by a recorded admission, or by what the login
+// itself says; nothing the login claims takes it out.
 func TestResetRequiredBelongsToTheAccount(t *testing.T) {
 	p := policy(t, active("c-pr", cordon.KindPasswordReset, cordon.Cohort{Platforms: []string{"android"}}))
 	android := &cordon.Session{ID: "s-a", AccountID: "u-1", AuthTime: old, Facts: cordon.ClientFacts{Platform: "android", Version: "8.4.1", Source: "play"}}
 	ios := &cordon.Session{ID: "s-i", AccountID: "u-1", AuthTime: old, Facts: atLogin}
-	ended := *android
+	ended := *android // after the campaign began (base - 1h): a stolen token could end it
 	ended.RevokedAt = base.Add(-time.Minute)
+	endedBefore := *android
+	endedBefore.RevokedAt = base.Add(-2 * time.Hour)
 	iosClaim := cordon.ClientFacts{Platform: "ios", Version: "9.0.0", Source: "appstore"}
 	for _, tc := range []struct {
 		name     string
@@ -151,7 +154,8 @@ func TestResetRequiredBelongsToTheAccount(t *testing.T) {
 		{"no android session, but admitted before", iosClaim, []*cordon.Session{ios}, map[string]bool{"c-pr": true}, old, Deny},
 		{"no session at all, the login says android", cordon.ClientFacts{Platform: "android", Source: "play"}, nil, nil, old, Deny},
 		{"only ios sessions and an ios login", iosClaim, []*cordon.Session{ios}, nil, old, Allow},
-		{"the android session has ended", iosClaim, []*cordon.Session{&ended, ios}, nil, old, Allow},
+		{"the android session ended after the campaign began", iosClaim, []*cordon.Session{&ended, ios}, nil, old, Deny},
+		{"the android session ended before the campaign began", iosClaim, []*cordon.Session{&endedBefore, ios}, nil, old, Allow},
 		{"admitted another campaign", iosClaim, []*cordon.Session{ios}, map[string]bool{"c-other": true}, old, Allow},
 		{"password set after the admission", iosClaim, []*cordon.Session{android}, map[string]bool{"c-pr": true}, base.Add(-time.Minute), Allow},
 	} {

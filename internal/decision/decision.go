@@ -362,8 +362,9 @@ type ResetInput struct {
 	// Client is the login's client facts: a claim, which can put the
 	// login into a cohort but never take the account out of one.
 	Client cordon.ClientFacts
-	// Sessions are the account's live sessions, with the facts recorded
-	// when each authenticated.
+	// Sessions are the account's sessions live at or after ResetSince
+	// (ended ones included), with the facts recorded when each
+	// authenticated.
 	Sessions []*cordon.Session
 	// Admitted holds the ids of the campaigns that have already denied the
 	// account (recorded by the store): an admission, once made, holds.
@@ -430,10 +431,15 @@ func (c *compiled) inCohort(p *Policy, i int, f cordon.ClientFacts, auth time.Ti
 }
 
 // anyInCohort reports whether one of the sessions is in the cohort of
-// campaign i (c), judged on its facts and auth_time at login.
+// campaign i (c), judged on its facts and auth_time at login. A session
+// counts while live and also once ended, if it ended after the campaign
+// was activated: ending the session the campaign holds (a logout, a
+// revoked or replayed refresh token) must not take the account out of
+// the cohort, or a stolen password could end it and log in claiming
+// another platform.
 func (c *compiled) anyInCohort(p *Policy, i int, sessions []*cordon.Session) bool {
 	for _, s := range sessions {
-		if s.Live() && c.inCohort(p, i, s.Facts, s.AuthTime, s.AccountID) {
+		if (s.Live() || s.RevokedAt.UnixNano() >= c.activated) && c.inCohort(p, i, s.Facts, s.AuthTime, s.AccountID) {
 			return true
 		}
 	}
@@ -463,6 +469,23 @@ func (p *Policy) Reauthenticated(s *cordon.Session) []string {
 		}
 	}
 	return ids
+}
+
+// ResetSince is the earliest activation of the policy's password_reset
+// campaigns (zero without one): ResetInput.Sessions must hold every
+// session of the account live at or after it.
+func (p *Policy) ResetSince() time.Time {
+	var first int64
+	for i := range p.campaigns[:p.n] {
+		c := &p.campaigns[i]
+		if c.kind == kindPasswordReset && (first == 0 || c.activated < first) {
+			first = c.activated
+		}
+	}
+	if first == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, first)
 }
 
 // ResetCampaigns returns the ids of the policy's password_reset
