@@ -202,14 +202,35 @@ func isLoopbackHost(host string) bool {
 	return err == nil && a.Unmap().IsLoopback()
 }
 
-// cgnat is RFC 6598's shared address space, inside many clouds' networks.
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
+// special are the ranges no receiver on the open network has (IANA's
+// special-purpose registries: this network, RFC 6598's shared space
+// inside many clouds, IETF protocol assignments, documentation,
+// benchmarking, reserved) and the IPv6 ranges that carry an IPv4 address
+// a gateway would reach (NAT64, 6to4, Teredo, IPv4-compatible): a name
+// whose AAAA is 64:ff9b::a00:5 would reach 10.0.0.5 through NAT64.
+var special = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range []string{
+		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4",
+		"::/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16",
+	} {
+		out = append(out, netip.MustParsePrefix(p))
+	}
+	return out
+}()
 
 // publicAddr reports whether a is an address on the open network.
 func publicAddr(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsValid() && a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast() && !cgnat.Contains(a) &&
-		!a.Is4In6() && a.Zone() == ""
+	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.Is4In6() || a.Zone() != "" {
+		return false
+	}
+	for _, p := range special {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // dialAllowed is the check at connection time, on the address DNS gave.
@@ -225,7 +246,9 @@ func dialAllowed(address string, p Policy) error {
 	if publicAddr(a) || (p.AllowHTTP && a.Unmap().IsLoopback()) {
 		return nil
 	}
-	return errors.New("the endpoint resolves to the internal address " + a.String() + ": refused")
+	// The address is not named: a receiver reads this error back
+	// (/ssf/status), and the answers of an internal DNS are not its to map.
+	return errors.New("the endpoint resolves to an address that is not on the open network: refused")
 }
 
 func printable(s string) bool {

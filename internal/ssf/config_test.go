@@ -3,8 +3,10 @@ package ssf
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -76,8 +78,8 @@ func TestPushClientRefusesInternalAddresses(t *testing.T) {
 		if err == nil {
 			resp.Body.Close()
 			t.Errorf("push to %s connected; want it refused", u)
-		} else if !strings.Contains(err.Error(), "internal address") {
-			t.Errorf("push to %s: %v, want the internal-address refusal", u, err)
+		} else if !strings.Contains(err.Error(), "not on the open network") || strings.Contains(err.Error(), "resolves to 127") {
+			t.Errorf("push to %s: %v, want the refusal", u, err)
 		}
 	}
 	req, _ := http.NewRequestWithContext(context.Background(), "POST", srv.URL, nil)
@@ -151,4 +153,29 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPublicAddrRefusesSpecialRanges: the ranges on no open network, and
+// IPv6 forms that carry an IPv4 address a gateway would reach (NAT64,
+// 6to4, Teredo, IPv4-compatible), are refused as push targets, at creation
+// and at connection; ordinary public addresses pass.
+func TestPublicAddrRefusesSpecialRanges(t *testing.T) {
+	for _, a := range []string{
+		"0.1.2.3", "192.0.0.192", "192.0.0.8", "198.18.0.1", "198.19.255.254", "192.0.2.1", "198.51.100.7", "203.0.113.9", "240.0.0.1",
+		"100.64.0.1", "10.0.0.5", "169.254.169.254", "127.0.0.1", "::ffff:10.0.0.5", "::ffff:169.254.169.254",
+		"64:ff9b::a00:5", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:5", "2002:a00:5::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", "::10.0.0.5", "::a00:5",
+		"2001:db8::1", "100::1", "fc00::1", "fe80::1", "::1", "::",
+	} {
+		if publicAddr(netip.MustParseAddr(a)) {
+			t.Errorf("publicAddr(%s) = true, want false", a)
+		}
+		if err := dialAllowed(net.JoinHostPort(a, "443"), Policy{}); err == nil || strings.Contains(err.Error(), a) {
+			t.Errorf("dialAllowed(%s) = %v, want a refusal that does not name the address", a, err)
+		}
+	}
+	for _, a := range []string{"93.184.215.14", "1.1.1.1", "8.8.8.8", "2606:4700:4700::1111", "2a00:1450:4001:82a::200e"} {
+		if !publicAddr(netip.MustParseAddr(a)) {
+			t.Errorf("publicAddr(%s) = false, want true", a)
+		}
+	}
 }

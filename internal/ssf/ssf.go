@@ -163,7 +163,11 @@ func (t *Transmitter) Run(ctx context.Context) {
 
 // Step reads new events into the outboxes and pushes what is due, once.
 func (t *Transmitter) Step(ctx context.Context) error {
-	streams, err := t.store.SSFStreams(ctx, "")
+	all, err := t.store.SSFStreams(ctx, "")
+	if err != nil {
+		return err
+	}
+	streams, err := t.owned(ctx, all)
 	if err != nil {
 		return err
 	}
@@ -187,6 +191,37 @@ func (t *Transmitter) Step(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// owned keeps the streams whose owner still holds a usable token with
+// the ssf scope. A stream outlives nothing of its owner: once every
+// token of that name is revoked, expired or without the scope, its
+// stream is queued and sent nothing (a stolen ssf token's stream would
+// otherwise go on receiving every user's events after the revocation).
+// Events in between are not kept for it; a token issued again under the
+// name resumes it from then on.
+func (t *Transmitter) owned(ctx context.Context, streams []*cordon.SSFStream) ([]*cordon.SSFStream, error) {
+	if len(streams) == 0 {
+		return nil, nil
+	}
+	toks, err := t.store.AdminTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := t.clock.Now()
+	owners := map[string]bool{}
+	for _, a := range toks {
+		if a.Usable(now) && a.HasScope(cordon.ScopeSSF) {
+			owners[a.Name] = true
+		}
+	}
+	kept := streams[:0:0]
+	for _, s := range streams {
+		if owners[s.Owner] {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
 }
 
 func (t *Transmitter) nudge() {

@@ -39,7 +39,22 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.tr = New(f.st, f.clk, nil, Config{Issuer: "https://cordon.example", Keys: func() *token.KeySet { return ks }, Policy: Policy{AllowHTTP: true}})
+	// A stream is served only while its owner holds a usable ssf token.
+	for _, name := range []string{"rp", "rp-paused", "rp-disabled", "rp-slow", "rp-fast", "other"} {
+		f.owner(t, name)
+	}
 	return f
+}
+
+// owner issues a usable token of scope ssf named name, as
+// `cordon token create NAME --scope ssf` does.
+func (f *fixture) owner(t *testing.T, name string) *cordon.AdminToken {
+	t.Helper()
+	a := &cordon.AdminToken{ID: cordon.NewID("t"), Name: name, Hash: []byte("hash of " + name + " " + cordon.NewID("h")), Scopes: []string{cordon.ScopeSSF}, CreatedAt: f.clk.Now()}
+	if err := f.st.CreateAdminToken(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func (f *fixture) stream(t *testing.T, owner, status string) *cordon.SSFStream {
