@@ -469,7 +469,7 @@ func TestSummaryStatesOnlyWhatItHolds(t *testing.T) {
 	}
 	md := sum.Markdown()
 	for _, s := range []string{"## (a) Nature of the breach", "### Approximate number of data subjects concerned\n\nNot known yet: no saved audit report is linked",
-		"## (c) Likely consequences\n\nNot known yet", "## (d) Measures taken or proposed\n\nNot known yet", "dpo@example.com", "the incident is investigating, not resolved"} {
+		"## (c) Likely consequences\n\nNot known yet", "## (d) Measures taken or proposed\n\nNot known yet", `dpo\@example.com`, "the incident is investigating, not resolved"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("summary lacks %q:\n%s", s, md)
 		}

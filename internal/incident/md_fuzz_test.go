@@ -10,7 +10,7 @@ import (
 // new table cell, link, image (both need an unescaped '['), code span or
 // HTML tag, and unescaping gives it back.
 func FuzzMarkdownCell(f *testing.F) {
-	for _, s := range []string{"plain", "a | b", "[x](http://evil)", "<script>", "![i](x)", `\|`, "# head", "`code`"} {
+	for _, s := range []string{"plain", "a | b", "[x](http://evil)", "<script>", "![i](x)", `\|`, "# head", "`code`", "https://evil.example", "www.evil.example", "dpo@evil.example"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -37,6 +37,9 @@ func FuzzMarkdownCell(f *testing.F) {
 		}
 		if escaped || back.String() != s {
 			t.Fatalf("md(%q) = %q does not unescape to the input (%q)", s, got, back.String())
+		}
+		if !strings.ContainsAny(s, "\n\r") {
+			rendersInert(t, s)
 		}
 	})
 }

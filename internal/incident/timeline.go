@@ -172,13 +172,18 @@ func (t *Timeline) Text() string {
 
 // md escapes text for a Markdown table cell or list item: nothing an
 // admin wrote can open a link or an image (both need '['), HTML, code, a
-// heading or a new cell. Parentheses are left as written: a lawyer edits
-// this text, and they mean nothing without a '['.
+// heading or a new cell, nor one of GitHub's autolinks (a bare
+// "https://…", "www.…" or "name@host": the ':' before "//", the '.'
+// after "www" and every '@' are escaped, which renders them as written).
+// Parentheses are left as written: a lawyer edits this text, and they
+// mean nothing without a '['.
 func md(s string) string {
 	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '\\', '`', '*', '_', '[', ']', '<', '>', '|', '#', '~':
+	for i, r := range s {
+		switch {
+		case strings.ContainsRune("\\`*_[]<>|#~@", r),
+			r == ':' && strings.HasPrefix(s[i+1:], "//"),
+			r == '.' && i >= 3 && strings.EqualFold(s[i-3:i], "www"):
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)

@@ -90,13 +90,17 @@ type RuleConfig struct {
 
 // Limits of a rules file. A pattern's compiled program is bounded as well
 // as its text, since "(a{100}){100}" is short; together they bound the
-// cost of a match to about MaxUserAgent × maxInsts steps per rule.
+// cost of a match to about MaxUserAgent × maxInsts steps per rule, and
+// maxTotalInsts bounds the whole file's, since a user agent that holds
+// every rule's required literal defeats the prefilter and meets them all
+// (256 rules at the limit each cost ~25 s of CPU per login, measured).
 const (
 	MaxFileSize    = 256 << 10
 	maxRules       = 256
 	maxApps        = 64
 	maxPatternLen  = 1024
 	maxInsts       = 5000
+	maxTotalInsts  = 20000
 	maxTokenLen    = 64
 	maxRuleNameLen = 64
 	maxYAMLNodes   = 10 * (maxRules + maxApps)
@@ -190,6 +194,7 @@ func New(c Config) (*Rules, error) {
 		return nil, fmt.Errorf("rules: at most %d, got %d", maxRules, len(c.Rules))
 	}
 	seen := map[string]bool{}
+	total := 0
 	for i, rc := range c.Rules {
 		ru, err := compile(rc)
 		if err != nil {
@@ -203,6 +208,9 @@ func New(c Config) (*Rules, error) {
 			return nil, fmt.Errorf("rules[%d]: the name %q is used twice", i, ru.name)
 		}
 		seen[ru.name] = true
+		if total += ru.insts; total > maxTotalInsts {
+			return nil, fmt.Errorf("rules[%d] (%s): the rules are too complex together (%d instructions compiled so far; the limit for a file is %d): simplify or anchor the patterns", i, ru.name, total, maxTotalInsts)
+		}
 		r.rules = append(r.rules, ru)
 	}
 	return r, nil
@@ -246,6 +254,7 @@ func compile(rc RuleConfig) (rule, error) {
 	if len(prog.Inst) > maxInsts {
 		return rule{}, fmt.Errorf("match is too complex (%d instructions compiled; the limit is %d)", len(prog.Inst), maxInsts)
 	}
+	ru.insts = len(prog.Inst)
 	ru.required = requiredLiteral(re)
 	if ru.re, err = regexp.Compile(rc.Match); err != nil {
 		return rule{}, fmt.Errorf("match is not a valid regular expression: %w", err)

@@ -71,6 +71,7 @@ type rule struct {
 	name          string
 	re            *regexp.Regexp
 	required      string // a literal every match contains; "" when none is known
+	insts         int    // the compiled program's size: its share of the file's budget
 	platform      string
 	source        string
 	versionHeader string // canonical; "" when the version comes from the pattern

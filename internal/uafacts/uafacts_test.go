@@ -1,6 +1,7 @@
 package uafacts_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -214,6 +215,13 @@ func TestParseRefuses(t *testing.T) {
 		{"perl lookahead", "rules: [{name: a, match: '(?=x)', platform: ios}]\n", "match is not a valid regular expression"},
 		{"unknown group", "rules: [{name: a, match: '(?P<plat>x)', platform: ios}]\n", `match names a group "plat"`},
 		{"too complex", "rules: [{name: a, match: '.{1000}.{1000}.{1000}.{1000}.{1000}.{1000}', platform: ios}]\n", "match is too complex"},
+		{"too complex together", "rules: [" + func() string {
+			var rs []string
+			for i := range 8 { // each under the rule's limit, together over the file's
+				rs = append(rs, fmt.Sprintf("{name: r%d, match: 'A%d.{1000}.{1000}.{1000}', platform: ios}", i, i))
+			}
+			return strings.Join(rs, ", ")
+		}() + "]\n", "the rules are too complex together"},
 		{"pattern too long", "rules: [{name: a, match: '" + strings.Repeat("a", 1025) + "', platform: ios}]\n", "match is longer than 1024"},
 		{"token with a slash", "apps: [{token: App/1}]\n", "apps[0].token"},
 		{"token twice", "apps: [{token: App}, {token: app}]\n", `token "app" is listed twice`},
