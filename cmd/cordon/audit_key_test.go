@@ -243,7 +243,7 @@ func TestAuditReadsAreRecorded(t *testing.T) {
 		method, path, body string
 		action, purpose    string
 	}{
-		{"GET", "/admin/v1/audit/report?principal=support-tool", "", "read", "report: principals support-tool; "},
+		{"GET", "/admin/v1/audit/report?principal=support-tool", "", "read", "report: 20"},
 		{"POST", "/admin/v1/audit/reports", `{"principals":["support-tool"]}`, "read", "report r-"},
 		{"GET", "/audit/v1/entries?to=4", "", "export", "entries 0..4 exported"},
 		{"GET", "/audit/v1/proof/inclusion?index=1&size=4", "", "read", "inclusion proof of entry 1 at size 4"},

@@ -752,7 +752,11 @@ func (s *Server) adminEntry(r *http.Request, action, subject, purpose string, ca
 	principal := auditlog.ObjectPrefix + "admin"
 	if at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken); at != nil {
 		principal += "/" + at.Name
-		purpose += " (admin token " + at.ID + ")"
+		// The purpose is cut to fit before the token is named, so a
+		// long one (a query padded with principals that match nothing)
+		// cannot push the token off the record.
+		suffix := " (admin token " + at.ID + ")"
+		purpose = printable(purpose, audit.MaxPurpose-len(suffix)) + suffix
 	}
 	source, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -801,10 +805,13 @@ func (s *Server) recordAction(r *http.Request, action, subject, purpose string, 
 	return s.audit.Record(r.Context(), []*cordon.AuditEntry{e})
 }
 
-// reportPurpose says which report was run, for the record of it.
+// reportPurpose says which report was run, for the record of it: the
+// window and the number of principals first, the names last, so a list
+// padded with names that match nothing loses only its own tail when the
+// record is cut to audit.MaxPurpose.
 func reportPurpose(what string, principals []string, from, to time.Time) string {
-	return fmt.Sprintf("%s: principals %s; %s to %s", what, strings.Join(principals, ", "),
-		from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%s: %s to %s; %d principal(s): %s", what, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339),
+		len(principals), strings.Join(principals, ", "))
 }
 
 // printable replaces what an audit field may not hold (control characters,

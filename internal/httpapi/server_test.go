@@ -15,6 +15,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
+	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
@@ -396,5 +397,35 @@ func TestSessionOverHTTP(t *testing.T) {
 	}
 	if res, body := e.do(t, "GET", "/v1/session", "", "", access); res.StatusCode != 401 || body["error"] != "session_revoked" {
 		t.Errorf("session after logout: %d %v, want 401 session_revoked", res.StatusCode, body)
+	}
+}
+
+// TestAuditReadRecordKeepsWhoAndWhen: a report padded with long principal
+// names that match nothing cannot push the token, the window or the
+// number of principals off the record of the read (it is cut to
+// audit.MaxPurpose).
+func TestAuditReadRecordKeepsWhoAndWhen(t *testing.T) {
+	e := newEnv(t)
+	pad := []string{strings.Repeat("x", 250), strings.Repeat("y", 250), strings.Repeat("z", 250)}
+	q := "/admin/v1/audit/report?" + url.Values{"principal": append(pad, "svc-support"), "from": {"2026-12-01T08:00:00Z"}, "to": {"2026-12-01T10:00:00Z"}}.Encode()
+	if res, body := e.do(t, "GET", q, "", "", "auditor"); res.StatusCode != 200 {
+		t.Fatalf("report: %d %v", res.StatusCode, body)
+	}
+	var rec *cordon.AuditEntry
+	e.store.AuditEntries(t.Context(), 0, e.auditSize(t), func(a *cordon.AuditEntry) error { rec = a; return nil })
+	if rec == nil {
+		t.Fatal("no record of the read")
+	}
+	ev, err := audit.ParseLeaf(rec.Leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2026-12-01T08:00:00Z to 2026-12-01T10:00:00Z", "4 principal(s)", "(admin token "} {
+		if !strings.Contains(ev.Purpose, want) {
+			t.Errorf("the record's purpose %q lacks %q", ev.Purpose, want)
+		}
+	}
+	if len(ev.Purpose) > audit.MaxPurpose {
+		t.Errorf("purpose of %d bytes, more than %d", len(ev.Purpose), audit.MaxPurpose)
 	}
 }
