@@ -11,11 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/clock"
-	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
