@@ -52,7 +52,7 @@ func TestConfigPrecedence(t *testing.T) {
 		env  map[string]string
 		want map[string]string
 	}{
-		{name: "defaults", want: map[string]string{"addr": "127.0.0.1:8080", "data": "./cordon-data", "min-password-length": "8", "skip-check": "false"}},
+		{name: "defaults", want: map[string]string{"addr": "127.0.0.1:8080", "data": "./cordon-data", "min-password-length": "8", "skip-check": "false", "audit-max-lateness": "24h0m0s"}},
 		{name: "config file over defaults", args: []string{"--config", file},
 			want: map[string]string{"addr": "10.0.0.1:8080", "data": "/from/file", "min-password-length": "12", "trusted-proxies": "10.0.0.0/8,192.168.0.0/16", "skip-check": "true", "store": ""}},
 		{name: "CORDON_CONFIG names the file", env: map[string]string{"CORDON_CONFIG": file},

@@ -79,8 +79,11 @@ type Config struct {
 	// AuditEvery and AuditInterval: a checkpoint is signed once this many
 	// audit entries are unsigned, or this long after the last when any are
 	// (zero: auditlog's defaults).
-	AuditEvery    uint64
-	AuditInterval time.Duration
+	AuditEvery uint64
+	// AuditMaxLateness refuses reported events timed longer ago than
+	// this (0: any time).
+	AuditMaxLateness time.Duration
+	AuditInterval    time.Duration
 	// AuditKey is the checkpoint signer key kept outside the database
 	// (--audit-key FILE); empty: the key the store keeps.
 	AuditKey string
@@ -345,7 +348,7 @@ func (m *Main) initialise(ctx context.Context) error {
 	}
 	m.Campaigns = camps
 	auditLog, err := auditlog.New(ctx, auditlog.Config{Store: m.store, Clock: c.Clock, Log: c.Log, Origin: auditOrigin(c.Issuer),
-		Categories: c.AuditCategories, Every: c.AuditEvery, Interval: c.AuditInterval, Key: c.AuditKey})
+		Categories: c.AuditCategories, Every: c.AuditEvery, Interval: c.AuditInterval, Key: c.AuditKey, MaxLateness: c.AuditMaxLateness})
 	if err != nil {
 		return err
 	}
@@ -608,6 +611,7 @@ printed once on stderr.
 		fs.BoolVar(&c.ChangeIssuer, "change-issuer", false, "replace the stored issuer with --issuer (tokens of the old one stop verifying; gates need the new --issuer)")
 		var categories string
 		fs.StringVar(&categories, "audit-categories", "", "comma-separated audit field categories accepted besides the defaults ("+strings.Join(audit.DefaultCategories(), ",")+")")
+		fs.DurationVar(&c.AuditMaxLateness, "audit-max-lateness", 24*time.Hour, "refuse reported audit events timed longer ago than this (a stolen reporter token cannot write into a past breach window); raise it for a backfill of older logs, 0 for none")
 		fs.Uint64Var(&c.AuditEvery, "audit-checkpoint-every", auditlog.DefaultEvery, "sign an audit checkpoint once this many entries are unsigned")
 		fs.DurationVar(&c.AuditInterval, "audit-checkpoint-interval", auditlog.DefaultInterval, "sign an audit checkpoint this long after the last when entries are unsigned")
 		auditKeyFile := fs.String("audit-key", "", "sign audit checkpoints with the key in this file (made by cordon audit keygen, mode 0600) instead of one kept in the database, so a database-level attacker cannot sign a rewrite")
@@ -686,6 +690,9 @@ func runServe(ctx context.Context, c Config, categories, auditKeyFile, proxies s
 	}
 	if c.AuditEvery == 0 || c.AuditInterval <= 0 {
 		return usageError("--audit-checkpoint-every and --audit-checkpoint-interval must be positive")
+	}
+	if c.AuditMaxLateness < 0 {
+		return usageError("--audit-max-lateness must be 0 (any time) or positive, e.g. 24h")
 	}
 	if auditKeyFile != "" {
 		if c.AuditKey, err = readAuditKey(auditKeyFile); err != nil {

@@ -70,6 +70,12 @@ type Config struct {
 	// (DefaultBatchWindow when zero): a retry later than that appends
 	// again.
 	BatchWindow time.Duration
+	// MaxLateness, when set, refuses events timed more than that before
+	// the server's clock (cordon serve --audit-max-lateness): a stolen
+	// reporter token could otherwise write reads into a closed breach
+	// window and move its report, or a cohort built from it. A backfill
+	// of older logs is the operator's decision: raise it for the import.
+	MaxLateness time.Duration
 }
 
 // DefaultBatchWindow is how long IngestOnce remembers a batch's key: a
@@ -91,6 +97,7 @@ type Service struct {
 	every       uint64
 	interval    time.Duration
 	batchWindow time.Duration
+	maxLate     time.Duration
 	signer      note.Signer
 	verifiers   note.Verifiers
 	vkey        string
@@ -134,7 +141,7 @@ func New(ctx context.Context, c Config) (*Service, error) {
 		}
 	}
 	s := &Service{store: c.Store, clock: c.Clock, log: c.Log, origin: c.Origin, categories: cats,
-		every: c.Every, interval: c.Interval, batchWindow: c.BatchWindow, kick: make(chan struct{}, 1)}
+		every: c.Every, interval: c.Interval, batchWindow: c.BatchWindow, maxLate: c.MaxLateness, kick: make(chan struct{}, 1)}
 	skey, vkey, err := s.checkpointKey(ctx, c)
 	if err != nil {
 		return nil, err
@@ -346,6 +353,10 @@ func (s *Service) entries(ctx context.Context, events []audit.Event) ([]*cordon.
 	for i, e := range events {
 		if err := reserved(e, i); err != nil {
 			return nil, err
+		}
+		if s.maxLate > 0 && e.Time.Before(now.Add(-s.maxLate)) {
+			return nil, cordon.FieldError(cordon.ECodeUnprocessable, "events["+strconv.Itoa(i)+"].time",
+				"event %d: time is more than %s before the server's clock; the server refuses older events (a backfill needs its --audit-max-lateness raised)", i, cordon.FormatDuration(s.maxLate))
 		}
 		if err := e.Validate(now, s.categories); err != nil {
 			_, err = s.Entry(e, now, i) // the same error, named events[i]

@@ -227,3 +227,36 @@ func TestReportOnMemstore(t *testing.T) {
 		t.Errorf("summary %q, want it to begin with the users and cordon objects", got)
 	}
 }
+
+// TestIngestRefusesLateEvents: with MaxLateness (serve's default 24h), a
+// reporter cannot write an event into the past beyond it — a stolen
+// audit:write token would otherwise add reads to a closed breach window
+// and move its report. The batch is refused whole, at the late event's
+// field, and nothing is appended; an event just inside passes.
+func TestIngestRefusesLateEvents(t *testing.T) {
+	now := t0.Add(time.Hour)
+	db := memstore.New()
+	svc, err := auditlog.New(t.Context(), auditlog.Config{Store: db, Clock: clock.NewFake(now), Origin: "test.example/audit", Every: 1000, Interval: time.Hour,
+		MaxLateness: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := events(0, 3)
+	late[1].Time = now.Add(-24*time.Hour - time.Second)
+	_, _, err = svc.Ingest(t.Context(), late)
+	var ce *cordon.Error
+	if !errors.As(err, &ce) || ce.Code != cordon.ECodeUnprocessable || ce.Field != "events[1].time" || !strings.Contains(ce.Message, "--audit-max-lateness") {
+		t.Fatalf("Ingest of an event 24h1s old = %v, want unprocessable on events[1].time naming --audit-max-lateness", err)
+	}
+	if _, err := svc.IngestOnce(t.Context(), "k1", late); !errors.As(err, &ce) || ce.Field != "events[1].time" {
+		t.Fatalf("IngestOnce of it = %v, want the same refusal", err)
+	}
+	if n, _ := db.AuditSize(t.Context()); n != 0 {
+		t.Fatalf("log size %d after refused batches, want 0", n)
+	}
+	inside := events(0, 3)
+	inside[1].Time = now.Add(-24*time.Hour + time.Second)
+	if _, size, err := svc.Ingest(t.Context(), inside); err != nil || size != 3 {
+		t.Fatalf("Ingest of an event 23h59m59s old = size %d, %v; want 3, nil", size, err)
+	}
+}
