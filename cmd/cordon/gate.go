@@ -358,9 +358,11 @@ CORDON_GATE_TOKEN (cordon token create NAME --scope gate).
 		proxies := fs.String("trusted-proxies", "", "CIDR,...: proxies whose X-Forwarded-For the gate believes (default none: the TCP peer is the client)")
 		userAgents := uaFlags(fs)
 		return func(ctx context.Context, _ []string) error {
+			onArgv := argvFlags(cmd.Flags())
 			if err := settle(cmd.Flags(), os.Getenv); err != nil {
 				return err
 			}
+			warnSecrets(cmd.Flags(), onArgv, a.stderr)
 			if c.Control == "" {
 				c.Control = a.serverURL()
 			}

@@ -625,9 +625,11 @@ printed once on stderr.
 		fs.StringVar(&c.AlertWebhook, "alert-webhook", "", "deliver every new alert to this https URL, signed as Standard Webhooks sign (secret: CORDON_ALERT_WEBHOOK_SECRET=whsec_...)")
 		rulesFile := fs.String("detect-rules", "", "detection rules file (YAML): login-abuse thresholds and access rules over the audit log (default: the built-in rules, see README)")
 		return func(ctx context.Context, _ []string) error {
+			onArgv := argvFlags(cmd.Flags())
 			if err := settle(cmd.Flags(), os.Getenv); err != nil {
 				return err
 			}
+			warnSecrets(cmd.Flags(), onArgv, a.stderr)
 			c.AdminToken = a.adminToken()
 			level, err := parseLevel(*logLevel)
 			if err != nil {
