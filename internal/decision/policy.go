@@ -34,6 +34,11 @@ type Policy struct {
 	// version is parsed each time.
 	versions sync.Map
 	nvers    atomic.Int32
+
+	// unproven is this policy as it judges a session whose facts at login
+	// nobody recorded (Unproven), derived once on first use.
+	unproven     *Policy
+	unprovenOnce sync.Once
 }
 
 const maxCachedVersions = 4096
