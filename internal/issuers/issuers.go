@@ -448,7 +448,7 @@ type Token struct {
 	NotBefore time.Time // zero when absent
 	Expiry    time.Time
 	ID        string // jti
-	SessionID string // sid, when the provider gives one
+	SID       string // sid, when the provider gives one
 	ClientID  string // client_id (access tokens) or azp (ID tokens)
 	// Key is the key that verified the token.
 	Key *Key
@@ -661,6 +661,10 @@ func check(is *issuer, key *Key, wc *wireClaims, now time.Time) (*Token, error) 
 		return nil, invalid("token lacks a subject", nil)
 	case len(wc.Subject) > MaxSubject:
 		return nil, invalid("token subject is longer than 255 bytes", nil)
+	case !visibleASCII(wc.Subject):
+		// It travels in X-Cordon-Account and the audit log: no spaces,
+		// controls or bytes a header could not carry.
+		return nil, invalid("token subject must be visible ASCII", nil)
 	case wc.Expiry == nil:
 		return nil, invalid("token lacks an expiry time", nil)
 	case !wc.Audience.Contains(is.cfg.Audience):
@@ -687,7 +691,7 @@ func check(is *issuer, key *Key, wc *wireClaims, now time.Time) (*Token, error) 
 		NotBefore: date(wc.NotBefore),
 		Expiry:    date(wc.Expiry),
 		ID:        wc.ID,
-		SessionID: wc.SID,
+		SID:       wc.SID,
 		ClientID:  wc.ClientID,
 		Key:       key,
 	}
@@ -728,4 +732,13 @@ func compactShape(s string) bool {
 
 func invalid(msg string, err error) error {
 	return &cordon.Error{Code: cordon.ECodeInvalidToken, Message: msg, Err: err}
+}
+
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }

@@ -168,6 +168,7 @@ func TestHostileTokens(t *testing.T) {
 		{"logout token type", p.Sign(good, map[string]any{"typ": "logout+jwt"}), "type must be"},
 		{"unknown kid", p.Sign(good, map[string]any{"kid": "nope"}), "unknown key"},
 		{"long subject", p.Sign(with("sub", strings.Repeat("a", 256)), nil), "longer than 255"},
+		{"subject with a line break", p.Sign(with("sub", "alice\r\nX-Cordon-Account: bob"), nil), "visible ASCII"},
 		{"two dots and junk", "a.b.c.d", "malformed token"},
 	}
 	for _, tc := range tests {
