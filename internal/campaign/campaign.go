@@ -322,6 +322,14 @@ func (s *Service) CohortUsers(ctx context.Context, c cordon.Cohort) ([]string, e
 		}
 		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, more...))))
 	}
+	if len(c.Subjects) > 0 {
+		// External subjects have no account to resolve: their issuer
+		// vouches for them, token by token.
+		for _, sub := range c.Subjects {
+			ids = append(ids, sub.AccountID())
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	}
 	return ids, nil
 }
 
@@ -347,7 +355,14 @@ func (s *Service) reportUsers(ctx context.Context, id string) ([]string, error) 
 	ids := make([]string, 0, len(found))
 	seen := make(map[string]bool, len(found))
 	for _, u := range r.Subjects {
-		if id, ok := found[u]; ok && !seen[id] {
+		id, ok := found[u]
+		if !ok {
+			// A user of a trusted external issuer, reported by the
+			// subject id its tokens give (ISSUER#SUB): no account to find.
+			_, ok = cordon.ParseSubjectID(u)
+			id = u
+		}
+		if ok && !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}

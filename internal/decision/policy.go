@@ -459,7 +459,7 @@ func compile(c *cordon.Campaign) (compiled, error) {
 	if t := c.Cohort.AuthenticatedBefore; t != nil {
 		cc.authBefore = t.UnixMicro()
 	}
-	if len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "" || len(c.UserIDs) > 0 {
+	if c.Cohort.ExplicitUsers() || len(c.UserIDs) > 0 {
 		// An explicit user set, even an empty one after resolution, selects
 		// only those users: an unresolvable set must never mean "everyone".
 		cc.users = make(map[string]struct{}, len(c.UserIDs))

@@ -458,13 +458,13 @@ type Token struct {
 // id for external users — campaigns' ramps, cohorts (Cohort.Subjects) and
 // the audit log name them by it. An issuer has no '#' (it may have no
 // fragment), so the first '#' splits it back.
-func SubjectID(iss, sub string) string { return iss + "#" + sub }
+func SubjectID(iss, sub string) string { return cordon.Subject{Issuer: iss, Sub: sub}.AccountID() }
 
 // SplitSubjectID is SubjectID's inverse; ok is false for an id that is
 // not an external subject.
 func SplitSubjectID(id string) (iss, sub string, ok bool) {
-	iss, sub, ok = strings.Cut(id, "#")
-	return iss, sub, ok && strings.Contains(iss, "://") && sub != ""
+	s, ok := cordon.ParseSubjectID(id)
+	return s.Issuer, s.Sub, ok
 }
 
 // peek is the part of the payload read before verification, to pick the
