@@ -206,7 +206,7 @@ func (g *GateMain) Run(ctx context.Context) (err error) {
 			return gate.ClientFacts(f), ok
 		}
 	}
-	set, err := newIssuers(c.TrustedIssuers, c.Log)
+	set, err := newIssuers(c.TrustedIssuers, c.Log, time.Now)
 	if err != nil {
 		return err
 	}

@@ -244,7 +244,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if m.Issuers, err = newIssuers(c.TrustedIssuers, c.Log); err != nil {
+	if m.Issuers, err = newIssuers(c.TrustedIssuers, c.Log, c.Clock.Now); err != nil {
 		return err
 	}
 	store, where, unlock, err := openStore(ctx, c.Store, c.Data, !c.SkipCheck)

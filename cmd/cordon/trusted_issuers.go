@@ -5,13 +5,14 @@ import (
 	"flag"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/cordon-dev/cordon/internal/issuers"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // trustedIssuerHelp is the --trusted-issuer flag's help (serve and gate).
-const trustedIssuerHelp = "trust an external OpenID provider's tokens at the gate, /v1/decide and introspection: " +
+const trustedIssuerHelp = "trust an external OpenID provider's tokens at the gate, /v1/decide and introspection; `SPEC` is " +
 	"ISSUER_URL;aud=AUDIENCE[;alg=RS256|ES256|EdDSA]... (repeatable, or comma-separated; alg defaults to RS256)"
 
 // issuerSpecs is the repeatable --trusted-issuer flag. A config file's
@@ -50,11 +51,11 @@ func issuerFlags(fs *flag.FlagSet) *issuerSpecs {
 
 // newIssuers builds the trusted issuers' Set; nil when none is
 // configured.
-func newIssuers(cfgs []issuers.Config, log *slog.Logger) (*issuers.Set, error) {
+func newIssuers(cfgs []issuers.Config, log *slog.Logger, now func() time.Time) (*issuers.Set, error) {
 	if len(cfgs) == 0 {
 		return nil, nil
 	}
-	set, err := issuers.New(cfgs, issuers.Options{Log: log})
+	set, err := issuers.New(cfgs, issuers.Options{Log: log, Clock: now})
 	if err != nil {
 		return nil, configError("--trusted-issuer: %v", err)
 	}

@@ -355,14 +355,7 @@ func (s *Service) reportUsers(ctx context.Context, id string) ([]string, error) 
 	ids := make([]string, 0, len(found))
 	seen := make(map[string]bool, len(found))
 	for _, u := range r.Subjects {
-		id, ok := found[u]
-		if !ok {
-			// A user of a trusted external issuer, reported by the
-			// subject id its tokens give (ISSUER#SUB): no account to find.
-			_, ok = cordon.ParseSubjectID(u)
-			id = u
-		}
-		if ok && !seen[id] {
+		if id, ok := found[u]; ok && !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}
