@@ -1,8 +1,10 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,5 +159,58 @@ func TestTrustedIssuerFlag(t *testing.T) {
 		if err := (&issuerSpecs{}).Set(bad); err == nil {
 			t.Errorf("Set(%q) accepted", bad)
 		}
+	}
+}
+
+// TestGateConfigTrustedIssuers: the config file's list and the environment
+// reach --trusted-issuer as the flag would, for serve and gate alike; a
+// bad spec is refused naming the key.
+func TestGateConfigTrustedIssuers(t *testing.T) {
+	file := configFile(t, "trusted-issuer:\n  - https://id.example.com/realms/app;aud=api;alg=ES256\n  - https://login.example.org;aud=web\n")
+	for _, verb := range []string{"serve", "gate"} {
+		cmd := serveFlags(t, verb, "--config", file)
+		if err := settle(cmd.Flags(), func(string) string { return "" }); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := flagValue(t, cmd, "trusted-issuer"), "https://id.example.com/realms/app;aud=api;alg=ES256,https://login.example.org;aud=web;alg=RS256"; got != want {
+			t.Errorf("%s --trusted-issuer from the file = %q, want %q", verb, got, want)
+		}
+	}
+	cmd := serveFlags(t, "gate")
+	env := map[string]string{"CORDON_TRUSTED_ISSUER": "https://id.example.com;aud=api;alg=none"}
+	if err := settle(cmd.Flags(), func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "CORDON_TRUSTED_ISSUER") {
+		t.Errorf("a bad spec in the environment: %v", err)
+	}
+}
+
+// TestGateTrustsExternalIssuer: a running cordon gate with --trusted-issuer
+// lets the provider's users through with X-Cordon-Issuer and reports the
+// issuer's health in /metrics.
+func TestGateTrustsExternalIssuer(t *testing.T) {
+	m := apiServer(t)
+	p := issuertest.New(t, jose.ES256)
+	p.AddUser("alice", "pw")
+	var reached atomic.Int64
+	up := countingUpstream(t, &reached)
+	g := startGateWith(t, m.URL(), up.URL, func(c *GateConfig) {
+		c.TrustedIssuers = []issuers.Config{{Issuer: p.Issuer(), Audience: "api", Algorithms: []string{"ES256"}}}
+	})
+	tok := p.Login(t, "alice", "pw")
+	code, _, body := call(t, "GET", "http://"+g.Addr()+"/v1/x", map[string]string{"Authorization": "Bearer " + tok.AccessToken}, "")
+	if code != http.StatusOK {
+		t.Fatalf("external token through cordon gate: %d %v", code, body)
+	}
+	h, _ := body["headers"].(map[string]any)
+	if got, _ := h["X-Cordon-Issuer"].([]any); len(got) != 1 || got[0] != p.Issuer() {
+		t.Errorf("X-Cordon-Issuer = %v", h["X-Cordon-Issuer"])
+	}
+	resp, err := http.Get("http://" + g.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	if want := `cordon_trusted_issuer_up{issuer="` + p.Issuer() + `"} 1`; !strings.Contains(string(metrics), want) {
+		t.Errorf("/metrics lacks %s", want)
 	}
 }
