@@ -70,7 +70,7 @@ func TestUnprovenDoesNotWait(t *testing.T) {
 	if d := Decide(&Input{Session: s, Client: s.Facts, Now: base, Policy: p.Unproven()}); d.Reason != ReasonReauthRequired {
 		t.Errorf("unproven: %+v, want reauth_required", d)
 	}
-	if p.Unproven() != p.Unproven() {
+	if u1, u2 := p.Unproven(), p.Unproven(); u1 != u2 {
 		t.Error("Unproven derived twice")
 	}
 	// The original policy is unchanged.
