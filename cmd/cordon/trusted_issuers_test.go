@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -99,6 +100,20 @@ func TestServeTrustsExternalIssuer(t *testing.T) {
 		r.body["auth_time"] != float64(clk.Now().Unix()) {
 		t.Errorf("introspection of an allowed external token: %v", r)
 	}
+	// Revoking all of bob's sessions: cordon holds none, so a ramp-less
+	// reauth campaign names him; a new login at the provider passes.
+	r = send(t, "DELETE", m.URL()+"/admin/v1/accounts/"+url.PathEscape(iss+"#bob")+"/sessions", admin(), nil)
+	if r.status != http.StatusOK || r.body["campaign"] == nil {
+		t.Fatalf("revoke an external user's sessions: %v", r)
+	}
+	if _, reason := decisionOf(decideAs(t, m, bob.AccessToken)); reason != "reauth_required" {
+		t.Errorf("bob after the revocation: reason %q, want reauth_required", reason)
+	}
+	clk.Advance(2 * time.Second)
+	if o, _ := decisionOf(decideAs(t, m, p.Login(t, "bob", "pw-b").AccessToken)); o != "allow" {
+		t.Errorf("bob after a new login at the provider: %s", o)
+	}
+	wantError(t, send(t, "DELETE", m.URL()+"/admin/v1/accounts/"+url.PathEscape("nobody")+"/sessions", admin(), nil), http.StatusNotFound, "not_found")
 	// The campaign counted the denials: one login at the provider (its
 	// access, ID and refreshed tokens share the session), one user.
 	r = send(t, "GET", m.URL()+"/admin/v1/campaigns/"+byName, admin(), nil)
