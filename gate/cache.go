@@ -36,6 +36,9 @@ type entry struct {
 	client string
 	memo   bool
 	facts  cordon.ClientFacts
+	// ext is set for a token of a trusted external issuer (external.go):
+	// its session has no facts, and its key is the issuer's.
+	ext *ExternalToken
 }
 
 // valid reports whether the entry may answer at now under the key set
@@ -43,6 +46,9 @@ type entry struct {
 func (e *entry) valid(now int64, cur *token.PublicKeys) bool {
 	if now < e.from || now > e.until {
 		return false
+	}
+	if e.ext != nil {
+		return e.ext.KeyPublished()
 	}
 	if e.keys == cur {
 		return true

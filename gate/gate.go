@@ -115,6 +115,9 @@ type Options struct {
 	// upgrade prompt, so the campaign's progress counts what this gate
 	// enforced (NewReporter; run it with Reporter.Run).
 	Reporter *Reporter
+	// External, if set, verifies the tokens of trusted external OpenID
+	// providers, whose users campaigns then reach too (external.go).
+	External ExternalVerifier
 }
 
 // Gate decides requests against a State. It is safe for concurrent use.
@@ -127,6 +130,7 @@ type Gate struct {
 	onDecision func(Decision)
 	uaFacts    func(http.Header) (ClientFacts, bool)
 	reporter   *Reporter
+	external   ExternalVerifier
 	nextSweep  atomic.Int64 // Unix ns
 	tunnels    tunnels
 	health     health
@@ -134,7 +138,7 @@ type Gate struct {
 
 // New returns a Gate that decides against st.
 func New(st *State, opts Options) *Gate {
-	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision, uaFacts: opts.UserAgentFacts, reporter: opts.Reporter}
+	g := &Gate{st: st, clock: opts.Clock, log: opts.Log, onDecision: opts.OnDecision, uaFacts: opts.UserAgentFacts, reporter: opts.Reporter, external: opts.External}
 	if g.clock == nil {
 		g.clock = time.Now
 	}
@@ -164,6 +168,11 @@ func (s *State) currentKeys() token.Keys {
 type Identity struct {
 	AccountID string
 	SessionID string
+	// Issuer is the trusted external issuer whose token this is (see
+	// ExternalVerifier); empty for cordon's own tokens. AccountID is then
+	// "ISSUER#SUB", and Platform and Source are empty: the token proves
+	// none.
+	Issuer string
 	// Platform and Source are the session's; Version is the one the
 	// request reports when it comes from the session's platform (an
 	// in-place upgrade), else the session's.
@@ -360,12 +369,19 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 		return nil, none, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
 	}
 	if e == nil {
-		if e, err = g.verify(tok, h, keys, now); err != nil {
+		if g.external != nil && (g.external.Trusts(tok) || g.foreign(tok)) {
+			// An external token says nothing of cordon's keys: no health.
+			if e, err = g.verifyExternal(r.Context(), tok, h, now); err != nil {
+				g.log.Debug("external token refused", "err", err)
+				return nil, none, err
+			}
+		} else if e, err = g.verify(tok, h, keys, now); err != nil {
 			g.health.failed(tok, keys, err, ns)
 			g.log.Debug("token refused", "err", err)
 			return nil, none, err
+		} else {
+			g.health.verified()
 		}
-		g.health.verified()
 		if g.cache != nil {
 			e.client, e.memo, e.facts = client, memo, facts
 			g.cache.put(e, ns)
@@ -373,6 +389,13 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 	}
 
 	sess := &e.session
+	if e.ext != nil {
+		// No facts at login: the request's claims stand in for upgrades
+		// alone, on the policy's fail-closed form (decision.Unproven).
+		s := *sess
+		s.Facts = cordon.ClientFacts{Platform: facts.Platform, Version: facts.Version, Source: facts.Source}
+		sess, pol = &s, pol.Unproven()
+	}
 	revoked := false
 	if g.st.revoked.has(sess.ID, ns) {
 		r := *sess
@@ -394,10 +417,13 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 	if facts.Version != "" && facts.Platform == id.Platform {
 		id.Version = facts.Version
 	}
+	if e.ext != nil {
+		id.Issuer, id.Platform, id.Source = e.ext.Issuer, "", ""
+	}
 	if g.onDecision != nil {
 		g.onDecision(id.Decision)
 	}
-	if g.reporter != nil && d.Campaign != "" && !revoked {
+	if g.reporter != nil && d.Campaign != "" && !revoked && e.ext == nil {
 		switch {
 		case d.Outcome == decision.Deny:
 			g.reporter.Record(d.Campaign, sess.ID, false)

@@ -28,6 +28,10 @@ const (
 	HeaderSource   = "X-Cordon-Source"
 	HeaderDevice   = "X-Cordon-Device"
 	HeaderAuthTime = "X-Cordon-Auth-Time" // Unix seconds
+	// HeaderIssuer is set for a token of a trusted external issuer (its
+	// iss); X-Cordon-Account is then "ISSUER#SUB" and X-Cordon-Platform
+	// and -Source are empty: nobody recorded them at login.
+	HeaderIssuer = "X-Cordon-Issuer"
 )
 
 // Defaults of ProxyConfig.
@@ -116,6 +120,9 @@ func NewProxy(c ProxyConfig) (*Proxy, error) {
 				h.Set(HeaderSource, id.Source)
 				h.Set(HeaderDevice, id.Device)
 				h.Set(HeaderAuthTime, strconv.FormatInt(id.AuthTime.Unix(), 10))
+				if id.Issuer != "" {
+					h.Set(HeaderIssuer, id.Issuer)
+				}
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -207,8 +207,8 @@ func userRevokeSessionsCmd(a *app) *cobra.Command {
 	c := leaf(&cobra.Command{
 		Use:     "revoke-sessions USER",
 		Short:   "End every session of an account",
-		Long:    "End every session of an account. The gates refuse their access tokens within a second; the account itself stays usable (lock it to stop new logins).",
-		Example: "  cordon user revoke-sessions alice",
+		Long:    "End every session of an account. The gates refuse their access tokens within a second; the account itself stays usable (lock it to stop new logins). A user of a trusted external issuer is named ISSUER#SUB: cordon holds no session of theirs, so a ramp-less reauth campaign naming them is activated (cancel it to undo).",
+		Example: "  cordon user revoke-sessions alice\n  cordon user revoke-sessions 'https://id.example.com/realms/app#f47ac10b'",
 		Args:    oneArg("USER (account id or username)"),
 	}, func(*flag.FlagSet) action {
 		return func(ctx context.Context, pos []string) error {
@@ -217,12 +217,17 @@ func userRevokeSessionsCmd(a *app) *cobra.Command {
 				return err
 			}
 			var r struct {
-				Revoked []string `json:"revoked"`
+				Revoked  []string `json:"revoked"`
+				Campaign string   `json:"campaign"` // a trusted issuer's user (ISSUER#SUB)
 			}
 			if err := json.Unmarshal(raw, &r); err != nil {
 				return err
 			}
 			return emit(a.stdout, out, raw, func() error {
+				if r.Campaign != "" {
+					_, err := fmt.Fprintf(a.stdout, "revoked: reauth campaign %s sends %s back to their provider\n", r.Campaign, pos[0])
+					return err
+				}
 				_, err := fmt.Fprintf(a.stdout, "revoked %d session(s)\n", len(r.Revoked))
 				return err
 			})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cordon-dev/cordon/gate"
 	"github.com/cordon-dev/cordon/internal/authn"
+	"github.com/cordon-dev/cordon/internal/issuers"
 	"github.com/cordon-dev/cordon/internal/uafacts"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,6 +41,9 @@ type GateConfig struct {
 	// UserAgents infers client facts from the User-Agent of requests
 	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
 	UserAgents *uafacts.Rules
+	// TrustedIssuers are external OpenID providers whose tokens the gate
+	// accepts too (--trusted-issuer).
+	TrustedIssuers []issuers.Config
 
 	// Limits on what a client may hold; zero means the default.
 	ReadHeaderTimeout time.Duration // to send the request's headers
@@ -112,6 +116,8 @@ type GateMain struct {
 	// when reporting is off.
 	Reporter *gate.Reporter
 	reported chan struct{} // closed when the Reporter's last send is done
+	// Issuers are the trusted external issuers; nil when none.
+	Issuers *issuers.Set
 
 	conns atomic.Int64 // client connections the HTTP server holds (upgraded ones are Gate.Tunnels)
 	gate  *gate.Gate
@@ -200,6 +206,14 @@ func (g *GateMain) Run(ctx context.Context) (err error) {
 			return gate.ClientFacts(f), ok
 		}
 	}
+	set, err := newIssuers(c.TrustedIssuers, c.Log, time.Now)
+	if err != nil {
+		return err
+	}
+	if set != nil {
+		opts.External, g.Issuers = set, set
+		issuerMetrics(reg, set)
+	}
 	gt := gate.New(g.State, opts)
 	g.gate = gt
 	reg.MustRegister(
@@ -243,6 +257,7 @@ func (g *GateMain) Run(ctx context.Context) (err error) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	go f.Run(runCtx)
+	go runIssuers(runCtx, g.Issuers, c.Log)
 	if g.Reporter != nil {
 		g.reported = make(chan struct{})
 		go func() {
@@ -357,12 +372,14 @@ CORDON_GATE_TOKEN (cordon token create NAME --scope gate).
 		fs.IntVar(&c.ReportCapacity, "report-buffer", gate.DefaultReportCapacity, "reports held between sends; beyond it they are counted as dropped")
 		proxies := fs.String("trusted-proxies", "", "CIDR,...: proxies whose X-Forwarded-For the gate believes (default none: the TCP peer is the client)")
 		userAgents := uaFlags(fs)
+		trusted := issuerFlags(fs)
 		return func(ctx context.Context, _ []string) error {
 			onArgv := argvFlags(cmd.Flags())
 			if err := settle(cmd.Flags(), os.Getenv); err != nil {
 				return err
 			}
 			warnSecrets(cmd.Flags(), onArgv, a.stderr)
+			c.TrustedIssuers = trusted.list
 			if c.Control == "" {
 				c.Control = a.serverURL()
 			}

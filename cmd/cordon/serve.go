@@ -33,6 +33,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/feed"
 	"github.com/cordon-dev/cordon/internal/httpapi"
 	"github.com/cordon-dev/cordon/internal/incident"
+	"github.com/cordon-dev/cordon/internal/issuers"
 	cmail "github.com/cordon-dev/cordon/internal/mail"
 	"github.com/cordon-dev/cordon/internal/natsbus"
 	"github.com/cordon-dev/cordon/internal/notices"
@@ -104,6 +105,9 @@ type Config struct {
 	// UserAgents infers client facts from the User-Agent of requests
 	// without Cordon-Client (--ua-rules, --ua-app); nil leaves them unknown.
 	UserAgents *uafacts.Rules
+	// TrustedIssuers are external OpenID providers whose tokens
+	// /v1/decide and introspection accept too (--trusted-issuer).
+	TrustedIssuers []issuers.Config
 	// ProgressSample is how often each running campaign's cohort is
 	// recounted and its counters sampled (campaign.SampleEvery when zero).
 	ProgressSample time.Duration
@@ -178,8 +182,10 @@ type Main struct {
 	Authn      *authn.Service
 	Campaigns  *campaign.Service
 	Audit      *auditlog.Service
-	Incidents  *incident.Service
-	Notices    *notices.Service
+	// Issuers are the trusted external issuers; nil when none.
+	Issuers   *issuers.Set
+	Incidents *incident.Service
+	Notices   *notices.Service
 	// SSF is the OpenID Shared Signals transmitter.
 	SSF *ssf.Transmitter
 	// Alerts keeps what detection raises; Watcher feeds it logins.
@@ -245,6 +251,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if m.Issuers, err = newIssuers(c.TrustedIssuers, c.Log, c.Clock.Now); err != nil {
+		return err
+	}
 	store, where, unlock, err := openStore(ctx, c.Store, c.Data, !c.SkipCheck)
 	if err != nil {
 		return err
@@ -298,6 +307,8 @@ func (m *Main) start() {
 	}
 	go sweep(watchCtx, m.Authn, c.Log)
 	go m.reloadKeys(watchCtx)
+	issuerMetrics(reg, m.Issuers)
+	go runIssuers(watchCtx, m.Issuers, c.Log)
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Backoff: c.SSFBackoff, Campaigns: m.Campaigns.Policy})
 	m.workers.Go(func() { m.SSF.Run(watchCtx) })
 	go m.pace(watchCtx, c)
@@ -389,7 +400,7 @@ func (m *Main) initialise(ctx context.Context) error {
 	}
 	var svc *authn.Service
 	svc, err = authn.New(ctx, authn.Deps{Store: m.store, Hasher: m.hasher, Policy: pol,
-		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log, Campaigns: camps,
+		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock), Clock: c.Clock, Log: c.Log, Campaigns: camps, Issuers: m.Issuers,
 		OnRevoke: func(ids []string, at time.Time) {
 			m.publish(feed.Event{Kind: feed.KindRevoke, Revoked: revocations(ids, at, svc.Config().AccessTTL)})
 		},
@@ -622,6 +633,7 @@ printed once on stderr.
 		var proxies string
 		fs.StringVar(&proxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none; the peer is the client)")
 		userAgents := uaFlags(fs)
+		trusted := issuerFlags(fs)
 		fs.StringVar(&c.AlertWebhook, "alert-webhook", "", "deliver every new alert to this https URL, signed as Standard Webhooks sign (secret: CORDON_ALERT_WEBHOOK_SECRET=whsec_...)")
 		rulesFile := fs.String("detect-rules", "", "detection rules file (YAML): login-abuse thresholds and access rules over the audit log (default: the built-in rules, see README)")
 		return func(ctx context.Context, _ []string) error {
@@ -631,6 +643,7 @@ printed once on stderr.
 			}
 			warnSecrets(cmd.Flags(), onArgv, a.stderr)
 			c.AdminToken = a.adminToken()
+			c.TrustedIssuers = trusted.list
 			level, err := parseLevel(*logLevel)
 			if err != nil {
 				return err

@@ -19,6 +19,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/detect"
+	"github.com/cordon-dev/cordon/internal/issuers"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/throttle"
 	"github.com/cordon-dev/cordon/internal/token"
@@ -70,6 +71,7 @@ type Service struct {
 	detect    Detector
 	pwKey     *detect.PasswordKey
 	onEmail   func(context.Context, string, *cordon.Account)
+	issuers   *issuers.Set
 }
 
 // Detector hears of every password login attempt, right or wrong, for
@@ -155,6 +157,9 @@ type Deps struct {
 	// email campaign, so a user whose link expired gets a fresh one (the
 	// mail goes to the account's own address, never to the caller).
 	OnEmailReset func(ctx context.Context, campaignID string, acct *cordon.Account)
+	// Issuers, when set, are the trusted external OpenID providers whose
+	// tokens Decide (POST /v1/decide) and Introspect accept (external.go).
+	Issuers *issuers.Set
 }
 
 // New builds a Service and loads (or, on first start, creates) the
@@ -192,7 +197,7 @@ func New(ctx context.Context, d Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("authn: detection needs a password key")
 	}
 	s := &Service{store: d.Store, hasher: d.Hasher, policy: d.Policy, throttle: d.Throttle, clock: d.Clock, cfg: cfg, log: d.Log, campaigns: d.Campaigns, onRevoke: d.OnRevoke, onKeys: d.OnKeys,
-		detect: d.Detect, pwKey: d.PasswordKey, onEmail: d.OnEmailReset}
+		detect: d.Detect, pwKey: d.PasswordKey, onEmail: d.OnEmailReset, issuers: d.Issuers}
 	if err := s.ReloadKeys(ctx); err != nil {
 		return nil, err
 	}
@@ -499,6 +504,9 @@ func (s *Service) decide(ctx context.Context, sess *cordon.Session, client cordo
 // Decide is the decision API: it authenticates an access token like
 // Authenticate but answers every decision, denials included, as a value.
 func (s *Service) Decide(ctx context.Context, accessToken string, client cordon.ClientFacts) (*Principal, error) {
+	if s.issuers.Trusts(accessToken) {
+		return s.decideExternal(ctx, accessToken, client)
+	}
 	p, err := s.Authenticate(ctx, accessToken, client)
 	var de *DeniedError
 	if errors.As(err, &de) {

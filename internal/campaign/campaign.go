@@ -322,6 +322,14 @@ func (s *Service) CohortUsers(ctx context.Context, c cordon.Cohort) ([]string, e
 		}
 		ids = slices.Compact(slices.Sorted(slices.Values(append(ids, more...))))
 	}
+	if len(c.Subjects) > 0 {
+		// External subjects have no account to resolve: their issuer
+		// vouches for them, token by token.
+		for _, sub := range c.Subjects {
+			ids = append(ids, sub.AccountID())
+		}
+		ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	}
 	return ids, nil
 }
 

@@ -142,7 +142,7 @@ func (s *Service) PreviewOf(ctx context.Context, c *cordon.Campaign) (*Preview, 
 		return nil
 	}
 	switch {
-	case len(c.UserIDs) > 0 || len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "":
+	case len(c.UserIDs) > 0 || c.Cohort.ExplicitUsers():
 		sessions, err := s.store.SessionsOf(ctx, c.UserIDs)
 		if err != nil {
 			return nil, err

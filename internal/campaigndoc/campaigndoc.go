@@ -117,12 +117,13 @@ type wireAfter struct {
 }
 
 type wireCohort struct {
-	Platforms           []string `json:"platforms,omitempty"`
-	Versions            string   `json:"versions,omitempty"`
-	Sources             []string `json:"sources,omitempty"`
-	AuthenticatedBefore string   `json:"authenticated_before,omitempty"`
-	Users               []string `json:"users,omitempty"`
-	UsersFromReport     string   `json:"users_from_report,omitempty"`
+	Platforms           []string         `json:"platforms,omitempty"`
+	Versions            string           `json:"versions,omitempty"`
+	Sources             []string         `json:"sources,omitempty"`
+	AuthenticatedBefore string           `json:"authenticated_before,omitempty"`
+	Users               []string         `json:"users,omitempty"`
+	UsersFromReport     string           `json:"users_from_report,omitempty"`
+	Subjects            []cordon.Subject `json:"subjects,omitempty"`
 }
 
 type wireRamp struct {
@@ -149,6 +150,7 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 			Sources:         c.Cohort.Sources,
 			Users:           c.Cohort.Users,
 			UsersFromReport: c.Cohort.UsersFromReport,
+			Subjects:        c.Cohort.Subjects,
 		},
 		Message: c.Message,
 		Verify:  c.Verify,

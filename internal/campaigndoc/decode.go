@@ -38,12 +38,18 @@ type docAfter struct {
 }
 
 type docCohort struct {
-	Platforms           []string `json:"platforms"`
-	Versions            *string  `json:"versions"`
-	Sources             []string `json:"sources"`
-	AuthenticatedBefore *string  `json:"authenticated_before"`
-	Users               []string `json:"users"`
-	UsersFromReport     *string  `json:"users_from_report"`
+	Platforms           []string     `json:"platforms"`
+	Versions            *string      `json:"versions"`
+	Sources             []string     `json:"sources"`
+	AuthenticatedBefore *string      `json:"authenticated_before"`
+	Users               []string     `json:"users"`
+	UsersFromReport     *string      `json:"users_from_report"`
+	Subjects            []docSubject `json:"subjects"`
+}
+
+type docSubject struct {
+	Issuer *string `json:"issuer"`
+	Sub    *string `json:"sub"`
 }
 
 type docRamp struct {
@@ -68,11 +74,13 @@ type docUpgrade struct {
 // path. Objects at other paths (upgrade.urls, or an object where a string
 // belongs) are left to the typed decode and to validation.
 var schema = map[string][]string{
-	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message", "after", "verify"},
-	"after":   {"campaign", "satisfied", "per"},
-	"cohort":  {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report"},
-	"ramp":    {"start", "duration", "mode", "max_duration", "target_utilisation"},
-	"upgrade": {"min_version", "mode", "urls"},
+	"":       {"kind", "name", "cohort", "ramp", "upgrade", "message", "after", "verify"},
+	"after":  {"campaign", "satisfied", "per"},
+	"cohort": {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report", "subjects"},
+	// The one list of objects: each item is checked like an object.
+	"cohort.subjects[]": {"issuer", "sub"},
+	"ramp":              {"start", "duration", "mode", "max_duration", "target_utilisation"},
+	"upgrade":           {"min_version", "mode", "urls"},
 }
 
 func invalid(field, format string, args ...any) *cordon.Error {
@@ -170,8 +178,8 @@ func checkStructure(data []byte, schema map[string][]string) error {
 		case json.Delim('{'):
 			p := valuePath()
 			var known []string
-			if len(stack) == 0 || stack[len(stack)-1].object {
-				known = schema[p] // objects inside lists are no part of it
+			if len(stack) == 0 || stack[len(stack)-1].object || schema[p] != nil {
+				known = schema[p] // objects inside lists are, if named "path[]"
 			}
 			stack = append(stack, &frame{object: true, path: p, keyDue: true, seen: map[string]bool{}, known: known})
 		case json.Delim('['):

@@ -25,6 +25,8 @@ const (
 	maxUserLen       = 254 // bytes: the longest e-mail address
 	maxUsers         = 100_000
 	maxReportIDLen   = 64
+	maxIssuerLen     = 512
+	maxSubLen        = 255 // OIDC Core §2
 	maxURLLen        = 2048
 )
 
@@ -237,7 +239,45 @@ func (d *docCohort) cohort() (cordon.Cohort, error) {
 		}
 		c.UsersFromReport = r
 	}
+	if c.Subjects, err = subjects(d.Subjects); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// subjects checks cohort.subjects: users of trusted external issuers,
+// named as their tokens name them (an exact issuer URL and sub).
+func subjects(list []docSubject) ([]cordon.Subject, error) {
+	const field = "cohort.subjects"
+	switch {
+	case list == nil:
+		return nil, nil
+	case len(list) == 0:
+		return nil, refuse(field, "subjects is an empty list; leave it out to mean any user")
+	case len(list) > maxUsers:
+		return nil, refuse(field, "subjects lists %d entries; the limit is %d", len(list), maxUsers)
+	}
+	seen := make(map[cordon.Subject]bool, len(list))
+	out := make([]cordon.Subject, 0, len(list))
+	for i, d := range list {
+		if d.Issuer == nil || d.Sub == nil {
+			return nil, refuse(field, "subjects entry %d needs issuer and sub", i+1)
+		}
+		s := cordon.Subject{Issuer: *d.Issuer, Sub: *d.Sub}
+		u, err := url.Parse(s.Issuer)
+		switch {
+		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+			strings.ContainsAny(s.Issuer, "#?") || len(s.Issuer) > maxIssuerLen:
+			return nil, refuse(field, "subjects entry %d: issuer %q is not an issuer URL (http(s), no query or fragment, at most %d bytes), exactly as its tokens' iss", i+1, s.Issuer, maxIssuerLen)
+		case s.Sub == "" || len(s.Sub) > maxSubLen || strings.IndexFunc(s.Sub, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
+			return nil, refuse(field, "subjects entry %d: sub must be 1 to %d visible ASCII characters, exactly as its tokens' sub", i+1, maxSubLen)
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // oneOf checks a list of names against the allowed ones. An empty list is

@@ -2,6 +2,7 @@ package cordon
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -44,7 +45,8 @@ type Campaign struct {
 	// Ended is when it was completed or cancelled.
 	Ended time.Time `json:"ended_at,omitzero"`
 	// UserIDs are the account ids of Cohort.Users (given as ids or
-	// usernames) and of Cohort.UsersFromReport, resolved at creation.
+	// usernames), of Cohort.UsersFromReport and of Cohort.Subjects
+	// (Subject.AccountID), resolved at creation.
 	UserIDs []string `json:"-"`
 }
 
@@ -59,6 +61,40 @@ type Cohort struct {
 	// Users are account ids or usernames.
 	Users           []string `json:"users,omitempty"`
 	UsersFromReport string   `json:"users_from_report,omitempty"`
+	// Subjects are users of trusted external issuers (the identity
+	// provider the company runs), named as their tokens name them.
+	Subjects []Subject `json:"subjects,omitempty"`
+}
+
+// Subject is a user of a trusted external OpenID issuer: (issuer, sub).
+// cordon holds no account for them; their tokens are verified against the
+// issuer's keys, and campaigns judge them by AccountID.
+type Subject struct {
+	Issuer string `json:"issuer"`
+	Sub    string `json:"sub"`
+}
+
+// AccountID is the subject as one id, "ISSUER#SUB", used wherever an
+// account id is (ramps, cohorts, progress, the audit log). An issuer has
+// no fragment, so the first '#' splits it back.
+func (s Subject) AccountID() string { return s.Issuer + "#" + s.Sub }
+
+// ParseSubjectID reads an AccountID of a Subject back: an http(s) issuer
+// URL, '#', a non-empty sub. Any other id (cordon's own accounts) is not
+// one.
+func ParseSubjectID(id string) (Subject, bool) {
+	iss, sub, ok := strings.Cut(id, "#")
+	if !ok || sub == "" || !(strings.HasPrefix(iss, "https://") || strings.HasPrefix(iss, "http://")) || len(iss) <= len("https://") {
+		return Subject{}, false
+	}
+	return Subject{Issuer: iss, Sub: sub}, true
+}
+
+// ExplicitUsers reports whether the cohort names its users (users,
+// users_from_report or subjects): then it selects those users only, even
+// when none resolves.
+func (c *Cohort) ExplicitUsers() bool {
+	return len(c.Users) > 0 || c.UsersFromReport != "" || len(c.Subjects) > 0
 }
 
 // After is a campaign's prerequisite: the campaign reaches a session only

@@ -34,6 +34,11 @@ type Policy struct {
 	// version is parsed each time.
 	versions sync.Map
 	nvers    atomic.Int32
+
+	// unproven is this policy as it judges a session whose facts at login
+	// nobody recorded (Unproven), derived once on first use.
+	unproven     *Policy
+	unprovenOnce sync.Once
 }
 
 const maxCachedVersions = 4096
@@ -454,7 +459,7 @@ func compile(c *cordon.Campaign) (compiled, error) {
 	if t := c.Cohort.AuthenticatedBefore; t != nil {
 		cc.authBefore = t.UnixMicro()
 	}
-	if len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "" || len(c.UserIDs) > 0 {
+	if c.Cohort.ExplicitUsers() || len(c.UserIDs) > 0 {
 		// An explicit user set, even an empty one after resolution, selects
 		// only those users: an unresolvable set must never mean "everyone".
 		cc.users = make(map[string]struct{}, len(c.UserIDs))

@@ -239,6 +239,10 @@ func (s *Server) handleAdminSessions(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleAdminRevokeAll(w http.ResponseWriter, r *http.Request) {
 	a, err := s.authn.Account(r.Context(), r.PathValue("ref"))
+	if sub, ok := cordon.ParseSubjectID(r.PathValue("ref")); ok && errors.Is(err, cordon.ErrNotFound) {
+		s.revokeExternal(w, r, sub) // external.go
+		return
+	}
 	if err != nil {
 		writeError(w, r, err)
 		return
