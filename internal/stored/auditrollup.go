@@ -2,6 +2,7 @@ package stored
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"time"
 
@@ -85,4 +86,21 @@ func RollupWindow(from, to int64) (first, last int64, ok bool) {
 	}
 	last = AuditDay(to)
 	return first, last, first < last
+}
+
+// RollupFinding is cordon doctor's finding on the audit rollup: off
+// counts the rollup rows that differ from the entries summed afresh
+// (either side's rows missing from the other). A rollup out of step
+// with its entries (a write that bypassed AppendAudit, a restore of one
+// table without the other) would answer the by-category and principals
+// questions wrongly while the entries still verify; rebuilding it is
+// DELETE FROM audit_rollup and the migration's INSERT … SELECT.
+func RollupFinding(off int64, err error) Finding {
+	switch {
+	case err != nil:
+		return Finding{Check: "audit rollup", Detail: "could not compare the rollup with the entries: " + err.Error()}
+	case off > 0:
+		return Finding{Check: "audit rollup", Detail: fmt.Sprintf("%d rollup rows differ from the entries they sum: by-category and principals answers are wrong until it is rebuilt", off)}
+	}
+	return Finding{Check: "audit rollup", OK: true, Detail: "the rollup sums exactly the entries"}
 }
