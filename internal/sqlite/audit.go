@@ -390,7 +390,7 @@ func auditFilterSQL(f cordon.AuditFilter, rollup bool) (where []string, args []a
 	switch {
 	case rollup && f.Category != "":
 		where = append(where, "categories IN (SELECT categories FROM audit_rollup_sets WHERE instr(' ' || categories || ' ', ?) > 0)")
-		args = append(args, " "+f.Category+" ")
+		args = append(args, fmt.Sprintf(" %s ", f.Category))
 	case rollup:
 		where = append(where, "categories IN (SELECT categories FROM audit_rollup_sets)")
 	case f.Category != "":
