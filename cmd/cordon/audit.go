@@ -371,8 +371,10 @@ func auditVerify(ctx context.Context, c *adminclient.Client, keys []string, held
 		return bytes.Clone(sc.Bytes()), nil
 	}
 	decode := func(line []byte) (audit.StoredEntry, error) {
-		var v httpapi.EntryView
-		if err := json.Unmarshal(line, &v); err != nil {
+		// As json.Unmarshal reads it, without reflection for the lines
+		// the server writes.
+		v, err := httpapi.ParseEntryLine(line)
+		if err != nil {
 			return audit.StoredEntry{}, fmt.Errorf("the export holds a malformed line: %w", err)
 		}
 		x := v.Indexed

@@ -21,6 +21,7 @@ func auditQueryTests() []subtest {
 		{"BySubjectCountsAccounts", testAuditQueryBySubject},
 		{"PrincipalPatterns", testAuditQueryPatterns},
 		{"ByPrincipalFilters", testAuditQueryByPrincipal},
+		{"RollupMatchesScan", testAuditRollupMatchesScan},
 	}
 }
 

@@ -454,7 +454,7 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cordon-Audit-Log-Size", strconv.FormatUint(size, 10))
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
+	var line []byte
 	rc := http.NewResponseController(w)
 	n := 0
 	err = s.audit.Entries(r.Context(), from, to, func(e *cordon.AuditEntry) error {
@@ -465,8 +465,14 @@ func (s *Server) handleEntries(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		return enc.Encode(EntryView{Index: e.Index, Leaf: e.Leaf, LeafHash: e.LeafHash,
-			Indexed: IndexedView{Time: e.Time, Principal: e.Principal, Action: e.Action, Subject: e.Subject, Categories: e.Categories, Account: accountOf(e)}})
+		// The bytes json.Encoder would write for an EntryView, without
+		// its reflection (AppendEntryLine).
+		var err error
+		if line, err = AppendEntryLine(line[:0], e); err != nil {
+			return err
+		}
+		_, err = bw.Write(line)
+		return err
 	})
 	if err == nil {
 		err = bw.Flush()

@@ -77,7 +77,45 @@ func appendAuditTx(ctx context.Context, tx pgx.Tx, entries []*cordon.AuditEntry)
 			return 0, err
 		}
 	}
+	if err := appendRollupTx(ctx, tx, entries); err != nil {
+		return 0, err
+	}
 	return uint64(size), nil
+}
+
+// appendRollupTx adds entries to audit_rollup inside the transaction
+// that appends them, so the rollup sums exactly the committed entries.
+// The rows go as arrays, one parameter a column, in key order, so two
+// appends lock the rollup's rows in the same order (and the audit_size
+// row serialises them anyway).
+func appendRollupTx(ctx context.Context, tx pgx.Tx, entries []*cordon.AuditEntry) error {
+	rows := stored.AuditRollup(entries)
+	if len(rows) == 0 {
+		return nil
+	}
+	var (
+		cats, principals                              []string
+		days, counts, reads, writes, exports, deletes []int64
+		firsts, lasts                                 []int64
+	)
+	for _, r := range rows {
+		cats, principals = append(cats, r.Categories), append(principals, r.Principal)
+		days, counts = append(days, r.Day), append(counts, r.Count)
+		reads, writes = append(reads, r.PerAction[0]), append(writes, r.PerAction[1])
+		exports, deletes = append(exports, r.PerAction[2]), append(deletes, r.PerAction[3])
+		firsts, lasts = append(firsts, r.First), append(lasts, r.Last)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_rollup AS r (categories, day, principal, count, reads, writes, exports, deletes, first_at, last_at)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+		ON CONFLICT (categories, day, principal) DO UPDATE SET count = r.count + excluded.count,
+			reads = r.reads + excluded.reads, writes = r.writes + excluded.writes,
+			exports = r.exports + excluded.exports, deletes = r.deletes + excluded.deletes,
+			first_at = least(r.first_at, excluded.first_at), last_at = greatest(r.last_at, excluded.last_at)`,
+		cats, days, principals, counts, reads, writes, exports, deletes, firsts, lasts); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO audit_rollup_sets (categories) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING`, cats)
+	return err
 }
 
 // AuditSize returns the number of entries.
@@ -288,15 +326,43 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 // million times has a handful of distinct category lists, not a million
 // to concatenate.)
 func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cordon.AuditAccess) error) error {
-	args := []any{micros(f.From)}
+	from, to := micros(f.From), micros(f.To)
+	if first, last, ok := stored.RollupWindow(from, to); ok && f.By == cordon.AuditByPrincipal && len(f.Users) == 0 {
+		return db.auditQueryRollup(ctx, f, from, to, first, last, fn)
+	}
+	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	where := []string{"at >= $1"}
+	where := []string{"at >= " + arg(from)}
 	if !f.To.IsZero() {
-		where = append(where, "at < "+arg(micros(f.To)))
+		where = append(where, "at < "+arg(to))
 	}
+	where = append(where, auditFilterSQL(f, false, arg)...)
+	key, unresolved, account := "principal", "false", "''"
+	if f.By == cordon.AuditBySubject {
+		key = auditUser
+		unresolved, account = "coalesce(account = '', false)", "coalesce(account, '')"
+	}
+	// One row per group: the actions are counted in columns (there are
+	// four), not grouped by, which would make up to four rows of each.
+	q := `SELECT ` + key + ` COLLATE "C" AS k, ` + unresolved + ` AS u, min(` + account + `),
+		count(*) FILTER (WHERE action = 'read'), count(*) FILTER (WHERE action = 'write'),
+		count(*) FILTER (WHERE action = 'export'), count(*) FILTER (WHERE action = 'delete'),
+		string_agg(DISTINCT categories, ' '), array_agg(DISTINCT subject), count(*), min(at), max(at)
+		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
+		GROUP BY k, u ORDER BY k, u`
+	return db.auditRows(ctx, f.By, q, args, fn)
+}
+
+// auditFilterSQL is the principal, user and category conditions of f on
+// audit_entries, or (rollup) on audit_rollup, whose rows are keyed by
+// their set of categories: there the sets carrying the category are
+// looked up in audit_rollup_sets, and every set is named even without a
+// category, so the day range is read through the primary key per set.
+func auditFilterSQL(f cordon.AuditFilter, rollup bool, arg func(any) string) []string {
+	var where []string
 	if len(f.Principals) > 0 {
 		names, patterns := stored.SplitPrincipals(f.Principals)
 		var or []string
@@ -311,28 +377,60 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 	if len(f.Users) > 0 {
 		where = append(where, auditUser+" = ANY("+arg(f.Users)+")")
 	}
-	if f.Category != "" {
+	switch {
+	case rollup && f.Category != "":
+		where = append(where, "categories IN (SELECT categories FROM audit_rollup_sets WHERE position("+arg(" "+f.Category+" ")+" in ' ' || categories || ' ') > 0)")
+	case rollup:
+		where = append(where, "categories IN (SELECT categories FROM audit_rollup_sets)")
+	case f.Category != "":
 		where = append(where, "position("+arg(" "+f.Category+" ")+" in ' ' || categories || ' ') > 0")
 	}
-	key, unresolved, account := "principal", "false", "''"
-	if f.By == cordon.AuditBySubject {
-		key = auditUser
-		unresolved, account = "coalesce(account = '', false)", "coalesce(account, '')"
+	return where
+}
+
+// auditQueryRollup answers a question grouped by principal over a window
+// holding whole days [first, last) (last 0: no end): those days from
+// audit_rollup, the edges the window cuts, [from, first) and [last, to),
+// from the entries, in one statement, so one snapshot.
+func (db *DB) auditQueryRollup(ctx context.Context, f cordon.AuditFilter, from, to, first, last int64, fn func(*cordon.AuditAccess) error) error {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
 	}
-	// One row per group: the actions are counted in columns (there are
-	// four), not grouped by, which would make up to four rows of each.
-	q := `SELECT ` + key + ` COLLATE "C" AS k, ` + unresolved + ` AS u, min(` + account + `),
-		count(*) FILTER (WHERE action = 'read'), count(*) FILTER (WHERE action = 'write'),
-		count(*) FILTER (WHERE action = 'export'), count(*) FILTER (WHERE action = 'delete'),
-		string_agg(DISTINCT categories, ' '), array_agg(DISTINCT subject), count(*), min(at), max(at)
-		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
-		GROUP BY k, u ORDER BY k, u`
+	rwhere := []string{"day >= " + arg(first)}
+	if to != 0 {
+		rwhere = append(rwhere, "day < "+arg(last))
+	}
+	rwhere = append(rwhere, auditFilterSQL(f, true, arg)...)
+	parts := []string{`SELECT principal, reads AS r, writes AS w, exports AS x, deletes AS d, categories, count AS n, first_at AS f, last_at AS l
+		FROM audit_rollup WHERE ` + strings.Join(rwhere, " AND ")}
+	edge := func(lo, hi int64) {
+		if lo >= hi {
+			return
+		}
+		w := append([]string{"at >= " + arg(lo), "at < " + arg(hi)}, auditFilterSQL(f, false, arg)...)
+		parts = append(parts, `SELECT principal, (action = 'read')::int::bigint, (action = 'write')::int::bigint, (action = 'export')::int::bigint,
+			(action = 'delete')::int::bigint, categories, 1::bigint, at, at FROM audit_entries WHERE `+strings.Join(w, " AND "))
+	}
+	edge(from, first*stored.DayMicros)
+	if to != 0 {
+		edge(last*stored.DayMicros, to)
+	}
+	q := `SELECT principal COLLATE "C" AS k, false, '', sum(r)::bigint, sum(w)::bigint, sum(x)::bigint, sum(d)::bigint,
+		string_agg(DISTINCT categories, ' '), '{}'::text[], sum(n)::bigint, min(f), max(l)
+		FROM (` + strings.Join(parts, " UNION ALL ") + `) AS u GROUP BY k ORDER BY k`
+	return db.auditRows(ctx, f.By, q, args, fn)
+}
+
+// auditRows runs an AuditQuery statement and merges its rows.
+func (db *DB) auditRows(ctx context.Context, by cordon.AuditGroupBy, q string, args []any, fn func(*cordon.AuditAccess) error) error {
 	rows, err := db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return mapErr(err)
 	}
 	defer rows.Close()
-	merge := &stored.AuditMerger{By: f.By, Fn: fn}
+	merge := &stored.AuditMerger{By: by, Fn: fn}
 	for rows.Next() {
 		var (
 			r          stored.AuditRow
@@ -343,7 +441,7 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 			return err
 		}
 		r.Categories = stored.SplitCategories(categories)
-		if f.By != cordon.AuditBySubject {
+		if by != cordon.AuditBySubject {
 			r.Aliases = nil
 		}
 		if err := merge.Add(r); err != nil {

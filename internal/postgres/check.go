@@ -49,7 +49,7 @@ func (db *DB) Diagnose(ctx context.Context) []stored.Finding {
 			return v, err
 		}
 	}
-	return append(out, stored.DiagnoseContent(ctx, stored.Queries{
+	out = append(out, stored.DiagnoseContent(ctx, stored.Queries{
 		Meta:       func(key string) (string, error) { return db.Meta(ctx, key) },
 		Keys:       n(`SELECT count(*) FROM signing_keys WHERE retired_at = 0`),
 		AuditKey:   n(`SELECT count(*) FROM audit_key`),
@@ -58,4 +58,15 @@ func (db *DB) Diagnose(ctx context.Context) []stored.Finding {
 		AuditSize:  n(`SELECT coalesce((SELECT size FROM audit_size), 0)`),
 		Checkpoint: n(`SELECT coalesce(max(size), 0) FROM audit_checkpoints`),
 	})...)
+	return append(out, stored.RollupFinding(n(auditRollupDiff)()))
 }
+
+// auditRollupDiff counts the rows on which audit_rollup and the entries
+// summed afresh disagree.
+const auditRollupDiff = `WITH fresh AS (
+		SELECT categories COLLATE "C" AS categories, floor(at::numeric / 86400000000)::bigint AS day, principal COLLATE "C" AS principal,
+			count(*) AS count, count(*) FILTER (WHERE action = 'read') AS reads, count(*) FILTER (WHERE action = 'write') AS writes,
+			count(*) FILTER (WHERE action = 'export') AS exports, count(*) FILTER (WHERE action = 'delete') AS deletes, min(at) AS first_at, max(at) AS last_at
+		FROM audit_entries GROUP BY 1, 2, 3),
+	kept AS (SELECT categories, day, principal, count, reads, writes, exports, deletes, first_at, last_at FROM audit_rollup)
+	SELECT (SELECT count(*) FROM (SELECT * FROM fresh EXCEPT SELECT * FROM kept) AS a) + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM fresh) AS b)`

@@ -20,7 +20,7 @@ var _ cordon.AuditStore = (*DB)(nil)
 const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories, account`
 
 // auditInsertRows is how many entries one INSERT carries.
-const auditInsertRows = 200
+const auditInsertRows = 1000
 
 // auditRowMarks is the VALUES list of a full INSERT; a shorter one is a
 // prefix of it, auditRowMark bytes a row (the last row's ", " cut off).
@@ -67,7 +67,7 @@ func appendAuditTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntry
 	// Many rows per INSERT: each statement's bind and step cost more here
 	// than the row does (8 parameters a row, far under SQLite's 32,766).
 	for chunk := range slices.Chunk(entries, auditInsertRows) {
-		q := `INSERT INTO audit_entries (` + auditCols + `) VALUES ` + auditRowMarks[:len(chunk)*auditRowMark-2]
+		q := `INSERT OR FAIL INTO audit_entries (` + auditCols + `) VALUES ` + auditRowMarks[:len(chunk)*auditRowMark-2]
 		args := make([]any, 0, 9*len(chunk))
 		for _, e := range chunk {
 			args = append(args, next, e.Leaf, e.LeafHash, micros(e.Time), e.Principal, e.Action, e.Subject, stored.JoinCategories(e.Categories), stored.AuditAccount(e))
@@ -77,7 +77,49 @@ func appendAuditTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntry
 			return 0, err
 		}
 	}
+	if err := appendRollupTx(ctx, tx, entries); err != nil {
+		return 0, err
+	}
 	return uint64(size), nil
+}
+
+// auditRollupRows is how many rollup rows one upsert carries (10
+// parameters each).
+const auditRollupRows = 500
+
+var auditRollupMarks = strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", auditRollupRows)
+
+const auditRollupMark = len("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ")
+
+// appendRollupTx adds entries to audit_rollup inside the transaction
+// that appends them, so the rollup sums exactly the committed entries.
+func appendRollupTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntry) error {
+	rows := stored.AuditRollup(entries)
+	var sets []string
+	for chunk := range slices.Chunk(rows, auditRollupRows) {
+		q := `INSERT INTO audit_rollup (categories, day, principal, count, reads, writes, exports, deletes, first_at, last_at) VALUES ` +
+			auditRollupMarks[:len(chunk)*auditRollupMark-2] + `
+			ON CONFLICT (categories, day, principal) DO UPDATE SET count = count + excluded.count,
+				reads = reads + excluded.reads, writes = writes + excluded.writes,
+				exports = exports + excluded.exports, deletes = deletes + excluded.deletes,
+				first_at = min(first_at, excluded.first_at), last_at = max(last_at, excluded.last_at)`
+		args := make([]any, 0, 10*len(chunk))
+		for _, r := range chunk {
+			args = append(args, r.Categories, r.Day, r.Principal, r.Count, r.PerAction[0], r.PerAction[1], r.PerAction[2], r.PerAction[3], r.First, r.Last)
+			if len(sets) == 0 || sets[len(sets)-1] != r.Categories {
+				sets = append(sets, r.Categories)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	if len(sets) > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_rollup_sets (categories) SELECT value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING`, jsonStrings(sets)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AuditSize returns the number of entries.
@@ -297,10 +339,37 @@ func (db *DB) AuditReport(ctx context.Context, principals []string, from, to tim
 // million times has a handful of distinct category lists, not a million
 // to concatenate.)
 func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cordon.AuditAccess) error) error {
-	where, args := []string{"at >= ?"}, []any{micros(f.From)}
-	if !f.To.IsZero() {
-		where, args = append(where, "at < ?"), append(args, micros(f.To))
+	from, to := micros(f.From), micros(f.To)
+	if first, last, ok := stored.RollupWindow(from, to); ok && f.By == cordon.AuditByPrincipal && len(f.Users) == 0 {
+		return db.auditQueryRollup(ctx, f, from, to, first, last, fn)
 	}
+	where, args := []string{"at >= ?"}, []any{from}
+	if !f.To.IsZero() {
+		where, args = append(where, "at < ?"), append(args, to)
+	}
+	fw, fargs := auditFilterSQL(f, false)
+	where, args = append(where, fw...), append(args, fargs...)
+	key, unresolved, account := "principal", "0", "''"
+	if f.By == cordon.AuditBySubject {
+		key = auditUser
+		unresolved, account = "coalesce(account = '', 0)", "coalesce(account, '')"
+	}
+	// One row per group: the actions are counted in columns (there are
+	// four), not grouped by, which would make up to four rows of each.
+	q := `SELECT ` + key + ` AS k, ` + unresolved + ` AS u, min(` + account + `),
+		sum(action = 'read'), sum(action = 'write'), sum(action = 'export'), sum(action = 'delete'),
+		group_concat(DISTINCT categories), json_group_array(DISTINCT subject), count(*), min(at), max(at)
+		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
+		GROUP BY k, u ORDER BY k, u`
+	return db.auditRows(ctx, f.By, q, args, fn)
+}
+
+// auditFilterSQL is the principal, user and category conditions of f, on
+// audit_entries or (rollup) on audit_rollup, whose rows are keyed by
+// their set of categories: there the sets carrying the category are
+// looked up in audit_rollup_sets, and every set is named even without a
+// category, so the day range is read through the primary key per set.
+func auditFilterSQL(f cordon.AuditFilter, rollup bool) (where []string, args []any) {
 	if len(f.Principals) > 0 {
 		names, patterns := stored.SplitPrincipals(f.Principals)
 		var or []string
@@ -318,28 +387,58 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 		where = append(where, auditUser+" IN (SELECT value FROM json_each(?))")
 		args = append(args, jsonStrings(f.Users))
 	}
-	if f.Category != "" {
+	switch {
+	case rollup && f.Category != "":
+		where = append(where, "categories IN (SELECT categories FROM audit_rollup_sets WHERE instr(' ' || categories || ' ', ?) > 0)")
+		args = append(args, fmt.Sprintf(" %s ", f.Category))
+	case rollup:
+		where = append(where, "categories IN (SELECT categories FROM audit_rollup_sets)")
+	case f.Category != "":
 		where = append(where, "instr(' ' || categories || ' ', ?) > 0")
 		args = append(args, " "+f.Category+" ")
 	}
-	key, unresolved, account := "principal", "0", "''"
-	if f.By == cordon.AuditBySubject {
-		key = auditUser
-		unresolved, account = "coalesce(account = '', 0)", "coalesce(account, '')"
+	return where, args
+}
+
+// auditQueryRollup answers a question grouped by principal over a window
+// holding whole days [first, last) (last 0: no end): those days from
+// audit_rollup, the edges the window cuts, [from, first) and [last, to),
+// from the entries, all in one statement, so one snapshot.
+func (db *DB) auditQueryRollup(ctx context.Context, f cordon.AuditFilter, from, to, first, last int64, fn func(*cordon.AuditAccess) error) error {
+	fw, fargs := auditFilterSQL(f, false)
+	rw, rargs := auditFilterSQL(f, true)
+	rwhere, args := []string{"day >= ?"}, []any{first}
+	if to != 0 {
+		rwhere, args = append(rwhere, "day < ?"), append(args, last)
 	}
-	// One row per group: the actions are counted in columns (there are
-	// four), not grouped by, which would make up to four rows of each.
-	q := `SELECT ` + key + ` AS k, ` + unresolved + ` AS u, min(` + account + `),
-		sum(action = 'read'), sum(action = 'write'), sum(action = 'export'), sum(action = 'delete'),
-		group_concat(DISTINCT categories), json_group_array(DISTINCT subject), count(*), min(at), max(at)
-		FROM audit_entries WHERE ` + strings.Join(where, " AND ") + `
-		GROUP BY k, u ORDER BY k, u`
+	rwhere, args = append(rwhere, rw...), append(args, rargs...)
+	parts := []string{`SELECT principal, reads AS r, writes AS w, exports AS x, deletes AS d, categories, count AS n, first_at AS f, last_at AS l
+		FROM audit_rollup WHERE ` + strings.Join(rwhere, " AND ")}
+	edge := func(lo, hi int64) {
+		if lo >= hi {
+			return
+		}
+		parts = append(parts, `SELECT principal, action = 'read', action = 'write', action = 'export', action = 'delete', categories, 1, at, at
+			FROM audit_entries WHERE `+strings.Join(append([]string{"at >= ?", "at < ?"}, fw...), " AND "))
+		args = append(append(args, lo, hi), fargs...)
+	}
+	edge(from, first*stored.DayMicros)
+	if to != 0 {
+		edge(last*stored.DayMicros, to)
+	}
+	q := `SELECT principal AS k, 0, '', sum(r), sum(w), sum(x), sum(d), group_concat(DISTINCT categories), '[]', sum(n), min(f), max(l)
+		FROM (` + strings.Join(parts, " UNION ALL ") + `) GROUP BY k ORDER BY k`
+	return db.auditRows(ctx, f.By, q, args, fn)
+}
+
+// auditRows runs an AuditQuery statement and merges its rows.
+func (db *DB) auditRows(ctx context.Context, by cordon.AuditGroupBy, q string, args []any, fn func(*cordon.AuditAccess) error) error {
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {
 		return mapErr(err)
 	}
 	defer rows.Close()
-	merge := &stored.AuditMerger{By: f.By, Fn: fn}
+	merge := &stored.AuditMerger{By: by, Fn: fn}
 	for rows.Next() {
 		var (
 			r                   stored.AuditRow
@@ -350,7 +449,7 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 			return err
 		}
 		r.Categories = stored.SplitCategories(strings.ReplaceAll(categories, ",", stored.CategorySep))
-		if f.By == cordon.AuditBySubject {
+		if by == cordon.AuditBySubject {
 			if err := json.Unmarshal([]byte(aliases), &r.Aliases); err != nil {
 				return fmt.Errorf("sqlite: audit aliases: %w", err)
 			}

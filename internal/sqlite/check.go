@@ -132,8 +132,17 @@ func (db *DB) Diagnose(ctx context.Context) []stored.Finding {
 			return queryInt(ctx, db.r, `SELECT coalesce(max(size), 0) FROM audit_checkpoints`)
 		},
 	})...)
-	return out
+	return append(out, stored.RollupFinding(queryInt(ctx, db.r, auditRollupDiff)))
 }
+
+// auditRollupDiff counts the rows on which audit_rollup and the entries
+// summed afresh disagree.
+const auditRollupDiff = `WITH fresh AS (
+		SELECT categories, CASE WHEN at >= 0 THEN at / 86400000000 ELSE -((-at - 1) / 86400000000) - 1 END AS day, principal,
+			count(*), sum(action = 'read'), sum(action = 'write'), sum(action = 'export'), sum(action = 'delete'), min(at), max(at)
+		FROM audit_entries GROUP BY 1, 2, 3),
+	kept AS (SELECT categories, day, principal, count, reads, writes, exports, deletes, first_at, last_at FROM audit_rollup)
+	SELECT (SELECT count(*) FROM (SELECT * FROM fresh EXCEPT SELECT * FROM kept)) + (SELECT count(*) FROM (SELECT * FROM kept EXCEPT SELECT * FROM fresh))`
 
 func queryStrings(ctx context.Context, q *sql.DB, query string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, query)

@@ -50,7 +50,11 @@ var (
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
-	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)"}
+	// temp_store(MEMORY): a multi-row INSERT keeps its statement journal,
+	// and a large GROUP BY its sorter, in memory rather than in a temporary
+	// file written through a syscall per page (30 % of an audit append's
+	// CPU went to the statement journal's file).
+	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "temp_store(MEMORY)"}
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
@@ -60,6 +64,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		wq[k] = v
 	}
 	wq.Set("_txlock", "immediate")
+	// The one writer keeps 64 MiB of pages (the default is 2 MiB): an
+	// audit append inserts into indexes at random places, and each page
+	// not cached is a read through a syscall.
+	wq.Add("_pragma", "cache_size(-65536)")
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
