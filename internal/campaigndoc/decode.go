@@ -56,6 +56,14 @@ type docRamp struct {
 	Mode              *string         `json:"mode"`
 	MaxDuration       json.RawMessage `json:"max_duration"`
 	TargetUtilisation *float64        `json:"target_utilisation"`
+	// Priority names who goes first, in a ramp of either mode.
+	Priority *docPriority `json:"priority"`
+}
+
+type docPriority struct {
+	Users            []string `json:"users"`
+	UsersFromReport  *string  `json:"users_from_report"`
+	UnusualAddresses *bool    `json:"unusual_addresses"`
 }
 
 type docUpgrade struct {
@@ -68,11 +76,12 @@ type docUpgrade struct {
 // path. Objects at other paths (upgrade.urls, or an object where a string
 // belongs) are left to the typed decode and to validation.
 var schema = map[string][]string{
-	"":        {"kind", "name", "cohort", "ramp", "upgrade", "message", "after", "verify"},
-	"after":   {"campaign", "satisfied", "per"},
-	"cohort":  {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report"},
-	"ramp":    {"start", "duration", "mode", "max_duration", "target_utilisation"},
-	"upgrade": {"min_version", "mode", "urls"},
+	"":              {"kind", "name", "cohort", "ramp", "upgrade", "message", "after", "verify"},
+	"after":         {"campaign", "satisfied", "per"},
+	"cohort":        {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report"},
+	"ramp":          {"start", "duration", "mode", "max_duration", "target_utilisation", "priority"},
+	"ramp.priority": {"users", "users_from_report", "unusual_addresses"},
+	"upgrade":       {"min_version", "mode", "urls"},
 }
 
 func invalid(field, format string, args ...any) *cordon.Error {
