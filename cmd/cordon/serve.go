@@ -295,6 +295,9 @@ func (m *Main) start() {
 	m.ssfDone = make(chan struct{})
 	go func() { defer close(m.ssfDone); m.SSF.Run(watchCtx) }()
 	go m.pace(watchCtx, c)
+	// Accounts seen logging in from somewhere new go first in a ramp that
+	// asks for it, a lead after they were seen: flushed each second.
+	go m.Campaigns.RunUnusual(watchCtx, time.Second)
 	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Notices: m.Notices, Alerts: m.Alerts, Hasher: m.hasher,
 		Clock: c.Clock, Log: c.Log, FourEyes: c.FourEyes, Closing: watchCtx, ClientAddr: c.TrustedProxies.Addr,
 		Throttle: throttle.New(throttle.DefaultConfig(), c.Clock)})

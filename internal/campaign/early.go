@@ -2,10 +2,12 @@ package campaign
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/decision"
 	"github.com/cordon-dev/cordon/internal/pace"
 )
 
@@ -143,4 +145,82 @@ func (s *Service) RunUnusual(ctx context.Context, every time.Duration) {
 			}
 		}
 	}
+}
+
+// Admission is when and why a campaign admits one user: what `cordon
+// campaign admission` and GET …/admission?user= answer.
+type Admission struct {
+	Campaign string `json:"campaign"`
+	Account  string `json:"account"`
+	// InCohort is false when the campaign names its users and this is not
+	// one of them (then the admission touches none of its sessions).
+	InCohort bool `json:"in_cohort"`
+	// At is when the user is admitted; Admitted whether that is past.
+	At       time.Time `json:"admitted_at"`
+	Admitted bool      `json:"admitted"`
+	// Why is priority (named by the ramp's priority: users or a report
+	// whose data was read), unusual_address (logged in from somewhere new
+	// during the ramp), ramp (the user's place in the ramp's order, at
+	// its pace) or activation.
+	Why string `json:"why"`
+}
+
+// AdmissionOf says when and why campaign c admits the user ref (an
+// account id or username), as the engine decides it at every
+// enforcement point. A draft is judged as if activated now.
+func (s *Service) AdmissionOf(ctx context.Context, c *cordon.Campaign, ref string) (*Admission, error) {
+	ids, err := s.resolveUsers(ctx, []string{ref})
+	if err != nil {
+		if cordon.ErrorCode(err) == cordon.ECodeUnprocessable {
+			return nil, cordon.FieldError(cordon.ECodeNotFound, "user", "no account %q", ref)
+		}
+		return nil, err
+	}
+	acct := ids[0]
+	now := s.clock.Now()
+	at, why, ok := s.progress.Load().AdmissionWhy(c.ID, acct)
+	if !ok {
+		cc := *c
+		cc.State = cordon.StateActive
+		if cc.Activated.IsZero() {
+			cc.Activated = now
+		}
+		pol, err := decision.Compile([]*cordon.Campaign{&cc}, 0, now)
+		if err != nil {
+			return nil, err
+		}
+		at, why, _ = pol.AdmissionWhy(c.ID, acct)
+	}
+	in := true
+	if c.UserIDs != nil || len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "" {
+		in = slices.Contains(c.UserIDs, acct)
+	}
+	return &Admission{Campaign: c.ID, Account: acct, InCohort: in, At: at.UTC(), Admitted: !now.Before(at), Why: why}, nil
+}
+
+// PriorityCounts is how many accounts a ramp admits early, by why.
+type PriorityCounts struct {
+	// Named are the ramp's priority users (users and users_from_report),
+	// admitted from its first instant.
+	Named int `json:"named"`
+	// UnusualAddress are the accounts seen logging in from somewhere new.
+	UnusualAddress int `json:"unusual_address"`
+}
+
+// Priorities counts c's early admissions; nil when its ramp has no
+// priority.
+func Priorities(c *cordon.Campaign) *PriorityCounts {
+	if c.Ramp == nil || c.Ramp.Priority == nil {
+		return nil
+	}
+	var p PriorityCounts
+	for _, e := range c.Early {
+		switch e.Why {
+		case cordon.AdmitPriority:
+			p.Named++
+		case cordon.AdmitUnusualAddress:
+			p.UnusualAddress++
+		}
+	}
+	return &p
 }
