@@ -64,7 +64,7 @@ func TestLoginFromSomewhereNewGoesFirst(t *testing.T) {
 		return got.Early
 	}
 	clk.Advance(time.Minute)
-	login("192.0.2.1:2", "d-home", alicePassword)   // known device and address
+	login("192.0.2.1:2", "d-home", alicePassword)    // known device and address
 	login("198.51.100.9:1", "d-home", alicePassword) // a known device from a new address
 	login("192.0.2.1:3", "d-new", alicePassword)     // a new device at home
 	login("203.0.113.5:1", "d-evil", "wrong password")
