@@ -54,7 +54,7 @@ var mutations = []mutation{
 		From: "if e, ok := c.early[uh]; ok && e < a {\n\t\t\ta = e", To: "if e, ok := c.early[uh]; ok {\n\t\t\ta = e",
 		Pkgs: []string{"./internal/decision"}, Run: "TestPriorityNeverDelays"},
 	{Name: "an unusual address is admitted inside the lead", File: "internal/campaign/early.go",
-		From: "at := now.Add(pace.Lead)", To: "at := now",
+		From: "at := now.Add(pace.Lead)", To: "at := now.Add(0 * pace.Lead)",
 		Pkgs: []string{"./internal/campaign"}, Run: "TestUnusualAddressGoesFirst"},
 	{Name: "a second sighting moves an early admission", File: "internal/cordon/pace.go",
 		From: "\t\tcase have[a.Account]:\n\t\t\tcontinue\n", To: "",
