@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/adminclient"
+	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/password"
 	"github.com/cordon-dev/cordon/internal/simulate"
 	"github.com/cordon-dev/cordon/internal/token"
@@ -120,8 +121,25 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	sim := &simulate.Simulator{Config: simulate.Config{Server: m.URL(), Gate: "http://" + g.Addr(), Path: "/", Installs: n,
-		Concurrency: 4096, Duration: time.Hour, Speed: 1, Think: 5 * time.Second, AdminToken: secret, UsersPrefix: "rs-", Seed: 18}}
+	// The accounts share one password hashed once: n hashes through the
+	// import would take minutes on a loaded machine, and only the logins'
+	// hashing is measured.
+	const pw = "real scale shared password"
+	h, err := m.hasher.Hash(ctx, pw)
+	if err != nil {
+		return res, err
+	}
+	accts := make([]simulate.Account, n)
+	now := time.Now()
+	for i := range accts {
+		name := fmt.Sprintf("rs-%06d", i)
+		if err := m.store.CreateAccount(ctx, &cordon.Account{ID: fmt.Sprintf("a-rs%06d", i), Username: name, PasswordHash: h, PasswordChangedAt: now, CreatedAt: now}); err != nil {
+			return res, err
+		}
+		accts[i] = simulate.Account{Username: name, Password: pw}
+	}
+	sim := &simulate.Simulator{Config: simulate.Config{Server: m.URL(), Gate: "http://" + g.Addr(), Path: "/", Installs: n, Accounts: accts,
+		Concurrency: 4096, Duration: time.Hour, Speed: 1, Think: 5 * time.Second, AdminToken: secret, Seed: 18}}
 	simCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
