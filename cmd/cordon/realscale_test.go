@@ -24,17 +24,20 @@ import (
 
 // realRun is one ramp's figures from a real server, gate and fleet.
 type realRun struct {
-	Ramp     string  `json:"ramp"`
-	Installs int     `json:"installs"`
-	Capacity float64 `json:"capacity_per_s"` // measured: the hashing pool's slots ÷ the time of one hash
-	PeakRate float64 `json:"peak_logins_per_s"`
+	Ramp     string `json:"ramp"`
+	Installs int    `json:"installs"`
+	// PeakDone is the most logins per second the server hashed over 5 s
+	// (what the tier could take, on this machine, then); PeakTried the
+	// most attempted (hashed or answered overloaded) over 5 s.
+	PeakDone  float64 `json:"peak_hashed_per_s"`
+	PeakTried float64 `json:"peak_attempted_per_s"`
 	// Shed are the logins the server answered overloaded (503) after the
 	// activation; Deferred the apps' logins shed four times in a row.
 	Shed     int64   `json:"logins_shed"`
 	Deferred int64   `json:"logins_put_off"`
 	Admitted float64 `json:"all_admitted_s"` // seconds from activation until every user is admitted
 	Back95   float64 `json:"relogged_95_s"`  // seconds until 95 % of the installs logged in again
-	Relogins int64   `json:"relogins"`
+	Relogins int64   `json:"relogins"`       // re-logins the simulator counted (not those put off)
 }
 
 // TestRealScaleRamp runs a reauth campaign over a real fleet — a server
@@ -79,10 +82,10 @@ func TestRealScaleRamp(t *testing.T) {
 	}
 }
 
-// realScaleRun plays one ramp: a server (a lighter argon2id than
-// cordon serve's, as the demo's, pacing every 2 s), an upstream, a gate,
-// n installs that call the API every 5 s on average and log in again
-// when refused; after 20 s of quiet, a reauth campaign over everyone with
+// realScaleRun plays one ramp: a server (cordon serve's argon2id, or
+// the demo's lighter one with CORDON_REALSCALE_LIGHT=1; pacing every
+// 2 s), an upstream, a gate, n installs that call the API every 15 s on
+// average and log in again when refused (after 1–5 s of typing); after 20 s of quiet, a reauth campaign over everyone with
 // the ramp, until 95 % of the installs logged in again (or 8 minutes).
 func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) (realRun, error) {
 	res := realRun{Ramp: ramp, Installs: n}
@@ -94,7 +97,9 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 	secret, _ := token.NewSecret("cat_")
 	quiet := slog.New(slog.DiscardHandler)
 	hash := password.DefaultParams()
-	hash.Time, hash.MemoryKiB = 1, 8*1024
+	if os.Getenv("CORDON_REALSCALE_LIGHT") != "" {
+		hash.Time, hash.MemoryKiB = 1, 8*1024 // the demo's
+	}
 	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: dir, AdminToken: secret, Hash: hash, Log: quiet, Out: io.Discard,
 		PaceEvery: 2 * time.Second, PolicyPoll: 200 * time.Millisecond}}
 	if err := m.Run(ctx); err != nil {
@@ -139,7 +144,8 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 		accts[i] = simulate.Account{Username: name, Password: pw}
 	}
 	sim := &simulate.Simulator{Config: simulate.Config{Server: m.URL(), Gate: "http://" + g.Addr(), Path: "/", Installs: n, Accounts: accts,
-		Concurrency: 4096, Duration: time.Hour, Speed: 1, Think: 5 * time.Second, AdminToken: secret, Seed: 18}}
+		Concurrency: 4096, Duration: time.Hour, Speed: 1, Think: 15 * time.Second, AdminToken: secret, Seed: 18,
+		Progress: os.Stderr, ProgressEvery: 30 * time.Second}}
 	simCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
@@ -149,8 +155,16 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 	case err := <-done:
 		return res, fmt.Errorf("the fleet did not start: %w", err)
 	}
-	// Quiet, so the pacer has measured the tier before the breach.
-	time.Sleep(20 * time.Second)
+	// Quiet: every install logged in (a login shed at the start is tried
+	// again at the install's next turn), so the hashing pool has been idle
+	// for 20 s, and the pacer has measured the tier, before the breach.
+	idle, last := time.Now(), m.hasher.Load().Done
+	for time.Since(idle) < 20*time.Second {
+		time.Sleep(time.Second)
+		if d := m.hasher.Load().Done; d != last {
+			idle, last = time.Now(), d
+		}
+	}
 	admin := adminclient.New(m.URL(), secret)
 	start := time.Now().UTC()
 	doc := fmt.Sprintf(`{"kind":"reauth","name":"real scale","ramp":{"start":%q,"duration":%q}}`, start.Format(time.RFC3339Nano), fixed.String())
@@ -169,7 +183,11 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 		return res, err
 	}
 	activated := time.Now()
-	last, lastAt := load0, activated
+	type sample struct {
+		at         time.Time
+		done, shed int64
+	}
+	window := []sample{{activated, load0.Done, load0.Shed}}
 	for tick := time.NewTicker(time.Second); ; {
 		select {
 		case <-ctx.Done():
@@ -178,13 +196,19 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 		}
 		now := time.Now()
 		l := m.hasher.Load()
-		if dt := now.Sub(lastAt).Seconds(); dt > 0 {
-			res.PeakRate = max(res.PeakRate, float64(l.Done-last.Done+l.Shed-last.Shed)/dt)
+		window = append(window, sample{now, l.Done, l.Shed})
+		for len(window) > 2 && now.Sub(window[1].at) >= 5*time.Second {
+			window = window[1:]
 		}
-		last, lastAt = l, now
+		if w := window[0]; now.Sub(w.at) >= 5*time.Second {
+			dt := now.Sub(w.at).Seconds()
+			res.PeakDone = max(res.PeakDone, float64(l.Done-w.done)/dt)
+			res.PeakTried = max(res.PeakTried, float64(l.Done-w.done+l.Shed-w.shed)/dt)
+		}
 		var cv struct {
 			Progress struct {
 				AdmittedShare float64 `json:"admitted_share"`
+				Satisfied     int64   `json:"satisfied"`
 			} `json:"progress"`
 		}
 		if err := admin.Do(ctx, "GET", "/admin/v1/campaigns/"+c.ID, nil, &cv); err != nil {
@@ -193,8 +217,10 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 		if res.Admitted == 0 && cv.Progress.AdmittedShare >= 1 {
 			res.Admitted = now.Sub(activated).Seconds()
 		}
-		s := sim.Stats()
-		if res.Back95 == 0 && float64(s.Relogins-before.Relogins) >= 0.95*float64(n) {
+		// Logged in again: the users the campaign counts as satisfied (an
+		// app whose re-login was shed four times logs in at its next turn,
+		// which the simulator does not count as a re-login).
+		if res.Back95 == 0 && float64(cv.Progress.Satisfied) >= 0.95*float64(n) {
 			res.Back95 = now.Sub(activated).Seconds()
 		}
 		if res.Back95 > 0 && res.Admitted > 0 || now.Sub(activated) > 8*time.Minute {
@@ -206,10 +232,6 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 	res.Shed = l.Shed - load0.Shed
 	res.Deferred = after.LoginsDeferred - before.LoginsDeferred
 	res.Relogins = after.Relogins - before.Relogins
-	if d := l.Done - load0.Done; d > 0 {
-		perOp := (l.Busy - load0.Busy) / time.Duration(d)
-		res.Capacity = float64(min(l.Slots, 2)) / perOp.Seconds()
-	}
 	stop()
 	<-done
 	return res, nil
@@ -218,9 +240,9 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 // realScaleTable writes runs as the README's table.
 func realScaleTable(runs []realRun) string {
 	var b strings.Builder
-	b.WriteString("| ramp | installs | peak logins/s | capacity (measured) | logins shed | all admitted after | 95 % logged in again after |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| ramp | installs | peak logins attempted (5 s) | peak logins hashed (5 s) | logins shed (503) | logins put off | everyone admitted after | 95 % logged in again after |\n|---|---|---|---|---|---|---|---|\n")
 	for _, r := range runs {
-		fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f/s | %d | %.0f s | %.0f s |\n", r.Ramp, r.Installs, r.PeakRate, r.Capacity, r.Shed, r.Admitted, r.Back95)
+		fmt.Fprintf(&b, "| %s | %d | %.1f/s | %.1f/s | %d | %d | %.0f s | %.0f s |\n", r.Ramp, r.Installs, r.PeakTried, r.PeakDone, r.Shed, r.Deferred, r.Admitted, r.Back95)
 	}
 	return b.String()
 }
