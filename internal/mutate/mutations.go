@@ -120,7 +120,7 @@ var mutations = []mutation{
 		From: "if g.Facts.Device != \"\" && client.Device != g.Facts.Device {", To: "if client.Device != \"\" && client.Device != g.Facts.Device {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "Offline"},
 	{Name: "a login satisfies password_reset", File: "internal/campaign/campaign.go",
-		From: "for _, id := range s.progress.Load().Reauthenticated(sess) {", To: "for _, id := range s.campaignIDs(cordon.EventLogin, cordon.EventPasswordSet) {",
+		From: "for _, id := range pol.Reauthenticated(sess) {", To: "for _, id := range s.campaignIDs(cordon.EventLogin, cordon.EventPasswordSet) {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "PasswordReset|Reauth"},
 
 	// Progress against the cohort (issue 13) and what gates report.
