@@ -39,6 +39,11 @@ type campaignOut struct {
 	} `json:"email"`
 
 	PolicyVersion uint64 `json:"policy_version"`
+	// Priority counts the users the ramp admits before its order.
+	Priority *struct {
+		Named          int `json:"named"`
+		UnusualAddress int `json:"unusual_address"`
+	} `json:"priority"`
 }
 
 // afterOut is a campaign's prerequisite as the API shows it.
@@ -69,7 +74,7 @@ and pause, resume, cancel or complete it.`,
   cordon campaign activate c-0123
   cordon campaign show c-0123 --watch`,
 	},
-		campaignCreateCmd(a), campaignListCmd(a), campaignPreviewCmd(a), campaignShowCmd(a),
+		campaignCreateCmd(a), campaignListCmd(a), campaignPreviewCmd(a), campaignShowCmd(a), campaignAdmissionCmd(a),
 		campaignTransitionCmd(a, "activate", "Start enforcing a draft or paused campaign at every gate"),
 		campaignTransitionCmd(a, "pause", "Stop enforcing an active campaign for now"),
 		campaignTransitionCmd(a, "resume", "Enforce a paused campaign again"),
@@ -372,10 +377,32 @@ func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry, now time.Time
 	fmt.Fprintf(w, "%s  %s  %s\n  %s\n", c.ID, c.Kind, c.State, c.Name)
 	fmt.Fprintf(w, "  cohort:  %s\n", c.Cohort)
 	var r cordon.Ramp
-	if len(c.Ramp) > 0 && string(c.Ramp) != "null" && json.Unmarshal(c.Ramp, &r) == nil && r.Auto() {
+	hasRamp := len(c.Ramp) > 0 && string(c.Ramp) != "null" && json.Unmarshal(c.Ramp, &r) == nil
+	if hasRamp && r.Auto() {
 		showPace(w, &r, now)
 	} else if len(c.Ramp) > 0 && string(c.Ramp) != "null" {
 		fmt.Fprintf(w, "  ramp:    %s\n", c.Ramp)
+	}
+	if p := c.Priority; p != nil {
+		var from []string
+		if r.Priority != nil && len(r.Priority.Users) > 0 {
+			from = append(from, "users")
+		}
+		if r.Priority != nil && r.Priority.UsersFromReport != "" {
+			from = append(from, "report "+r.Priority.UsersFromReport+" (data read)")
+		}
+		named := ""
+		if len(from) > 0 {
+			named = fmt.Sprintf("%d user(s) of %s admitted from the ramp's start", p.Named, strings.Join(from, " and "))
+		}
+		unusual := ""
+		if r.Priority != nil && r.Priority.UnusualAddresses {
+			unusual = fmt.Sprintf("%d account(s) admitted early, seen logging in from somewhere new", p.UnusualAddress)
+			if named != "" {
+				unusual = "; " + unusual
+			}
+		}
+		fmt.Fprintf(w, "  first:   %s%s (why one user: cordon campaign admission %s USER)\n", named, unusual, c.ID)
 	}
 	if len(c.Upgrade) > 0 && string(c.Upgrade) != "null" {
 		fmt.Fprintf(w, "  upgrade: %s\n", c.Upgrade)
@@ -425,4 +452,58 @@ func showPace(w io.Writer, r *cordon.Ramp, now time.Time) {
 		fmt.Fprintf(w, "  back:    95 %% of the cohort's returning installs logged in again by %s (projected from when each was last seen)\n",
 			r.Pace.Back95.UTC().Format(time.RFC3339))
 	}
+}
+
+func campaignAdmissionCmd(a *app) *cobra.Command {
+	var out *outputFormat
+	c := leaf(&cobra.Command{
+		Use:   "admission ID USER",
+		Short: "Say when and why a campaign admits one user",
+		Long: `Say when a campaign admits one user (an account id or username) and why:
+priority (named by the ramp's priority, e.g. the users of a report whose data
+was read: from the ramp's first instant), unusual_address (logged in from
+somewhere new while the ramp ran), ramp (the user's place in the ramp's order,
+at its pace) or activation. Every gate decides the same. An admission once
+made never moves.`,
+		Example: "  cordon campaign admission c-0123 alice\n  cordon campaign admission c-0123 a-42 -o json",
+		Args:    exactArgs(2, "campaign ID and user"),
+	}, func(*flag.FlagSet) action {
+		return func(ctx context.Context, pos []string) error {
+			var raw json.RawMessage
+			if err := a.client().Do(ctx, "GET", campaignPath(pos[0])+"/admission?user="+url.QueryEscape(pos[1]), nil, &raw); err != nil {
+				return err
+			}
+			var ad struct {
+				Account  string    `json:"account"`
+				InCohort bool      `json:"in_cohort"`
+				At       time.Time `json:"admitted_at"`
+				Admitted bool      `json:"admitted"`
+				Why      string    `json:"why"`
+			}
+			if err := json.Unmarshal(raw, &ad); err != nil {
+				return err
+			}
+			return emit(a.stdout, out, raw, func() error {
+				when := "will be admitted"
+				if ad.Admitted {
+					when = "admitted"
+				}
+				fmt.Fprintf(a.stdout, "%s %s at %s: %s\n", ad.Account, when, ad.At.UTC().Format(time.RFC3339), admissionWhy[ad.Why])
+				if !ad.InCohort {
+					fmt.Fprintln(a.stdout, "not in the campaign's cohort: the admission touches none of this account's sessions")
+				}
+				return nil
+			})
+		}
+	})
+	out = withOutput(c)
+	return c
+}
+
+// admissionWhy says each reason of an admission in words.
+var admissionWhy = map[string]string{
+	cordon.AdmitPriority:       "priority (named by the ramp's priority: from its first instant)",
+	cordon.AdmitUnusualAddress: "unusual address (logged in from somewhere new while the ramp ran)",
+	cordon.AdmitRamp:           "the user's place in the ramp's order, at its pace",
+	cordon.AdmitActivation:     "the activation",
 }

@@ -454,3 +454,58 @@ func TestShowAutoRamp(t *testing.T) {
 		})
 	}
 }
+
+// TestCampaignAdmissionCLI: `campaign admission` says a ramp's priority
+// user is admitted from the ramp's first instant (priority) and another
+// by its place (ramp); show counts the priorities; the API refuses a
+// missing, oversized or unknown user and an unknown campaign.
+func TestCampaignAdmissionCLI(t *testing.T) {
+	m := testServer(t)
+	addUser(t, m, "erin", "a long enough password")
+	addUser(t, m, "frank", "a long enough password")
+	t.Setenv("CORDON_ADMIN_TOKEN", testAdminToken)
+	start := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	doc := t.TempDir() + "/c.yaml"
+	if err := os.WriteFile(doc, []byte("kind: reauth\nname: prio\nramp:\n  start: "+start+"\n  mode: auto\n  max_duration: 72h\n  priority: {users: [erin], unusual_addresses: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	run1 := func(args ...string) error {
+		out.Reset()
+		return run(context.Background(), append(args, "--server", m.URL()), strings.NewReader(""), &out, io.Discard)
+	}
+	if err := run1("campaign", "create", "-f", doc); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Fields(out.String())[3]
+	if err := run1("campaign", "activate", id); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"campaign", "admission", id, "erin"}, "will be admitted at " + start + ": priority"},
+		{[]string{"campaign", "admission", id, "frank"}, "the user's place in the ramp's order"},
+		{[]string{"campaign", "admission", id, "erin", "-o", "json"}, `"why": "priority"`},
+		{[]string{"campaign", "show", id}, "first:   1 user(s) of users admitted from the ramp's start; 0 account(s) admitted early, seen logging in from somewhere new"},
+	} {
+		if err := run1(step.args...); err != nil || !strings.Contains(out.String(), step.want) {
+			t.Errorf("%v: err %v, output %q, want it to contain %q", step.args, err, out.String(), step.want)
+		}
+	}
+	if err := run1("campaign", "admission", id, "nobody"); exitCode(err) != 1 {
+		t.Errorf("admission of an unknown user: %v, want exit 1", err)
+	}
+	if err := run1("campaign", "admission", id); exitCode(err) != 2 {
+		t.Errorf("admission without a user: %v, want a usage error", err)
+	}
+	base := m.URL() + "/admin/v1/campaigns/"
+	wantError(t, send(t, "GET", base+id+"/admission", admin(), nil), http.StatusBadRequest, "invalid_request")
+	wantError(t, send(t, "GET", base+id+"/admission?user="+strings.Repeat("x", 300), admin(), nil), http.StatusBadRequest, "invalid_request")
+	wantError(t, send(t, "GET", base+id+"/admission?user=nobody", admin(), nil), http.StatusNotFound, "not_found")
+	wantError(t, send(t, "GET", base+"c-doesnotexist/admission?user=erin", admin(), nil), http.StatusNotFound, "not_found")
+	if r := send(t, "GET", base+id+"/admission?user=erin", nil, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("admission without an admin token: %d, want 401", r.status)
+	}
+}

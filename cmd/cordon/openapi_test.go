@@ -86,6 +86,8 @@ func TestOpenAPIConformance(t *testing.T) {
 	check("GET", "/admin/v1/campaigns/"+id+"/preview", admin(), "", 200)
 	check("POST", "/admin/v1/campaigns/"+id+"/activate", admin(), "", 200)
 	check("GET", "/admin/v1/campaigns/"+id+"/trail", admin(), "", 200)
+	check("GET", "/admin/v1/campaigns/"+id+"/admission?user=olive", admin(), "", 200)
+	check("GET", "/admin/v1/campaigns/"+id+"/admission", admin(), "", 400)
 	check("GET", "/admin/v1/campaigns/c-nothing", admin(), "", 404)
 	check("POST", "/admin/v1/campaigns", admin(), `{"kind":"reauth"}`, 422)
 	check("POST", "/audit/v1/events", admin(), `[{"time":"`+time.Now().UTC().Format(time.RFC3339)+`","principal":"svc-support","action":"read","subject":"olive","categories":["email"]}]`, 200)

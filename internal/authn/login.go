@@ -54,12 +54,22 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*cordon.Acc
 	}
 	attempt.Succeed()
 	s.observe(key, req, true)
+	// The password, from somewhere new for this account: a ramp that puts
+	// unusual addresses first admits the account early (campaign.Service
+	// only queues it). It can only bring an admission forward.
+	if u, ok := s.campaigns.(unusualSink); ok && attempt.Unusual() {
+		u.SeenUnusual(acct.ID)
+	}
 	// Only someone who knows the password learns the account is locked.
 	if err := refuseLocked(acct); err != nil {
 		return nil, false, err
 	}
 	return acct, rehash, nil
 }
+
+// unusualSink is what a Campaigns may also be: told of accounts that log
+// in from somewhere new (campaign.Service is).
+type unusualSink interface{ SeenUnusual(accountID string) }
 
 // observe hands a login attempt to detection: the account's key, the
 // client's address, whether the password was right, and a keyed hash of

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,9 @@ type Service struct {
 	// the pace itself caused (pace.Signals.Paced).
 	autoRamps   atomic.Pointer[map[string]bool]
 	pacedLogins atomic.Int64
+	// unusual queues the accounts seen logging in from somewhere new
+	// until the next FlushUnusual (early.go).
+	unusual unusualQueue
 	// OnPolicy, when set, is called with every newly installed policy and
 	// the campaigns (active and paused) it was compiled from, so enforcement
 	// points beyond this process can follow.
@@ -210,8 +214,12 @@ func (s *Service) CreateWithID(ctx context.Context, id string, doc []byte, forma
 	if err != nil {
 		return nil, err
 	}
+	early, err := s.priorityUsers(ctx, c.Ramp)
+	if err != nil {
+		return nil, err
+	}
 	now := s.clock.Now().UTC().Truncate(time.Microsecond)
-	c.ID, c.State, c.Created, c.Updated, c.UserIDs = id, cordon.StateDraft, now, now, ids
+	c.ID, c.State, c.Created, c.Updated, c.UserIDs, c.Early = id, cordon.StateDraft, now, now, ids, early
 	if _, err := decision.NewMatcher(c); err != nil {
 		return nil, cordon.Errorf(cordon.ECodeUnprocessable, "campaign does not compile: %v", err)
 	}
@@ -331,6 +339,31 @@ func (s *Service) CohortUsers(ctx context.Context, c cordon.Cohort) ([]string, e
 		ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	}
 	return ids, nil
+}
+
+// priorityUsers resolves a ramp's priority users (named, and from a saved
+// audit report) to early admissions from the ramp's first instant, once,
+// at creation: the set is fixed for the campaign's life, so an admission
+// it gives never moves. An error names the priority's field.
+func (s *Service) priorityUsers(ctx context.Context, r *cordon.Ramp) ([]cordon.EarlyAdmission, error) {
+	if r == nil || r.Priority == nil || (len(r.Priority.Users) == 0 && r.Priority.UsersFromReport == "") {
+		return nil, nil
+	}
+	ids, err := s.CohortUsers(ctx, cordon.Cohort{Users: r.Priority.Users, UsersFromReport: r.Priority.UsersFromReport})
+	if err != nil {
+		var ce *cordon.Error
+		if errors.As(err, &ce) && strings.HasPrefix(ce.Field, "cohort.") {
+			e := *ce
+			e.Field = "ramp.priority." + strings.TrimPrefix(ce.Field, "cohort.")
+			return nil, &e
+		}
+		return nil, err
+	}
+	early := make([]cordon.EarlyAdmission, len(ids))
+	for i, id := range ids {
+		early[i] = cordon.EarlyAdmission{Account: id, Why: cordon.AdmitPriority}
+	}
+	return early, nil
 }
 
 // reportUsers returns the account ids of a saved audit report's users.
@@ -495,9 +528,15 @@ func (s *Service) Satisfied(ctx context.Context, campaignID, accountID string) {
 // new password does (PasswordSet).
 func (s *Service) LoggedIn(ctx context.Context, sess *cordon.Session) {
 	auto := s.autoRamps.Load()
-	for _, id := range s.progress.Load().Reauthenticated(sess) {
+	pol := s.progress.Load()
+	for _, id := range pol.Reauthenticated(sess) {
+		// Only re-logins the ramp's order admitted are the pace's own: a
+		// priority user's counts with the other logins, which the pacer
+		// measures and leaves room for.
 		if auto != nil && (*auto)[id] {
-			s.pacedLogins.Add(1)
+			if _, why, _ := pol.AdmissionWhy(id, sess.AccountID); why == cordon.AdmitRamp {
+				s.pacedLogins.Add(1)
+			}
 		}
 		s.Satisfied(ctx, id, sess.AccountID)
 	}

@@ -127,11 +127,12 @@ type wireCohort struct {
 }
 
 type wireRamp struct {
-	Start             string  `json:"start"`
-	Duration          string  `json:"duration,omitempty"`
-	Mode              string  `json:"mode,omitempty"`
-	MaxDuration       string  `json:"max_duration,omitempty"`
-	TargetUtilisation float64 `json:"target_utilisation,omitempty"`
+	Start             string               `json:"start"`
+	Duration          string               `json:"duration,omitempty"`
+	Mode              string               `json:"mode,omitempty"`
+	MaxDuration       string               `json:"max_duration,omitempty"`
+	TargetUtilisation float64              `json:"target_utilisation,omitempty"`
+	Priority          *cordon.RampPriority `json:"priority,omitempty"`
 }
 
 type wireUpgrade struct {
@@ -163,6 +164,7 @@ func marshal(c *cordon.Campaign, indent bool) ([]byte, error) {
 		if r.Auto() {
 			d.Ramp = &wireRamp{Start: formatTime(r.Start), Mode: cordon.RampAuto, MaxDuration: cordon.FormatDuration(r.Duration), TargetUtilisation: r.TargetUtilisation}
 		}
+		d.Ramp.Priority = r.Priority
 	}
 	if a := c.After; a != nil {
 		d.After = &wireAfter{Campaign: a.Campaign, Satisfied: a.Satisfied, Per: a.Per}

@@ -160,6 +160,19 @@ func TestParseValid(t *testing.T) {
 			check: wantAuto(72*time.Hour, 0.7)},
 		{name: "auto ramp with the default target", format: JSON, doc: `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"72h"}}`,
 			check: wantAuto(72*time.Hour, 0.8)},
+		{name: "auto ramp with priorities", format: YAML, doc: "kind: reauth\nname: r\nramp:\n  start: 2014-05-27T08:00:00Z\n  mode: auto\n  max_duration: 72h\n  priority: {users_from_report: r-7, users: [alice, alice, bob], unusual_addresses: true}\n",
+			check: func(t *testing.T, c *cordon.Campaign) {
+				p := c.Ramp.Priority
+				if p == nil || p.UsersFromReport != "r-7" || !reflect.DeepEqual(p.Users, []string{"alice", "bob"}) || !p.UnusualAddresses {
+					t.Errorf("priority = %+v", p)
+				}
+			}},
+		{name: "fixed ramp with unusual addresses first", format: JSON, doc: `{"kind":"password_reset","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{"unusual_addresses":true}}}`,
+			check: func(t *testing.T, c *cordon.Campaign) {
+				if p := c.Ramp.Priority; p == nil || !p.UnusualAddresses || c.Ramp.Auto() {
+					t.Errorf("ramp = %+v", c.Ramp)
+				}
+			}},
 		{name: "fixed ramp said so", format: JSON, doc: `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"fixed","duration":"1h"}}`,
 			check: wantRamp(time.Hour)},
 		{name: "ramp of ten years", format: JSON, doc: `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"3650d"}}`,
@@ -365,6 +378,13 @@ func TestParseInvalid(t *testing.T) {
 		{"target above one", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"72h","target_utilisation":1.01}}`, refused, "ramp.target_utilisation"},
 		{"target zero", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"72h","target_utilisation":0}}`, refused, "ramp.target_utilisation"},
 		{"fixed with max_duration", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","max_duration":"72h"}}`, refused, "ramp.max_duration"},
+		{"empty priority", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{}}}`, refused, "ramp.priority"},
+		{"priority of nothing", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{"unusual_addresses":false}}}`, refused, "ramp.priority"},
+		{"priority with an unknown key", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{"unusual_addresses":true,"last":["mallory"]}}}`, bad, "ramp.priority.last"},
+		{"priority users empty", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{"users":[]}}}`, refused, "ramp.priority.users"},
+		{"priority user empty", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{"users":[""]}}}`, refused, "ramp.priority.users"},
+		{"priority report not an id", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{"users_from_report":"../r-1"}}}`, refused, "ramp.priority.users_from_report"},
+		{"priority as a list", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":["alice"]}}`, bad, "ramp.priority"},
 		{"fixed with a target", JSON, `{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","target_utilisation":0.5}}`, refused, "ramp.target_utilisation"},
 		{"ramp too long in seconds", JSON, ramp(`315360001`), refused, "ramp.duration"},
 		{"ramp days overflow", JSON, ramp(`"99999999999999999999d"`), refused, "ramp.duration"},

@@ -62,6 +62,14 @@ type docRamp struct {
 	Mode              *string         `json:"mode"`
 	MaxDuration       json.RawMessage `json:"max_duration"`
 	TargetUtilisation *float64        `json:"target_utilisation"`
+	// Priority names who goes first, in a ramp of either mode.
+	Priority *docPriority `json:"priority"`
+}
+
+type docPriority struct {
+	Users            []string `json:"users"`
+	UsersFromReport  *string  `json:"users_from_report"`
+	UnusualAddresses *bool    `json:"unusual_addresses"`
 }
 
 type docUpgrade struct {
@@ -79,7 +87,8 @@ var schema = map[string][]string{
 	"cohort": {"platforms", "versions", "sources", "authenticated_before", "users", "users_from_report", "subjects"},
 	// The one list of objects: each item is checked like an object.
 	"cohort.subjects[]": {"issuer", "sub"},
-	"ramp":              {"start", "duration", "mode", "max_duration", "target_utilisation"},
+	"ramp":              {"start", "duration", "mode", "max_duration", "target_utilisation", "priority"},
+	"ramp.priority":     {"users", "users_from_report", "unusual_addresses"},
 	"upgrade":           {"min_version", "mode", "urls"},
 }
 

@@ -26,6 +26,7 @@ func FuzzParse(f *testing.F) {
 		{"kind: reauth\nname: r\nramp: {start: 2014-05-27T08:00:00Z, duration: 3600}\nmessage: |\n  hi\n", true},
 		{`{"kind":"reauth","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","mode":"auto","max_duration":"3d","target_utilisation":0.75}}`, false},
 		{"kind: reauth\nname: r\nramp: {start: 2014-05-27T08:00:00Z, mode: auto, max_duration: 259200}\n", true},
+		{`{"kind":"password_reset","name":"r","ramp":{"start":"2014-05-27T08:00:00Z","duration":"1h","priority":{"users":["a"],"users_from_report":"r-1","unusual_addresses":true}}}`, false},
 		{billionLaughs(), true},
 		{`{"kind":"reauth","name":"r"} {}`, false},
 		{`{"kind":"offline_rekey","name":"o","after":{"campaign":"c-1","satisfied":false}}`, false},

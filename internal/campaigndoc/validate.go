@@ -308,8 +308,9 @@ func lowerHint(allowed []string, v string) string {
 	return ""
 }
 
-func users(list []string) ([]string, error) {
-	const field = "cohort.users"
+func users(list []string) ([]string, error) { return usersAt("cohort.users", list) }
+
+func usersAt(field string, list []string) ([]string, error) {
 	switch {
 	case list == nil:
 		return nil, nil
@@ -372,7 +373,11 @@ func (d *docRamp) ramp() (*cordon.Ramp, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &cordon.Ramp{Start: start, Duration: dur}, nil
+		pr, err := d.Priority.priority()
+		if err != nil {
+			return nil, err
+		}
+		return &cordon.Ramp{Start: start, Duration: dur, Priority: pr}, nil
 	case cordon.RampAuto:
 		if len(d.Duration) > 0 {
 			return nil, refuse("ramp.duration", "an auto ramp paces itself: give its max_duration (the latest it may end), not a duration")
@@ -398,7 +403,11 @@ func (d *docRamp) ramp() (*cordon.Ramp, error) {
 			}
 			u = *t
 		}
-		return &cordon.Ramp{Start: start, Duration: dur, Mode: cordon.RampAuto, TargetUtilisation: u}, nil
+		pr, err := d.Priority.priority()
+		if err != nil {
+			return nil, err
+		}
+		return &cordon.Ramp{Start: start, Duration: dur, Mode: cordon.RampAuto, TargetUtilisation: u, Priority: pr}, nil
 	}
 	return nil, refuse("ramp.mode", "ramp.mode %q is not fixed or auto", mode)
 }
@@ -580,4 +589,31 @@ func satisfiable(constraint string) bool {
 		}
 	}
 	return false
+}
+
+// priority validates a ramp's priority: who goes first. It must name
+// someone (a priority that names nobody is a mistake, not "everyone").
+func (d *docPriority) priority() (*cordon.RampPriority, error) {
+	if d == nil {
+		return nil, nil
+	}
+	var p cordon.RampPriority
+	var err error
+	if p.Users, err = usersAt("ramp.priority.users", d.Users); err != nil {
+		return nil, err
+	}
+	if d.UsersFromReport != nil {
+		r := *d.UsersFromReport
+		if len(r) > maxReportIDLen || !reportID.MatchString(r) {
+			return nil, refuse("ramp.priority.users_from_report", "users_from_report %q is not a report id such as \"r-42\"", r)
+		}
+		p.UsersFromReport = r
+	}
+	if d.UnusualAddresses != nil {
+		p.UnusualAddresses = *d.UnusualAddresses
+	}
+	if len(p.Users) == 0 && p.UsersFromReport == "" && !p.UnusualAddresses {
+		return nil, refuse("ramp.priority", "a priority names who goes first: users, users_from_report (a saved audit report: the users whose data was read) or unusual_addresses: true; leave it out for none")
+	}
+	return &p, nil
 }

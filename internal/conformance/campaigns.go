@@ -28,6 +28,7 @@ func campaignTests() []subtest {
 		{"TrailUnknownCampaign", testTrailUnknown},
 		{"AutoRampPace", testAutoRampPace},
 		{"SetCampaignPace", testSetCampaignPace},
+		{"AdmitEarly", testAdmitEarly},
 	}
 }
 
@@ -665,5 +666,90 @@ func testSetCampaignPace(t *testing.T, s cordon.Store) {
 	}
 	if got := mustCampaign(t, cs, auto.ID).Ramp.Pace; got == nil || len(got.Points) != 3 || (got.Why != "a" && got.Why != "b") {
 		t.Errorf("pace after the race: %+v", got)
+	}
+}
+
+// testAdmitEarly: a ramp's priority users (stored at creation) and the
+// early admissions the control plane adds come back as stored; an
+// account's first early admission stands (a second, earlier or later, is
+// ignored, so an admission never moves and nobody leaves); additions bump
+// the policy version once, none when nothing was added; a draft, a ramp
+// that does not put unusual addresses first, a bad entry and an unknown
+// campaign are refused; two nodes adding at once both keep theirs.
+func testAdmitEarly(t *testing.T, s cordon.Store) {
+	cs := campaigns(t, s)
+	ctx := t.Context()
+	start := at(time.Hour).UTC()
+	c := newCampaign("prio", at(0))
+	c.Ramp = &cordon.Ramp{Start: start, Duration: 72 * time.Hour, Mode: cordon.RampAuto, TargetUtilisation: 0.8,
+		Priority: &cordon.RampPriority{UsersFromReport: "r-1", UnusualAddresses: true}}
+	c.Early = []cordon.EarlyAdmission{{Account: "u-read", Why: cordon.AdmitPriority}}
+	mustCreateCampaign(t, cs, c)
+	seen := at(2 * time.Hour).In(elsewhere())
+	add := []cordon.EarlyAdmission{{Account: "u-new", At: seen, Why: cordon.AdmitUnusualAddress}}
+	if _, _, err := cs.AdmitEarly(ctx, c.ID, add); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("early admission into a draft: %v, want a conflict", err)
+	}
+	mustTransition(t, cs, c.ID, "activate", at(time.Minute))
+	plain := newCampaign("plain", at(0))
+	plain.Ramp = &cordon.Ramp{Start: start, Duration: time.Hour}
+	mustCreateCampaign(t, cs, plain)
+	mustTransition(t, cs, plain.ID, "activate", at(time.Minute))
+	if _, _, err := cs.AdmitEarly(ctx, plain.ID, add); cordon.ErrorCode(err) != cordon.ECodeConflict {
+		t.Errorf("early admission into a ramp without unusual_addresses: %v, want a conflict", err)
+	}
+	if _, _, err := cs.AdmitEarly(ctx, "c-nobody", add); cordon.ErrorCode(err) != cordon.ECodeNotFound {
+		t.Errorf("early admission into an unknown campaign: %v, want not found", err)
+	}
+	for _, bad := range [][]cordon.EarlyAdmission{
+		{{Account: "", At: seen, Why: cordon.AdmitUnusualAddress}},
+		{{Account: "u-x", Why: cordon.AdmitUnusualAddress}},
+		{{Account: "u-x", At: seen, Why: cordon.AdmitPriority}},
+	} {
+		if _, _, err := cs.AdmitEarly(ctx, c.ID, bad); cordon.ErrorCode(err) != cordon.ECodeInvalid {
+			t.Errorf("early admission %+v: %v, want invalid", bad, err)
+		}
+	}
+	before := mustPolicyVersion(t, cs)
+	n, v, err := cs.AdmitEarly(ctx, c.ID, add)
+	if err != nil || n != 1 || v != before+1 {
+		t.Fatalf("AdmitEarly = %d, %d, %v; want 1 added at version %d", n, v, err, before+1)
+	}
+	// Again, earlier and later, and the priority user: nothing moves.
+	again := []cordon.EarlyAdmission{{Account: "u-new", At: seen.Add(-time.Hour), Why: cordon.AdmitUnusualAddress},
+		{Account: "u-new", At: seen.Add(time.Hour), Why: cordon.AdmitUnusualAddress},
+		{Account: "u-read", At: seen, Why: cordon.AdmitUnusualAddress}}
+	if n, v2, err := cs.AdmitEarly(ctx, c.ID, again); err != nil || n != 0 || v2 != v {
+		t.Errorf("AdmitEarly of accounts already in = %d, %d, %v; want 0 added, version %d unchanged", n, v2, err, v)
+	}
+	for _, got := range []*cordon.Campaign{mustCampaign(t, cs, c.ID), activeOne(t, cs, c.ID)} {
+		want := []cordon.EarlyAdmission{{Account: "u-read", Why: cordon.AdmitPriority}, {Account: "u-new", At: seen.UTC(), Why: cordon.AdmitUnusualAddress}}
+		if len(got.Early) != len(want) {
+			t.Fatalf("early read back %+v, want %+v", got.Early, want)
+		}
+		for i := range want {
+			if g := got.Early[i]; g.Account != want[i].Account || !g.At.Equal(want[i].At) || g.Why != want[i].Why || (!g.At.IsZero() && g.At.Location() != time.UTC) {
+				t.Errorf("early %d read back %+v, want %+v (in UTC)", i, g, want[i])
+			}
+		}
+		if p := got.Ramp.Priority; p == nil || p.UsersFromReport != "r-1" || !p.UnusualAddresses {
+			t.Errorf("priority read back %+v", p)
+		}
+	}
+	// Two nodes at once: both additions kept.
+	errs := make(chan error, 2)
+	for _, a := range []string{"u-a", "u-b"} {
+		go func() {
+			_, _, err := cs.AdmitEarly(ctx, c.ID, []cordon.EarlyAdmission{{Account: a, At: seen, Why: cordon.AdmitUnusualAddress}})
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent AdmitEarly: %v", err)
+		}
+	}
+	if got := mustCampaign(t, cs, c.ID).Early; len(got) != 4 {
+		t.Errorf("after two nodes added one each: %+v, want 4 entries", got)
 	}
 }

@@ -48,6 +48,10 @@ type Campaign struct {
 	// usernames), of Cohort.UsersFromReport and of Cohort.Subjects
 	// (Subject.AccountID), resolved at creation.
 	UserIDs []string `json:"-"`
+	// Early are the accounts a ramp admits before their place in its
+	// order (Ramp.Priority): its named users, resolved at creation, and
+	// those the control plane added since (MergeEarly). Only ever grows.
+	Early []EarlyAdmission `json:"-"`
 }
 
 // Cohort selects sessions. Every field is optional; absent means any.
@@ -135,6 +139,8 @@ type Ramp struct {
 	// Pace is an auto ramp's schedule; nil until the control plane sets
 	// one, when the ramp admits along its max_duration line.
 	Pace *Pace `json:"pace,omitempty"`
+	// Priority names who goes first (nil: nobody).
+	Priority *RampPriority `json:"priority,omitempty"`
 }
 
 // Auto reports whether the ramp paces itself.
@@ -178,6 +184,11 @@ type CampaignStore interface {
 	// moved meanwhile), and returns the new policy version. A pace change
 	// is the control plane's, not an admin's: it writes no trail entry.
 	SetCampaignPace(ctx context.Context, id string, prev, next *Pace) (uint64, error)
+	// AdmitEarly adds early admissions to a campaign as MergeEarly allows
+	// (else its error), bumping the policy version when any was added, in
+	// one transaction; it returns how many were added and the policy
+	// version. Like a pace change it is the control plane's: no trail.
+	AdmitEarly(ctx context.Context, id string, adds []EarlyAdmission) (int, uint64, error)
 	// ActiveCampaigns returns the campaigns in state active or paused and
 	// the policy version they make up, read in one transaction.
 	ActiveCampaigns(ctx context.Context) ([]*Campaign, uint64, error)

@@ -3,6 +3,7 @@ package cordon
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -131,4 +132,97 @@ func CheckPaceChange(c *Campaign, prev, next *Pace) error {
 		}
 	}
 	return nil
+}
+
+// RampPriority names who a ramp admits first, before its hash order
+// begins (issue 18): the users of a saved audit report (whose data was
+// read), named users, and, when UnusualAddresses is set, accounts that log
+// in from an address or device the node has not seen them use while the
+// ramp runs. A priority only ever brings an admission forward: it can
+// never hold anyone back.
+type RampPriority struct {
+	Users            []string `json:"users,omitempty"`
+	UsersFromReport  string   `json:"users_from_report,omitempty"`
+	UnusualAddresses bool     `json:"unusual_addresses,omitempty"`
+}
+
+// Why a user was admitted before their place in a ramp's order
+// (EarlyAdmission.Why), and the two ways to be admitted otherwise.
+const (
+	// AdmitPriority: a user the ramp's priority named (resolved at
+	// creation), admitted from the ramp's first instant.
+	AdmitPriority = "priority"
+	// AdmitUnusualAddress: an account that logged in from somewhere new
+	// while the ramp ran, admitted a lead ahead of when it was seen.
+	AdmitUnusualAddress = "unusual_address"
+	// AdmitRamp: the user's place in the ramp's hash order (a fixed ramp's
+	// line, or an auto ramp's pace).
+	AdmitRamp = "ramp"
+	// AdmitActivation: a campaign without a ramp, or a ramp that began
+	// before the activation, admits at the activation.
+	AdmitActivation = "activation"
+)
+
+// MaxEarly bounds a campaign's early admissions from signals (a flood of
+// logins from new addresses must not grow every policy without bound);
+// past it a signal is dropped and counted, and the ramp's order still
+// admits everyone. Users named by the document are bounded by the
+// cohort's own limit.
+const MaxEarly = 100_000
+
+// EarlyAdmission admits one account before its place in a ramp's order.
+// At zero means "from the ramp's first instant" (a priority named at
+// creation); else At is a time the control plane chose at least a lead
+// ahead of its clock, so an enforcement point a few seconds behind agrees.
+type EarlyAdmission struct {
+	Account string    `json:"account"`
+	At      time.Time `json:"at,omitzero"`
+	Why     string    `json:"why"`
+}
+
+// MergeEarly is the rule every store applies when the control plane adds
+// early admissions to campaign c: c is active or paused, its ramp admits
+// unusual addresses first, each addition has a time and the reason
+// AdmitUnusualAddress, and an account already admitted early keeps its
+// admission (the first one stands: an admission never moves, so nobody
+// admitted ever leaves). It returns the campaign's new list and how many
+// were added; additions past MaxEarly are dropped.
+func MergeEarly(c *Campaign, adds []EarlyAdmission) ([]EarlyAdmission, int, error) {
+	switch {
+	case c.State != StateActive && c.State != StatePaused:
+		return nil, 0, Errorf(ECodeConflict, "campaign %s is %s; only an active or paused campaign admits early", c.ID, c.State)
+	case c.Ramp == nil || c.Ramp.Priority == nil || !c.Ramp.Priority.UnusualAddresses:
+		return nil, 0, Errorf(ECodeConflict, "campaign %s has no ramp that puts unusual addresses first", c.ID)
+	}
+	have := make(map[string]bool, len(c.Early)+len(adds))
+	for _, e := range c.Early {
+		have[e.Account] = true
+	}
+	out := slices.Clone(c.Early)
+	added, signalled := 0, countWhy(out, AdmitUnusualAddress)
+	for _, a := range adds {
+		switch {
+		case a.Account == "" || a.At.IsZero() || a.Why != AdmitUnusualAddress:
+			return nil, 0, Errorf(ECodeInvalid, "an early admission needs an account, a time and the reason %q", AdmitUnusualAddress)
+		case have[a.Account]:
+			continue
+		case signalled >= MaxEarly:
+			return out, added, nil
+		}
+		have[a.Account] = true
+		out = append(out, a)
+		added++
+		signalled++
+	}
+	return out, added, nil
+}
+
+func countWhy(es []EarlyAdmission, why string) int {
+	n := 0
+	for _, e := range es {
+		if e.Why == why {
+			n++
+		}
+	}
+	return n
 }

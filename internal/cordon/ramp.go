@@ -15,12 +15,13 @@ import (
 // "72h" in `campaign show`, not 259200000000000.
 func (r Ramp) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		Start             time.Time `json:"start"`
-		Duration          string    `json:"duration"`
-		Mode              string    `json:"mode,omitempty"`
-		TargetUtilisation float64   `json:"target_utilisation,omitempty"`
-		Pace              *Pace     `json:"pace,omitempty"`
-	}{r.Start, FormatDuration(r.Duration), r.Mode, r.TargetUtilisation, r.Pace})
+		Start             time.Time     `json:"start"`
+		Duration          string        `json:"duration"`
+		Mode              string        `json:"mode,omitempty"`
+		TargetUtilisation float64       `json:"target_utilisation,omitempty"`
+		Pace              *Pace         `json:"pace,omitempty"`
+		Priority          *RampPriority `json:"priority,omitempty"`
+	}{r.Start, FormatDuration(r.Duration), r.Mode, r.TargetUtilisation, r.Pace, r.Priority})
 }
 
 // UnmarshalJSON reads a ramp whose duration is a Go duration string or,
@@ -33,6 +34,7 @@ func (r *Ramp) UnmarshalJSON(b []byte) error {
 		Mode              string          `json:"mode"`
 		TargetUtilisation float64         `json:"target_utilisation"`
 		Pace              *Pace           `json:"pace"`
+		Priority          *RampPriority   `json:"priority"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -57,7 +59,7 @@ func (r *Ramp) UnmarshalJSON(b []byte) error {
 		d = time.Duration(n)
 	}
 	r.Start, r.Duration = w.Start, d
-	r.Mode, r.TargetUtilisation, r.Pace = w.Mode, w.TargetUtilisation, w.Pace
+	r.Mode, r.TargetUtilisation, r.Pace, r.Priority = w.Mode, w.TargetUtilisation, w.Pace, w.Priority
 	return nil
 }
 

@@ -181,6 +181,14 @@ type compiled struct {
 	seed      uint64
 	// pace is an auto ramp's schedule; nil for a fixed ramp.
 	pace *Schedule
+	// early maps the AccountHash of each account the ramp admits before
+	// its place in the order (cordon.Campaign.Early) to that admission
+	// (Unix ns, never before the ramp's start); nil when there are none.
+	// An account's admission is the earlier of the two, so an entry can
+	// only bring it forward: whatever it holds, nobody is kept out longer.
+	early map[uint64]int64
+	// earlyWhy is each early entry's reason; read only to explain.
+	earlyWhy map[uint64]string
 
 	minVersion *semver.Version
 	immediate  bool
@@ -235,10 +243,40 @@ func (c *compiled) admission(uh uint64) int64 {
 	if !c.hasRamp {
 		return c.activated
 	}
+	var a int64
 	if c.pace != nil {
-		return max(c.pace.admit(share(c.seed, uh)), c.activated)
+		a = c.pace.admit(share(c.seed, uh))
+	} else {
+		a = c.rampStart + int64(share(c.seed, uh)*float64(c.rampDur))
 	}
-	return max(c.rampStart+int64(share(c.seed, uh)*float64(c.rampDur)), c.activated)
+	if c.early != nil {
+		if e, ok := c.early[uh]; ok && e < a {
+			a = e
+		}
+	}
+	return max(a, c.activated)
+}
+
+// admissionWhy is admission with the reason it is what it is
+// (cordon.AdmitPriority, AdmitUnusualAddress, AdmitRamp, AdmitActivation).
+func (c *compiled) admissionWhy(uh uint64) (int64, string) {
+	if !c.hasRamp {
+		return c.activated, cordon.AdmitActivation
+	}
+	var ramp int64
+	if c.pace != nil {
+		ramp = c.pace.admit(share(c.seed, uh))
+	} else {
+		ramp = c.rampStart + int64(share(c.seed, uh)*float64(c.rampDur))
+	}
+	a, why := ramp, cordon.AdmitRamp
+	if e, ok := c.early[uh]; ok && e < a {
+		a, why = e, c.earlyWhy[uh]
+	}
+	if c.activated >= a {
+		return c.activated, cordon.AdmitActivation
+	}
+	return a, why
 }
 
 // latest is the latest admission time of any user: a session that
@@ -295,6 +333,19 @@ func share(seed, uh uint64) float64 {
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return float64(h>>11) / (1 << 53)
+}
+
+// AdmissionWhy is Admission with why the account is admitted then: a
+// priority named by the ramp, an unusual address, its place in the ramp's
+// order, or the activation (cordon.Admit*).
+func (p *Policy) AdmissionWhy(campaignID, account string) (time.Time, string, bool) {
+	for i := range p.campaigns {
+		if p.campaigns[i].id == campaignID {
+			at, why := p.campaigns[i].admissionWhy(AccountHash(account))
+			return time.Unix(0, at), why, true
+		}
+	}
+	return time.Time{}, "", false
 }
 
 // Admission is the time the campaign admits the account, for callers
@@ -483,6 +534,20 @@ func compile(c *cordon.Campaign) (compiled, error) {
 				return cc, fmt.Errorf("ramp pace: %w", err)
 			}
 			cc.pace = sc
+		}
+		if len(c.Early) > 0 {
+			cc.early = make(map[uint64]int64, len(c.Early))
+			cc.earlyWhy = make(map[uint64]string, len(c.Early))
+			for _, e := range c.Early {
+				at := cc.rampStart // a priority named at creation: the ramp's first instant
+				if !e.At.IsZero() {
+					at = max(e.At.UnixNano(), cc.rampStart)
+				}
+				uh := AccountHash(e.Account)
+				if old, ok := cc.early[uh]; !ok || at < old {
+					cc.early[uh], cc.earlyWhy[uh] = at, e.Why
+				}
+			}
 		}
 	}
 	if rules.Upgrade {

@@ -60,6 +60,8 @@ type Policy struct {
 type Campaign struct {
 	cordon.Campaign
 	UserIDs []string `json:"user_ids,omitempty"`
+	// Early are the ramp's early admissions (cordon.Campaign.Early).
+	Early []cordon.EarlyAdmission `json:"early,omitempty"`
 }
 
 // Revocation is a session whose access tokens must be refused until
@@ -74,7 +76,7 @@ type Revocation struct {
 func WirePolicy(version uint64, cs []*cordon.Campaign) *Policy {
 	p := &Policy{Version: version, Campaigns: make([]Campaign, 0, len(cs))}
 	for _, c := range cs {
-		p.Campaigns = append(p.Campaigns, Campaign{Campaign: *c, UserIDs: c.UserIDs})
+		p.Campaigns = append(p.Campaigns, Campaign{Campaign: *c, UserIDs: c.UserIDs, Early: c.Early})
 	}
 	return p
 }
@@ -85,6 +87,7 @@ func (p *Policy) DomainCampaigns() []*cordon.Campaign {
 	for i := range p.Campaigns {
 		c := p.Campaigns[i].Campaign
 		c.UserIDs = p.Campaigns[i].UserIDs
+		c.Early = p.Campaigns[i].Early
 		out = append(out, &c)
 	}
 	return out

@@ -107,6 +107,10 @@ type campaignView struct {
 	Email *cordon.MailCounts `json:"email,omitempty"`
 	// PolicyVersion is the version of the policy this server enforces.
 	PolicyVersion uint64 `json:"policy_version"`
+	// Priority counts the users the ramp admits before its order (by
+	// why); absent without a ramp priority. Who and why one user:
+	// GET …/admission?user=.
+	Priority *campaign.PriorityCounts `json:"priority,omitempty"`
 }
 
 func (s *Server) campaign(w http.ResponseWriter, r *http.Request) (*cordon.Campaign, bool) {
@@ -144,7 +148,7 @@ func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	v := campaignView{Campaign: c, Progress: p, PolicyVersion: s.campaigns.Policy().Version}
+	v := campaignView{Campaign: c, Progress: p, PolicyVersion: s.campaigns.Policy().Version, Priority: campaign.Priorities(c)}
 	if c.Verify == cordon.VerifyEmail && s.store != nil {
 		n, err := s.store.MailCounts(r.Context(), resetmail.Prefix(c.ID))
 		if err != nil {
@@ -154,6 +158,30 @@ func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request) {
 		v.Email = &n
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// handleAdmission answers when and why the campaign admits one user
+// (?user=, an account id or username).
+func (s *Server) handleAdmission(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.campaign(w, r)
+	if !ok {
+		return
+	}
+	ref := r.URL.Query().Get("user")
+	switch {
+	case ref == "":
+		writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, "user", "give ?user= an account id or username"))
+		return
+	case len(ref) > 254:
+		writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, "user", "user is %d bytes; the limit is 254", len(ref)))
+		return
+	}
+	a, err := s.campaigns.AdmissionOf(r.Context(), c, ref)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 func (s *Server) handlePreview(w http.ResponseWriter, r *http.Request) {

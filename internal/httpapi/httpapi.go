@@ -228,6 +228,7 @@ func (s *Server) routes(mux *router) {
 		mux.HandleFunc("GET /admin/v1/campaigns/{id}", s.withAdmin(cordon.ScopeCampaigns, s.handleGetCampaign))
 		mux.HandleFunc("GET /admin/v1/campaigns/{id}/preview", s.withAdmin(cordon.ScopeCampaigns, s.handlePreview))
 		mux.HandleFunc("GET /admin/v1/campaigns/{id}/trail", s.withAdmin(cordon.ScopeCampaigns, s.handleTrail))
+		mux.HandleFunc("GET /admin/v1/campaigns/{id}/admission", s.withAdmin(cordon.ScopeCampaigns, s.handleAdmission))
 		mux.HandleFunc("GET /admin/v1/campaigns/{id}/progress", s.withAdmin(cordon.ScopeCampaigns, s.handleProgress))
 		mux.HandleFunc("GET /admin/v1/campaigns/{id}/progress/series", s.withAdmin(cordon.ScopeCampaigns, s.handleProgressSeries))
 		mux.HandleFunc("POST /v1/gate/reports", s.withAdmin(cordon.ScopeGate, s.handleGateReports))

@@ -426,6 +426,11 @@ func cloneCampaign(c cordon.Campaign) *cordon.Campaign {
 	if c.Ramp != nil {
 		r := *c.Ramp
 		r.Start = norm(r.Start)
+		if r.Priority != nil {
+			pr := *r.Priority
+			pr.Users = slices.Clone(pr.Users)
+			r.Priority = &pr
+		}
 		if r.Pace != nil {
 			p := *r.Pace
 			p.Points = slices.Clone(p.Points)
@@ -439,6 +444,10 @@ func cloneCampaign(c cordon.Campaign) *cordon.Campaign {
 		c.Upgrade = &u
 	}
 	c.UserIDs = slices.Clone(c.UserIDs)
+	c.Early = slices.Clone(c.Early)
+	for i := range c.Early {
+		c.Early[i].At = normZero(c.Early[i].At)
+	}
 	c.Created, c.Updated, c.Activated, c.Ended = norm(c.Created), norm(c.Updated), norm(c.Activated), norm(c.Ended)
 	return &c
 }
@@ -550,6 +559,25 @@ func (m *Store) SetCampaignPace(_ context.Context, id string, prev, next *cordon
 	m.campaigns[id] = c
 	m.version++
 	return m.version, nil
+}
+
+func (m *Store) AdmitEarly(_ context.Context, id string, adds []cordon.EarlyAdmission) (int, uint64, error) {
+	defer m.lock()()
+	c, ok := m.campaigns[id]
+	if !ok {
+		return 0, 0, cordon.ErrNotFound
+	}
+	early, n, err := cordon.MergeEarly(&c, adds)
+	if err != nil || n == 0 {
+		return 0, m.version, err
+	}
+	for i := range early {
+		early[i].At = normZero(early[i].At)
+	}
+	c.Early = early
+	m.campaigns[id] = c
+	m.version++
+	return n, m.version, nil
 }
 
 func (m *Store) ActiveCampaigns(context.Context) ([]*cordon.Campaign, uint64, error) {

@@ -55,8 +55,8 @@ var mutations = []mutation{
 		To:   "if false && !s.gateBudget.take(callerToken(r).ID, len(b.Reports), s.clock.Now()) {",
 		Pkgs: []string{"./internal/httpapi"}, Run: "TestGateReportBudget"},
 	{Name: "a backdated ramp admits before the activation", File: "internal/decision/policy.go",
-		From: "return max(c.rampStart+int64(share(c.seed, uh)*float64(c.rampDur)), c.activated)",
-		To:   "return c.rampStart + int64(share(c.seed, uh)*float64(c.rampDur))",
+		From: "\treturn max(a, c.activated)\n}\n\n// admissionWhy",
+		To:   "\treturn a\n}\n\n// admissionWhy",
 		Pkgs: []string{"./internal/decision"}, Run: "TestBackdatedRampAdmitsAtActivation"},
 	{Name: "the earliest cut-off wins a tie", File: "internal/decision/policy.go",
 		From: "return key > okey", To: "return key < okey",
@@ -73,6 +73,18 @@ var mutations = []mutation{
 		Pkgs: []string{"./internal/decision", "./cmd/cordon"}, Run: "Reauth"},
 
 	// The auto ramp's pace (issue 18).
+	{Name: "an early admission may delay one", File: "internal/decision/policy.go",
+		From: "if e, ok := c.early[uh]; ok && e < a {\n\t\t\ta = e", To: "if e, ok := c.early[uh]; ok {\n\t\t\ta = e",
+		Pkgs: []string{"./internal/decision"}, Run: "TestPriorityNeverDelays"},
+	{Name: "an unusual address is admitted inside the lead", File: "internal/campaign/early.go",
+		From: "at := now.Add(pace.Lead)", To: "at := now.Add(0 * pace.Lead)",
+		Pkgs: []string{"./internal/campaign"}, Run: "TestUnusualAddressGoesFirst"},
+	{Name: "a second sighting moves an early admission", File: "internal/cordon/pace.go",
+		From: "\t\tcase have[a.Account]:\n\t\t\tcontinue\n", To: "",
+		Pkgs: []string{"./internal/memstore"}, Run: "TestConformance/Campaigns/AdmitEarly"},
+	{Name: "priority users wait for the hash order", File: "internal/decision/policy.go",
+		From: "at := cc.rampStart // a priority", To: "at := cc.rampStart + cc.rampDur // a priority",
+		Pkgs: []string{"./internal/decision"}, Run: "TestPriorityAdmittedAtStart"},
 	{Name: "a pace may take an admission back", File: "internal/cordon/pace.go",
 		From: "if pt.Share < prev.Share {", To: "if false && pt.Share < prev.Share {",
 		Pkgs: []string{"./internal/decision"}, Run: "TestCompileRefusesBadPace"},
@@ -131,7 +143,7 @@ var mutations = []mutation{
 		From: "if g.Facts.Device != \"\" && client.Device != g.Facts.Device {", To: "if client.Device != \"\" && client.Device != g.Facts.Device {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "Offline"},
 	{Name: "a login satisfies password_reset", File: "internal/campaign/campaign.go",
-		From: "for _, id := range s.progress.Load().Reauthenticated(sess) {", To: "for _, id := range s.campaignIDs(cordon.EventLogin, cordon.EventPasswordSet) {",
+		From: "for _, id := range pol.Reauthenticated(sess) {", To: "for _, id := range s.campaignIDs(cordon.EventLogin, cordon.EventPasswordSet) {",
 		Pkgs: []string{"./cmd/cordon"}, Run: "PasswordReset|Reauth"},
 
 	// Progress against the cohort (issue 13) and what gates report.

@@ -163,6 +163,39 @@ func (db *DB) SetCampaignPace(ctx context.Context, id string, prev, next *cordon
 	return version, nil
 }
 
+// AdmitEarly adds early admissions as cordon.MergeEarly allows, with the
+// policy version bump, in one transaction on the campaign's row.
+func (db *DB) AdmitEarly(ctx context.Context, id string, adds []cordon.EarlyAdmission) (int, uint64, error) {
+	var version uint64
+	var added int
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		cur, err := scanCampaign(tx.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		early, n, err := cordon.MergeEarly(cur, adds)
+		if err != nil {
+			return err
+		}
+		if added = n; n == 0 {
+			return tx.QueryRowContext(ctx, `SELECT version FROM policy_version WHERE id = 1`).Scan(&version)
+		}
+		cur.Early = early
+		doc, _, err := stored.EncodeCampaign(cur)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET document = ? WHERE id = ?`, string(doc), id); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `UPDATE policy_version SET version = version + 1 WHERE id = 1 RETURNING version`).Scan(&version)
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	return added, version, nil
+}
+
 // appendTrail adds t as the campaign's next trail entry.
 func appendTrail(ctx context.Context, tx *sql.Tx, campaignID string, t *cordon.TrailEntry) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO campaign_trail (campaign_id, seq, action, actor, at, document)

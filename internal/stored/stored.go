@@ -50,7 +50,14 @@ func EncodeCampaign(c *cordon.Campaign) (doc, users []byte, err error) {
 		r.Start = utcMicro(r.Start)
 		d.Ramp = &r
 	}
-	if doc, err = json.Marshal(&d); err != nil {
+	early := make([]cordon.EarlyAdmission, len(c.Early))
+	for i, e := range c.Early {
+		early[i] = cordon.EarlyAdmission{Account: e.Account, At: utcMicro(e.At), Why: e.Why}
+	}
+	// The early admissions ride in the document beside the campaign (the
+	// domain keeps them out of its JSON, as it keeps the user ids: an API
+	// answer would otherwise list every one).
+	if doc, err = json.Marshal(&campaignDoc{Campaign: &d, Early: early}); err != nil {
 		return nil, nil, fmt.Errorf("encode campaign %s: %w", c.ID, err)
 	}
 	ids := c.UserIDs
@@ -63,6 +70,13 @@ func EncodeCampaign(c *cordon.Campaign) (doc, users []byte, err error) {
 	return doc, users, nil
 }
 
+// campaignDoc is a campaign's stored document: the campaign's JSON and its
+// early admissions.
+type campaignDoc struct {
+	*cordon.Campaign
+	Early []cordon.EarlyAdmission `json:"early,omitempty"`
+}
+
 // CampaignRow is a campaign's row as both backends store it.
 type CampaignRow struct {
 	ID, Document, UserIDs, State       string
@@ -72,8 +86,15 @@ type CampaignRow struct {
 // DecodeCampaign rebuilds a campaign from its row.
 func DecodeCampaign(r *CampaignRow) (*cordon.Campaign, error) {
 	var c cordon.Campaign
-	if err := json.Unmarshal([]byte(r.Document), &c); err != nil {
+	d := campaignDoc{Campaign: &c}
+	if err := json.Unmarshal([]byte(r.Document), &d); err != nil {
 		return nil, fmt.Errorf("decode campaign %s: %w", r.ID, err)
+	}
+	c.Early = d.Early
+	for i := range c.Early {
+		if !c.Early[i].At.IsZero() {
+			c.Early[i].At = c.Early[i].At.UTC()
+		}
 	}
 	if err := json.Unmarshal([]byte(r.UserIDs), &c.UserIDs); err != nil {
 		return nil, fmt.Errorf("decode user ids of campaign %s: %w", r.ID, err)

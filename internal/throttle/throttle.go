@@ -292,6 +292,7 @@ func (t *Throttle) try(k Keys) (a *Attempt, busy <-chan struct{}, err error) {
 		}
 		acct.reserve(now, &t.cfg.Account)
 		a.acct = true
+		a.unusual = t.knowsAny(k.Account, now)
 	}
 	for i, c := range known {
 		if clear[i] { // a waiting pair is not what let it through
@@ -311,7 +312,33 @@ type Attempt struct {
 	addr  bool // holds a slot of the address
 	acct  bool // holds a slot of the account
 	pairs [2]bool
-	done  atomic.Bool
+	// unusual: neither the device nor the address is known for the
+	// account, though others are (see Unusual).
+	unusual bool
+	done    atomic.Bool
+}
+
+// Unusual reports whether the attempt came from neither a device nor an
+// address the account logged in from in the last Config.KnownFor, while
+// the account has logged in from some: somewhere new for an account this
+// process knows. An account it knows nothing of (a first login, or after
+// a restart, since the known pairs live in memory) is never unusual, so
+// a restart does not make every login look new.
+func (a *Attempt) Unusual() bool { return a != nil && a.unusual }
+
+// knowsAny reports whether the account has a pair known at now; t.mu is
+// held.
+func (t *Throttle) knowsAny(account string, now int64) bool {
+	set := t.known.get(account, now)
+	if set == nil {
+		return false
+	}
+	for i := range set.pairs {
+		if now-set.pairs[i].since < int64(t.cfg.KnownFor) {
+			return true
+		}
+	}
+	return false
 }
 
 // Fail records that the password was wrong or the username unknown, as

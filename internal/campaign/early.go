@@ -1,0 +1,226 @@
+package campaign
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/decision"
+	"github.com/cordon-dev/cordon/internal/pace"
+)
+
+// maxUnusualQueue bounds the accounts waiting for the next flush: a flood
+// of logins from new addresses between two flushes drops the rest (and
+// counts them) rather than growing memory.
+const maxUnusualQueue = 10_000
+
+// unusualQueue holds the accounts seen from somewhere new since the last
+// flush, each once.
+type unusualQueue struct {
+	mu      sync.Mutex
+	pending map[string]bool
+	dropped int64
+}
+
+// SeenUnusual notes that an account logged in from an address and a device
+// it was not known to use (throttle.Attempt.Unusual). It only queues: the
+// next FlushUnusual admits the account early in every active ramp that
+// puts unusual addresses first. What a client sends can only add an
+// account here, never take one out, and an early admission only brings an
+// admission forward: nothing a client does delays its own.
+func (s *Service) SeenUnusual(accountID string) {
+	if accountID == "" {
+		return
+	}
+	q := &s.unusual
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pending == nil {
+		q.pending = map[string]bool{}
+	}
+	if len(q.pending) >= maxUnusualQueue && !q.pending[accountID] {
+		q.dropped++
+		return
+	}
+	q.pending[accountID] = true
+}
+
+// FlushUnusual admits the queued accounts early in every active campaign
+// whose ramp puts unusual addresses first, at now + pace.Lead: a gate that
+// holds a policy up to a lead old still decides as the server does, and
+// the store keeps an account's first early admission (cordon.MergeEarly),
+// so an admission never moves. It returns how many admissions it added;
+// accounts it could not store stay queued for the next flush.
+func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) {
+	q := &s.unusual
+	q.mu.Lock()
+	pending := q.pending
+	q.pending = nil
+	q.mu.Unlock()
+	if len(pending) == 0 {
+		return 0, nil
+	}
+	requeue := func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.pending == nil {
+			q.pending = map[string]bool{}
+		}
+		for a := range pending {
+			if len(q.pending) < maxUnusualQueue {
+				q.pending[a] = true
+			}
+		}
+	}
+	cs, _, err := s.store.ActiveCampaigns(ctx)
+	if err != nil {
+		requeue()
+		return 0, err
+	}
+	at := now.Add(pace.Lead).UTC().Truncate(time.Microsecond)
+	added := 0
+	for _, c := range cs {
+		if c.State != cordon.StateActive || c.Ramp == nil || c.Ramp.Priority == nil || !c.Ramp.Priority.UnusualAddresses {
+			continue
+		}
+		if !c.Ramp.Start.Add(c.Ramp.Duration).After(now) && !c.Ramp.Auto() {
+			continue // a fixed ramp that has ended admits everyone already
+		}
+		var users map[string]bool
+		if c.UserIDs != nil || len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "" {
+			users = make(map[string]bool, len(c.UserIDs))
+			for _, u := range c.UserIDs {
+				users[u] = true
+			}
+		}
+		var adds []cordon.EarlyAdmission
+		for a := range pending {
+			if users != nil && !users[a] {
+				continue // not in the cohort: an admission would change nothing
+			}
+			adds = append(adds, cordon.EarlyAdmission{Account: a, At: at, Why: cordon.AdmitUnusualAddress})
+		}
+		if len(adds) == 0 {
+			continue
+		}
+		n, _, err := s.store.AdmitEarly(ctx, c.ID, adds)
+		if cordon.ErrorCode(err) == cordon.ECodeConflict {
+			continue // paused, ended or changed meanwhile
+		}
+		if err != nil {
+			requeue()
+			return added, err
+		}
+		added += n
+		if n > 0 {
+			s.log.Info("admitted early: seen from somewhere new", "campaign", c.ID, "accounts", n)
+		}
+	}
+	if added > 0 {
+		return added, s.Reload(ctx)
+	}
+	return 0, nil
+}
+
+// UnusualDropped is how many sightings the queue dropped when full.
+func (s *Service) UnusualDropped() int64 {
+	s.unusual.mu.Lock()
+	defer s.unusual.mu.Unlock()
+	return s.unusual.dropped
+}
+
+// RunUnusual flushes the queue every interval until ctx ends.
+func (s *Service) RunUnusual(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.FlushUnusual(ctx, s.clock.Now()); err != nil && ctx.Err() == nil {
+				s.log.Warn("early admissions", "err", err)
+			}
+		}
+	}
+}
+
+// Admission is when and why a campaign admits one user: what `cordon
+// campaign admission` and GET …/admission?user= answer.
+type Admission struct {
+	Campaign string `json:"campaign"`
+	Account  string `json:"account"`
+	// InCohort is false when the campaign names its users and this is not
+	// one of them (then the admission touches none of its sessions).
+	InCohort bool `json:"in_cohort"`
+	// At is when the user is admitted; Admitted whether that is past.
+	At       time.Time `json:"admitted_at"`
+	Admitted bool      `json:"admitted"`
+	// Why is priority (named by the ramp's priority: users or a report
+	// whose data was read), unusual_address (logged in from somewhere new
+	// during the ramp), ramp (the user's place in the ramp's order, at
+	// its pace) or activation.
+	Why string `json:"why"`
+}
+
+// AdmissionOf says when and why campaign c admits the user ref (an
+// account id or username), as the engine decides it at every
+// enforcement point. A draft is judged as if activated now.
+func (s *Service) AdmissionOf(ctx context.Context, c *cordon.Campaign, ref string) (*Admission, error) {
+	ids, err := s.resolveUsers(ctx, []string{ref})
+	if err != nil {
+		if cordon.ErrorCode(err) == cordon.ECodeUnprocessable {
+			return nil, cordon.FieldError(cordon.ECodeNotFound, "user", "no account %q", ref)
+		}
+		return nil, err
+	}
+	acct := ids[0]
+	now := s.clock.Now()
+	at, why, ok := s.progress.Load().AdmissionWhy(c.ID, acct)
+	if !ok {
+		cc := *c
+		cc.State = cordon.StateActive
+		if cc.Activated.IsZero() {
+			cc.Activated = now
+		}
+		pol, err := decision.Compile([]*cordon.Campaign{&cc}, 0, now)
+		if err != nil {
+			return nil, err
+		}
+		at, why, _ = pol.AdmissionWhy(c.ID, acct)
+	}
+	in := true
+	if c.UserIDs != nil || len(c.Cohort.Users) > 0 || c.Cohort.UsersFromReport != "" {
+		in = slices.Contains(c.UserIDs, acct)
+	}
+	return &Admission{Campaign: c.ID, Account: acct, InCohort: in, At: at.UTC(), Admitted: !now.Before(at), Why: why}, nil
+}
+
+// PriorityCounts is how many accounts a ramp admits early, by why.
+type PriorityCounts struct {
+	// Named are the ramp's priority users (users and users_from_report),
+	// admitted from its first instant.
+	Named int `json:"named"`
+	// UnusualAddress are the accounts seen logging in from somewhere new.
+	UnusualAddress int `json:"unusual_address"`
+}
+
+// Priorities counts c's early admissions; nil when its ramp has no
+// priority.
+func Priorities(c *cordon.Campaign) *PriorityCounts {
+	if c.Ramp == nil || c.Ramp.Priority == nil {
+		return nil
+	}
+	var p PriorityCounts
+	for _, e := range c.Early {
+		switch e.Why {
+		case cordon.AdmitPriority:
+			p.Named++
+		case cordon.AdmitUnusualAddress:
+			p.UnusualAddress++
+		}
+	}
+	return &p
+}
