@@ -329,7 +329,6 @@ const (
 	keyNotices
 )
 
-
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
