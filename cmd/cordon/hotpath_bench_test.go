@@ -172,11 +172,22 @@ func BenchmarkSessionHTTP(b *testing.B) {
 // from 8 concurrent clients over loopback, each client rotating its own
 // session's refresh token, next to its floor: floor=sqlite-tx is the
 // rotation's writes alone (mark the old token used, insert the next, touch
-// the session) as one write transaction on a SQLite file opened as the
-// store opens its own, from as many goroutines.
+// the session) as one write transaction of prepared statements on a
+// SQLite file opened as the store opens its own, from as many goroutines.
 func BenchmarkRefreshHTTP(b *testing.B) {
 	b.Run("floor=sqlite-tx", func(b *testing.B) {
 		db := floorDB(b)
+		var st [3]*sql.Stmt
+		for i, q := range []string{
+			`UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`,
+			`INSERT INTO refresh_tokens (hash, session_id, used_at) VALUES (?, ?, 0)`,
+			`UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`,
+		} {
+			var err error
+			if st[i], err = db.Prepare(q); err != nil {
+				b.Fatal(err)
+			}
+		}
 		var seq atomic.Int64
 		b.SetParallelism((hotClients + 1) / 2)
 		b.ReportAllocs()
@@ -201,18 +212,18 @@ func BenchmarkRefreshHTTP(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				r, err := tx.Exec(`UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`, n, prev)
+				r, err := tx.Stmt(st[0]).Exec(n, prev)
 				if k, _ := r.RowsAffected(); err != nil || k != 1 {
 					tx.Rollback()
 					b.Error("rotation lost", err)
 					return
 				}
-				if _, err := tx.Exec(`INSERT INTO refresh_tokens (hash, session_id, used_at) VALUES (?, ?, 0)`, next, sid); err != nil {
+				if _, err := tx.Stmt(st[1]).Exec(next, sid); err != nil {
 					tx.Rollback()
 					b.Error(err)
 					return
 				}
-				if _, err := tx.Exec(`UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, n, n, sid); err != nil {
+				if _, err := tx.Stmt(st[2]).Exec(n, n, sid); err != nil {
 					tx.Rollback()
 					b.Error(err)
 					return
