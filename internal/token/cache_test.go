@@ -119,3 +119,29 @@ func TestCacheEvicts(t *testing.T) {
 		}
 	}
 }
+
+// OwnKeyID, the parser-free reading of cordon's own header, answers only
+// for exactly that header: anything else goes through go-jose.
+func TestOwnKeyID(t *testing.T) {
+	f := newFixture(t)
+	tok := f.sign(t, fullClaims())
+	_, rest, _ := strings.Cut(tok, ".")
+	with := func(header string) string { return b64([]byte(header)) + "." + rest }
+	for _, tc := range []struct {
+		name, tok, want string
+	}{
+		{"the signer's header", tok, f.key.ID},
+		{"members in another order", with(`{"kid":"k-1","alg":"EdDSA","typ":"at+jwt"}`), ""},
+		{"an extra member", with(`{"alg":"EdDSA","kid":"k-1","typ":"at+jwt","jku":"https://evil.example/jwks"}`), ""},
+		{"a member smuggled into the kid", with(`{"alg":"EdDSA","kid":"k-1","jwk":{},"x":"","typ":"at+jwt"}`), ""},
+		{"an escaped kid", with(`{"alg":"EdDSA","kid":"k\u002d1","typ":"at+jwt"}`), ""},
+		{"an empty kid", with(`{"alg":"EdDSA","kid":"","typ":"at+jwt"}`), ""},
+		{"another algorithm", with(`{"alg":"ES256","kid":"k-1","typ":"at+jwt"}`), ""},
+		{"another type", with(`{"alg":"EdDSA","kid":"k-1","typ":"JWT"}`), ""},
+		{"not base64", "!!!." + rest, ""},
+	} {
+		if got := token.OwnKeyID(tc.tok); got != tc.want {
+			t.Errorf("%s: OwnKeyID = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
