@@ -743,11 +743,13 @@ func BenchmarkVerify(b *testing.B) {
 	tok := f.sign(b, fullClaims())
 	now := epoch()
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		if _, err := f.verifier.Verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 }
 
 // BenchmarkEd25519Verify is the floor for BenchmarkVerify: the signature
@@ -759,11 +761,13 @@ func BenchmarkEd25519Verify(b *testing.B) {
 	pub := f.priv.Public().(ed25519.PublicKey)
 	sig := ed25519.Sign(f.priv, msg)
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		if !ed25519.Verify(pub, msg, sig) {
 			b.Fatal("signature did not verify")
 		}
 	}
+	reportCPU(b, cpu)
 }
 
 // BenchmarkVerifyParallel and BenchmarkEd25519VerifyParallel are the same
@@ -774,6 +778,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	tok := f.sign(b, fullClaims())
 	now := epoch()
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := f.verifier.Verify(tok, now); err != nil {
@@ -782,6 +787,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu)
 }
 
 func BenchmarkEd25519VerifyParallel(b *testing.B) {
@@ -791,6 +797,7 @@ func BenchmarkEd25519VerifyParallel(b *testing.B) {
 	pub := f.priv.Public().(ed25519.PublicKey)
 	sig := ed25519.Sign(f.priv, msg)
 	b.ReportAllocs()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if !ed25519.Verify(pub, msg, sig) {
@@ -799,6 +806,7 @@ func BenchmarkEd25519VerifyParallel(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu)
 }
 
 // BenchmarkVerifyCached is Verify answered from a verifier's cache: the
@@ -809,11 +817,13 @@ func BenchmarkVerifyCached(b *testing.B) {
 	tok := f.sign(b, fullClaims())
 	now := epoch()
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		if _, err := v.Verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 }
 
 func equalClaims(a, b *token.Claims) bool {
