@@ -96,8 +96,13 @@ func (h *hotStmts) close() error {
 }
 
 // SessionByID looks a session up, live or revoked.
+//
+// The lookup ignores ctx's cancellation (not its values): for a context
+// that can end, the driver starts a goroutine per statement to interrupt
+// it, which cost more than this one-row primary-key read it would cut
+// short. Every request with an access token makes this read.
 func (db *DB) SessionByID(ctx context.Context, id string) (*cordon.Session, error) {
-	return scanSession(db.hot.sessionByID.QueryRowContext(ctx, id))
+	return scanSession(db.hot.sessionByID.QueryRowContext(context.WithoutCancel(ctx), id))
 }
 
 // ListSessions returns the account's live sessions, newest first.
@@ -306,7 +311,9 @@ func familyEnd(rt *cordon.RefreshToken) time.Time {
 // PeekRefreshToken returns the session of an exchangeable refresh token.
 func (db *DB) PeekRefreshToken(ctx context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
 	n := micros(now)
-	return scanSession(db.hot.peekRefresh.QueryRowContext(ctx, hash, n, n))
+	// One row by primary key: not worth a goroutine to interrupt it (see
+	// SessionByID).
+	return scanSession(db.hot.peekRefresh.QueryRowContext(context.WithoutCancel(ctx), hash, n, n))
 }
 
 // prefixed qualifies each column of a column list.
