@@ -131,6 +131,7 @@ func runGate(b *testing.B, g *Gate, reqs []*http.Request) {
 	var next atomic.Uint64
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		w := &discard{h: http.Header{}}
 		i := next.Add(7919) // start the workers apart
@@ -139,6 +140,7 @@ func runGate(b *testing.B, g *Gate, reqs []*http.Request) {
 			i++
 		}
 	})
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 	b.ReportMetric(100*share, "%denied")
 }
@@ -180,6 +182,7 @@ func BenchmarkBareEd25519Verify(b *testing.B) {
 	pub, sig := priv.Public().(ed25519.PublicKey), ed25519.Sign(priv, msg)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if !ed25519.Verify(pub, msg, sig) {
@@ -188,6 +191,7 @@ func BenchmarkBareEd25519Verify(b *testing.B) {
 			}
 		}
 	})
+	reportCPU(b, cpu)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/realclientip/realclientip-go"
@@ -102,14 +103,20 @@ func NewProxy(c ProxyConfig) (*Proxy, error) {
 	}
 	trusted := c.TrustedProxies
 	rp := &httputil.ReverseProxy{
-		Transport: c.Transport,
+		Transport:  c.Transport,
+		BufferPool: &copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(up)
-			for k := range pr.Out.Header {
-				if owned(k) {
-					delete(pr.Out.Header, k)
+			// A map sized for what the gate adds: growing the clone
+			// ReverseProxy made, by the identity and forwarding headers,
+			// reallocated it on every request.
+			h := make(http.Header, len(pr.Out.Header)+12)
+			for k, v := range pr.Out.Header {
+				if !owned(k) {
+					h[k] = v
 				}
 			}
+			pr.Out.Header = h
 			setForwarded(pr, trusted)
 			if id, ok := FromContext(pr.In.Context()); ok {
 				h := pr.Out.Header
@@ -133,6 +140,28 @@ func NewProxy(c ProxyConfig) (*Proxy, error) {
 		},
 	}
 	return &Proxy{h: c.Gate.Handler(streaming(rp, c.ReadTimeout, c.WriteTimeout))}, nil
+}
+
+// copyBuffers lends the proxy the buffers it copies answers through.
+// Without a pool httputil.ReverseProxy allocates 32 KiB for every
+// request: two thirds of what a proxied request allocated (48.8 KiB).
+type copyBuffers struct{ p sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (b *copyBuffers) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (b *copyBuffers) Put(buf []byte) {
+	if cap(buf) != copyBufferSize {
+		return
+	}
+	buf = buf[:copyBufferSize]
+	b.p.Put(&buf)
 }
 
 // ServeHTTP decides r and answers it or forwards it.

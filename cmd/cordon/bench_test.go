@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"sort"
 	"strings"
 	"testing"
@@ -98,6 +100,33 @@ func BenchmarkProxyDirect(b *testing.B) {
 func BenchmarkProxyGate(b *testing.B) {
 	_, g, access := benchFixture(b)
 	benchGet(b, g, access)
+}
+
+// BenchmarkProxyBare is the floor the gate is judged against: the same
+// requests through a bare httputil.ReverseProxy to the same upstream,
+// keeping as many idle upstream connections as the gate does.
+func BenchmarkProxyBare(b *testing.B) {
+	up, _, access := benchFixture(b)
+	benchGet(b, bareProxy(b, up), access)
+}
+
+func BenchmarkProxyBareParallel(b *testing.B) {
+	up, _, access := benchFixture(b)
+	benchParallel(b, bareProxy(b, up), access)
+}
+
+func bareProxy(b *testing.B, upstream string) string {
+	u, err := url.Parse(upstream)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = 1024, 1024
+	rp.Transport = tr
+	srv := httptest.NewServer(rp)
+	b.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // BenchmarkProxyDirectParallel and BenchmarkProxyGateParallel measure

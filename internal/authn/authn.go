@@ -38,6 +38,10 @@ type Config struct {
 	RefreshIdle time.Duration
 	// RefreshAbsolute bounds a session's refresh family (90 days).
 	RefreshAbsolute time.Duration
+	// TokenCache bounds the cache of verified access tokens (their
+	// signature and claims, never their session's state): 0 means
+	// token.DefaultCacheSize, a negative size turns it off.
+	TokenCache int
 }
 
 // DefaultConfig returns the defaults.
@@ -240,7 +244,7 @@ func (s *Service) ReloadKeys(ctx context.Context) error {
 		s.signer = token.NewSigner(ks, s.cfg.Issuer, []string{s.cfg.Audience}, s.cfg.ClientID, s.cfg.AccessTTL)
 		// The signer holds the current key set, so verification follows
 		// every rotation.
-		s.verifier = token.NewVerifier(s.signer, s.cfg.Issuer, s.cfg.Audience)
+		s.verifier = token.NewVerifier(s.signer, s.cfg.Issuer, s.cfg.Audience).WithCache(s.cfg.TokenCache)
 	} else {
 		s.signer.SetKeySet(ks)
 	}

@@ -210,7 +210,7 @@ func TestPairsNameRealBenchmarks(t *testing.T) {
 		if p.What == "" {
 			t.Errorf("pair %s/%s has no description", p.Bench, p.Baseline)
 		}
-		key := p.Pkg + " " + p.Bench + " " + p.Baseline
+		key := p.Pkg + " " + p.Bench + " " + p.Baseline + " " + p.Unit
 		if seen[key] {
 			t.Errorf("pair %s declared twice", key)
 		}

@@ -6,14 +6,15 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
-	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -329,8 +330,6 @@ const (
 	keyNotices
 )
 
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // statusWriter remembers the status a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter
@@ -363,33 +362,40 @@ func (w *statusWriter) Flush() {
 // middleware gives every request an id, a logger, a panic guard (a panic
 // is a bug: 500 with a JSON body, never a dropped connection), a log line
 // and metrics.
+//
+// It is on every request's path, so it does the least it can: the route
+// is the pattern the mux matched, read back from the request after
+// serving (the mux sets it on this very request) rather than looked up a
+// second time; the request logger is built only when something logs; the
+// id comes from the runtime's per-thread generator, since it names a
+// request in the logs and guards nothing.
 func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if !requestIDPattern.MatchString(id) {
-			var b [8]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+		if !validRequestID(id) {
+			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		log := s.log.With("request_id", id)
-		r = r.WithContext(context.WithValue(r.Context(), keyLogger, log))
+		w.Header()["X-Request-Id"] = []string{id}
+		rl := &reqLog{base: s.log, id: id}
+		ctx := context.WithValue(r.Context(), keyLogger, rl)
 		if s.notices != nil {
 			// Denials carry the notice that explains their campaign.
-			r = r.WithContext(context.WithValue(r.Context(), keyNotices, s.notices))
+			ctx = context.WithValue(ctx, keyNotices, s.notices)
 		}
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
-		_, route := mux.Handler(r)
-		if route == "" || route == "/" {
-			route = "other"
-		}
 		defer func() {
+			route := r.Pattern
+			if route == "" || route == "/" {
+				route = "other"
+			}
+			level := slog.LevelInfo
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic", "panic", v, "stack", string(debug.Stack()))
+				rl.get().Error("panic", "panic", v, "stack", string(debug.Stack()))
 				if sw.status == 0 {
 					writeError(sw, r, cordon.Errorf(cordon.ECodeInternal, "internal error; the request id is %s", id))
 				}
@@ -397,19 +403,59 @@ func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 			d := time.Since(start)
 			s.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 			s.latency.WithLabelValues(route).Observe(d.Seconds())
-			level := slog.LevelInfo
 			if sw.status >= 500 {
 				level = slog.LevelError
 			}
-			if !s.logsAccess(r.Context(), log, level, sw.status) {
+			if !s.logsAccess(r.Context(), s.log, level, sw.status) {
 				return
 			}
-			log.Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
+			rl.get().Log(r.Context(), level, "request", "method", r.Method, "route", route, "status", sw.status,
 				"duration_ms", float64(d.Microseconds())/1000, "remote", s.proxies.Addr(r))
 		}()
 		mux.ServeHTTP(sw, r)
 	})
 }
+
+// validRequestID reports whether a client's X-Request-Id may be kept:
+// 1 to 64 of [A-Za-z0-9._-], so nothing a client sends can forge a log line.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns 16 hex digits from the runtime's generator: unique
+// enough to find a request in the logs, and no secret.
+func newRequestID() string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], mrand.Uint64())
+	return hex.EncodeToString(b[:])
+}
+
+// reqLog is a request's logger, built from base with its request id the
+// first time something logs.
+type reqLog struct {
+	base *slog.Logger
+	id   string
+	once sync.Once
+	l    *slog.Logger
+}
+
+func (rl *reqLog) get() *slog.Logger {
+	rl.once.Do(func() { rl.l = rl.base.With("request_id", rl.id) })
+	return rl.l
+}
+
+// Error logs at error level with the request id (writeError's logger).
+func (rl *reqLog) Error(msg string, args ...any) { rl.get().Error(msg, args...) }
 
 // logsAccess says whether this answer gets its access line: the level
 // must be enabled, and an answer below 400 is sampled one in accessSample.
@@ -424,8 +470,8 @@ func (s *Server) logsAccess(ctx context.Context, log *slog.Logger, level slog.Le
 }
 
 func (s *Server) logger(r *http.Request) *slog.Logger {
-	if l, ok := r.Context().Value(keyLogger).(*slog.Logger); ok {
-		return l
+	if l, ok := r.Context().Value(keyLogger).(*reqLog); ok {
+		return l.get()
 	}
 	return s.log
 }

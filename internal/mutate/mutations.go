@@ -507,4 +507,15 @@ var mutations = []mutation{
 	{Name: "an email address may name two accounts", File: "internal/memstore/memstore.go",
 		From: "if _, ok := m.byEmail[a.Email]; ok && a.Email != \"\" {", To: "if false {",
 		Pkgs: []string{"./internal/memstore"}, Run: "TestConformance/AccountEmail"},
+	// The server's verified-token cache keeps a signature's verdict and
+	// nothing that changes with time, keys or the session.
+	{Name: "a cached token outlives its expiry", File: "internal/token/cache.go",
+		From: "if now < e.from || now > e.until {", To: "if false {",
+		Pkgs: []string{"./internal/token"}, Run: "TestCacheAppliesTimeAndKeysAgain"},
+	{Name: "a cached token outlives its key", File: "internal/token/cache.go",
+		From: "if eq, ok := k.(interface{ Equal(crypto.PublicKey) bool }); !ok || !eq.Equal(e.pub) {", To: "if k == nil {",
+		Pkgs: []string{"./internal/token"}, Run: "TestCacheAppliesTimeAndKeysAgain"},
+	{Name: "a repeated token skips its session's state", File: "internal/authn/authn.go",
+		From: "\tsess, err := s.store.SessionByID(ctx, c.SessionID)\n", To: "\tsess, err := s.store.SessionByID(ctx, c.SessionID)\n\tif err == nil {\n\t\tsess.RevokedAt = time.Time{}\n\t}\n",
+		Pkgs: []string{"./cmd/cordon"}, Run: "TestRepeatedTokenRefusedAtOnce"},
 }

@@ -43,9 +43,66 @@ func scanSession(row interface{ Scan(...any) error }) (*cordon.Session, error) {
 	return &s, nil
 }
 
+// hotStmts are the statements of the requests every client makes —
+// an access token's session check, a refresh's rotation — prepared once
+// per connection instead of parsed and planned by SQLite on every call,
+// which cost as much as running them. The reader statements run on any
+// reader connection (database/sql prepares each on a connection at its
+// first use there); the writer statements join a transaction with
+// tx.StmtContext, which reuses the single writer connection's.
+type hotStmts struct {
+	sessionByID *sql.Stmt // reader
+	peekRefresh *sql.Stmt // reader
+
+	refreshRow    *sql.Stmt // writer
+	sessionByIDW  *sql.Stmt // writer
+	spendRefresh  *sql.Stmt // writer
+	insertRefresh *sql.Stmt // writer
+	touchSession  *sql.Stmt // writer
+}
+
+func (h *hotStmts) prepare(ctx context.Context, r, w *sql.DB) error {
+	for _, p := range []struct {
+		db  *sql.DB
+		st  **sql.Stmt
+		sql string
+	}{
+		{r, &h.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
+		{r, &h.peekRefresh, `SELECT ` + prefixed("s.", sessionCols) + ` FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+		WHERE t.hash = ? AND t.used_at = 0 AND t.idle_expires_at > ? AND t.absolute_expires_at > ? AND s.revoked_at = 0`},
+		{w, &h.refreshRow, `SELECT session_id, idle_expires_at, absolute_expires_at, used_at FROM refresh_tokens WHERE hash = ?`},
+		{w, &h.sessionByIDW, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
+		{w, &h.spendRefresh, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`},
+		{w, &h.insertRefresh, `INSERT INTO refresh_tokens (hash, session_id, created_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?)`},
+		{w, &h.touchSession, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.st = st
+	}
+	return nil
+}
+
+func (h *hotStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{h.sessionByID, h.peekRefresh, h.refreshRow, h.sessionByIDW, h.spendRefresh, h.insertRefresh, h.touchSession} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // SessionByID looks a session up, live or revoked.
+//
+// The lookup ignores ctx's cancellation (not its values): for a context
+// that can end, the driver starts a goroutine per statement to interrupt
+// it, which cost more than this one-row primary-key read it would cut
+// short. Every request with an access token makes this read.
 func (db *DB) SessionByID(ctx context.Context, id string) (*cordon.Session, error) {
-	return scanSession(db.r.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
+	return scanSession(db.hot.sessionByID.QueryRowContext(context.WithoutCancel(ctx), id))
 }
 
 // ListSessions returns the account's live sessions, newest first.
@@ -169,7 +226,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 		reused = false
 		var sid string
 		var idle, abs, used int64
-		err := tx.QueryRowContext(ctx, `SELECT session_id, idle_expires_at, absolute_expires_at, used_at FROM refresh_tokens WHERE hash = ?`, old).Scan(&sid, &idle, &abs, &used)
+		err := tx.StmtContext(ctx, db.hot.refreshRow).QueryRowContext(ctx, old).Scan(&sid, &idle, &abs, &used)
 		if err != nil {
 			return err
 		}
@@ -185,14 +242,14 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 		if n >= idle || n >= abs {
 			return cordon.ErrNotFound
 		}
-		s, err := scanSession(tx.QueryRowContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, sid))
+		s, err := scanSession(tx.StmtContext(ctx, db.hot.sessionByIDW).QueryRowContext(ctx, sid))
 		if err != nil {
 			return err
 		}
 		if !s.Live() {
 			return cordon.ErrNotFound
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`, n, old)
+		res, err := tx.StmtContext(ctx, db.hot.spendRefresh).ExecContext(ctx, n, old)
 		if err != nil {
 			return err
 		}
@@ -204,10 +261,10 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 		if next.IdleExpiresAt.After(next.AbsoluteExpiresAt) {
 			next.IdleExpiresAt = next.AbsoluteExpiresAt
 		}
-		if err := insertRefreshToken(ctx, tx, next); err != nil {
+		if _, err := tx.StmtContext(ctx, db.hot.insertRefresh).ExecContext(ctx, next.Hash, next.SessionID, micros(next.CreatedAt), micros(next.IdleExpiresAt), micros(next.AbsoluteExpiresAt)); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`, n, micros(familyEnd(next)), sid); err != nil {
+		if _, err := tx.StmtContext(ctx, db.hot.touchSession).ExecContext(ctx, n, micros(familyEnd(next)), sid); err != nil {
 			return err
 		}
 		s.LastSeenAt = fromMicros(n)
@@ -254,8 +311,9 @@ func familyEnd(rt *cordon.RefreshToken) time.Time {
 // PeekRefreshToken returns the session of an exchangeable refresh token.
 func (db *DB) PeekRefreshToken(ctx context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
 	n := micros(now)
-	return scanSession(db.r.QueryRowContext(ctx, `SELECT `+prefixed("s.", sessionCols)+` FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE t.hash = ? AND t.used_at = 0 AND t.idle_expires_at > ? AND t.absolute_expires_at > ? AND s.revoked_at = 0`, hash, n, n))
+	// One row by primary key: not worth a goroutine to interrupt it (see
+	// SessionByID).
+	return scanSession(db.hot.peekRefresh.QueryRowContext(context.WithoutCancel(ctx), hash, n, n))
 }
 
 // prefixed qualifies each column of a column list.

@@ -39,6 +39,7 @@ type DB struct {
 
 	health stored.Health // whether the last write failed for want of storage
 	initMu sync.Mutex    // Initialise
+	hot    hotStmts      // the session hot paths' statements, prepared once
 }
 
 var (
@@ -91,12 +92,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
+	if err := db.hot.prepare(ctx, db.r, db.w); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	return db, nil
 }
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	return errors.Join(db.hot.close(), db.r.Close(), db.w.Close())
 }
 
 // Ping checks the file answers.

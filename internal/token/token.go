@@ -11,6 +11,7 @@ package token
 
 import (
 	"crypto"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
@@ -202,6 +203,24 @@ type Verifier struct {
 	// noRoots lets Verify ask go-jose whether a token carried x5c without
 	// trusting any certificate it carried.
 	noRoots *x509.CertPool
+	// cache holds verified tokens; nil without WithCache.
+	cache *verifiedCache
+}
+
+// WithCache returns a copy of v that keeps up to size verified tokens
+// (DefaultCacheSize when size is 0; none when size is negative). Only the
+// signature's verdict and the claims are kept: whatever the token's
+// session has become since is the caller's to check on every request.
+func (v *Verifier) WithCache(size int) *Verifier {
+	w := *v
+	w.cache = nil
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	if size > 0 {
+		w.cache = newVerifiedCache(size)
+	}
+	return &w
 }
 
 // NewVerifier returns a verifier that trusts the keys of keys and accepts
@@ -227,6 +246,12 @@ func NewVerifier(keys Keys, issuer, audience string) *Verifier {
 // is wrong in words fit for the person holding the token; any library
 // error is in Err. Expiry, not-before and issue time are allowed Leeway of
 // clock skew. now must not be zero; go-jose would read the clock instead.
+//
+// A verifier with a cache (WithCache) answers a token it has verified
+// before from the cache, with the time rules applied again at now and its
+// key still required to be published: the same bytes carry the same
+// signature, so only what can change with time or rotation is checked
+// again. The caller owns the Claims returned; Audience may be shared.
 func (v *Verifier) Verify(token string, now time.Time) (*Claims, error) {
 	if token == "" {
 		return nil, invalidToken("missing token", nil)
@@ -237,44 +262,145 @@ func (v *Verifier) Verify(token string, now time.Time) (*Claims, error) {
 	if !compactShape(token) {
 		return nil, invalidToken("malformed token", nil)
 	}
+	if v.cache != nil {
+		if c := v.cache.get(token, now.UnixNano(), v.keys); c != nil {
+			cp := *c
+			return &cp, nil
+		}
+	}
+	var (
+		c   *Claims
+		kid string
+		key crypto.PublicKey
+		err error
+	)
+	if kid = ownHeader(token); kid != "" {
+		c, key, err = v.verifyOwn(token, kid, now)
+	} else {
+		c, kid, key, err = v.verifyJOSE(token, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if v.cache != nil {
+		cp := *c
+		v.cache.put(token, &cp, kid, key, now.UnixNano())
+	}
+	return c, nil
+}
+
+// ownHeader returns the kid of a token whose header is, byte for byte, the
+// one cordon's Signer writes: {"alg":"EdDSA","kid":KID,"typ":"at+jwt"}
+// with a kid of ID characters. Such a header names no key, URL, chain or
+// critical extension and has the one type and algorithm Verify accepts,
+// so it needs no JSON parser. Any other header, however legitimate, gets
+// "" and goes through go-jose.
+func ownHeader(token string) string {
+	const prefix, suffix = `{"alg":"EdDSA","kid":"`, `","typ":"at+jwt"}`
+	seg, _, _ := strings.Cut(token, ".")
+	var buf [192]byte
+	if base64.RawURLEncoding.DecodedLen(len(seg)) > len(buf) {
+		return ""
+	}
+	n, err := base64.RawURLEncoding.Decode(buf[:], []byte(seg))
+	if err != nil {
+		return ""
+	}
+	h := buf[:n]
+	if len(h) <= len(prefix)+len(suffix) || string(h[:len(prefix)]) != prefix || string(h[len(h)-len(suffix):]) != suffix {
+		return ""
+	}
+	kid := h[len(prefix) : len(h)-len(suffix)]
+	for _, c := range kid {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return ""
+		}
+	}
+	return string(kid)
+}
+
+// OwnKeyID returns the kid of a token whose header is byte for byte the
+// one Signer writes, without a JSON parser; "" for any other header. It
+// says nothing of the signature.
+func OwnKeyID(token string) string { return ownHeader(token) }
+
+// verifyOwn checks a token whose header ownHeader read: the signature with
+// crypto/ed25519 over the signing input, then the claims. The claims are
+// decoded only once the signature holds, as go-jose does.
+func (v *Verifier) verifyOwn(token, kid string, now time.Time) (*Claims, crypto.PublicKey, error) {
+	key, ok := v.keys.PublicKey(kid)
+	if !ok {
+		return nil, nil, invalidToken("token signed with an unknown key", nil)
+	}
+	pub, ok := key.(ed25519.PublicKey)
+	if !ok || algFor(key) != jose.EdDSA {
+		return nil, nil, invalidToken("token algorithm does not match its key", nil)
+	}
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil {
+		return nil, nil, invalidToken("malformed token", err)
+	}
+	if !ed25519.Verify(pub, []byte(token[:dot]), sig) {
+		return nil, nil, invalidToken("token signature is invalid", jose.ErrCryptoFailure)
+	}
+	first := strings.IndexByte(token, '.')
+	var payload []byte
+	payload, err = base64.RawURLEncoding.DecodeString(token[first+1 : dot])
+	if err != nil {
+		return nil, nil, invalidToken("malformed token", err)
+	}
+	var wc wireClaims
+	if err := json.Unmarshal(payload, &wc); err != nil {
+		return nil, nil, invalidToken("malformed token claims", err)
+	}
+	c, err := v.check(&wc, now)
+	return c, key, err
+}
+
+// verifyJOSE checks any other token through go-jose: an ES256 token of a
+// published P-256 key, or a header written by someone other than cordon's
+// Signer.
+func (v *Verifier) verifyJOSE(token string, now time.Time) (*Claims, string, crypto.PublicKey, error) {
 	tok, err := jwt.ParseSigned(token, v.algs)
 	if err != nil {
 		if _, ok := errors.AsType[*jose.ErrUnexpectedSignatureAlgorithm](err); ok {
-			return nil, invalidToken("token signed with an unsupported algorithm", err)
+			return nil, "", nil, invalidToken("token signed with an unsupported algorithm", err)
 		}
-		return nil, invalidToken("malformed token", err)
+		return nil, "", nil, invalidToken("malformed token", err)
 	}
 	if len(tok.Headers) != 1 {
-		return nil, invalidToken("malformed token", nil)
+		return nil, "", nil, invalidToken("malformed token", nil)
 	}
 	h := tok.Headers[0]
 
 	if v.namesItsOwnKey(&h) {
-		return nil, invalidToken("token header names its own key or critical extensions", nil)
+		return nil, "", nil, invalidToken("token header names its own key or critical extensions", nil)
 	}
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, TypeAccessToken) &&
 		!strings.EqualFold(typ, "application/"+TypeAccessToken) {
-		return nil, invalidToken("token type must be at+jwt", nil)
+		return nil, "", nil, invalidToken("token type must be at+jwt", nil)
 	}
 	if h.KeyID == "" {
-		return nil, invalidToken("token has no key id", nil)
+		return nil, "", nil, invalidToken("token has no key id", nil)
 	}
 	key, ok := v.keys.PublicKey(h.KeyID)
 	if !ok {
-		return nil, invalidToken("token signed with an unknown key", nil)
+		return nil, "", nil, invalidToken("token signed with an unknown key", nil)
 	}
 	if string(algFor(key)) != h.Algorithm {
-		return nil, invalidToken("token algorithm does not match its key", nil)
+		return nil, "", nil, invalidToken("token algorithm does not match its key", nil)
 	}
 
 	var wc wireClaims
 	if err := tok.Claims(key, &wc); err != nil {
 		if errors.Is(err, jose.ErrCryptoFailure) {
-			return nil, invalidToken("token signature is invalid", err)
+			return nil, "", nil, invalidToken("token signature is invalid", err)
 		}
-		return nil, invalidToken("malformed token claims", err)
+		return nil, "", nil, invalidToken("malformed token claims", err)
 	}
-	return v.check(&wc, now)
+	c, err := v.check(&wc, now)
+	return c, h.KeyID, key, err
 }
 
 // compactShape reports whether s is three dot-separated runs of base64url

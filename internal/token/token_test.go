@@ -743,11 +743,13 @@ func BenchmarkVerify(b *testing.B) {
 	tok := f.sign(b, fullClaims())
 	now := epoch()
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		if _, err := f.verifier.Verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 }
 
 // BenchmarkEd25519Verify is the floor for BenchmarkVerify: the signature
@@ -759,11 +761,69 @@ func BenchmarkEd25519Verify(b *testing.B) {
 	pub := f.priv.Public().(ed25519.PublicKey)
 	sig := ed25519.Sign(f.priv, msg)
 	b.ReportAllocs()
+	cpu := processCPU()
 	for b.Loop() {
 		if !ed25519.Verify(pub, msg, sig) {
 			b.Fatal("signature did not verify")
 		}
 	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkVerifyParallel and BenchmarkEd25519VerifyParallel are the same
+// pair from every core (RunParallel), as gate's cold path and its
+// BareEd25519Verify run: per-op figures to compare with the gate's.
+func BenchmarkVerifyParallel(b *testing.B) {
+	f := newFixture(b)
+	tok := f.sign(b, fullClaims())
+	now := epoch()
+	b.ReportAllocs()
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := f.verifier.Verify(tok, now); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportCPU(b, cpu)
+}
+
+func BenchmarkEd25519VerifyParallel(b *testing.B) {
+	f := newFixture(b)
+	tok := f.sign(b, fullClaims())
+	msg := []byte(tok[:strings.LastIndexByte(tok, '.')])
+	pub := f.priv.Public().(ed25519.PublicKey)
+	sig := ed25519.Sign(f.priv, msg)
+	b.ReportAllocs()
+	cpu := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !ed25519.Verify(pub, msg, sig) {
+				b.Error("signature did not verify")
+				return
+			}
+		}
+	})
+	reportCPU(b, cpu)
+}
+
+// BenchmarkVerifyCached is Verify answered from a verifier's cache: the
+// time rules and the key's publication checked again, no signature.
+func BenchmarkVerifyCached(b *testing.B) {
+	f := newFixture(b)
+	v := token.NewVerifier(f.signer, issuer, audience).WithCache(0)
+	tok := f.sign(b, fullClaims())
+	now := epoch()
+	b.ReportAllocs()
+	cpu := processCPU()
+	for b.Loop() {
+		if _, err := v.Verify(tok, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
 }
 
 func equalClaims(a, b *token.Claims) bool {
