@@ -127,7 +127,7 @@ func testSessionsSince(t *testing.T, s cordon.Store) {
 	if want := []string{endedAfter.ID, endedAt.ID, live.ID}; !slices.Equal(ids(got), want) {
 		t.Fatalf("SessionsSince: got ids %q, want %q (live or ended at or after since, newest first)", ids(got), want)
 	}
-	if got[2].Live() != true || got[0].Live() || !got[1].RevokedAt.Equal(since) {
+	if !got[2].Live() || got[0].Live() || !got[1].RevokedAt.Equal(since) {
 		t.Errorf("SessionsSince: the sessions' revocations were not kept: %+v", got)
 	}
 	if none, err := s.SessionsSince(ctx, cordon.NewID("u"), since); err != nil || len(none) != 0 {
