@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/token"
 	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
@@ -637,20 +638,7 @@ func keyFits(k *Key, alg jose.SignatureAlgorithm) bool {
 
 // namesItsOwnKey: see internal/token. A token has no say in which key
 // checks it.
-func (s *Set) namesItsOwnKey(h *jose.Header) bool {
-	if h.JSONWebKey != nil {
-		return true
-	}
-	for _, k := range [...]jose.HeaderKey{"jku", "x5u", "crit"} {
-		if _, ok := h.ExtraHeaders[k]; ok {
-			return true
-		}
-	}
-	if _, err := h.Certificates(x509.VerifyOptions{Roots: s.noRoots}); !errors.Is(err, jose.ErrMissingX5cHeader) {
-		return true
-	}
-	return false
-}
+func (s *Set) namesItsOwnKey(h *jose.Header) bool { return token.NamesItsOwnKey(h, s.noRoots) }
 
 // check applies the claim rules to a token whose signature holds.
 func check(is *issuer, key *Key, wc *wireClaims, now time.Time) (*Token, error) {

@@ -107,7 +107,12 @@ func (db *DB) SessionByID(ctx context.Context, id string) (*cordon.Session, erro
 
 // ListSessions returns the account's live sessions, newest first.
 func (db *DB) ListSessions(ctx context.Context, accountID string) ([]*cordon.Session, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE account_id = ? AND revoked_at = 0 ORDER BY created_at DESC, id`, accountID)
+	return db.querySessions(ctx, `SELECT `+sessionCols+` FROM sessions WHERE account_id = ? AND revoked_at = 0 ORDER BY created_at DESC, id`, accountID)
+}
+
+// querySessions reads the sessions a query selects, in its order.
+func (db *DB) querySessions(ctx context.Context, query string, args ...any) ([]*cordon.Session, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}

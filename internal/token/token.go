@@ -423,7 +423,11 @@ func compactShape(s string) bool {
 // namesItsOwnKey reports whether the header names a key, or where to fetch
 // one (RFC 8725 §3.10), or demands processing cordon does not do (crit). A
 // token has no say in which key checks it, so any of these is refused.
-func (v *Verifier) namesItsOwnKey(h *jose.Header) bool {
+func (v *Verifier) namesItsOwnKey(h *jose.Header) bool { return NamesItsOwnKey(h, v.noRoots) }
+
+// NamesItsOwnKey is the check above for any JOSE header (trusted external
+// issuers' tokens too); noRoots is an empty pool, made once by the caller.
+func NamesItsOwnKey(h *jose.Header, noRoots *x509.CertPool) bool {
 	if h.JSONWebKey != nil {
 		return true
 	}
@@ -435,7 +439,7 @@ func (v *Verifier) namesItsOwnKey(h *jose.Header) bool {
 	}
 	// Header.Certificates is the only view go-jose gives of x5c; with no
 	// roots it cannot succeed, so any answer but "absent" means present.
-	if _, err := h.Certificates(x509.VerifyOptions{Roots: v.noRoots}); !errors.Is(err, jose.ErrMissingX5cHeader) {
+	if _, err := h.Certificates(x509.VerifyOptions{Roots: noRoots}); !errors.Is(err, jose.ErrMissingX5cHeader) {
 		return true
 	}
 	return false
