@@ -260,3 +260,20 @@ func TestIngestRefusesLateEvents(t *testing.T) {
 		t.Fatalf("Ingest of an event 23h59m59s old = size %d, %v; want 3, nil", size, err)
 	}
 }
+
+// TestSavedReportKeepsExternalSubjects: a subject that names an external
+// issuer's user (ISSUER#SUB, how cordon names them) resolves to no
+// account, yet a saved report keeps it for a users_from_report cohort;
+// other unresolved subjects stay out.
+func TestSavedReportKeepsExternalSubjects(t *testing.T) {
+	db := memstore.New()
+	svc := newService(t, db, clock.NewFake(t0.Add(time.Hour)), 1000)
+	ev := func(m int, subject string) audit.Event {
+		return audit.Event{Time: t0.Add(time.Duration(m) * time.Minute), Principal: "svc-support", Action: audit.ActionRead, Subject: subject, Categories: []string{"profile"}}
+	}
+	mustIngest(t, svc, []audit.Event{ev(0, "https://id.example.com#u-9"), ev(1, "no-such-user"), ev(2, "http:#x")})
+	saved, err := svc.SaveReport(t.Context(), []string{"svc-support"}, t0, t0.Add(time.Hour), "t-admin")
+	if err != nil || !slices.Equal(saved.SavedUsers, []string{"https://id.example.com#u-9"}) {
+		t.Errorf("saved users %v, %v; want the external subject only", saved.SavedUsers, err)
+	}
+}

@@ -296,7 +296,10 @@ func summary(r *Report) string {
 func (s *Service) SaveReport(ctx context.Context, principals []string, from, to time.Time, actor string) (*Report, error) {
 	var users []string
 	r, err := s.report(ctx, principals, from, to, func(a *cordon.AuditAccess) error {
-		if !IsUser(a.Subject) || a.Unresolved {
+		// A subject that resolves to no account is left out, unless it is
+		// an external issuer's user (ISSUER#SUB): those have no account,
+		// and a campaign names them as they are.
+		if _, external := cordon.ParseSubjectID(a.Subject); !IsUser(a.Subject) || a.Unresolved && !external {
 			return nil
 		}
 		if len(users) == MaxSavedUsers {

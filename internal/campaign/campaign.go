@@ -388,7 +388,14 @@ func (s *Service) reportUsers(ctx context.Context, id string) ([]string, error) 
 	ids := make([]string, 0, len(found))
 	seen := make(map[string]bool, len(found))
 	for _, u := range r.Subjects {
-		if id, ok := found[u]; ok && !seen[id] {
+		id, ok := found[u]
+		if !ok {
+			// An external issuer's user has no account: the id is the
+			// subject itself, as cohort.subjects writes it.
+			_, ok = cordon.ParseSubjectID(u)
+			id = u
+		}
+		if ok && !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}

@@ -102,6 +102,8 @@ func TestCreate(t *testing.T) {
 		{name: "users from a saved report", doc: `{"kind":"reauth","name":"r","cohort":{"users_from_report":"r-saved"}}`, wantUsers: []string{"alice", "carol"}},
 		{name: "users from a report and a list", doc: `{"kind":"reauth","name":"r","cohort":{"users":["bob","alice"],"users_from_report":"r-saved"}}`,
 			wantUsers: []string{"alice", "bob", "carol"}},
+		{name: "an external issuer's user from a report", doc: `{"kind":"reauth","name":"r","cohort":{"users_from_report":"r-external"}}`,
+			wantUsers: []string{"ext", "carol"}},
 		{name: "a report naming no account", doc: `{"kind":"reauth","name":"r","cohort":{"users_from_report":"r-strangers"}}`,
 			wantCode: cordon.ECodeUnprocessable, wantField: "cohort.users_from_report"},
 		{name: "unknown kind", doc: `{"kind":"reboot","name":"r"}`, wantCode: cordon.ECodeUnprocessable},
@@ -111,7 +113,9 @@ func TestCreate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, "alice", "bob", "carol")
-			for id, subjects := range map[string][]string{"r-saved": {"carol", "u-00000000000000000000000001", "ghost"}, "r-strangers": {"ghost", "phantom"}} {
+			e.ids["ext"] = "https://id.example.com#u-9" // an external issuer's user: no account, named as it is
+			for id, subjects := range map[string][]string{"r-saved": {"carol", "u-00000000000000000000000001", "ghost"}, "r-strangers": {"ghost", "phantom"},
+				"r-external": {"https://id.example.com#u-9", "ghost", "carol", "https://#nobody"}} {
 				if err := e.store.SaveAuditReport(t.Context(), &cordon.SavedAuditReport{ID: id, Principals: []string{"svc"}, From: t0, To: t0, Created: t0, Subjects: subjects}); err != nil {
 					t.Fatal(err)
 				}
