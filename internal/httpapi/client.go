@@ -144,17 +144,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 // it before calling h.
 func (s *Server) withUser(h func(http.ResponseWriter, *http.Request, *authn.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, err := bearer(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		facts, err := s.clientFacts(r.Header)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		p, err := s.authn.Authenticate(r.Context(), tok, facts)
+		p, err := s.principal(r)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -164,6 +154,21 @@ func (s *Server) withUser(h func(http.ResponseWriter, *http.Request, *authn.Prin
 		}
 		h(w, r, p)
 	}
+}
+
+// principal authenticates the request's bearer token and the session
+// behind it, judged on the request's client facts. On a campaign's denial
+// it returns the principal too, beside the *authn.DeniedError.
+func (s *Server) principal(r *http.Request) (*authn.Principal, error) {
+	tok, err := bearer(r)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := s.clientFacts(r.Header)
+	if err != nil {
+		return nil, err
+	}
+	return s.authn.Authenticate(r.Context(), tok, facts)
 }
 
 // maxBearer bounds an Authorization header before any parsing.

@@ -125,17 +125,7 @@ func (s *Server) handleMoveNotice(move noticeMove) http.HandlerFunc {
 // revoked session (logged out, locked, stolen and cut off) still fails.
 func (s *Server) withNoticeReader(h func(http.ResponseWriter, *http.Request, *authn.Principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, err := bearer(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		facts, err := s.clientFacts(r.Header)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		p, err := s.authn.Authenticate(r.Context(), tok, facts)
+		p, err := s.principal(r)
 		var de *authn.DeniedError
 		if err != nil && !(errors.As(err, &de) && p != nil && de.Decision.Campaign != "") {
 			writeError(w, r, err)
