@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -179,9 +180,29 @@ func (b *browser) shot(t *testing.T, name string) {
 	}
 }
 
+// text reads the visible text of the first node sel matches, in one
+// script call: a live page replaces nodes under the server's event
+// stream, so a node id found by one call can be gone by the next (CI
+// failed on exactly that, "No node with given id found").
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
-	return brun(t, b, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
+	type read struct {
+		Found bool
+		Text  string
+	}
+	q, _ := json.Marshal(sel)
+	js := `(() => { const n = document.querySelector(` + string(q) + `); return n ? {found: true, text: n.innerText} : {found: false, text: ""} })()`
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r := brun(t, b, "read "+sel, chromedp.Evaluate[read](js))
+		if r.Found {
+			return r.Text
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("read %s: no such node on the page", sel)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // axe runs axe-core on the page and fails on serious or critical
