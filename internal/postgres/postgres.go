@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/sqlstore"
 	"github.com/cordon-dev/cordon/internal/stored"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,6 +39,8 @@ var migrations embed.FS
 // cordon.CampaignStore, cordon.FleetStore, cordon.OfflineStore and
 // cordon.ResetStore.
 type DB struct {
+	*sqlstore.Store // the methods both backends share, over backend
+
 	pool *pgxpool.Pool
 
 	health stored.Health // whether the last write failed for want of storage
@@ -63,6 +66,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := &DB{pool: pool}
+	db.Store = sqlstore.New(backend{db}, sqlstore.Postgres)
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

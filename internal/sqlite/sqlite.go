@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/sqlstore"
 	"github.com/cordon-dev/cordon/internal/stored"
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
@@ -34,6 +35,8 @@ var migrations embed.FS
 // DB is the SQLite store. It implements cordon.Store, cordon.CampaignStore
 // and cordon.FleetStore.
 type DB struct {
+	*sqlstore.Store // the methods both backends share, over backend
+
 	w *sql.DB // exactly one connection: the only writer
 	r *sql.DB // readers
 
@@ -78,6 +81,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	db := &DB{w: w}
+	db.Store = sqlstore.New(backend{db}, sqlstore.SQLite)
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
