@@ -327,3 +327,42 @@ func TestHostileUsernameInSummary(t *testing.T) {
 		t.Errorf("Shown(bruno) = %q", got)
 	}
 }
+
+// TestWatcherQueueBound: with the detector not running, the queue takes
+// QueueSize attempts and counts the rest as dropped; once it runs,
+// everything queued is detected, a Sync marker queued behind a full
+// queue included.
+func TestWatcherQueueBound(t *testing.T) {
+	svc, _ := newService(t, nil)
+	w := alert.NewWatcher(detect.New(detect.Rules{BruteFailures: alert.QueueSize}), svc, nil)
+	for i := range alert.QueueSize + 5 {
+		w.Observe(detect.Attempt{At: t0, Account: "target", Address: "203.0.113.9", Password: key.Sum(strconv.Itoa(i))})
+	}
+	if got := w.Dropped(); got != 5 {
+		t.Fatalf("dropped %d, want the 5 beyond QueueSize", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go w.Run(ctx)
+	sync_(t, w)
+	if got := list(t, svc); len(got) != 1 || got[0].Key != "target" {
+		t.Fatalf("alerts = %v, want the brute force the %d queued attempts make", got, alert.QueueSize)
+	}
+	// The queue takes attempts again once drained.
+	w.Observe(detect.Attempt{At: t0, Account: "other", Address: "203.0.113.9", Password: key.Sum("x")})
+	sync_(t, w)
+	if got := w.Dropped(); got != 5 {
+		t.Errorf("dropped %d after draining, want still 5", got)
+	}
+}
+
+// BenchmarkNewWatcher is what a server start pays for its login
+// watcher (B/op), before any login: a channel of QueueSize items cost
+// 32 MB; the queue now grows with bursts.
+func BenchmarkNewWatcher(b *testing.B) {
+	det := detect.New(detect.Rules{})
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = alert.NewWatcher(det, nil, nil)
+	}
+}

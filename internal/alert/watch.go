@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode"
@@ -28,21 +29,35 @@ type Raiser interface {
 // the login path: Observe only queues. It is per node: a deployment of
 // several nodes detects what each node sees (an attack spread evenly over
 // N nodes needs N times the thresholds' attempts to be seen).
+//
+// The queue is a slice that grows with a burst, not a channel of
+// QueueSize items: a buffered channel allocates its whole buffer at once,
+// and a channel of these items cost every server start 32 MB.
 type Watcher struct {
-	det     *detect.Detector
-	raiser  Raiser
-	log     *slog.Logger
-	in      chan item
-	alerts  chan item
+	det    *detect.Detector
+	raiser Raiser
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	queue   []item        // attempts and Sync markers, in order
+	waiting int           // attempts in queue
+	wake    chan struct{} // a token when queue may be non-empty
+
+	alerts  chan raised
 	dropped atomic.Int64
 }
 
-// item is an attempt, an alert, or a marker whose done is closed once
-// everything queued before it has been raised (Sync).
+// item is an attempt, or a marker whose done is closed once everything
+// queued before it has been raised (Sync).
 type item struct {
 	attempt detect.Attempt
-	alert   detect.Alert
 	done    chan struct{}
+}
+
+// raised is an alert for the store, or a Sync marker.
+type raised struct {
+	alert detect.Alert
+	done  chan struct{}
 }
 
 // NewWatcher returns a watcher; Run starts it.
@@ -50,7 +65,35 @@ func NewWatcher(det *detect.Detector, r Raiser, log *slog.Logger) *Watcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Watcher{det: det, raiser: r, log: log, in: make(chan item, QueueSize), alerts: make(chan item, 1024)}
+	return &Watcher{det: det, raiser: r, log: log, wake: make(chan struct{}, 1), alerts: make(chan raised, 1024)}
+}
+
+// push queues it; an attempt is refused when QueueSize attempts wait.
+func (w *Watcher) push(it item) bool {
+	w.mu.Lock()
+	if it.done == nil {
+		if w.waiting >= QueueSize {
+			w.mu.Unlock()
+			return false
+		}
+		w.waiting++
+	}
+	w.queue = append(w.queue, it)
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // a token is already there
+	}
+	return true
+}
+
+// take returns what is queued, handing the queue buf to fill next.
+func (w *Watcher) take(buf []item) []item {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := w.queue
+	w.queue, w.waiting = buf[:0], 0
+	return out
 }
 
 // Detector returns the watcher's detector.
@@ -60,9 +103,7 @@ func (w *Watcher) Detector() *detect.Detector { return w.det }
 // full the attempt is dropped and counted (Dropped): a login never waits
 // for detection.
 func (w *Watcher) Observe(a detect.Attempt) {
-	select {
-	case w.in <- item{attempt: a}:
-	default:
+	if !w.push(item{attempt: a}) {
 		w.dropped.Add(1)
 	}
 }
@@ -74,11 +115,7 @@ func (w *Watcher) Dropped() int64 { return w.dropped.Load() }
 // detector and its alerts stored (tests, shutdown).
 func (w *Watcher) Sync(ctx context.Context) error {
 	done := make(chan struct{})
-	select {
-	case w.in <- item{done: done}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	w.push(item{done: done})
 	select {
 	case <-done:
 		return nil
@@ -95,35 +132,52 @@ func (w *Watcher) Run(ctx context.Context) {
 	// one adds to the accounts it reached, and its alert is raised again
 	// with them (the detector raises each attack once per cooldown).
 	active := map[string]detect.Alert{}
+	var batch []item
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case it := <-w.in:
-			if it.done != nil {
-				select {
-				case w.alerts <- it:
-				case <-ctx.Done():
-					return
-				}
-				continue
+		case <-w.wake:
+		}
+		batch = w.take(batch)
+		for i, it := range batch {
+			if !w.detect(ctx, it, active) {
+				return
 			}
-			raised := w.det.Observe(it.attempt)
-			for _, al := range raised {
-				active[al.Kind+"/"+al.Key] = al
-			}
-			if it.attempt.OK {
-				raised = append(raised, w.reached(it.attempt, active)...)
-			}
-			for _, al := range raised {
-				select {
-				case w.alerts <- item{alert: al}:
-				default:
-					w.log.Error("alert dropped: the store is not keeping up", "kind", al.Kind, "key", al.Key)
-				}
-			}
+			batch[i] = item{} // let the strings go
+		}
+		if cap(batch) > 4096 {
+			batch = nil // a burst's buffer is not kept
 		}
 	}
+}
+
+// detect runs one queued item through the detector and hands what it
+// raises to the store's goroutine; false when ctx ended.
+func (w *Watcher) detect(ctx context.Context, it item, active map[string]detect.Alert) bool {
+	if it.done != nil {
+		select {
+		case w.alerts <- raised{done: it.done}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	found := w.det.Observe(it.attempt)
+	for _, al := range found {
+		active[al.Kind+"/"+al.Key] = al
+	}
+	if it.attempt.OK {
+		found = append(found, w.reached(it.attempt, active)...)
+	}
+	for _, al := range found {
+		select {
+		case w.alerts <- raised{alert: al}:
+		default:
+			w.log.Error("alert dropped: the store is not keeping up", "kind", al.Kind, "key", al.Key)
+		}
+	}
+	return true
 }
 
 // reached returns the active alerts a successful attempt adds a reached
