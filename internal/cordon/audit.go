@@ -243,6 +243,30 @@ func WithAudit(ctx context.Context, entries ...*AuditEntry) context.Context {
 	return context.WithValue(ctx, pendingAuditKey{}, &pendingAudit{entries: entries})
 }
 
+// Audited makes a store change and its audit record commit together, in
+// one typed call: write runs with a context whose store write appends e
+// in its own transaction (WithAudit), and Audited reports an internal
+// error when write returned without any committed write having carried
+// e — a change path that stopped writing through the store, or wrote
+// through a context other than the one it was given, fails its tests
+// instead of losing records in production. A nil e runs write alone (a
+// server without an audit log).
+func Audited[T any](ctx context.Context, e *AuditEntry, write func(context.Context) (T, error)) (T, error) {
+	if e == nil {
+		return write(ctx)
+	}
+	actx := WithAudit(ctx, e)
+	v, err := write(actx)
+	if err != nil {
+		return v, err
+	}
+	if PendingAudit(actx) != nil {
+		var zero T
+		return zero, Errorf(ECodeInternal, "a change was made without its audit record")
+	}
+	return v, nil
+}
+
 // PendingAudit returns the entries a write made with ctx must append, or
 // nil. A store calls it inside its transaction and, once the transaction
 // commits, AuditCommitted.

@@ -3,6 +3,9 @@ package cordon
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Error codes. Each is a wire code (the "error" field of a JSON error body);
@@ -87,4 +90,35 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return ECodeInternal
+}
+
+// Short is s cut to 64 bytes (and "…") at a character's start, with
+// invalid UTF-8 replaced: a client's or an admin's text as an error
+// message or an audit record's purpose quotes it.
+func Short(s string) string {
+	if len(s) > 64 {
+		cut := 64
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// Printable replaces what an audit field may not hold (control
+// characters, invalid UTF-8) with '?' and cuts s to at most max bytes on
+// a rune boundary.
+func Printable(s string, max int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

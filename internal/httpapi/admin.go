@@ -7,19 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/cordon-dev/cordon/internal/admintokens"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
 	"github.com/cordon-dev/cordon/internal/authn"
 	"github.com/cordon-dev/cordon/internal/cordon"
-	"github.com/cordon-dev/cordon/internal/token"
 )
 
 // withAdmin checks the bearer admin token holds scope before calling h.
@@ -30,23 +28,9 @@ func (s *Server) withAdmin(scope string, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		at, err := s.store.AdminTokenByHash(r.Context(), token.HashSecret(tok))
-		if errors.Is(err, cordon.ErrNotFound) {
-			writeError(w, r, cordon.Errorf(cordon.ECodeInvalidToken, "the admin token is not valid"))
-			return
-		}
+		at, err := s.tokens.Authenticate(r.Context(), tok, scope)
 		if err != nil {
 			writeError(w, r, err)
-			return
-		}
-		// No cache: every node reads the shared store, so a revocation or
-		// an expiry takes effect on all of them at the next request.
-		if !at.Usable(s.clock.Now()) {
-			writeError(w, r, cordon.Errorf(cordon.ECodeInvalidToken, "the admin token is revoked or expired"))
-			return
-		}
-		if !at.HasScope(scope) {
-			writeError(w, r, cordon.Errorf(cordon.ECodeForbidden, "the admin token %q lacks the scope %q", at.Name, scope))
 			return
 		}
 		// Audit ingest and introspection are machine traffic at high
@@ -311,43 +295,14 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if body.Name == "" || len(body.Name) > 100 || printable(body.Name, 100) != body.Name {
-		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "name", "name is required: at most 100 bytes of printable text"))
-		return
-	}
-	if len(body.Scopes) == 0 {
-		writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "give at least one scope of %v", cordon.Scopes))
-		return
-	}
-	caller, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken)
-	for _, sc := range body.Scopes {
-		if !slices.Contains(cordon.Scopes, sc) && sc != cordon.ScopeAll {
-			writeError(w, r, cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "unknown scope %q; scopes are %v", sc, cordon.Scopes))
-			return
-		}
-		if caller == nil || !caller.HasScope(sc) || (sc == cordon.ScopeAll && !caller.HasScope(cordon.ScopeAll)) {
-			writeError(w, r, cordon.FieldError(cordon.ECodeForbidden, "scopes", "a token can only grant scopes it holds; it lacks %q", sc))
-			return
-		}
-	}
 	now := s.clock.Now().UTC()
 	expires, err := body.expiry(now)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	plain, hash := token.NewSecret("cat_")
-	at := &cordon.AdminToken{ID: cordon.NewID("t"), Name: body.Name, Hash: hash, Scopes: body.Scopes, CreatedAt: now, ExpiresAt: expires}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:admin-tokens", fmt.Sprintf("admin token %s (%s) created with scopes %s", at.ID, short(at.Name), strings.Join(at.Scopes, " ")), "admin_tokens")
+	at, plain, err := s.tokens.Mint(r.Context(), callerToken(r), admintokens.Mint{Name: body.Name, Scopes: body.Scopes, ExpiresAt: expires}, s.record(r))
 	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.store.CreateAdminToken(ctx, at); errors.Is(err, cordon.ErrAlreadyExists) {
-		// The name is the audit principal: it names one token's lineage.
-		writeError(w, r, cordon.FieldError(cordon.ECodeConflict, "name", "an admin token named %q exists already (names are never reused; rotate it instead)", short(at.Name)))
-		return
-	} else if err != nil {
 		writeError(w, r, err)
 		return
 	}

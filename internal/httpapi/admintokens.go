@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cordon-dev/cordon/internal/admintokens"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,13 +12,12 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/cordon"
-	"github.com/cordon-dev/cordon/internal/token"
 )
 
 // Bounds of the times an admin may give a token. Longer is a typo.
 const (
-	maxTokenTTL   = 10 * 366 * 24 * time.Hour
-	maxTokenGrace = 7 * 24 * time.Hour
+	maxTokenTTL   = admintokens.MaxTTL
+	maxTokenGrace = admintokens.MaxGrace
 )
 
 // feedRecheck is how often a feed stream checks that its admin token is
@@ -125,57 +125,19 @@ func callerToken(r *http.Request) *cordon.AdminToken {
 	return at
 }
 
-// coversScopes reports whether caller holds every scope of t: acting on a
-// token (revoking it, rotating it into a new secret) needs at least the
-// power of that token, or a narrow token could mint a "*" secret.
-func coversScopes(caller, t *cordon.AdminToken) bool {
-	if caller == nil {
-		return false
+// record is the audit record maker of an admin-token change the request
+// asks for (nil without an audit log).
+func (s *Server) record(r *http.Request) admintokens.Record {
+	if s.audit == nil {
+		return nil
 	}
-	for _, sc := range t.Scopes {
-		if sc == cordon.ScopeAll && !caller.HasScope(cordon.ScopeAll) || !caller.HasScope(sc) {
-			return false
-		}
+	return func(purpose string) (*cordon.AuditEntry, error) {
+		return s.adminEntry(r, audit.ActionWrite, "cordon:admin-tokens", purpose, "admin_tokens")
 	}
-	return true
-}
-
-// findAdminToken resolves {ref}: a token id, or the name of a token that
-// has not been replaced by a rotation.
-func (s *Server) findAdminToken(r *http.Request) (*cordon.AdminToken, error) {
-	ref := r.PathValue("ref")
-	if strings.HasPrefix(ref, "t-") {
-		t, err := s.store.AdminTokenByID(r.Context(), ref)
-		if err == nil || !errors.Is(err, cordon.ErrNotFound) {
-			return t, err
-		}
-	}
-	all, err := s.store.AdminTokens(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range all {
-		if t.Name == ref && t.ReplacedBy == "" {
-			return t, nil
-		}
-	}
-	return nil, cordon.Errorf(cordon.ECodeNotFound, "no admin token %q", short(ref))
-}
-
-// targetToken finds {ref} and checks the caller may act on it.
-func (s *Server) targetToken(r *http.Request) (*cordon.AdminToken, error) {
-	t, err := s.findAdminToken(r)
-	if err != nil {
-		return nil, err
-	}
-	if !coversScopes(callerToken(r), t) {
-		return nil, cordon.Errorf(cordon.ECodeForbidden, "acting on admin token %q needs every scope it holds (%s)", t.Name, strings.Join(t.Scopes, " "))
-	}
-	return t, nil
 }
 
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
-	all, err := s.store.AdminTokens(r.Context())
+	all, err := s.tokens.List(r.Context())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -189,7 +151,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleGetToken(w http.ResponseWriter, r *http.Request) {
-	t, err := s.findAdminToken(r)
+	t, err := s.tokens.Find(r.Context(), r.PathValue("ref"))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -198,24 +160,13 @@ func (s *Server) handleGetToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) {
-	t, err := s.targetToken(r)
+	got, err := s.tokens.Revoke(r.Context(), callerToken(r), r.PathValue("ref"), s.record(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:admin-tokens", fmt.Sprintf("admin token %s (%s) revoked", t.ID, short(t.Name)), "admin_tokens")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	now := s.clock.Now()
-	got, err := s.store.RevokeAdminToken(ctx, t.ID, now)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.logger(r).Info("admin token revoked", "token", t.ID, "by", actor(r))
-	writeJSON(w, http.StatusOK, viewAdminToken(got, now))
+	s.logger(r).Info("admin token revoked", "token", got.ID, "by", actor(r))
+	writeJSON(w, http.StatusOK, viewAdminToken(got, s.clock.Now()))
 }
 
 func (s *Server) handleTokenExpiry(w http.ResponseWriter, r *http.Request) {
@@ -236,21 +187,7 @@ func (s *Server) handleTokenExpiry(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	t, err := s.targetToken(r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	what := "never expires"
-	if !when.IsZero() {
-		what = "expires at " + when.Format(time.RFC3339)
-	}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:admin-tokens", fmt.Sprintf("admin token %s (%s) %s", t.ID, short(t.Name), what), "admin_tokens")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	got, err := s.store.SetAdminTokenExpiry(ctx, t.ID, when, now)
+	got, err := s.tokens.SetExpiry(r.Context(), callerToken(r), r.PathValue("ref"), when, s.record(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -275,39 +212,25 @@ func (s *Server) handleRotateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var until time.Time
+	var grace time.Duration
 	if body.Grace != "" {
 		g, err := ParseTTL(body.Grace)
 		if err != nil || g > maxTokenGrace {
 			writeError(w, r, cordon.FieldError(cordon.ECodeInvalid, "grace", "grace must be a duration of at most 7d, such as 10m or 1h"))
 			return
 		}
-		if g > 0 {
-			until = now.Add(g)
-		}
+		grace = g
 	}
-	t, err := s.targetToken(r)
+	rot, err := s.tokens.Rotate(r.Context(), callerToken(r), r.PathValue("ref"), expires, grace, s.record(r))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	plain, hash := token.NewSecret("cat_")
-	next := &cordon.AdminToken{ID: cordon.NewID("t"), Hash: hash, CreatedAt: now, ExpiresAt: expires}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:admin-tokens", fmt.Sprintf("admin token %s (%s) rotated into %s", t.ID, short(t.Name), next.ID), "admin_tokens")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	old, err := s.store.RotateAdminToken(ctx, t.ID, next, until)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	s.logger(r).Info("admin token rotated", "token", t.ID, "into", next.ID, "by", actor(r))
+	s.logger(r).Info("admin token rotated", "token", rot.Old.ID, "into", rot.Next.ID, "by", actor(r))
 	w.Header().Set("Cache-Control", "no-store")
-	v := viewAdminToken(next, now)
+	v := viewAdminToken(rot.Next, now)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": v.ID, "name": v.Name, "scopes": v.Scopes, "state": v.State, "created_at": v.CreatedAt,
-		"expires_at": v.ExpiresAt, "token": plain, "replaced": viewAdminToken(old, now)})
+		"expires_at": v.ExpiresAt, "token": rot.Secret, "replaced": viewAdminToken(rot.Old, now)})
 }
 
 // watchToken cancels a long-lived stream once its admin token is revoked
@@ -322,8 +245,7 @@ func (s *Server) watchToken(ctx context.Context, cancel context.CancelFunc, id s
 			return
 		case <-tick.C:
 		}
-		t, err := s.store.AdminTokenByID(ctx, id)
-		if errors.Is(err, cordon.ErrNotFound) || (err == nil && !t.Usable(s.clock.Now())) {
+		if ok, err := s.tokens.Usable(ctx, id); err == nil && !ok {
 			s.log.Info("feed stream closed: its admin token was revoked or expired", "token", id)
 			cancel()
 			return

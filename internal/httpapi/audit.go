@@ -17,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/auditlog"
@@ -820,22 +818,7 @@ func reportPurpose(what string, principals []string, from, to time.Time) string 
 		len(principals), strings.Join(principals, ", "))
 }
 
-// printable replaces what an audit field may not hold (control characters,
-// invalid UTF-8) with '?' and cuts s to at most max bytes on a rune
-// boundary.
-func printable(s string, max int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			r = '?'
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func printable(s string, max int) string { return cordon.Printable(s, max) }
 
 // accountOf is an entry's account column as an export shows it: nil when
 // the subject was not resolved.

@@ -4,8 +4,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/cordon-dev/cordon/internal/audit"
 	"github.com/cordon-dev/cordon/internal/campaign"
@@ -125,18 +123,7 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request) (*cordon.Campa
 	return c, true
 }
 
-func short(s string) string {
-	if len(s) > 64 {
-		// Cut at a character's start: half a character is invalid UTF-8
-		// in an error message or an audit record's purpose.
-		cut := 64
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
+func short(s string) string { return cordon.Short(s) }
 
 func (s *Server) handleGetCampaign(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.campaign(w, r)

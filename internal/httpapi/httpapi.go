@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"github.com/cordon-dev/cordon/internal/admintokens"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -42,6 +43,7 @@ type Server struct {
 	incidents *incident.Service
 	notices   *notices.Service
 	alerts    *alert.Service
+	tokens    *admintokens.Service
 	feed      http.Handler
 	console   http.Handler
 	closing   context.Context
@@ -131,7 +133,8 @@ func New(d Deps) *Server {
 	if d.Closing == nil {
 		d.Closing = context.Background()
 	}
-	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, notices: d.Notices, alerts: d.Alerts, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF, console: d.Console}
+	s := &Server{authn: d.Authn, campaigns: d.Campaigns, audit: d.Audit, incidents: d.Incidents, notices: d.Notices, alerts: d.Alerts, feed: d.Feed, closing: d.Closing, store: d.Store, hasher: d.Hasher, log: d.Log, clock: d.Clock, reg: d.Registry, proxies: d.TrustedProxies, userAgents: d.UserAgents, ssf: d.SSF, console: d.Console,
+		tokens: admintokens.New(d.Store, d.Clock)}
 	if d.AccessLogSample > 1 {
 		s.accessSample = uint64(d.AccessLogSample)
 	}
