@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -136,12 +137,7 @@ func (s *Server) handleLockAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, a.Username, "account locked; every session ended", "sessions")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ids, err := s.authn.LockAccount(ctx, a.ID)
+	ids, err := change(s, r, func(ctx context.Context) ([]string, error) { return s.authn.LockAccount(ctx, a.ID) }, audit.ActionWrite, a.Username, "account locked; every session ended", "sessions")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -159,12 +155,7 @@ func (s *Server) handleUnlockAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, a.Username, "account unlocked", "profile")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.authn.UnlockAccount(ctx, a.ID); err != nil {
+	if err := s.changed(r, func(ctx context.Context) error { return s.authn.UnlockAccount(ctx, a.ID) }, audit.ActionWrite, a.Username, "account unlocked", "profile"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -178,12 +169,7 @@ func (s *Server) handleDeleteAccount(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, a.Username, "account deleted: sessions ended; refresh tokens, offline grants and password erased", "profile", "password_hash", "sessions", "devices")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ids, err := s.authn.DeleteAccount(ctx, a.ID)
+	ids, err := change(s, r, func(ctx context.Context) ([]string, error) { return s.authn.DeleteAccount(ctx, a.ID) }, audit.ActionWrite, a.Username, "account deleted: sessions ended; refresh tokens, offline grants and password erased", "profile", "password_hash", "sessions", "devices")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -214,12 +200,8 @@ func (s *Server) handleSetEmail(w http.ResponseWriter, r *http.Request) {
 	if *body.Email == "" {
 		what = "email address removed"
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, a.Username, what, "email")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if a.Email, err = s.authn.SetEmail(ctx, a.ID, *body.Email); err != nil {
+	if a.Email, err = change(s, r, func(ctx context.Context) (string, error) { return s.authn.SetEmail(ctx, a.ID, *body.Email) },
+		audit.ActionWrite, a.Username, what, "email"); err != nil {
 		writeError(w, r, err)
 		return
 	}

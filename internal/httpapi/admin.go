@@ -78,12 +78,9 @@ func (s *Server) handleCreateAccount(w http.ResponseWriter, r *http.Request) {
 	if body.Email != "" {
 		cats = append(cats, "email")
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, body.Username, "account created", cats...)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	a, err := s.authn.CreateAccountEmail(ctx, body.Username, body.Password, body.Email)
+	a, err := change(s, r, func(ctx context.Context) (*cordon.Account, error) {
+		return s.authn.CreateAccountEmail(ctx, body.Username, body.Password, body.Email)
+	}, audit.ActionWrite, body.Username, "account created", cats...)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -164,12 +161,7 @@ func (s *Server) handleImport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, cordon.Errorf(cordon.ECodeMediaType, "Content-Type must be application/x-ndjson or application/json"))
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:accounts", fmt.Sprintf("import of %d account records", len(recs)), "profile", "password_hash")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	res, err := s.authn.Import(ctx, recs)
+	res, err := change(s, r, func(ctx context.Context) (authn.ImportResult, error) { return s.authn.Import(ctx, recs) }, audit.ActionWrite, "cordon:accounts", fmt.Sprintf("import of %d account records", len(recs)), "profile", "password_hash")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -231,12 +223,7 @@ func (s *Server) handleAdminRevokeAll(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, a.Username, "all sessions revoked", "sessions")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ids, err := s.authn.RevokeAccountSessions(ctx, a.ID)
+	ids, err := change(s, r, func(ctx context.Context) ([]string, error) { return s.authn.RevokeAccountSessions(ctx, a.ID) }, audit.ActionWrite, a.Username, "all sessions revoked", "sessions")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -255,12 +242,7 @@ func (s *Server) handleAdminRevoke(w http.ResponseWriter, r *http.Request) {
 			subject = a.Username
 		}
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, subject, "session "+short(id)+" revoked", "sessions")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.authn.RevokeSession(ctx, id); err != nil {
+	if err := s.changed(r, func(ctx context.Context) error { return s.authn.RevokeSession(ctx, id) }, audit.ActionWrite, subject, "session "+short(id)+" revoked", "sessions"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -268,12 +250,7 @@ func (s *Server) handleAdminRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRotateKeys(w http.ResponseWriter, r *http.Request) {
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:signing-keys", "signing keys rotated", "signing_keys")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	kid, err := s.authn.RotateKeys(ctx)
+	kid, err := change(s, r, func(ctx context.Context) (string, error) { return s.authn.RotateKeys(ctx) }, audit.ActionWrite, "cordon:signing-keys", "signing keys rotated", "signing_keys")
 	if err != nil {
 		writeError(w, r, err)
 		return

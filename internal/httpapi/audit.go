@@ -734,24 +734,34 @@ func ReportText(rep *auditlog.Report) string {
 	return b.String()
 }
 
-// audited returns a context whose next store write also records an admin
-// action in the audit log, in the same transaction. The principal is the
-// admin token, "cordon:admin/NAME" (a prefix reporters may not use), the
-// purpose names the token's id, and the source is the client's address.
-// Every field is made printable and short enough rather than refused: an
-// admin's odd token name must not stop the change it records.
-func (s *Server) audited(r *http.Request, action, subject, purpose string, categories ...string) (context.Context, error) {
-	if s.audit == nil {
-		return r.Context(), nil
+// change makes an admin's change through write and commits its audit
+// record in the change's own transaction, one typed call
+// (cordon.Audited): both are kept or neither, and a write that returned
+// without having carried the record is an internal error rather than a
+// silent loss. The principal is the admin token, "cordon:admin/NAME" (a
+// prefix reporters may not use), the purpose names the token's id, and
+// the source is the client's address. Every field is made printable and
+// short enough rather than refused: an admin's odd token name must not
+// stop the change it records.
+func change[T any](s *Server, r *http.Request, write func(context.Context) (T, error), action, subject, purpose string, categories ...string) (T, error) {
+	var e *cordon.AuditEntry
+	if s.audit != nil {
+		var err error
+		if e, err = s.adminEntry(r, action, subject, purpose, categories...); err != nil {
+			var zero T
+			return zero, err
+		}
 	}
-	e, err := s.adminEntry(r, action, subject, purpose, categories...)
-	if err != nil {
-		return nil, err
-	}
-	return cordon.WithAudit(r.Context(), e), nil
+	return cordon.Audited(r.Context(), e, write)
 }
 
-// adminEntry is the audit record of an admin's action (see audited).
+// changed is change for a write that returns only an error.
+func (s *Server) changed(r *http.Request, write func(context.Context) error, action, subject, purpose string, categories ...string) error {
+	_, err := change(s, r, func(ctx context.Context) (struct{}, error) { return struct{}{}, write(ctx) }, action, subject, purpose, categories...)
+	return err
+}
+
+// adminEntry is the audit record of an admin's action (see change).
 func (s *Server) adminEntry(r *http.Request, action, subject, purpose string, categories ...string) (*cordon.AuditEntry, error) {
 	principal := auditlog.ObjectPrefix + "admin"
 	if at, _ := r.Context().Value(keyAdmin).(*cordon.AdminToken); at != nil {

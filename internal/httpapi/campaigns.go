@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"io"
 	"mime"
 	"net/http"
@@ -45,12 +46,9 @@ func (s *Server) handleCreateCampaign(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	id := cordon.NewID("c")
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaign/"+id, "campaign draft created", "campaigns")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	c, err := s.campaigns.CreateWithID(ctx, id, doc, format, actor(r))
+	c, err := change(s, r, func(ctx context.Context) (*cordon.Campaign, error) {
+		return s.campaigns.CreateWithID(ctx, id, doc, format, actor(r))
+	}, audit.ActionWrite, "cordon:campaign/"+id, "campaign draft created", "campaigns")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -202,12 +200,9 @@ func (s *Server) handleTransition(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.campaign(w, r); !ok {
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaign/"+short(r.PathValue("id")), "campaign "+short(r.PathValue("action")), "campaigns")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	c, err := s.campaigns.Transition(ctx, r.PathValue("id"), r.PathValue("action"), actor(r))
+	c, err := change(s, r, func(ctx context.Context) (*cordon.Campaign, error) {
+		return s.campaigns.Transition(ctx, r.PathValue("id"), r.PathValue("action"), actor(r))
+	}, audit.ActionWrite, "cordon:campaign/"+short(r.PathValue("id")), "campaign "+short(r.PathValue("action")), "campaigns")
 	if err != nil {
 		writeError(w, r, err)
 		return

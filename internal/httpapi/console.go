@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,12 +76,7 @@ func (s *Server) handleCreateConsoleAdmin(w http.ResponseWriter, r *http.Request
 		return
 	}
 	a := &cordon.ConsoleAdmin{ID: cordon.NewID("ca"), Name: body.Name, Role: body.Role, PasswordHash: hash, TOTPSecret: secret, CreatedAt: s.clock.Now().UTC()}
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:console-admins", fmt.Sprintf("console admin %s created with role %s", a.Name, a.Role), "admin_tokens")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.store.CreateConsoleAdmin(ctx, a); errors.Is(err, cordon.ErrAlreadyExists) {
+	if err := s.changed(r, func(ctx context.Context) error { return s.store.CreateConsoleAdmin(ctx, a) }, audit.ActionWrite, "cordon:console-admins", fmt.Sprintf("console admin %s created with role %s", a.Name, a.Role), "admin_tokens"); errors.Is(err, cordon.ErrAlreadyExists) {
 		writeError(w, r, cordon.FieldError(cordon.ECodeConflict, "name", "a console admin named %q exists already", a.Name))
 		return
 	} else if err != nil {
@@ -139,12 +135,7 @@ func (s *Server) handleDeleteConsoleAdmin(w http.ResponseWriter, r *http.Request
 			return
 		}
 	}
-	ctx, err := s.audited(r, audit.ActionDelete, "cordon:console-admins", fmt.Sprintf("console admin %s (role %s) removed; its sessions ended", a.Name, a.Role), "admin_tokens")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.store.DeleteConsoleAdmin(ctx, a.Name); errors.Is(err, cordon.ErrNotFound) {
+	if err := s.changed(r, func(ctx context.Context) error { return s.store.DeleteConsoleAdmin(ctx, a.Name) }, audit.ActionDelete, "cordon:console-admins", fmt.Sprintf("console admin %s (role %s) removed; its sessions ended", a.Name, a.Role), "admin_tokens"); errors.Is(err, cordon.ErrNotFound) {
 		writeError(w, r, cordon.FieldError(cordon.ECodeNotFound, "name", "no console admin %q", a.Name))
 		return
 	} else if err != nil {

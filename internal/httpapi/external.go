@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -27,21 +28,16 @@ func (s *Server) revokeExternal(w http.ResponseWriter, r *http.Request, sub cord
 		return
 	}
 	id := cordon.NewID("c")
-	ctx, err := s.audited(r, audit.ActionWrite, "cordon:campaign/"+id, "all sessions of "+sub.AccountID()+" revoked: reauth campaign created", "sessions", "campaigns")
-	if err != nil {
+	if err := s.changed(r, func(ctx context.Context) error {
+		_, err := s.campaigns.CreateWithID(ctx, id, doc, "json", actor(r))
+		return err
+	}, audit.ActionWrite, "cordon:campaign/"+id, "all sessions of "+sub.AccountID()+" revoked: reauth campaign created", "sessions", "campaigns"); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	if _, err := s.campaigns.CreateWithID(ctx, id, doc, "json", actor(r)); err != nil {
-		writeError(w, r, err)
-		return
-	}
-	ctx, err = s.audited(r, audit.ActionWrite, "cordon:campaign/"+id, "campaign activate", "campaigns")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	c, err := s.campaigns.Transition(ctx, id, "activate", actor(r))
+	c, err := change(s, r, func(ctx context.Context) (*cordon.Campaign, error) {
+		return s.campaigns.Transition(ctx, id, "activate", actor(r))
+	}, audit.ActionWrite, "cordon:campaign/"+id, "campaign activate", "campaigns")
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -57,12 +58,7 @@ func (s *Server) handleSSFCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream created for %s", short(ssfOwner(r))), "ssf_streams")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	st, err := s.ssf.Create(ctx, ssfOwner(r), req)
+	st, err := change(s, r, func(ctx context.Context) (*cordon.SSFStream, error) { return s.ssf.Create(ctx, ssfOwner(r), req) }, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream created for %s", short(ssfOwner(r))), "ssf_streams")
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -103,12 +99,9 @@ func (s *Server) handleSSFUpdate(replace bool) http.HandlerFunc {
 		if replace {
 			what = "replaced"
 		}
-		ctx, err := s.audited(r, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream %q of %s %s", short(req.StreamID), short(ssfOwner(r)), what), "ssf_streams")
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		st, err := s.ssf.Update(ctx, ssfOwner(r), req, replace)
+		st, err := change(s, r, func(ctx context.Context) (*cordon.SSFStream, error) {
+			return s.ssf.Update(ctx, ssfOwner(r), req, replace)
+		}, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream %q of %s %s", short(req.StreamID), short(ssfOwner(r)), what), "ssf_streams")
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -119,12 +112,7 @@ func (s *Server) handleSSFUpdate(replace bool) http.HandlerFunc {
 
 func (s *Server) handleSSFDelete(w http.ResponseWriter, r *http.Request) {
 	id := r.URL.Query().Get("stream_id")
-	ctx, err := s.audited(r, audit.ActionDelete, ssfSubject, fmt.Sprintf("shared signals stream %q of %s deleted", short(id), short(ssfOwner(r))), "ssf_streams")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	if err := s.ssf.Delete(ctx, ssfOwner(r), id); err != nil {
+	if err := s.changed(r, func(ctx context.Context) error { return s.ssf.Delete(ctx, ssfOwner(r), id) }, audit.ActionDelete, ssfSubject, fmt.Sprintf("shared signals stream %q of %s deleted", short(id), short(ssfOwner(r))), "ssf_streams"); err != nil {
 		writeError(w, r, err)
 		return
 	}
@@ -146,12 +134,7 @@ func (s *Server) handleSSFSetStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	ctx, err := s.audited(r, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream %q of %s set %q", short(req.StreamID), short(ssfOwner(r)), short(req.Status)), "ssf_streams")
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	st, err := s.ssf.SetStatus(ctx, ssfOwner(r), req)
+	st, err := change(s, r, func(ctx context.Context) (*cordon.SSFStream, error) { return s.ssf.SetStatus(ctx, ssfOwner(r), req) }, audit.ActionWrite, ssfSubject, fmt.Sprintf("shared signals stream %q of %s set %q", short(req.StreamID), short(ssfOwner(r)), short(req.Status)), "ssf_streams")
 	if err != nil {
 		writeError(w, r, err)
 		return

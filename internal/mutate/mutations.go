@@ -303,7 +303,7 @@ var mutations = []mutation{
 		From: "\tif err := t.credentials(ctx, streams); err != nil {\n\t\treturn err\n\t}\n", To: "",
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestSSFCredentialChangeAlone"},
 	{Name: "a stream's creation is not in the audit log", File: "internal/httpapi/ssf.go",
-		From: "st, err := s.ssf.Create(ctx, ssfOwner(r), req)", To: "_ = ctx\n\tst, err := s.ssf.Create(r.Context(), ssfOwner(r), req)",
+		From: "return s.ssf.Create(ctx, ssfOwner(r), req)", To: "_ = ctx\n\treturn s.ssf.Create(r.Context(), ssfOwner(r), req)",
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestSSFChangesAudited"},
 	// The gate: only tests that write the stripped set out may judge it.
 	{Name: "the gate passes X_Cordon_ spellings on", File: "gate/gate.go",
