@@ -212,12 +212,6 @@ func (db *DB) LiveSessions(ctx context.Context, fn func(*cordon.Session) error) 
 	return mapErr(rows.Err())
 }
 
-// RecordBlocked counts the session, and its account, as blocked by the
-// campaign, once. An unknown campaign: ErrNotFound.
-func (db *DB) RecordBlocked(ctx context.Context, campaignID, sessionID, accountID string, at time.Time) (bool, error) {
-	return db.recordSeen(ctx, campaignID, sessionID, accountID, at, false)
-}
-
 // RecordSatisfied counts the account as having satisfied the campaign,
 // once, and only if the campaign blocked it: progress is a funnel, and an
 // account that was never blocked (outside the cohort, or not yet reached)
