@@ -79,6 +79,12 @@ func (s *Service) Authenticate(ctx context.Context, secret, scope string) (*cord
 	if !at.HasScope(scope) {
 		return nil, cordon.Errorf(cordon.ECodeForbidden, "the admin token %q lacks the scope %q", at.Name, scope)
 	}
+	// A rotated token in its grace keeps working for what it did, but
+	// manages no token: rotating a leaked token with a grace must not let
+	// the thief rotate the successor away from its owner.
+	if at.ReplacedBy != "" && scope == cordon.ScopeTokens {
+		return nil, cordon.Errorf(cordon.ECodeForbidden, "the admin token %q was rotated into %s; its grace does not cover managing tokens (use the new secret)", at.Name, at.ReplacedBy)
+	}
 	return at, nil
 }
 
@@ -94,19 +100,8 @@ type Mint struct {
 // returns it with its secret, which is shown once and stored only as a
 // hash.
 func (s *Service) Mint(ctx context.Context, caller *cordon.AdminToken, m Mint, rec Record) (*cordon.AdminToken, string, error) {
-	if m.Name == "" || len(m.Name) > MaxName || cordon.Printable(m.Name, MaxName) != m.Name {
-		return nil, "", cordon.FieldError(cordon.ECodeUnprocessable, "name", "name is required: at most %d bytes of printable text", MaxName)
-	}
-	if len(m.Scopes) == 0 {
-		return nil, "", cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "give at least one scope of %v", cordon.Scopes)
-	}
-	for _, sc := range m.Scopes {
-		if !slices.Contains(cordon.Scopes, sc) && sc != cordon.ScopeAll {
-			return nil, "", cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "unknown scope %q; scopes are %v", sc, cordon.Scopes)
-		}
-		if caller == nil || !caller.HasScope(sc) || (sc == cordon.ScopeAll && !caller.HasScope(cordon.ScopeAll)) {
-			return nil, "", cordon.FieldError(cordon.ECodeForbidden, "scopes", "a token can only grant scopes it holds; it lacks %q", sc)
-		}
+	if err := CheckMint(caller, m.Name, m.Scopes); err != nil {
+		return nil, "", err
 	}
 	now := s.clock.Now().UTC()
 	if err := checkExpiry(m.ExpiresAt, now, "expires_at"); err != nil {
@@ -124,6 +119,26 @@ func (s *Service) Mint(ctx context.Context, caller *cordon.AdminToken, m Mint, r
 		return nil, "", err
 	}
 	return at, plain, nil
+}
+
+// CheckMint refuses a name or scopes a token may not be minted with, or
+// scopes caller may not grant.
+func CheckMint(caller *cordon.AdminToken, name string, scopes []string) error {
+	if name == "" || len(name) > MaxName || cordon.Printable(name, MaxName) != name {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "name", "name is required: at most %d bytes of printable text", MaxName)
+	}
+	if len(scopes) == 0 {
+		return cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "give at least one scope of %v", cordon.Scopes)
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(cordon.Scopes, sc) && sc != cordon.ScopeAll {
+			return cordon.FieldError(cordon.ECodeUnprocessable, "scopes", "unknown scope %q; scopes are %v", sc, cordon.Scopes)
+		}
+		if caller == nil || !caller.HasScope(sc) || (sc == cordon.ScopeAll && !caller.HasScope(cordon.ScopeAll)) {
+			return cordon.FieldError(cordon.ECodeForbidden, "scopes", "a token can only grant scopes it holds; it lacks %q", sc)
+		}
+	}
+	return nil
 }
 
 // List returns every token, oldest first.

@@ -256,3 +256,28 @@ func TestNoRecordNoChange(t *testing.T) {
 		t.Errorf("the token was made without its record: %v", err)
 	}
 }
+
+// A leaked token rotated with a grace keeps its other powers for the
+// grace, but cannot manage tokens: the thief cannot rotate the successor
+// away from its owner.
+func TestGraceDoesNotManageTokens(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	lead, leaked, err := f.svc.Mint(ctx, f.root, admintokens.Mint{Name: "lead", Scopes: []string{cordon.ScopeAll}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rot, err := f.svc.Rotate(ctx, lead, "lead", time.Time{}, 10*time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Authenticate(ctx, leaked, cordon.ScopeCampaigns); err != nil {
+		t.Errorf("the old secret in its grace, for campaigns: %v", err)
+	}
+	if _, err := f.svc.Authenticate(ctx, leaked, cordon.ScopeTokens); code(err) != cordon.ECodeForbidden {
+		t.Errorf("the old secret in its grace, managing tokens: %v, want forbidden", err)
+	}
+	if at, err := f.svc.Authenticate(ctx, rot.Secret, cordon.ScopeTokens); err != nil || at.ID != rot.Next.ID {
+		t.Errorf("the new secret: %v, %v", at, err)
+	}
+}

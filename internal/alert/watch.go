@@ -40,7 +40,7 @@ type Watcher struct {
 
 	mu      sync.Mutex
 	queue   []item        // attempts and Sync markers, in order
-	waiting int           // attempts in queue
+	waiting int           // attempts queued or taken and not yet detected
 	wake    chan struct{} // a token when queue may be non-empty
 
 	alerts  chan raised
@@ -87,13 +87,23 @@ func (w *Watcher) push(it item) bool {
 	return true
 }
 
-// take returns what is queued, handing the queue buf to fill next.
+// take returns what is queued, handing the queue buf to fill next. The
+// attempts taken still count against QueueSize until done says they are
+// detected, so the queue and the batch in hand together hold at most
+// QueueSize attempts.
 func (w *Watcher) take(buf []item) []item {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := w.queue
-	w.queue, w.waiting = buf[:0], 0
+	w.queue = buf[:0]
 	return out
+}
+
+// done marks n taken attempts detected.
+func (w *Watcher) done(n int) {
+	w.mu.Lock()
+	w.waiting -= n
+	w.mu.Unlock()
 }
 
 // Detector returns the watcher's detector.
@@ -140,12 +150,17 @@ func (w *Watcher) Run(ctx context.Context) {
 		case <-w.wake:
 		}
 		batch = w.take(batch)
+		attempts := 0
 		for i, it := range batch {
 			if !w.detect(ctx, it, active) {
 				return
 			}
+			if it.done == nil {
+				attempts++
+			}
 			batch[i] = item{} // let the strings go
 		}
+		w.done(attempts)
 		if cap(batch) > 4096 {
 			batch = nil // a burst's buffer is not kept
 		}

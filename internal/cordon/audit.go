@@ -1,6 +1,7 @@
 package cordon
 
 import (
+	"errors"
 	"context"
 	"log/slog"
 	"sync"
@@ -243,6 +244,12 @@ func WithAudit(ctx context.Context, entries ...*AuditEntry) context.Context {
 	return context.WithValue(ctx, pendingAuditKey{}, &pendingAudit{entries: entries})
 }
 
+// ErrUnrecorded is Audited's answer to a change whose write returned
+// without having committed its audit record: a bug, which the server logs
+// and answers as an internal error (it is not a *Error, so the client sees
+// nothing of it).
+var ErrUnrecorded = errors.New("cordon: a write returned without committing its audit record")
+
 // Audited makes a store change and its audit record commit together, in
 // one typed call: write runs with a context whose store write appends e
 // in its own transaction (WithAudit), and Audited reports an internal
@@ -262,7 +269,7 @@ func Audited[T any](ctx context.Context, e *AuditEntry, write func(context.Conte
 	}
 	if PendingAudit(actx) != nil {
 		var zero T
-		return zero, Errorf(ECodeInternal, "a change was made without its audit record")
+		return zero, ErrUnrecorded
 	}
 	return v, nil
 }

@@ -272,6 +272,11 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// Name and scopes are judged before the expiry, as they always were.
+	if err := admintokens.CheckMint(callerToken(r), body.Name, body.Scopes); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	now := s.clock.Now().UTC()
 	expires, err := body.expiry(now)
 	if err != nil {

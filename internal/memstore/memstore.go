@@ -126,15 +126,18 @@ func (m *Store) insertAccount(a *cordon.Account) error {
 	return nil
 }
 
-func (m *Store) ImportAccounts(_ context.Context, as []*cordon.Account) (int, error) {
+func (m *Store) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, error) {
 	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return 0, err
+	}
 	created := 0
 	for _, a := range as {
 		if m.insertAccount(a) == nil {
 			created++
 		}
 	}
-	return created, nil
+	return created, m.audited(ctx, nil)
 }
 
 func (m *Store) AccountByID(_ context.Context, id string) (*cordon.Account, error) {
@@ -292,8 +295,12 @@ func (m *Store) revoke(id, reason string, at time.Time) error {
 	return nil
 }
 
-func (m *Store) RevokeAccountSessions(_ context.Context, accountID, exceptID, reason string, at time.Time) ([]string, error) {
+func (m *Store) RevokeAccountSessions(ctx context.Context, accountID, exceptID, reason string, at time.Time) ([]string, error) {
 	defer m.lock()()
+	if err := checkPending(ctx); err != nil {
+		return nil, err
+	}
+	defer m.audited(ctx, nil)
 	var ids []string
 	for id, s := range m.sessions {
 		if s.AccountID == accountID && id != exceptID && s.Live() {

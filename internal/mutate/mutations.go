@@ -536,4 +536,7 @@ var mutations = []mutation{
 	{Name: "a change committed without its record passes", File: "internal/cordon/audit.go",
 		From: "if PendingAudit(actx) != nil {", To: "if false {",
 		Pkgs: []string{"./internal/cordon"}, Run: "TestAudited"},
+	{Name: "a rotated token in its grace manages tokens", File: "internal/admintokens/admintokens.go",
+		From: "if at.ReplacedBy != \"\" && scope == cordon.ScopeTokens {", To: "if false {",
+		Pkgs: []string{"./internal/admintokens"}, Run: "TestGraceDoesNotManageTokens"},
 }

@@ -78,8 +78,8 @@ var rebound sync.Map // string → string
 // rebind rewrites PostgreSQL's $N placeholders as SQLite's ?N, which binds
 // the Nth argument wherever it appears (SQLite reads $N as a named
 // parameter, numbered by first appearance, which would bind a statement
-// that names $2 before $1 wrongly). Quoted strings and identifiers are
-// left alone.
+// that names $2 before $1 wrongly). Quoted strings and identifiers,
+// comments, and a $ inside a name are left alone.
 func rebind(query string) string {
 	if !strings.Contains(query, "$") {
 		return query
@@ -87,24 +87,35 @@ func rebind(query string) string {
 	if v, ok := rebound.Load(query); ok {
 		return v.(string)
 	}
-	var b strings.Builder
-	b.Grow(len(query))
-	var quote byte
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
+	b := []byte(query)
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
 		case c == '\'' || c == '"':
-			quote = c
-		case c == '$' && i+1 < len(query) && query[i+1] >= '0' && query[i+1] <= '9':
-			c = '?'
+			i = skipTo(b, i+1, string(c))
+		case c == '-' && i+1 < len(b) && b[i+1] == '-':
+			i = skipTo(b, i+2, "\n")
+		case c == '/' && i+1 < len(b) && b[i+1] == '*':
+			i = skipTo(b, i+2, "*/")
+		case c == '$' && i+1 < len(b) && isDigit(b[i+1]) && (i == 0 || !isNameByte(b[i-1])):
+			b[i] = '?'
 		}
-		b.WriteByte(c)
 	}
-	out := b.String()
+	out := string(b)
 	rebound.Store(query, out)
 	return out
+}
+
+// skipTo returns the index of the last byte of the first end at or after
+// i, or the last index of b when there is none.
+func skipTo(b []byte, i int, end string) int {
+	if j := strings.Index(string(b[min(i, len(b)):]), end); j >= 0 {
+		return i + j + len(end) - 1
+	}
+	return len(b) - 1
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isNameByte(c byte) bool {
+	return c == '_' || c == '$' || isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }

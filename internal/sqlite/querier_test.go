@@ -17,6 +17,13 @@ func TestRebind(t *testing.T) {
 		{`SELECT '$1', "$2", $3`, `SELECT '$1', "$2", ?3`},
 		{`SELECT 'it''s $1', $10`, `SELECT 'it''s $1', ?10`},
 		{`SELECT $ , $x, $`, `SELECT $ , $x, $`},
+		{"SELECT a -- the user's row\nFROM t WHERE id = $1", "SELECT a -- the user's row\nFROM t WHERE id = ?1"},
+		{`SELECT /* don't */ a FROM t WHERE id = $1`, `SELECT /* don't */ a FROM t WHERE id = ?1`},
+		{`SELECT a$1, $1`, `SELECT a$1, ?1`},
+		{`SELECT $1 -- $2`, `SELECT ?1 -- $2`},
+		{`SELECT '$1`, `SELECT '$1`},
+		{`SELECT /* $1`, `SELECT /* $1`},
+		{`SELECT /* x */$1, '-- '||$2`, `SELECT /* x */?1, '-- '||?2`},
 	} {
 		if got := rebind(c.in); got != c.want {
 			t.Errorf("rebind(%q) = %q, want %q", c.in, got, c.want)
