@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -50,20 +48,6 @@ func revokeAccount(ctx context.Context, tx pgx.Tx, accountID, reason string, at 
 	return ids, moveBuckets(ctx, tx, shifts)
 }
 
-// UnlockAccount clears an account's lock.
-func (db *DB) UnlockAccount(ctx context.Context, id string) error {
-	return db.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE accounts SET locked_at = 0 WHERE id = $1 AND deleted_at = 0`, id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return cordon.ErrNotFound
-		}
-		return nil
-	})
-}
-
 // DeleteAccount ends an account and erases its credentials; the row stays
 // (marked deleted) so its username stays taken.
 func (db *DB) DeleteAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
@@ -95,44 +79,4 @@ func (db *DB) DeleteAccount(ctx context.Context, id string, at time.Time) ([]str
 		return nil, err
 	}
 	return ids, nil
-}
-
-// ListAccounts returns one page of accounts in (created_at, id) order.
-func (db *DB) ListAccounts(ctx context.Context, q cordon.AccountQuery) ([]*cordon.Account, error) {
-	where := []string{`deleted_at = 0`}
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	if !q.After.CreatedAt.IsZero() || q.After.ID != "" {
-		c, id := arg(micros(q.After.CreatedAt)), arg(q.After.ID)
-		where = append(where, `(created_at > `+c+` OR (created_at = `+c+` AND id > `+id+`))`)
-	}
-	if q.Prefix != "" {
-		p := arg(cordon.UsernameKey(q.Prefix))
-		where = append(where, `left(username_key, length(`+p+`)) = `+p)
-	}
-	switch q.Locked {
-	case cordon.LockedOnly:
-		where = append(where, `locked_at != 0`)
-	case cordon.UnlockedOnly:
-		where = append(where, `locked_at = 0`)
-	case cordon.AnyLock:
-	}
-	rows, err := db.pool.Query(ctx, `SELECT `+accountCols+` FROM accounts WHERE `+strings.Join(where, ` AND `)+
-		` ORDER BY created_at, id LIMIT `+arg(max(q.Limit, 1)), args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := []*cordon.Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, mapErr(rows.Err())
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -63,16 +62,6 @@ func querySessions(ctx context.Context, q interface {
 		out = append(out, s)
 	}
 	return out, mapErr(rows.Err())
-}
-
-// SessionByID looks a session up, live or revoked.
-func (db *DB) SessionByID(ctx context.Context, id string) (*cordon.Session, error) {
-	return scanSession(db.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = $1`, id))
-}
-
-// ListSessions returns the account's live sessions, newest first.
-func (db *DB) ListSessions(ctx context.Context, accountID string) ([]*cordon.Session, error) {
-	return querySessions(ctx, db.pool, `SELECT `+sessionCols+` FROM sessions WHERE account_id = $1 AND revoked_at = 0 ORDER BY created_at DESC, id`, accountID)
 }
 
 // UpdateSessionFacts records newer client facts on a session; a live
@@ -223,49 +212,12 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 	return sess, nil
 }
 
-// RevokedSince returns the sessions revoked at or after t, oldest first.
-func (db *DB) RevokedSince(ctx context.Context, t time.Time) ([]cordon.Revoked, error) {
-	rows, err := db.pool.Query(ctx, `SELECT id, revoked_at FROM sessions WHERE revoked_at != 0 AND revoked_at >= $1 ORDER BY revoked_at, id`, max(micros(t), 1))
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []cordon.Revoked
-	for rows.Next() {
-		var r cordon.Revoked
-		var at int64
-		if err := rows.Scan(&r.SessionID, &at); err != nil {
-			return nil, mapErr(err)
-		}
-		r.RevokedAt = fromMicros(at)
-		out = append(out, r)
-	}
-	return out, mapErr(rows.Err())
-}
-
 // familyEnd is when the refresh token, and so its session, stops working.
 func familyEnd(rt *cordon.RefreshToken) time.Time {
 	if rt.AbsoluteExpiresAt.Before(rt.IdleExpiresAt) {
 		return rt.AbsoluteExpiresAt
 	}
 	return rt.IdleExpiresAt
-}
-
-// PeekRefreshToken returns the session of an exchangeable refresh token
-// without spending it.
-func (db *DB) PeekRefreshToken(ctx context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
-	n := micros(now)
-	return scanSession(db.pool.QueryRow(ctx, `SELECT `+prefixed("s.", sessionCols)+` FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE t.hash = $1 AND t.used_at = 0 AND t.idle_expires_at > $2 AND t.absolute_expires_at > $2 AND s.revoked_at = 0`, hash, n))
-}
-
-// prefixed qualifies each column of a column list.
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i := range parts {
-		parts[i] = p + parts[i]
-	}
-	return strings.Join(parts, ", ")
 }
 
 // ExpireSessions sweeps up to limit sessions whose refresh family has

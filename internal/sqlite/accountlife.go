@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -47,20 +46,6 @@ func revokeAccount(ctx context.Context, tx *sql.Tx, accountID, reason string, at
 	return ids, nil
 }
 
-// UnlockAccount clears an account's lock.
-func (db *DB) UnlockAccount(ctx context.Context, id string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE accounts SET locked_at = 0 WHERE id = ? AND deleted_at = 0`, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return cordon.ErrNotFound
-		}
-		return nil
-	})
-}
-
 // DeleteAccount ends an account and erases its credentials; the row stays
 // (marked deleted) so its username stays taken.
 func (db *DB) DeleteAccount(ctx context.Context, id string, at time.Time) ([]string, error) {
@@ -89,42 +74,4 @@ func (db *DB) DeleteAccount(ctx context.Context, id string, at time.Time) ([]str
 		return nil
 	})
 	return ids, err
-}
-
-// ListAccounts returns one page of accounts in (created_at, id) order.
-func (db *DB) ListAccounts(ctx context.Context, q cordon.AccountQuery) ([]*cordon.Account, error) {
-	where := []string{`deleted_at = 0`}
-	var args []any
-	if !q.After.CreatedAt.IsZero() || q.After.ID != "" {
-		where = append(where, `(created_at > ? OR (created_at = ? AND id > ?))`)
-		c := micros(q.After.CreatedAt)
-		args = append(args, c, c, q.After.ID)
-	}
-	if q.Prefix != "" {
-		p := cordon.UsernameKey(q.Prefix)
-		where = append(where, `substr(username_key, 1, length(?)) = ?`)
-		args = append(args, p, p)
-	}
-	switch q.Locked {
-	case cordon.LockedOnly:
-		where = append(where, `locked_at != 0`)
-	case cordon.UnlockedOnly:
-		where = append(where, `locked_at = 0`)
-	case cordon.AnyLock:
-	}
-	args = append(args, max(q.Limit, 1))
-	rows, err := db.r.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE `+strings.Join(where, ` AND `)+` ORDER BY created_at, id LIMIT ?`, args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := []*cordon.Account{}
-	for rows.Next() {
-		a, err := scanAccount(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, mapErr(rows.Err())
 }

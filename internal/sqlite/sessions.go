@@ -4,10 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/sqlstore"
 )
 
 // CreateSession stores a session and its first refresh token.
@@ -67,11 +67,10 @@ func (h *hotStmts) prepare(ctx context.Context, r, w *sql.DB) error {
 		st  **sql.Stmt
 		sql string
 	}{
-		{r, &h.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
-		{r, &h.peekRefresh, `SELECT ` + prefixed("s.", sessionCols) + ` FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
-		WHERE t.hash = ? AND t.used_at = 0 AND t.idle_expires_at > ? AND t.absolute_expires_at > ? AND s.revoked_at = 0`},
+		{r, &h.sessionByID, rebind(sqlstore.SessionByIDSQL)},
+		{r, &h.peekRefresh, rebind(sqlstore.PeekRefreshSQL)},
 		{w, &h.refreshRow, `SELECT session_id, idle_expires_at, absolute_expires_at, used_at FROM refresh_tokens WHERE hash = ?`},
-		{w, &h.sessionByIDW, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
+		{w, &h.sessionByIDW, rebind(sqlstore.SessionByIDSQL)},
 		{w, &h.spendRefresh, `UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`},
 		{w, &h.insertRefresh, `INSERT INTO refresh_tokens (hash, session_id, created_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?)`},
 		{w, &h.touchSession, `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE id = ?`},
@@ -95,7 +94,8 @@ func (h *hotStmts) close() error {
 	return errors.Join(errs...)
 }
 
-// SessionByID looks a session up, live or revoked.
+// SessionByID looks a session up, live or revoked. It overrides the
+// shared store's (same statement) with the prepared hotStmts.sessionByID.
 //
 // The lookup ignores ctx's cancellation (not its values): for a context
 // that can end, the driver starts a goroutine per statement to interrupt
@@ -103,29 +103,6 @@ func (h *hotStmts) close() error {
 // short. Every request with an access token makes this read.
 func (db *DB) SessionByID(ctx context.Context, id string) (*cordon.Session, error) {
 	return scanSession(db.hot.sessionByID.QueryRowContext(context.WithoutCancel(ctx), id))
-}
-
-// ListSessions returns the account's live sessions, newest first.
-func (db *DB) ListSessions(ctx context.Context, accountID string) ([]*cordon.Session, error) {
-	return db.querySessions(ctx, `SELECT `+sessionCols+` FROM sessions WHERE account_id = ? AND revoked_at = 0 ORDER BY created_at DESC, id`, accountID)
-}
-
-// querySessions reads the sessions a query selects, in its order.
-func (db *DB) querySessions(ctx context.Context, query string, args ...any) ([]*cordon.Session, error) {
-	rows, err := db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []*cordon.Session
-	for rows.Next() {
-		s, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, mapErr(rows.Err())
 }
 
 // UpdateSessionFacts records newer client facts on a session; a live
@@ -285,26 +262,6 @@ func (db *DB) RotateRefreshToken(ctx context.Context, old []byte, next *cordon.R
 	return sess, nil
 }
 
-// RevokedSince returns the sessions revoked at or after t.
-func (db *DB) RevokedSince(ctx context.Context, t time.Time) ([]cordon.Revoked, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, revoked_at FROM sessions WHERE revoked_at != 0 AND revoked_at >= ? ORDER BY revoked_at, id`, max(micros(t), 1))
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var out []cordon.Revoked
-	for rows.Next() {
-		var r cordon.Revoked
-		var at int64
-		if err := rows.Scan(&r.SessionID, &at); err != nil {
-			return nil, mapErr(err)
-		}
-		r.RevokedAt = fromMicros(at)
-		out = append(out, r)
-	}
-	return out, mapErr(rows.Err())
-}
-
 // familyEnd is when the refresh token, and so its session, stops working.
 func familyEnd(rt *cordon.RefreshToken) time.Time {
 	if rt.AbsoluteExpiresAt.Before(rt.IdleExpiresAt) {
@@ -314,20 +271,12 @@ func familyEnd(rt *cordon.RefreshToken) time.Time {
 }
 
 // PeekRefreshToken returns the session of an exchangeable refresh token.
+// It overrides the shared store's (same statement) with the prepared
+// hotStmts.peekRefresh.
 func (db *DB) PeekRefreshToken(ctx context.Context, hash []byte, now time.Time) (*cordon.Session, error) {
-	n := micros(now)
 	// One row by primary key: not worth a goroutine to interrupt it (see
 	// SessionByID).
-	return scanSession(db.hot.peekRefresh.QueryRowContext(context.WithoutCancel(ctx), hash, n, n))
-}
-
-// prefixed qualifies each column of a column list.
-func prefixed(p, cols string) string {
-	parts := strings.Split(cols, ", ")
-	for i := range parts {
-		parts[i] = p + parts[i]
-	}
-	return strings.Join(parts, ", ")
+	return scanSession(db.hot.peekRefresh.QueryRowContext(context.WithoutCancel(ctx), hash, micros(now)))
 }
 
 // ExpireSessions sweeps sessions whose refresh family has expired.

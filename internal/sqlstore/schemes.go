@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -9,20 +9,20 @@ import (
 // PasswordSchemes counts accounts per password hash scheme (see
 // stored.PasswordSchemeSQL). It reads every account row: call it at start,
 // not per request.
-func (db *DB) PasswordSchemes(ctx context.Context) (map[string]int, error) {
-	rows, err := db.pool.Query(ctx, `SELECT `+stored.PasswordSchemeSQL+` AS scheme, count(*) FROM accounts GROUP BY 1`)
+func (s *Store) PasswordSchemes(ctx context.Context) (map[string]int, error) {
+	rows, err := s.b.Reader().Query(ctx, `SELECT `+stored.PasswordSchemeSQL+` AS scheme, count(*) FROM accounts GROUP BY 1`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := make(map[string]int)
 	for rows.Next() {
-		var s string
+		var scheme string
 		var n int
-		if err := rows.Scan(&s, &n); err != nil {
+		if err := rows.Scan(&scheme, &n); err != nil {
 			return nil, err
 		}
-		out[s] = n
+		out[scheme] = n
 	}
 	return out, rows.Err()
 }
