@@ -1,8 +1,8 @@
 package cordon
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"

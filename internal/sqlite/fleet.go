@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"strings"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -91,14 +90,4 @@ func (db *DB) LiveSessions(ctx context.Context, fn func(*cordon.Session) error) 
 		}
 	}
 	return mapErr(rows.Err())
-}
-
-// exists reports whether query, run on a reader, returns a row.
-func (db *DB) exists(ctx context.Context, query string, args ...any) (bool, error) {
-	var one int
-	err := db.r.QueryRowContext(ctx, query, args...).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, mapErr(err)
 }
