@@ -336,8 +336,8 @@ var mutations = []mutation{
 	{Name: "a Cordon-Notice title is written unencoded", File: "internal/wire/notice.go",
 		From: "b.WriteString(attrChars(title))", To: "b.WriteString(title)",
 		Pkgs: []string{"./internal/wire", "./gate"}, Run: "TestNoticeHeader|TestGateDenialCarriesNotice"},
-	{Name: "a withdraw loses to a racing publish on PostgreSQL", File: "internal/postgres/notice.go",
-		From: " FOR UPDATE`, id)", To: "`, id)",
+	{Name: "a withdraw loses to a racing publish on PostgreSQL", File: "internal/sqlstore/notice.go",
+		From: "WHERE id = $1`+s.d.ForUpdate, id)", To: "WHERE id = $1`, id)",
 		Pkgs: []string{"./internal/postgres"}, Run: "TestConcurrency/PublishRacesWithdraw"},
 
 	// Incidents (issue 15): the record, its moves and its timeline.
