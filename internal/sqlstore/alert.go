@@ -1,39 +1,38 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/stored"
 )
 
-var _ cordon.AlertStore = (*DB)(nil)
+var _ cordon.AlertStore = (*Store)(nil)
 
 const alertCols = `id, kind, key, summary, state, evidence, report, incident, campaign, created_at, updated_at, seen, acked_at, acked_by, version`
 
-func scanAlert(row pgx.Row) (*cordon.Alert, error) {
+func scanAlert(row Row) (*cordon.Alert, error) {
 	var (
 		a                cordon.Alert
 		state, evidence  string
 		created, updated int64
-		acked            *int64
+		acked            sql.NullInt64
 	)
 	if err := row.Scan(&a.ID, &a.Kind, &a.Key, &a.Summary, &state, &evidence, &a.Report, &a.Incident, &a.Campaign,
 		&created, &updated, &a.Seen, &acked, &a.AcknowledgedBy, &a.Version); err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	ev, err := stored.ParseAlertEvidence(evidence)
 	if err != nil {
 		return nil, err
 	}
 	a.State, a.Evidence = cordon.AlertState(state), ev
-	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
-	if acked != nil {
-		t := fromMicros(*acked)
+	a.CreatedAt, a.UpdatedAt = stored.Time(created), stored.Time(updated)
+	if acked.Valid {
+		t := stored.Time(acked.Int64)
 		a.AcknowledgedAt = &t
 	}
 	return &a, nil
@@ -42,7 +41,7 @@ func scanAlert(row pgx.Row) (*cordon.Alert, error) {
 // RaiseAlert inserts the alert, or updates the open one of its kind and
 // key: the partial unique index makes the two one statement, so raisers
 // on several nodes at once still make one alert.
-func (db *DB) RaiseAlert(ctx context.Context, a *cordon.Alert) (bool, error) {
+func (s *Store) RaiseAlert(ctx context.Context, a *cordon.Alert) (bool, error) {
 	a.State = cordon.AlertOpen
 	if err := stored.CheckAlert(a); err != nil {
 		return false, err
@@ -52,7 +51,7 @@ func (db *DB) RaiseAlert(ctx context.Context, a *cordon.Alert) (bool, error) {
 		return false, err
 	}
 	var got *cordon.Alert
-	err = db.tx(ctx, func(tx pgx.Tx) error {
+	err = s.b.Write(ctx, func(tx Querier) error {
 		var err error
 		got, err = scanAlert(tx.QueryRow(ctx, `INSERT INTO alerts (`+alertCols+`)
 			VALUES ($1, $2, $3, $4, 'open', $5, $6, '', '', $7, $8, 1, NULL, '', 1)
@@ -60,7 +59,7 @@ func (db *DB) RaiseAlert(ctx context.Context, a *cordon.Alert) (bool, error) {
 				summary = excluded.summary, evidence = excluded.evidence, report = excluded.report,
 				updated_at = excluded.updated_at, seen = alerts.seen + 1, version = alerts.version + 1
 			RETURNING `+alertCols,
-			a.ID, a.Kind, a.Key, a.Summary, ev, a.Report, micros(a.CreatedAt), micros(a.UpdatedAt)))
+			a.ID, a.Kind, a.Key, a.Summary, ev, a.Report, stored.Micros(a.CreatedAt), stored.Micros(a.UpdatedAt)))
 		return err
 	})
 	if err != nil {
@@ -70,13 +69,14 @@ func (db *DB) RaiseAlert(ctx context.Context, a *cordon.Alert) (bool, error) {
 	return a.Seen == 1 && a.Version == 1, nil
 }
 
-func (db *DB) Alert(ctx context.Context, id string) (*cordon.Alert, error) {
-	return scanAlert(db.pool.QueryRow(ctx, `SELECT `+alertCols+` FROM alerts WHERE id = $1`, id))
+// Alert looks an alert up by id.
+func (s *Store) Alert(ctx context.Context, id string) (*cordon.Alert, error) {
+	return scanAlert(s.b.Reader().QueryRow(ctx, `SELECT `+alertCols+` FROM alerts WHERE id = $1`, id))
 }
 
-func (db *DB) Alerts(ctx context.Context, q cordon.AlertQuery) ([]*cordon.Alert, error) {
-	query, args := `SELECT `+alertCols+` FROM alerts`, []any{}
-	query += ` WHERE 1 = 1`
+// Alerts lists the alerts q asks for, newest first.
+func (s *Store) Alerts(ctx context.Context, q cordon.AlertQuery) ([]*cordon.Alert, error) {
+	query, args := `SELECT `+alertCols+` FROM alerts WHERE 1 = 1`, []any{}
 	if q.State != "" {
 		args = append(args, string(q.State))
 		query += fmt.Sprintf(` AND state = $%d`, len(args))
@@ -87,12 +87,12 @@ func (db *DB) Alerts(ctx context.Context, q cordon.AlertQuery) ([]*cordon.Alert,
 	}
 	query += ` ORDER BY created_at DESC, id DESC`
 	if q.Limit > 0 {
-		query += fmt.Sprintf(` LIMIT $%d`, len(args)+1)
 		args = append(args, q.Limit)
+		query += fmt.Sprintf(` LIMIT $%d`, len(args))
 	}
-	rows, err := db.pool.Query(ctx, query, args...)
+	rows, err := s.b.Reader().Query(ctx, query, args...)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, err
 	}
 	defer rows.Close()
 	out := []*cordon.Alert{}
@@ -103,23 +103,26 @@ func (db *DB) Alerts(ctx context.Context, q cordon.AlertQuery) ([]*cordon.Alert,
 		}
 		out = append(out, a)
 	}
-	return out, mapErr(rows.Err())
+	return out, rows.Err()
 }
 
-func (db *DB) UpdateAlert(ctx context.Context, a *cordon.Alert) error {
+// UpdateAlert writes a's state, acknowledgement and links if its version
+// is still the stored one (compare-and-set): cordon.ErrStale if another
+// change came first.
+func (s *Store) UpdateAlert(ctx context.Context, a *cordon.Alert) error {
 	if err := stored.CheckAlert(a); err != nil {
 		return err
 	}
 	var acked any
 	if a.AcknowledgedAt != nil {
-		acked = micros(*a.AcknowledgedAt)
+		acked = stored.Micros(*a.AcknowledgedAt)
 	}
 	var next int64
-	err := db.tx(ctx, func(tx pgx.Tx) error {
+	err := s.b.Write(ctx, func(tx Querier) error {
 		err := tx.QueryRow(ctx, `UPDATE alerts SET state = $1, acked_at = $2, acked_by = $3, incident = $4, campaign = $5,
 			updated_at = $6, version = version + 1 WHERE id = $7 AND version = $8 RETURNING version`,
-			string(a.State), acked, a.AcknowledgedBy, a.Incident, a.Campaign, micros(a.UpdatedAt), a.ID, a.Version).Scan(&next)
-		if errors.Is(err, pgx.ErrNoRows) {
+			string(a.State), acked, a.AcknowledgedBy, a.Incident, a.Campaign, stored.Micros(a.UpdatedAt), a.ID, a.Version).Scan(&next)
+		if errors.Is(err, cordon.ErrNotFound) {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM alerts WHERE id = $1`, a.ID).Scan(&n); err != nil {
 				return err
