@@ -73,12 +73,31 @@ type Dialect struct {
 	// transaction ends: " FOR UPDATE" on PostgreSQL; empty on SQLite,
 	// whose one writer already serialises every write transaction.
 	ForUpdate string
+	// DueMail selects the keys, as due_key, of the outbox messages due
+	// at $1 (queued and due, or leased and the lease run out), oldest
+	// first, at most $4. PostgreSQL locks them FOR UPDATE SKIP LOCKED,
+	// so the workers of several nodes claim at once, each other rows;
+	// SQLite reads each state's partial index (an OR would scan the
+	// table, which keeps every message sent) and needs no lock.
+	DueMail string
 }
 
 // SQLite and Postgres are the two dialects.
 var (
-	SQLite   = Dialect{Name: "sqlite"}
-	Postgres = Dialect{Name: "postgres", ForUpdate: " FOR UPDATE"}
+	SQLite = Dialect{
+		Name: "sqlite",
+		DueMail: `SELECT key AS due_key FROM (
+			SELECT key, next_at FROM mail_outbox WHERE state = 'queued' AND next_at <= $1
+			UNION ALL SELECT key, next_at FROM mail_outbox WHERE state = 'sending' AND lease_until <= $1
+		) ORDER BY next_at, key LIMIT $4`,
+	}
+	Postgres = Dialect{
+		Name:      "postgres",
+		ForUpdate: " FOR UPDATE",
+		DueMail: `SELECT key AS due_key FROM mail_outbox
+			WHERE (state = 'queued' AND next_at <= $1) OR (state = 'sending' AND lease_until <= $1)
+			ORDER BY next_at, key LIMIT $4 FOR UPDATE SKIP LOCKED`,
+	}
 )
 
 // Store is the shared store: every method written once. A backend embeds
