@@ -58,8 +58,8 @@ func scanMail(row Row) (*cordon.MailMessage, error) {
 }
 
 // ClaimMail leases due messages to owner in one statement: the dialect's
-// DueMail picks the due keys ($1 the time, $4 the limit) and locks them
-// where other nodes' workers claim at once.
+// DueMail picks the due keys ($1 the time, $4 the limit), locked with
+// SkipLocked where other nodes' workers claim at once.
 func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*cordon.MailMessage, error) {
 	var out []*cordon.MailMessage
 	err := s.b.Write(ctx, func(tx Querier) error {
@@ -67,7 +67,7 @@ func (s *Store) ClaimMail(ctx context.Context, owner string, now time.Time, leas
 		// RETURNING names the updated table's columns unqualified (SQLite
 		// allows no other), so the due key is named due_key.
 		rows, err := tx.Query(ctx, `UPDATE mail_outbox SET state = 'sending', owner = $2, lease_until = $3, attempts = attempts + 1
-			FROM (`+s.d.DueMail+`) due
+			FROM (`+s.d.DueMail+s.d.SkipLocked+`) due
 			WHERE key = due.due_key
 			RETURNING `+mailCols,
 			stored.Micros(now), owner, stored.Micros(now.Add(lease)), limit)
