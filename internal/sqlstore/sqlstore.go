@@ -84,12 +84,17 @@ type Dialect struct {
 	// table, which keeps every message sent); PostgreSQL cannot lock the
 	// rows of a UNION, and combines the two indexes of an OR itself.
 	DueMail string
+	// JSONLists: a list of strings is bound as one JSON array, read
+	// through json_each (SQLite, which has no arrays), not as a text[]
+	// (PostgreSQL). See InStrings, Strings and StringsDest.
+	JSONLists bool
 }
 
 // SQLite and Postgres are the two dialects.
 var (
 	SQLite = Dialect{
-		Name: "sqlite",
+		Name:      "sqlite",
+		JSONLists: true,
 		DueMail: `SELECT key AS due_key FROM (
 			SELECT key, next_at FROM mail_outbox WHERE state = 'queued' AND next_at <= $1
 			UNION ALL SELECT key, next_at FROM mail_outbox WHERE state = 'sending' AND lease_until <= $1
