@@ -215,6 +215,10 @@ func testAuditQueryByPrincipal(t *testing.T, s cordon.Store) {
 	if got := collectQuery(t, s, cordon.AuditFilter{Category: "pass", By: cordon.AuditByPrincipal}); len(got) != 0 {
 		t.Errorf("category pass: got %d rows, want none", len(got))
 	}
+	// … read from the entries too: by subject, never from the rollup.
+	if got := collectQuery(t, s, cordon.AuditFilter{Category: "pass", By: cordon.AuditBySubject}); len(got) != 0 {
+		t.Errorf("category pass by subject: got %d rows, want none", len(got))
+	}
 	if got := collectQuery(t, s, cordon.AuditFilter{Category: "password_hash", By: cordon.AuditByPrincipal}); len(got) != 1 || got[0].Principal != "svc-billing" {
 		t.Errorf("category password_hash: got %+v, want svc-billing", got)
 	}

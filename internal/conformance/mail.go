@@ -389,6 +389,15 @@ func testMailClaimRace(t *testing.T, s cordon.Store) {
 		ms = append(ms, newMail(fmt.Sprintf("m:%02d", i), at(0)))
 	}
 	mustEnqueue(t, s, ms...)
+	// Open the store's connections first: a claim that waits for a new
+	// one runs after the others have committed, and the claims, not
+	// overlapping, would not test the claim's lock (without this, a
+	// PostgreSQL claim without SKIP LOCKED passed).
+	for _, err := range race(8, func(int) error { _, err := s.MailCounts(ctx, "m:"); return err }) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	got := make([][]*cordon.MailMessage, 8)
 	errs := race(8, func(i int) error {
 		var err error

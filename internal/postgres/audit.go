@@ -9,17 +9,37 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/sqlstore"
 	"github.com/cordon-dev/cordon/internal/stored"
 	"github.com/jackc/pgx/v5"
 )
 
 var _ cordon.AuditStore = (*DB)(nil)
 
+// The audit log's reads, checkpoints, key, saved reports and subject
+// resolution are the shared store's (sqlstore/audit.go). What stays here
+// is PostgreSQL's own SQL, and what the audit benchmarks measure: the
+// append path (numbered multi-row inserts of the entries, the rollup and
+// the checkpoint's nodes as unnest arrays, the counter row's lock that
+// serialises appends, the batch key inserted first), and the grouped
+// questions (ANY, LIKE, string_agg, array_agg, COLLATE "C" where SQLite
+// has json_each, GLOB, group_concat and json_group_array).
+
 // auditInsertRows is how many entries one INSERT carries: 8 parameters
 // each, well under PostgreSQL's 65535 per statement.
 const auditInsertRows = 1000
 
-const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories, account`
+// auditCols and auditUser are the shared store's (sqlstore.AuditCols,
+// sqlstore.AuditUser), named here for this backend's statements.
+const (
+	auditCols = sqlstore.AuditCols
+	auditUser = sqlstore.AuditUser
+)
+
+// queryAudit is the shared store's QueryAudit (incident.go's reads).
+func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
+	return db.QueryAudit(ctx, q, args...)
+}
 
 // AppendAudit stores entries in one transaction. It first moves the
 // one-row audit_size counter by the batch's length: that UPDATE takes the
@@ -118,55 +138,6 @@ func appendRollupTx(ctx context.Context, tx pgx.Tx, entries []*cordon.AuditEntry
 	return err
 }
 
-// AuditSize returns the number of entries.
-func (db *DB) AuditSize(ctx context.Context) (uint64, error) {
-	var n int64
-	if err := db.pool.QueryRow(ctx, `SELECT size FROM audit_size`).Scan(&n); err != nil {
-		return 0, mapErr(err)
-	}
-	return uint64(n), nil
-}
-
-// AuditEntries calls fn for entries [from, to) in index order, reading
-// stored.AuditBatch at a time.
-func (db *DB) AuditEntries(ctx context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
-	return stored.EachAuditEntry(from, to, func(from, to uint64) ([]*cordon.AuditEntry, error) {
-		return db.auditEntries(ctx, from, to)
-	}, fn)
-}
-
-func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.AuditEntry, error) {
-	return db.queryAudit(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3`,
-		int64(from), int64(to), stored.AuditBatch)
-}
-
-// queryAudit runs a query selecting auditCols and returns its entries.
-func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
-	rows, err := db.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var batch []*cordon.AuditEntry
-	for rows.Next() {
-		var (
-			e          cordon.AuditEntry
-			idx, at    int64
-			categories string
-			account    *string
-		)
-		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories, &account); err != nil {
-			return nil, err
-		}
-		if account != nil {
-			e.Account, e.Resolved = *account, true
-		}
-		e.Index, e.Time, e.Categories = uint64(idx), fromMicros(at), stored.SplitCategories(categories)
-		batch = append(batch, &e)
-	}
-	return batch, mapErr(rows.Err())
-}
-
 // AddAuditCheckpoint stores a checkpoint; ErrAlreadyExists for a size
 // already checkpointed.
 func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint, nodes []cordon.AuditNode) error {
@@ -194,119 +165,6 @@ func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint,
 			SELECT * FROM unnest($1::int[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING`, levels, idxs, hashes)
 		return err
 	})
-}
-
-// AuditNodeHash returns a stored node's hash.
-func (db *DB) AuditNodeHash(ctx context.Context, level uint, index uint64) ([]byte, error) {
-	if level > 63 || index > math.MaxInt64 {
-		return nil, cordon.ErrNotFound
-	}
-	var h []byte
-	err := db.pool.QueryRow(ctx, `SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2`, int32(level), int64(index)).Scan(&h)
-	return h, mapErr(err)
-}
-
-// AuditKey stores k unless a key exists, then returns the stored key.
-func (db *DB) AuditKey(ctx context.Context, k *cordon.AuditKey) (*cordon.AuditKey, error) {
-	var got cordon.AuditKey
-	err := db.tx(ctx, func(tx pgx.Tx) error {
-		if k != nil && k.Signer != "" {
-			if _, err := tx.Exec(ctx, `INSERT INTO audit_key (one, signer, verifier, created_at) VALUES (TRUE, $1, $2, $3) ON CONFLICT DO NOTHING`,
-				k.Signer, k.Verifier, micros(k.Created)); err != nil {
-				return err
-			}
-		}
-		var created int64
-		if err := tx.QueryRow(ctx, `SELECT signer, verifier, created_at FROM audit_key`).Scan(&got.Signer, &got.Verifier, &created); err != nil {
-			return err
-		}
-		got.Created = fromMicros(created)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &got, nil
-}
-
-// SaveAuditReport stores a report.
-func (db *DB) SaveAuditReport(ctx context.Context, r *cordon.SavedAuditReport) error {
-	return db.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO audit_reports (id, principals, from_at, to_at, created_at, created_by, subjects) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			r.ID, stored.NonNilStrings(r.Principals), micros(r.From), micros(r.To), micros(r.Created), r.CreatedBy, stored.NonNilStrings(r.Subjects))
-		return err
-	})
-}
-
-// SavedAuditReport returns a saved report.
-func (db *DB) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error) {
-	var (
-		r                 cordon.SavedAuditReport
-		from, to, created int64
-	)
-	err := db.pool.QueryRow(ctx, `SELECT id, principals, from_at, to_at, created_at, created_by, subjects FROM audit_reports WHERE id = $1`, id).
-		Scan(&r.ID, &r.Principals, &from, &to, &created, &r.CreatedBy, &r.Subjects)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	r.From, r.To, r.Created = fromMicros(from), fromMicros(to), fromMicros(created)
-	return &r, nil
-}
-
-// AuditCheckpoints returns every checkpoint, smallest size first.
-func (db *DB) AuditCheckpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
-	return db.AuditCheckpointsAfter(ctx, 0, -1)
-}
-
-// AuditCheckpointsAfter returns a page of checkpoints, through the size
-// key (limit < 0: no limit).
-func (db *DB) AuditCheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
-	if after > math.MaxInt64 || limit == 0 {
-		return nil, nil
-	}
-	var lim *int
-	if limit > 0 {
-		lim = &limit
-	}
-	rows, err := db.pool.Query(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size > $1 ORDER BY size LIMIT $2`, int64(after), lim)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var cs []*cordon.AuditCheckpoint
-	for rows.Next() {
-		var (
-			c             cordon.AuditCheckpoint
-			size, created int64
-		)
-		if err := rows.Scan(&size, &c.Root, &c.Note, &created); err != nil {
-			return nil, err
-		}
-		c.Size, c.Created = uint64(size), fromMicros(created)
-		cs = append(cs, &c)
-	}
-	return cs, mapErr(rows.Err())
-}
-
-// AuditCheckpoint returns the checkpoint of a size, or the latest for 0.
-func (db *DB) AuditCheckpoint(ctx context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
-	if size > math.MaxInt64 {
-		return nil, cordon.ErrNotFound
-	}
-	q := `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size = $1`
-	args := []any{int64(size)}
-	if size == 0 {
-		q, args = `SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1`, nil
-	}
-	var (
-		c       cordon.AuditCheckpoint
-		n, when int64
-	)
-	if err := db.pool.QueryRow(ctx, q, args...).Scan(&n, &c.Root, &c.Note, &when); err != nil {
-		return nil, mapErr(err)
-	}
-	c.Size, c.Created = uint64(n), fromMicros(when)
-	return &c, nil
 }
 
 // AuditReport groups the entries of principals in [from, to) by subject,
@@ -452,60 +310,6 @@ func (db *DB) auditRows(ctx context.Context, by cordon.AuditGroupBy, q string, a
 		return mapErr(err)
 	}
 	return merge.Flush()
-}
-
-// auditUser is an entry's user, exactly as the index
-// audit_entries_user_at is on (the planner matches the expression).
-const auditUser = "(CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END)"
-
-// ResolveSubjects maps subjects to account ids in one statement: ids
-// first, then username keys; deleted accounts too.
-func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[string]string, error) {
-	return db.accountIDs(ctx, subjects, false)
-}
-
-// LiveAccountIDs is ResolveSubjects without deleted accounts.
-func (db *DB) LiveAccountIDs(ctx context.Context, refs []string) (map[string]string, error) {
-	return db.accountIDs(ctx, refs, true)
-}
-
-func (db *DB) accountIDs(ctx context.Context, subjects []string, live bool) (map[string]string, error) {
-	out := make(map[string]string, len(subjects))
-	if len(subjects) == 0 {
-		return out, nil
-	}
-	keys := make([]string, len(subjects))
-	for i, s := range subjects {
-		keys[i] = cordon.UsernameKey(s)
-	}
-	q := `SELECT id, username_key FROM accounts WHERE (id = ANY($1) OR username_key = ANY($2))`
-	if live {
-		q += ` AND deleted_at = 0`
-	}
-	rows, err := db.pool.Query(ctx, q, subjects, keys)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	ids, byKey := map[string]bool{}, map[string]string{}
-	for rows.Next() {
-		var id, key string
-		if err := rows.Scan(&id, &key); err != nil {
-			return nil, err
-		}
-		ids[id], byKey[key] = true, id
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
-	}
-	for i, s := range subjects {
-		if ids[s] {
-			out[s] = s
-		} else if id, ok := byKey[keys[i]]; ok {
-			out[s] = id
-		}
-	}
-	return out, nil
 }
 
 // AppendAuditBatch appends entries once per batch key. The key's row is

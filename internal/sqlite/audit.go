@@ -12,12 +12,33 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/sqlstore"
 	"github.com/cordon-dev/cordon/internal/stored"
 )
 
 var _ cordon.AuditStore = (*DB)(nil)
 
-const auditCols = `idx, leaf, leaf_hash, at, principal, action, subject, categories, account`
+// The audit log's reads, checkpoints, key, saved reports and subject
+// resolution are the shared store's (sqlstore/audit.go). What stays here
+// is SQLite's own SQL, and what the audit benchmarks measure: the append
+// path (multi-row VALUES inserts of the entries and the rollup, run in
+// the one writer's transaction, also for an admin change's pending
+// records), the checkpoint's nodes through one prepared statement, and
+// the grouped questions (json_each, GLOB, group_concat and
+// json_group_array where PostgreSQL has ANY, LIKE, string_agg and
+// array_agg).
+
+// auditCols and auditUser are the shared store's (sqlstore.AuditCols,
+// sqlstore.AuditUser), named here for this backend's statements.
+const (
+	auditCols = sqlstore.AuditCols
+	auditUser = sqlstore.AuditUser
+)
+
+// queryAudit is the shared store's QueryAudit (incident.go's reads).
+func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
+	return db.QueryAudit(ctx, q, args...)
+}
 
 // auditInsertRows is how many entries one INSERT carries.
 const auditInsertRows = 1000
@@ -122,53 +143,6 @@ func appendRollupTx(ctx context.Context, tx *sql.Tx, entries []*cordon.AuditEntr
 	return nil
 }
 
-// AuditSize returns the number of entries.
-func (db *DB) AuditSize(ctx context.Context) (uint64, error) {
-	var n int64
-	if err := db.r.QueryRowContext(ctx, `SELECT size FROM audit_size`).Scan(&n); err != nil {
-		return 0, mapErr(err)
-	}
-	return uint64(n), nil
-}
-
-// AuditEntries calls fn for entries [from, to) in index order, reading
-// stored.AuditBatch at a time.
-func (db *DB) AuditEntries(ctx context.Context, from, to uint64, fn func(*cordon.AuditEntry) error) error {
-	return stored.EachAuditEntry(from, to, func(from, to uint64) ([]*cordon.AuditEntry, error) {
-		return db.auditEntries(ctx, from, to)
-	}, fn)
-}
-
-func (db *DB) auditEntries(ctx context.Context, from, to uint64) ([]*cordon.AuditEntry, error) {
-	return db.queryAudit(ctx, `SELECT `+auditCols+` FROM audit_entries WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?`,
-		int64(from), int64(to), stored.AuditBatch)
-}
-
-// queryAudit runs a query selecting auditCols and returns its entries.
-func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
-	rows, err := db.r.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var batch []*cordon.AuditEntry
-	for rows.Next() {
-		var (
-			e          cordon.AuditEntry
-			idx, at    int64
-			categories string
-			account    sql.NullString
-		)
-		if err := rows.Scan(&idx, &e.Leaf, &e.LeafHash, &at, &e.Principal, &e.Action, &e.Subject, &categories, &account); err != nil {
-			return nil, err
-		}
-		e.Account, e.Resolved = account.String, account.Valid
-		e.Index, e.Time, e.Categories = uint64(idx), fromMicros(at), stored.SplitCategories(categories)
-		batch = append(batch, &e)
-	}
-	return batch, mapErr(rows.Err())
-}
-
 // AddAuditCheckpoint stores a checkpoint; ErrAlreadyExists for a size
 // already checkpointed.
 func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint, nodes []cordon.AuditNode) error {
@@ -198,130 +172,6 @@ func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint,
 		}
 		return nil
 	})
-}
-
-// AuditNodeHash returns a stored node's hash.
-func (db *DB) AuditNodeHash(ctx context.Context, level uint, index uint64) ([]byte, error) {
-	if level > 63 || index > math.MaxInt64 {
-		return nil, cordon.ErrNotFound
-	}
-	var h []byte
-	err := db.r.QueryRowContext(ctx, `SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?`, int64(level), int64(index)).Scan(&h)
-	return h, mapErr(err)
-}
-
-// AuditKey stores k unless a key exists, then returns the stored key.
-func (db *DB) AuditKey(ctx context.Context, k *cordon.AuditKey) (*cordon.AuditKey, error) {
-	var got cordon.AuditKey
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		if k != nil && k.Signer != "" {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO audit_key (one, signer, verifier, created_at) VALUES (1, ?, ?, ?) ON CONFLICT DO NOTHING`,
-				k.Signer, k.Verifier, micros(k.Created)); err != nil {
-				return err
-			}
-		}
-		var created int64
-		if err := tx.QueryRowContext(ctx, `SELECT signer, verifier, created_at FROM audit_key`).Scan(&got.Signer, &got.Verifier, &created); err != nil {
-			return err
-		}
-		got.Created = fromMicros(created)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &got, nil
-}
-
-// SaveAuditReport stores a report.
-func (db *DB) SaveAuditReport(ctx context.Context, r *cordon.SavedAuditReport) error {
-	principals, err := json.Marshal(stored.NonNilStrings(r.Principals))
-	if err != nil {
-		return err
-	}
-	subjects, err := json.Marshal(stored.NonNilStrings(r.Subjects))
-	if err != nil {
-		return err
-	}
-	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO audit_reports (id, principals, from_at, to_at, created_at, created_by, subjects) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, string(principals), micros(r.From), micros(r.To), micros(r.Created), r.CreatedBy, string(subjects))
-		return err
-	})
-}
-
-// SavedAuditReport returns a saved report.
-func (db *DB) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedAuditReport, error) {
-	var (
-		r                    cordon.SavedAuditReport
-		principals, subjects string
-		from, to, created    int64
-	)
-	err := db.r.QueryRowContext(ctx, `SELECT id, principals, from_at, to_at, created_at, created_by, subjects FROM audit_reports WHERE id = ?`, id).
-		Scan(&r.ID, &principals, &from, &to, &created, &r.CreatedBy, &subjects)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	if err := json.Unmarshal([]byte(principals), &r.Principals); err != nil {
-		return nil, fmt.Errorf("sqlite: report %s principals: %w", id, err)
-	}
-	if err := json.Unmarshal([]byte(subjects), &r.Subjects); err != nil {
-		return nil, fmt.Errorf("sqlite: report %s subjects: %w", id, err)
-	}
-	r.From, r.To, r.Created = fromMicros(from), fromMicros(to), fromMicros(created)
-	return &r, nil
-}
-
-// AuditCheckpoints returns every checkpoint, smallest size first.
-func (db *DB) AuditCheckpoints(ctx context.Context) ([]*cordon.AuditCheckpoint, error) {
-	return db.AuditCheckpointsAfter(ctx, 0, -1)
-}
-
-// AuditCheckpointsAfter returns a page of checkpoints, through the size
-// key (limit < 0: no limit).
-func (db *DB) AuditCheckpointsAfter(ctx context.Context, after uint64, limit int) ([]*cordon.AuditCheckpoint, error) {
-	if after > math.MaxInt64 || limit == 0 {
-		return nil, nil
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size > ? ORDER BY size LIMIT ?`, int64(after), limit)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	var cs []*cordon.AuditCheckpoint
-	for rows.Next() {
-		var (
-			c             cordon.AuditCheckpoint
-			size, created int64
-		)
-		if err := rows.Scan(&size, &c.Root, &c.Note, &created); err != nil {
-			return nil, err
-		}
-		c.Size, c.Created = uint64(size), fromMicros(created)
-		cs = append(cs, &c)
-	}
-	return cs, mapErr(rows.Err())
-}
-
-// AuditCheckpoint returns the checkpoint of a size, or the latest for 0.
-func (db *DB) AuditCheckpoint(ctx context.Context, size uint64) (*cordon.AuditCheckpoint, error) {
-	if size > math.MaxInt64 {
-		return nil, cordon.ErrNotFound
-	}
-	q := `SELECT size, root, note, created_at FROM audit_checkpoints WHERE size = ?`
-	args := []any{int64(size)}
-	if size == 0 {
-		q, args = `SELECT size, root, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1`, nil
-	}
-	var (
-		c       cordon.AuditCheckpoint
-		n, when int64
-	)
-	if err := db.r.QueryRowContext(ctx, q, args...).Scan(&n, &c.Root, &c.Note, &when); err != nil {
-		return nil, mapErr(err)
-	}
-	c.Size, c.Created = uint64(n), fromMicros(when)
-	return &c, nil
 }
 
 // AuditReport is AuditQuery by subject over exact principals.
@@ -464,66 +314,11 @@ func (db *DB) auditRows(ctx context.Context, by cordon.AuditGroupBy, q string, a
 	return merge.Flush()
 }
 
-// auditUser is an entry's user, exactly as the index
-// audit_entries_user_at is on (the planner matches the expression).
-const auditUser = "(CASE WHEN account IS NULL OR account = '' THEN subject ELSE account END)"
-
 // jsonStrings is ss as a JSON array, for json_each: one parameter
 // however many values.
 func jsonStrings(ss []string) string {
 	b, _ := json.Marshal(stored.NonNilStrings(ss)) // strings always encode
 	return string(b)
-}
-
-// ResolveSubjects maps subjects to account ids in one statement: ids
-// first, then username keys; deleted accounts too.
-func (db *DB) ResolveSubjects(ctx context.Context, subjects []string) (map[string]string, error) {
-	return db.accountIDs(ctx, subjects, false)
-}
-
-// LiveAccountIDs is ResolveSubjects without deleted accounts.
-func (db *DB) LiveAccountIDs(ctx context.Context, refs []string) (map[string]string, error) {
-	return db.accountIDs(ctx, refs, true)
-}
-
-func (db *DB) accountIDs(ctx context.Context, subjects []string, live bool) (map[string]string, error) {
-	out := make(map[string]string, len(subjects))
-	if len(subjects) == 0 {
-		return out, nil
-	}
-	keys := make([]string, len(subjects))
-	for i, s := range subjects {
-		keys[i] = cordon.UsernameKey(s)
-	}
-	q := `SELECT id, username_key FROM accounts
-		WHERE (id IN (SELECT value FROM json_each(?)) OR username_key IN (SELECT value FROM json_each(?)))`
-	if live {
-		q += ` AND deleted_at = 0`
-	}
-	rows, err := db.r.QueryContext(ctx, q, jsonStrings(subjects), jsonStrings(keys))
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	ids, byKey := map[string]bool{}, map[string]string{}
-	for rows.Next() {
-		var id, key string
-		if err := rows.Scan(&id, &key); err != nil {
-			return nil, err
-		}
-		ids[id], byKey[key] = true, id
-	}
-	if err := rows.Err(); err != nil {
-		return nil, mapErr(err)
-	}
-	for i, s := range subjects {
-		if ids[s] {
-			out[s] = s
-		} else if id, ok := byKey[keys[i]]; ok {
-			out[s] = id
-		}
-	}
-	return out, nil
 }
 
 // AppendAuditBatch appends entries once per batch key: inside one write

@@ -73,12 +73,41 @@ type Dialect struct {
 	// transaction ends: " FOR UPDATE" on PostgreSQL; empty on SQLite,
 	// whose one writer already serialises every write transaction.
 	ForUpdate string
+	// SkipLocked ends a SELECT that claims rows for a lease: " FOR
+	// UPDATE SKIP LOCKED" on PostgreSQL, so the workers of several nodes
+	// claim at once, each other rows; empty on SQLite (one writer).
+	SkipLocked string
+	// DueMail selects the keys, as due_key, of the outbox messages due
+	// at $1 (queued and due, or leased and the lease run out), oldest
+	// first, at most $4; ClaimMail ends it with SkipLocked. SQLite reads
+	// each state's partial index in a UNION ALL (an OR would scan the
+	// table, which keeps every message sent); PostgreSQL cannot lock the
+	// rows of a UNION, and combines the two indexes of an OR itself.
+	DueMail string
+	// JSONLists: a list of strings is bound as one JSON array, read
+	// through json_each (SQLite, which has no arrays), not as a text[]
+	// (PostgreSQL). See InStrings, Strings and StringsDest.
+	JSONLists bool
 }
 
 // SQLite and Postgres are the two dialects.
 var (
-	SQLite   = Dialect{Name: "sqlite"}
-	Postgres = Dialect{Name: "postgres", ForUpdate: " FOR UPDATE"}
+	SQLite = Dialect{
+		Name:      "sqlite",
+		JSONLists: true,
+		DueMail: `SELECT key AS due_key FROM (
+			SELECT key, next_at FROM mail_outbox WHERE state = 'queued' AND next_at <= $1
+			UNION ALL SELECT key, next_at FROM mail_outbox WHERE state = 'sending' AND lease_until <= $1
+		) ORDER BY next_at, key LIMIT $4`,
+	}
+	Postgres = Dialect{
+		Name:       "postgres",
+		ForUpdate:  " FOR UPDATE",
+		SkipLocked: " FOR UPDATE SKIP LOCKED",
+		DueMail: `SELECT key AS due_key FROM mail_outbox
+			WHERE (state = 'queued' AND next_at <= $1) OR (state = 'sending' AND lease_until <= $1)
+			ORDER BY next_at, key LIMIT $4`,
+	}
 )
 
 // Store is the shared store: every method written once. A backend embeds
