@@ -164,10 +164,19 @@ func testEmailAudit(t *testing.T, s cordon.Store) {
 	if n, err := s.AuditSize(ctx); err != nil || n != 1 {
 		t.Errorf("AuditSize after an audited SetAccountEmail: got %d, %v; want 1", n, err)
 	}
+	// An import with nothing to store (every record refused before the
+	// store) is still the admin's action: its record commits.
+	imp := newAuditEntry("import", at(time.Minute), "cordon:admin/ops", "cordon:accounts", "profile")
+	if n, err := s.ImportAccounts(cordon.WithAudit(ctx, imp), nil); err != nil || n != 0 {
+		t.Fatalf("an audited empty ImportAccounts: %d, %v", n, err)
+	}
+	if n, err := s.AuditSize(ctx); err != nil || n != 2 {
+		t.Errorf("AuditSize after an audited empty ImportAccounts: got %d, %v; want 2", n, err)
+	}
 	lost := newAuditEntry("lost", at(time.Minute), "cordon:admin/ops", "x", "email")
 	checkErr(t, "a failed SetAccountEmail", s.SetAccountEmail(cordon.WithAudit(ctx, lost), "u-nobody", "b@example.com"), cordon.ErrNotFound)
-	if n, _ := s.AuditSize(ctx); n != 1 {
-		t.Errorf("AuditSize after a failed change: got %d, want 1 (no record without the change)", n)
+	if n, _ := s.AuditSize(ctx); n != 2 {
+		t.Errorf("AuditSize after a failed change: got %d, want 2 (no record without the change)", n)
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 // INSERT per account instead.
 func (db *DB) ImportAccounts(ctx context.Context, as []*cordon.Account) (int, error) {
 	if len(as) == 0 {
-		return 0, nil
+		// Nothing to insert, but an admin's import is still an action
+		// its audit record (cordon.WithAudit) must commit.
+		return 0, db.tx(ctx, func(pgx.Tx) error { return nil })
 	}
 	n := len(as)
 	ids, names, keys, hashes, emails := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -36,11 +36,6 @@ const (
 	auditUser = sqlstore.AuditUser
 )
 
-// queryAudit is the shared store's QueryAudit (incident.go's reads).
-func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
-	return db.QueryAudit(ctx, q, args...)
-}
-
 // AppendAudit stores entries in one transaction. It first moves the
 // one-row audit_size counter by the batch's length: that UPDATE takes the
 // row's lock, so a concurrent append waits for this one to commit or roll
@@ -167,11 +162,9 @@ func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint,
 	})
 }
 
-// AuditReport groups the entries of principals in [from, to) by subject,
-// reading them through the (principal, at) index. SQL counts and finds
-// the span; the union of categories is computed here, from the
-// concatenated category lists. Rows come in byte order (COLLATE "C"), as
-// AuditReport is AuditQuery by subject over exact principals.
+// AuditReport is AuditQuery by subject over exact principals. It stays
+// with each backend (as SQLite's) because it calls the backend's own
+// AuditQuery, which a shared method could not reach.
 func (db *DB) AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
 	if len(principals) == 0 {
 		return nil

@@ -254,9 +254,6 @@ func mapErr(err error) error {
 	return err
 }
 
-// rowScanner is a pgx.Row or pgx.Rows.
-type rowScanner interface{ Scan(...any) error }
-
 // micros and fromMicros are the shared stored form of times.
 func micros(t time.Time) int64 { return stored.Micros(t) }
 

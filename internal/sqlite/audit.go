@@ -35,11 +35,6 @@ const (
 	auditUser = sqlstore.AuditUser
 )
 
-// queryAudit is the shared store's QueryAudit (incident.go's reads).
-func (db *DB) queryAudit(ctx context.Context, q string, args ...any) ([]*cordon.AuditEntry, error) {
-	return db.QueryAudit(ctx, q, args...)
-}
-
 // auditInsertRows is how many entries one INSERT carries.
 const auditInsertRows = 1000
 
@@ -174,7 +169,9 @@ func (db *DB) AddAuditCheckpoint(ctx context.Context, c *cordon.AuditCheckpoint,
 	})
 }
 
-// AuditReport is AuditQuery by subject over exact principals.
+// AuditReport is AuditQuery by subject over exact principals. It stays
+// with each backend (as PostgreSQL's) because it calls the backend's own
+// AuditQuery, which a shared method could not reach.
 func (db *DB) AuditReport(ctx context.Context, principals []string, from, to time.Time, fn func(*cordon.AuditAccess) error) error {
 	if len(principals) == 0 {
 		return nil

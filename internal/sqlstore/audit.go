@@ -233,3 +233,31 @@ func (s *Store) SavedAuditReport(ctx context.Context, id string) (*cordon.SavedA
 	r.From, r.To, r.Created = stored.Time(from), stored.Time(to), stored.Time(created)
 	return &r, nil
 }
+
+// AuditEntriesAbout calls fn for every entry whose subject is one of
+// subjects (cordon's own objects), in index order, read in batches
+// through the partial index of cordon's subjects; the query repeats the
+// index's condition so the planner may use it.
+func (s *Store) AuditEntriesAbout(ctx context.Context, subjects []string, fn func(*cordon.AuditEntry) error) error {
+	if err := stored.CheckAboutSubjects(subjects); err != nil {
+		return err
+	}
+	q := `SELECT ` + AuditCols + ` FROM audit_entries WHERE ` + s.d.InStrings("subject", "$1") + ` AND subject LIKE 'cordon:%' AND idx >= $2 ORDER BY idx LIMIT $3`
+	list := s.d.Strings(subjects)
+	next := int64(0)
+	for {
+		batch, err := s.QueryAudit(ctx, q, list, next, stored.AuditBatch)
+		if err != nil {
+			return err
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if len(batch) < stored.AuditBatch {
+			return nil
+		}
+		next = int64(batch[len(batch)-1].Index) + 1
+	}
+}

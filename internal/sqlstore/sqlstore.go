@@ -69,6 +69,9 @@ type Backend interface {
 type Dialect struct {
 	// Name is "sqlite" or "postgres".
 	Name string
+	// NoLimit is the LIMIT parameter that limits nothing: -1 on SQLite;
+	// NULL (nil) on PostgreSQL, which refuses a negative LIMIT.
+	NoLimit any
 	// ForUpdate ends a SELECT that locks the rows it reads until the
 	// transaction ends: " FOR UPDATE" on PostgreSQL; empty on SQLite,
 	// whose one writer already serialises every write transaction.
@@ -95,6 +98,7 @@ var (
 	SQLite = Dialect{
 		Name:      "sqlite",
 		JSONLists: true,
+		NoLimit:   int64(-1),
 		DueMail: `SELECT key AS due_key FROM (
 			SELECT key, next_at FROM mail_outbox WHERE state = 'queued' AND next_at <= $1
 			UNION ALL SELECT key, next_at FROM mail_outbox WHERE state = 'sending' AND lease_until <= $1
