@@ -201,12 +201,9 @@ func NewTOTP(issuer, name string) (secret, uri string, err error) {
 func (c *Console) handleLogout(w http.ResponseWriter, r *http.Request) {
 	a := admin(r)
 	ck, _ := r.Cookie(CookieName)
-	ctx, err := c.audited(r, a, audit.ActionWrite, "cordon:console-session/"+a.Name, "signed out of the console", "admin_tokens")
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if err := c.cfg.Store.DeleteConsoleSession(ctx, hashSecret(ck.Value)); err != nil {
+	if _, err := change(c, r, a, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, c.cfg.Store.DeleteConsoleSession(ctx, hashSecret(ck.Value))
+	}, audit.ActionWrite, "cordon:console-session/"+a.Name, "signed out of the console", "admin_tokens"); err != nil {
 		c.fail(w, r, err)
 		return
 	}

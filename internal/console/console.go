@@ -236,13 +236,17 @@ func (c *Console) entry(r *http.Request, who *cordon.ConsoleAdmin, action, subje
 		Source: clip(c.cfg.ClientAddr(r), audit.MaxSource)}, now, -1)
 }
 
-// audited returns a context whose next store write records the action.
-func (c *Console) audited(r *http.Request, who *cordon.ConsoleAdmin, action, subject, purpose string, categories ...string) (context.Context, error) {
+// change makes a console admin's change through write and commits its
+// audit record in the change's own transaction (cordon.Audited): both
+// are kept or neither, and a write that returned without having carried
+// the record is an error, not a silent loss.
+func change[T any](c *Console, r *http.Request, who *cordon.ConsoleAdmin, write func(context.Context) (T, error), action, subject, purpose string, categories ...string) (T, error) {
 	e, err := c.entry(r, who, action, subject, purpose, categories...)
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return cordon.WithAudit(r.Context(), e), nil
+	return cordon.Audited(r.Context(), e, write)
 }
 
 // record appends the action to the audit log on its own.

@@ -383,12 +383,9 @@ func (c *Console) createCampaign(w http.ResponseWriter, r *http.Request, doc str
 		}
 	}
 	id := cordon.NewID("c")
-	ctx, err := c.audited(r, a, audit.ActionWrite, "cordon:campaign/"+id, "campaign draft created", "campaigns")
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	camp, err := c.cfg.Campaigns.CreateWithID(ctx, id, []byte(doc), "yaml", Principal(a.Name))
+	camp, err := change(c, r, a, func(ctx context.Context) (*cordon.Campaign, error) {
+		return c.cfg.Campaigns.CreateWithID(ctx, id, []byte(doc), "yaml", Principal(a.Name))
+	}, audit.ActionWrite, "cordon:campaign/"+id, "campaign draft created", "campaigns")
 	var ce *cordon.Error
 	if errors.As(err, &ce) && statusOf(ce.Code) < 500 {
 		again(statusOf(ce.Code), ce.Message, ce.Field)
@@ -575,12 +572,9 @@ func (c *Console) handleTransition(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, cordon.Errorf(cordon.ECodeNotFound, "no campaign action %q", action))
 		return
 	}
-	ctx, err := c.audited(r, a, audit.ActionWrite, "cordon:campaign/"+id, "campaign "+action, "campaigns")
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	if _, err := c.cfg.Campaigns.Transition(ctx, id, action, Principal(a.Name)); err != nil {
+	if _, err := change(c, r, a, func(ctx context.Context) (*cordon.Campaign, error) {
+		return c.cfg.Campaigns.Transition(ctx, id, action, Principal(a.Name))
+	}, audit.ActionWrite, "cordon:campaign/"+id, "campaign "+action, "campaigns"); err != nil {
 		var ce *cordon.Error
 		if errors.As(err, &ce) && ce.Code == cordon.ECodeConflict {
 			again("The campaign cannot " + action + " from its current state.")
