@@ -26,7 +26,7 @@ func Inspect(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &DB{pool: pool}, nil
+	return withStore(&DB{pool: pool}), nil
 }
 
 // Diagnose runs cordon doctor's checks: the schema's migrations, the

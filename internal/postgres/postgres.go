@@ -65,13 +65,20 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{pool: pool}
-	db.Store = sqlstore.New(backend{db}, sqlstore.Postgres)
+	db := withStore(&DB{pool: pool})
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return db, nil
+}
+
+// withStore gives db the shared store's methods, over db itself; every
+// DB this package makes goes through it (a DB without them panics on the
+// first shared method).
+func withStore(db *DB) *DB {
+	db.Store = sqlstore.New(backend{db}, sqlstore.Postgres)
+	return db
 }
 
 // Close closes the pool, waiting for connections in use to be released.

@@ -92,7 +92,7 @@ func Inspect(ctx context.Context, path string) (*DB, error) {
 		r.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	return &DB{w: r, r: r}, nil
+	return withStore(&DB{w: r, r: r}), nil
 }
 
 // Diagnose runs cordon doctor's checks: the full integrity check, the

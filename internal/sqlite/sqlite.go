@@ -80,8 +80,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	db := &DB{w: w}
-	db.Store = sqlstore.New(backend{db}, sqlstore.SQLite)
+	db := withStore(&DB{w: w})
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -101,6 +100,14 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// withStore gives db the shared store's methods, over db itself; every
+// DB this package makes goes through it (a DB without them panics on the
+// first shared method).
+func withStore(db *DB) *DB {
+	db.Store = sqlstore.New(backend{db}, sqlstore.SQLite)
+	return db
 }
 
 // Close closes both pools.
