@@ -21,8 +21,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/cordon-dev/cordon/internal/alert"
 	"github.com/cordon-dev/cordon/internal/audit"
@@ -260,16 +258,4 @@ func (c *Console) record(r *http.Request, who *cordon.ConsoleAdmin, action, subj
 
 // clip makes s printable and at most n bytes: an odd name must not stop
 // the record of what was done.
-func clip(s string, n int) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r == utf8.RuneError || !unicode.IsPrint(r) {
-			r = '?'
-		}
-		if b.Len()+utf8.RuneLen(r) > n {
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+func clip(s string, n int) string { return cordon.Printable(s, n) }
