@@ -661,15 +661,7 @@ func check(is *issuer, key *Key, wc *wireClaims, now time.Time) (*Token, error) 
 		return nil, invalid("token says neither when the user authenticated (auth_time) nor when it was issued (iat)", nil)
 	}
 	if err := wc.Claims.ValidateWithLeeway(jwt.Expected{Time: now}, Leeway); err != nil {
-		switch {
-		case errors.Is(err, jwt.ErrExpired):
-			return nil, invalid("token expired", err)
-		case errors.Is(err, jwt.ErrNotValidYet):
-			return nil, invalid("token is not valid yet", err)
-		case errors.Is(err, jwt.ErrIssuedInTheFuture):
-			return nil, invalid("token issued in the future", err)
-		}
-		return nil, invalid("token is not valid now", err)
+		return nil, invalid(token.TimeProblem(err), err)
 	}
 	t := &Token{
 		Issuer:    wc.Issuer,

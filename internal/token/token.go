@@ -474,15 +474,7 @@ func (v *Verifier) check(wc *wireClaims, now time.Time) (*Claims, error) {
 		return nil, invalidToken("token is not meant for this service", nil)
 	}
 	if err := wc.Claims.ValidateWithLeeway(jwt.Expected{Time: now}, Leeway); err != nil {
-		switch {
-		case errors.Is(err, jwt.ErrExpired):
-			return nil, invalidToken("token expired", err)
-		case errors.Is(err, jwt.ErrNotValidYet):
-			return nil, invalidToken("token is not valid yet", err)
-		case errors.Is(err, jwt.ErrIssuedInTheFuture):
-			return nil, invalidToken("token issued in the future", err)
-		}
-		return nil, invalidToken("token is not valid now", err)
+		return nil, invalidToken(TimeProblem(err), err)
 	}
 	return &Claims{
 		Issuer:    wc.Issuer,
@@ -519,3 +511,18 @@ var (
 	_ Keys = (*Signer)(nil)
 	_ Keys = KeysFunc(nil)
 )
+
+// TimeProblem says, for a person, why jwt's time validation (exp, nbf,
+// iat with Leeway) refused a token: the message both cordon's own tokens
+// and trusted issuers' answer with.
+func TimeProblem(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrExpired):
+		return "token expired"
+	case errors.Is(err, jwt.ErrNotValidYet):
+		return "token is not valid yet"
+	case errors.Is(err, jwt.ErrIssuedInTheFuture):
+		return "token issued in the future"
+	}
+	return "token is not valid now"
+}
