@@ -47,29 +47,38 @@ type realRun struct {
 // machine holds). It takes minutes: run it on purpose, with
 // CORDON_REALSCALE=N (installs; e.g. 3000), and CORDON_REALSCALE_OUT=FILE
 // to keep the figures as JSON. The fixed ramp's length is
-// CORDON_REALSCALE_FIXED (default 10s).
+// CORDON_REALSCALE_FIXED, one run each (default 10s; e.g. 5s,10s,20s).
 func TestRealScaleRamp(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("CORDON_REALSCALE"))
 	if n <= 0 {
 		t.Skip("set CORDON_REALSCALE=N (installs) to run the real-scale ramp comparison (minutes)")
 	}
-	fixed := 10 * time.Second
+	fixed := []time.Duration{10 * time.Second}
 	if v := os.Getenv("CORDON_REALSCALE_FIXED"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatal(err)
+		fixed = nil
+		for f := range strings.SplitSeq(v, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(f))
+			if err != nil || d <= 0 {
+				t.Fatalf("CORDON_REALSCALE_FIXED=%q: want ramp lengths such as 5s,20s: %v", v, err)
+			}
+			fixed = append(fixed, d)
 		}
-		fixed = d
 	}
 	var runs []realRun
-	for _, ramp := range []string{"fixed " + fixed.String(), "auto"} {
-		r, err := realScaleRun(t.Context(), n, ramp, fixed)
+	for _, d := range fixed {
+		r, err := realScaleRun(t.Context(), n, "fixed "+d.String(), d)
 		if err != nil {
-			t.Fatalf("%s: %v", ramp, err)
+			t.Fatalf("fixed %v: %v", d, err)
 		}
-		t.Logf("%s: %+v", ramp, r)
+		t.Logf("fixed %v: %+v", d, r)
 		runs = append(runs, r)
 	}
+	r, err := realScaleRun(t.Context(), n, "auto", 0)
+	if err != nil {
+		t.Fatalf("auto: %v", err)
+	}
+	t.Logf("auto: %+v", r)
+	runs = append(runs, r)
 	t.Logf("\n%s", realScaleTable(runs))
 	if out := os.Getenv("CORDON_REALSCALE_OUT"); out != "" {
 		b, _ := json.MarshalIndent(runs, "", "  ")
@@ -77,8 +86,8 @@ func TestRealScaleRamp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if runs[1].Shed != 0 {
-		t.Errorf("the auto ramp shed %d logins, want none", runs[1].Shed)
+	if auto := runs[len(runs)-1]; auto.Shed != 0 {
+		t.Errorf("the auto ramp shed %d logins, want none", auto.Shed)
 	}
 }
 

@@ -1052,5 +1052,5 @@ func (m *Main) pace(ctx context.Context, c *Config) {
 		return
 	}
 	tier := m.Campaigns.NewTier(m.hasher.Load, c.PaceNodes, perOp)
-	campaign.NewPacer(m.Campaigns, every, m.Campaigns.LiveAges).Run(ctx, tier)
+	campaign.NewPacer(m.Campaigns, every, m.Campaigns.LiveAges).SeenEvery(m.Authn.Config().AccessTTL).Run(ctx, tier)
 }

@@ -28,10 +28,13 @@ type Pacer struct {
 	svc      *Service
 	interval time.Duration
 	// ages gives a cohort's installs' ages since last seen at t.
-	ages      func(ctx context.Context, c *cordon.Campaign, t time.Time) ([]time.Duration, error)
+	ages func(ctx context.Context, c *cordon.Campaign, t time.Time) ([]time.Duration, error)
+	// seenEvery is how long an install may be used without its
+	// last_seen_at moving (SeenEvery).
+	seenEvery time.Duration
 	forecasts map[string]*pace.Forecast
-	// cohortAges keeps each campaign's cohort ages (as its forecast was
-	// built from) for the projection of when 95 % of it is back.
+	// cohortAges keeps each campaign's cohort ages (as read, before
+	// Earliest) for the projection of when 95 % of it is back.
 	cohortAges map[string][]time.Duration
 }
 
@@ -41,11 +44,24 @@ func NewPacer(svc *Service, interval time.Duration, ages func(ctx context.Contex
 	return &Pacer{svc: svc, interval: interval, ages: ages, forecasts: map[string]*pace.Forecast{}, cohortAges: map[string][]time.Duration{}}
 }
 
-// forecastHorizon is how far ahead a forecast looks, and in what slots.
-const (
-	forecastHorizon = 14 * 24 * time.Hour
-	forecastSlot    = time.Minute
-)
+// SeenEvery tells the pacer that a session's last_seen_at may lag its
+// last use by up to d (the access-token lifetime: it moves only at a
+// login or a refresh), so forecasts take every return as early as the
+// ages allow (pace.Earliest). Zero trusts the ages as they are.
+func (p *Pacer) SeenEvery(d time.Duration) *Pacer {
+	p.seenEvery = max(d, 0)
+	return p
+}
+
+// forecastHorizon is how far ahead a forecast looks. Its slots are the
+// pacer's interval, between a second and a minute (slot): a forecast
+// coarser than the steps would spread over a minute returns that come
+// within seconds, and admit a minute's headroom in one step.
+const forecastHorizon = 14 * 24 * time.Hour
+
+func (p *Pacer) slot() time.Duration {
+	return min(max(p.interval, time.Second), time.Minute)
+}
 
 // Step paces every active auto ramp at now; it returns how many paces it
 // stored.
@@ -70,7 +86,7 @@ func (p *Pacer) Step(ctx context.Context, now time.Time, sig pace.Signals) (int,
 			if err != nil {
 				return 0, fmt.Errorf("campaign %s: cohort ages: %w", c.ID, err)
 			}
-			if f, err = pace.NewForecast(from, ages, forecastSlot, forecastHorizon); err != nil {
+			if f, err = pace.NewForecast(from, pace.Earliest(ages, p.seenEvery), p.slot(), forecastHorizon); err != nil {
 				return 0, err
 			}
 			p.forecasts[c.ID] = f

@@ -36,13 +36,26 @@ type Forecast struct {
 // NewForecast builds a forecast for a cohort of installs, from the ages
 // since last seen of its sessions at the breach (one per install; a
 // session never seen counts as dormant: pass a negative age), in slots
-// of slot over horizon. Memory is two slices of horizon/slot floats.
+// of slot over horizon. The kernel ends at the oldest age within the
+// horizon, so memory is about three slices of (that age)/slot floats:
+// fine slots cost little when the cohort was seen recently, and at most
+// 2^20 slots over the horizon.
 func NewForecast(start time.Time, ages []time.Duration, slot, horizon time.Duration) (*Forecast, error) {
 	if slot <= 0 || horizon < slot || horizon/slot > 1<<20 {
 		return nil, errors.New("forecast needs 0 < slot ≤ horizon and at most 2^20 slots")
 	}
 	n := int(horizon / slot)
-	f := &Forecast{slot: slot, installs: float64(len(ages)), kernel: make([]float64, n), start: start, expected: make([]float64, 2*n)}
+	last := -1
+	for _, a := range ages {
+		if a >= 0 && int(a/slot) < n {
+			last = max(last, int(a/slot))
+		}
+	}
+	f := &Forecast{slot: slot, installs: float64(len(ages)), kernel: make([]float64, last+1), start: start}
+	// What is admitted over one Sync (an interval and the lead) lands
+	// within the first slots of the window; its returns reach at most a
+	// kernel's length beyond.
+	f.expected = make([]float64, 2*len(f.kernel)+minWindow)
 	for _, a := range ages {
 		if a < 0 {
 			continue
@@ -57,6 +70,31 @@ func NewForecast(start time.Time, ages []time.Duration, slot, horizon time.Durat
 		}
 	}
 	return f, nil
+}
+
+// minWindow is the slots the expected re-logins span beyond twice the
+// kernel, so an admission spread over many short slots (an interval of
+// seconds) is recorded whole even when the kernel is one slot long.
+const minWindow = 1024
+
+// Earliest is ages each lowered by seenEvery, the longest an install may
+// go on being used without its last_seen_at moving (the access-token
+// lifetime: last_seen_at moves only at a login or a refresh). An install
+// last seen an age ago was last used between age and age − seenEvery ago
+// (no later, or it would have refreshed); taking the lower end forecasts
+// its return as early as it can be, so the pace errs slow, never fast.
+// Negative ages (dormant) stay dormant; the result is a new slice.
+func Earliest(ages []time.Duration, seenEvery time.Duration) []time.Duration {
+	out := make([]time.Duration, len(ages))
+	for i, a := range ages {
+		switch {
+		case a < 0:
+			out[i] = a
+		case a > seenEvery:
+			out[i] = a - seenEvery
+		}
+	}
+	return out
 }
 
 // Sync records what the schedule admitted since the last Sync (or since
@@ -158,7 +196,11 @@ func MaxRate(fs []*Forecast, from time.Time, interval time.Duration, headroom fl
 	for _, f := range fs {
 		f.advance(from)
 	}
-	n := len(fs[0].expected)
+	// Only the slots a kernel reaches can be pushed over the headroom.
+	n := 0
+	for _, f := range fs {
+		n = max(n, min(len(f.kernel), len(f.expected)))
+	}
 	rate := math.Inf(1)
 	for j := 0; j < n; j++ {
 		var e, per float64 // expected, and the logins/s one share/s over the interval adds

@@ -185,3 +185,60 @@ func TestForecastResumes(t *testing.T) {
 		t.Errorf("max rate after a restart %v, before %v", g, w)
 	}
 }
+
+// TestEarliest: an install last seen an age ago under a 15 min access
+// token was last used no earlier than age − 15 min (it would have
+// refreshed): the forecast takes that end. Dormant stays dormant.
+func TestEarliest(t *testing.T) {
+	in := []time.Duration{-1, 0, 10 * time.Minute, 15 * time.Minute, 15*time.Minute + time.Second, 3 * time.Hour}
+	got := Earliest(in, 15*time.Minute)
+	want := []time.Duration{-1, 0, 0, 0, time.Second, 2*time.Hour + 45*time.Minute}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Earliest(%v) = %v, want %v", in[i], got[i], want[i])
+		}
+	}
+	if in[5] != 3*time.Hour {
+		t.Errorf("Earliest changed its input: %v", in)
+	}
+	if got := Earliest(in, 0); got[2] != 10*time.Minute {
+		t.Errorf("Earliest with no lag = %v, want the ages as they are", got)
+	}
+}
+
+// TestForecastFineSlots: a forecast in 2 s slots over 14 days holds only
+// the slots its ages reach, and an admission of 1,000 installs all seen
+// 4 or 6 s ago is due 2 and 3 slots later, at 250 logins/s over those 4 s — what a
+// minute's slot would have spread over the minute (16.7/s). MaxRate then
+// admits per step only what that slot can take.
+func TestForecastFineSlots(t *testing.T) {
+	f, err := NewForecast(t0, ages(1000, 4*time.Second, 6*time.Second), 2*time.Second, 14*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.kernel) != 4 || len(f.expected) > 2*4+minWindow {
+		t.Fatalf("kernel %d slots, window %d: want 4 and at most %d", len(f.kernel), len(f.expected), 2*4+minWindow)
+	}
+	f.Admit(t0, t0.Add(2*time.Second), 1)
+	if got := f.Expected(t0.Add(4 * time.Second)); !near(got, 250) {
+		t.Errorf("due at +4 s: %v/s, want 250", got)
+	}
+	if got := f.Expected(t0.Add(6 * time.Second)); !near(got, 250) {
+		t.Errorf("due at +6 s: %v/s, want 250", got)
+	}
+	if got := f.Expected(t0.Add(8 * time.Second)); got != 0 {
+		t.Errorf("due at +8 s: %v/s, want 0", got)
+	}
+	// A fresh forecast: 10 logins/s of headroom, 2 s steps; one share/s
+	// over a step brings 1,000 × 2 × 0.5 / 2 = 500 logins/s into each
+	// of the two slots: 0.02 share/s, 20 installs a second.
+	g, _ := NewForecast(t0, ages(1000, 4*time.Second, 6*time.Second), 2*time.Second, 14*24*time.Hour)
+	if got := MaxRate([]*Forecast{g}, t0, 2*time.Second, 10); !near(got, 0.02) {
+		t.Errorf("max rate %v, want 0.02", got)
+	}
+	// Nobody returns within the horizon: no slot, no rate.
+	d, _ := NewForecast(t0, ages(10, -1, 15*24*time.Hour), 2*time.Second, 14*24*time.Hour)
+	if len(d.kernel) != 0 || d.Returning() != 0 || MaxRate([]*Forecast{d}, t0, 2*time.Second, 10) != 0 {
+		t.Errorf("a dormant cohort: kernel %d, returning %v", len(d.kernel), d.Returning())
+	}
+}
