@@ -17,15 +17,24 @@ import (
 // campaign over all of them starting a minute after the last.
 func pacedEnv(t *testing.T) (*env, *cordon.Campaign) {
 	t.Helper()
+	return pacedEnvSeen(t, func(i int) time.Duration {
+		if i > 150 {
+			return 12 * time.Second
+		}
+		return 0
+	})
+}
+
+// pacedEnvSeen is pacedEnv with user i seen gap(i) after user i−1.
+func pacedEnvSeen(t *testing.T, gap func(i int) time.Duration) (*env, *cordon.Campaign) {
+	t.Helper()
 	var users []string
 	for i := range 300 {
 		users = append(users, fmt.Sprintf("user%d", i))
 	}
 	e := newEnv(t, users...)
 	for i, u := range users {
-		if i > 150 {
-			e.clk.Advance(12 * time.Second)
-		}
+		e.clk.Advance(gap(i))
 		e.session(t, u, cordon.ClientFacts{Platform: "ios", Version: "8.4.1", Source: "appstore"}, 30*24*time.Hour)
 	}
 	e.clk.Advance(time.Minute)
@@ -96,11 +105,14 @@ func TestPacerStoresAndInstalls(t *testing.T) {
 
 // TestPacerRestartResumes: a node restarted between two steps — a new
 // service and pacer on the same store, nothing else kept — stores the
-// pace the node that ran all along stores.
+// pace the node that ran all along stores. The cohort was seen one user
+// every 6 s over half an hour, so what earlier steps admitted comes back
+// in the slots the next steps' admissions would: a restarted node that
+// forgot it would admit faster.
 func TestPacerRestartResumes(t *testing.T) {
 	steps := []pace.Signals{calm, {Capacity: 1, Logins: 0.6, Paced: 0.5}, calm, {Capacity: 1, Logins: 0.9, Paced: 0.8}, calm}
 	run := func(restartAt int) *cordon.Pace {
-		e, c := pacedEnv(t)
+		e, c := pacedEnvSeen(t, func(int) time.Duration { return 6 * time.Second })
 		p := campaign.NewPacer(e.svc, 30*time.Second, e.svc.LiveAges)
 		for i, sig := range steps {
 			if i == restartAt {
