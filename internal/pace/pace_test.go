@@ -242,3 +242,60 @@ func TestForecastFineSlots(t *testing.T) {
 		t.Errorf("a dormant cohort: kernel %d, returning %v", len(d.kernel), d.Returning())
 	}
 }
+
+// TestAbsorbs: two standard deviations of Poisson arrivals over the
+// window below the capacity; nothing for a tier that hashes nothing in
+// it, or for figures that are not numbers.
+func TestAbsorbs(t *testing.T) {
+	for _, tc := range []struct {
+		capacity float64
+		window   time.Duration
+		want     float64
+	}{
+		{60, 2 * time.Second, 60 * (1 - 2/math.Sqrt(120))},
+		{1.2, 15 * time.Second, 1.2 * (1 - 2/math.Sqrt(18))},
+		{100, 25 * time.Second, 96},
+		{1, 4 * time.Second, 0}, // 4 logins a window: the margin is all of it
+		{0.1, time.Second, 0},
+		{0, time.Second, 0},
+		{-5, time.Second, 0},
+		{60, 0, 0},
+		{math.Inf(1), time.Second, 0},
+		{math.NaN(), time.Second, 0},
+	} {
+		if got := Absorbs(tc.capacity, tc.window); !near(got, tc.want) {
+			t.Errorf("Absorbs(%v, %v) = %v, want %v", tc.capacity, tc.window, got, tc.want)
+		}
+	}
+}
+
+// TestStepBunching: on a small tier what random bunching allows caps the
+// pace below the target, and the reason says so; on a large one the
+// target binds and Absorbs changes nothing.
+func TestStepBunching(t *testing.T) {
+	rate := func(sig Signals) (float64, string) {
+		t.Helper()
+		got := Step(t0, 30*time.Second, []Ramp{{CampaignID: "c", Ramp: autoRamp(0.8), Forecast: forecast(t, ages(1000, 0))}}, sig)
+		if len(got) != 1 {
+			t.Fatalf("Step = %+v, want one decision", got)
+		}
+		return got[0].Rate, got[0].Why
+	}
+	small := Signals{Capacity: 1.2, Logins: 0.2}
+	free, _ := rate(small)
+	small.Absorbs = Absorbs(1.2, 15*time.Second)
+	capped, why := rate(small)
+	// Headroom 0.96 − 0.2 against 0.636 − 0.2.
+	if want := free * (small.Absorbs - 0.2) / (0.96 - 0.2); math.Abs(capped-want) > 1e-3*want {
+		t.Errorf("capped rate %v, want %v (uncapped %v)", capped, want, free)
+	}
+	if !strings.Contains(why, "random bunching") {
+		t.Errorf("why = %q, want it to name the bunching", why)
+	}
+	large := Signals{Capacity: 60, Logins: 10}
+	a, _ := rate(large)
+	large.Absorbs = Absorbs(60, 15*time.Second)
+	if b, why := rate(large); !near(a, b) || strings.Contains(why, "bunching") {
+		t.Errorf("a large tier: %v with Absorbs, %v without (%q)", b, a, why)
+	}
+}
