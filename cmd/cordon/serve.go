@@ -1036,9 +1036,11 @@ func readAuditKey(path string) (string, error) {
 	return key, nil
 }
 
-// pace runs this node's pacer of the auto ramps until ctx ends, on its
-// hashing pool's load: it first times one hash, so the pace knows the
-// node's capacity before the first login.
+// pace runs this node's pacer of the auto ramps until ctx ends, on the
+// hashing pools' load of every node that shares the store (this node's
+// scaled by --pace-nodes while it has seen no other): it first times one
+// hash, so the pace knows the node's capacity before the first login,
+// and times one again in each interval its pool hashed nothing.
 func (m *Main) pace(ctx context.Context, c *Config) {
 	every := c.PaceEvery
 	if every <= 0 {
@@ -1051,6 +1053,7 @@ func (m *Main) pace(ctx context.Context, c *Config) {
 		}
 		return
 	}
-	tier := m.Campaigns.NewTier(m.hasher.Load, c.PaceNodes, perOp)
+	tier := m.Campaigns.NewTier(campaign.TierConfig{Node: m.node, Load: m.hasher.Load, PerOp: perOp, Every: every, Nodes: c.PaceNodes,
+		Probe: func(ctx context.Context) (time.Duration, error) { return campaign.Calibrate(ctx, m.hasher) }})
 	campaign.NewPacer(m.Campaigns, every, m.Campaigns.LiveAges).Run(ctx, tier)
 }
