@@ -199,8 +199,12 @@ func TestTierProbes(t *testing.T) {
 		if probes != i+1 || slow.Load().Done != before+1 {
 			t.Errorf("idle interval %d: %d probes, %d hashes; want %d probes, one hash", i+1, probes, slow.Load().Done-before, i+1)
 		}
-		if sig.Capacity < slowCap/4 || sig.Capacity > slowCap*4 {
-			t.Errorf("idle interval %d: capacity %.1f/s, want about the %.1f/s the machine hashes now (calibrated at start: %.0f/s)", i+1, sig.Capacity, slowCap, 1/startPerOp.Seconds())
+		// Timings on a shared machine wobble (18–70 ms for one default
+		// hash at a load of 8.6): within 10× of the test's own timing, and
+		// far below the capacity calibrated at start.
+		t.Logf("idle interval %d: capacity %.1f/s; the test timed %.1f/s; calibrated at start %.0f/s", i+1, sig.Capacity, slowCap, 1/startPerOp.Seconds())
+		if sig.Capacity < slowCap/10 || sig.Capacity > slowCap*10 || sig.Capacity > 1/startPerOp.Seconds()/10 {
+			t.Errorf("idle interval %d: capacity %.1f/s, want about the %.1f/s the machine hashes now, not the %.0f/s calibrated at start", i+1, sig.Capacity, slowCap, 1/startPerOp.Seconds())
 		}
 		if sig.Logins != 0 {
 			t.Errorf("idle interval %d: logins %g/s, want 0 (a probe is no login)", i+1, sig.Logins)
@@ -222,7 +226,7 @@ func TestTierProbes(t *testing.T) {
 	if math.Abs(sig.Logins-0.1) > 1e-9 {
 		t.Errorf("busy interval: logins %g/s, want 0.1 (3 in 30 s)", sig.Logins)
 	}
-	if sig.Capacity < slowCap/4 || sig.Capacity > slowCap*4 {
+	if sig.Capacity < slowCap/10 || sig.Capacity > slowCap*10 {
 		t.Errorf("busy interval: capacity %.1f/s, want about %.1f/s", sig.Capacity, slowCap)
 	}
 }
