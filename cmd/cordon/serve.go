@@ -128,9 +128,11 @@ type Config struct {
 	// zero: the transmitter's default of 1 s).
 	SSFBackoff time.Duration
 	// PaceEvery is how often this node paces the active auto ramps
-	// (campaign.Pacer); zero means every 30 s. PaceNodes is how many nodes
-	// share the login tier behind the balancer (--pace-nodes): this node's
-	// load and capacity are scaled by it; zero means 1.
+	// (campaign.Pacer) and publishes its login tier sample; zero means
+	// every 30 s. PaceNodes is how many nodes share the login tier behind
+	// the balancer (--pace-nodes), for nodes that cannot share a store:
+	// while this node sees no other node's sample, its load and capacity
+	// are scaled by it; zero means 1.
 	PaceEvery time.Duration
 	PaceNodes int
 	// PolicyPoll is how often the store is read for campaign changes made
@@ -616,8 +618,8 @@ printed once on stderr.
 		fs.StringVar(&c.Bus, "bus", "", "nats://host:4222 to publish the policy feed to NATS JetStream (for gates with --bus, and other nodes)")
 		fs.IntVar(&c.MinPasswordLength, "min-password-length", 8, "minimum password length in characters (NIST allows 8; 15 is stricter)")
 		fs.StringVar(&c.Issuer, "issuer", "", "iss of access tokens, kept in the store at the first start (default http://ADDR, the host name for 0.0.0.0); later starts use the stored one")
-		fs.DurationVar(&c.PaceEvery, "pace-every", 30*time.Second, "how often this node paces the active auto ramps from its login load")
-		fs.IntVar(&c.PaceNodes, "pace-nodes", 1, "how many cordon nodes share the logins behind the balancer (an auto ramp paces on this node's load times this)")
+		fs.DurationVar(&c.PaceEvery, "pace-every", 30*time.Second, "how often this node paces the active auto ramps from the login load of every node on the store (an interval without logins times one probe hash: tens of ms of a core and 19 MiB at the default cost)")
+		fs.IntVar(&c.PaceNodes, "pace-nodes", 1, "for nodes that cannot share a store: how many cordon nodes share the logins behind the balancer (a node that sees no other node's load on its store paces on its own times this; nodes on one PostgreSQL store sum each other's instead)")
 		fs.BoolVar(&c.FourEyes, "four-eyes", false, "a campaign activation in the web console needs a second admin's approval")
 		fs.StringVar(&c.SMTPURL, "smtp-url", "", "the SMTP relay emails go through: smtp://user:password@host:587 (STARTTLS required) or smtps://…:465 (default: emails are queued, not sent)")
 		fs.StringVar(&c.SMTPFrom, "smtp-from", "", "the sender of emails, e.g. 'Example Security <security@example.com>' (required with --smtp-url)")
@@ -1036,9 +1038,11 @@ func readAuditKey(path string) (string, error) {
 	return key, nil
 }
 
-// pace runs this node's pacer of the auto ramps until ctx ends, on its
-// hashing pool's load: it first times one hash, so the pace knows the
-// node's capacity before the first login.
+// pace runs this node's pacer of the auto ramps until ctx ends, on the
+// hashing pools' load of every node that shares the store (this node's
+// scaled by --pace-nodes while it has seen no other): it first times one
+// hash, so the pace knows the node's capacity before the first login,
+// and times one again in each interval its pool hashed nothing.
 func (m *Main) pace(ctx context.Context, c *Config) {
 	every := c.PaceEvery
 	if every <= 0 {
@@ -1051,6 +1055,7 @@ func (m *Main) pace(ctx context.Context, c *Config) {
 		}
 		return
 	}
-	tier := m.Campaigns.NewTier(m.hasher.Load, c.PaceNodes, perOp)
+	tier := m.Campaigns.NewTier(campaign.TierConfig{Node: m.node, Load: m.hasher.Load, PerOp: perOp, Every: every, Nodes: c.PaceNodes,
+		Probe: func(ctx context.Context) (time.Duration, error) { return campaign.Calibrate(ctx, m.hasher) }})
 	campaign.NewPacer(m.Campaigns, every, m.Campaigns.LiveAges).SeenEvery(m.Authn.Config().AccessTTL).Run(ctx, tier)
 }

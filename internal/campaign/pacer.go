@@ -3,11 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
-	"runtime"
-	"sync"
 	"time"
-
-	"github.com/cordon-dev/cordon/internal/password"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/decision"
@@ -22,8 +18,8 @@ import (
 // It keeps nothing a restart loses: a forecast is rebuilt from the
 // cohort's ages and replayed over the stored pace.
 //
-// `cordon serve` runs one per node (Run), on that node's own signals
-// (Tier) scaled by the number of nodes behind the balancer.
+// `cordon serve` runs one per node (Run), on the signals of every node
+// that reports (Tier).
 type Pacer struct {
 	svc      *Service
 	interval time.Duration
@@ -180,83 +176,10 @@ func (p *Pacer) Run(ctx context.Context, tier *Tier) {
 			return
 		case <-t.C:
 			now := p.svc.clock.Now()
-			sig := tier.Sample(now)
+			sig := tier.Sample(ctx, now)
 			if _, err := p.Step(ctx, now, sig); err != nil && ctx.Err() == nil {
 				p.svc.log.Warn("pace step", "err", err)
 			}
 		}
 	}
-}
-
-// Tier turns one node's hashing pool into the login tier's signals: what
-// it hashed and refused between two samples, and what it can hash, each
-// multiplied by Nodes (the nodes behind the balancer, each taking its
-// share of the logins; 1 for one node). A node measures only itself: the
-// pace then assumes its peers are loaded alike, which a balancer makes
-// roughly true, and a node that sheds holds the pace at once whatever
-// the others see.
-type Tier struct {
-	load  func() password.Load
-	paced func() int64
-	nodes float64
-	procs int
-
-	mu        sync.Mutex
-	at        time.Time
-	last      password.Load
-	lastPaced int64
-	perOp     time.Duration // the last measured time of one uncontended hash
-}
-
-// NewTier samples load (a hasher's Load) and the service's paced
-// re-logins, for nodes nodes (at least 1). perOp seeds the time one hash
-// holds a slot until the pool has done one (Calibrate measures it).
-func (s *Service) NewTier(load func() password.Load, nodes int, perOp time.Duration) *Tier {
-	return &Tier{load: load, paced: s.pacedLogins.Load, nodes: float64(max(nodes, 1)), procs: runtime.GOMAXPROCS(0), perOp: perOp}
-}
-
-// Calibrate measures how long one hash holds a slot on this machine by
-// hashing once with h; the pacer's capacity starts from it.
-func Calibrate(ctx context.Context, h *password.Hasher) (time.Duration, error) {
-	before := h.Load()
-	if _, err := h.Hash(ctx, "calibrating the login tier's capacity"); err != nil {
-		return 0, err
-	}
-	after := h.Load()
-	if n := after.Done - before.Done; n > 0 {
-		return (after.Busy - before.Busy) / time.Duration(n), nil
-	}
-	return 0, fmt.Errorf("calibrate: the hash took no slot")
-}
-
-// Sample returns the signals since the previous Sample (the first one
-// reports no logins, only the capacity).
-func (t *Tier) Sample(now time.Time) pace.Signals {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	l, paced := t.load(), t.paced()
-	var sig pace.Signals
-	if dt := now.Sub(t.at).Seconds(); !t.at.IsZero() && dt > 0 {
-		done, shed := l.Done-t.last.Done, l.Shed-t.last.Shed
-		if done > 0 {
-			// Hashes running on more slots than cores each take longer:
-			// scale the slot time back to one uncontended hash.
-			busy := l.Busy - t.last.Busy
-			perOp := busy / time.Duration(done)
-			if conc := busy.Seconds() / dt; conc > float64(t.procs) {
-				perOp = time.Duration(float64(perOp) * float64(t.procs) / conc)
-			}
-			t.perOp = perOp
-		}
-		sig.Logins = float64(done+shed) / dt * t.nodes
-		sig.Shed = float64(shed) / dt * t.nodes
-		sig.Paced = min(float64(paced-t.lastPaced)/dt*t.nodes, sig.Logins)
-	}
-	if t.perOp > 0 {
-		// A pool wider than the cores hashes no faster than the cores.
-		sig.Capacity = float64(min(l.Slots, t.procs)) / t.perOp.Seconds() * t.nodes
-	}
-	sig.Queued = l.Waiting
-	t.at, t.last, t.lastPaced = now, l, paced
-	return sig
 }

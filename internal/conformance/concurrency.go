@@ -25,7 +25,7 @@ func RunConcurrencyTests(t *testing.T, newStore func(t *testing.T) cordon.Store)
 		{"ManyAccountsAtOnce", testManyWriters},
 		{"ConsumeOneResetRace", testResetRace},
 		{"ClaimMailRace", testMailClaimRace},
-	}, slices.Concat(fleetConcurrencyTests(), progressConcurrencyTests(), adminConcurrencyTests(), incidentConcurrencyTests(), noticeConcurrencyTests(), alertConcurrencyTests())...))
+	}, slices.Concat(fleetConcurrencyTests(), progressConcurrencyTests(), adminConcurrencyTests(), incidentConcurrencyTests(), noticeConcurrencyTests(), alertConcurrencyTests(), tierConcurrencyTests())...))
 	t.Run("Audit", func(t *testing.T) {
 		RunAuditConcurrencyTests(t, func(t *testing.T) cordon.AuditStore { return newStore(t) })
 	})

@@ -58,6 +58,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) cordon.Store) {
 		{"Console", consoleTests()},
 		{"AccountEmail", emailTests()},
 		{"Outbox", mailTests()},
+		{"TierSamples", tierTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) { run(t, newStore, g.tests) })

@@ -189,6 +189,17 @@ type CampaignStore interface {
 	// one transaction; it returns how many were added and the policy
 	// version. Like a pace change it is the control plane's: no trail.
 	AdmitEarly(ctx context.Context, id string, adds []EarlyAdmission) (int, uint64, error)
+	// PutTierSample stores a node's sample of the login tier in place of
+	// the node's previous one, unless that one was measured later (a
+	// delayed write never replaces a newer sample), and deletes every
+	// sample measured before prune (nodes long gone: a node's id is new at
+	// each start), in one transaction. A sample without a node id or a
+	// time, or with a figure that is not a finite number ≥ 0:
+	// ECodeInvalid, nothing stored.
+	PutTierSample(ctx context.Context, s *TierSample, prune time.Time) error
+	// TierSamples returns the samples measured at or after since, one per
+	// node, by node id.
+	TierSamples(ctx context.Context, since time.Time) ([]TierSample, error)
 	// ActiveCampaigns returns the campaigns in state active or paused and
 	// the policy version they make up, read in one transaction.
 	ActiveCampaigns(ctx context.Context) ([]*Campaign, uint64, error)

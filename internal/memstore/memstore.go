@@ -69,6 +69,7 @@ type Store struct {
 	notes     noticeState
 	console   consoleState
 	outbox    map[string]cordon.MailMessage // by key
+	tier      map[string]cordon.TierSample  // by node
 }
 
 func norm(t time.Time) time.Time { return t.Truncate(time.Microsecond).UTC() }

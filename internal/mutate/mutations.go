@@ -109,6 +109,18 @@ var mutations = []mutation{
 	{Name: "the pace forgets the re-logins already due", File: "internal/pace/forecast.go",
 		From: "rate = math.Min(rate, math.Max(0, headroom-e)/per)", To: "rate = math.Min(rate, headroom/per)",
 		Pkgs: []string{"./internal/pace", "./internal/fleetsim"}},
+	{Name: "a node that stopped reporting still counts", File: "internal/pace/nodes.go",
+		From: "if d := s.At.Sub(now); d < -window || d > window {", To: "if d := s.At.Sub(now); d > window {",
+		Pkgs: []string{"./internal/pace", "./internal/campaign"}, Run: "TestSum|TestTier"},
+	{Name: "one broken node makes the capacity infinite", File: "internal/pace/nodes.go",
+		From: "if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {", To: "if math.IsNaN(v) || v < 0 {",
+		Pkgs: []string{"./internal/pace"}, Run: "TestSum"},
+	{Name: "an idle node keeps the capacity timed at start", File: "internal/campaign/tier.go",
+		From: "case t.probe != nil:", To: "case false && t.probe != nil:",
+		Pkgs: []string{"./internal/campaign"}, Run: "TestTier"},
+	{Name: "a node left alone imagines its dead peers back", File: "internal/campaign/tier.go",
+		From: "if n == 1 && !t.shared && t.nodes > 1 {", To: "if n == 1 && t.nodes > 1 {",
+		Pkgs: []string{"./internal/campaign"}, Run: "TestTier"},
 
 	// Campaign documents.
 	{Name: "an unsatisfiable version constraint is accepted", File: "internal/campaigndoc/validate.go",

@@ -1,0 +1,62 @@
+package pace
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/cordon-dev/cordon/internal/cordon"
+)
+
+// TestSum: the tier's signals are the sum of every node's latest sample
+// measured within the window of now; a node that stopped reporting (or
+// whose clock is that far off) drops out with its capacity; shedding or
+// a queue on any one node shows in the sum; a broken figure counts 0.
+func TestSum(t *testing.T) {
+	const window = 90 * time.Second
+	now := t0.Add(time.Hour)
+	a := cordon.TierSample{Node: "n-a", At: now.Add(-10 * time.Second), Capacity: 40, Logins: 10, Paced: 4, Shed: 0, Queued: 0}
+	b := cordon.TierSample{Node: "n-b", At: now.Add(-40 * time.Second), Capacity: 30, Logins: 6, Paced: 1}
+	with := func(s cordon.TierSample, f func(*cordon.TierSample)) cordon.TierSample { f(&s); return s }
+	tests := []struct {
+		name    string
+		samples []cordon.TierSample
+		want    Signals
+		nodes   int
+	}{
+		{"none", nil, Signals{}, 0},
+		{"one node", []cordon.TierSample{a}, Signals{Capacity: 40, Logins: 10, Paced: 4}, 1},
+		{"two nodes summed", []cordon.TierSample{a, b}, Signals{Capacity: 70, Logins: 16, Paced: 5}, 2},
+		{"a node that stopped reporting drops out", []cordon.TierSample{a, with(b, func(s *cordon.TierSample) { s.At = now.Add(-window - time.Microsecond) })},
+			Signals{Capacity: 40, Logins: 10, Paced: 4}, 1},
+		{"a sample at the window's edge counts", []cordon.TierSample{a, with(b, func(s *cordon.TierSample) { s.At = now.Add(-window) })},
+			Signals{Capacity: 70, Logins: 16, Paced: 5}, 2},
+		{"a clock far ahead is not trusted", []cordon.TierSample{a, with(b, func(s *cordon.TierSample) { s.At = now.Add(window + time.Second) })},
+			Signals{Capacity: 40, Logins: 10, Paced: 4}, 1},
+		{"shedding on one node", []cordon.TierSample{a, with(b, func(s *cordon.TierSample) { s.Shed = 0.5 })},
+			Signals{Capacity: 70, Logins: 16, Paced: 5, Shed: 0.5}, 2},
+		{"a queue on one node", []cordon.TierSample{with(a, func(s *cordon.TierSample) { s.Queued = 3 }), b},
+			Signals{Capacity: 70, Logins: 16, Paced: 5, Queued: 3}, 2},
+		{"a node's latest sample only", []cordon.TierSample{a, with(a, func(s *cordon.TierSample) { s.At = now.Add(-50 * time.Second); s.Capacity = 1000 })},
+			Signals{Capacity: 40, Logins: 10, Paced: 4}, 1},
+		{"an infinite capacity counts 0", []cordon.TierSample{a, with(b, func(s *cordon.TierSample) { s.Capacity = math.Inf(1) })},
+			Signals{Capacity: 40, Logins: 16, Paced: 5}, 2},
+		{"NaN and negative figures count 0", []cordon.TierSample{a, with(b, func(s *cordon.TierSample) {
+			s.Capacity, s.Logins, s.Paced, s.Shed, s.Queued = math.NaN(), -5, math.NaN(), math.Inf(-1), -2
+		})}, Signals{Capacity: 40, Logins: 10, Paced: 4}, 2},
+		{"paced at most the node's logins", []cordon.TierSample{with(a, func(s *cordon.TierSample) { s.Paced = 25 })},
+			Signals{Capacity: 40, Logins: 10, Paced: 10}, 1},
+		{"a huge capacity is bounded", []cordon.TierSample{with(a, func(s *cordon.TierSample) { s.Capacity = math.MaxFloat64 }), with(b, func(s *cordon.TierSample) { s.Capacity = math.MaxFloat64 })},
+			Signals{Capacity: 2e9, Logins: 16, Paced: 5}, 2},
+		{"queues do not overflow", []cordon.TierSample{with(a, func(s *cordon.TierSample) { s.Queued = math.MaxInt }), with(b, func(s *cordon.TierSample) { s.Queued = 7 })},
+			Signals{Capacity: 70, Logins: 16, Paced: 5, Queued: math.MaxInt}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, n := Sum(tt.samples, now, window)
+			if got != tt.want || n != tt.nodes {
+				t.Errorf("Sum = %+v over %d nodes, want %+v over %d", got, n, tt.want, tt.nodes)
+			}
+		})
+	}
+}
