@@ -1056,6 +1056,6 @@ func (m *Main) pace(ctx context.Context, c *Config) {
 		return
 	}
 	tier := m.Campaigns.NewTier(campaign.TierConfig{Node: m.node, Load: m.hasher.Load, PerOp: perOp, Every: every, Nodes: c.PaceNodes,
-		Probe: func(ctx context.Context) (time.Duration, error) { return campaign.Calibrate(ctx, m.hasher) }})
+		Probe: func(ctx context.Context) (time.Duration, error) { return campaign.Calibrate(ctx, m.hasher) }, Queue: campaign.HasherQueue(m.hasher)})
 	campaign.NewPacer(m.Campaigns, every, m.Campaigns.LiveAges).SeenEvery(m.Authn.Config().AccessTTL).Run(ctx, tier)
 }

@@ -32,6 +32,7 @@ type Tier struct {
 	node  string
 	load  func() password.Load
 	probe func(ctx context.Context) (time.Duration, error)
+	queue func(capacity float64) float64
 	paced func() int64
 	nodes float64
 	fresh time.Duration
@@ -68,6 +69,18 @@ type TierConfig struct {
 	// Nodes is the fallback for nodes that cannot share their samples
 	// (--pace-nodes; 0 means 1).
 	Nodes int
+	// Queue, when not nil, says how many logins may wait for a slot at a
+	// node of a capacity (logins/s): the pace then stays within what each
+	// node's queue absorbs of random bunching (pace.Absorbs).
+	Queue func(capacity float64) float64
+}
+
+// HasherQueue is TierConfig.Queue for nodes whose pools are like h: as
+// many callers as may wait, or what the node hashes within the longest
+// wait if fewer.
+func HasherQueue(h *password.Hasher) func(capacity float64) float64 {
+	callers, wait := h.Queue()
+	return func(capacity float64) float64 { return min(float64(callers), capacity*wait.Seconds()) }
 }
 
 // FreshFor is how many pace intervals a node's sample counts for: a node
@@ -89,7 +102,7 @@ func (s *Service) NewTier(c TierConfig) *Tier {
 	if node == "" {
 		node = cordon.NewID("n")
 	}
-	return &Tier{store: s.store, log: s.log, node: node, load: c.Load, probe: c.Probe, paced: s.pacedLogins.Load,
+	return &Tier{store: s.store, log: s.log, node: node, load: c.Load, probe: c.Probe, queue: c.Queue, paced: s.pacedLogins.Load,
 		nodes: float64(max(c.Nodes, 1)), fresh: FreshFor * every, procs: runtime.GOMAXPROCS(0), perOp: c.PerOp}
 }
 
@@ -131,7 +144,7 @@ func (t *Tier) Sample(ctx context.Context, now time.Time) pace.Signals {
 	if err != nil && ctx.Err() == nil {
 		t.log.Warn("login tier: cannot share this node's sample; pacing on it alone", "err", err)
 	}
-	sig, n := pace.Sum(samples, now, t.fresh)
+	sig, n := pace.Sum(samples, now, t.fresh, t.queue)
 	if n > 1 {
 		t.shared = true
 	}
@@ -140,6 +153,7 @@ func (t *Tier) Sample(ctx context.Context, now time.Time) pace.Signals {
 		sig.Logins *= t.nodes
 		sig.Paced *= t.nodes
 		sig.Shed *= t.nodes
+		sig.Absorbs *= t.nodes
 	}
 	return sig
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/campaign"
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/pace"
 	"github.com/cordon-dev/cordon/internal/password"
 )
 
@@ -24,7 +25,9 @@ func TestTierSignals(t *testing.T) {
 	var l password.Load
 	l.Slots = 1
 	const nodes = 3
-	tier := e.svc.NewTier(campaign.TierConfig{Node: "n-a", Load: func() password.Load { return l }, Nodes: nodes, PerOp: 20 * time.Millisecond})
+	// Each node's queue holds up to 4 logins, or 0.1 s of its hashing.
+	queue := func(c float64) float64 { return min(4, 0.1*c) }
+	tier := e.svc.NewTier(campaign.TierConfig{Node: "n-a", Load: func() password.Load { return l }, Nodes: nodes, PerOp: 20 * time.Millisecond, Queue: queue})
 	approx := func(what string, got, want float64) {
 		t.Helper()
 		if math.Abs(got-want) > 1e-6*math.Max(1, math.Abs(want)) {
@@ -35,6 +38,8 @@ func TestTierSignals(t *testing.T) {
 	// Before any hash: the calibrated time, no logins.
 	sig := tier.Sample(t.Context(), e.clk.Now())
 	approx("capacity from calibration", sig.Capacity, nodes/0.02)
+	// What random bunching leaves is each node's (50/s, 4 waiting).
+	approx("absorbs", sig.Absorbs, nodes*pace.Absorbs(50, 4))
 	approx("logins at the first sample", sig.Logins, 0)
 
 	// 10 s: 100 hashes of 30 ms on one slot (0.3 of a core), 5 refused,

@@ -152,7 +152,7 @@ func testTierSamplesSummed(t *testing.T, s cordon.Store) {
 	mustPutTierSample(t, s, cordon.TierSample{Node: "n-a", At: now.Add(-5 * time.Second), Capacity: 40, Logins: 10, Paced: 4, Queued: 1}, time.Time{})
 	mustPutTierSample(t, s, cordon.TierSample{Node: "n-b", At: now.Add(-20 * time.Second), Capacity: 30, Logins: 6, Paced: 1, Shed: 0.5}, time.Time{})
 	mustPutTierSample(t, s, cordon.TierSample{Node: "n-gone", At: now.Add(-10 * time.Minute), Capacity: 1000}, time.Time{})
-	sig, n := pace.Sum(tierSamplesSince(t, s, now.Add(-90*time.Second)), now, 90*time.Second)
+	sig, n := pace.Sum(tierSamplesSince(t, s, now.Add(-90*time.Second)), now, 90*time.Second, nil)
 	want := pace.Signals{Capacity: 70, Logins: 16, Paced: 5, Shed: 0.5, Queued: 1}
 	if sig != want || n != 2 {
 		t.Errorf("summed = %+v over %d nodes, want %+v over 2", sig, n, want)

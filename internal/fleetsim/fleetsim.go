@@ -392,10 +392,8 @@ func run(cfg Config, f *fleet, rp Ramp, t0 time.Time) (*Result, error) {
 		}
 		if k > 1 && (k-1)%ticksPerCtl == 0 && rp.Fixed <= 0 {
 			secs := cfg.Control.Seconds()
-			// Logins within a tick are served together and a queue's
-			// worth waits into the next: bursts average over both.
 			sig := pace.Signals{Capacity: cfg.Capacity, Logins: ctlLogins / secs, Paced: ctlPaced / secs, Shed: ctlShed / secs, Queued: queued,
-				Absorbs: pace.Absorbs(cfg.Capacity, cfg.Tick+cfg.QueueWait)}
+				Absorbs: pace.Absorbs(cfg.Capacity, queueMax)}
 			ds := pace.Step(now, cfg.Control, []pace.Ramp{{CampaignID: c.ID, Ramp: c.Ramp, Forecast: fc}}, sig)
 			ctlLogins, ctlPaced, ctlShed = 0, 0, 0
 			for _, d := range ds {

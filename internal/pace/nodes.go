@@ -25,7 +25,10 @@ const maxFigure = 1e9
 // counts a billion, so one broken node can neither make the capacity
 // infinite nor the sum NaN; a node's paced logins count at most its
 // logins.
-func Sum(samples []cordon.TierSample, now time.Time, window time.Duration) (Signals, int) {
+//
+// queue, when not nil, is how many logins may wait for a slot at a node
+// of a capacity: Absorbs is then the sum of what each node absorbs.
+func Sum(samples []cordon.TierSample, now time.Time, window time.Duration, queue func(capacity float64) float64) (Signals, int) {
 	latest := map[string]cordon.TierSample{}
 	for _, s := range samples {
 		if d := s.At.Sub(now); d < -window || d > window {
@@ -44,8 +47,11 @@ func Sum(samples []cordon.TierSample, now time.Time, window time.Duration) (Sign
 	var sig Signals
 	for _, n := range nodes {
 		s := latest[n]
-		logins := figure(s.Logins)
-		sig.Capacity += figure(s.Capacity)
+		logins, capacity := figure(s.Logins), figure(s.Capacity)
+		sig.Capacity += capacity
+		if queue != nil {
+			sig.Absorbs += Absorbs(capacity, figure(queue(capacity)))
+		}
 		sig.Logins += logins
 		sig.Paced += min(figure(s.Paced), logins)
 		sig.Shed += figure(s.Shed)

@@ -53,10 +53,31 @@ func TestSum(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, n := Sum(tt.samples, now, window)
+			got, n := Sum(tt.samples, now, window, nil)
 			if got != tt.want || n != tt.nodes {
 				t.Errorf("Sum = %+v over %d nodes, want %+v over %d", got, n, tt.want, tt.nodes)
 			}
 		})
+	}
+}
+
+// TestSumAbsorbs: what the tier absorbs is each node's, from its own
+// capacity and queue, summed; a broken capacity absorbs nothing.
+func TestSumAbsorbs(t *testing.T) {
+	now := t0.Add(time.Hour)
+	a := cordon.TierSample{Node: "n-a", At: now, Capacity: 40}
+	b := cordon.TierSample{Node: "n-b", At: now, Capacity: 1.2}
+	c := cordon.TierSample{Node: "n-c", At: now, Capacity: math.NaN()}
+	// A node's queue: 64 logins, or what it hashes in 2 s if fewer.
+	queue := func(capacity float64) float64 { return min(64, 2*capacity) }
+	got, n := Sum([]cordon.TierSample{a, b, c}, now, time.Minute, queue)
+	if want := Absorbs(40, 64) + Absorbs(1.2, 2.4); n != 3 || !near(got.Absorbs, want) {
+		t.Errorf("Absorbs = %v over %d nodes, want %v over 3", got.Absorbs, n, want)
+	}
+	if got.Absorbs >= Absorbs(41.2, 64) {
+		t.Errorf("two nodes absorb %v, as much as one of their summed capacity (%v): the small node's short queue is lost", got.Absorbs, Absorbs(41.2, 64))
+	}
+	if got, _ := Sum([]cordon.TierSample{a}, now, time.Minute, func(float64) float64 { return math.Inf(1) }); got.Absorbs != 0 {
+		t.Errorf("an infinite queue absorbs %v, want 0 (unknown)", got.Absorbs)
 	}
 }

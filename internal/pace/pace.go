@@ -56,18 +56,20 @@ type Signals struct {
 }
 
 // Absorbs is the most logins per second arriving at random (Poisson) a
-// tier of capacity logins/s takes without shedding, when a burst may
-// wait up to window (its queue) before it is refused: two standard
-// deviations of the arrivals over the window below the capacity, so that
-// bunching overflows the queue in about one window in forty. It matters
-// only for a small tier: at 60 logins/s and a 2 s queue it is 82 % of
-// the capacity (above the default target), at 1.2 logins/s and 15 s, 53 %.
-func Absorbs(capacity float64, window time.Duration) float64 {
-	n := capacity * window.Seconds() // logins the tier hashes in a window
-	if n <= 0 || math.IsNaN(n) || math.IsInf(n, 0) {
+// tier of capacity logins/s takes without shedding, when up to queue
+// logins may wait for a slot: over any span T the arrivals, at three
+// standard deviations above their mean λT, must fit in what the tier
+// hashes and holds, CT + queue. The tightest span gives λ ≤ 4·C·Q /
+// (9 + 4·Q), so a burst overflows the queue in about one span in a
+// thousand. It matters only when the queue is short against the
+// bunching: a node of 40 logins/s with 64 waiting takes 95 % of its
+// capacity (above the default target); 1.2 logins/s with 6 waiting, 73 %.
+func Absorbs(capacity, queue float64) float64 {
+	const z2 = 9 // three standard deviations, squared
+	if !(capacity > 0) || !(queue > 0) || math.IsInf(capacity, 0) || math.IsInf(queue, 0) {
 		return 0
 	}
-	return math.Max(0, capacity*(1-2/math.Sqrt(n)))
+	return 4 * capacity * queue / (z2 + 4*queue)
 }
 
 // Ramp is one active auto campaign as the controller sees it.

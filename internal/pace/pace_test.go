@@ -243,29 +243,30 @@ func TestForecastFineSlots(t *testing.T) {
 	}
 }
 
-// TestAbsorbs: two standard deviations of Poisson arrivals over the
-// window below the capacity; nothing for a tier that hashes nothing in
-// it, or for figures that are not numbers.
+// TestAbsorbs: λ ≤ 4CQ/(9 + 4Q); nothing for an unknown or broken
+// capacity or queue.
 func TestAbsorbs(t *testing.T) {
 	for _, tc := range []struct {
-		capacity float64
-		window   time.Duration
-		want     float64
+		capacity, queue, want float64
 	}{
-		{60, 2 * time.Second, 60 * (1 - 2/math.Sqrt(120))},
-		{1.2, 15 * time.Second, 1.2 * (1 - 2/math.Sqrt(18))},
-		{100, 25 * time.Second, 96},
-		{1, 4 * time.Second, 0}, // 4 logins a window: the margin is all of it
-		{0.1, time.Second, 0},
-		{0, time.Second, 0},
-		{-5, time.Second, 0},
-		{60, 0, 0},
-		{math.Inf(1), time.Second, 0},
-		{math.NaN(), time.Second, 0},
+		{40, 64, 4 * 40 * 64 / (9 + 4*64.0)},
+		{1.2, 6, 4 * 1.2 * 6 / (9 + 24.0)},
+		{60, 300, 4 * 60 * 300 / (9 + 1200.0)},
+		{0, 64, 0},
+		{-5, 64, 0},
+		{40, 0, 0},
+		{40, -1, 0},
+		{math.Inf(1), 64, 0},
+		{40, math.Inf(1), 0},
+		{math.NaN(), 64, 0},
+		{40, math.NaN(), 0},
 	} {
-		if got := Absorbs(tc.capacity, tc.window); !near(got, tc.want) {
-			t.Errorf("Absorbs(%v, %v) = %v, want %v", tc.capacity, tc.window, got, tc.want)
+		if got := Absorbs(tc.capacity, tc.queue); !near(got, tc.want) {
+			t.Errorf("Absorbs(%v, %v) = %v, want %v", tc.capacity, tc.queue, got, tc.want)
 		}
+	}
+	if a := Absorbs(40, 64) / 40; a < 0.9 || a > 1 {
+		t.Errorf("a node of 40/s with 64 waiting absorbs %.2f of its capacity, want above the default target", a)
 	}
 }
 
@@ -283,9 +284,9 @@ func TestStepBunching(t *testing.T) {
 	}
 	small := Signals{Capacity: 1.2, Logins: 0.2}
 	free, _ := rate(small)
-	small.Absorbs = Absorbs(1.2, 15*time.Second)
+	small.Absorbs = Absorbs(1.2, 6)
 	capped, why := rate(small)
-	// Headroom 0.96 − 0.2 against 0.636 − 0.2.
+	// Headroom 0.96 − 0.2 against 0.873 − 0.2.
 	if want := free * (small.Absorbs - 0.2) / (0.96 - 0.2); math.Abs(capped-want) > 1e-3*want {
 		t.Errorf("capped rate %v, want %v (uncapped %v)", capped, want, free)
 	}
@@ -294,7 +295,7 @@ func TestStepBunching(t *testing.T) {
 	}
 	large := Signals{Capacity: 60, Logins: 10}
 	a, _ := rate(large)
-	large.Absorbs = Absorbs(60, 15*time.Second)
+	large.Absorbs = Absorbs(60, 300)
 	if b, why := rate(large); !near(a, b) || strings.Contains(why, "bunching") {
 		t.Errorf("a large tier: %v with Absorbs, %v without (%q)", b, a, why)
 	}

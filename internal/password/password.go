@@ -164,6 +164,9 @@ func (h *Hasher) Params() Params { return h.params }
 // InFlight returns how many hashes or verifies are running now.
 func (h *Hasher) InFlight() int { return int(h.inFlight.Load()) }
 
+// Queue returns how many callers may wait for a slot, and for how long.
+func (h *Hasher) Queue() (callers int, wait time.Duration) { return int(h.maxQueue), h.queueWait }
+
 // Waiting returns how many callers are queued for a slot now.
 func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
 
