@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strings"
 	"time"
@@ -213,14 +214,33 @@ func (db *DB) AuditQuery(ctx context.Context, f cordon.AuditFilter, fn func(*cor
 // number rather than a string.
 const auditAction = `CASE action WHEN 'read' THEN 0 WHEN 'write' THEN 1 WHEN 'export' THEN 2 WHEN 'delete' THEN 3 ELSE 4 END`
 
-// auditGroup is one user's entries as auditBySubject sums them.
+// auditGroup is one user's entries as auditBySubject sums them. Most
+// users have one subject and a few category lists: those are kept
+// without a slice each.
 type auditGroup struct {
 	noAccount bool // an entry logged before resolution: Account is ''
 	perAction [5]int64
 	first     int64
 	last      int64
-	cats      []int32  // distinct category lists, as auditCategories numbers them
-	subjects  []string // distinct
+	cats      uint64   // the category lists auditCategories numbers below 64, a bit each
+	moreCats  []int32  // those numbered 64 and up, distinct
+	subject   string   // the first subject met
+	subjects  []string // the others, distinct
+}
+
+func (g *auditGroup) addCategories(n int32) {
+	switch {
+	case n < 64:
+		g.cats |= 1 << n
+	case !slices.Contains(g.moreCats, n):
+		g.moreCats = append(g.moreCats, n)
+	}
+}
+
+func (g *auditGroup) addSubject(s string) {
+	if s != g.subject && !slices.Contains(g.subjects, s) {
+		g.subjects = append(g.subjects, s)
+	}
 }
 
 // auditUserKey is a group's key: its user, and whether that is a
@@ -282,17 +302,13 @@ func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn f
 		t, _ := at.(int64)
 		a, _ := action.(int64)
 		if !ok {
-			g.first, g.last = t, t
+			g.first, g.last, g.subject = t, t, subject
 		}
 		g.noAccount = g.noAccount || !resolved
 		g.perAction[min(max(a, 0), 4)]++
 		g.first, g.last = min(g.first, t), max(g.last, t)
-		if c := cats.number(category); !slices.Contains(g.cats, c) {
-			g.cats = append(g.cats, c)
-		}
-		if !slices.Contains(g.subjects, subject) {
-			g.subjects = append(g.subjects, subject)
-		}
+		g.addCategories(cats.number(category))
+		g.addSubject(subject)
 	}
 	if err := rows.Err(); err != nil {
 		return mapErr(err)
@@ -311,9 +327,19 @@ func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn f
 		return 1
 	})
 	merge := &stored.AuditMerger{By: cordon.AuditBySubject, Fn: fn}
+	// The merger copies a row's lists, so one buffer of each serves.
+	var catBuf, aliasBuf []string
 	for _, k := range keys {
 		g := groups.at(k.group)
-		r := stored.AuditRow{Key: k.user, Unresolved: k.unresolved, PerAction: [4]int64(g.perAction[:4]), First: g.first, Last: g.last, Aliases: g.subjects}
+		catBuf, aliasBuf = catBuf[:0], append(append(aliasBuf[:0], g.subject), g.subjects...)
+		for m := g.cats; m != 0; m &= m - 1 {
+			catBuf = append(catBuf, cats.split[bits.TrailingZeros64(m)]...)
+		}
+		for _, n := range g.moreCats {
+			catBuf = append(catBuf, cats.split[n]...)
+		}
+		r := stored.AuditRow{Key: k.user, Unresolved: k.unresolved, PerAction: [4]int64(g.perAction[:4]), First: g.first, Last: g.last,
+			Categories: catBuf, Aliases: aliasBuf}
 		// Account is min(account, '' for none) over the group's
 		// entries, as SQL gave it: the account, unless the group is
 		// unresolved or one of its entries predates resolution.
@@ -322,9 +348,6 @@ func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn f
 		}
 		for _, n := range g.perAction {
 			r.Count += n
-		}
-		for _, c := range g.cats {
-			r.Categories = append(r.Categories, cats.split[c]...)
 		}
 		if err := merge.Add(r); err != nil {
 			return err

@@ -21,13 +21,15 @@ import (
 // computes from the same file with that statement, over a drawn log
 // holding every kind of entry a group can mix: resolved under several
 // names, unresolved, logged before resolution, and a legacy subject
-// spelled as another user's account id.
+// spelled as another user's account id, and over 64 category lists.
 func TestAuditBySubjectAsSQL(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cordon.db")
 	db := openPath(t, path)
 	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	r := rand.New(rand.NewPCG(17, 4))
-	cats := []string{"email", "payment", "phone", "profile"}
+	// Eight categories: more distinct lists of them than auditBySubject
+	// keeps in a group's bit set (64).
+	cats := []string{"address", "devices", "email", "health", "location", "payment", "phone", "profile"}
 	var entries []*cordon.AuditEntry
 	for i := range 4000 {
 		n := r.IntN(60)
@@ -69,6 +71,10 @@ func TestAuditBySubjectAsSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
+	var lists int
+	if err := raw.QueryRow(`SELECT count(DISTINCT categories) FROM audit_entries`).Scan(&lists); err != nil || lists <= 64 {
+		t.Fatalf("the log holds %d distinct category lists (%v); want over 64", lists, err)
+	}
 
 	micros := func(m int) int64 { return stored.Micros(start.Add(time.Duration(m) * time.Minute)) }
 	for _, c := range []struct {
