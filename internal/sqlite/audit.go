@@ -267,11 +267,11 @@ func newAuditUserKey(user string, unresolved bool, group int32) auditUserKey {
 // here, one auditGroup per user (its account, or its subject when it has
 // none; unresolved subjects apart), then hands the groups out sorted by
 // user, unresolved after resolved, through the merger every backend
-// uses. The groups are held until the last entry is read (about 200
-// bytes each); SQL's GROUP BY held the entries instead, in a sorter,
-// and built two ephemeral tables per group for its DISTINCT aggregates:
-// 7 s for a principal's 1M entries and 630k users, of which reading the
-// entries is under half (issue 17).
+// uses. The groups are held until the last entry is read (some 250
+// bytes each with key and map slot); SQL's GROUP BY held the entries
+// instead, in a sorter, and built two ephemeral tables per group for its
+// DISTINCT aggregates: 7 s for a principal's 1M entries and 630k users,
+// of which reading the entries is under half (issue 17).
 func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn func(*cordon.AuditAccess) error) error {
 	rows, err := db.r.QueryContext(ctx, `SELECT account, subject, `+auditAction+`, categories, at FROM audit_entries WHERE `+where, args...)
 	if err != nil {
