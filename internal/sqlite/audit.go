@@ -309,9 +309,12 @@ func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn f
 			byUser[unresolved][user] = i
 			keys = append(keys, newAuditUserKey(user, unresolved == 1, i))
 		}
+		t, okAt := at.(int64)
+		a, okAction := action.(int64)
+		if !okAt || !okAction {
+			return fmt.Errorf("sqlite: audit entry with at %T, action %T", at, action)
+		}
 		g := groups.at(i)
-		t, _ := at.(int64)
-		a, _ := action.(int64)
 		if !ok {
 			g.first, g.last, g.subject = t, t, subject
 		}
