@@ -228,8 +228,11 @@ var mutations = []mutation{
 		Pkgs: []string{"./cmd/cordon"}, Run: "TestAuditIngestIdempotencyKey"},
 	// Subjects resolved to accounts, and the investigator's questions.
 	{Name: "an alias counts as a second user", File: "internal/sqlite/audit.go",
-		From: "key = auditUser", To: `key = "subject"`,
+		From: "case resolved:\n\t\t\tuser = acct", To: "case resolved:\n\t\t\tuser = subject",
 		Pkgs: []string{"./internal/sqlite"}, Run: "TestConformance/AuditQuery"},
+	{Name: "a report's account ignores entries logged before resolution", File: "internal/sqlite/audit.go",
+		From: "if !k.unresolved && !g.noAccount {", To: "if !k.unresolved {",
+		Pkgs: []string{"./internal/sqlite"}, Run: "TestAuditBySubjectAsSQL"},
 	{Name: "ingest does not resolve subjects", File: "internal/auditlog/auditlog.go",
 		From: "e.Account, e.Resolved = accounts[e.Subject], true", To: "e.Account, e.Resolved = \"\", true",
 		Pkgs: []string{"./internal/auditlog"}, Run: "TestReportCountsAccounts"},

@@ -168,8 +168,11 @@ func (m *AuditMerger) Flush() error {
 		return nil
 	}
 	m.cur = nil
-	a.Categories = slices.Compact(slices.Sorted(slices.Values(a.Categories)))
-	a.Aliases = slices.Compact(slices.Sorted(slices.Values(a.Aliases)))
+	// Add built both slices afresh, so they are sorted in place.
+	slices.Sort(a.Categories)
+	a.Categories = slices.Compact(a.Categories)
+	slices.Sort(a.Aliases)
+	a.Aliases = slices.Compact(a.Aliases)
 	if m.By == cordon.AuditByPrincipal {
 		a.Aliases = nil
 	}
