@@ -83,7 +83,7 @@ var mutations = []mutation{
 		From: "\t\tcase have[a.Account]:\n\t\t\tcontinue\n", To: "",
 		Pkgs: []string{"./internal/memstore"}, Run: "TestConformance/Campaigns/AdmitEarly"},
 	{Name: "a refresh from a new address is not queued", File: "internal/throttle/throttle.go",
-		From: "\treturn known && !here\n", To: "\treturn false\n",
+		From: "\treturn known && !here\n", To: "\treturn false && known && !here\n",
 		Pkgs: []string{"./internal/authn"}, Run: "TestRefreshFromSomewhereNewGoesFirst"},
 	{Name: "a refresh makes its address known", File: "internal/throttle/throttle.go",
 		From: "\tif here {\n\t\tt.known.touch(*acct, now)",
