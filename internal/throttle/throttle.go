@@ -100,7 +100,8 @@ type Config struct {
 	// Measured: an address or account entry takes some 140 bytes, so the
 	// default bounds each of those tables near 140 MB; an account with a
 	// known device and address some 300 bytes, more with more pairs, up
-	// to KnownPerAccount, and its id some 130 bytes more.
+	// to KnownPerAccount, and its id some 160 bytes more (130 of table,
+	// the id's 28-byte string).
 	MaxEntries int
 }
 
