@@ -202,8 +202,9 @@ func TestSeenConcurrent(t *testing.T) {
 }
 
 // BenchmarkSeen is the refresh path's share of the throttle: an account
+// with one device and one address, refreshed from that address; and one
 // with a full set of known addresses (16), refreshed from a known network
-// that is not its first pair, and from a new one (every pair compared).
+// that is its last pair, and from a new one (every pair compared).
 func BenchmarkSeen(b *testing.B) {
 	th := New(DefaultConfig(), clock.Real{})
 	for i := range 16 {
@@ -213,6 +214,18 @@ func BenchmarkSeen(b *testing.B) {
 		}
 		a.SucceedAs("u-alice")
 	}
+	two := New(DefaultConfig(), clock.Real{})
+	a, err := two.Check(context.Background(), Keys{Account: "bob", Address: "192.0.2.1", Device: "d-1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a.SucceedAs("u-bob")
+	b.Run("typical", func(b *testing.B) { // a device and an address, refreshed from that address's key
+		b.ReportAllocs()
+		for b.Loop() {
+			two.Seen("u-bob", "192.0.2.1")
+		}
+	})
 	for _, c := range []struct{ name, address string }{{"known", "[2001:db8:f:1::1]:1"}, {"new", "198.51.100.7:1"}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

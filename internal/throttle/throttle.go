@@ -824,8 +824,15 @@ func AddressKey(remoteAddr string) string {
 		a = p.Addr()
 	}
 	a = a.Unmap().WithZone("")
+	var buf [48]byte
+	var k []byte
 	if a.Is4() {
-		return a.String()
+		k = a.AppendTo(buf[:0])
+	} else {
+		k = netip.PrefixFrom(a, 64).Masked().AppendTo(buf[:0])
 	}
-	return netip.PrefixFrom(a, 64).Masked().String()
+	if string(k) == remoteAddr {
+		return remoteAddr // a key already (a refresh's, reduced by the caller): no copy
+	}
+	return string(k)
 }
