@@ -397,7 +397,7 @@ func showCampaign(w io.Writer, c *campaignOut, trail []trailEntry, now time.Time
 		}
 		unusual := ""
 		if r.Priority != nil && r.Priority.UnusualAddresses {
-			unusual = fmt.Sprintf("%d account(s) admitted early, seen logging in from somewhere new", p.UnusualAddress)
+			unusual = fmt.Sprintf("%d account(s) admitted early, seen from somewhere new", p.UnusualAddress)
 			if named != "" {
 				unusual = "; " + unusual
 			}
@@ -461,10 +461,10 @@ func campaignAdmissionCmd(a *app) *cobra.Command {
 		Short: "Say when and why a campaign admits one user",
 		Long: `Say when a campaign admits one user (an account id or username) and why:
 priority (named by the ramp's priority, e.g. the users of a report whose data
-was read: from the ramp's first instant), unusual_address (logged in from
-somewhere new while the ramp ran), ramp (the user's place in the ramp's order,
-at its pace) or activation. Every gate decides the same. An admission once
-made never moves.`,
+was read: from the ramp's first instant), unusual_address (seen from
+somewhere new, logging in or refreshing a session, while the ramp ran), ramp
+(the user's place in the ramp's order, at its pace) or activation. Every gate
+decides the same. An admission once made never moves.`,
 		Example: "  cordon campaign admission c-0123 alice\n  cordon campaign admission c-0123 a-42 -o json",
 		Args:    exactArgs(2, "campaign ID and user"),
 	}, func(*flag.FlagSet) action {
@@ -503,7 +503,7 @@ made never moves.`,
 // admissionWhy says each reason of an admission in words.
 var admissionWhy = map[string]string{
 	cordon.AdmitPriority:       "priority (named by the ramp's priority: from its first instant)",
-	cordon.AdmitUnusualAddress: "unusual address (logged in from somewhere new while the ramp ran)",
+	cordon.AdmitUnusualAddress: "unusual address (seen from somewhere new, logging in or refreshing a session, while the ramp ran)",
 	cordon.AdmitRamp:           "the user's place in the ramp's order, at its pace",
 	cordon.AdmitActivation:     "the activation",
 }

@@ -488,7 +488,7 @@ func TestCampaignAdmissionCLI(t *testing.T) {
 		{[]string{"campaign", "admission", id, "erin"}, "will be admitted at " + start + ": priority"},
 		{[]string{"campaign", "admission", id, "frank"}, "the user's place in the ramp's order"},
 		{[]string{"campaign", "admission", id, "erin", "-o", "json"}, `"why": "priority"`},
-		{[]string{"campaign", "show", id}, "first:   1 user(s) of users admitted from the ramp's start; 0 account(s) admitted early, seen logging in from somewhere new"},
+		{[]string{"campaign", "show", id}, "first:   1 user(s) of users admitted from the ramp's start; 0 account(s) admitted early, seen from somewhere new"},
 	} {
 		if err := run1(step.args...); err != nil || !strings.Contains(out.String(), step.want) {
 			t.Errorf("%v: err %v, output %q, want it to contain %q", step.args, err, out.String(), step.want)

@@ -318,7 +318,7 @@ func (m *Main) start() {
 	m.SSF = ssf.New(m.store, c.Clock, c.Log, ssf.Config{Issuer: c.Issuer, Keys: m.Authn.KeySet, Policy: ssf.Policy{AllowHTTP: c.SSFAllowHTTP}, Tick: c.SSFTick, Backoff: c.SSFBackoff, Campaigns: m.Campaigns.Policy})
 	m.workers.Go(func() { m.SSF.Run(watchCtx) })
 	go m.pace(watchCtx, c)
-	// Accounts seen logging in from somewhere new go first in a ramp that
+	// Accounts seen from somewhere new (a login, a refresh) go first in a ramp that
 	// asks for it, a lead after they were seen: flushed each second.
 	go m.Campaigns.RunUnusual(watchCtx, time.Second)
 	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Notices: m.Notices, Alerts: m.Alerts, Hasher: m.hasher,

@@ -410,8 +410,18 @@ func (e *RefreshError) Error() string { return "invalid_grant: " + e.Reason }
 
 // Refresh exchanges a refresh token for a new pair. The presented token is
 // spent whatever happens; presenting a spent token again revokes the
-// whole session (RFC 9700 §4.14.2).
-func (s *Service) Refresh(ctx context.Context, refresh string, client cordon.ClientFacts) (*Tokens, error) {
+// whole session (RFC 9700 §4.14.2). address is the client's, as for a
+// login (LoginRequest.Address): the address the server trusts, never a
+// header the client set.
+//
+// A refresh that succeeds from a network the account is not known at
+// (throttle.Seen) is somewhere new, as a login from neither a known
+// device nor a known address is: a ramp that puts unusual addresses
+// first admits the account early. That is how a stolen session used
+// from the attacker's network is seen. A refresh that fails counts for
+// nothing, so moving an account forward takes a valid refresh token of
+// it.
+func (s *Service) Refresh(ctx context.Context, refresh string, client cordon.ClientFacts, address string) (*Tokens, error) {
 	if refresh == "" || len(refresh) > maxRefreshBytes {
 		return nil, &RefreshError{Reason: "invalid_refresh_token", Message: "the refresh token is invalid, expired or revoked"}
 	}
@@ -448,6 +458,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string, client cordon.Cli
 	d := s.decide(ctx, sess, client, now)
 	if d.Outcome == decision.Deny {
 		return nil, &RefreshError{Reason: d.Reason, Message: d.Message, Decision: d}
+	}
+	if s.throttle.Seen(sess.AccountID, address) {
+		if u, ok := s.campaigns.(unusualSink); ok {
+			u.SeenUnusual(sess.AccountID)
+		}
 	}
 	return s.issue(sess, plain, now)
 }
@@ -618,7 +633,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		attempt.Fail()
 		return cordon.FieldError(cordon.ECodeForbidden, "current_password", "the current password is wrong")
 	}
-	attempt.Succeed()
+	attempt.SucceedAs(acct.ID)
 	// A password_reset campaign with verify: email holds the account: the
 	// old password may be what leaked, so only the emailed link may set
 	// a new one.

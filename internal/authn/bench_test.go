@@ -150,7 +150,7 @@ func benchRefresh(b *testing.B, s *Service) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if t, err = s.Refresh(ctx, t.RefreshToken, benchClient); err != nil {
+		if t, err = s.Refresh(ctx, t.RefreshToken, benchClient, benchAddress(0)); err != nil {
 			b.Fatalf("Refresh: %v", err)
 		}
 	}

@@ -52,7 +52,7 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*cordon.Acc
 		s.observe(key, req, false)
 		return nil, false, errInvalidCredentials
 	}
-	attempt.Succeed()
+	attempt.SucceedAs(acct.ID) // a refresh knows the account by id (throttle.Seen)
 	s.observe(key, req, true)
 	// The password, from somewhere new for this account: a ramp that puts
 	// unusual addresses first admits the account early (campaign.Service
@@ -68,7 +68,7 @@ func (s *Service) checkLogin(ctx context.Context, req LoginRequest) (*cordon.Acc
 }
 
 // unusualSink is what a Campaigns may also be: told of accounts that log
-// in from somewhere new (campaign.Service is).
+// in, or refresh a session, from somewhere new (campaign.Service is).
 type unusualSink interface{ SeenUnusual(accountID string) }
 
 // observe hands a login attempt to detection: the account's key, the

@@ -27,10 +27,10 @@ func TestEndingTheHeldSessionDoesNotEscapeReset(t *testing.T) {
 			}
 		}},
 		{"a spent refresh token replayed", func(t *testing.T, e *env, v *authn.Tokens) {
-			if _, err := e.svc.Refresh(t.Context(), v.RefreshToken, android); err != nil { // the victim's app rotates
+			if _, err := e.svc.Refresh(t.Context(), v.RefreshToken, android, "192.0.2.1"); err != nil { // the victim's app rotates
 				t.Fatal(err)
 			}
-			if _, err := e.svc.Refresh(t.Context(), v.RefreshToken, android); err == nil { // the attacker replays
+			if _, err := e.svc.Refresh(t.Context(), v.RefreshToken, android, "192.0.2.1"); err == nil { // the attacker replays
 				t.Fatal("a replayed refresh token was accepted")
 			}
 		}},

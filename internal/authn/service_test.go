@@ -188,7 +188,7 @@ func TestRefreshRotation(t *testing.T) {
 	first := e.login(t, "alice", alicePassword, iphone)
 	e.clk.Advance(time.Minute)
 
-	second, err := e.svc.Refresh(t.Context(), first.RefreshToken, iphone)
+	second, err := e.svc.Refresh(t.Context(), first.RefreshToken, iphone, "192.0.2.1")
 	if err != nil {
 		t.Fatalf("Refresh: %v", err)
 	}
@@ -201,7 +201,7 @@ func TestRefreshRotation(t *testing.T) {
 
 	// The spent token again: reuse ends the whole session, and gates hear it.
 	e.clk.Advance(time.Minute)
-	_, err = e.svc.Refresh(t.Context(), first.RefreshToken, iphone)
+	_, err = e.svc.Refresh(t.Context(), first.RefreshToken, iphone, "192.0.2.1")
 	var re *authn.RefreshError
 	if !errors.As(err, &re) || re.Reason != "refresh_token_reused" {
 		t.Fatalf("reused Refresh = %v, want a RefreshError with reason refresh_token_reused", err)
@@ -213,7 +213,7 @@ func TestRefreshRotation(t *testing.T) {
 		t.Errorf("published %v after reuse, want [%s]", got, first.SessionID)
 	}
 	// The thief's (or the owner's) newer token is dead too.
-	if _, err := e.svc.Refresh(t.Context(), second.RefreshToken, iphone); !errors.As(err, &re) || re.Reason != "invalid_refresh_token" {
+	if _, err := e.svc.Refresh(t.Context(), second.RefreshToken, iphone, "192.0.2.1"); !errors.As(err, &re) || re.Reason != "invalid_refresh_token" {
 		t.Errorf("Refresh of the newest token after reuse = %v, want invalid_refresh_token", err)
 	}
 	if _, err := e.svc.Authenticate(t.Context(), second.AccessToken, iphone); err == nil {
@@ -241,7 +241,7 @@ func TestRefreshRefused(t *testing.T) {
 			e.account(t, "alice", alicePassword)
 			tok := e.login(t, "alice", alicePassword, iphone)
 			e.clk.Advance(tt.advance)
-			got, err := e.svc.Refresh(t.Context(), tt.token(tok), iphone)
+			got, err := e.svc.Refresh(t.Context(), tt.token(tok), iphone, "192.0.2.1")
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatalf("Refresh: %v", err)
@@ -359,7 +359,7 @@ func TestAuthenticateWithCampaign(t *testing.T) {
 	}
 
 	var re *authn.RefreshError
-	if _, err := e.svc.Refresh(ctx, aliceTok.RefreshToken, iphone); !errors.As(err, &re) || re.Reason != decision.ReasonReauthRequired {
+	if _, err := e.svc.Refresh(ctx, aliceTok.RefreshToken, iphone, "192.0.2.1"); !errors.As(err, &re) || re.Reason != decision.ReasonReauthRequired {
 		t.Fatalf("Refresh alice = %v, want reauth_required", err)
 	}
 
@@ -380,7 +380,7 @@ func TestAuthenticateWithCampaign(t *testing.T) {
 	if _, err := e.svc.Authenticate(ctx, aliceTok.AccessToken, iphone); err != nil {
 		t.Errorf("Authenticate alice after cancel: %v", err)
 	}
-	if _, err := e.svc.Refresh(ctx, aliceTok.RefreshToken, iphone); err != nil {
+	if _, err := e.svc.Refresh(ctx, aliceTok.RefreshToken, iphone, "192.0.2.1"); err != nil {
 		t.Errorf("Refresh alice after cancel: %v (a refused refresh must not spend the token)", err)
 	}
 	if got := e.published(); len(got) != 0 {
@@ -426,10 +426,10 @@ func TestRevocationsArePublished(t *testing.T) {
 			return e.svc.Revoke(t.Context(), s.a2.RefreshToken)
 		}, func(s sessions) []string { return []string{s.a2.SessionID} }, cordon.RevokeLogout},
 		{"refresh-token reuse", func(t *testing.T, e *env, s sessions) error {
-			if _, err := e.svc.Refresh(t.Context(), s.b.RefreshToken, iphone); err != nil {
+			if _, err := e.svc.Refresh(t.Context(), s.b.RefreshToken, iphone, "192.0.2.1"); err != nil {
 				return err
 			}
-			_, err := e.svc.Refresh(t.Context(), s.b.RefreshToken, iphone)
+			_, err := e.svc.Refresh(t.Context(), s.b.RefreshToken, iphone, "192.0.2.1")
 			if err == nil {
 				t.Errorf("reuse accepted")
 			}

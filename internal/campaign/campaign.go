@@ -65,7 +65,7 @@ type Service struct {
 	// the pace itself caused (pace.Signals.Paced).
 	autoRamps   atomic.Pointer[map[string]bool]
 	pacedLogins atomic.Int64
-	// unusual queues the accounts seen logging in from somewhere new
+	// unusual queues the accounts seen from somewhere new (a login, a refresh)
 	// until the next FlushUnusual (early.go).
 	unusual unusualQueue
 	// OnPolicy, when set, is called with every newly installed policy and

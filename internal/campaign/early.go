@@ -24,8 +24,10 @@ type unusualQueue struct {
 	dropped int64
 }
 
-// SeenUnusual notes that an account logged in from an address and a device
-// it was not known to use (throttle.Attempt.Unusual). It only queues: the
+// SeenUnusual notes that an account was seen from somewhere new: a password
+// login from an address and a device it was not known to use
+// (throttle.Attempt.Unusual), or a session refreshed from a network it was
+// not known at (throttle.Seen). It only queues: the
 // next FlushUnusual admits the account early in every active ramp that
 // puts unusual addresses first. What a client sends can only add an
 // account here, never take one out, and an early admission only brings an
@@ -159,9 +161,9 @@ type Admission struct {
 	At       time.Time `json:"admitted_at"`
 	Admitted bool      `json:"admitted"`
 	// Why is priority (named by the ramp's priority: users or a report
-	// whose data was read), unusual_address (logged in from somewhere new
-	// during the ramp), ramp (the user's place in the ramp's order, at
-	// its pace) or activation.
+	// whose data was read), unusual_address (seen from somewhere new, at a
+	// login or a refresh, during the ramp), ramp (the user's place in the
+	// ramp's order, at its pace) or activation.
 	Why string `json:"why"`
 }
 
@@ -203,7 +205,8 @@ type PriorityCounts struct {
 	// Named are the ramp's priority users (users and users_from_report),
 	// admitted from its first instant.
 	Named int `json:"named"`
-	// UnusualAddress are the accounts seen logging in from somewhere new.
+	// UnusualAddress are the accounts seen from somewhere new (a login or a
+	// refresh).
 	UnusualAddress int `json:"unusual_address"`
 }
 

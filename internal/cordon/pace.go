@@ -152,8 +152,8 @@ const (
 	// AdmitPriority: a user the ramp's priority named (resolved at
 	// creation), admitted from the ramp's first instant.
 	AdmitPriority = "priority"
-	// AdmitUnusualAddress: an account that logged in from somewhere new
-	// while the ramp ran, admitted a lead ahead of when it was seen.
+	// AdmitUnusualAddress: an account seen from somewhere new (a login, a
+	// refreshed session) while the ramp ran, admitted a lead ahead of when it was seen.
 	AdmitUnusualAddress = "unusual_address"
 	// AdmitRamp: the user's place in the ramp's hash order (a fixed ramp's
 	// line, or an auto ramp's pace).

@@ -109,7 +109,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", cordon.ECodeInvalidClient, publicMessage(err))
 		return
 	}
-	tok, err := s.authn.Refresh(r.Context(), rt, facts)
+	tok, err := s.authn.Refresh(r.Context(), rt, facts, throttle.AddressKey(s.proxies.Addr(r)))
 	var re *authn.RefreshError
 	switch {
 	case errors.As(err, &re):

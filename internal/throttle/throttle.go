@@ -24,6 +24,11 @@
 // failures, so concurrent guesses get no more evaluations than sequential
 // ones.
 //
+// The known pairs also say where an account has been seen, for a ramp
+// that admits accounts seen from somewhere new first: Attempt.Unusual at
+// login, Seen at a refresh (see Seen for why a refresh judges the address
+// alone, by its network, and never teaches a new one).
+//
 // State is in memory and per process: a restart forgets it, and each
 // process of a fleet throttles on its own, so an attacker spread over n
 // processes gets up to n times the budget. Memory is bounded by
@@ -90,11 +95,13 @@ type Config struct {
 	// resolved when they hold every slot a key has left (zero: 2 s, the
 	// hasher's own queue wait; negative: no wait, refuse at once).
 	BusyWait time.Duration
-	// MaxEntries bounds each of the three tables: addresses, accounts,
-	// and accounts with known pairs. Measured: an address or account
-	// entry takes some 140 bytes, so the default bounds each of those
-	// tables near 140 MB; an account with a known device and address
-	// some 300 bytes, more with more pairs, up to KnownPerAccount.
+	// MaxEntries bounds each of the four tables: addresses, accounts,
+	// accounts with known pairs, and the account ids of those (Seen).
+	// Measured: an address or account entry takes some 140 bytes, so the
+	// default bounds each of those tables near 140 MB; an account with a
+	// known device and address some 300 bytes, more with more pairs, up
+	// to KnownPerAccount, and its id some 160 bytes more (130 of table,
+	// the id's 28-byte string).
 	MaxEntries int
 }
 
@@ -150,6 +157,9 @@ type Throttle struct {
 	// ever new device ids churns only that account's pairs and cannot
 	// push other accounts' pairs out.
 	known *table[string, knownSet]
+	// ids maps an account id to the key of its known pairs (Keys.Account):
+	// a refresh knows its account by id only (Seen). Set by SucceedAs.
+	ids *table[string, string]
 	// released, when not nil, is closed at the next release of a slot,
 	// waking the Checks that wait for one.
 	released chan struct{}
@@ -185,6 +195,7 @@ func New(cfg Config, clk clock.Clock) *Throttle {
 		addresses: newTable[string, counter](cfg.Address.Forget, cfg.MaxEntries),
 		accounts:  newTable[string, counter](cfg.Account.Forget, cfg.MaxEntries),
 		known:     newTable[string, knownSet](cfg.KnownFor, cfg.MaxEntries),
+		ids:       newTable[string, string](cfg.KnownFor, cfg.MaxEntries),
 	}
 }
 
@@ -341,6 +352,115 @@ func (t *Throttle) knowsAny(account string, now int64) bool {
 	return false
 }
 
+// The networks a refresh is judged by (Seen): an IPv4 client by its /24,
+// an IPv6 client by its /48, a site's usual assignment, which holds the
+// /64 its failures are counted by and the /56 many ISPs delegate.
+const (
+	placeBits4 = 24
+	placeBits6 = 48
+)
+
+// Seen judges a successful refresh of the account whose id is accountID
+// from address (as Keys.Address): it reports whether that is somewhere
+// new for the account, and keeps the account's known addresses there
+// known for another Config.KnownFor.
+//
+// Call it only once the refresh token proved the session: it is how a
+// stolen session used from an attacker's network is seen, and a refresh
+// that failed proves nothing, so it must neither count nor teach.
+//
+// The address alone decides: a refresh's device id is the session's own,
+// which whoever stole the session replays. And the address is judged by
+// its network, the /24 of an IPv4 address or the /48 of an IPv6 one, wider
+// than the keys failures are counted by (an IPv4 address, an IPv6 /64):
+// without a device to vouch for it, a phone moving through its carrier's
+// address pool, or a home its ISP renumbered, would look new at every
+// refresh. The width's cost: an attacker inside the network of one of the
+// account's known addresses is not seen, and the account keeps its place
+// in the ramp. A false sighting's cost: the account is admitted early,
+// its user asked to log in again sooner.
+//
+// It is unusual when the account has known addresses and none is in the
+// address's network. An account this process knows no address of (no
+// password login here within Config.KnownFor, a restart, an id no
+// SucceedAs linked) is never unusual, as at login; nor is an address that
+// is not an IP (a Unix socket).
+//
+// A refresh never makes a new address known: a known pair's logins skip
+// the account's wait, and only the password proves the owner is there,
+// so a stolen refresh token must not buy the attacker's address that.
+// From a known network it renews the known addresses in that network
+// (their failures stay), so the owner's own refreshes keep home known
+// between logins.
+func (t *Throttle) Seen(accountID, address string) (unusual bool) {
+	if t == nil || accountID == "" {
+		return false
+	}
+	key := AddressKey(address)
+	place, ok := placeOf(key)
+	if !ok {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.clk.Now().UnixNano()
+	acct := t.ids.get(accountID, now)
+	if acct == nil {
+		return false
+	}
+	set := t.known.get(*acct, now)
+	if set == nil {
+		return false
+	}
+	var known, here bool
+	for i := range set.pairs {
+		kp := &set.pairs[i]
+		if kp.device || now-kp.since >= int64(t.cfg.KnownFor) {
+			continue
+		}
+		known = true
+		if kp.other == key || inPlace(place, kp.other) {
+			here = true
+			kp.since = now
+		}
+	}
+	if here {
+		t.known.touch(*acct, now)
+		t.ids.touch(accountID, now)
+	}
+	return known && !here
+}
+
+// placeOf returns the network of an address key that Seen judges by, and
+// false when the key is not an IP address or a prefix.
+func placeOf(key string) (netip.Prefix, bool) {
+	a, ok := keyAddr(key)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	bits := placeBits6
+	if a.Is4() {
+		bits = placeBits4
+	}
+	return netip.PrefixFrom(a, bits).Masked(), true
+}
+
+// inPlace reports whether the address key k is inside place.
+func inPlace(place netip.Prefix, k string) bool {
+	a, ok := keyAddr(k)
+	return ok && place.Contains(a)
+}
+
+// keyAddr reads an address key: an IPv4 address or an IPv6 prefix.
+func keyAddr(k string) (netip.Addr, bool) {
+	if strings.IndexByte(k, '/') >= 0 {
+		p, err := netip.ParsePrefix(k)
+		return p.Addr(), err == nil
+	}
+	a, err := netip.ParseAddr(k)
+	return a.Unmap(), err == nil
+}
+
 // Fail records that the password was wrong or the username unknown, as
 // Throttle.Fail does, and gives the slots back.
 func (a *Attempt) Fail() {
@@ -355,14 +475,24 @@ func (a *Attempt) Fail() {
 
 // Succeed records a successful login, as Throttle.Succeed does, and gives
 // the slots back.
-func (a *Attempt) Succeed() {
+func (a *Attempt) Succeed() { a.SucceedAs("") }
+
+// SucceedAs is Succeed for the account whose id is accountID: it also
+// remembers that the known pairs of the attempt's Keys.Account are that
+// account's, so that Seen, given the id, finds them. Use it once the
+// password proved the account ("" remembers nothing).
+func (a *Attempt) SucceedAs(accountID string) {
 	if a == nil || a.done.Swap(true) {
 		return
 	}
 	a.t.mu.Lock()
 	defer a.t.mu.Unlock()
-	a.release(a.t.clk.Now().UnixNano())
+	now := a.t.clk.Now().UnixNano()
+	a.release(now)
 	a.t.succeed(a.k)
+	if accountID != "" && a.t.known.get(a.k.Account, now) != nil {
+		*a.t.ids.touch(accountID, now) = a.k.Account
+	}
 }
 
 // Cancel gives the slots back without a verdict: the attempt never
@@ -694,8 +824,15 @@ func AddressKey(remoteAddr string) string {
 		a = p.Addr()
 	}
 	a = a.Unmap().WithZone("")
+	var buf [48]byte
+	var k []byte
 	if a.Is4() {
-		return a.String()
+		k = a.AppendTo(buf[:0])
+	} else {
+		k = netip.PrefixFrom(a, 64).Masked().AppendTo(buf[:0])
 	}
-	return netip.PrefixFrom(a, 64).Masked().String()
+	if string(k) == remoteAddr {
+		return remoteAddr // a key already (a refresh's, reduced by the caller): no copy
+	}
+	return string(k)
 }
