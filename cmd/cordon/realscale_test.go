@@ -46,7 +46,8 @@ type realRun struct {
 // reports the logins shed and the times (issue 18, at the scale this
 // machine holds). It takes minutes: run it on purpose, with
 // CORDON_REALSCALE=N (installs; e.g. 3000), and CORDON_REALSCALE_OUT=FILE
-// to keep the figures as JSON. The fixed ramp's length is
+// to keep the figures as JSON, CORDON_REALSCALE_LOG=FILE to keep the
+// pacer's decisions. The fixed ramp's length is
 // CORDON_REALSCALE_FIXED, one run each (default 10s; e.g. 5s,10s,20s).
 func TestRealScaleRamp(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("CORDON_REALSCALE"))
@@ -105,11 +106,22 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 	defer os.RemoveAll(dir)
 	secret, _ := token.NewSecret("cat_")
 	quiet := slog.New(slog.DiscardHandler)
+	serverLog := quiet
+	if path := os.Getenv("CORDON_REALSCALE_LOG"); path != "" {
+		// The pacer's decisions and warnings, to see why a run shed.
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "=== %s, %d installs\n", ramp, n)
+		serverLog = slog.New(pacerOnly{slog.NewTextHandler(f, nil)})
+	}
 	hash := password.DefaultParams()
 	if os.Getenv("CORDON_REALSCALE_LIGHT") != "" {
 		hash.Time, hash.MemoryKiB = 1, 8*1024 // the demo's
 	}
-	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: dir, AdminToken: secret, Hash: hash, Log: quiet, Out: io.Discard,
+	m := &Main{Config: Config{Addr: "127.0.0.1:0", Data: dir, AdminToken: secret, Hash: hash, Log: serverLog, Out: io.Discard,
 		PaceEvery: 2 * time.Second, PolicyPoll: 200 * time.Millisecond}}
 	if err := m.Run(ctx); err != nil {
 		return res, err
@@ -255,3 +267,17 @@ func realScaleTable(runs []realRun) string {
 	}
 	return b.String()
 }
+
+// pacerOnly passes on the pacer's and the login tier's records (and any
+// warning), none of the access lines.
+type pacerOnly struct{ slog.Handler }
+
+func (h pacerOnly) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn || strings.HasPrefix(r.Message, "campaign paced") {
+		return h.Handler.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h pacerOnly) WithAttrs(as []slog.Attr) slog.Handler { return pacerOnly{h.Handler.WithAttrs(as)} }
+func (h pacerOnly) WithGroup(g string) slog.Handler       { return pacerOnly{h.Handler.WithGroup(g)} }
