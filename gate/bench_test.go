@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/benchutil"
 	"github.com/cordon-dev/cordon/internal/clientfacts"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/feed"
@@ -131,7 +132,7 @@ func runGate(b *testing.B, g *Gate, reqs []*http.Request) {
 	var next atomic.Uint64
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := benchutil.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		w := &discard{h: http.Header{}}
 		i := next.Add(7919) // start the workers apart
@@ -140,7 +141,7 @@ func runGate(b *testing.B, g *Gate, reqs []*http.Request) {
 			i++
 		}
 	})
-	reportCPU(b, cpu)
+	cpu.ReportCPU(b, "cpu-ns/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
 	b.ReportMetric(100*share, "%denied")
 }
@@ -182,7 +183,7 @@ func BenchmarkBareEd25519Verify(b *testing.B) {
 	pub, sig := priv.Public().(ed25519.PublicKey), ed25519.Sign(priv, msg)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := benchutil.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if !ed25519.Verify(pub, msg, sig) {
@@ -191,7 +192,7 @@ func BenchmarkBareEd25519Verify(b *testing.B) {
 			}
 		}
 	})
-	reportCPU(b, cpu)
+	cpu.ReportCPU(b, "cpu-ns/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifies/s")
 }
 

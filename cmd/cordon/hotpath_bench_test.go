@@ -17,10 +17,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/benchutil"
 	"github.com/cordon-dev/cordon/internal/password"
 )
 
@@ -113,7 +113,7 @@ func loadGET(b *testing.B, url string, access []string) {
 	b.SetParallelism((hotClients + 1) / 2) // × GOMAXPROCS (2 here) goroutines
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu := benchutil.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(1)) % len(access)
 		req, _ := http.NewRequest("GET", url, nil)
@@ -134,7 +134,7 @@ func loadGET(b *testing.B, url string, access []string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-	cpu.report(b)
+	cpu.ReportCPU(b, "cpu-µs/op")
 }
 
 // BenchmarkSessionHTTP is GET /v1/session from 8 concurrent clients over
@@ -235,7 +235,7 @@ func BenchmarkRefreshHTTP(b *testing.B) {
 		b.SetParallelism((hotClients + 1) / 2)
 		b.ReportAllocs()
 		b.ResetTimer()
-		cpu := startCPU()
+		cpu := benchutil.Start()
 		b.RunParallel(func(pb *testing.PB) {
 			sid := fmt.Sprintf("s-%d", seq.Add(1))
 			prev, err := r.start(sid)
@@ -251,7 +251,7 @@ func BenchmarkRefreshHTTP(b *testing.B) {
 			}
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "refreshes/s")
-		cpu.report(b)
+		cpu.ReportCPU(b, "cpu-µs/op")
 	})
 	// floor=http-tx-sign is what no refresh server can avoid: the same
 	// loopback HTTP exchange (a form in, a token answer of cordon's size
@@ -306,7 +306,7 @@ func loadRefresh(b *testing.B, url string, firsts []string) {
 	b.SetParallelism((hotClients + 1) / 2)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := startCPU()
+	cpu := benchutil.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		rt := firsts[int(next.Add(1))%len(firsts)]
 		for pb.Next() {
@@ -331,7 +331,7 @@ func loadRefresh(b *testing.B, url string, firsts []string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "refreshes/s")
-	cpu.report(b)
+	cpu.ReportCPU(b, "cpu-µs/op")
 }
 
 // refreshAnswer is the answer of the cordon at server to one refresh with rt (what the
@@ -443,27 +443,4 @@ func floorDB(b *testing.B) *sql.DB {
 		b.Fatal(err)
 	}
 	return db
-}
-
-// cpuClock reads the process's CPU time (user and system, every thread),
-// so a benchmark can report the CPU each request cost the client and the
-// server together: on a machine shared with other work, wall time per
-// request moves with the neighbours' load far more than CPU time does.
-type cpuClock time.Duration
-
-func startCPU() cpuClock { return cpuClock(processCPU()) }
-
-// report adds cpu-µs/op, the process's CPU time per iteration.
-func (c cpuClock) report(b *testing.B) {
-	if b.N > 0 {
-		b.ReportMetric(float64(processCPU()-time.Duration(c))/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
-	}
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/benchutil"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/token"
 	jose "github.com/go-jose/go-jose/v4"
@@ -743,13 +744,13 @@ func BenchmarkVerify(b *testing.B) {
 	tok := f.sign(b, fullClaims())
 	now := epoch()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := benchutil.Start()
 	for b.Loop() {
 		if _, err := f.verifier.Verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, cpu)
+	cpu.ReportCPU(b, "cpu-ns/op")
 }
 
 // BenchmarkEd25519Verify is the floor for BenchmarkVerify: the signature
@@ -761,13 +762,13 @@ func BenchmarkEd25519Verify(b *testing.B) {
 	pub := f.priv.Public().(ed25519.PublicKey)
 	sig := ed25519.Sign(f.priv, msg)
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := benchutil.Start()
 	for b.Loop() {
 		if !ed25519.Verify(pub, msg, sig) {
 			b.Fatal("signature did not verify")
 		}
 	}
-	reportCPU(b, cpu)
+	cpu.ReportCPU(b, "cpu-ns/op")
 }
 
 // BenchmarkVerifyParallel and BenchmarkEd25519VerifyParallel are the same
@@ -778,7 +779,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 	tok := f.sign(b, fullClaims())
 	now := epoch()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := benchutil.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := f.verifier.Verify(tok, now); err != nil {
@@ -787,7 +788,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 			}
 		}
 	})
-	reportCPU(b, cpu)
+	cpu.ReportCPU(b, "cpu-ns/op")
 }
 
 func BenchmarkEd25519VerifyParallel(b *testing.B) {
@@ -797,7 +798,7 @@ func BenchmarkEd25519VerifyParallel(b *testing.B) {
 	pub := f.priv.Public().(ed25519.PublicKey)
 	sig := ed25519.Sign(f.priv, msg)
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := benchutil.Start()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if !ed25519.Verify(pub, msg, sig) {
@@ -806,7 +807,7 @@ func BenchmarkEd25519VerifyParallel(b *testing.B) {
 			}
 		}
 	})
-	reportCPU(b, cpu)
+	cpu.ReportCPU(b, "cpu-ns/op")
 }
 
 // BenchmarkVerifyCached is Verify answered from a verifier's cache: the
@@ -817,13 +818,13 @@ func BenchmarkVerifyCached(b *testing.B) {
 	tok := f.sign(b, fullClaims())
 	now := epoch()
 	b.ReportAllocs()
-	cpu := processCPU()
+	cpu := benchutil.Start()
 	for b.Loop() {
 		if _, err := v.Verify(tok, now); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, cpu)
+	cpu.ReportCPU(b, "cpu-ns/op")
 }
 
 func equalClaims(a, b *token.Claims) bool {
