@@ -11,8 +11,8 @@
 // install logs in again when its app next shows up, and the delays are
 // distributed as the cohort's ages since last seen (Forecast). The
 // controller keeps the re-logins its ramps have admitted so far by
-// future minute, and admits over the next interval only what keeps
-// every future minute within the headroom: the target share of the
+// future slot, and admits over the next interval only what keeps
+// every future slot within the headroom: the target share of the
 // capacity less the logins the ramps do not cause. Shedding or a queue
 // in the hashing pools stops it at once: the ramps fall back to their
 // max_duration line, which no controller can slow.
