@@ -177,12 +177,14 @@ func realScaleRun(ctx context.Context, n int, ramp string, fixed time.Duration) 
 		return res, fmt.Errorf("the fleet did not start: %w", err)
 	}
 	// Quiet: every install logged in (a login shed at the start is tried
-	// again at the install's next turn), so the hashing pool has been idle
-	// for 20 s, and the pacer has measured the tier, before the breach.
-	idle, last := time.Now(), m.hasher.Load().Done
+	// again at the install's next turn), so no app has logged in for 20 s,
+	// and the pacer has measured the tier, before the breach. (The
+	// hashing pool itself is never idle that long: an idle interval's
+	// probe hashes once.)
+	idle, last := time.Now(), sim.Stats().Logins
 	for time.Since(idle) < 20*time.Second {
 		time.Sleep(time.Second)
-		if d := m.hasher.Load().Done; d != last {
+		if d := sim.Stats().Logins; d != last {
 			idle, last = time.Now(), d
 		}
 	}
