@@ -140,6 +140,10 @@ var mutations = []mutation{
 		From: "if n == 1 && !t.shared && t.nodes > 1 {", To: "if n == 1 && t.nodes > 1 {",
 		Pkgs: []string{"./internal/campaign"}, Run: "TestTier"},
 
+	{Name: "the claims fast path takes a repeated claim", File: "internal/token/claims.go",
+		From: "		name := fields[next]\n		next++\n", To: "		name := fields[next]\n		next = 0\n",
+		Pkgs: []string{"./internal/token"}},
+
 	// Campaign documents.
 	{Name: "an unsatisfiable version constraint is accepted", File: "internal/campaigndoc/validate.go",
 		From: "if !satisfiable(v) {", To: "if false {",

@@ -350,9 +350,12 @@ func (v *Verifier) verifyOwn(token, kid string, now time.Time) (*Claims, crypto.
 	if err != nil {
 		return nil, nil, invalidToken("malformed token", err)
 	}
-	var wc wireClaims
-	if err := json.Unmarshal(payload, &wc); err != nil {
-		return nil, nil, invalidToken("malformed token claims", err)
+	wc, ok := ownClaims(payload)
+	if !ok {
+		wc = wireClaims{}
+		if err := json.Unmarshal(payload, &wc); err != nil {
+			return nil, nil, invalidToken("malformed token claims", err)
+		}
 	}
 	c, err := v.check(&wc, now)
 	return c, key, err
