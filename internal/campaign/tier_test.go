@@ -235,3 +235,32 @@ func TestTierProbes(t *testing.T) {
 		t.Errorf("busy interval: capacity %.1f/s, want about %.1f/s", sig.Capacity, slowCap)
 	}
 }
+
+// TestTierSaturatedCaps: a window with both slots busy throughout hashed
+// 30/s; in the next, quieter window each hash ran alone on a core and
+// took 25 ms, which the cores ÷ one hash's time would make 80/s. The
+// capacity stays what the saturated pool did, for SaturatedFor.
+func TestTierSaturatedCaps(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("the pool's two slots need two cores")
+	}
+	e, _ := pacedEnv(t)
+	l := password.Load{Slots: 2}
+	tier := e.svc.NewTier(campaign.TierConfig{Node: "n-a", Load: func() password.Load { return l }, PerOp: 20 * time.Millisecond})
+	tier.Sample(t.Context(), e.clk.Now())
+	e.clk.Advance(10 * time.Second)
+	l.Done, l.Busy = 300, 20*time.Second
+	if sig := tier.Sample(t.Context(), e.clk.Now()); math.Abs(sig.Capacity-30) > 1e-9 {
+		t.Fatalf("saturated window: capacity %v, want 30", sig.Capacity)
+	}
+	e.clk.Advance(10 * time.Second)
+	l.Done, l.Busy = 500, 25*time.Second
+	if sig := tier.Sample(t.Context(), e.clk.Now()); math.Abs(sig.Capacity-30) > 1e-9 {
+		t.Errorf("after a saturated window: capacity %v, want 30 (not 80)", sig.Capacity)
+	}
+	e.clk.Advance(campaign.SaturatedFor)
+	l.Done, l.Busy = 700, 30*time.Second
+	if sig := tier.Sample(t.Context(), e.clk.Now()); math.Abs(sig.Capacity-80) > 1e-9 {
+		t.Errorf("%v after the saturated window: capacity %v, want one hash's time again (80)", campaign.SaturatedFor, sig.Capacity)
+	}
+}
