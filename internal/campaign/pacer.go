@@ -49,15 +49,9 @@ func (p *Pacer) SeenEvery(d time.Duration) *Pacer {
 	return p
 }
 
-// forecastHorizon is how far ahead a forecast looks. Its slots are the
-// pacer's interval, between a second and a minute (slot): a forecast
-// coarser than the steps would spread over a minute returns that come
-// within seconds, and admit a minute's headroom in one step.
+// forecastHorizon is how far ahead a forecast looks; its slots are
+// pace.Slot of the pacer's interval.
 const forecastHorizon = 14 * 24 * time.Hour
-
-func (p *Pacer) slot() time.Duration {
-	return min(max(p.interval, time.Second), time.Minute)
-}
 
 // Step paces every active auto ramp at now; it returns how many paces it
 // stored.
@@ -82,7 +76,7 @@ func (p *Pacer) Step(ctx context.Context, now time.Time, sig pace.Signals) (int,
 			if err != nil {
 				return 0, fmt.Errorf("campaign %s: cohort ages: %w", c.ID, err)
 			}
-			if f, err = pace.NewForecast(from, pace.Earliest(ages, p.seenEvery), p.slot(), forecastHorizon); err != nil {
+			if f, err = pace.NewForecast(from, pace.Earliest(ages, p.seenEvery), pace.Slot(p.interval), forecastHorizon); err != nil {
 				return 0, err
 			}
 			p.forecasts[c.ID] = f

@@ -321,7 +321,7 @@ func run(cfg Config, f *fleet, rp Ramp, t0 time.Time) (*Result, error) {
 	published := []policyAt{{t0.UnixNano(), p}}
 	var fc *pace.Forecast
 	if rp.Fixed <= 0 {
-		if fc, err = pace.NewForecast(t0, f.ages, time.Minute, 14*24*time.Hour); err != nil {
+		if fc, err = pace.NewForecast(t0, f.ages, pace.Slot(cfg.Control), 14*24*time.Hour); err != nil {
 			return nil, err
 		}
 	}
@@ -385,7 +385,7 @@ func run(cfg Config, f *fleet, rp Ramp, t0 time.Time) (*Result, error) {
 			}
 			back.State, back.Activated = c.State, c.Activated
 			c = back
-			if fc, err = pace.NewForecast(t0, f.ages, time.Minute, 14*24*time.Hour); err != nil {
+			if fc, err = pace.NewForecast(t0, f.ages, pace.Slot(cfg.Control), 14*24*time.Hour); err != nil {
 				return nil, err
 			}
 			res.Restarted = true

@@ -87,7 +87,9 @@ func TestRestartResumesPace(t *testing.T) {
 	// side of the 5 % threshold for a new point, a few times in a run of
 	// some 200 changes); nothing more.
 	x, y := a[0], b[0]
-	if x.Shed != 0 || y.Shed != 0 || (x.Contained-y.Contained).Abs() > time.Minute || abs(x.PaceChanges-y.PaceChanges) > max(3, x.PaceChanges/20) {
+	// (Whether this small tier sheds is TestAutoWithinCapacity's to say;
+	// here the restarted run sheds what the other does.)
+	if x.Shed != y.Shed || y.Shed > 2 || (x.Contained-y.Contained).Abs() > time.Minute || abs(x.PaceChanges-y.PaceChanges) > max(3, x.PaceChanges/20) {
 		t.Errorf("with a restart: contained %v, shed %d, %d pace changes; without: %v, %d, %d",
 			y.Contained, y.Shed, y.PaceChanges, x.Contained, x.Shed, x.PaceChanges)
 	}

@@ -72,6 +72,14 @@ func NewForecast(start time.Time, ages []time.Duration, slot, horizon time.Durat
 	return f, nil
 }
 
+// Slot is the forecast slot for a controller stepping every interval:
+// the interval, between a second and a minute. A forecast coarser than
+// the steps spreads over its slot returns that come within seconds, and
+// one step then admits a slot's worth of headroom.
+func Slot(interval time.Duration) time.Duration {
+	return min(max(interval, time.Second), time.Minute)
+}
+
 // minWindow is the slots the expected re-logins span beyond twice the
 // kernel, so an admission spread over many short slots (an interval of
 // seconds) is recorded whole even when the kernel is one slot long.
