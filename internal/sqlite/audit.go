@@ -230,18 +230,60 @@ type auditGroup struct {
 	subjects  []string // the others, distinct
 }
 
-func (g *auditGroup) addCategories(n int32) {
-	switch {
-	case n < 64:
-		g.cats |= 1 << n
-	case !slices.Contains(g.moreCats, n):
-		g.moreCats = append(g.moreCats, n)
-	}
+// auditShortList is how long a group's list of subjects or of category
+// lists is searched in place; past it, its members are also kept in the
+// query's auditSeen, so a group with a million aliases (every case of one
+// username, which all resolve to the account) costs a map lookup each,
+// not a search of the million.
+const auditShortList = 16
+
+// auditSeen holds the members of groups' long lists.
+type auditSeen struct {
+	subjects map[auditMember[string]]struct{}
+	cats     map[auditMember[int32]]struct{}
 }
 
-func (g *auditGroup) addSubject(s string) {
-	if s != g.subject && !slices.Contains(g.subjects, s) {
-		g.subjects = append(g.subjects, s)
+type auditMember[T comparable] struct {
+	group int32
+	v     T
+}
+
+// addOnce appends v to list (group i's) unless it holds it already.
+func addOnce[T comparable](list []T, v T, i int32, seen *map[auditMember[T]]struct{}) []T {
+	if len(list) < auditShortList {
+		if slices.Contains(list, v) {
+			return list
+		}
+		list = append(list, v)
+		if len(list) == auditShortList {
+			if *seen == nil {
+				*seen = map[auditMember[T]]struct{}{}
+			}
+			for _, x := range list {
+				(*seen)[auditMember[T]{i, x}] = struct{}{}
+			}
+		}
+		return list
+	}
+	k := auditMember[T]{i, v}
+	if _, ok := (*seen)[k]; ok {
+		return list
+	}
+	(*seen)[k] = struct{}{}
+	return append(list, v)
+}
+
+func (g *auditGroup) addCategories(n, i int32, seen *auditSeen) {
+	if n < 64 {
+		g.cats |= 1 << n
+		return
+	}
+	g.moreCats = addOnce(g.moreCats, n, i, &seen.cats)
+}
+
+func (g *auditGroup) addSubject(s string, i int32, seen *auditSeen) {
+	if s != g.subject {
+		g.subjects = addOnce(g.subjects, s, i, &seen.subjects)
 	}
 }
 
@@ -285,6 +327,7 @@ func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn f
 		keys   []auditUserKey // in the order groups are met
 		groups auditGroups
 		cats   auditCategories
+		seen   auditSeen
 		// any, not int64 or sql.NullString: database/sql hands the
 		// driver's value over as it is, where other types go through
 		// reflection or a Scan method, per column of 1M rows.
@@ -321,13 +364,20 @@ func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn f
 		g.noAccount = g.noAccount || !resolved
 		g.perAction[min(max(a, 0), 4)]++
 		g.first, g.last = min(g.first, t), max(g.last, t)
-		g.addCategories(cats.number(category))
-		g.addSubject(subject)
+		g.addCategories(cats.number(category), i, &seen)
+		g.addSubject(subject, i, &seen)
+		if !ok && len(keys) > db.auditGoGroups {
+			// Too many users to hold: SQL's GROUP BY streams them,
+			// spilling its sorter to disk. Nothing was handed on yet.
+			rows.Close()
+			db.auditSQLFallbacks.Add(1)
+			return db.auditBySubjectSQL(ctx, where, args, fn)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return mapErr(err)
 	}
-	byUser = [2]map[string]int32{}
+	byUser, seen = [2]map[string]int32{}, auditSeen{}
 	slices.SortFunc(keys, func(a, b auditUserKey) int {
 		if a.prefix != b.prefix {
 			return cmp.Compare(a.prefix, b.prefix)
@@ -370,6 +420,50 @@ func (db *DB) auditBySubject(ctx context.Context, where string, args []any, fn f
 			return err
 		}
 		*g = auditGroup{} // handed on: let the collector have it
+	}
+	return merge.Flush()
+}
+
+// AuditGoGroups is how many users auditBySubject groups in memory (some
+// 250 bytes each, 250 MB at the most) before it hands the query to
+// auditBySubjectSQL, which streams: the heavy principal's 630,000 users
+// group in Go in well under half SQL's time, but a principal that read
+// ten million users must not take gigabytes of the server's memory.
+const AuditGoGroups = 1_000_000
+
+// auditBySubjectSQL is AuditQuery by subject in one GROUP BY with
+// DISTINCT aggregates, as it was before issue 17: slower (its DISTINCT
+// aggregates build two ephemeral tables per group), but its sorter
+// streams and spills to disk, so memory does not grow with the users.
+func (db *DB) auditBySubjectSQL(ctx context.Context, where string, args []any, fn func(*cordon.AuditAccess) error) error {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+auditUser+` AS k, coalesce(account = '', 0) AS u, min(coalesce(account, '')),
+		sum(action = 'read'), sum(action = 'write'), sum(action = 'export'), sum(action = 'delete'),
+		group_concat(DISTINCT categories), json_group_array(DISTINCT subject), count(*), min(at), max(at)
+		FROM audit_entries WHERE `+where+` GROUP BY k, u ORDER BY k, u`, args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	merge := &stored.AuditMerger{By: cordon.AuditBySubject, Fn: fn}
+	for rows.Next() {
+		var (
+			r                   stored.AuditRow
+			categories, aliases string
+		)
+		if err := rows.Scan(&r.Key, &r.Unresolved, &r.Account, &r.PerAction[0], &r.PerAction[1], &r.PerAction[2], &r.PerAction[3],
+			&categories, &aliases, &r.Count, &r.First, &r.Last); err != nil {
+			return err
+		}
+		r.Categories = stored.SplitCategories(strings.ReplaceAll(categories, ",", stored.CategorySep))
+		if err := json.Unmarshal([]byte(aliases), &r.Aliases); err != nil {
+			return fmt.Errorf("sqlite: a group's subjects: %w", err)
+		}
+		if err := merge.Add(r); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
 	}
 	return merge.Flush()
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
+	"github.com/cordon-dev/cordon/internal/sqlite"
 	"github.com/cordon-dev/cordon/internal/stored"
 )
 
@@ -99,23 +100,34 @@ func TestAuditBySubjectAsSQL(t *testing.T) {
 			`instr(' ' || categories || ' ', ' payment ') > 0 AND principal = 'ops:x' AND at >= ?`, []any{micros(0)}},
 		{"nothing", cordon.AuditFilter{Principals: []string{"svc-none"}, From: start}, `principal = 'svc-none' AND at >= ?`, []any{micros(0)}},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			var got []string
-			if err := db.AuditQuery(t.Context(), c.f, func(a *cordon.AuditAccess) error {
-				got = append(got, reportLine(a))
-				return nil
-			}); err != nil {
-				t.Fatalf("AuditQuery: %v", err)
-			}
-			want := reportBySQL(t, raw, c.where, c.args)
-			if c.name != "nothing" && len(want) < 5 {
-				t.Fatalf("the statement gives %d rows; the case selects too little to test", len(want))
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("AuditQuery gives %d rows, the statement %d:\n got %s\nwant %s", len(got), len(want),
-					strings.Join(got, "\n     "), strings.Join(want, "\n     "))
-			}
-		})
+		for _, way := range []struct {
+			name   string
+			groups int
+		}{{"in Go", sqlite.AuditGoGroups}, {"past the groups held, in SQL", 3}} {
+			t.Run(c.name+"/"+way.name, func(t *testing.T) {
+				sqlite.SetAuditGoGroups(db, way.groups)
+				defer sqlite.SetAuditGoGroups(db, sqlite.AuditGoGroups)
+				fallbacks := sqlite.AuditSQLFallbacks(db)
+				var got []string
+				if err := db.AuditQuery(t.Context(), c.f, func(a *cordon.AuditAccess) error {
+					got = append(got, reportLine(a))
+					return nil
+				}); err != nil {
+					t.Fatalf("AuditQuery: %v", err)
+				}
+				want := reportBySQL(t, raw, c.where, c.args)
+				if c.name != "nothing" && len(want) < 5 {
+					t.Fatalf("the statement gives %d rows; the case selects too little to test", len(want))
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("AuditQuery gives %d rows, the statement %d:\n got %s\nwant %s", len(got), len(want),
+						strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+				}
+				if fell := sqlite.AuditSQLFallbacks(db) > fallbacks; fell != (len(want) > way.groups) {
+					t.Errorf("went to SQL: %v, with %d rows and %d groups held", fell, len(want), way.groups)
+				}
+			})
+		}
 	}
 	// A group that is both: entries resolved to account "n3" and entries
 	// logged, before resolution, about subject "n3". SQL gave its
@@ -186,4 +198,45 @@ func reportLine(a *cordon.AuditAccess) string {
 	}
 	return fmt.Sprintf("%q principal=%q account=%q unresolved=%v aliases=%q n=%d %s cats=%v %d..%d", a.Subject, a.Principal, a.Account, a.Unresolved,
 		a.Aliases, a.Count, strings.Join(acts, ","), a.Categories, a.First.UnixMicro(), a.Last.UnixMicro())
+}
+
+// TestAuditBySubjectManyAliases: every case of one username resolves to
+// its account, so a writer can log one account under thousands of
+// subjects; the group keeps each once, in time linear in the entries
+// (a search of the list per entry took 1.8 s at 40,000 spellings).
+func TestAuditBySubjectManyAliases(t *testing.T) {
+	db := openPath(t, filepath.Join(t.TempDir(), "cordon.db"))
+	start := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	const n = 20_000
+	var entries []*cordon.AuditEntry
+	for i := range n {
+		// Each subject twice, and 80 category lists, so both long
+		// lists take the map.
+		subject := fmt.Sprintf("alias-%05d", i%(n/2))
+		entries = append(entries, &cordon.AuditEntry{Leaf: []byte(fmt.Sprintf(`{"i":%d}`, i)), LeafHash: []byte(fmt.Sprintf("h%d", i)),
+			Time: start.Add(time.Duration(i) * time.Second), Principal: "svc-evil", Action: "read", Subject: subject,
+			Categories: []string{fmt.Sprintf("c%02d", i%80)}, Resolved: true, Account: "u-1"})
+	}
+	for chunk := range slices.Chunk(entries, 1000) {
+		if _, err := db.AppendAudit(t.Context(), chunk); err != nil {
+			t.Fatalf("AppendAudit: %v", err)
+		}
+	}
+	var got []*cordon.AuditAccess
+	if err := db.AuditQuery(t.Context(), cordon.AuditFilter{Principals: []string{"svc-evil"}, From: start, By: cordon.AuditBySubject}, func(a *cordon.AuditAccess) error {
+		got = append(got, a)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Count != n || len(got[0].Aliases) != n/2 || len(got[0].Categories) != 80 {
+		t.Fatalf("got %d rows; want one of %d entries, %d aliases each once, 80 categories: %+v", len(got), n, n/2, got)
+	}
+	seen := map[string]bool{}
+	for _, a := range got[0].Aliases {
+		if seen[a] {
+			t.Fatalf("alias %q twice", a)
+		}
+		seen[a] = true
+	}
 }

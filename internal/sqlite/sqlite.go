@@ -20,6 +20,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
@@ -43,6 +44,10 @@ type DB struct {
 	health stored.Health // whether the last write failed for want of storage
 	initMu sync.Mutex    // Initialise
 	hot    hotStmts      // the session hot paths' statements, prepared once
+	// auditGoGroups is AuditGoGroups (tests lower it); auditSQLFallbacks
+	// counts the queries that outgrew it.
+	auditGoGroups     int
+	auditSQLFallbacks atomic.Int64
 }
 
 var (
@@ -107,6 +112,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // first shared method).
 func withStore(db *DB) *DB {
 	db.Store = sqlstore.New(backend{db}, sqlstore.SQLite)
+	db.auditGoGroups = AuditGoGroups
 	return db
 }
 
