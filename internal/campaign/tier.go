@@ -101,7 +101,9 @@ const FreshFor = 3
 
 // tierPrune is the age past which Sample deletes a node's sample: a
 // node's id is new at each start, so restarts would otherwise pile up.
-const tierPrune = time.Hour
+// A day, on the writing node's clock: a node must be that far ahead to
+// delete its live peers' samples.
+const tierPrune = 24 * time.Hour
 
 // NewTier builds the tier's sampler for one node, which also counts the
 // service's paced re-logins (the logins that satisfied an auto ramp).

@@ -16,6 +16,7 @@ func tierTests() []subtest {
 		{"Refused", testTierSampleRefused},
 		{"StaleExcluded", testTierSamplesStale},
 		{"LateWriteKeepsNewer", testTierSampleLateWrite},
+		{"ClockSteppedBackReplaces", testTierSampleClockStep},
 		{"TwoNodesSummed", testTierSamplesSummed},
 	}
 }
@@ -142,6 +143,18 @@ func testTierSampleLateWrite(t *testing.T, s cordon.Store) {
 	got := tierSamplesSince(t, s, time.Time{})
 	if g, want := tierString(got), "n-a@2025-03-14T09:27:53.589793Z cap=50 logins=0 paced=0 shed=3 queued=0; "; g != want {
 		t.Errorf("TierSamples = %s, want %s", g, want)
+	}
+}
+
+// testTierSampleClockStep: a node whose clock ran 2 h ahead and was
+// stepped back replaces its future-dated sample (a late write is seconds
+// late, not hours), so its shedding reaches its peers again.
+func testTierSampleClockStep(t *testing.T, s cordon.Store) {
+	mustPutTierSample(t, s, cordon.TierSample{Node: "n-a", At: at(2 * time.Hour), Capacity: 50}, time.Time{})
+	mustPutTierSample(t, s, cordon.TierSample{Node: "n-a", At: at(time.Second), Capacity: 40, Shed: 2}, time.Time{})
+	got := tierSamplesSince(t, s, time.Time{})
+	if len(got) != 1 || !got[0].At.Equal(at(time.Second)) || got[0].Shed != 2 {
+		t.Errorf("TierSamples = %s, want n-a's sample after the step back (shed 2)", tierString(got))
 	}
 }
 

@@ -10,7 +10,10 @@ import (
 
 // PutTierSample stores a node's sample in place of its previous one
 // (cordon.CampaignStore). The upsert's WHERE keeps a later sample: a
-// write that arrives late never replaces a newer one.
+// write that arrives late never replaces a newer one — unless the stored
+// one is over stored.TierClockStep after the new, which a node's clock
+// stepped back (NTP) leaves: kept, it would never be replaced, and the
+// node's shedding would never reach its peers.
 func (s *Store) PutTierSample(ctx context.Context, ts *cordon.TierSample, prune time.Time) error {
 	if err := stored.CheckTierSample(ts); err != nil {
 		return err
@@ -23,8 +26,8 @@ func (s *Store) PutTierSample(ctx context.Context, ts *cordon.TierSample, prune 
 			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (node) DO UPDATE SET at = excluded.at, capacity = excluded.capacity, logins = excluded.logins,
 				paced = excluded.paced, shed = excluded.shed, queued = excluded.queued
-			WHERE tier_samples.at <= excluded.at`,
-			ts.Node, stored.Micros(ts.At), ts.Capacity, ts.Logins, ts.Paced, ts.Shed, int64(ts.Queued))
+			WHERE tier_samples.at <= excluded.at OR tier_samples.at > excluded.at + $8`,
+			ts.Node, stored.Micros(ts.At), ts.Capacity, ts.Logins, ts.Paced, ts.Shed, int64(ts.Queued), stored.TierClockStep.Microseconds())
 		return err
 	})
 }

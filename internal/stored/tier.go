@@ -2,6 +2,7 @@ package stored
 
 import (
 	"math"
+	"time"
 
 	"github.com/cordon-dev/cordon/internal/cordon"
 )
@@ -25,3 +26,8 @@ func CheckTierSample(s *cordon.TierSample) error {
 	}
 	return nil
 }
+
+// TierClockStep is how far a node's stored sample may be dated after its
+// new one before the new one replaces it anyway: a late write is seconds
+// late, a clock stepped back is more.
+const TierClockStep = time.Minute
