@@ -300,3 +300,14 @@ func TestStepBunching(t *testing.T) {
 		t.Errorf("a large tier: %v with Absorbs, %v without (%q)", b, a, why)
 	}
 }
+
+// TestSlotHoldsHorizon: every pace interval serve accepts (1 s up) gives
+// a slot whose 14-day forecast fits in a forecast's 2^20 slots.
+func TestSlotHoldsHorizon(t *testing.T) {
+	for _, every := range []time.Duration{time.Second, 1100 * time.Millisecond, 2 * time.Second, 30 * time.Second, time.Hour} {
+		a := []time.Duration{0, 13 * 24 * time.Hour}
+		if _, err := NewForecast(t0, a, Slot(every), 14*24*time.Hour); err != nil {
+			t.Errorf("pace every %v: slot %v: %v", every, Slot(every), err)
+		}
+	}
+}
