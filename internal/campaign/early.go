@@ -2,6 +2,8 @@ package campaign
 
 import (
 	"context"
+	"maps"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -17,11 +19,61 @@ import (
 const maxUnusualQueue = 10_000
 
 // unusualQueue holds the accounts seen from somewhere new since the last
-// flush, each once.
+// flush, each once, and the budget that drains it.
 type unusualQueue struct {
 	mu      sync.Mutex
 	pending map[string]bool
 	dropped int64
+	// rate is the admissions per second the flushes may make (0: no
+	// budget set, every sighting admitted at once); tokens what they may
+	// make now, refilled from last.
+	rate   float64
+	tokens float64
+	last   time.Time
+}
+
+// SightingShare is the share of the login tier's capacity that early
+// admissions of accounts seen from somewhere new may take: each of them
+// logs in again at once, outside the pace. A refresh from another network
+// is a thief's, or a phone's on its carrier rather than at home: without
+// a budget, a large cohort's phones would send a burst of re-logins the
+// pace never planned.
+const SightingShare = 0.05
+
+// SetSightingRate sets how many early admissions of sighted accounts the
+// flushes may make per second (at least one; the pacer sets it from the
+// tier's capacity at every step). Sightings beyond it wait in the queue,
+// where the ramp may well admit them first.
+func (s *Service) SetSightingRate(perSecond float64) {
+	q := &s.unusual
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if math.IsNaN(perSecond) || perSecond < 1 {
+		perSecond = 1
+	}
+	if q.rate == 0 {
+		q.tokens = perSecond // a second's worth to start
+	}
+	q.rate = perSecond
+}
+
+// allow says how many of want early admissions the budget lets the
+// flush at now make, and spends them.
+func (q *unusualQueue) allow(now time.Time, want int) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.rate == 0 {
+		return want
+	}
+	if !q.last.IsZero() && now.After(q.last) {
+		// At most ten seconds' worth saved up: a burst after a quiet spell
+		// stays small.
+		q.tokens = min(q.tokens+q.rate*now.Sub(q.last).Seconds(), 10*q.rate)
+	}
+	q.last = now
+	n := min(want, int(q.tokens))
+	q.tokens -= float64(n)
+	return n
 }
 
 // SeenUnusual notes that an account was seen from somewhere new: a password
@@ -53,8 +105,10 @@ func (s *Service) SeenUnusual(accountID string) {
 // whose ramp puts unusual addresses first, at now + pace.Lead: a gate that
 // holds a policy up to a lead old still decides as the server does, and
 // the store keeps an account's first early admission (cordon.MergeEarly),
-// so an admission never moves. It returns how many admissions it added;
-// accounts it could not store stay queued for the next flush.
+// so an admission never moves. It admits at most what the sighting budget
+// allows (SetSightingRate), smallest account id first; the others stay
+// queued, as do accounts it could not store. It returns how many
+// admissions it added.
 func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) {
 	q := &s.unusual
 	q.mu.Lock()
@@ -64,25 +118,31 @@ func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) 
 	if len(pending) == 0 {
 		return 0, nil
 	}
-	requeue := func() {
+	requeue := func(accounts []string) {
 		q.mu.Lock()
 		defer q.mu.Unlock()
 		if q.pending == nil {
 			q.pending = map[string]bool{}
 		}
-		for a := range pending {
+		for _, a := range accounts {
 			if len(q.pending) < maxUnusualQueue {
 				q.pending[a] = true
 			}
 		}
 	}
+	all := slices.Sorted(maps.Keys(pending))
 	cs, _, err := s.store.ActiveCampaigns(ctx)
 	if err != nil {
-		requeue()
+		requeue(all)
 		return 0, err
 	}
-	at := now.Add(pace.Lead).UTC().Truncate(time.Microsecond)
-	added := 0
+	// The campaigns that put unusual addresses first, and whom each
+	// holds (nil: whoever its cohort's rules match).
+	type target struct {
+		c     *cordon.Campaign
+		users map[string]bool
+	}
+	var targets []target
 	for _, c := range cs {
 		if c.State != cordon.StateActive || c.Ramp == nil || c.Ramp.Priority == nil || !c.Ramp.Priority.UnusualAddresses {
 			continue
@@ -97,9 +157,28 @@ func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) 
 				users[u] = true
 			}
 		}
+		targets = append(targets, target{c, users})
+	}
+	// Only a sighting some campaign would admit spends the budget; the
+	// rest are dropped, as there is nothing to bring forward.
+	var candidates []string
+	for _, a := range all {
+		for _, t := range targets {
+			if t.users == nil || t.users[a] {
+				candidates = append(candidates, a)
+				break
+			}
+		}
+	}
+	n := q.allow(now, len(candidates))
+	admit := candidates[:n]
+	requeue(candidates[n:])
+	at := now.Add(pace.Lead).UTC().Truncate(time.Microsecond)
+	added := 0
+	for _, t := range targets {
 		var adds []cordon.EarlyAdmission
-		for a := range pending {
-			if users != nil && !users[a] {
+		for _, a := range admit {
+			if t.users != nil && !t.users[a] {
 				continue // not in the cohort: an admission would change nothing
 			}
 			adds = append(adds, cordon.EarlyAdmission{Account: a, At: at, Why: cordon.AdmitUnusualAddress})
@@ -107,17 +186,17 @@ func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) 
 		if len(adds) == 0 {
 			continue
 		}
-		n, _, err := s.store.AdmitEarly(ctx, c.ID, adds)
+		k, _, err := s.store.AdmitEarly(ctx, t.c.ID, adds)
 		if cordon.ErrorCode(err) == cordon.ECodeConflict {
 			continue // paused, ended or changed meanwhile
 		}
 		if err != nil {
-			requeue()
+			requeue(admit)
 			return added, err
 		}
-		added += n
-		if n > 0 {
-			s.log.Info("admitted early: seen from somewhere new", "campaign", c.ID, "accounts", n)
+		added += k
+		if k > 0 {
+			s.log.Info("admitted early: seen from somewhere new", "campaign", t.c.ID, "accounts", k)
 		}
 	}
 	if added > 0 {

@@ -201,3 +201,43 @@ func TestUnusualQueueBounded(t *testing.T) {
 		t.Errorf("FlushUnusual with no campaign = %d, %v", n, err)
 	}
 }
+
+// TestSightingBudget: early admissions of sighted accounts take at most
+// the budget the pacer sets (SightingShare of the capacity): at 2 a
+// second, five sightings go 2, then none at the same instant, then 2 a
+// second later and the last after another; a quiet minute saves up ten
+// seconds' worth at most.
+func TestSightingBudget(t *testing.T) {
+	e, c := priorityEnv(t)
+	e.clk.Advance(2 * time.Hour) // the ramp runs
+	e.svc.SetSightingRate(2)
+	for i := 150; i < 155; i++ {
+		e.svc.SeenUnusual(e.ids[fmt.Sprintf("user%d", i)])
+	}
+	flush := func(want int) {
+		t.Helper()
+		if n, err := e.svc.FlushUnusual(t.Context(), e.clk.Now()); err != nil || n != want {
+			t.Fatalf("FlushUnusual at %v = %d, %v; want %d", e.clk.Now(), n, err, want)
+		}
+	}
+	flush(2)
+	flush(0)
+	e.clk.Advance(time.Second)
+	flush(2)
+	e.clk.Advance(time.Second)
+	flush(1)
+	got, _ := e.svc.Get(t.Context(), c.ID)
+	if p := campaign.Priorities(got); p.UnusualAddress != 5 {
+		t.Errorf("priorities %+v, want the five sighted users admitted early", p)
+	}
+	// A quiet minute saves ten seconds' worth, not sixty.
+	e.clk.Advance(time.Minute)
+	for i := 100; i < 130; i++ {
+		e.svc.SeenUnusual(e.ids[fmt.Sprintf("user%d", i)])
+	}
+	flush(20)
+	// The pacer's rate is at least one a second, whatever the capacity.
+	e.svc.SetSightingRate(0)
+	e.clk.Advance(time.Second)
+	flush(1)
+}

@@ -171,6 +171,7 @@ func (p *Pacer) Run(ctx context.Context, tier *Tier) {
 		case <-t.C:
 			now := p.svc.clock.Now()
 			sig := tier.Sample(ctx, now)
+			p.svc.SetSightingRate(SightingShare * sig.Capacity)
 			if _, err := p.Step(ctx, now, sig); err != nil && ctx.Err() == nil {
 				p.svc.log.Warn("pace step", "err", err)
 			}
