@@ -58,6 +58,13 @@ type Tier struct {
 // hashed 36–41/s when saturated, and the ramp shed.
 const SaturatedFor = 10 * time.Minute
 
+// SaturatedGrowth is how much more than a saturated pool's throughput
+// each later interval in which the pool kept up trusts: 5 % an interval,
+// so a figure measured while the machine's other work peaked does not
+// hold the pace down for all of SaturatedFor, and the pace (at its
+// target share) reaches the pool's true throughput again only slowly.
+const SaturatedGrowth = 1.05
+
 // TierConfig is what a Tier measures and how it shares it.
 type TierConfig struct {
 	// Node is this node's id; its sample is stored under it (empty: a
@@ -177,6 +184,7 @@ func (t *Tier) Sample(ctx context.Context, now time.Time) pace.Signals {
 func (t *Tier) measure(ctx context.Context, now time.Time) cordon.TierSample {
 	l, paced := t.load(), t.paced()
 	s := cordon.TierSample{Node: t.node, At: now}
+	saturated := false
 	if dt := now.Sub(t.at).Seconds(); !t.at.IsZero() && dt > 0 {
 		done, shed := l.Done-t.last.Done, l.Shed-t.last.Shed
 		s.Logins = float64(done+shed) / dt
@@ -194,6 +202,7 @@ func (t *Tier) measure(ctx context.Context, now time.Time) cordon.TierSample {
 			t.perOp = perOp
 			if l.Slots > 0 && busy.Seconds() >= 0.9*float64(l.Slots)*dt {
 				t.saturated, t.saturatedAt = float64(done)/dt, now
+				saturated = true
 			}
 		case t.probe != nil:
 			// Idle: a hash timed at start, or minutes ago, says nothing of
@@ -214,6 +223,13 @@ func (t *Tier) measure(ctx context.Context, now time.Time) cordon.TierSample {
 		s.Capacity = float64(min(l.Slots, t.procs)) / t.perOp.Seconds()
 	}
 	if !t.saturatedAt.IsZero() && now.Sub(t.saturatedAt) < SaturatedFor {
+		if !saturated && !t.at.IsZero() {
+			// The pool kept up: what it did when saturated may have been
+			// a busy moment of the machine's. Trust a little more each
+			// interval, until it saturates again (and is measured) or the
+			// cap lapses.
+			t.saturated *= SaturatedGrowth
+		}
 		s.Capacity = min(s.Capacity, t.saturated)
 	}
 	s.Queued = l.Waiting

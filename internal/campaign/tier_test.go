@@ -239,7 +239,8 @@ func TestTierProbes(t *testing.T) {
 // TestTierSaturatedCaps: a window with both slots busy throughout hashed
 // 30/s; in the next, quieter window each hash ran alone on a core and
 // took 25 ms, which the cores ÷ one hash's time would make 80/s. The
-// capacity stays what the saturated pool did, for SaturatedFor.
+// capacity stays near what the saturated pool did, trusted 5 % more each
+// interval it keeps up, for SaturatedFor.
 func TestTierSaturatedCaps(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		t.Skip("the pool's two slots need two cores")
@@ -255,8 +256,13 @@ func TestTierSaturatedCaps(t *testing.T) {
 	}
 	e.clk.Advance(10 * time.Second)
 	l.Done, l.Busy = 500, 25*time.Second
-	if sig := tier.Sample(t.Context(), e.clk.Now()); math.Abs(sig.Capacity-30) > 1e-9 {
-		t.Errorf("after a saturated window: capacity %v, want 30 (not 80)", sig.Capacity)
+	if sig := tier.Sample(t.Context(), e.clk.Now()); math.Abs(sig.Capacity-30*campaign.SaturatedGrowth) > 1e-9 {
+		t.Errorf("after a saturated window: capacity %v, want 31.5 (30, trusted 5 %% more, not 80)", sig.Capacity)
+	}
+	e.clk.Advance(10 * time.Second)
+	l.Done, l.Busy = 600, 27500*time.Millisecond
+	if sig := tier.Sample(t.Context(), e.clk.Now()); math.Abs(sig.Capacity-30*campaign.SaturatedGrowth*campaign.SaturatedGrowth) > 1e-9 {
+		t.Errorf("two intervals after: capacity %v, want 33.075", sig.Capacity)
 	}
 	e.clk.Advance(campaign.SaturatedFor)
 	l.Done, l.Busy = 700, 30*time.Second
