@@ -358,18 +358,9 @@ func auditVerify(ctx context.Context, c *adminclient.Client, keys []string, held
 		return fmt.Errorf("the server sent no log size with its entries")
 	}
 	n = min(n, served.LogSize)
-	// Lines are read here and decoded on every core (audit.VerifyLines).
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 1<<20), 1<<20)
-	next := func() ([]byte, error) {
-		if !sc.Scan() {
-			if err := sc.Err(); err != nil {
-				return nil, err
-			}
-			return nil, io.EOF
-		}
-		return bytes.Clone(sc.Bytes()), nil
-	}
+	// Lines are split here and decoded on every core (audit.VerifyLines).
+	lines := &lineReader{r: resp.Body}
+	next := lines.next
 	decode := func(line []byte) (audit.StoredEntry, error) {
 		// As json.Unmarshal reads it, without reflection for the lines
 		// the server writes.
@@ -637,4 +628,60 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
+}
+
+// lineReader splits a stream into lines as bufio.Scanner's ScanLines does
+// (no newline, no carriage return before it, a last line without one,
+// at most maxExportLine bytes), without a copy per line: it reads into
+// blocks of exportBlock bytes, each a new buffer, and hands out slices of
+// them, which stay valid after later calls. A line a block's end cuts is
+// carried into the next block.
+type lineReader struct {
+	r     io.Reader
+	block []byte // the current block; bytes from len(block) on are unread
+	pos   int    // where the next line starts in block
+	err   error  // the reader's error, once it gave one
+}
+
+const (
+	exportBlock   = 1 << 20
+	maxExportLine = 1 << 20
+)
+
+func (l *lineReader) next() ([]byte, error) {
+	for {
+		rest := l.block[l.pos:]
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 && i <= maxExportLine {
+			l.pos += i + 1
+			return dropCR(rest[:i:i]), nil
+		}
+		if len(rest) > maxExportLine {
+			return nil, bufio.ErrTooLong
+		}
+		if l.err != nil {
+			if len(rest) > 0 && l.err == io.EOF {
+				l.pos = len(l.block)
+				return dropCR(rest), nil
+			}
+			return nil, l.err
+		}
+		if len(l.block) == cap(l.block) {
+			// Full: a new block, starting with the cut line.
+			block := make([]byte, len(rest), max(exportBlock, 2*len(rest)))
+			copy(block, rest)
+			l.block, l.pos = block, 0
+		}
+		n, err := l.r.Read(l.block[len(l.block):cap(l.block)])
+		l.block = l.block[:len(l.block)+n]
+		if err != nil {
+			l.err = err
+		}
+	}
+}
+
+func dropCR(line []byte) []byte {
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		return line[: len(line)-1 : len(line)-1]
+	}
+	return line
 }

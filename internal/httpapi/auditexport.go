@@ -28,11 +28,13 @@ func AppendEntryLine(b []byte, e *cordon.AuditEntry) ([]byte, error) {
 	b = append(b, `,"leaf_hash":`...)
 	b = appendBase64(b, e.LeafHash)
 	b = append(b, `,"indexed":{"time":`...)
-	t, err := e.Time.MarshalJSON()
+	// As Time.MarshalJSON writes it, without its allocation.
+	b = append(b, '"')
+	b, err := e.Time.AppendText(b)
 	if err != nil {
 		return nil, err
 	}
-	b = append(b, t...)
+	b = append(b, '"')
 	b = append(b, `,"principal":`...)
 	b = appendJSONString(b, e.Principal)
 	b = append(b, `,"action":`...)
@@ -95,7 +97,9 @@ func ParseEntryLine(line []byte) (EntryView, error) {
 }
 
 // parseEntryFast reads a line in exactly AppendEntryLine's form with
-// strings free of escapes; ok is false for anything else.
+// strings free of escapes; ok is false for anything else. A line costs a
+// few allocations, not one per field: the leaf and its hash share one
+// buffer, and the strings are slices of one copy of the line's tail.
 func parseEntryFast(line []byte) (v EntryView, ok bool) {
 	p := entryParser{b: line}
 	if !p.lit(`{"index":`) {
@@ -104,10 +108,15 @@ func parseEntryFast(line []byte) (v EntryView, ok bool) {
 	if v.Index, ok = p.uint(); !ok || !p.lit(`,"leaf":`) {
 		return v, false
 	}
-	if v.Leaf, ok = p.base64(); !ok || !p.lit(`,"leaf_hash":`) {
+	leaf, ok := p.quoted()
+	if !ok || !p.lit(`,"leaf_hash":`) {
 		return v, false
 	}
-	if v.LeafHash, ok = p.base64(); !ok || !p.lit(`,"indexed":{"time":`) {
+	hash, ok := p.quoted()
+	if !ok || !p.lit(`,"indexed":{"time":`) {
+		return v, false
+	}
+	if v.Leaf, v.LeafHash, ok = decodeBase64Pair(leaf, hash); !ok {
 		return v, false
 	}
 	quoted := p.b
@@ -120,6 +129,8 @@ func parseEntryFast(line []byte) (v EntryView, ok bool) {
 	if err := x.Time.UnmarshalJSON(quoted[:len(ts)+2]); err != nil || !p.lit(`,"principal":`) {
 		return v, false
 	}
+	// The strings below are slices of one string, the rest of the line.
+	p.s = string(p.b)
 	if x.Principal, ok = p.str(); !ok || !p.lit(`,"action":`) {
 		return v, false
 	}
@@ -133,7 +144,7 @@ func parseEntryFast(line []byte) (v EntryView, ok bool) {
 		if !p.lit("[") {
 			return v, false
 		}
-		x.Categories = []string{}
+		x.Categories = make([]string, 0, 4)
 		for !p.lit("]") {
 			if len(x.Categories) > 0 && !p.lit(",") {
 				return v, false
@@ -155,7 +166,12 @@ func parseEntryFast(line []byte) (v EntryView, ok bool) {
 	return v, p.lit("}}") && len(p.b) == 0
 }
 
-type entryParser struct{ b []byte }
+// entryParser reads a line from its start; once s holds a copy of what
+// was left of it, str slices s rather than allocating.
+type entryParser struct {
+	b []byte
+	s string
+}
 
 func (p *entryParser) lit(s string) bool {
 	if !bytes.HasPrefix(p.b, []byte(s)) {
@@ -205,21 +221,55 @@ func (p *entryParser) raw() ([]byte, bool) {
 	return s, true
 }
 
-func (p *entryParser) str() (string, bool) {
-	s, ok := p.raw()
-	return string(s), ok
+// quoted reads a quoted string up to its first quote, unchecked: for
+// base64, whose decoding refuses every byte raw refuses but the two it
+// skips (decodeBase64Pair).
+func (p *entryParser) quoted() ([]byte, bool) {
+	if len(p.b) == 0 || p.b[0] != '"' {
+		return nil, false
+	}
+	end := bytes.IndexByte(p.b[1:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	s := p.b[1 : 1+end]
+	p.b = p.b[end+2:]
+	return s, true
 }
 
-// base64 reads a string of standard base64, as []byte decodes it (null
-// and other forms go to json.Unmarshal).
-func (p *entryParser) base64() ([]byte, bool) {
+// str reads a string as raw does.
+func (p *entryParser) str() (string, bool) {
+	rest := len(p.b)
 	s, ok := p.raw()
 	if !ok {
-		return nil, false
+		return "", false
 	}
-	out, err := base64.StdEncoding.AppendDecode(make([]byte, 0, base64.StdEncoding.DecodedLen(len(s))), s)
+	if p.s == "" {
+		return string(s), true
+	}
+	// s starts 1 byte (its quote) into what was left.
+	at := len(p.s) - rest + 1
+	return p.s[at : at+len(s)], true
+}
+
+// decodeBase64Pair decodes two strings of standard base64, as []byte
+// decodes them (null and other forms go to json.Unmarshal), into one
+// buffer. The decoder refuses any byte outside its alphabet, escapes,
+// control bytes and non-ASCII included, except CR and LF, which it skips
+// and JSON refuses raw: those are refused here.
+func decodeBase64Pair(a, b []byte) (da, db []byte, ok bool) {
+	if bytes.ContainsAny(a, "\r\n") || bytes.ContainsAny(b, "\r\n") {
+		return nil, nil, false
+	}
+	enc := base64.StdEncoding
+	buf := make([]byte, 0, enc.DecodedLen(len(a))+enc.DecodedLen(len(b)))
+	buf, err := enc.AppendDecode(buf, a)
 	if err != nil {
-		return nil, false
+		return nil, nil, false
 	}
-	return out, true
+	n := len(buf)
+	if buf, err = enc.AppendDecode(buf, b); err != nil {
+		return nil, nil, false
+	}
+	return buf[:n:n], buf[n:len(buf):len(buf)], true
 }

@@ -86,6 +86,10 @@ func TestParseEntryLineOddLines(t *testing.T) {
 		strings.Replace(good, `"index":5,`, `"index":5 ,`, 1),
 		strings.Replace(good, `eyJ4IjoxfQ==`, `eyJ4IjoxfQ`, 1),
 		strings.Replace(good, `eyJ4IjoxfQ==`, `eyJ4Ijox\nfQ==`, 1),
+		// Raw CR and LF, which base64 skips and JSON refuses in a string.
+		strings.Replace(good, `eyJ4IjoxfQ==`, "eyJ4Ijox\nfQ==", 1),
+		strings.Replace(good, `"AAE="`, "\"AA\rE=\"", 1),
+		strings.Replace(good, `eyJ4IjoxfQ==`, "eyJ4Ijox\xfffQ==", 1),
 		strings.Replace(good, `"AAE="`, `null`, 1),
 		strings.Replace(good, `2026-11-29T10:00:00Z`, `2026-11-29 10:00:00Z`, 1),
 		strings.Replace(good, `2026-11-29T10:00:00Z`, `2026-11-29T10:00:00+24:00`, 1),
