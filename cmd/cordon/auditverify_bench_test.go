@@ -19,6 +19,7 @@ import (
 
 	"github.com/cordon-dev/cordon/internal/adminclient"
 	"github.com/cordon-dev/cordon/internal/audit"
+	"github.com/cordon-dev/cordon/internal/benchutil"
 	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/sqlite"
 	"golang.org/x/mod/sumdb/note"
@@ -77,14 +78,14 @@ func verifyCases(b *testing.B, m *Main) {
 	b.Run("path=server", func(b *testing.B) {
 		var out bytes.Buffer
 		b.ReportAllocs()
-		cpu := startCPU()
+		cpu := benchutil.Start()
 		for b.Loop() {
 			out.Reset()
 			if err := auditVerify(ctx, c, []string{key}, "", nil, &out, io.Discard); err != nil {
 				b.Fatalf("auditVerify: %v", err)
 			}
 		}
-		cpu.report(b)
+		cpu.ReportCPU(b, "cpu-µs/op")
 		var origin string
 		var n uint64
 		if _, err := fmt.Sscanf(out.String(), "ok: %s holds %d entries", &origin, &n); err != nil {
@@ -99,13 +100,13 @@ func verifyCases(b *testing.B, m *Main) {
 		}
 		var rep audit.Report
 		b.ReportAllocs()
-		cpu := startCPU()
+		cpu := benchutil.Start()
 		for b.Loop() {
 			if rep, err = verifyStore(ctx, m.store, v); err != nil {
 				b.Fatalf("verify from the store: %v", err)
 			}
 		}
-		cpu.report(b)
+		cpu.ReportCPU(b, "cpu-µs/op")
 		if rep.Proven == 0 || rep.Entries < rep.Proven {
 			b.Fatalf("report = %d entries, %d proven", rep.Entries, rep.Proven)
 		}
