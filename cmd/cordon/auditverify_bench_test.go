@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -267,20 +266,8 @@ func bigAuditLog(b *testing.B) string {
 // another schema is not taken for this one.
 func fixtureSchemaKey(b *testing.B) (string, error) {
 	const generatorVersion = 3 // internal/sqlite's auditLogVersion
-	path := filepath.Join(b.TempDir(), "schema.db")
-	db, err := sqlite.Open(context.Background(), path)
+	schema, err := sqlite.Schema(context.Background(), b.TempDir())
 	if err != nil {
-		return "", err
-	}
-	db.Close()
-	raw, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		return "", err
-	}
-	defer raw.Close()
-	var schema string
-	if err := raw.QueryRow(`SELECT group_concat(name || ':' || sql, ';') FROM
-		(SELECT name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY name)`).Scan(&schema); err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256([]byte(strconv.Itoa(generatorVersion) + "\n" + schema))
