@@ -120,7 +120,9 @@ func TestRefreshFromSomewhereNewOverHTTP(t *testing.T) {
 		}
 		return r.body["why"].(string)
 	}
-	// serve flushes the sightings every second (real time).
+	// serve flushes the sightings every second (real time), at most one
+	// a second (by the server's clock, this fake one) until its pacer
+	// measures the tier.
 	deadline := time.Now().Add(10 * time.Second)
 	for _, s := range steps {
 		if !s.wantSeen {
@@ -130,6 +132,7 @@ func TestRefreshFromSomewhereNewOverHTTP(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s, refreshed from elsewhere, not admitted early within 10 s: %s", s.user, why(s.user))
 			}
+			clk.Advance(100 * time.Millisecond)
 			time.Sleep(50 * time.Millisecond)
 		}
 	}

@@ -320,6 +320,10 @@ func (m *Main) start() {
 	go m.pace(watchCtx, c)
 	// Accounts seen from somewhere new (a login, a refresh) go first in a ramp that
 	// asks for it, a lead after they were seen: flushed each second.
+	// Sightings drain at one a second until the pacer measures the tier
+	// and sets this node's share (campaign.SightingShare), or for good if
+	// it cannot.
+	m.Campaigns.SetSightingRate(1)
 	go m.Campaigns.RunUnusual(watchCtx, time.Second)
 	con, err := console.New(console.Config{Store: m.store, Campaigns: m.Campaigns, Incidents: m.Incidents, Audit: m.Audit, Notices: m.Notices, Alerts: m.Alerts, Hasher: m.hasher,
 		Clock: c.Clock, Log: c.Log, FourEyes: c.FourEyes, Closing: watchCtx, ClientAddr: c.TrustedProxies.Addr,

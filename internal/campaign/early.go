@@ -1,9 +1,9 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"maps"
-	"math"
 	"slices"
 	"sync"
 	"time"
@@ -21,8 +21,11 @@ const maxUnusualQueue = 10_000
 // unusualQueue holds the accounts seen from somewhere new since the last
 // flush, each once, and the budget that drains it.
 type unusualQueue struct {
-	mu      sync.Mutex
-	pending map[string]bool
+	mu sync.Mutex
+	// pending maps each account to when it was first queued (a sequence
+	// number): the flushes take the oldest first.
+	pending map[string]uint64
+	seq     uint64
 	dropped int64
 	// rate is the admissions per second the flushes may make (0: no
 	// budget set, every sighting admitted at once); tokens what they may
@@ -48,13 +51,15 @@ func (s *Service) SetSightingRate(perSecond float64) {
 	q := &s.unusual
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if math.IsNaN(perSecond) || perSecond < 1 {
+	if !(perSecond >= 1) { // NaN too
 		perSecond = 1
 	}
+	perSecond = min(perSecond, 1e9)
 	if q.rate == 0 {
 		q.tokens = perSecond // a second's worth to start
 	}
 	q.rate = perSecond
+	q.tokens = min(q.tokens, 10*q.rate)
 }
 
 // allow says how many of want early admissions the budget lets the
@@ -92,13 +97,17 @@ func (s *Service) SeenUnusual(accountID string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.pending == nil {
-		q.pending = map[string]bool{}
+		q.pending = map[string]uint64{}
 	}
-	if len(q.pending) >= maxUnusualQueue && !q.pending[accountID] {
+	if _, queued := q.pending[accountID]; queued {
+		return // keeps its place
+	}
+	if len(q.pending) >= maxUnusualQueue {
 		q.dropped++
 		return
 	}
-	q.pending[accountID] = true
+	q.seq++
+	q.pending[accountID] = q.seq
 }
 
 // FlushUnusual admits the queued accounts early in every active campaign
@@ -106,8 +115,8 @@ func (s *Service) SeenUnusual(accountID string) {
 // holds a policy up to a lead old still decides as the server does, and
 // the store keeps an account's first early admission (cordon.MergeEarly),
 // so an admission never moves. It admits at most what the sighting budget
-// allows (SetSightingRate), smallest account id first; the others stay
-// queued, as do accounts it could not store. It returns how many
+// allows (SetSightingRate), the oldest sighting first; the others keep
+// their places in the queue, as do accounts it could not store. It returns how many
 // admissions it added.
 func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) {
 	q := &s.unusual
@@ -118,19 +127,28 @@ func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) 
 	if len(pending) == 0 {
 		return 0, nil
 	}
+	// Put accounts back in their places (ahead of those seen since); past
+	// the bound, count them dropped.
 	requeue := func(accounts []string) {
 		q.mu.Lock()
 		defer q.mu.Unlock()
 		if q.pending == nil {
-			q.pending = map[string]bool{}
+			q.pending = map[string]uint64{}
 		}
 		for _, a := range accounts {
-			if len(q.pending) < maxUnusualQueue {
-				q.pending[a] = true
+			if _, ok := q.pending[a]; ok {
+				q.pending[a] = min(q.pending[a], pending[a])
+				continue
 			}
+			if len(q.pending) >= maxUnusualQueue {
+				q.dropped++
+				continue
+			}
+			q.pending[a] = pending[a]
 		}
 	}
-	all := slices.Sorted(maps.Keys(pending))
+	// Oldest sighting first.
+	all := slices.SortedFunc(maps.Keys(pending), func(a, b string) int { return cmp.Compare(pending[a], pending[b]) })
 	cs, _, err := s.store.ActiveCampaigns(ctx)
 	if err != nil {
 		requeue(all)
@@ -139,8 +157,8 @@ func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) 
 	// The campaigns that put unusual addresses first, and whom each
 	// holds (nil: whoever its cohort's rules match).
 	type target struct {
-		c     *cordon.Campaign
-		users map[string]bool
+		c            *cordon.Campaign
+		users, early map[string]bool
 	}
 	var targets []target
 	for _, c := range cs {
@@ -157,14 +175,20 @@ func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) 
 				users[u] = true
 			}
 		}
-		targets = append(targets, target{c, users})
+		early := make(map[string]bool, len(c.Early))
+		for _, e := range c.Early {
+			early[e.Account] = true
+		}
+		targets = append(targets, target{c, users, early})
 	}
-	// Only a sighting some campaign would admit spends the budget; the
+	// Only a sighting some campaign would admit spends the budget: not an
+	// account outside every cohort, nor one each campaign admitted early
+	// already (a phone re-sighted at every refresh on its carrier). The
 	// rest are dropped, as there is nothing to bring forward.
 	var candidates []string
 	for _, a := range all {
 		for _, t := range targets {
-			if t.users == nil || t.users[a] {
+			if (t.users == nil || t.users[a]) && !t.early[a] {
 				candidates = append(candidates, a)
 				break
 			}
@@ -178,8 +202,8 @@ func (s *Service) FlushUnusual(ctx context.Context, now time.Time) (int, error) 
 	for _, t := range targets {
 		var adds []cordon.EarlyAdmission
 		for _, a := range admit {
-			if t.users != nil && !t.users[a] {
-				continue // not in the cohort: an admission would change nothing
+			if t.users != nil && !t.users[a] || t.early[a] {
+				continue // not in the cohort, or in early already: an admission would change nothing
 			}
 			adds = append(adds, cordon.EarlyAdmission{Account: a, At: at, Why: cordon.AdmitUnusualAddress})
 		}

@@ -240,4 +240,34 @@ func TestSightingBudget(t *testing.T) {
 	e.svc.SetSightingRate(0)
 	e.clk.Advance(time.Second)
 	flush(1)
+	// The oldest sighting goes first, whatever its id; an account already
+	// admitted early, seen again at every refresh, spends nothing.
+	e.clk.Advance(time.Minute)
+	e.svc.SetSightingRate(1)
+	for range 30 { // drain what is left of the thirty
+
+		e.clk.Advance(time.Second)
+		if _, err := e.svc.FlushUnusual(t.Context(), e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ten seconds' worth saved up, twelve sighted: the first ten sighted
+	// go, in whatever order their ids sort; re-sightings of an account
+	// admitted early already spend nothing.
+	var order []string
+	for i := 60; i < 72; i++ {
+		name := fmt.Sprintf("user%d", i)
+		order = append(order, name)
+		e.svc.SeenUnusual(e.ids[name])
+		e.svc.SeenUnusual(e.ids["user150"]) // admitted early above
+	}
+	e.clk.Advance(time.Minute)
+	flush(10)
+	got, _ = e.svc.Get(t.Context(), c.ID)
+	for k, name := range order {
+		a, err := e.svc.AdmissionOf(t.Context(), got, name)
+		if early := err == nil && a.Why == cordon.AdmitUnusualAddress; early != (k < 10) {
+			t.Errorf("%s, sighted %d of 12: admitted early %v (%+v, %v)", name, k+1, early, a, err)
+		}
+	}
 }

@@ -171,7 +171,8 @@ func (p *Pacer) Run(ctx context.Context, tier *Tier) {
 		case <-t.C:
 			now := p.svc.clock.Now()
 			sig := tier.Sample(ctx, now)
-			p.svc.SetSightingRate(SightingShare * sig.Capacity)
+			// Each node flushes its own sightings: its share of the tier's.
+			p.svc.SetSightingRate(SightingShare * sig.Capacity / float64(max(sig.Nodes, 1)))
 			if _, err := p.Step(ctx, now, sig); err != nil && ctx.Err() == nil {
 				p.svc.log.Warn("pace step", "err", err)
 			}

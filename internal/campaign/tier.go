@@ -166,6 +166,7 @@ func (t *Tier) Sample(ctx context.Context, now time.Time) pace.Signals {
 		t.log.Warn("login tier: cannot share this node's sample; pacing on it alone", "err", err)
 	}
 	sig, n := pace.Sum(samples, now, t.fresh, t.queue)
+	sig.Nodes = n
 	if n > 1 {
 		t.shared = true
 	}
@@ -175,6 +176,7 @@ func (t *Tier) Sample(ctx context.Context, now time.Time) pace.Signals {
 		sig.Paced *= t.nodes
 		sig.Shed *= t.nodes
 		sig.Absorbs *= t.nodes
+		sig.Nodes = int(t.nodes)
 	}
 	return sig
 }

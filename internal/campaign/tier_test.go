@@ -40,6 +40,9 @@ func TestTierSignals(t *testing.T) {
 	approx("capacity from calibration", sig.Capacity, nodes/0.02)
 	// What random bunching leaves is each node's (50/s, 4 waiting).
 	approx("absorbs", sig.Absorbs, nodes*pace.Absorbs(50, 4))
+	if sig.Nodes != nodes {
+		t.Errorf("nodes = %d, want %d (--pace-nodes)", sig.Nodes, nodes)
+	}
 	approx("logins at the first sample", sig.Logins, 0)
 
 	// 10 s: 100 hashes of 30 ms on one slot (0.3 of a core), 5 refused,

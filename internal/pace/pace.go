@@ -49,6 +49,9 @@ type Signals struct {
 	Shed float64
 	// Queued is the number of logins waiting for a hashing slot.
 	Queued int
+	// Nodes is how many nodes the figures sum (what each node's own
+	// share of the tier is); 0 when unknown.
+	Nodes int
 	// Absorbs is the most logins per second the tier takes without
 	// shedding when they arrive at random (Absorbs, summed over the
 	// nodes); zero when unknown, and then only the target caps the pace.
