@@ -164,14 +164,7 @@ func (s *Store) SetCampaignPace(ctx context.Context, id string, prev, next *cord
 		r := *cur.Ramp
 		r.Pace = next
 		cur.Ramp = &r
-		doc, _, err := stored.EncodeCampaign(cur)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET document = $1 WHERE id = $2`, string(doc), id); err != nil {
-			return err
-		}
-		version, err = bumpPolicyVersion(ctx, tx)
+		version, err = rewriteCampaign(ctx, tx, cur)
 		return err
 	})
 	if err != nil {
@@ -198,20 +191,26 @@ func (s *Store) AdmitEarly(ctx context.Context, id string, adds []cordon.EarlyAd
 			return tx.QueryRow(ctx, `SELECT version FROM policy_version WHERE id = 1`).Scan(&version)
 		}
 		cur.Early = early
-		doc, _, err := stored.EncodeCampaign(cur)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE campaigns SET document = $1 WHERE id = $2`, string(doc), id); err != nil {
-			return err
-		}
-		version, err = bumpPolicyVersion(ctx, tx)
+		version, err = rewriteCampaign(ctx, tx, cur)
 		return err
 	})
 	if err != nil {
 		return 0, 0, err
 	}
 	return added, version, nil
+}
+
+// rewriteCampaign stores c's document in place of its row's, inside tx,
+// and bumps the policy version every enforcement point follows.
+func rewriteCampaign(ctx context.Context, tx Querier, c *cordon.Campaign) (uint64, error) {
+	doc, _, err := stored.EncodeCampaign(c)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE campaigns SET document = $1 WHERE id = $2`, string(doc), c.ID); err != nil {
+		return 0, err
+	}
+	return bumpPolicyVersion(ctx, tx)
 }
 
 // appendTrail adds t as the campaign's next trail entry. Its callers hold
