@@ -311,6 +311,12 @@ func (o *Outbox) deliver(ctx context.Context, m *cordon.MailMessage) {
 			o.fail(rec, m, err.Error())
 			return
 		}
+		if err != nil && ctx.Err() != nil {
+			// Cut mid-render by a stopping worker (the renderer's store
+			// call saw the cancel): like a cut send, due again at once.
+			o.retry(rec, m, 0, "worker stopped mid-render; put back")
+			return
+		}
 		if err != nil {
 			o.retry(rec, m, o.backoff(m.Attempts), "not rendered: "+err.Error())
 			return

@@ -498,3 +498,50 @@ func TestOutboxNeverSendsOnASpentLease(t *testing.T) {
 		t.Error("a lease shorter than two send timeouts was accepted")
 	}
 }
+
+// TestOutboxStopMidRenderPutsBackDueNow stops a worker while a renderer
+// waits on its store (a reset link being minted): the message must be due
+// again at once, as for a cut send, not after a failed attempt's backoff.
+// CI caught the end-to-end test losing a reset link this way.
+func TestOutboxStopMidRenderPutsBackDueNow(t *testing.T) {
+	r := mailtest.Start(t)
+	st := memstore.New()
+	clk := clock.NewFake(t0)
+	rendering := make(chan struct{}, 1)
+	a, err := outbox.New(outbox.Config{Store: st, Sender: sender(t, r), Clock: clk, Owner: "node-a", Renderers: map[string]outbox.Renderer{
+		"reset": func(ctx context.Context, m *cordon.MailMessage) (string, error) {
+			rendering <- struct{}{}
+			<-ctx.Done() // the store call the stop cuts
+			return "", fmt.Errorf("mint link: %w", ctx.Err())
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Enqueue(t.Context(), []outbox.Message{{Key: "reset:c-1:u-1", To: "a@example.org", Subject: "Reset", Text: "Open {link}"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	<-rendering
+	stop()
+	<-done
+	m, err := st.MailByKey(t.Context(), "reset:c-1:u-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.State != cordon.MailQueued || m.NextAt.After(clk.Now()) {
+		t.Fatalf("after a stop mid-render: state %s, next %v (now %v); want queued and due now", m.State, m.NextAt, clk.Now())
+	}
+	b, err := outbox.New(outbox.Config{Store: st, Sender: sender(t, r), Clock: clk, Owner: "node-b", Renderers: map[string]outbox.Renderer{
+		"reset": func(_ context.Context, m *cordon.MailMessage) (string, error) {
+			return "Open https://app.example/reset", nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantEachOnce(t, r, 1)
+}
