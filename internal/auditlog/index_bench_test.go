@@ -2,18 +2,13 @@ package auditlog_test
 
 import (
 	"database/sql"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/cordon-dev/cordon/internal/audit"
-	"github.com/cordon-dev/cordon/internal/benchutil"
-	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/sqlite"
 )
 
 // BenchmarkAppendAuditWithout is BenchmarkAppendAudit at a batch of
-// 1,000 on a store whose audit_entries has lost one secondary index, or
+// 1,000 on the grown log (grownSize entries) whose audit_entries has lost one secondary index, or
 // all four (drop=all: the rows, the rollup and the log size alone): what
 // each index the queries need costs a batch in CPU and bytes written, and
 // how fast the append could go with none. Not a configuration cordon
@@ -26,12 +21,7 @@ func BenchmarkAppendAuditWithout(b *testing.B) {
 			name = "drop=all"
 		}
 		b.Run(name, func(b *testing.B) {
-			path := filepath.Join(b.TempDir(), "cordon.db")
-			db, err := sqlite.Open(b.Context(), path)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
+			path := grownCopy(b)
 			raw, err := sql.Open("sqlite", "file:"+path)
 			if err != nil {
 				b.Fatal(err)
@@ -42,20 +32,12 @@ func BenchmarkAppendAuditWithout(b *testing.B) {
 				}
 			}
 			raw.Close()
-			entries := make([]*cordon.AuditEntry, 1000)
-			for i, e := range benchEvents(1000, 1000, time.Now()) {
-				entries[i] = audit.Entry(e)
+			db, err := sqlite.Open(b.Context(), path)
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			m := benchutil.Start()
-			for b.Loop() {
-				if _, err := db.AppendAudit(b.Context(), entries); err != nil {
-					b.Fatal(err)
-				}
-			}
-			m.ReportCPU(b, "cpu-µs/op")
-			m.ReportWritten(b)
-			b.ReportMetric(float64(len(entries)*b.N)/b.Elapsed().Seconds(), "events/s")
+			defer db.Close()
+			benchAppend(b, db, grownSize, 1000)
 		})
 	}
 }

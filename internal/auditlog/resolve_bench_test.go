@@ -44,7 +44,7 @@ func benchSQLiteAccounts(b *testing.B) *sqlite.DB {
 // that maps its subjects to accounts. The baseline is
 // BenchmarkIngestUnresolved, the same without the lookup (goal ≤ 1.2×).
 func BenchmarkIngestResolved(b *testing.B) {
-	b.Run("batch=1000", func(b *testing.B) { ingest(b, benchService(b, benchSQLiteAccounts(b)), 1000) })
+	b.Run("batch=1000", func(b *testing.B) { ingest(b, benchService(b, benchSQLiteAccounts(b)), 0, 1000) })
 }
 
 // BenchmarkIngestUnresolved is BenchmarkIngestResolved with resolution
@@ -53,6 +53,6 @@ func BenchmarkIngestUnresolved(b *testing.B) {
 	b.Run("batch=1000", func(b *testing.B) {
 		svc := benchService(b, benchSQLiteAccounts(b))
 		auditlog.NoResolve(svc)
-		ingest(b, svc, 1000)
+		ingest(b, svc, 0, 1000)
 	})
 }
