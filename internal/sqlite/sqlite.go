@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ type DB struct {
 	health stored.Health // whether the last write failed for want of storage
 	initMu sync.Mutex    // Initialise
 	hot    hotStmts      // the session hot paths' statements, prepared once
+	ckpt   *checkpointer // copies the WAL back into the file, off the writer
 	// auditGoGroups is AuditGoGroups (tests lower it); auditSQLFallbacks
 	// counts the queries that outgrew it.
 	auditGoGroups     int
@@ -59,10 +61,11 @@ var (
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string) (*DB, error) {
-	// temp_store(MEMORY): a multi-row INSERT keeps its statement journal,
-	// and a large GROUP BY its sorter, in memory rather than in a temporary
+	// temp_store(MEMORY): a multi-row INSERT's statement journal, and a
+	// large GROUP BY's sorter, stay in memory rather than in a temporary
 	// file written through a syscall per page (30 % of an audit append's
-	// CPU went to the statement journal's file).
+	// CPU went to the statement journal's file, before audit entries went
+	// in one row a statement: see appendAuditTx).
 	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "temp_store(MEMORY)"}
 	q := url.Values{}
 	for _, p := range pragmas {
@@ -77,6 +80,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// audit append inserts into indexes at random places, and each page
 	// not cached is a read through a syscall.
 	wq.Add("_pragma", "cache_size(-65536)")
+	// The checkpointer (checkpoint.go) copies the WAL back; the writer's
+	// own automatic checkpoint is only a backstop.
+	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", checkpointBackstop))
 	w, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -90,6 +96,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
+	cq := url.Values{}
+	for k, v := range q {
+		cq[k] = slices.Clone(v)
+	}
 	q.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -100,6 +110,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
+	// The checkpointer's connection is the readers' without query_only
+	// (a checkpoint writes the database file).
+	if db.ckpt, err = startCheckpointer("file:" + path + "?" + cq.Encode()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	if err := db.hot.prepare(ctx, db.r, db.w); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -118,7 +134,7 @@ func withStore(db *DB) *DB {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.hot.close(), db.r.Close(), db.w.Close())
+	return errors.Join(db.ckpt.close(), db.hot.close(), db.r.Close(), db.w.Close())
 }
 
 // Ping checks the file answers.
