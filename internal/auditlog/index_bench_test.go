@@ -8,10 +8,10 @@ import (
 )
 
 // BenchmarkAppendAuditWithout is BenchmarkAppendAudit at a batch of
-// 1,000 on the grown log (grownSize entries) whose audit_entries has lost one secondary index, or
-// all four (drop=all: the rows, the rollup and the log size alone): what
-// each index the queries need costs a batch in CPU and bytes written, and
-// how fast the append could go with none. Not a configuration cordon
+// 1,000 on the grown log (grownSize entries) whose audit_entries has lost
+// one secondary index, or all four (drop=all: the rows, the rollup and
+// the log size alone): what each index the queries need costs a batch in
+// CPU and bytes written, and how fast the append could go with none. Not a configuration cordon
 // offers: the queries need every index.
 func BenchmarkAppendAuditWithout(b *testing.B) {
 	all := []string{"audit_entries_object", "audit_entries_at", "audit_entries_user_at", "audit_entries_principal_at"}
@@ -37,7 +37,7 @@ func BenchmarkAppendAuditWithout(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			benchAppend(b, db, grownSize, 1000)
+			benchAppend(b, db, grownEntries(), 1000)
 		})
 	}
 }
