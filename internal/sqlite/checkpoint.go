@@ -34,6 +34,7 @@ const (
 // stopped.
 type checkpointer struct {
 	c    *sql.DB
+	fail func(error) // told of every failed round
 	stop chan struct{}
 	done chan struct{}
 	once sync.Once
@@ -42,7 +43,7 @@ type checkpointer struct {
 	copies atomic.Int64 // rounds that found new frames, for tests
 }
 
-func startCheckpointer(dsn string) (*checkpointer, error) {
+func startCheckpointer(dsn string, fail func(error)) (*checkpointer, error) {
 	c, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, err
@@ -51,7 +52,7 @@ func startCheckpointer(dsn string) (*checkpointer, error) {
 	c.SetMaxIdleConns(1)
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
-	k := &checkpointer{c: c, stop: make(chan struct{}), done: make(chan struct{})}
+	k := &checkpointer{c: c, fail: fail, stop: make(chan struct{}), done: make(chan struct{})}
 	go k.run()
 	return k, nil
 }
@@ -77,12 +78,13 @@ func (k *checkpointer) run() {
 }
 
 // round runs one PASSIVE checkpoint and reports whether the WAL had
-// changed since the last round. An error (the file busy, the disk full)
-// is left for the next round and for the writer's backstop: the WAL
-// keeps every commit either way.
+// changed since the last round. A failure (the disk full, an I/O error)
+// goes to fail and is tried again next round; the WAL keeps every commit
+// either way, and the writer's backstop checkpoints if this never does.
 func (k *checkpointer) round() bool {
-	var busy, frames, copied int64
-	if err := k.c.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+	frames, copied, err := k.checkpoint(context.Background())
+	if err != nil {
+		k.fail(err)
 		return false
 	}
 	// frames and copied count the WAL since its last restart: the same
@@ -94,6 +96,14 @@ func (k *checkpointer) round() bool {
 	k.last = now
 	k.copies.Add(1)
 	return true
+}
+
+// checkpoint runs one PASSIVE checkpoint: the WAL's frames, and how many
+// of them are in the database file now.
+func (k *checkpointer) checkpoint(ctx context.Context) (frames, copied int64, err error) {
+	var busy int64
+	err = k.c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	return frames, copied, err
 }
 
 // close stops the checkpointer and closes its connection (before the

@@ -28,16 +28,40 @@ func unavailable(se *sqlite3.Error) error {
 }
 
 // Ready reports whether the store takes writes: nil unless the last
-// write failed with storage_unavailable and a probe write (one row of
-// meta) fails too. The probe runs only while the store is down, so a
-// healthy store's readiness costs no write.
+// write or checkpoint failed with storage_unavailable and a probe write
+// (one row of meta) or a checkpoint after it fails too. The probe runs
+// only while the store is down, so a healthy store's readiness costs no
+// write. The checkpoint matters on a full disk: a small write may still
+// fit in the WAL's old space while the file cannot grow to take the WAL
+// back, and every write that needs a new page fails.
 func (db *DB) Ready(ctx context.Context) error {
 	if db.health.Down() == nil {
 		return nil
 	}
-	return db.write(ctx, func(tx *sql.Tx) error {
+	if err := db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
 			strconv.FormatInt(time.Now().UnixMicro(), 10))
 		return err
-	})
+	}); err != nil {
+		return err
+	}
+	if db.ckpt == nil {
+		return nil
+	}
+	if _, _, err := db.ckpt.checkpoint(ctx); err != nil {
+		if u := mapErr(err); stored.IsUnavailable(u) {
+			return db.health.Note(u)
+		}
+		return err
+	}
+	return nil
+}
+
+// noteCheckpoint records a checkpoint the file refused as the store
+// being down; other failures (a busy file, a closing store) are not the
+// disk's and are tried again next round.
+func (db *DB) noteCheckpoint(err error) {
+	if u := mapErr(err); stored.IsUnavailable(u) {
+		db.health.Note(u)
+	}
 }

@@ -112,7 +112,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db.r = r
 	// The checkpointer's connection is the readers' without query_only
 	// (a checkpoint writes the database file).
-	if db.ckpt, err = startCheckpointer("file:" + path + "?" + cq.Encode()); err != nil {
+	// A checkpoint the disk refuses (full, failing) puts the store down
+	// as a refused write does: readiness then probes before it says ready.
+	if db.ckpt, err = startCheckpointer("file:"+path+"?"+cq.Encode(), db.noteCheckpoint); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

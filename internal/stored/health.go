@@ -35,10 +35,15 @@ func (h *Health) Note(err error) error {
 	switch {
 	case err == nil:
 		h.down.Store(nil)
-	case errors.Is(err, &cordon.Error{Code: cordon.ECodeStorageUnavailable}):
+	case IsUnavailable(err):
 		h.down.Store(&err)
 	}
 	return err
+}
+
+// IsUnavailable reports whether err is storage_unavailable.
+func IsUnavailable(err error) bool {
+	return errors.Is(err, &cordon.Error{Code: cordon.ECodeStorageUnavailable})
 }
 
 // Down returns the storage_unavailable error of the last write, or nil.
