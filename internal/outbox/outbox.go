@@ -307,14 +307,16 @@ func (o *Outbox) deliver(ctx context.Context, m *cordon.MailMessage) {
 	kind, _, _ := strings.Cut(m.Key, ":")
 	if r := o.cfg.Renderers[kind]; r != nil {
 		t, err := r(ctx, m)
-		if errors.Is(err, ErrGiveUp) {
-			o.fail(rec, m, err.Error())
+		if err != nil && ctx.Err() != nil {
+			// Cut mid-render by a stopping worker: like a cut send, due
+			// again at once. Checked before the renderer's verdict, which
+			// a cut query can garble (database/sql may answer ErrNoRows
+			// for a cancelled read, and "not found" is a give-up).
+			o.retry(rec, m, 0, "worker stopped mid-render; put back")
 			return
 		}
-		if err != nil && ctx.Err() != nil {
-			// Cut mid-render by a stopping worker (the renderer's store
-			// call saw the cancel): like a cut send, due again at once.
-			o.retry(rec, m, 0, "worker stopped mid-render; put back")
+		if errors.Is(err, ErrGiveUp) {
+			o.fail(rec, m, err.Error())
 			return
 		}
 		if err != nil {
@@ -322,6 +324,12 @@ func (o *Outbox) deliver(ctx context.Context, m *cordon.MailMessage) {
 			return
 		}
 		text = t
+		// Rendering waits on the store (the one writer, its busy
+		// timeout): the claim must still outlast the send after it.
+		if o.cfg.Clock.Now().Add(o.cfg.SendTimeout).After(m.LeaseUntil) {
+			o.retry(rec, m, 0, "claim ran out while rendering; put back")
+			return
+		}
 	}
 	err := o.cfg.Sender.Send(ctx, o.mailMessage(m.Key, m.To, m.Subject, text, m.Language, o.cfg.Clock.Now()))
 	if err == nil {

@@ -545,3 +545,70 @@ func TestOutboxStopMidRenderPutsBackDueNow(t *testing.T) {
 	}
 	wantEachOnce(t, r, 1)
 }
+
+// TestOutboxRenderEatsTheLease: a renderer that waits on its store for
+// 100 s of a 2-minute lease leaves less than the 30 s send timeout; the
+// message goes back unsent rather than being sent while another node may
+// claim it, and leaves on the next claim.
+func TestOutboxRenderEatsTheLease(t *testing.T) {
+	r := mailtest.Start(t)
+	st := memstore.New()
+	clk := clock.NewFake(t0)
+	slow := true
+	o, err := outbox.New(outbox.Config{Store: st, Sender: sender(t, r), Clock: clk, Owner: "w", Renderers: map[string]outbox.Renderer{
+		"reset": func(_ context.Context, m *cordon.MailMessage) (string, error) {
+			if slow {
+				clk.Advance(100 * time.Second)
+			}
+			return "Open https://app.example/reset", nil
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Enqueue(t.Context(), []outbox.Message{{Key: "reset:c-1:u-1", To: "a@example.org", Subject: "Reset", Text: "Open {link}"}}); err != nil {
+		t.Fatal(err)
+	}
+	o.RunOnce(t.Context())
+	if n := len(r.Messages()); n != 0 {
+		t.Fatalf("sent %d after a render that ate the lease, want 0", n)
+	}
+	m, _ := st.MailByKey(t.Context(), "reset:c-1:u-1")
+	if m.State != cordon.MailQueued || m.NextAt.After(clk.Now()) {
+		t.Fatalf("after the slow render: %s due %v (now %v), want queued and due now", m.State, m.NextAt, clk.Now())
+	}
+	slow = false
+	o.RunOnce(t.Context())
+	wantEachOnce(t, r, 1)
+}
+
+// TestOutboxStopTrumpsTheRenderersVerdict: a stopping worker's renderer
+// may read a cut query as "not found" and give up; the stop is what
+// happened, so the message goes back due, never failed for good.
+func TestOutboxStopTrumpsTheRenderersVerdict(t *testing.T) {
+	r := mailtest.Start(t)
+	st := memstore.New()
+	clk := clock.NewFake(t0)
+	rendering := make(chan struct{}, 1)
+	o, err := outbox.New(outbox.Config{Store: st, Sender: sender(t, r), Clock: clk, Owner: "w", Renderers: map[string]outbox.Renderer{
+		"reset": func(ctx context.Context, m *cordon.MailMessage) (string, error) {
+			rendering <- struct{}{}
+			<-ctx.Done()
+			return "", fmt.Errorf("%w: campaign c-1 is gone", outbox.ErrGiveUp)
+		}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Enqueue(t.Context(), []outbox.Message{{Key: "reset:c-1:u-1", To: "a@example.org", Subject: "Reset", Text: "Open {link}"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- o.Run(ctx) }()
+	<-rendering
+	stop()
+	<-done
+	m, _ := st.MailByKey(t.Context(), "reset:c-1:u-1")
+	if m.State != cordon.MailQueued || m.NextAt.After(clk.Now()) {
+		t.Fatalf("after a stop mid-render that read as gone: %s (%q) due %v, want queued and due now", m.State, m.Reason, m.NextAt)
+	}
+}

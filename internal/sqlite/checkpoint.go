@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -16,10 +15,17 @@ import (
 // entry) the checkpoint's reads, writes and fsync were a third of the
 // batch. Here the writer only appends to the WAL, and a PASSIVE
 // checkpoint on the other connection copies pages back while the writer
-// goes on (PASSIVE never blocks the writer or a reader). The writer keeps
-// an automatic checkpoint at checkpointBackstop pages, far past what the
-// checkpointer lets the WAL reach, so a checkpointer that stalls costs
-// the old behaviour, not an unbounded WAL.
+// goes on (PASSIVE never blocks the writer or a reader).
+//
+// What restarts the WAL (the writer going back to its first frame) is a
+// write that begins while every frame is copied back. Between writes that
+// happens whenever the checkpointer catches up; under sustained writes it
+// rarely does, and the writer's own automatic checkpoint, kept at
+// checkpointBackstop pages, is what restarts it: the WAL then grows to
+// about 64 MiB. The backstop is soft: when the checkpointer holds the
+// checkpoint lock, the writer's attempt is busy and the WAL grows by the
+// commits of that round. journal_size_limit trims the file back to
+// 16 MiB after a restart, so the disk does not keep the high-water mark.
 const (
 	// checkpointEvery is how often the checkpointer looks while writes
 	// come; it backs off, doubling, to checkpointIdle when the WAL holds
@@ -28,16 +34,18 @@ const (
 	checkpointIdle  = time.Second
 	// checkpointBackstop is the writer's own wal_autocheckpoint, in pages.
 	checkpointBackstop = 16384
+	// walSizeLimit is the journal_size_limit, in bytes.
+	walSizeLimit = 16 << 20
 )
 
 // checkpointer runs PASSIVE checkpoints on a connection of its own until
 // stopped.
 type checkpointer struct {
-	c    *sql.DB
-	fail func(error) // told of every failed round
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	c      *sql.DB
+	fail   func(error) // told of every failed round
+	ctx    context.Context
+	cancel context.CancelFunc // interrupts a round at close (harmless: the WAL keeps every frame)
+	done   chan struct{}
 
 	last   [2]int64     // the WAL's frames and copied frames at the last round
 	copies atomic.Int64 // rounds that found new frames, for tests
@@ -52,7 +60,8 @@ func startCheckpointer(dsn string, fail func(error)) (*checkpointer, error) {
 	c.SetMaxIdleConns(1)
 	c.SetConnMaxLifetime(0)
 	c.SetConnMaxIdleTime(0)
-	k := &checkpointer{c: c, fail: fail, stop: make(chan struct{}), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	k := &checkpointer{c: c, fail: fail, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go k.run()
 	return k, nil
 }
@@ -64,7 +73,7 @@ func (k *checkpointer) run() {
 	defer t.Stop()
 	for {
 		select {
-		case <-k.stop:
+		case <-k.ctx.Done():
 			return
 		case <-t.C:
 		}
@@ -82,9 +91,15 @@ func (k *checkpointer) run() {
 // goes to fail and is tried again next round; the WAL keeps every commit
 // either way, and the writer's backstop checkpoints if this never does.
 func (k *checkpointer) round() bool {
-	frames, copied, err := k.checkpoint(context.Background())
+	busy, frames, copied, err := k.checkpoint(k.ctx)
 	if err != nil {
-		k.fail(err)
+		if k.ctx.Err() == nil {
+			k.fail(err)
+		}
+		return false
+	}
+	if busy != 0 {
+		// The writer's own checkpoint holds the lock: nothing learnt.
 		return false
 	}
 	// frames and copied count the WAL since its last restart: the same
@@ -98,21 +113,22 @@ func (k *checkpointer) round() bool {
 	return true
 }
 
-// checkpoint runs one PASSIVE checkpoint: the WAL's frames, and how many
-// of them are in the database file now.
-func (k *checkpointer) checkpoint(ctx context.Context) (frames, copied int64, err error) {
-	var busy int64
+// checkpoint runs one PASSIVE checkpoint: whether another checkpoint held
+// the lock, the WAL's frames, and how many of them are in the database
+// file now.
+func (k *checkpointer) checkpoint(ctx context.Context) (busy, frames, copied int64, err error) {
 	err = k.c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
-	return frames, copied, err
+	return busy, frames, copied, err
 }
 
-// close stops the checkpointer and closes its connection (before the
-// writer's: the last connection to close checkpoints and removes the WAL).
+// close stops the checkpointer, interrupting a round in progress, and
+// closes its connection (before the writer's: the last connection to
+// close checkpoints and removes the WAL).
 func (k *checkpointer) close() error {
 	if k == nil {
 		return nil
 	}
-	k.once.Do(func() { close(k.stop) })
+	k.cancel()
 	<-k.done
 	return k.c.Close()
 }

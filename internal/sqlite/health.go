@@ -48,7 +48,7 @@ func (db *DB) Ready(ctx context.Context) error {
 	if db.ckpt == nil {
 		return nil
 	}
-	if _, _, err := db.ckpt.checkpoint(ctx); err != nil {
+	if _, _, _, err := db.ckpt.checkpoint(ctx); err != nil {
 		if u := mapErr(err); stored.IsUnavailable(u) {
 			return db.health.Note(u)
 		}

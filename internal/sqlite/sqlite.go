@@ -66,7 +66,10 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// file written through a syscall per page (30 % of an audit append's
 	// CPU went to the statement journal's file, before audit entries went
 	// in one row a statement: see appendAuditTx).
-	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "temp_store(MEMORY)"}
+	// journal_size_limit: see checkpoint.go (the WAL file trimmed after a
+	// restart, not left at its high-water mark).
+	pragmas := []string{"journal_mode(WAL)", "busy_timeout(10000)", "foreign_keys(1)", "synchronous(NORMAL)", "temp_store(MEMORY)",
+		fmt.Sprintf("journal_size_limit(%d)", walSizeLimit)}
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
