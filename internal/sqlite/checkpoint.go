@@ -29,8 +29,10 @@ import (
 const (
 	// checkpointEvery is how often the checkpointer looks while writes
 	// come; it backs off, doubling, to checkpointIdle when the WAL holds
-	// nothing new.
-	checkpointEvery = 20 * time.Millisecond
+	// nothing new. 100 ms, not 20: each round that copies ends with an
+	// fsync of the file, and small writes (refreshes) slowed ~14 % beside
+	// rounds every 20 ms; audit appends did as well or better at 100.
+	checkpointEvery = 100 * time.Millisecond
 	checkpointIdle  = time.Second
 	// checkpointBackstop is the writer's own wal_autocheckpoint, in pages.
 	checkpointBackstop = 16384
