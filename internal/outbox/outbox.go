@@ -326,7 +326,7 @@ func (o *Outbox) deliver(ctx context.Context, m *cordon.MailMessage) {
 		text = t
 		// Rendering waits on the store (the one writer, its busy
 		// timeout): the claim must still outlast the send after it.
-		if o.cfg.Clock.Now().Add(o.cfg.SendTimeout).After(m.LeaseUntil) {
+		if left := m.LeaseUntil.Sub(o.cfg.Clock.Now()); left < o.cfg.SendTimeout {
 			o.retry(rec, m, 0, "claim ran out while rendering; put back")
 			return
 		}
