@@ -566,7 +566,7 @@ var mutations = []mutation{
 		Pkgs: []string{"./internal/outbox"}, Run: "TestOutboxStopMidRenderPutsBackDueNow|TestOutboxStopTrumpsTheRenderersVerdict"},
 	{Name: "readiness skips the checkpoint", File: "internal/sqlite/health.go",
 		From: "if db.ckpt == nil {", To: "if true {",
-		Pkgs: []string{"./cmd/cordon"}, Run: "TestFullDiskAnswersStorageUnavailable"},
+		Pkgs: []string{"./internal/sqlite"}, Run: "TestReadyChecksTheCheckpointOnAFullDisk"},
 	{Name: "the checkpointer copies nothing back", File: "internal/sqlite/checkpoint.go",
 		From: "err = k.c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)", To: "err = k.c.QueryRowContext(ctx, `SELECT 0, 0, 0`).Scan(&busy, &frames, &copied)",
 		Pkgs: []string{"./internal/sqlite"}, Run: "TestCheckpointer$"},

@@ -3,10 +3,15 @@ package sqlite
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cordon-dev/cordon/internal/stored"
 )
 
 // TestCheckpointer writes through the writer as an audit append does and
@@ -102,5 +107,83 @@ func TestCheckpointer(t *testing.T) {
 	var n int
 	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM blobs`).Scan(&n); err != nil || n != 225*32 {
 		t.Fatalf("after reopening: %d rows (%v), want %d", n, err, 225*32)
+	}
+}
+
+// TestReadyChecksTheCheckpointOnAFullDisk: on a full disk a small write
+// can still land in the WAL's old space while the file cannot grow to take
+// the WAL back. The checkpointer's refused round puts the store down, and
+// readiness's probe, whose own write fits, must still answer
+// storage_unavailable because its checkpoint is refused; once space is
+// freed it answers ready. Needs a real full file system: a tmpfs (root).
+func TestReadyChecksTheCheckpointOnAFullDisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "disk")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8388608", "tmpfs", dir).CombinedOutput(); err != nil {
+		msg := fmt.Sprintf("mounting a tmpfs is not permitted here (%v: %s): a full disk cannot be made for real", err, strings.TrimSpace(string(out)))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	ctx := context.Background()
+	path := filepath.Join(dir, "c.db")
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE blobs (b BLOB NOT NULL) STRICT`); err != nil {
+		t.Fatal(err)
+	}
+	blob := make([]byte, 16<<10)
+	insert := func() error {
+		rand.Read(blob)
+		_, err := db.w.ExecContext(ctx, `INSERT INTO blobs (b) VALUES (?)`, blob)
+		return err
+	}
+	// 1 MiB through the WAL, copied back: the WAL file keeps that space.
+	for range 64 {
+		if err := insert(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the WAL copied back", func() bool { fi, err := os.Stat(path); return err == nil && fi.Size() >= 1<<20 })
+	// Fill the disk.
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for buf := make([]byte, 4096); ; {
+		if _, err := f.Write(buf); err != nil {
+			break
+		}
+	}
+	f.Close()
+	// A new page fits in the WAL's old space; the file cannot grow for it.
+	if err := insert(); err != nil {
+		t.Fatalf("a write into the WAL's old space on a full disk: %v", err)
+	}
+	waitUntil(t, "the refused checkpoint to put the store down", func() bool { return db.health.Down() != nil })
+	if err := db.Ready(ctx); !stored.IsUnavailable(err) {
+		t.Fatalf("Ready on a full disk whose WAL cannot go back: %v, want storage_unavailable", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "filler")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ready(ctx); err != nil {
+		t.Fatalf("Ready once space is freed: %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
 	}
 }
