@@ -199,10 +199,7 @@ const benchPool = 8
 func ingest(b *testing.B, svc *auditlog.Service, base uint64, n int) {
 	b.Helper()
 	ctx := b.Context()
-	var pool [][]audit.Event
-	for i := range benchPool {
-		pool = append(pool, benchEvents(n, uint64(n*(i+1)), time.Now()))
-	}
+	pool := eventPool(n)
 	var size uint64
 	b.ReportAllocs()
 	m := benchutil.Start()
@@ -222,17 +219,31 @@ func ingest(b *testing.B, svc *auditlog.Service, base uint64, n int) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
-// entryPool is benchPool batches of n entries, encoded and hashed.
-func entryPool(n int) [][]*cordon.AuditEntry {
-	var pool [][]*cordon.AuditEntry
+// eventPool is benchPool distinct batches of n events.
+func eventPool(n int) [][]audit.Event {
+	var pool [][]audit.Event
 	for i := range benchPool {
-		entries := make([]*cordon.AuditEntry, n)
-		for k, e := range benchEvents(n, uint64(n*(i+1)), time.Now()) {
-			entries[k] = audit.Entry(e)
-		}
-		pool = append(pool, entries)
+		pool = append(pool, benchEvents(n, uint64(n*(i+1)), time.Now()))
 	}
 	return pool
+}
+
+// entryPool is eventPool's batches, encoded and hashed.
+func entryPool(n int) [][]*cordon.AuditEntry {
+	var pool [][]*cordon.AuditEntry
+	for _, events := range eventPool(n) {
+		pool = append(pool, entriesOf(events))
+	}
+	return pool
+}
+
+// entriesOf encodes and hashes events as the service does.
+func entriesOf(events []audit.Event) []*cordon.AuditEntry {
+	entries := make([]*cordon.AuditEntry, len(events))
+	for i, e := range events {
+		entries[i] = audit.Entry(e)
+	}
+	return entries
 }
 
 func benchAppend(b *testing.B, store cordon.AuditStore, base uint64, n int) {
@@ -335,11 +346,7 @@ func (g *grownLog) build() error {
 	}
 	now := time.Now()
 	for i := range grownEntries() / 1000 {
-		entries := make([]*cordon.AuditEntry, 1000)
-		for k, e := range benchEvents(1000, 1<<20+uint64(i), now) {
-			entries[k] = audit.Entry(e)
-		}
-		if _, err := db.AppendAudit(ctx, entries); err != nil {
+		if _, err := db.AppendAudit(ctx, entriesOf(benchEvents(1000, 1<<20+uint64(i), now))); err != nil {
 			db.Close()
 			return err
 		}

@@ -49,10 +49,8 @@ func (db *DB) Ready(ctx context.Context) error {
 		return nil
 	}
 	if _, _, _, err := db.ckpt.checkpoint(ctx); err != nil {
-		if u := mapErr(err); stored.IsUnavailable(u) {
-			return db.health.Note(u)
-		}
-		return err
+		db.noteCheckpoint(err)
+		return mapErr(err)
 	}
 	return nil
 }

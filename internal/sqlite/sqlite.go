@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -99,10 +98,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	cq := url.Values{}
-	for k, v := range q {
-		cq[k] = slices.Clone(v)
-	}
+	// The checkpointer's connection is the readers' without query_only
+	// (a checkpoint writes the database file).
+	ckptDSN := "file:" + path + "?" + q.Encode()
 	q.Add("_pragma", "query_only(1)")
 	r, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -113,11 +111,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	db.r = r
-	// The checkpointer's connection is the readers' without query_only
-	// (a checkpoint writes the database file).
 	// A checkpoint the disk refuses (full, failing) puts the store down
 	// as a refused write does: readiness then probes before it says ready.
-	if db.ckpt, err = startCheckpointer("file:"+path+"?"+cq.Encode(), db.noteCheckpoint); err != nil {
+	if db.ckpt, err = startCheckpointer(ckptDSN, db.noteCheckpoint); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
