@@ -265,6 +265,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.store, m.unlock = store, unlock
+	if db, ok := store.(*sqlite.DB); ok {
+		db.SetLogger(c.Log)
+	}
 	// First-time setup (deployment id, issuer, admin token, signing key,
 	// audit key) runs under the store's lock: nodes starting at once on an
 	// empty store must not each make their own.
@@ -300,6 +303,11 @@ func (m *Main) start() {
 			Help: "Alerts the webhook receiver accepted (2xx)."}, func() float64 { return float64(wh.Delivered()) }))
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_alert_webhook_failed_total",
 			Help: "Alerts the webhook gave up on (a 4xx, the tries spent, or a full queue)."}, func() float64 { return float64(wh.Failed()) }))
+	}
+	if db, ok := m.store.(*sqlite.DB); ok {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cordon_store_checkpoint_failures_total",
+			Help: "SQLite WAL checkpoints that failed (the WAL keeps every commit and grows until one succeeds; a refused one also puts /readyz down)."},
+			func() float64 { return float64(db.CheckpointFailures()) }))
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	m.stopWatch = stopWatch

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,6 +97,12 @@ func TestFullDiskAnswersStorageUnavailable(t *testing.T) {
 	if code != 503 || body["error"] != "storage_unavailable" {
 		t.Errorf("readyz on a full disk: %d %v, want 503 storage_unavailable", code, body)
 	}
+	// The checkpoints the full disk refused are counted for operators.
+	failures := regexp.MustCompile(`(?m)^cordon_store_checkpoint_failures_total ([0-9]+)$`)
+	waitFor(t, 5*time.Second, "a refused checkpoint in /metrics", func() bool {
+		m := failures.FindSubmatch(send(t, "GET", m.URL()+"/metrics", nil, nil).raw)
+		return m != nil && string(m[1]) != "0"
+	})
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)

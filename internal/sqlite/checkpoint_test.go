@@ -1,9 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,5 +189,44 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("waited 10 s for %s", what)
 		}
+	}
+}
+
+// TestCheckpointFailuresAreLogged: every failed checkpoint is counted;
+// the first is logged at once, the next ones at most once a minute with
+// how many there were, so a checkpointer failing every 100 ms for a
+// reason that is not the disk's is heard without flooding the log.
+func TestCheckpointFailuresAreLogged(t *testing.T) {
+	var c checkpointLog
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	busy := errors.New("database is locked")
+	c.note(busy, at) // no logger yet: counted only
+	var buf bytes.Buffer
+	c.log.Store(slog.New(slog.NewJSONHandler(&buf, nil)))
+	lines := func() []map[string]any {
+		var out []map[string]any
+		for l := range strings.Lines(buf.String()) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("log line %q: %v", l, err)
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	c.note(busy, at)
+	for i := range 599 { // every 100 ms for a minute, less one
+		c.note(busy, at.Add(time.Duration(i+1)*100*time.Millisecond))
+	}
+	if got := lines(); len(got) != 1 || got[0]["level"] != "WARN" || got[0]["err"] != busy.Error() || got[0]["failures"] != 1.0 {
+		t.Fatalf("after a minute of failures less 100 ms the log holds %v; want the first failure alone", got)
+	}
+	c.note(busy, at.Add(time.Minute))
+	got := lines()
+	if len(got) != 2 || got[1]["failures"] != 600.0 {
+		t.Fatalf("a minute after the first line the log holds %v; want a second line counting 600 failures", got)
+	}
+	if n := c.failures.Load(); n != 602 {
+		t.Errorf("failures = %d, want 602 (the one before the logger too)", n)
 	}
 }

@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/stored"
@@ -57,9 +60,58 @@ func (db *DB) Ready(ctx context.Context) error {
 
 // noteCheckpoint records a checkpoint the file refused as the store
 // being down; other failures (a busy file, a closing store) are not the
-// disk's and are tried again next round.
+// disk's and are tried again next round. Either way the failure is
+// counted and logged (checkpointLog).
 func (db *DB) noteCheckpoint(err error) {
 	if u := mapErr(err); stored.IsUnavailable(u) {
 		db.health.Note(u)
 	}
+	db.ckptLog.note(err, time.Now())
 }
+
+// checkpointLogEvery is how often a failing checkpointer says so: the
+// first failure is logged at once, the next ones at most this often,
+// with how many there were since the last line.
+const checkpointLogEvery = time.Minute
+
+// checkpointLog counts the checkpoints that failed and logs them,
+// rate-limited. A checkpointer that keeps failing for a reason other
+// than the disk's (which puts the store down and shows in readiness)
+// would otherwise be silent while the WAL grows to the writer's
+// backstop on every write burst.
+type checkpointLog struct {
+	log      atomic.Pointer[slog.Logger]
+	failures atomic.Int64
+
+	mu     sync.Mutex
+	last   time.Time // when the last line was written
+	unsaid int64     // failures since then
+}
+
+func (c *checkpointLog) note(err error, now time.Time) {
+	c.failures.Add(1)
+	l := c.log.Load()
+	if l == nil {
+		return
+	}
+	c.mu.Lock()
+	c.unsaid++
+	if !c.last.IsZero() && now.Sub(c.last) < checkpointLogEvery {
+		c.mu.Unlock()
+		return
+	}
+	n := c.unsaid
+	c.last, c.unsaid = now, 0
+	c.mu.Unlock()
+	l.Warn("sqlite: the WAL checkpoint failed; the WAL keeps every commit and grows until one succeeds (check the disk and the file's permissions)",
+		"err", err, "failures", n, "since", checkpointLogEvery.String())
+}
+
+// SetLogger has failed WAL checkpoints logged to l (at most one line a
+// minute). Without it they are only counted (CheckpointFailures).
+func (db *DB) SetLogger(l *slog.Logger) { db.ckptLog.log.Store(l) }
+
+// CheckpointFailures is how many WAL checkpoints have failed since open
+// (the background checkpointer's rounds and readiness probes'), for the
+// metric cordon_store_checkpoint_failures_total.
+func (db *DB) CheckpointFailures() int64 { return db.ckptLog.failures.Load() }

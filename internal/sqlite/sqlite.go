@@ -45,6 +45,8 @@ type DB struct {
 	initMu sync.Mutex    // Initialise
 	hot    hotStmts      // the session hot paths' statements, prepared once
 	ckpt   *checkpointer // copies the WAL back into the file, off the writer
+	// ckptLog counts and logs failed checkpoints.
+	ckptLog checkpointLog
 	// auditGoGroups is AuditGoGroups (tests lower it); auditSQLFallbacks
 	// counts the queries that outgrew it.
 	auditGoGroups     int
