@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cordon-dev/cordon/internal/alert"
@@ -192,6 +193,11 @@ type Main struct {
 	Issuers   *issuers.Set
 	Incidents *incident.Service
 	Notices   *notices.Service
+	// heldNotices are the denial notices read last: a policy published
+	// while they cannot be read carries these, as this server's own
+	// denials keep them, rather than none (which would strip every
+	// gate's notices).
+	heldNotices atomic.Pointer[[]wire.DenialNotice]
 	// SSF is the OpenID Shared Signals transmitter.
 	SSF *ssf.Transmitter
 	// Alerts keeps what detection raises; Watcher feeds it logins.
@@ -405,7 +411,10 @@ func (m *Main) initialise(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if ns, err := m.denialNotices(ctx); err != nil {
-			c.Log.Error("denial notices", "err", err)
+			c.Log.Error("denial notices: the policy goes out with the ones read last", "err", err)
+			if held := m.heldNotices.Load(); held != nil {
+				p.Notices = *held
+			}
 		} else {
 			p.Notices = ns
 		}
@@ -782,6 +791,7 @@ func (m *Main) denialNotices(ctx context.Context) ([]wire.DenialNotice, error) {
 		return nil, err
 	}
 	m.Notices.SetDenials(ns)
+	m.heldNotices.Store(&ns)
 	return ns, nil
 }
 
