@@ -2,10 +2,14 @@ package auditlog_test
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -19,6 +23,7 @@ import (
 	"github.com/cordon-dev/cordon/internal/pgtest"
 	"github.com/cordon-dev/cordon/internal/postgres"
 	"github.com/cordon-dev/cordon/internal/sqlite"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestMain removes the 1M-entry log the proof benchmarks built, when the
@@ -29,6 +34,7 @@ func TestMain(m *testing.M) {
 	if grown.dir != "" {
 		os.RemoveAll(grown.dir)
 	}
+	grownPG.drop()
 	os.Exit(code)
 }
 
@@ -169,18 +175,20 @@ func BenchmarkIngestOnce(b *testing.B) {
 	})
 }
 
-// BenchmarkIngestPostgres is BenchmarkIngest on PostgreSQL, in a schema of
-// its own on the test server.
+// BenchmarkIngestPostgres is BenchmarkIngest on PostgreSQL, on a copy of
+// the same grown log as SQLite's (grownPostgres), in a database of its own
+// on the test server.
 func BenchmarkIngestPostgres(b *testing.B) {
 	for _, n := range benchBatches {
-		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchIngest(b, benchPostgres(b), 0, n) })
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchIngest(b, grownPostgres(b), grownEntries(), n) })
 	}
 }
 
-// BenchmarkAppendAuditPostgres is BenchmarkAppendAudit on PostgreSQL.
+// BenchmarkAppendAuditPostgres is BenchmarkAppendAudit on PostgreSQL, on
+// the grown log.
 func BenchmarkAppendAuditPostgres(b *testing.B) {
 	for _, n := range benchBatches {
-		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchAppend(b, benchPostgres(b), 0, n) })
+		b.Run("batch="+strconv.Itoa(n), func(b *testing.B) { benchAppend(b, grownPostgres(b), grownEntries(), n) })
 	}
 }
 
@@ -404,17 +412,119 @@ func benchSQLite(b *testing.B) *sqlite.DB {
 
 // benchPostgres opens a store in a new schema on the test server; without
 // one the benchmark is skipped (failed under CI=true).
-func benchPostgres(b *testing.B) *postgres.DB {
+// grownPG is the grown log on PostgreSQL: a template database holding the
+// same entries as the SQLite template (grownLog), built once per process;
+// each benchmark gets a database copied from it (CREATE DATABASE …
+// TEMPLATE, a file copy), so SQLite and PostgreSQL append to logs alike.
+var grownPG = &grownPGLog{}
+
+type grownPGLog struct {
+	once sync.Once
+	err  error
+	name string // the template database
+	dbs  []string
+}
+
+// grownPostgres opens a database copied from the grown PostgreSQL log.
+func grownPostgres(b *testing.B) *postgres.DB {
 	b.Helper()
 	if testing.Short() {
 		b.Skip("needs PostgreSQL; skipped under -short")
 	}
-	db, err := postgres.Open(context.Background(), pgtest.URL(b))
+	conn := pgtest.Connect(b)
+	defer conn.Close(context.Background())
+	ctx := context.Background()
+	grownPG.once.Do(func() {
+		start := time.Now()
+		if grownPG.err = grownPG.build(b, conn); grownPG.err == nil {
+			b.Logf("built a PostgreSQL log of %d entries in %v", grownEntries(), time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if grownPG.err != nil {
+		b.Fatalf("build a PostgreSQL log of %d entries: %v", grownEntries(), grownPG.err)
+	}
+	name := pgDatabaseName()
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name+` TEMPLATE `+grownPG.name); err != nil {
+		b.Fatalf("copy the grown log: %v", err)
+	}
+	grownPG.dbs = append(grownPG.dbs, name)
+	db, err := postgres.Open(ctx, pgDatabaseURL(b, name))
 	if err != nil {
 		b.Fatalf("postgres.Open: %v", err)
 	}
-	b.Cleanup(func() { db.Close() })
+	b.Cleanup(func() {
+		db.Close()
+		if conn, err := pgx.Connect(context.Background(), pgtest.ServerURL()); err == nil {
+			if _, err := conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name); err == nil {
+				grownPG.dbs = slices.DeleteFunc(grownPG.dbs, func(s string) bool { return s == name })
+			}
+			conn.Close(context.Background())
+		}
+	})
 	return db
+}
+
+func (g *grownPGLog) build(b *testing.B, conn *pgx.Conn) error {
+	ctx := context.Background()
+	g.name = pgDatabaseName()
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+g.name); err != nil {
+		g.name = ""
+		return err
+	}
+	db, err := postgres.Open(ctx, pgDatabaseURL(b, g.name))
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range grownEntries() / 1000 {
+		if _, err := db.AppendAudit(ctx, entriesOf(benchEvents(1000, 1<<20+uint64(i), now))); err != nil {
+			db.Close()
+			return err
+		}
+	}
+	// A template must have no connections when it is copied.
+	db.Close()
+	tc, err := pgx.Connect(ctx, pgDatabaseURL(b, g.name))
+	if err != nil {
+		return err
+	}
+	defer tc.Close(ctx)
+	_, err = tc.Exec(ctx, `VACUUM ANALYZE`)
+	return err
+}
+
+// drop removes the template and any copy a failed benchmark left.
+func (g *grownPGLog) drop() {
+	if g.name == "" && len(g.dbs) == 0 {
+		return
+	}
+	conn, err := pgx.Connect(context.Background(), pgtest.ServerURL())
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	for _, name := range append(g.dbs, g.name) {
+		if name != "" {
+			conn.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
+		}
+	}
+}
+
+// pgDatabaseName is a new database name of this process's.
+func pgDatabaseName() string {
+	var r [6]byte
+	crand.Read(r[:])
+	return "cordon_bench_" + hex.EncodeToString(r[:])
+}
+
+// pgDatabaseURL is the test server's URL naming database name.
+func pgDatabaseURL(b *testing.B, name string) string {
+	u, err := url.Parse(pgtest.ServerURL())
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		b.Fatalf("the PostgreSQL benchmarks need a postgres:// URL, not %q", pgtest.ServerURL())
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 func benchService(b *testing.B, store cordon.AuditStore) *auditlog.Service {

@@ -159,7 +159,7 @@ var pairs = []pair{
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngestPostgres/batch=1000", Baseline: "BenchmarkAppendAuditPostgres/batch=1000",
 		What: "audit ingest vs the store's append of prepared entries, batches of 1,000, on PostgreSQL"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkIngestPostgres/batch=1000", Baseline: "BenchmarkIngest/batch=1000",
-		What: "audit ingest on PostgreSQL (an empty schema) vs on SQLite (the grown log of 200,000 entries): not like for like"},
+		What: "audit ingest on PostgreSQL vs on SQLite, each on a copy of the same grown log of 200,000 entries"},
 	{Pkg: "internal/auditlog", Bench: "BenchmarkInclusion1M", Baseline: "BenchmarkInclusionInMemory1M",
 		What: "an inclusion proof served from stored tree nodes of a 1M-entry SQLite log vs rebuilt from all 1M leaf hashes in memory"},
 	{Pkg: "internal/sqlite", Bench: "BenchmarkAuditReport10M/principal=typical", Baseline: "BenchmarkAuditCountScan10M",
