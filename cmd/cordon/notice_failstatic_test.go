@@ -60,4 +60,13 @@ func TestNoticesFailStaticOnThePolicyFeed(t *testing.T) {
 	if code, n := denial(w.m.URL()+"/v1/session", w.alice, iosApp); code != http.StatusUnauthorized || n != want {
 		t.Errorf("the server's own denial: %d, Cordon-Notice %q; want 401 with %q", code, n, want)
 	}
+	// A snapshot built meanwhile (a gate's first, or after the hub's log
+	// moved past its cache) is built with them too, not refused.
+	snap, err := w.m.snapshot(t.Context())
+	if err != nil {
+		t.Fatalf("a snapshot while the notices cannot be read: %v", err)
+	}
+	if snap.Policy == nil || len(snap.Policy.Notices) != 1 || snap.Policy.Notices[0].ID != id {
+		t.Errorf("the snapshot's policy carries notices %+v; want the one held, %s", snap.Policy, id)
+	}
 }

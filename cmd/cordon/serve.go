@@ -775,7 +775,15 @@ func (m *Main) snapshot(ctx context.Context) (feed.Event, error) {
 	}
 	e := feed.Event{Kind: feed.KindSnapshot, Policy: feed.WirePolicy(v, cs), JWKS: m.Authn.JWKS()}
 	if e.Policy.Notices, err = m.denialNotices(ctx); err != nil {
-		return feed.Event{}, err
+		// The notices read last, as a policy change does (fail static):
+		// a notice explains a denial, the campaigns and revocations
+		// above are what a gate must not start without.
+		held := m.heldNotices.Load()
+		if held == nil {
+			return feed.Event{}, err
+		}
+		m.Config.Log.Error("denial notices: the snapshot goes out with the ones read last", "err", err)
+		e.Policy.Notices = *held
 	}
 	for _, r := range rs {
 		e.Revoked = append(e.Revoked, feed.Revocation{SessionID: r.SessionID, Until: r.RevokedAt.Add(ttl + tokenLeeway)})
