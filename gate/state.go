@@ -69,10 +69,14 @@ func (s *State) apply(e feed.Event) error {
 		if err != nil {
 			return fmt.Errorf("gate: snapshot %s:%d: %w", e.Epoch, e.Seq, err)
 		}
+		// The keys go last: a new State decides nothing before it holds
+		// a policy and keys, so it must not hold them before the
+		// revocations and notices that go with them (a revoked session
+		// would pass in between).
+		s.revoked.replace(e.Revoked)
 		s.policy.Store(p)
 		s.notices.Store(wire.CompileNotices(e.Policy.Notices))
 		s.keys.Store(keys)
-		s.revoked.replace(e.Revoked)
 	case feed.KindPolicy:
 		if e.Policy == nil {
 			return fmt.Errorf("gate: policy event %s:%d has no policy", e.Epoch, e.Seq)

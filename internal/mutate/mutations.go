@@ -367,6 +367,21 @@ var mutations = []mutation{
 	{Name: "the gate passes X_Cordon_ spellings on", File: "gate/gate.go",
 		From: `foldedPrefix(k, "x-cordon-")`, To: `strings.HasPrefix(k, "X-Cordon-")`,
 		Pkgs: []string{"./gate"}, Run: "TestOwnedHeaders$|TestProxyHeaders"},
+	// The policy feed: a gate is ready at its first event, so that event
+	// must hold everything published before the gate connected.
+	{Name: "a new subscriber gets the cached snapshot with the log replayed after it", File: "internal/feed/hub.go",
+		From: "snap := h.currentLocked(c)", To: "snap := c.e",
+		Pkgs: []string{"./internal/feed", "./gate"}, Run: "TestSnapshotHoldsEverythingPublished|TestFollowerReadyOnlyWhenCurrent"},
+	{Name: "folding the log into the snapshot takes a policy back", File: "internal/feed/hub.go",
+		From: "if ev.Policy != nil && (e.Policy == nil || ev.Policy.Version > e.Policy.Version) {", To: "if ev.Policy != nil {",
+		Pkgs: []string{"./internal/feed"}, Run: "TestSnapshotFoldKeepsTheNewestPolicy"},
+	{Name: "a fold appends revocations to an array others hold", File: "internal/feed/hub.go",
+		From: "next := h.foldLocked(src, src == h.snap && src.owned)", To: "next := h.foldLocked(src, true)",
+		Pkgs: []string{"./internal/feed"}, Run: "TestSnapshotFoldSharesNothingWritable"},
+	{Name: "a new gate holds its keys before its snapshot's revocations", File: "gate/state.go",
+		From: "\t\ts.revoked.replace(e.Revoked)\n\t\ts.policy.Store(p)\n\t\ts.notices.Store(wire.CompileNotices(e.Policy.Notices))\n\t\ts.keys.Store(keys)\n",
+		To:   "\t\ts.policy.Store(p)\n\t\ts.notices.Store(wire.CompileNotices(e.Policy.Notices))\n\t\ts.keys.Store(keys)\n\t\ts.revoked.replace(e.Revoked)\n",
+		Pkgs: []string{"./gate"}, Run: "TestSnapshotReadyLast"},
 	// The CLI's config file for serve and gate.
 	{Name: "a config file sets the global token or another config", File: "cmd/cordon/config.go",
 		From: `if fs.Lookup(key) == nil || key == "config" || key == "help" || pflagGlobal(key) {`,
