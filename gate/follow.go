@@ -68,6 +68,9 @@ func NewFollower(ctx context.Context, st *State, cfg FollowerConfig) (*Follower,
 			return nil, err
 		}
 		f.bus = bus
+		// Not ready before the catch-up: the policy and keys may come
+		// before the revocations (see State.behind).
+		st.behind.Store(true)
 		return f, nil
 	}
 	u, err := url.Parse(cfg.Server)
@@ -82,6 +85,15 @@ func NewFollower(ctx context.Context, st *State, cfg FollowerConfig) (*Follower,
 // bus, until the bus fails for good.
 func (f *Follower) Run(ctx context.Context) error {
 	if f.bus != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-f.bus.CaughtUp():
+				f.st.behind.Store(false)
+			case <-done:
+			}
+		}()
 		return f.bus.Follow(ctx, func(e feed.Event, _ string) {
 			f.last.Store(time.Now().UnixNano())
 			f.apply(e)

@@ -364,8 +364,8 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 		return nil, none, err
 	}
 	pol := g.st.policy.Load()
-	if pol == nil || keys == nil {
-		g.log.Debug("gate not ready", "policy", pol != nil, "keys", keys != nil)
+	if pol == nil || keys == nil || g.st.behind.Load() {
+		g.log.Debug("gate not ready", "policy", pol != nil, "keys", keys != nil, "catching_up", g.st.behind.Load())
 		return nil, none, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
 	}
 	if e == nil {

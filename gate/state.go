@@ -34,6 +34,13 @@ type State struct {
 	notices atomic.Pointer[wire.Notices]
 	keys    atomic.Pointer[token.PublicKeys]
 	updated atomic.Int64 // Unix ns of the last event taken; 0 never
+	// behind is set while a Follower has not yet delivered what its feed
+	// held when it started (a bus's catch-up: the latest policy and keys
+	// on one stream, the revocations in force on another, in no order
+	// between them). The State is not ready until then, whatever it
+	// holds: a gate with the policy and keys but not yet every
+	// revocation would let a revoked session through.
+	behind  atomic.Bool
 	revoked revocations
 	watch   []func() // called after each change, under mu
 }
@@ -136,9 +143,12 @@ func until(t time.Time) int64 {
 	return t.Add(token.Leeway).UnixNano()
 }
 
-// Ready reports whether the State holds a policy and keys; until then a
-// Gate answers 503 not_ready rather than guess.
-func (s *State) Ready() bool { return s.policy.Load() != nil && s.keys.Load() != nil }
+// Ready reports whether the State holds a policy and keys, and its
+// Follower has delivered everything its feed held when it started; until
+// then a Gate answers 503 not_ready rather than guess.
+func (s *State) Ready() bool {
+	return s.policy.Load() != nil && s.keys.Load() != nil && !s.behind.Load()
+}
 
 // PolicyVersion is the version of the policy held, 0 before the first.
 func (s *State) PolicyVersion() uint64 {

@@ -382,6 +382,12 @@ var mutations = []mutation{
 		From: "\t\ts.revoked.replace(e.Revoked)\n\t\ts.policy.Store(p)\n\t\ts.notices.Store(wire.CompileNotices(e.Policy.Notices))\n\t\ts.keys.Store(keys)\n",
 		To:   "\t\ts.policy.Store(p)\n\t\ts.notices.Store(wire.CompileNotices(e.Policy.Notices))\n\t\ts.keys.Store(keys)\n\t\ts.revoked.replace(e.Revoked)\n",
 		Pkgs: []string{"./gate"}, Run: "TestSnapshotReadyLast"},
+	{Name: "a gate on a bus is ready before it has read the revocations in force", File: "gate/follow.go",
+		From: "st.behind.Store(true)", To: "st.behind.Store(false)",
+		Pkgs: []string{"./gate"}, Run: "TestBusFollowerReadyOnlyWhenCaughtUp"},
+	{Name: "a gate catching up decides requests", File: "gate/gate.go",
+		From: "if pol == nil || keys == nil || g.st.behind.Load() {", To: "if pol == nil || keys == nil {",
+		Pkgs: []string{"./gate"}, Run: "TestCatchingUpIsNotReady"},
 	// The CLI's config file for serve and gate.
 	{Name: "a config file sets the global token or another config", File: "cmd/cordon/config.go",
 		From: `if fs.Lookup(key) == nil || key == "config" || key == "help" || pflagGlobal(key) {`,
