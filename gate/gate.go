@@ -15,7 +15,8 @@
 //   - an immediate upgrade: 426 upgrade_required with min_version,
 //     update_url, campaign and, for a side-loaded install, sideloaded;
 //   - a flexible upgrade passes with a Cordon-Upgrade response header;
-//   - before the first policy and keys: 503 not_ready with Retry-After.
+//   - before the first policy and keys (on a bus, before every revocation
+//     it held at the start is read too): 503 not_ready with Retry-After.
 //
 // A State holds the policy, the keys and the revoked sessions. A Follower
 // keeps it current from the policy feed of a cordon server (or of NATS,
