@@ -180,7 +180,14 @@ func (h *Hub) currentLocked(c *cached) Event {
 // gate would apply them, and stamps it with the last one folded. inPlace
 // allows appending revocations to src's array (see cached.owned). An
 // event of a kind it does not know ends the fold: the subscriber gets it
-// and the rest replayed after the snapshot.
+// and the rest replayed after the snapshot. The folded snapshot is kept
+// stamped before it, so every later fold stops there again, until the
+// log no longer covers the snapshot and it is built again (up to the
+// log's length, 4,096 events by default); meanwhile a new gate is ready
+// at the snapshot before the events replayed after it. Skipping the event
+// instead is not safe: the fold cannot know what it changes, and a gate
+// that knows its kind would miss it. The server publishes only kinds the
+// fold knows, so this is a fallback for one added without teaching it.
 func (h *Hub) foldLocked(src *cached, inPlace bool) *cached {
 	next := &cached{e: src.e, base: src.base, owned: inPlace}
 	e := &next.e
