@@ -109,8 +109,9 @@ func TestCatchingUpIsNotReady(t *testing.T) {
 
 // TestBusFollowerNotReadyBetweenASnapshotsParts: a gate that starts on an
 // empty bus is caught up at once, then the server's first snapshot lands
-// as its parts on two streams. At no event the gate takes may it be
-// ready and let the snapshot's revoked session through.
+// as its parts on two streams, its revocations behind others that the
+// gate is slow to take. At no event the gate takes may it be ready and
+// let the snapshot's revoked session through.
 func TestBusFollowerNotReadyBetweenASnapshotsParts(t *testing.T) {
 	url := natstest.URL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -128,6 +129,7 @@ func TestBusFollowerNotReadyBetweenASnapshotsParts(t *testing.T) {
 	events := 0
 	st.onChange(func() { // under st's lock: the next event waits for this
 		events++
+		time.Sleep(time.Millisecond) // the revocations fall behind
 		if st.Ready() {
 			w := newRecorder(g, tok, androidPlay)
 			var body errorBody // none when the request passed
@@ -151,7 +153,13 @@ func TestBusFollowerNotReadyBetweenASnapshotsParts(t *testing.T) {
 	if st.Ready() {
 		t.Fatal("ready on an empty bus")
 	}
-	until := time.Now().Add(time.Hour) // the bus keeps it an hour of real time
+	until := time.Now().Add(time.Hour) // the bus keeps them an hour of real time
+	for i := range 150 {
+		e := feed.Event{Kind: feed.KindRevoke, Revoked: []feed.Revocation{{SessionID: fmt.Sprintf("s-%d", i), Until: until}}}
+		if err := pub.Publish(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := pub.Publish(ctx, snapshot(1, nil, []feed.Revocation{{SessionID: "s-x", Until: until}}, keys.JWKS())); err != nil {
 		t.Fatal(err)
 	}
