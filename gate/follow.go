@@ -80,7 +80,7 @@ func NewFollower(ctx context.Context, st *State, cfg FollowerConfig) (*Follower,
 		}
 		f.bus = bus
 		f.follow, f.retry, f.retryMax = bus.Follow, followRetry, followRetryMax
-		// Not ready before the catch-up: the policy and keys may come
+		// Not ready before the bus is (Bus.Ready): the policy and keys may come
 		// before the revocations (see State.behind). A State that is
 		// ready already (a Follower made again) keeps deciding on what
 		// it holds, as it would while a feed is away.

@@ -34,12 +34,13 @@ type State struct {
 	notices atomic.Pointer[wire.Notices]
 	keys    atomic.Pointer[token.PublicKeys]
 	updated atomic.Int64 // Unix ns of the last event taken; 0 never
-	// behind is set while a Follower has not yet delivered what its feed
-	// held when it started (a bus's catch-up: the latest policy and keys
-	// on one stream, the revocations in force on another, in no order
-	// between them). The State is not ready until then, whatever it
-	// holds: a gate with the policy and keys but not yet every
-	// revocation would let a revoked session through.
+	// behind is set while a bus Follower of a State not yet ready has not
+	// delivered a policy and keys and every revocation stored before them
+	// (natsbus.Bus.Ready: the latest policy and keys come on one stream,
+	// the revocations in force on another, in no order between them). The
+	// State is not ready until then, whatever it holds: a gate with the
+	// policy and keys but not yet every revocation would let a revoked
+	// session through.
 	behind  atomic.Bool
 	revoked revocations
 	watch   []func() // called after each change, under mu
