@@ -48,7 +48,18 @@ type Follower struct {
 	sse  *feed.Client // following a server
 	bus  *natsbus.Bus // or a bus
 	last atomic.Int64 // Unix ns of the last bus event
+
+	// follow is bus.Follow (a test's stand-in otherwise), tried again
+	// after retry, doubled at each failure in a row up to retryMax.
+	follow          func(context.Context, func(feed.Event, string)) error
+	retry, retryMax time.Duration
 }
+
+// Waits between failed Follows of a bus (see Run).
+const (
+	followRetry    = 250 * time.Millisecond
+	followRetryMax = 15 * time.Second
+)
 
 // NewFollower returns a Follower that feeds st from what cfg names. On a
 // bus it connects at once (and fails if it cannot); Close releases the
@@ -68,6 +79,14 @@ func NewFollower(ctx context.Context, st *State, cfg FollowerConfig) (*Follower,
 			return nil, err
 		}
 		f.bus = bus
+		f.follow, f.retry, f.retryMax = bus.Follow, followRetry, followRetryMax
+		// Not ready before the bus is (Bus.Ready): the policy and keys may come
+		// before the revocations (see State.behind). A State that is
+		// ready already (a Follower made again) keeps deciding on what
+		// it holds, as it would while a feed is away.
+		if !st.Ready() {
+			st.behind.Store(true)
+		}
 		return f, nil
 	}
 	u, err := url.Parse(cfg.Server)
@@ -79,15 +98,50 @@ func NewFollower(ctx context.Context, st *State, cfg FollowerConfig) (*Follower,
 }
 
 // Run follows the feed until ctx ends (and returns its error) or, on a
-// bus, until the bus fails for good.
+// bus, until Close (natsbus.ErrClosed). A Follow of the bus that fails
+// (NATS away when it makes its consumers, or a consumer that stopped) is
+// logged and tried again, after a wait that doubles up to 15 seconds: a
+// gate that gave up would stay catching_up, or stale, for good.
 func (f *Follower) Run(ctx context.Context) error {
-	if f.bus != nil {
-		return f.bus.Follow(ctx, func(e feed.Event, _ string) {
-			f.last.Store(time.Now().UnixNano())
-			f.apply(e)
-		})
+	if f.bus == nil {
+		return f.sse.Run(ctx, f.apply)
 	}
-	return f.sse.Run(ctx, f.apply)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-f.bus.Ready():
+			f.st.behind.Store(false)
+		case <-done:
+		}
+	}()
+	apply := func(e feed.Event, _ string) {
+		f.last.Store(time.Now().UnixNano())
+		f.apply(e)
+	}
+	wait := f.retry
+	for {
+		began := time.Now()
+		err := f.follow(ctx, apply)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, natsbus.ErrClosed) {
+			return err
+		}
+		if time.Since(began) > f.retryMax {
+			wait = f.retry // it had been following: not a failure in a row
+		}
+		f.log.Error("gate: follow the bus; trying again", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, f.retryMax)
+	}
 }
 
 func (f *Follower) apply(e feed.Event) {

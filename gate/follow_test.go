@@ -2,12 +2,19 @@ package gate
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cordon-dev/cordon/internal/cordon"
 	"github.com/cordon-dev/cordon/internal/feed"
+	"github.com/cordon-dev/cordon/internal/token"
 )
 
 // TestFollowerFromAServer: a Follower of a server's feed applies its
@@ -38,6 +45,83 @@ func TestFollowerFromAServer(t *testing.T) {
 	}
 	if err := f.Close(); err != nil {
 		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestFollowerReadyOnlyWhenCurrent: a gate started after a revocation and
+// a campaign's activation decides its first request on both, although the
+// server's cached snapshot predates them. Every time the gate takes an
+// event and holds a policy and keys, it must refuse the revoked session
+// and deny the campaign's cohort: a gate handed the old snapshot and the
+// two events only after it would answer between them on the old policy.
+func TestFollowerReadyOnlyWhenCurrent(t *testing.T) {
+	_, keys, signer := newSigner(t, base.Add(-24*time.Hour))
+	var (
+		mu      sync.Mutex
+		version uint64 = 1
+		cs      []*cordon.Campaign
+		revoked []feed.Revocation
+	)
+	hub := feed.NewHub(func(context.Context) (feed.Event, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return snapshot(version, cs, revoked, keys.JWKS()), nil
+	}, 0)
+	srv := httptest.NewServer(feed.Handler(hub, slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	follow := func(st *State) {
+		f, err := NewFollower(ctx, st, FollowerConfig{Server: srv.URL, Token: "cat_test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go f.Run(ctx)
+	}
+
+	// A first gate makes the server cache its snapshot (version 1).
+	first := NewState(issuer, audience)
+	follow(first)
+	waitUntil(t, "the first gate's snapshot", first.Ready)
+
+	// Committed, then published, as the control plane does.
+	mu.Lock()
+	revoked = []feed.Revocation{{SessionID: "s-revoked", Until: base.Add(ttl)}}
+	mu.Unlock()
+	hub.Publish(feed.Event{Kind: feed.KindRevoke, Revoked: revoked})
+	mu.Lock()
+	version, cs = 2, []*cordon.Campaign{reauthAndroid()}
+	mu.Unlock()
+	hub.Publish(policyEvent(2, cs...))
+
+	clock := func() time.Time { return base }
+	revokedTok := bearerOf(sign(t, signer, claims(func(c *token.Claims) { c.SessionID = "s-revoked"; c.Platform = cordon.PlatformIOS }), base))
+	cohortTok := bearerOf(sign(t, signer, claims(), base))
+	late := NewState(issuer, audience)
+	g := New(late, Options{Clock: clock, CacheSize: -1})
+	var (
+		answers []string // what the gate said at each event it took
+		events  atomic.Int64
+	)
+	late.onChange(func() { // under late's lock: no event can follow before this returns
+		events.Add(1)
+		if !late.Ready() {
+			return
+		}
+		for _, tok := range []string{revokedTok, cohortTok} {
+			w := newRecorder(g, tok, androidPlay)
+			var body errorBody // none when the request passed
+			_ = json.Unmarshal(w.Body.Bytes(), &body)
+			answers = append(answers, fmt.Sprintf("v%d %d %s", late.PolicyVersion(), w.Code, body.Error))
+		}
+	})
+	follow(late)
+	waitUntil(t, "the late gate at version 2", func() bool { return late.PolicyVersion() == 2 })
+	late.mu.Lock()
+	defer late.mu.Unlock()
+	want := []string{"v2 401 session_revoked", "v2 401 reauth_required"}
+	if !slices.Equal(answers, want) {
+		t.Errorf("the late gate answered %q over %d events; want %q at its first", answers, events.Load(), want)
 	}
 }
 

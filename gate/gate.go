@@ -15,7 +15,8 @@
 //   - an immediate upgrade: 426 upgrade_required with min_version,
 //     update_url, campaign and, for a side-loaded install, sideloaded;
 //   - a flexible upgrade passes with a Cordon-Upgrade response header;
-//   - before the first policy and keys: 503 not_ready with Retry-After.
+//   - before the first policy and keys (on a bus, before every revocation
+//     it held at the start is read too): 503 not_ready with Retry-After.
 //
 // A State holds the policy, the keys and the revoked sessions. A Follower
 // keeps it current from the policy feed of a cordon server (or of NATS,
@@ -364,8 +365,8 @@ func (g *Gate) decide(r *http.Request) (*Identity, decision.Decision, error) {
 		return nil, none, err
 	}
 	pol := g.st.policy.Load()
-	if pol == nil || keys == nil {
-		g.log.Debug("gate not ready", "policy", pol != nil, "keys", keys != nil)
+	if pol == nil || keys == nil || g.st.behind.Load() {
+		g.log.Debug("gate not ready", "policy", pol != nil, "keys", keys != nil, "catching_up", g.st.behind.Load())
 		return nil, none, &cordon.Error{Code: CodeNotReady, Message: "the gate has not received its policy and keys yet; retry shortly", RetryAfter: 1}
 	}
 	if e == nil {

@@ -85,6 +85,7 @@ const (
 const (
 	ReasonNoPolicy    = "no_policy"
 	ReasonNoKeys      = "no_keys"
+	ReasonCatchingUp  = "catching_up"
 	ReasonUnknownKey  = "unknown_signing_key"
 	ReasonWrongIssuer = "issuer_mismatch"
 )
@@ -99,7 +100,8 @@ type NotReady struct {
 func (e *NotReady) Error() string { return "gate not ready: " + e.Reason + ": " + e.Message }
 
 // Ready reports whether the gate can verify and decide with what it
-// holds: a *NotReady when it holds no policy, no keys, or when the
+// holds: a *NotReady when it holds no policy, no keys, has not yet read
+// what the bus held when it started (catching_up), or when the
 // tokens it has lately been shown say its keys or its issuer are not the
 // server's (see health). A load balancer's readiness probe should ask it.
 func (g *Gate) Ready() error {
@@ -108,6 +110,9 @@ func (g *Gate) Ready() error {
 	}
 	if g.st.keys.Load().Len() == 0 {
 		return &NotReady{Reason: ReasonNoKeys, Message: "the gate holds no keys to verify access tokens with"}
+	}
+	if g.st.behind.Load() {
+		return &NotReady{Reason: ReasonCatchingUp, Message: "the gate is still reading the revocations in force from the bus"}
 	}
 	now := g.clock().UnixNano()
 	recent := func(last int64) bool { return now-last <= int64(healthWindow) }

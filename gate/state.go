@@ -34,6 +34,14 @@ type State struct {
 	notices atomic.Pointer[wire.Notices]
 	keys    atomic.Pointer[token.PublicKeys]
 	updated atomic.Int64 // Unix ns of the last event taken; 0 never
+	// behind is set while a bus Follower of a State not yet ready has not
+	// delivered a policy and keys and every revocation stored before them
+	// (natsbus.Bus.Ready: the latest policy and keys come on one stream,
+	// the revocations in force on another, in no order between them). The
+	// State is not ready until then, whatever it holds: a gate with the
+	// policy and keys but not yet every revocation would let a revoked
+	// session through.
+	behind  atomic.Bool
 	revoked revocations
 	watch   []func() // called after each change, under mu
 }
@@ -69,10 +77,14 @@ func (s *State) apply(e feed.Event) error {
 		if err != nil {
 			return fmt.Errorf("gate: snapshot %s:%d: %w", e.Epoch, e.Seq, err)
 		}
+		// The keys go last: a new State decides nothing before it holds
+		// a policy and keys, so it must not hold them before the
+		// revocations and notices that go with them (a revoked session
+		// would pass in between).
+		s.revoked.replace(e.Revoked)
 		s.policy.Store(p)
 		s.notices.Store(wire.CompileNotices(e.Policy.Notices))
 		s.keys.Store(keys)
-		s.revoked.replace(e.Revoked)
 	case feed.KindPolicy:
 		if e.Policy == nil {
 			return fmt.Errorf("gate: policy event %s:%d has no policy", e.Epoch, e.Seq)
@@ -132,9 +144,12 @@ func until(t time.Time) int64 {
 	return t.Add(token.Leeway).UnixNano()
 }
 
-// Ready reports whether the State holds a policy and keys; until then a
-// Gate answers 503 not_ready rather than guess.
-func (s *State) Ready() bool { return s.policy.Load() != nil && s.keys.Load() != nil }
+// Ready reports whether the State holds a policy and keys, and its
+// Follower has delivered everything its feed held when it started; until
+// then a Gate answers 503 not_ready rather than guess.
+func (s *State) Ready() bool {
+	return s.policy.Load() != nil && s.keys.Load() != nil && !s.behind.Load()
+}
 
 // PolicyVersion is the version of the policy held, 0 before the first.
 func (s *State) PolicyVersion() uint64 {

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -101,6 +102,48 @@ func TestStateReadiness(t *testing.T) {
 			}()
 			NewState(bad[0], bad[1])
 		}()
+	}
+}
+
+// TestSnapshotReadyLast: a new State answers not_ready until its first
+// snapshot is applied whole, revocations included. The test holds the
+// shard of one revoked session, so the snapshot stops half applied, with
+// the shards before it filled in; the gate must not decide yet.
+func TestSnapshotReadyLast(t *testing.T) {
+	sidIn := func(shard uint64) string {
+		for i := 0; ; i++ {
+			if sid := fmt.Sprintf("s-%d", i); revShardOf(sid) == shard {
+				return sid
+			}
+		}
+	}
+	early, held := sidIn(0), sidIn(revShards-1) // replaced first and last
+	_, keys, signer := newSigner(t, base.Add(-24*time.Hour))
+	st := NewState(issuer, audience)
+	g := New(st, Options{Clock: func() time.Time { return base }, CacheSize: -1})
+	tok := bearerOf(sign(t, signer, claims(func(c *token.Claims) { c.SessionID = held }), base))
+	until := base.Add(ttl)
+
+	sh := &st.revoked.shards[revShards-1]
+	sh.mu.Lock()
+	done := make(chan error, 1)
+	go func() {
+		done <- st.apply(snapshot(1, nil, []feed.Revocation{{SessionID: early, Until: until}, {SessionID: held, Until: until}}, keys.JWKS()))
+	}()
+	for !st.Revoked(early, base) {
+		time.Sleep(time.Millisecond) // until the snapshot waits for the held shard
+	}
+	w := newRecorder(g, tok, androidPlay)
+	if st.Ready() || w.Code != http.StatusServiceUnavailable {
+		t.Errorf("half applied: ready %t, a session revoked in the rest answered %d; want not ready, 503", st.Ready(), w.Code)
+	}
+	sh.mu.Unlock()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var body errorBody
+	if w := newRecorder(g, tok, androidPlay); w.Code != http.StatusUnauthorized || json.Unmarshal(w.Body.Bytes(), &body) != nil || body.Error != "session_revoked" {
+		t.Errorf("applied: %d %s, want 401 session_revoked", w.Code, w.Body)
 	}
 }
 

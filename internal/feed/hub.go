@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +49,22 @@ type Hub struct {
 	seq  uint64
 	log  []Event // ring: the event with Seq s is at log[s%len(log)]
 	subs map[*Subscription]struct{}
-	snap *Event // the last snapshot built, reused while the log can resume it
+	snap *cached // the latest snapshot handed out
+}
+
+// cached is a snapshot the hub keeps for the next subscribers. Each
+// subscriber gets it with the logged events after it folded in, and the
+// folded snapshot is kept in its place, so a herd costs one fold, not one
+// each. It is rebuilt from the store once the log no longer covers the
+// build (base), as often as without folding: a rebuild also drops the
+// revocations whose tokens have all expired, which folding only adds to.
+type cached struct {
+	e    Event
+	base uint64 // the Seq of the build this snapshot was folded from
+	// owned says e.Revoked's array past its length is the hub's alone: no
+	// other snapshot handed out reaches there, so a fold may append in
+	// place instead of copying every revocation in force.
+	owned bool
 }
 
 // NewHub returns a hub with a fresh random epoch. snapshot (required) builds
@@ -108,9 +124,11 @@ func (h *Hub) Subscribers() int {
 // (the SSE Last-Event-ID). When the hub still holds every event after it,
 // those are replayed and live events follow; otherwise (empty, malformed,
 // another epoch, or older than the log) the subscription starts with a
-// snapshot stamped with the sequence number it is current to. Either way no
-// event is skipped or repeated, even while others publish. ctx bounds the
-// snapshot build; an error means the snapshot could not be built.
+// snapshot of everything published so far, stamped with the last sequence
+// number (the cached snapshot with the logged events after it folded in;
+// see currentLocked). Either way no event is skipped or repeated, even
+// while others publish. ctx bounds the snapshot build; an error means the
+// snapshot could not be built.
 func (h *Hub) Subscribe(ctx context.Context, lastID string) (*Subscription, error) {
 	h.mu.Lock()
 	if seq, ok := h.resumableLocked(lastID); ok {
@@ -120,18 +138,84 @@ func (h *Hub) Subscribe(ctx context.Context, lastID string) (*Subscription, erro
 	h.mu.Unlock()
 
 	for range snapshotAttempts {
-		snap, err := h.snapshot(ctx)
+		c, err := h.snapshot(ctx)
 		if err != nil {
 			return nil, err
 		}
 		h.mu.Lock()
-		if h.coversLocked(snap.Seq) {
+		if h.coversLocked(c.e.Seq) {
 			defer h.mu.Unlock()
+			snap := h.currentLocked(c)
 			return h.subscribeLocked(&snap, snap.Seq), nil
 		}
 		h.mu.Unlock()
 	}
 	return nil, errors.New("feed: events outran the snapshot build")
+}
+
+// currentLocked returns a snapshot current to h.seq: c (or the cached
+// snapshot, when a later subscriber has moved it on) with the logged
+// events after it folded in, and keeps that for the next subscriber.
+//
+// A subscriber's first event is all it holds until the next arrives: a
+// gate reports ready and decides requests on it. Handed a snapshot older
+// than the log's head and then the events after it, a gate would, for
+// the moment between the two, refuse no session revoked since and apply
+// no campaign activated since, although both were published before it
+// connected. Folded, the snapshot holds everything published when the
+// gate subscribed, so ready means current. c must be covered by the log.
+func (h *Hub) currentLocked(c *cached) Event {
+	src := c
+	if h.snap != nil && h.snap.e.Seq >= c.e.Seq {
+		src = h.snap
+	}
+	next := h.foldLocked(src, src == h.snap && src.owned)
+	if src == h.snap || h.snap == nil || next.e.Seq > h.snap.e.Seq {
+		h.snap = next
+	}
+	return next.e
+}
+
+// foldLocked applies the logged events after src to a copy of it, as a
+// gate would apply them, and stamps it with the last one folded. inPlace
+// allows appending revocations to src's array (see cached.owned). An
+// event of a kind it does not know ends the fold: the subscriber gets it
+// and the rest replayed after the snapshot. The folded snapshot is kept
+// stamped before it, so every later fold stops there again, until the
+// log no longer covers the snapshot and it is built again (up to the
+// log's length, 4,096 events by default); meanwhile a new gate is ready
+// at the snapshot before the events replayed after it. Skipping the event
+// instead is not safe: the fold cannot know what it changes, and a gate
+// that knows its kind would miss it. The server publishes only kinds the
+// fold knows, so this is a fallback for one added without teaching it.
+func (h *Hub) foldLocked(src *cached, inPlace bool) *cached {
+	next := &cached{e: src.e, base: src.base, owned: inPlace}
+	e := &next.e
+	for q := e.Seq + 1; q <= h.seq; q++ {
+		ev := &h.log[q%uint64(len(h.log))]
+		switch ev.Kind {
+		case KindPolicy:
+			// As a gate does: a policy version only moves forward.
+			if ev.Policy != nil && (e.Policy == nil || ev.Policy.Version > e.Policy.Version) {
+				e.Policy = ev.Policy
+			}
+		case KindRevoke:
+			if !next.owned {
+				e.Revoked = slices.Clip(e.Revoked) // append copies: the array is shared
+				next.owned = true
+			}
+			e.Revoked = append(e.Revoked, ev.Revoked...)
+		case KindKeys:
+			e.JWKS = ev.JWKS
+		case KindSnapshot:
+			e.Policy, e.Revoked, e.JWKS = ev.Policy, ev.Revoked, ev.JWKS
+			next.owned = false
+		default:
+			return next
+		}
+		e.Seq, e.At = ev.Seq, ev.At
+	}
+	return next
 }
 
 // resumableLocked reports whether lastID names an event of this epoch whose
@@ -169,41 +253,44 @@ func (h *Hub) subscribeLocked(first *Event, seq uint64) *Subscription {
 	return s
 }
 
-// snapshot returns a snapshot event stamped with the sequence number read
-// before it was built: since events are published after their change is
+// snapshot returns a snapshot stamped with the sequence number read
+// before it was built (or folded up to since): since events are published after their change is
 // committed, the snapshot holds at least everything up to that number. A
 // later event may already be reflected in it too; events are idempotent
 // (a policy carries its version, revocations are a set, keys replace), so
 // applying it again is harmless, while the opposite stamp could skip one.
-func (h *Hub) snapshot(ctx context.Context) (Event, error) {
+//
+// The snapshot is the cached one while the log covers its build, so a herd
+// of gates costs one store read.
+func (h *Hub) snapshot(ctx context.Context) (*cached, error) {
 	select {
 	case h.building <- struct{}{}:
 		defer func() { <-h.building }()
 	case <-ctx.Done():
-		return Event{}, ctx.Err()
+		return nil, ctx.Err()
 	}
 
 	h.mu.Lock()
-	if h.snap != nil && h.coversLocked(h.snap.Seq) {
-		e := *h.snap
+	if c := h.snap; c != nil && h.coversLocked(c.base) {
 		h.mu.Unlock()
-		return e, nil
+		return c, nil
 	}
 	seq := h.seq
 	h.mu.Unlock()
 
 	e, err := h.build(ctx)
 	if err != nil {
-		return Event{}, fmt.Errorf("feed: build snapshot: %w", err)
+		return nil, fmt.Errorf("feed: build snapshot: %w", err)
 	}
 	e.Epoch, e.Seq, e.Kind = h.epoch, seq, KindSnapshot
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
+	c := &cached{e: e, base: seq}
 	h.mu.Lock()
-	h.snap = &e
+	h.snap = c
 	h.mu.Unlock()
-	return e, nil
+	return c, nil
 }
 
 // dropLocked ends s: its channel is closed after whatever it still buffers.

@@ -23,7 +23,8 @@ const catchUpPoll = 250 * time.Millisecond
 // ctx's error (ErrClosed when the Bus is closed first). It first delivers
 // the catch-up — the latest policy, the latest keys and every revocation
 // still retained — then live events as they are published; CaughtUp is
-// closed once the catch-up is delivered. Events of one kind arrive in the
+// closed once the catch-up is delivered, Ready once a policy and keys and
+// the revocations stored before them are. Events of one kind arrive in the
 // order they were stored; every revocation arrives, while a policy or key
 // set that a newer one replaced before this follower read it is skipped.
 // Calls to apply are serialised, and none is made after Follow returns.
@@ -49,7 +50,7 @@ func (b *Bus) Follow(ctx context.Context, apply func(e feed.Event, origin string
 		subj, _ = b.current()
 		go b.watchAnnounced(ctx, dep)
 	}
-	f := &follower{bus: b, apply: apply}
+	f := &follower{bus: b, apply: apply, held: make(chan struct{}), quit: make(chan struct{})}
 	srcs := []*source{
 		{f: f, stream: b.names.latest, filter: subj.feed, kinds: map[string]string{
 			subj.policy: feed.KindPolicy,
@@ -60,6 +61,7 @@ func (b *Bus) Follow(ctx context.Context, apply func(e feed.Event, origin string
 		}},
 	}
 	f.pending = len(srcs)
+	f.revoke = srcs[1]
 	defer f.stop(srcs)
 
 	ended := make(chan *source, len(srcs))
@@ -73,6 +75,7 @@ func (b *Bus) Follow(ctx context.Context, apply func(e feed.Event, origin string
 		}()
 	}
 	go f.pollCatchUp(ctx, srcs)
+	go f.settle(ctx)
 
 	select {
 	case <-ctx.Done():
@@ -95,6 +98,15 @@ type follower struct {
 	mu      sync.Mutex // serialises apply; guards the fields below and each source's
 	stopped bool
 	pending int // sources not yet caught up
+
+	// What Bus.Ready waits for besides the catch-up.
+	policy, keys bool          // a policy, keys delivered
+	held         chan struct{} // closed once both are
+	revoke       *source
+	synced       bool   // every revocation stored before held is delivered
+	mark         uint64 // once marked: synced when revoke.lastSeq reaches it
+	marked       bool
+	quit         chan struct{} // closed by stop
 }
 
 // source is one stream that a follower reads.
@@ -148,9 +160,100 @@ func (s *source) handle(msg jetstream.Msg) {
 	s.lastSeq = md.Sequence.Stream
 	if e, ok := s.decode(msg, md.Sequence.Stream); ok {
 		f.apply(e, msg.Headers().Get(OriginHeader))
+		f.deliveredLocked(e.Kind)
 	}
 	if md.NumPending == 0 {
 		f.caughtUpLocked(s)
+	}
+	if s == f.revoke && f.marked && !f.synced && s.lastSeq >= f.mark {
+		f.syncedLocked()
+	}
+}
+
+// deliveredLocked notes that an event of kind was delivered, and closes
+// held once a policy and keys have been.
+func (f *follower) deliveredLocked(kind string) {
+	switch kind {
+	case feed.KindPolicy:
+		f.policy = true
+	case feed.KindKeys:
+		f.keys = true
+	default:
+		return
+	}
+	select {
+	case <-f.held:
+	default:
+		if f.policy && f.keys {
+			close(f.held)
+		}
+	}
+}
+
+func (f *follower) syncedLocked() {
+	f.synced = true
+	f.readyLocked()
+}
+
+// readyLocked closes the Bus's Ready once this follower has delivered
+// the catch-up and is synced (see settle).
+func (f *follower) readyLocked() {
+	if f.synced && f.pending == 0 {
+		f.bus.readyOnce.Do(func() { close(f.bus.ready) })
+	}
+}
+
+// settle waits until the follower has delivered a policy and keys, then
+// until it has delivered every revocation stored before them; it is what
+// makes Bus.Ready sound. The policy and keys come on one consumer and the
+// revocations on another, and nothing orders the two deliveries. But the
+// server's account of the revocation consumer (Info), asked after the
+// policy and keys were delivered, counts every revocation stored before
+// that: when it has none pending, each one is among those it had sent,
+// up to Delivered.Stream, and the follower is synced once it has handled
+// that sequence. A publisher stores a snapshot's revocations before its
+// policy and keys (Publish), so they are among them. The messages
+// delivered cannot say as much: one sent with nothing pending may have
+// been sent before the revocations were stored.
+func (f *follower) settle(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-f.bus.done:
+		return
+	case <-f.quit:
+		return
+	case <-f.held:
+	}
+	t := time.NewTicker(catchUpPoll)
+	defer t.Stop()
+	for {
+		f.mu.Lock()
+		over := f.synced || f.stopped
+		f.mu.Unlock()
+		if over {
+			return
+		}
+		if info, err := f.revoke.cons.Info(ctx); err == nil && info.NumPending == 0 {
+			f.mu.Lock()
+			switch {
+			case f.stopped:
+			case f.revoke.lastSeq >= info.Delivered.Stream:
+				f.syncedLocked()
+			default:
+				f.mark, f.marked = info.Delivered.Stream, true // handle ends it
+			}
+			f.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-f.bus.done:
+			return
+		case <-f.quit:
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -182,6 +285,7 @@ func (f *follower) caughtUpLocked(s *source) {
 	f.pending--
 	if f.pending == 0 {
 		f.bus.catchOnce.Do(func() { close(f.bus.caughtUp) })
+		f.readyLocked()
 	}
 }
 
@@ -240,6 +344,7 @@ func (f *follower) stop(srcs []*source) {
 	f.mu.Lock()
 	f.stopped = true
 	f.mu.Unlock()
+	close(f.quit)
 	if f.bus.closed() {
 		return
 	}

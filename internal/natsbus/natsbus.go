@@ -179,6 +179,8 @@ type Bus struct {
 	closeOnce sync.Once
 	caughtUp  chan struct{}
 	catchOnce sync.Once
+	ready     chan struct{}
+	readyOnce sync.Once
 }
 
 // names are the streams a bus URL names, and where its deployments'
@@ -392,6 +394,7 @@ func open(ctx context.Context, nc *nats.Conn, n names, log *slog.Logger, opts Op
 		origin:   opts.Origin,
 		done:     make(chan struct{}),
 		caughtUp: make(chan struct{}),
+		ready:    make(chan struct{}),
 	}
 	switch {
 	case opts.Deployment != "":
@@ -484,16 +487,35 @@ func (b *Bus) closed() bool {
 
 // CaughtUp is closed once a Follow on this Bus has delivered the catch-up:
 // the latest policy and keys and every revocation retained when it began.
-// A gate may report ready then.
+// A gate must wait for Ready instead: on an empty bus the catch-up is
+// over at once, before any policy or keys.
 func (b *Bus) CaughtUp() <-chan struct{} { return b.caughtUp }
+
+// Ready is closed once a Follow on this Bus has delivered the catch-up, a
+// policy and keys, and every revocation stored before it had delivered
+// both: a gate may report ready then, and not before, since the policy
+// and keys come on one stream and the revocations on another, in no order
+// between them.
+//
+// Why that is every revocation that goes with them: Publish stores a
+// snapshot's revocations before its policy and keys, and returns only
+// once each part is stored, so they are in the stream before the policy
+// or keys that make the follower hold both were even sent. Follow then
+// asks the server, after it delivered those, what its revocation consumer
+// has left (see follower.settle): a question asked after the policy and
+// keys were delivered counts every revocation stored before them,
+// whatever the order in which the two consumers deliver.
+func (b *Bus) Ready() <-chan struct{} { return b.ready }
 
 // Publish stores e on the feed and returns once the server has
 // acknowledged it. A policy event replaces the stored policy unless that
 // one has the same or a newer version, in which case Publish does nothing
 // and returns nil; a keys event replaces the stored keys; a revoke event
 // is added to the revocations (one without sessions is not sent). A
-// snapshot is published as its three parts: a node that could not
-// publish for a while can publish its whole state to make up for it.
+// snapshot is published as its three parts, the revocations first: a node
+// that could not publish for a while can publish its whole state to make
+// up for it, and a gate that holds the policy and keys of a snapshot can
+// know it holds its revocations too (see Ready).
 //
 // The error is ErrClosed on a closed Bus and ErrNotConnected while the
 // connection is down. A Publish that failed otherwise (a timeout) may
@@ -525,10 +547,12 @@ func (b *Bus) Publish(ctx context.Context, e feed.Event) error {
 		}
 		return b.publish(ctx, subj.revoked, b.names.revoke, e)
 	case feed.KindSnapshot:
+		// The revocations first, each part stored before the next is sent:
+		// Ready relies on it.
 		parts := []feed.Event{e, e, e}
-		parts[0].Kind, parts[0].Revoked, parts[0].JWKS = feed.KindPolicy, nil, nil
-		parts[1].Kind, parts[1].Revoked, parts[1].Policy = feed.KindKeys, nil, nil
-		parts[2].Kind, parts[2].Policy, parts[2].JWKS = feed.KindRevoke, nil, nil
+		parts[0].Kind, parts[0].Policy, parts[0].JWKS = feed.KindRevoke, nil, nil
+		parts[1].Kind, parts[1].Revoked, parts[1].JWKS = feed.KindPolicy, nil, nil
+		parts[2].Kind, parts[2].Revoked, parts[2].Policy = feed.KindKeys, nil, nil
 		for _, p := range parts {
 			if err := b.Publish(ctx, p); err != nil {
 				return err

@@ -704,3 +704,88 @@ func TestOpenRefuses(t *testing.T) {
 		t.Error("Open with an unknown parameter = nil error")
 	}
 }
+
+// TestReadyOnlyWithTheRevocationsBeforeThePolicyAndKeys: a follower that
+// caught up on an empty feed is behind on revocations (it applies each
+// slowly) when a snapshot lands. Its policy and keys come on the other
+// consumer, long before its revocations; Ready must wait for them: once
+// Ready is closed, every revocation stored before the snapshot's policy
+// and keys, the snapshot's own among them, has been delivered. And a
+// snapshot published whole makes it ready.
+func TestReadyOnlyWithTheRevocationsBeforeThePolicyAndKeys(t *testing.T) {
+	pub, url := testBus(t, Options{})
+	sub := openBus(t, url, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &recorder{signal: make(chan struct{}, 1)}
+	done := make(chan error, 1)
+	go func() {
+		done <- sub.Follow(ctx, func(e feed.Event, origin string) {
+			if e.Kind == feed.KindRevoke {
+				time.Sleep(2 * time.Millisecond) // a backlog builds up
+			}
+			r.apply(e, origin)
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	caughtUp(t, sub)
+	select {
+	case <-sub.Ready():
+		t.Fatal("Ready on an empty feed")
+	default:
+	}
+
+	const backlog = 150
+	for i := range backlog {
+		publish(t, pub, revokeEvent(fmt.Sprintf("s%d", i)))
+	}
+	snap := feed.Event{Kind: feed.KindSnapshot, Policy: policyEvent(1).Policy, JWKS: keysEvent("k1").JWKS,
+		Revoked: revokeEvent("s-snap").Revoked}
+	publish(t, pub, snap)
+	select {
+	case <-sub.Ready():
+	case <-time.After(wait):
+		t.Fatalf("Ready not closed within %v", wait)
+	}
+	ds := r.deliveries()
+	if got := revoked(ds); len(got) != backlog+1 || !slices.Contains(got, "s-snap") {
+		t.Errorf("at Ready: %d revocations delivered (s-snap %t), want %d with s-snap; %s",
+			len(got), slices.Contains(got, "s-snap"), backlog+1, describe(ds))
+	}
+	if len(policies(ds)) != 1 || len(keys(ds)) != 1 {
+		t.Errorf("at Ready: %s, want the policy and the keys", describe(ds))
+	}
+}
+
+// TestSnapshotStoresRevocationsFirst: Publish stores a snapshot's
+// revocations before its policy, and its policy before its keys, which
+// Ready relies on (a follower holding the policy and keys asks for the
+// revocations stored before them).
+func TestSnapshotStoresRevocationsFirst(t *testing.T) {
+	pub, _ := testBus(t, Options{})
+	publish(t, pub, feed.Event{Kind: feed.KindSnapshot, Policy: policyEvent(1).Policy, JWKS: keysEvent("k1").JWKS,
+		Revoked: revokeEvent("s1").Revoked})
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	subj, _ := pub.current()
+	rs, err := pub.js.Stream(ctx, pub.names.revoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := rs.GetLastMsgForSubject(ctx, subj.revoked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := pub.latest.GetLastMsgForSubject(ctx, subj.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := pub.latest.GetLastMsgForSubject(ctx, subj.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rev.Time.Before(pol.Time) || !pol.Time.Before(ks.Time) {
+		t.Errorf("stored at revocations %v, policy %v, keys %v; want in that order",
+			rev.Time.Format(time.StampNano), pol.Time.Format(time.StampNano), ks.Time.Format(time.StampNano))
+	}
+}
