@@ -352,12 +352,9 @@ func (g *grownLog) build() error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	for i := range grownEntries() / 1000 {
-		if _, err := db.AppendAudit(ctx, entriesOf(benchEvents(1000, 1<<20+uint64(i), now))); err != nil {
-			db.Close()
-			return err
-		}
+	if err := grow(ctx, db); err != nil {
+		db.Close()
+		return err
 	}
 	// The last connection to close checkpoints the WAL into the file
 	// and removes it, so the file alone is the whole log.
@@ -475,12 +472,9 @@ func (g *grownPGLog) build(b *testing.B, conn *pgx.Conn) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	for i := range grownEntries() / 1000 {
-		if _, err := db.AppendAudit(ctx, entriesOf(benchEvents(1000, 1<<20+uint64(i), now))); err != nil {
-			db.Close()
-			return err
-		}
+	if err := grow(ctx, db); err != nil {
+		db.Close()
+		return err
 	}
 	// A template must have no connections when it is copied.
 	db.Close()
@@ -491,6 +485,18 @@ func (g *grownPGLog) build(b *testing.B, conn *pgx.Conn) error {
 	defer tc.Close(ctx)
 	_, err = tc.Exec(ctx, `VACUUM ANALYZE`)
 	return err
+}
+
+// grow appends the grown log's entries to store in batches of 1,000: the
+// same entries for every backend.
+func grow(ctx context.Context, store cordon.AuditStore) error {
+	now := time.Now()
+	for i := range grownEntries() / 1000 {
+		if _, err := store.AppendAudit(ctx, entriesOf(benchEvents(1000, 1<<20+uint64(i), now))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // drop removes the template and any copy a failed benchmark left.
