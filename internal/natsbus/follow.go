@@ -207,14 +207,15 @@ func (f *follower) readyLocked() {
 // until it has delivered every revocation stored before them; it is what
 // makes Bus.Ready sound. The policy and keys come on one consumer and the
 // revocations on another, and nothing orders the two deliveries. But the
-// server's account of the revocation consumer (Info), asked after the
-// policy and keys were delivered, counts every revocation stored before
-// that: when it has none pending, each one is among those it had sent,
-// up to Delivered.Stream, and the follower is synced once it has handled
-// that sequence. A publisher stores a snapshot's revocations before its
-// policy and keys (Publish), so they are among them. The messages
-// delivered cannot say as much: one sent with nothing pending may have
-// been sent before the revocations were stored.
+// last revocation stored on this deployment's subject, asked for after
+// the policy and keys were delivered, is at or after every revocation
+// stored before them, and the follower is synced once it has handled
+// that sequence (or at once when none is stored). A publisher stores a
+// snapshot's revocations before its policy and keys (Publish), so they
+// are among them. The messages delivered cannot say as much: one sent
+// with nothing pending may have been sent before the revocations were
+// stored. (Assumes a stream of one replica, or a leader that answers:
+// a lagging replica could answer before it holds the revocation.)
 func (f *follower) settle(ctx context.Context) {
 	select {
 	case <-ctx.Done():
@@ -227,6 +228,7 @@ func (f *follower) settle(ctx context.Context) {
 	}
 	t := time.NewTicker(catchUpPoll)
 	defer t.Stop()
+	var logged time.Time
 	for {
 		f.mu.Lock()
 		over := f.synced || f.stopped
@@ -234,14 +236,27 @@ func (f *follower) settle(ctx context.Context) {
 		if over {
 			return
 		}
-		if info, err := f.revoke.cons.Info(ctx); err == nil && info.NumPending == 0 {
+		last, found, err := f.lastRevocation(ctx)
+		if err != nil {
+			if time.Since(logged) >= time.Minute {
+				f.bus.log.Warn("natsbus: cannot read the last revocation stored; the gate stays not ready until it can", "err", err)
+				logged = time.Now()
+			}
+		} else {
 			f.mu.Lock()
 			switch {
-			case f.stopped:
-			case f.revoke.lastSeq >= info.Delivered.Stream:
+			case f.stopped || f.synced:
+			case !found || f.revoke.lastSeq >= last:
+				// Nothing of this deployment's is stored (all expired),
+				// or everything up to the last is handled.
 				f.syncedLocked()
-			default:
-				f.mark, f.marked = info.Delivered.Stream, true // handle ends it
+			case !f.marked:
+				// The first answer is enough: handle ends it. A later one
+				// would move the mark ahead under steady revocations.
+				// Should the marked revocation expire before it is
+				// delivered, a later one ends it, or none is left and
+				// the next round finds nothing stored.
+				f.mark, f.marked = last, true
 			}
 			f.mu.Unlock()
 		}
@@ -255,6 +270,35 @@ func (f *follower) settle(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// infoTimeout bounds each question to the server while following: an
+// answer lost to a reconnect must not hang the question for good (an
+// ordered consumer's Info holds the consumer's lock while it waits, and
+// no message is handed over meanwhile).
+const infoTimeout = 5 * time.Second
+
+// lastRevocation asks the server for the stream sequence of the last
+// revocation stored on this deployment's subject; found is false when
+// none is (none published, or every one expired). The subject, not the
+// consumer's account (its Delivered.Stream runs past the last message of
+// the subject, to the stream's end: other deployments' revocations, or a
+// first sequence moved on by expiry), is what a follower will be handed.
+func (f *follower) lastRevocation(ctx context.Context) (seq uint64, found bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, infoTimeout)
+	defer cancel()
+	st, err := f.bus.js.Stream(ctx, f.revoke.stream)
+	if err != nil {
+		return 0, false, err
+	}
+	m, err := st.GetLastMsgForSubject(ctx, f.revoke.filter)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	}
+	return m.Sequence, true, nil
 }
 
 func (s *source) decode(msg jetstream.Msg, seq uint64) (feed.Event, bool) {
@@ -315,7 +359,9 @@ func (f *follower) pollCatchUp(ctx context.Context, srcs []*source) {
 				continue
 			}
 			waiting++
-			info, err := s.cons.Info(ctx)
+			ictx, cancel := context.WithTimeout(ctx, infoTimeout)
+			info, err := s.cons.Info(ictx)
+			cancel()
 			if err != nil || info.NumPending != 0 {
 				continue
 			}

@@ -91,6 +91,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -542,10 +543,17 @@ func (b *Bus) Publish(ctx context.Context, e feed.Event) error {
 		}
 		return b.publish(ctx, subj.keys, b.names.latest, e)
 	case feed.KindRevoke:
-		if len(e.Revoked) == 0 {
-			return nil
+		// In messages of revokeChunk: a mass revocation (a campaign's
+		// cohort) in one message would pass NATS's payload limit (1 MiB
+		// by default, about 12,000 revocations) and be refused whole.
+		for chunk := range slices.Chunk(e.Revoked, revokeChunk) {
+			part := e
+			part.Revoked = chunk
+			if err := b.publish(ctx, subj.revoked, b.names.revoke, part); err != nil {
+				return err
+			}
 		}
-		return b.publish(ctx, subj.revoked, b.names.revoke, e)
+		return nil
 	case feed.KindSnapshot:
 		// The revocations first, each part stored before the next is sent:
 		// Ready relies on it.
@@ -563,6 +571,10 @@ func (b *Bus) Publish(ctx context.Context, e feed.Event) error {
 		return fmt.Errorf("natsbus: event %s:%d has unknown kind %q", e.Epoch, e.Seq, e.Kind)
 	}
 }
+
+// revokeChunk is the most revocations one message carries: about 250
+// KiB, well under NATS's default 1 MiB payload limit.
+const revokeChunk = 2048
 
 // casAttempts bounds the compare-and-set loop of publishPolicy; each lost
 // race means another server stored a policy in between, so a handful
