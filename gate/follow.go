@@ -119,29 +119,7 @@ func (f *Follower) Run(ctx context.Context) error {
 		f.last.Store(time.Now().UnixNano())
 		f.apply(e)
 	}
-	wait := f.retry
-	for {
-		began := time.Now()
-		err := f.follow(ctx, apply)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, natsbus.ErrClosed) {
-			return err
-		}
-		if time.Since(began) > f.retryMax {
-			wait = f.retry // it had been following: not a failure in a row
-		}
-		f.log.Error("gate: follow the bus; trying again", "err", err, "in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		wait = min(2*wait, f.retryMax)
-	}
+	return natsbus.Retry(ctx, f.log, "gate: follow the bus", f.retry, f.retryMax, func(ctx context.Context) error { return f.follow(ctx, apply) })
 }
 
 func (f *Follower) apply(e feed.Event) {

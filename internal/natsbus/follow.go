@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -484,4 +485,37 @@ func (b *Bus) Superseded() string {
 		return *p
 	}
 	return ""
+}
+
+// Retry runs follow (a Follow of some Bus) until ctx ends or the Bus is
+// closed, and returns ctx's error or ErrClosed. A follow that fails (NATS
+// away when it makes its consumers, or a consumer that stopped) is logged
+// with what and tried again, after a wait that starts at first and
+// doubles up to most; a follow that ran longer than most had been
+// following, so the wait starts over. Whoever follows a bus for good
+// needs this: Follow's own reconnects end with its consumers.
+func Retry(ctx context.Context, log *slog.Logger, what string, first, most time.Duration, follow func(context.Context) error) error {
+	wait := first
+	for {
+		began := time.Now()
+		err := follow(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		if time.Since(began) > most {
+			wait = first
+		}
+		log.Error(what+"; trying again", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		wait = min(2*wait, most)
+	}
 }

@@ -1,8 +1,12 @@
 package natsbus
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,5 +188,44 @@ func TestReadyAfterARestartWhileSettling(t *testing.T) {
 	t.Logf("at Ready: %d revocations delivered, %d distinct, %d duplicated, s-snap %t", len(got), len(seen), dups, seen["s-snap"] > 0)
 	if len(seen) != n+1 {
 		t.Errorf("at Ready: %d distinct revocations, want %d", len(seen), n+1)
+	}
+}
+
+// TestRetry: a follow that fails is tried again, the waits doubling up to
+// the most; Retry returns ctx's error when ctx ends, and ErrClosed at
+// once when the Bus was closed.
+func TestRetry(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var calls []time.Time
+	err := Retry(ctx, log, "follow", time.Millisecond, 4*time.Millisecond, func(ctx context.Context) error {
+		calls = append(calls, time.Now())
+		if len(calls) <= 4 {
+			return errors.New("nats: connection closed")
+		}
+		cancel()
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) || len(calls) != 5 {
+		t.Fatalf("Retry = %v after %d follows; want context.Canceled after 5", err, len(calls))
+	}
+	if n := strings.Count(buf.String(), "follow; trying again"); n != 4 {
+		t.Errorf("%d failures logged, want 4:\n%s", n, buf.String())
+	}
+	for i, want := range []time.Duration{time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond, 4 * time.Millisecond} {
+		if got := calls[i+1].Sub(calls[i]); got < want {
+			t.Errorf("wait %d: %v, want at least %v", i+1, got, want)
+		}
+	}
+	closed := 0
+	err = Retry(context.Background(), log, "follow", time.Millisecond, time.Millisecond, func(context.Context) error {
+		closed++
+		return fmt.Errorf("%w (follow)", ErrClosed)
+	})
+	if !errors.Is(err, ErrClosed) || closed != 1 {
+		t.Errorf("Retry on a closed Bus = %v after %d follows; want ErrClosed after 1", err, closed)
 	}
 }
