@@ -239,7 +239,7 @@ func (f *follower) settle(ctx context.Context) {
 		}
 		last, found, err := f.lastRevocation(ctx)
 		if err != nil {
-			if time.Since(logged) >= time.Minute {
+			if ctx.Err() == nil && time.Since(logged) >= time.Minute {
 				f.bus.log.Warn("natsbus: cannot read the last revocation stored; the gate stays not ready until it can", "err", err)
 				logged = time.Now()
 			}
