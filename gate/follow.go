@@ -55,12 +55,6 @@ type Follower struct {
 	retry, retryMax time.Duration
 }
 
-// Waits between failed Follows of a bus (see Run).
-const (
-	followRetry    = 250 * time.Millisecond
-	followRetryMax = 15 * time.Second
-)
-
 // NewFollower returns a Follower that feeds st from what cfg names. On a
 // bus it connects at once (and fails if it cannot); Close releases the
 // connection.
@@ -79,7 +73,7 @@ func NewFollower(ctx context.Context, st *State, cfg FollowerConfig) (*Follower,
 			return nil, err
 		}
 		f.bus = bus
-		f.follow, f.retry, f.retryMax = bus.Follow, followRetry, followRetryMax
+		f.follow, f.retry, f.retryMax = bus.Follow, natsbus.RetryFirst, natsbus.RetryMost
 		// Not ready before the bus is (Bus.Ready): the policy and keys may come
 		// before the revocations (see State.behind). A State that is
 		// ready already (a Follower made again) keeps deciding on what

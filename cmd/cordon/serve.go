@@ -1024,17 +1024,11 @@ func (m *Main) followBus(ctx context.Context) {
 	// A node that stopped following would miss other nodes' revocations
 	// for its own SSE gates (the policy has its one-second poll; those
 	// have none), so a failed Follow is tried again until Close.
-	err := natsbus.Retry(ctx, m.Config.Log, "follow the bus", followRetry, followRetryMax, func(ctx context.Context) error { return m.bus.Follow(ctx, apply) })
+	err := natsbus.Retry(ctx, m.Config.Log, "follow the bus", natsbus.RetryFirst, natsbus.RetryMost, func(ctx context.Context) error { return m.bus.Follow(ctx, apply) })
 	if err != nil && ctx.Err() == nil && !errors.Is(err, natsbus.ErrClosed) {
 		m.Config.Log.Error("follow the bus", "err", err)
 	}
 }
-
-// Waits between failed Follows of the bus (natsbus.Retry).
-const (
-	followRetry    = 250 * time.Millisecond
-	followRetryMax = 15 * time.Second
-)
 
 // auditOrigin names a new audit log after the issuer's host: the origin
 // line of its checkpoints and the name of its key.

@@ -218,14 +218,8 @@ func (f *follower) readyLocked() {
 // stored. (Assumes a stream of one replica, or a leader that answers:
 // a lagging replica could answer before it holds the revocation.)
 func (f *follower) settle(ctx context.Context) {
-	select {
-	case <-ctx.Done():
+	if !await(ctx, f, f.held) {
 		return
-	case <-f.bus.done:
-		return
-	case <-f.quit:
-		return
-	case <-f.held:
 	}
 	t := time.NewTicker(catchUpPoll)
 	defer t.Stop()
@@ -261,15 +255,24 @@ func (f *follower) settle(ctx context.Context) {
 			}
 			f.mu.Unlock()
 		}
-		select {
-		case <-ctx.Done():
+		if !await(ctx, f, t.C) {
 			return
-		case <-f.bus.done:
-			return
-		case <-f.quit:
-			return
-		case <-t.C:
 		}
+	}
+}
+
+// await waits for c and reports whether it came before the follower
+// ended (ctx, the Bus closed, or Follow returned).
+func await[T any](ctx context.Context, f *follower, c <-chan T) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-f.bus.done:
+		return false
+	case <-f.quit:
+		return false
+	case <-c:
+		return true
 	}
 }
 
@@ -486,6 +489,13 @@ func (b *Bus) Superseded() string {
 	}
 	return ""
 }
+
+// The waits Retry is given by whoever follows a bus for good: the first
+// after a failure, and the most it doubles to.
+const (
+	RetryFirst = 250 * time.Millisecond
+	RetryMost  = 15 * time.Second
+)
 
 // Retry runs follow (a Follow of some Bus) until ctx ends or the Bus is
 // closed, and returns ctx's error or ErrClosed. A follow that fails (NATS
